@@ -1,0 +1,39 @@
+# The two commands of the README:
+#   make run    create .venv, install, and run the main job on the embedded default (digits)
+#   make test   create .venv if needed, install, and run the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# torch is pinned to the CPU build available locally so that set-up never pulls CUDA wheels;
+# the package metadata keeps a range (torch>=2.2) that a GPU install can meet.
+TORCH  ?= torch==2.13.0
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/landscape demo --runs runs --out figures
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check landscape tests benchmarks
+	$(BIN)/ruff format --check landscape tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format landscape tests benchmarks
+	$(BIN)/ruff check --fix landscape tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/distances.py
+	$(BIN)/python benchmarks/search_throughput.py
+
+clean:
+	rm -rf $(VENV) runs/* .pytest_cache

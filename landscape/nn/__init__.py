@@ -1,0 +1,1 @@
+"""Masked layers, initialisers and models (torch)."""

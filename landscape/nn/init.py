@@ -1,0 +1,75 @@
+"""Weight and score initialisers, all drawn from explicit generators on the CPU.
+
+Drawing on the CPU and moving to the device afterwards makes the random network of a
+``weight_seed`` identical on every device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import torch
+
+RELU_GAIN = math.sqrt(2.0)
+
+
+def derive_seed(seed: int, *salt: object) -> int:
+    """A 63-bit seed derived from ``seed`` and a salt, so independent streams never collide."""
+    text = ":".join([str(int(seed)), *map(str, salt)])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+
+def generator(seed: int, *salt: object) -> torch.Generator:
+    """A CPU generator for the stream ``(seed, *salt)``."""
+    return torch.Generator(device="cpu").manual_seed(derive_seed(seed, *salt))
+
+
+def weight_std(fan_in: int, density: float, scale_fan: bool) -> float:
+    """ReLU-gain std ``sqrt(2/fan_in)``; the scaled variant divides by ``sqrt(density)``.
+
+    That is the paper's intent (keep the signal scale of the kept sub-network); the
+    reference code's ``fan * (1 - prune_rate)`` only agrees at density 0.5.
+    """
+    std = RELU_GAIN / math.sqrt(fan_in)
+    return std / math.sqrt(density) if scale_fan else std
+
+
+def init_weight(
+    shape: tuple[int, ...],
+    fan_in: int,
+    kind: str,
+    gen: torch.Generator,
+    density: float = 1.0,
+    scale_fan: bool = False,
+) -> torch.Tensor:
+    """Draw one frozen weight tensor (float32, CPU)."""
+    std = weight_std(fan_in, density, scale_fan)
+    if kind == "signed_constant":
+        signs = torch.randint(0, 2, shape, generator=gen, dtype=torch.int8).float() * 2 - 1
+        return signs * std
+    if kind == "unsigned_constant":
+        return torch.full(shape, std)
+    if kind == "kaiming_normal":
+        return torch.randn(shape, generator=gen) * std
+    if kind == "kaiming_uniform":
+        bound = math.sqrt(3.0) * std
+        return (torch.rand(shape, generator=gen) * 2 - 1) * bound
+    raise ValueError(f"model.weight_init: unknown initialiser {kind!r}")
+
+
+def init_scores(shape: tuple[int, ...], fan_in: int, kind: str, gen: torch.Generator) -> torch.Tensor:
+    """Draw one mask's score tensor.
+
+    ``kaiming_uniform`` is ``kaiming_uniform_(a=sqrt(5))`` of the reference code, i.e.
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    """
+    bound = 1.0 / math.sqrt(fan_in)
+    if kind == "kaiming_uniform":
+        return (torch.rand(shape, generator=gen) * 2 - 1) * bound
+    if kind == "kaiming_normal":
+        return torch.randn(shape, generator=gen) * (RELU_GAIN / math.sqrt(fan_in))
+    if kind == "constant":
+        # positive constant plus a tiny jitter so ranking is not decided by index order
+        return torch.full(shape, 0.5) + torch.rand(shape, generator=gen) * 1e-6
+    raise ValueError(f"method.score_init: unknown initialiser {kind!r}")
