@@ -38,9 +38,10 @@ def pack_layers(masks: Mapping[str, np.ndarray], layout: Layout) -> np.ndarray:
     n_masks = n.pop()
     out = np.zeros((n_masks, layout.row_bytes), dtype=np.uint8)
     for spec in layout:
-        block = np.asarray(masks[spec.name]).reshape(n_masks, -1)
-        if block.shape[1] != spec.numel:
-            raise ValueError(f"layer {spec.name!r}: {block.shape[1]} values, expected {spec.numel}")
+        block = np.asarray(masks[spec.name])
+        if block.size != n_masks * spec.numel:
+            raise ValueError(f"layer {spec.name!r}: {block.shape[1:]} per mask, expected {spec.shape}")
+        block = block.reshape(n_masks, spec.numel)
         packed = np.packbits(block.astype(bool, copy=False), axis=1, bitorder="little")
         bs = spec.byte_slice
         out[:, bs.start : bs.start + packed.shape[1]] = packed

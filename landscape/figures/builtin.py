@@ -1,0 +1,201 @@
+"""The named paper figures and the analysis steps they rely on.
+
+The set follows the mask-diversity figures of the strong-lottery-ticket literature: a pairwise
+similarity heatmap with two methods in the two triangles, per-layer overlap curves with
+min–max bands against random masks, distance distributions against the chance level, a 2-D
+embedding, interpolation curves and barriers, accuracy against density and width with the
+dense weight-trained reference, and the per-weight selection frequency.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from landscape import pl
+from landscape.figures.registry import FigureSkipped, figure, step
+
+RANDOM, DENSE = "random", "dense"
+BARRIERS_MISSING = (
+    "no loss barriers computed: run landscape.tl.barriers(ms) (it needs the data and the networks)"
+)
+
+
+# analysis steps --------------------------------------------------------------------------------
+
+
+def _tool(name: str) -> Any:
+    """``landscape.tl.<name>``, or a skip naming the tool when this installation lacks it."""
+    import landscape.tl as tl
+
+    fn = getattr(tl, name, None)
+    if fn is None:
+        raise FigureSkipped(f"landscape.tl.{name} is not available in this installation")
+    return fn
+
+
+def _distances(metric: str):
+    def present(ms: Any) -> bool:
+        return f"dist_{metric}" in ms.obsp and f"dist_{metric}_layers" in ms.obsp
+
+    def compute(ms: Any) -> None:
+        _tool("distances")(ms, metric=metric, layers=True)
+
+    return present, compute
+
+
+for _metric in ("jaccard", "hamming"):
+    _present, _compute = _distances(_metric)
+    step(f"distances:{_metric}", _present, _compute, f"no {_metric} distances")
+step("distances", *_distances("jaccard"), "no jaccard distances")
+
+
+def _embedding(basis: str):
+    def present(ms: Any) -> bool:
+        return f"X_{basis}" in ms.obsm
+
+    def compute(ms: Any) -> None:
+        if len(ms) < 4:
+            raise FigureSkipped(f"{len(ms)} masks: an embedding needs at least 4")
+        _tool(basis)(ms, rng=0)
+
+    return present, compute
+
+
+for _basis in ("pca", "mds", "tsne", "umap"):
+    step(_basis, *_embedding(_basis), f"no {_basis} embedding")
+
+
+def _barriers_present(ms: Any) -> bool:
+    slot = ms.uns.get("barrier")
+    return (
+        isinstance(slot, dict) and isinstance(slot.get("curves"), pd.DataFrame) and not slot["curves"].empty
+    )
+
+
+step("barriers", _barriers_present, None, BARRIERS_MISSING)
+
+
+def _consensus_compute(ms: Any) -> None:
+    _tool("consensus")(ms, groupby="method" if "method" in ms.obs.columns else None)
+
+
+step("consensus", lambda ms: isinstance(ms.uns.get("consensus"), dict), _consensus_compute, "no consensus")
+
+
+# mask selections -------------------------------------------------------------------------------
+
+
+def searched_masks(obs: pd.DataFrame) -> pd.Series:
+    """Masks found by a search (the dense weight-trained reference left out)."""
+    if "method" not in obs.columns:
+        return pd.Series(True, index=obs.index)
+    return obs["method"].astype(str) != DENSE
+
+
+def _groups(ms: Any) -> list[str]:
+    if "method" not in ms.obs.columns:
+        return []
+    return list(dict.fromkeys(ms.obs["method"].astype(str)))
+
+
+# figures ---------------------------------------------------------------------------------------
+
+
+@figure(
+    "similarity_heatmap",
+    needs=("distances",),
+    where=searched_masks,
+    one_density=True,
+    params={"metric": "jaccard"},
+)
+def similarity_heatmap(ms: Any) -> Any:
+    """Pairwise Jaccard similarity, one method per triangle (Edge-Popup below, Biprop above)."""
+    groups = [g for g in _groups(ms) if g != RANDOM] or _groups(ms)
+    if "method" in ms.obs.columns and not groups:
+        raise FigureSkipped("no searched masks")
+    preferred = [g for g in ("edge_popup", "biprop") if g in groups]
+    lower = preferred[0] if preferred else (groups[0] if groups else None)
+    upper = next((g for g in ["biprop", *groups] if g in groups and g != lower), lower)
+    groupby = "method" if "method" in ms.obs.columns else None
+    return pl.similarity_heatmap(ms, metric="jaccard", groupby=groupby, lower=lower, upper=upper)
+
+
+@figure(
+    "layer_overlap",
+    needs=("distances",),
+    where=searched_masks,
+    one_density=True,
+    params={"metric": "jaccard"},
+)
+def layer_overlap(ms: Any) -> Any:
+    """Mean pairwise Jaccard similarity per layer with min–max bands, against random masks."""
+    return pl.layer_overlap(ms, metric="jaccard", groupby=_groupby(ms), baseline=True)
+
+
+@figure("distance_distribution", needs=("distances",), where=searched_masks, one_density=True)
+def distance_distribution(ms: Any) -> Any:
+    """Pairwise Jaccard distances per method against random masks (searched and analytic)."""
+    has_random = RANDOM in _groups(ms) and (ms.obs["method"].astype(str) == RANDOM).sum() >= 2
+    return pl.distance_distribution(
+        ms, metric="jaccard", groupby=_groupby(ms), null="both" if has_random else "analytic"
+    )
+
+
+@figure("embedding", needs=("distances", "mds"), where=searched_masks, one_density=True)
+def embedding(ms: Any) -> Any:
+    """Metric MDS of the Jaccard distances, coloured by method."""
+    color = "method" if "method" in ms.obs.columns else None
+    return pl.embedding(ms, basis="mds", color=color)
+
+
+@figure("interpolation", needs=("barriers",), where=searched_masks, params={"metric": "loss"})
+def interpolation(ms: Any) -> Any:
+    """Loss along the interpolation paths between masks (mean ± sd over pairs)."""
+    split = ms.uns["barrier"].get("params", {}).get("split")
+    return pl.interpolation(ms, metric="loss", split=split, groupby=_groupby(ms))
+
+
+@figure("barrier_matrix", needs=("barriers",), where=searched_masks)
+def barrier_matrix(ms: Any) -> Any:
+    """Loss barrier of every interpolated pair (blank where not computed)."""
+    return pl.barrier_matrix(ms, groupby=_groupby(ms))
+
+
+@figure("accuracy_vs_density", masks=False, width="single", params={"x": "density", "y": "test_acc"})
+def accuracy_vs_density(obs: pd.DataFrame) -> Any:
+    """Test accuracy against density per method (mean ± sd over seeds), dense reference line."""
+    _need_levels(obs, "density", "accuracy_vs_density")
+    return pl.accuracy_vs(obs, x="density", y="test_acc", groupby="method", dense_line=DENSE)
+
+
+@figure("accuracy_vs_width", masks=False, width="single", params={"x": "model.width_mult", "y": "test_acc"})
+def accuracy_vs_width(obs: pd.DataFrame) -> Any:
+    """Test accuracy against the width multiplier per method, dense weight-trained reference."""
+    _need_levels(obs, "model.width_mult", "accuracy_vs_width")
+    return pl.accuracy_vs(obs, x="model.width_mult", y="test_acc", groupby="method", dense_line=DENSE)
+
+
+@figure("selection_frequency", needs=("consensus",), where=searched_masks, one_density=True)
+def selection_frequency(ms: Any) -> Any:
+    """How many masks keep each weight, against independent masks at the same density."""
+    groups = [g for g in _groups(ms) if g != RANDOM]
+    counts = ms.obs["method"].astype(str).value_counts() if groups else None
+    group = max(groups, key=lambda g: (counts[g], -groups.index(g))) if groups else None
+    return pl.selection_frequency(ms, group=group)
+
+
+def _groupby(ms: Any) -> str | None:
+    return "method" if "method" in ms.obs.columns else None
+
+
+def _need_levels(obs: pd.DataFrame, column: str, name: str) -> None:
+    for col in (column, "test_acc", "method"):
+        if col not in obs.columns:
+            raise FigureSkipped(f"obs has no {col!r} column")
+    searched = obs[searched_masks(obs) & obs["test_acc"].notna()]
+    levels = sorted(pd.to_numeric(searched[column], errors="coerce").dropna().unique())
+    if len(levels) < 2:
+        shown = ", ".join(f"{v:g}" for v in levels) or "none"
+        raise FigureSkipped(f"{name} needs searched masks at two or more values of {column} (found {shown})")

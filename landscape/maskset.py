@@ -1,0 +1,404 @@
+"""MaskSet: the one analysis object — bit-packed masks plus aligned per-mask tables.
+
+Like an AnnData whose ``X`` stays bit-packed and memory-mapped:
+
+- ``X``: lazy packed rows (:class:`~landscape.store.rows.PackedRows`), ``uint8 (n, row_bytes)``
+- ``obs``: pandas table, one row per mask, index ``"<run_id>/w<weight_seed>/s<search_seed>"``
+- ``layout``: the :class:`~landscape.store.layout.Layout` every row follows
+- ``obsp``: arrays whose first two axes are masks (distances, intersections, barriers)
+- ``obsm``: arrays whose first axis is masks (embeddings)
+- ``uns``: anything else; ``uns[key]["params"]`` records each tool's parameters
+- ``runs``: ``run_id -> run directory``
+
+Subsetting keeps every slot aligned; concatenation refuses different layouts.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from landscape.errors import AnalysisError, StoreError
+from landscape.store.layout import Layout
+from landscape.store.packing import as_words, layer_counts, pack_flat, pack_layers, unpack_flat, unpack_layer
+from landscape.store.rows import PackedRows
+from landscape.store.shards import check_rows
+
+__all__ = ["MaskSet", "read_runs"]
+
+
+class MaskSet:
+    """Bit-packed binary masks over one layout, with per-mask and pairwise annotations.
+
+    Build one with :func:`read_runs`, :meth:`from_dense` or :meth:`from_rows`.
+    """
+
+    def __init__(
+        self,
+        X: PackedRows,
+        obs: pd.DataFrame,
+        layout: Layout,
+        obsp: dict[str, np.ndarray] | None = None,
+        obsm: dict[str, Any] | None = None,
+        uns: dict[str, Any] | None = None,
+        runs: dict[str, str] | None = None,
+    ) -> None:
+        if len(obs) != len(X):
+            raise AnalysisError(f"obs has {len(obs)} rows but X holds {len(X)} masks")
+        if X.row_bytes != layout.row_bytes:
+            raise AnalysisError(f"rows have {X.row_bytes} bytes, the layout needs {layout.row_bytes}")
+        self.X, self.obs, self.layout = X, obs, layout
+        self.obsp = dict(obsp or {})
+        self.obsm = dict(obsm or {})
+        self.uns = dict(uns or {})
+        self.runs = dict(runs or {})
+
+    # construction -------------------------------------------------------------------------------
+    @classmethod
+    def from_rows(cls, rows: np.ndarray, layout: Layout, obs: pd.DataFrame | None = None) -> MaskSet:
+        """A MaskSet over packed rows ``uint8 (n, layout.row_bytes)`` (copied, read-only)."""
+        rows = np.array(rows, dtype=np.uint8, copy=True)
+        try:
+            counts = check_rows(rows, layout)
+        except ValueError as exc:
+            raise AnalysisError(str(exc)) from None
+        rows.flags.writeable = False
+        return cls(PackedRows.from_arrays([rows], layout.row_bytes), _default_obs(obs, counts), layout)
+
+    @classmethod
+    def from_dense(
+        cls,
+        masks: np.ndarray | Mapping[str, np.ndarray],
+        layout: Layout,
+        obs: pd.DataFrame | None = None,
+    ) -> MaskSet:
+        """A MaskSet from bool masks: ``(n, n_weights)`` in layout order, or ``{layer: (n, *shape)}``."""
+        try:
+            if isinstance(masks, Mapping):
+                rows = pack_layers(masks, layout)
+            else:
+                rows = pack_flat(np.asarray(masks), layout)
+        except (KeyError, ValueError) as exc:
+            raise AnalysisError(f"masks do not fit the layout: {exc}") from None
+        return cls.from_rows(rows, layout, obs)
+
+    # size ---------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.X)
+
+    @property
+    def n_masks(self) -> int:
+        return len(self.X)
+
+    @property
+    def n_weights(self) -> int:
+        return self.layout.n_weights
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_masks, self.n_weights)
+
+    def __repr__(self) -> str:
+        lines = [
+            f"MaskSet with n_masks × n_weights = {self.n_masks} × {self.n_weights:,} "
+            f"({len(self.layout)} layers, {len(self.runs)} runs)"
+        ]
+        for name in ("obs", "obsp", "obsm", "uns"):
+            keys = list(self.obs.columns) if name == "obs" else list(getattr(self, name))
+            if keys:
+                lines.append(f"    {name}: " + ", ".join(repr(str(k)) for k in keys))
+        return "\n".join(lines)
+
+    # masks --------------------------------------------------------------------------------------
+    def rows(self, idx=None) -> np.ndarray:
+        """Packed rows ``uint8 (n, row_bytes)`` (all, or those selected by ``idx``); read-only."""
+        return self.X.materialize(None if idx is None else self._positions(idx))
+
+    def words(self, idx=None) -> np.ndarray:
+        """Packed rows viewed as ``uint64 (n, layout.row_words)``."""
+        return as_words(self.rows(idx))
+
+    def dense(self, rows=None, layer: str | None = None) -> np.ndarray:
+        """Unpacked bool masks: ``(n, n_weights)``, or ``(n, numel)`` of one ``layer``.
+
+        ``rows`` selects masks like ``ms[rows]`` (None: all).
+        """
+        packed = self.rows(rows)
+        if layer is None:
+            return unpack_flat(packed, self.layout)
+        return unpack_layer(packed, self.layout, self._layer(layer).name)
+
+    def counts(self, layer: str | None = None) -> np.ndarray:
+        """Kept weights per mask, int64 ``(n,)`` (whole network or one ``layer``)."""
+        per_layer = layer_counts(self.rows(), self.layout)
+        if layer is None:
+            return per_layer.sum(axis=1)
+        return per_layer[:, self.layout.names.index(self._layer(layer).name)]
+
+    def densities(self) -> pd.DataFrame:
+        """Fraction of weights kept, per mask (rows) and layer (columns)."""
+        numel = np.array([s.numel for s in self.layout], dtype=float)
+        values = layer_counts(self.rows(), self.layout) / numel
+        return pd.DataFrame(values, index=self.obs.index.copy(), columns=self.layout.names)
+
+    def _layer(self, layer: str):
+        try:
+            return self.layout[layer]
+        except KeyError:
+            raise AnalysisError(f"unknown layer {layer!r}; layers are {self.layout.names}") from None
+
+    # subsetting ---------------------------------------------------------------------------------
+    def _positions(self, idx) -> np.ndarray:
+        """Integer positions for an int, slice, bool mask, int array or obs labels."""
+        n = self.n_masks
+        if isinstance(idx, slice):
+            return np.arange(n)[idx]
+        if isinstance(idx, (int, np.integer)):
+            return _check_bounds(np.array([idx]), n)
+        if isinstance(idx, str):
+            idx = [idx]
+        if isinstance(idx, pd.Series):
+            idx = idx.to_numpy()
+        arr = np.asarray(idx)
+        if arr.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        if arr.dtype == bool:
+            if arr.shape != (n,):
+                raise AnalysisError(f"boolean selector has shape {arr.shape}, expected ({n},)")
+            return np.flatnonzero(arr)
+        if np.issubdtype(arr.dtype, np.integer):
+            return _check_bounds(arr.ravel(), n)
+        found = self.obs.index.get_indexer(arr.ravel())
+        if (found < 0).any():
+            raise AnalysisError(f"no mask labelled {str(arr.ravel()[found < 0][0])!r} in obs")
+        return found
+
+    def __getitem__(self, idx) -> MaskSet:
+        pos = self._positions(idx)
+        obsp = {k: np.asarray(v)[pos][:, pos] for k, v in self.obsp.items()}
+        obsm = {
+            k: v.iloc[pos] if isinstance(v, pd.DataFrame) else np.asarray(v)[pos]
+            for k, v in self.obsm.items()
+        }
+        return MaskSet(
+            self.X.subset(pos), self.obs.iloc[pos], self.layout, obsp, obsm, dict(self.uns), self.runs
+        )
+
+    def copy(self) -> MaskSet:
+        """An independent copy of every slot (the packed rows are shared: they are never written)."""
+        return MaskSet(
+            self.X.subset(np.arange(self.n_masks)),
+            self.obs.copy(),
+            self.layout,
+            {k: np.array(v, copy=True) for k, v in self.obsp.items()},
+            {k: v.copy() for k, v in self.obsm.items()},
+            _copy.deepcopy(self.uns),
+            dict(self.runs),
+        )
+
+    # concatenation ------------------------------------------------------------------------------
+    @classmethod
+    def concat(cls, sets: Sequence[MaskSet], index_unique: str | None = None) -> MaskSet:
+        """Stack MaskSets of one layout.
+
+        ``obsp``, ``obsm`` and ``uns`` are not carried over (pairwise values between the sets
+        are unknown), except ``uns["skipped_runs"]``, which is merged.
+
+        Parameters
+        ----------
+        index_unique
+            When given, labels become ``f"{label}{index_unique}{k}"`` (k = position of the
+            set) so sets with clashing labels can be stacked; otherwise clashes are an error.
+        """
+        sets = list(sets)
+        if not sets:
+            raise AnalysisError("nothing to concatenate")
+        first = sets[0]
+        for other in sets[1:]:
+            if other.layout != first.layout:
+                raise AnalysisError(
+                    f"cannot concatenate masks with different layouts: {_name(first)} vs {_name(other)} "
+                    f"({first.layout.difference(other.layout)})"
+                )
+        frames = [s.obs for s in sets]
+        if index_unique is not None:
+            frames = [f.set_axis([f"{i}{index_unique}{k}" for i in f.index]) for k, f in enumerate(frames)]
+        obs = pd.concat(frames)
+        if obs.index.has_duplicates:
+            dup = obs.index[obs.index.duplicated()][0]
+            raise AnalysisError(f"mask {dup!r} appears twice; pass index_unique='-' to relabel")
+        uns: dict[str, Any] = {}
+        skipped = [r for s in sets for r in s.uns.get("skipped_runs", [])]
+        if skipped:
+            uns["skipped_runs"] = skipped
+        runs = {k: v for s in sets for k, v in s.runs.items()}
+        return cls(PackedRows.concat([s.X for s in sets]), obs, first.layout, uns=uns, runs=runs)
+
+
+def _check_bounds(pos: np.ndarray, n: int) -> np.ndarray:
+    if pos.size and (pos.min() < -n or pos.max() >= n):
+        raise AnalysisError(f"mask position out of range for {n} masks")
+    return np.where(pos < 0, pos + n, pos).astype(np.int64)
+
+
+def _default_obs(obs: pd.DataFrame | None, counts: np.ndarray) -> pd.DataFrame:
+    if obs is None:
+        obs = pd.DataFrame(index=pd.Index([f"mask{i}" for i in range(len(counts))]))
+    elif len(obs) != len(counts):
+        raise AnalysisError(f"obs has {len(obs)} rows for {len(counts)} masks")
+    else:
+        obs = obs.copy()
+        obs.index = obs.index.astype(str)
+    if "n_kept" not in obs.columns:
+        obs["n_kept"] = counts.astype(np.int64)
+    return obs
+
+
+def _name(ms: MaskSet) -> str:
+    """The runs a MaskSet comes from, for messages."""
+    if "run_id" in ms.obs.columns and len(ms.obs):
+        ids = list(dict.fromkeys(ms.obs["run_id"].astype(str)))
+        return "run " + ", ".join(ids[:3]) + (" ..." if len(ids) > 3 else "")
+    return f"a set of {ms.n_masks} masks"
+
+
+# reading runs ---------------------------------------------------------------------------------
+
+
+def read_runs(path: str | Path, where: str | Mapping[str, Any] | None = None) -> MaskSet:
+    """Load the stored masks of a runs root (or of one run directory) as one MaskSet.
+
+    Parameters
+    ----------
+    path
+        A runs root (every non-hidden subfolder is a run) or a single run directory.
+    where
+        Which masks to keep: a :meth:`pandas.DataFrame.query` string on ``obs``
+        (``"method == 'biprop' and density == 0.5"``; dotted config columns need backticks:
+        ``"`train.epochs` == 30"``) or a dict ``{column: value or list of values}``.
+
+    Returns
+    -------
+    MaskSet
+        Masks in run-folder order, then manifest order. ``obs`` holds ``run_id``, ``method``
+        (``method.name`` with ``+recycle`` / ``+er`` / ``+frozen`` suffixes, see
+        :func:`landscape.store.records.method_label`), ``density`` (the target
+        ``method.density``), ``weight_seed``, ``search_seed``, ``n_kept``, every per-mask
+        metric and every config field under its dotted name. ``uns["skipped_runs"]`` lists
+        ``{"path", "reason"}`` of the runs left out.
+
+    Runs without finished masks (no manifest) or with a corrupt, truncated or missing file
+    are skipped with a warning. Runs of different layouts are never mixed: unless ``where``
+    leaves only one layout, :class:`AnalysisError` lists the runs of each layout.
+    """
+    from landscape.store.catalog import run_dirs
+
+    path = Path(path)
+    try:
+        dirs = run_dirs(path)
+    except StoreError as exc:
+        raise AnalysisError(str(exc)) from None
+    loaded: list[MaskSet] = []
+    skipped: list[dict[str, str]] = []
+    for d in dirs:
+        try:
+            ms = _load_run(d)
+        except (StoreError, OSError) as exc:
+            skipped.append({"path": str(d), "reason": str(exc)})
+            warnings.warn(f"{d}: run skipped ({exc})", stacklevel=2)
+            continue
+        if ms is None:
+            reason = "no finished masks (no manifest.json)"
+            skipped.append({"path": str(d), "reason": reason})
+            warnings.warn(f"{d}: run skipped ({reason})", stacklevel=2)
+        elif len(ms):
+            loaded.append(ms)
+    if not loaded:
+        raise AnalysisError(f"{path}: no readable runs with stored masks")
+    if where is not None:
+        loaded = _select(loaded, where, path)
+    out = MaskSet.concat(_one_layout(loaded, path))
+    out.uns["skipped_runs"] = skipped
+    out.uns["read_runs"] = {
+        "params": {
+            "path": str(path),
+            "where": where if where is None or isinstance(where, str) else dict(where),
+        }
+    }
+    return out
+
+
+def _load_run(path: Path) -> MaskSet | None:
+    from landscape.store.records import flatten, method_label
+    from landscape.store.run_store import RunStore
+
+    store = RunStore.open(path)
+    if not store.has_manifest:
+        return None
+    arrays = store.shard_arrays()  # verifies checksums (once per process)
+    records = store.records()
+    cfg = store.config
+    labels = [f"{store.run_id}/w{w}/s{s}" for w, s in zip(records["weight_seed"], records["search_seed"])]
+    head = pd.DataFrame(
+        {"run_id": store.run_id, "method": method_label(cfg), "density": cfg.method.density},
+        index=pd.Index(labels),
+    )
+    records.index = head.index
+    config = pd.DataFrame({k: [v] * len(labels) for k, v in flatten(cfg.to_dict()).items()}, index=head.index)
+    obs = pd.concat([head, records, config.drop(columns=[c for c in config if c in records])], axis=1)
+    X = PackedRows.from_arrays(arrays, store.layout.row_bytes)
+    return MaskSet(X, obs, store.layout, runs={store.run_id: str(store.path)})
+
+
+def _select(sets: list[MaskSet], where: str | Mapping[str, Any], path: Path) -> list[MaskSet]:
+    """Apply ``where`` to the stacked obs tables (so a column absent from one run is NaN there)."""
+    obs = pd.concat([s.obs for s in sets])
+    if isinstance(where, str):
+        try:
+            keep = obs.eval(where)
+        except Exception as exc:  # pandas raises many types for a bad expression
+            raise AnalysisError(f"where={where!r}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
+        if not isinstance(keep, pd.Series) or keep.dtype != bool:
+            raise AnalysisError(f"where={where!r}: does not give True/False per mask")
+    else:
+        keep = pd.Series(True, index=obs.index)
+        for col, value in where.items():
+            if col not in obs.columns:
+                raise AnalysisError(
+                    f"where: unknown column {col!r} (obs has {', '.join(map(str, obs.columns))})"
+                )
+            values = list(value) if isinstance(value, (list, tuple, set, np.ndarray)) else [value]
+            keep &= obs[col].isin(values)
+    keep = keep.to_numpy()
+    out, start = [], 0
+    for s in sets:
+        part = keep[start : start + len(s)]
+        start += len(s)
+        if part.any():
+            out.append(s[part])
+    if not out:
+        raise AnalysisError(f"{path}: where={where!r} selects no masks")
+    return out
+
+
+def _one_layout(sets: list[MaskSet], path: Path) -> list[MaskSet]:
+    groups: dict[Layout, list[MaskSet]] = {}
+    for s in sets:
+        groups.setdefault(s.layout, []).append(s)
+    if len(groups) > 1:
+        layouts = list(groups)
+        described = "; ".join(
+            f"layout {i + 1}: runs {', '.join(r for s in groups[lay] for r in s.runs)}"
+            for i, lay in enumerate(layouts)
+        )
+        raise AnalysisError(
+            f"{path}: runs have {len(groups)} different layouts ({described}; first difference: "
+            f"{layouts[0].difference(layouts[1])}); choose one with where="
+        )
+    return sets

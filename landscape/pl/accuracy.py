@@ -1,0 +1,206 @@
+"""Accuracy against density or width per method, with the dense weight-trained reference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from landscape.errors import AnalysisError
+from landscape.pl._common import (
+    axis_label,
+    group_labels,
+    legend_outside,
+    new_axes,
+    ordered_groups,
+    require_obs,
+)
+from landscape.pl.style import MARKERS, METHOD_COLORS, figsize, group_colors
+
+# Dense training uses every weight, so on a density axis it is one level, never a curve.
+_DENSITY_AXES = ("density", "sparsity")
+
+
+@dataclass
+class AccuracyData:
+    """What :func:`accuracy_vs` draws.
+
+    ``curves``: ``group, x, mean, sd, n`` (one row per group and x value, sorted by x);
+    ``dense``: the same columns for the dense reference (empty when there is none);
+    ``dense_kind``: ``"line"`` (one level, drawn horizontally), ``"curve"`` or None.
+    """
+
+    curves: pd.DataFrame
+    dense: pd.DataFrame
+    dense_kind: str | None
+
+
+def _summarise(frame: pd.DataFrame, by: list[str], y: str) -> pd.DataFrame:
+    stats = frame.groupby(by, sort=False)[y].agg(["mean", "std", "count"]).reset_index()
+    stats = stats.rename(columns={"std": "sd", "count": "n"})
+    stats["sd"] = stats["sd"].fillna(0.0)
+    return stats
+
+
+def _prepare_accuracy_vs(
+    obs: pd.DataFrame,
+    x: str = "density",
+    y: str = "test_acc",
+    groupby: str | None = "method",
+    dense_line: str | None = "dense",
+) -> AccuracyData:
+    """Mean and sd of ``y`` over seeds for each group and value of ``x``.
+
+    Rows whose ``method`` is ``dense_line`` form the reference: a horizontal level when ``x``
+    is a density axis or the reference has a single ``x`` value, else a curve over ``x``.
+    Rows with a missing ``x`` or ``y`` are ignored.
+    """
+    require_obs(obs, x)
+    require_obs(obs, y)
+    frame = pd.DataFrame(
+        {
+            "x": pd.to_numeric(obs[x], errors="coerce"),
+            "y": pd.to_numeric(obs[y], errors="coerce"),
+            "group": group_labels(obs, groupby),
+        },
+        index=obs.index,
+    )
+    is_dense = (
+        (obs["method"].astype(str) == dense_line).to_numpy()
+        if dense_line and "method" in obs
+        else np.zeros(len(obs), bool)
+    )
+    dense = frame[is_dense].dropna(subset=["y"])
+    main = frame[~is_dense].dropna(subset=["x", "y"])
+    curves = _summarise(main, ["group", "x"], "y").sort_values(["group", "x"], kind="stable")
+    order = ordered_groups(main["group"])
+    curves = curves.sort_values("group", key=lambda g: g.map(order.index), kind="stable").reset_index(
+        drop=True
+    )
+    if dense.empty:
+        return AccuracyData(curves, pd.DataFrame(columns=["x", "mean", "sd", "n"]), None)
+    if x in _DENSITY_AXES or dense["x"].nunique() <= 1:
+        level = dense["y"]
+        row = {
+            "x": np.nan,
+            "mean": level.mean(),
+            "sd": level.std(ddof=1) if len(level) > 1 else 0.0,
+            "n": len(level),
+        }
+        return AccuracyData(curves, pd.DataFrame([row]), "line")
+    dense_curve = _summarise(dense.dropna(subset=["x"]), ["x"], "y").sort_values("x").reset_index(drop=True)
+    return AccuracyData(curves, dense_curve, "curve")
+
+
+def accuracy_vs(
+    ms: Any,
+    *,
+    x: str = "density",
+    y: str = "test_acc",
+    groupby: str | None = "method",
+    dense_line: str | None = "dense",
+    col: str | None = None,
+    logx: bool | None = None,
+    ax: Any = None,
+) -> Any:
+    """Accuracy (mean ± sd over seeds) against density or width, one line per group.
+
+    Parameters
+    ----------
+    ms
+        MaskSet (or its ``obs`` DataFrame) with columns ``x``, ``y`` and ``groupby``.
+    x
+        ``"density"`` (fraction of weights kept), ``"model.width_mult"`` or any numeric column.
+    y
+        Accuracy column (``test_acc``, ``val_acc``, ``test_acc_at_best_val``...).
+    groupby
+        obs column naming the lines.
+    dense_line
+        ``method`` value of the dense weight-trained reference (a black line with a ±sd
+        band; a curve when it varies with ``x``); None to leave it out.
+    col
+        obs column splitting the data into side-by-side panels (e.g. ``"model.name"``); then a
+        Figure is returned.
+    logx
+        Log-scale x axis; by default only for a density axis spanning a factor of 10 or more.
+    ax
+        Axes to draw on (not with ``col``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes, or matplotlib.figure.Figure when ``col`` is given.
+    """
+    obs = ms if isinstance(ms, pd.DataFrame) else ms.obs
+    if col is None:
+        return _draw(_prepare_accuracy_vs(obs, x, y, groupby, dense_line), x, y, obs, logx, new_axes(ax))
+    values = [v for v in dict.fromkeys(require_obs(obs, col)) if not pd.isna(v)]
+    if not values:
+        raise AnalysisError(f"col={col!r}: the column is empty")
+    import matplotlib.pyplot as plt
+
+    width, height = figsize("double" if len(values) > 2 else "single")
+    fig, axes = plt.subplots(
+        1,
+        len(values),
+        figsize=(width, max(height / max(len(values) / 2, 1), 1.8)),
+        sharey=True,
+        squeeze=False,
+    )
+    for panel, value in zip(axes[0], values):
+        part = obs[obs[col] == value]
+        _draw(_prepare_accuracy_vs(part, x, y, groupby, dense_line), x, y, part, logx, panel, legend=False)
+        panel.set_title(f"{value}")
+    for panel in axes[0][1:]:
+        panel.set_ylabel("")
+    legend_outside(axes[0][-1])
+    return fig
+
+
+def _draw(
+    data: AccuracyData, x: str, y: str, obs: pd.DataFrame, logx: bool | None, ax: Any, legend: bool = True
+) -> Any:
+    if data.curves.empty and data.dense.empty:
+        raise AnalysisError(f"no masks with both {x!r} and {y!r} to plot")
+    colors = group_colors(ordered_groups(data.curves["group"]))
+    for k, (group, frame) in enumerate(data.curves.groupby("group", sort=False)):
+        ax.errorbar(
+            frame["x"],
+            frame["mean"],
+            yerr=frame["sd"],
+            color=colors[group],
+            marker=MARKERS[k % len(MARKERS)],
+            capsize=1.5,
+            elinewidth=0.6,
+            label=group,
+        )
+    _draw_dense(ax, data)
+    xs = data.curves["x"].dropna()
+    if logx is None:
+        logx = x in _DENSITY_AXES and len(xs) > 0 and xs.min() > 0 and xs.max() / xs.min() >= 10
+    if logx:
+        ax.set_xscale("log")
+    if len(xs):
+        ticks = np.sort(xs.unique())
+        if len(ticks) <= 8:
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.minorticks_off()
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel(axis_label(y, obs[y]))
+    if legend:
+        legend_outside(ax)
+    return ax
+
+
+def _draw_dense(ax: Any, data: AccuracyData) -> None:
+    color = METHOD_COLORS["dense"]
+    if data.dense_kind == "line":
+        row = data.dense.iloc[0]
+        ax.axhline(row["mean"], color=color, linestyle="--", linewidth=0.9, label="dense (weights trained)")
+        if row["sd"] > 0:
+            ax.axhspan(row["mean"] - row["sd"], row["mean"] + row["sd"], color=color, alpha=0.08, linewidth=0)
+    elif data.dense_kind == "curve":
+        d = data.dense
+        ax.fill_between(d["x"], d["mean"] - d["sd"], d["mean"] + d["sd"], color=color, alpha=0.1, linewidth=0)
+        ax.plot(d["x"], d["mean"], color=color, linestyle="--", marker="x", label="dense (weights trained)")

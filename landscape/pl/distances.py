@@ -1,0 +1,181 @@
+"""Distribution of pairwise distances per group, against the random-mask null."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from landscape.errors import AnalysisError
+from landscape.pl._baseline import chance_distance
+from landscape.pl._common import (
+    group_labels,
+    legend_outside,
+    metric_label,
+    new_axes,
+    ordered_groups,
+    require_obsp,
+    rotate_if_crowded,
+    within_pairs,
+)
+from landscape.pl._counts import layer_counts
+from landscape.pl.style import GREY, group_colors
+
+NULLS = ("random", "analytic", "both", None)
+RANDOM = "random"
+
+
+def _prepare_distance_distribution(
+    dist: np.ndarray, labels: pd.Series, similarity: bool = False
+) -> pd.DataFrame:
+    """Every within-group pair: ``group, i, j, value`` (positions of the masks, distance or 1 - distance)."""
+    dist = np.asarray(dist, dtype=float)
+    labels = pd.Series(labels).astype(str).to_numpy()
+    frames = []
+    for group in ordered_groups(labels):
+        i, j = within_pairs(np.flatnonzero(labels == group))
+        value = dist[i, j]
+        frames.append(
+            pd.DataFrame({"group": group, "i": i, "j": j, "value": 1.0 - value if similarity else value})
+        )
+    if not frames:
+        return pd.DataFrame(columns=["group", "i", "j", "value"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _prepare_chance_levels(
+    counts: np.ndarray,
+    sizes: np.ndarray,
+    labels: pd.Series,
+    metric: str = "jaccard",
+    similarity: bool = False,
+) -> pd.DataFrame:
+    """Whole-network chance level per group, from the group's mean per-layer kept counts.
+
+    Returns ``group, mean, sd, lo, hi`` with ``lo, hi = mean ∓ 2 sd`` (the band drawn).
+    """
+    counts = np.asarray(counts, dtype=float)
+    labels = pd.Series(labels).astype(str).to_numpy()
+    rows = []
+    for group in ordered_groups(labels):
+        k = np.rint(counts[labels == group].mean(axis=0)).astype(np.int64)
+        level = chance_distance(metric, np.asarray(sizes), k, k)
+        mean = 1.0 - level.mean if similarity else level.mean
+        rows.append(
+            {
+                "group": group,
+                "mean": mean,
+                "sd": level.sd,
+                "lo": mean - 2 * level.sd,
+                "hi": mean + 2 * level.sd,
+            }
+        )
+    return pd.DataFrame(rows, columns=["group", "mean", "sd", "lo", "hi"])
+
+
+def _null_labels(obs: pd.DataFrame, groupby: str | None) -> pd.Series:
+    """Group labels where every random-mask run is labelled ``"random"`` whatever ``groupby`` is."""
+    labels = group_labels(obs, groupby)
+    if "method" in obs.columns:
+        labels = labels.where(obs["method"].astype(str) != RANDOM, RANDOM)
+    return labels
+
+
+def distance_distribution(
+    ms: Any,
+    *,
+    metric: str = "jaccard",
+    groupby: str | None = "method",
+    null: str | None = "random",
+    similarity: bool = False,
+    ax: Any = None,
+) -> Any:
+    """Violin plot of the within-group pairwise distances, with the random-mask null beside it.
+
+    Parameters
+    ----------
+    ms
+        MaskSet with ``obsp["dist_<metric>"]``.
+    metric
+        ``"jaccard"`` or ``"hamming"``.
+    groupby
+        obs column naming the groups; random-mask runs (``method == "random"``) always form the
+        group ``"random"``.
+    null
+        ``"random"``: the matched random-mask runs, drawn as a grey violin (they must exist);
+        ``"analytic"``: the hypergeometric chance level of each group (mean ± 2 sd band over its
+        violin); ``"both"``; or None.
+    similarity
+        Plot ``1 - distance`` instead of the distance.
+    ax
+        Axes to draw on.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if null not in NULLS:
+        raise AnalysisError(f"null: expected one of random, analytic, both or None, got {null!r}")
+    dist = require_obsp(ms, f"dist_{metric}", f"landscape.tl.distances(ms, metric={metric!r})")
+    labels = _null_labels(ms.obs, groupby)
+    data = _prepare_distance_distribution(dist, labels, similarity)
+    has_random = (data["group"] == RANDOM).any()
+    if null in ("random", "both") and not has_random:
+        raise AnalysisError(
+            "null='random': no pairs of masks with method == 'random'; search some or use null='analytic'"
+        )
+    if null not in ("random", "both"):
+        data = data[data["group"] != RANDOM]
+    if data.empty:
+        raise AnalysisError(f"distance distribution: every group of {groupby!r} has fewer than two masks")
+    groups = [g for g in ordered_groups(data["group"]) if g != RANDOM] + (
+        [RANDOM] if (data["group"] == RANDOM).any() else []
+    )
+    ax = new_axes(ax)
+    colors = group_colors(groups)
+    for x, group in enumerate(groups):
+        _draw_violin(ax, x, data.loc[data["group"] == group, "value"].to_numpy(), colors[group])
+    if null in ("analytic", "both"):
+        counts = layer_counts(ms)
+        sizes = np.array([s.numel for s in ms.layout])
+        keep = labels.isin([g for g in groups if g != RANDOM]).to_numpy()
+        chance = _prepare_chance_levels(counts[keep], sizes, labels[keep], metric, similarity)
+        _draw_chance(ax, chance, groups)
+        legend_outside(ax, where="top")
+    ax.set_xticks(range(len(groups)), groups)
+    rotate_if_crowded(ax, groups)
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    ax.set_ylabel(f"{metric_label(metric, similarity)} (pairs)")
+    return ax
+
+
+def _draw_violin(ax: Any, x: float, values: np.ndarray, color: str) -> None:
+    if len(values) >= 3 and np.ptp(values) > 0:
+        parts = ax.violinplot([values], positions=[x], widths=0.7, showextrema=False)
+        for body in parts["bodies"]:
+            body.set_facecolor(color)
+            body.set_edgecolor(color)
+            body.set_alpha(0.45)
+    # the pairs themselves, thinned so that thousands of pairs stay legible
+    shown = values if len(values) <= 400 else np.quantile(values, np.linspace(0, 1, 400))
+    jitter = np.linspace(-0.12, 0.12, len(shown)) if len(shown) > 1 else np.zeros(1)
+    ax.scatter(x + jitter, shown, s=2, color=color, alpha=0.6, linewidths=0, zorder=3)
+    ax.hlines(np.median(values), x - 0.2, x + 0.2, color="black", linewidth=1.0, zorder=4)
+
+
+def _draw_chance(ax: Any, chance: pd.DataFrame, groups: list[str]) -> None:
+    for n, (_, row) in enumerate(chance.iterrows()):
+        x = groups.index(row["group"])
+        label = "random masks (mean ± 2 sd)" if n == 0 else None
+        ax.fill_between(
+            [x - 0.4, x + 0.4],
+            row["lo"],
+            row["hi"],
+            color=GREY,
+            alpha=0.3,
+            linewidth=0,
+            zorder=1,
+            label=label,
+        )
+        ax.hlines(row["mean"], x - 0.4, x + 0.4, color=GREY, linestyle="--", linewidth=0.8, zorder=2)

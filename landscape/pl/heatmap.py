@@ -1,0 +1,170 @@
+"""Pairwise similarity of one ensemble as a heatmap, two groups sharing one matrix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from landscape.errors import AnalysisError
+from landscape.pl._common import (
+    group_labels,
+    metric_label,
+    new_axes,
+    ordered_groups,
+    require_obsp,
+    seed_order,
+)
+
+
+@dataclass
+class HeatmapData:
+    """The numbers :func:`similarity_heatmap` draws.
+
+    ``matrix[r, c]`` holds group ``lower``'s value for masks ``(r, c)`` below the diagonal and
+    group ``upper``'s above it; the diagonal is NaN (drawn blank). ``lower_index`` and
+    ``upper_index`` are the obs names of the masks on the rows/columns of each group.
+    """
+
+    matrix: np.ndarray
+    lower: str
+    upper: str
+    lower_index: list[str]
+    upper_index: list[str]
+    ticklabels: list[str]
+    tick_title: str
+
+
+def _prepare_similarity_heatmap(
+    dist: np.ndarray,
+    labels: pd.Series,
+    lower: str | None = None,
+    upper: str | None = None,
+    similarity: bool = True,
+    order: np.ndarray | None = None,
+    seeds: pd.Series | None = None,
+) -> HeatmapData:
+    """Build the shared matrix from a full distance matrix and one group label per mask.
+
+    Groups default to the first two in ``labels`` (or the only one, filling both triangles).
+    When the two groups differ in size, the first ``min(size)`` masks of each (in ``order``)
+    are used, so that both triangles describe the same number of masks.
+    """
+    dist = np.asarray(dist, dtype=float)
+    labels = pd.Series(labels).astype(str)
+    if dist.shape != (len(labels), len(labels)):
+        raise AnalysisError(f"distance matrix {dist.shape} does not match {len(labels)} masks")
+    groups = ordered_groups(labels)
+    lower, upper = _pick_groups(groups, lower, upper)
+    order = np.arange(len(labels)) if order is None else np.asarray(order)
+    lab = labels.to_numpy()[order]
+    pos_a, pos_b = order[lab == lower], order[lab == upper]
+    size = min(len(pos_a), len(pos_b))
+    if size < 2:
+        raise AnalysisError(
+            f"similarity heatmap needs >= 2 masks per group; {lower!r}/{upper!r} have {len(pos_a)}/{len(pos_b)}"
+        )
+    pos_a, pos_b = pos_a[:size], pos_b[:size]
+    values = {g: dist[np.ix_(p, p)] for g, p in ((lower, pos_a), (upper, pos_b))}
+    if similarity:
+        values = {g: 1.0 - v for g, v in values.items()}
+    matrix = np.full((size, size), np.nan)
+    low = np.tril_indices(size, k=-1)
+    up = np.triu_indices(size, k=1)
+    matrix[low] = values[lower][low]
+    matrix[up] = values[upper][up]
+    ticks, title = [str(i) for i in range(size)], "mask"
+    if seeds is not None:
+        sa, sb = seeds.to_numpy()[pos_a], seeds.to_numpy()[pos_b]
+        if np.array_equal(sa, sb):
+            ticks, title = [str(s) for s in sa], str(seeds.name).replace("_", " ")
+    names = labels.index.astype(str)
+    return HeatmapData(matrix, lower, upper, list(names[pos_a]), list(names[pos_b]), ticks, title)
+
+
+def _pick_groups(groups: list[str], lower: str | None, upper: str | None) -> tuple[str, str]:
+    for name, value in (("lower", lower), ("upper", upper)):
+        if value is not None and str(value) not in groups:
+            raise AnalysisError(f"{name}: no group {value!r} (groups: {', '.join(groups)})")
+    lower = str(lower) if lower is not None else groups[0]
+    if upper is None:
+        others = [g for g in groups if g != lower]
+        upper = others[0] if others else lower
+    return lower, str(upper)
+
+
+def similarity_heatmap(
+    ms: Any,
+    *,
+    metric: str = "jaccard",
+    groupby: str | None = "method",
+    lower: str | None = None,
+    upper: str | None = None,
+    similarity: bool = True,
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    ax: Any = None,
+) -> Any:
+    """Pairwise similarity of masks, group ``lower`` below the diagonal and ``upper`` above.
+
+    Parameters
+    ----------
+    ms
+        MaskSet with ``obsp["dist_<metric>"]`` (from ``landscape.tl.distances``).
+    metric
+        ``"jaccard"`` or ``"hamming"``.
+    groupby
+        obs column whose values name the groups; None puts all masks in one group.
+    lower, upper
+        Groups shown below/above the diagonal (default: the first two groups; one group fills
+        both triangles). Unequal groups are cut to the smaller size, masks in seed order.
+    similarity
+        Show ``1 - distance`` (default) or the distance itself.
+    cmap, vmin, vmax
+        Colour map and limits shared by both triangles (default: the data's range).
+    ax
+        Axes to draw on (default: a new single-column figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    dist = require_obsp(ms, f"dist_{metric}", f"landscape.tl.distances(ms, metric={metric!r})")
+    obs = ms.obs
+    labels = group_labels(obs, groupby)
+    seeds = obs["search_seed"] if "search_seed" in obs.columns else None
+    data = _prepare_similarity_heatmap(dist, labels, lower, upper, similarity, seed_order(obs), seeds)
+    ax = new_axes(ax)
+    draw_matrix(ax, data.matrix, cmap=cmap, vmin=vmin, vmax=vmax, label=metric_label(metric, similarity))
+    size = len(data.ticklabels)
+    step = max(1, int(np.ceil(size / 16)))  # at most ~16 tick labels stay readable at 7 pt
+    ticks = np.arange(0, size, step)
+    ax.set_xticks(ticks, [data.ticklabels[t] for t in ticks])
+    ax.set_yticks(ticks, [data.ticklabels[t] for t in ticks])
+    ax.set_xlabel(data.tick_title)
+    ax.set_ylabel(data.tick_title)
+    title = data.lower if data.lower == data.upper else f"upper: {data.upper}   lower: {data.lower}"
+    ax.set_title(title)
+    return ax
+
+
+def draw_matrix(ax: Any, matrix: np.ndarray, *, cmap: str, vmin=None, vmax=None, label: str = "") -> Any:
+    """Draw a square matrix with NaN cells blank and a colour bar beside it."""
+    import matplotlib as mpl
+
+    colormap = mpl.colormaps[cmap].with_extremes(bad=(1.0, 1.0, 1.0, 0.0))
+    finite = matrix[np.isfinite(matrix)]
+    if finite.size:
+        vmin = float(finite.min()) if vmin is None else vmin
+        vmax = float(finite.max()) if vmax is None else vmax
+    image = ax.imshow(
+        np.ma.masked_invalid(matrix), cmap=colormap, vmin=vmin, vmax=vmax, interpolation="nearest"
+    )
+    ax.spines[["top", "right"]].set_visible(True)
+    colorbar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    colorbar.set_label(label)
+    colorbar.outline.set_linewidth(0.5)
+    return image

@@ -1,0 +1,249 @@
+"""The :class:`Method` base class and the exact top-k machinery every score method shares.
+
+A method object plays two roles at once:
+
+- it is the model's *mask rule* (``prepare``, ``mask``, ``effective_weight``, see
+  :class:`landscape.nn.layers.MaskRule`), called on every forward pass;
+- it supplies the *hooks* the training loop calls (``setup``, ``parameters``,
+  ``before_step``, ``after_epoch``, ``state_dict``/``load_state_dict``).
+
+Order of calls expected from the training loop::
+
+    model.init_weights(weight_seed, ...)      # the frozen random network
+    model.init_scores(search_seeds, ...)      # one score stream per mask
+    method.setup(model, weight_seed, search_seeds)
+    # optional: model.load_state_dict(...) / method.load_state_dict(...) to resume
+    for epoch ...:
+        for step ...:
+            method.before_step(model, global_step)
+            loss = ...; loss.backward(); optimizer.step()   # over method.parameters(model)
+        method.after_epoch(model, epoch, is_last)
+
+``setup`` must run after ``init_weights``: methods that change weights give every mask its
+own copy (``layer.expand_weight``) or turn the weights into parameters, and they capture
+the initial values there.
+
+Kept counts
+-----------
+A layer of ``N`` weights at density ``d`` keeps exactly ``N - floor((1 - d) N)`` weights
+(the reference ``GetSubnet`` rule), computed with a guard against float error so that,
+for example, ``d = 0.9, N = 10`` keeps 9 and not 10. The top-k is a ``kthvalue`` threshold
+per row (about 5x faster than a sort and 2.5x faster than ``topk`` on CPU), checked for the
+exact count; only rows whose count ties broke are resolved, keeping the lowest indices among
+tied values (on accelerators the tie resolution always runs, to avoid a host sync).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from landscape.config import SearchConfig
+    from landscape.nn.base import EnsembleNet
+    from landscape.nn.layers import MaskedLayer
+
+# Relative tolerance when turning a fraction of N into a count: products such as
+# (1 - 0.9) * 10 = 0.9999999999999998 must count as 1.
+_COUNT_EPS = 1e-9
+
+
+def _floor(x: float) -> int:
+    nearest = round(x)
+    if abs(x - nearest) <= _COUNT_EPS * max(1.0, abs(x)):
+        return int(nearest)
+    return math.floor(x)
+
+
+def kept_count(n: int, density: float) -> int:
+    """Number of weights kept out of ``n`` at ``density``: ``n - floor((1 - density) n)``.
+
+    Parameters
+    ----------
+    n
+        Number of weights.
+    density
+        Fraction kept, in [0, 1].
+
+    Returns
+    -------
+    int
+        The kept count, in ``[0, n]``; at least 1 whenever ``density > 0``.
+    """
+    return int(min(n, max(0, n - _floor((1.0 - density) * n))))
+
+
+def floor_count(n: int, fraction: float) -> int:
+    """``floor(fraction * n)`` with the same float guard as :func:`kept_count`."""
+    return int(min(n, max(0, _floor(fraction * n))))
+
+
+def topk_mask(values: Tensor, k: int | Tensor) -> Tensor:
+    """Exact top-k per row: bool ``(R, N)`` with exactly ``k`` True entries in every row.
+
+    Parameters
+    ----------
+    values
+        ``(R, N)`` ranking keys (``+inf``/``-inf`` allowed for forced entries).
+    k
+        Number of entries to keep in each row (the same for every row).
+
+    Returns
+    -------
+    Tensor
+        bool ``(R, N)``. Among values tied at the threshold the lowest indices are kept, on
+        every device, so masks never depend on the hardware.
+    """
+    r, n = values.shape
+    k = int(k)
+    if k <= 0:
+        return torch.zeros((r, n), dtype=torch.bool, device=values.device)
+    if k >= n:
+        return torch.ones((r, n), dtype=torch.bool, device=values.device)
+    threshold = values.kthvalue(n - k + 1, dim=1, keepdim=True).values
+    if values.device.type != "cpu":
+        # no host sync on accelerators: always resolve ties (cheap next to the selection)
+        return _break_ties(values, threshold, k)
+    mask = values >= threshold
+    bad = (mask.sum(dim=1) != k).nonzero().flatten()
+    if bad.numel():
+        # ties at the threshold broke the count: redo only those rows exactly
+        mask[bad] = _break_ties(values[bad], threshold[bad], k)
+    return mask
+
+
+def _break_ties(values: Tensor, threshold: Tensor, k: int) -> Tensor:
+    """Everything above the threshold plus the first tied entries up to ``k`` per row."""
+    above = values > threshold
+    tied = values == threshold
+    room = k - above.sum(dim=1, keepdim=True)
+    return above | (tied & (tied.cumsum(dim=1) <= room))
+
+
+def straight_through(mask: Tensor, source: Tensor) -> Tensor:
+    """Float 0/1 ``mask`` whose gradient passes unchanged to ``source``.
+
+    The value is exactly ``mask`` (``source - source.detach()`` is exactly zero); the
+    backward pass treats ``d mask / d source`` as the identity, which is the
+    straight-through estimator of Edge-Popup when ``source = |S|`` (the abs then
+    multiplies the gradient by ``sign(S)``) and of IteRand when ``source = S``.
+    """
+    return mask.to(source.dtype) + (source - source.detach())
+
+
+def forced_keys(keys: Tensor, frozen: Tensor | None) -> Tensor:
+    """Ranking keys with frozen-pruned entries at ``-inf`` and locked entries at ``+inf``."""
+    if frozen is None:
+        return keys
+    keys = torch.where(frozen < 0, torch.full_like(keys, -math.inf), keys)
+    return torch.where(frozen > 0, torch.full_like(keys, math.inf), keys)
+
+
+def apply_frozen(mask: Tensor, frozen: Tensor | None) -> Tensor:
+    """Enforce a frozen pattern on a bool mask (never-kept off, always-kept on)."""
+    if frozen is None:
+        return mask
+    return (mask & (frozen >= 0)) | (frozen > 0)
+
+
+class Method:
+    """Base class of the search methods (mask rule + training hooks).
+
+    Parameters
+    ----------
+    cfg
+        The full search configuration; methods read ``cfg.method`` (and, where relevant,
+        ``cfg.model`` for the weight initialiser and ``cfg.train`` for epoch counts).
+
+    Attributes
+    ----------
+    trains_weights
+        Optimise the weights instead of the scores (weight-training baselines).
+    changes_weights
+        The final weights differ from the regenerated random ones (store them).
+    batchable
+        ``M > 1`` masks may share one model (true for every method here).
+    needs_training
+        False for the random-mask null model (no optimisation at all).
+    """
+
+    trains_weights: bool = False
+    changes_weights: bool = False
+    batchable: bool = True
+    needs_training: bool = True
+
+    def __init__(self, cfg: SearchConfig) -> None:
+        self.cfg = cfg
+        self.density = float(cfg.method.density)
+        self.weight_seed: int | None = None
+        self.search_seeds: list[int] = []
+        self._layers: list[tuple[str, MaskedLayer]] = []
+
+    # training hooks ------------------------------------------------------------------------
+    def setup(self, model: EnsembleNet, weight_seed: int, search_seeds: list[int]) -> None:
+        """Attach to ``model``: set the rule, build sources, expand weights as needed."""
+        if len(search_seeds) != model.n_masks:
+            raise ValueError(f"{len(search_seeds)} search seeds for a model with {model.n_masks} masks")
+        self.weight_seed = int(weight_seed)
+        self.search_seeds = [int(s) for s in search_seeds]
+        self._layers = model.masked_layers()
+        model.set_rule(self)
+
+    def parameters(self, model: EnsembleNet) -> list[Tensor]:
+        """What the optimiser updates: the scores of every searchable (non-dense) layer."""
+        return [layer.scores for _, layer in model.masked_layers() if not layer.dense]
+
+    def before_step(self, model: EnsembleNet, step: int) -> None:
+        """Called before the forward pass of global step ``step`` (0-based)."""
+
+    def after_epoch(self, model: EnsembleNet, epoch: int, is_last: bool) -> None:
+        """Called at the end of epoch ``epoch`` (0-based), after evaluation."""
+
+    # mask rule --------------------------------------------------------------------------------
+    def prepare(self, model: EnsembleNet) -> None:
+        """Called once before each forward pass (global thresholds are computed here)."""
+
+    def mask(self, layer: MaskedLayer) -> Tensor:
+        """Float 0/1 mask ``(M, *shape)`` with a straight-through gradient."""
+        raise NotImplementedError
+
+    def effective_weight(self, layer: MaskedLayer, mask: Tensor) -> Tensor:
+        """``mask * weight`` (Edge-Popup); Biprop overrides it."""
+        return mask * layer.weight
+
+    # bookkeeping ------------------------------------------------------------------------------
+    def stored_bits(self, model: EnsembleNet) -> int:
+        """Bits needed to store one mask: the searchable (non-dense, non-frozen) weights.
+
+        Weights and any frozen pattern are regenerated from seeds, so only these bits carry
+        information (the model-size accounting of partially frozen networks).
+        """
+        total = 0
+        for _, layer in model.masked_layers():
+            if layer.dense:
+                continue
+            if layer.frozen is None:
+                total += layer.numel
+            else:
+                total += int((layer.frozen[0] == 0).sum())
+        return total
+
+    def records(self, model: EnsembleNet) -> list[dict[str, Any]]:
+        """Per-mask extras for the run table (here: ``stored_bits``, the same for every mask)."""
+        bits = self.stored_bits(model)
+        return [{"stored_bits": bits} for _ in range(model.n_masks)]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything beyond the model's own state needed to resume mid-run."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (call after :meth:`setup` on the rebuilt model)."""
+
+    # helpers ----------------------------------------------------------------------------------
+    def searchable(self) -> list[tuple[str, MaskedLayer]]:
+        """The non-dense layers of the attached model, in layout order."""
+        return [(n, layer) for n, layer in self._layers if not layer.dense]

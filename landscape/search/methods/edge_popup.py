@@ -1,0 +1,135 @@
+"""Edge-Popup (Ramanujan et al. 2020): keep the top-k weights by |score|, train the scores.
+
+Forward: each searchable layer keeps its ``N - floor((1 - d) N)`` largest ``|S|`` entries
+(layer-wise, the reference default) or, with ``method.global_topk``, one threshold over all
+searchable layers keeps that many network-wide. Dense layers (``first_layer_dense`` /
+``last_layer_dense``) are all ones and take no part in the counts.
+
+Backward: straight-through through the top-k and through the abs, so the score gradient is
+``g ⊙ W ⊙ sign(S)`` with ``g = dL/dW_eff``.
+
+The same class carries what composes with Edge-Popup (and Biprop, which subclasses it):
+
+- sources (``method.source``): an ER source restricts the top-k to its entries; a partially
+  frozen source forces locked entries in and pruned ones out, and always searches with one
+  global threshold over the free entries so the network-wide density is exactly
+  ``method.density`` (see :mod:`.sources`);
+- Iterative Weight Recycling when ``method.recycle.every > 0`` (see :mod:`.recycle`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from landscape.search.methods.base import (
+    Method,
+    apply_frozen,
+    forced_keys,
+    straight_through,
+    topk_mask,
+)
+from landscape.search.methods.recycle import recycle_due, recycle_weights_
+from landscape.search.methods.sources import check_reachable, install_source, layer_kept
+
+if TYPE_CHECKING:
+    from landscape.config import SearchConfig
+    from landscape.nn.base import EnsembleNet
+    from landscape.nn.layers import MaskedLayer
+
+
+class EdgePopup(Method):
+    """Top-k by |score| with a straight-through gradient; optional global top-k, sources, IWR.
+
+    Parameters
+    ----------
+    cfg
+        Uses ``method.density``, ``method.global_topk``, ``method.source`` and
+        ``method.recycle``.
+    """
+
+    def __init__(self, cfg: SearchConfig) -> None:
+        super().__init__(cfg)
+        meth = cfg.method
+        self.global_topk = bool(meth.global_topk) or meth.source.kind == "frozen"
+        self.recycling = meth.recycle.every > 0
+        self.changes_weights = self.recycling
+        self._global_k = 0
+        self._cache: dict[int, Tensor] = {}
+        self._cache_key: tuple | None = None
+
+    # ranking ----------------------------------------------------------------------------------
+    def score_key(self, scores: Tensor) -> Tensor:
+        """What the top-k ranks (``|S|``); also the tensor the STE passes gradients to."""
+        return scores.abs()
+
+    def ranking_key(self, layer: MaskedLayer) -> Tensor:
+        """Detached ranking keys ``(M, *shape)`` with the frozen pattern forced to ±inf."""
+        return forced_keys(self.score_key(layer.scores.detach()), layer.frozen)
+
+    # hooks ------------------------------------------------------------------------------------
+    def setup(self, model: EnsembleNet, weight_seed: int, search_seeds: list[int]) -> None:
+        super().setup(model, weight_seed, search_seeds)
+        layers = self.searchable()
+        install_source(layers, self.cfg.method, self.weight_seed)
+        self._global_k = layer_kept(sum(layer.numel for _, layer in layers), self.cfg.method)
+        check_reachable(layers, self.cfg.method, self._global_k if self.global_topk else None)
+        if self.changes_weights:
+            for _, layer in layers:
+                layer.expand_weight()
+        self._cache, self._cache_key = {}, None
+
+    def after_epoch(self, model: EnsembleNet, epoch: int, is_last: bool) -> None:
+        rc = self.cfg.method.recycle
+        if not recycle_due(epoch, rc.every, rc.warmup, is_last):
+            return
+        for _, layer in self.searchable():
+            free = None if layer.frozen is None else layer.frozen[0] == 0
+            keys = self.score_key(layer.scores.detach())
+            recycle_weights_(layer.weight, keys, rc.rate, ablation=rc.ablation, free=free)
+
+    # mask rule --------------------------------------------------------------------------------
+    def prepare(self, model: EnsembleNet) -> None:
+        if self.global_topk:
+            self._refresh_global()
+
+    def mask(self, layer: MaskedLayer) -> Tensor:
+        if self.global_topk:
+            self._refresh_global()
+            hard = self._cache[id(layer)]
+        else:
+            hard = self.layer_mask(layer)
+        return straight_through(hard, self.score_key(layer.scores))
+
+    @torch.no_grad()
+    def layer_mask(self, layer: MaskedLayer) -> Tensor:
+        """Bool ``(M, *shape)``: the layer-wise top-k under the layer's source."""
+        keys = self.ranking_key(layer)
+        m = keys.shape[0]
+        hard = topk_mask(keys.reshape(m, -1), layer_kept(layer.numel, self.cfg.method))
+        return apply_frozen(hard.reshape(keys.shape), layer.frozen)
+
+    @torch.no_grad()
+    def global_masks(self) -> dict[int, Tensor]:
+        """Bool masks of every searchable layer from one network-wide top-k per mask."""
+        layers = [layer for _, layer in self.searchable()]
+        if not layers:
+            return {}
+        m = layers[0].scores.shape[0]
+        keys = torch.cat([self.ranking_key(layer).reshape(m, -1) for layer in layers], dim=1)
+        hard = topk_mask(keys, self._global_k)
+        parts = hard.split([layer.numel for layer in layers], dim=1)
+        return {
+            id(layer): apply_frozen(part.reshape(layer.scores.shape), layer.frozen)
+            for layer, part in zip(layers, parts)
+        }
+
+    def _refresh_global(self) -> None:
+        # the scores change in place (optimizer step, loading): their version counters and
+        # storage pointers tell when the cached global masks are stale
+        key = tuple((layer.scores.data_ptr(), layer.scores._version) for _, layer in self.searchable())
+        if key != self._cache_key:
+            self._cache = self.global_masks()
+            self._cache_key = key

@@ -1,0 +1,333 @@
+"""The search loop: M masks of one configuration and one weight seed, trained as one model.
+
+Each mask draws its score init, data order and augmentation from its own ``search_seed``
+streams, and its loss is a separate term of the summed objective, so mask ``i`` of a batched
+search follows the same trajectory as a one-mask search with that seed (exactly in
+arithmetic where the batched kernels agree with the single ones; see BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from landscape import registries
+from landscape.config import SearchConfig
+from landscape.data.dataset import Dataset
+from landscape.errors import SearchDiverged
+from landscape.nn.base import EnsembleNet
+from landscape.nn.init import generator
+from landscape.search.evaluate import evaluate
+
+CURVE_KEYS = ("lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
+
+
+def build_model(cfg: SearchConfig, dataset: Dataset, n_masks: int, device: str | torch.device) -> EnsembleNet:
+    cls = registries.models.load(cfg.model.name)
+    return cls(cfg.model, dataset.input_shape, dataset.n_classes, n_masks).to(device)
+
+
+def build_method(cfg: SearchConfig):
+    return registries.methods.load(cfg.method.name)(cfg)
+
+
+def learning_rate(cfg: SearchConfig, epoch: int) -> float:
+    """Per-epoch schedule: optional linear warm-up, then cosine (or constant) decay."""
+    t = cfg.train
+    if t.warmup_epochs and epoch < t.warmup_epochs:
+        return t.lr * (epoch + 1) / t.warmup_epochs
+    if t.schedule == "constant" or t.epochs <= t.warmup_epochs:
+        return t.lr
+    progress = (epoch - t.warmup_epochs) / (t.epochs - t.warmup_epochs)
+    return 0.5 * t.lr * (1 + math.cos(math.pi * progress))
+
+
+@dataclass
+class SearchResult:
+    """What one trained ensemble hands to the store."""
+
+    masks: dict[str, np.ndarray]  # layer -> bool (M, *shape)
+    records: list[dict[str, Any]]  # one per mask, curves included
+    weights: list[dict[str, np.ndarray]] | None = None  # per mask, when the method changed them
+    weight_checksum: str = ""
+
+
+@dataclass
+class _History:
+    curves: list[dict[str, list[float]]]
+    best_val: np.ndarray
+    best_epoch: np.ndarray
+    test_at_best: np.ndarray
+    wall_time: float = 0.0
+    steps: int = 0
+    epochs_done: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, m: int) -> _History:
+        return cls(
+            curves=[{k: [] for k in CURVE_KEYS} for _ in range(m)],
+            best_val=np.full(m, -np.inf),
+            best_epoch=np.full(m, -1),
+            test_at_best=np.full(m, np.nan),
+        )
+
+
+class Trainer:
+    """Trains ``len(search_seeds)`` masks on the network of ``weight_seed``.
+
+    Parameters
+    ----------
+    cfg, dataset
+        What to search and on which data.
+    weight_seed, search_seeds
+        The random network and one search seed per mask.
+    device
+        torch device for the model and the data.
+    checkpoint
+        Optional ``(save, load)`` pair: ``save(state)`` is called at every epoch end and
+        ``load()`` returns the last state or None; a resumed search continues from it.
+    label
+        Names the run in errors and progress output.
+    """
+
+    def __init__(
+        self,
+        cfg: SearchConfig,
+        dataset: Dataset,
+        weight_seed: int,
+        search_seeds: list[int],
+        device: str | torch.device = "cpu",
+        checkpoint: tuple[Callable[[dict], None], Callable[[], dict | None]] | None = None,
+        label: str = "",
+        progress: bool = True,
+    ) -> None:
+        self.cfg, self.dataset = cfg, dataset
+        self.weight_seed, self.search_seeds = int(weight_seed), [int(s) for s in search_seeds]
+        self.device = torch.device(device)
+        self.checkpoint = checkpoint
+        self.label = label or cfg.run_id
+        self.progress = progress
+        self.m = len(self.search_seeds)
+
+        self.method = build_method(cfg)
+        if self.m > 1 and not self.method.batchable:
+            raise ValueError(f"method {cfg.method.name!r} cannot search several masks in one model")
+        self.model = build_model(cfg, dataset, self.m, self.device)
+        self.model.init_weights(weight_seed, cfg.model.weight_init, cfg.method.density, cfg.model.scale_fan)
+        self.weight_checksum = self.model.weight_checksum()
+        self.model.init_scores(self.search_seeds, cfg.method.score_init)
+        self.method.setup(self.model, self.weight_seed, self.search_seeds)
+        self.params = list(self.method.parameters(self.model))
+        self.optimizer = self._optimizer()
+        self._to_device()
+
+    # set-up ----------------------------------------------------------------------------
+    def _optimizer(self) -> torch.optim.Optimizer:
+        t = self.cfg.train
+        if not self.params:
+            return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=t.lr)
+        if t.optimizer == "adam":
+            return torch.optim.Adam(self.params, lr=t.lr, weight_decay=t.weight_decay)
+        return torch.optim.SGD(
+            self.params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, nesterov=t.nesterov
+        )
+
+    def _to_device(self) -> None:
+        ds, dev = self.dataset, self.device
+        self.train_x, self.train_y = ds.train[0].to(dev), ds.train[1].to(dev)
+        self.val_x, self.val_y = ds.val[0].to(dev), ds.val[1].to(dev)
+        self.test_x, self.test_y = ds.test[0].to(dev), ds.test[1].to(dev)
+
+    # one epoch ---------------------------------------------------------------------------
+    def _epoch_order(self, epoch: int) -> torch.Tensor:
+        """``(M, N)`` permutation of the training set per mask for this epoch."""
+        n = len(self.train_y)
+        perms = [torch.randperm(n, generator=generator(s, "data", epoch)) for s in self.search_seeds]
+        return torch.stack(perms).to(self.device)
+
+    def _train_epoch(self, epoch: int, hist: _History) -> tuple[np.ndarray, np.ndarray]:
+        lr = learning_rate(self.cfg, epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        order = self._epoch_order(epoch)
+        n, bs = order.shape[1], self.cfg.train.batch_size
+        aug_gens = [generator(s, "augment", epoch) for s in self.search_seeds]
+        loss_sum = torch.zeros(self.m, dtype=torch.float64, device=self.device)
+        correct = torch.zeros(self.m, dtype=torch.float64, device=self.device)
+        smoothing = self.cfg.train.label_smoothing
+        for start in range(0, n, bs):
+            idx = order[:, start : start + bs]
+            x, y = self.train_x[idx], self.train_y[idx]
+            if self.dataset.augment is not None:
+                x = self.dataset.augment(x, aug_gens)
+            self.method.before_step(self.model, hist.steps)
+            logits = self.model(x)
+            b = y.shape[1]
+            flat = logits.reshape(self.m * b, -1)
+            losses = F.cross_entropy(flat, y.reshape(-1), reduction="none", label_smoothing=smoothing)
+            per_mask = losses.reshape(self.m, b).mean(1)
+            # Sum, not mean: each mask's gradient is exactly that of its own loss.
+            self.optimizer.zero_grad(set_to_none=True)
+            per_mask.sum().backward()
+            self.optimizer.step()
+            hist.steps += 1
+            with torch.no_grad():
+                loss_sum += per_mask.detach().double() * b
+                correct += (flat.argmax(1) == y.reshape(-1)).reshape(self.m, b).sum(1).double()
+        train_loss = (loss_sum / n).cpu().numpy()
+        if not np.all(np.isfinite(train_loss)):
+            bad = [s for s, v in zip(self.search_seeds, train_loss) if not np.isfinite(v)]
+            raise SearchDiverged(
+                f"run {self.label}: non-finite training loss at epoch {epoch} for weight_seed "
+                f"{self.weight_seed}, search_seed(s) {bad}; lower train.lr or check the data"
+            )
+        return train_loss, (correct / n).cpu().numpy()
+
+    # the whole search --------------------------------------------------------------------
+    def run(self) -> SearchResult:
+        hist = self._resume() or _History.empty(self.m)
+        epochs = self.cfg.train.epochs if self.method.needs_training else 0
+        bar = _progress(epochs, hist.epochs_done, self.label, self.progress)
+        t0 = time.perf_counter() - hist.wall_time
+        for epoch in range(hist.epochs_done, epochs):
+            train_loss, train_acc = self._train_epoch(epoch, hist)
+            is_last = epoch == epochs - 1
+            self.method.after_epoch(self.model, epoch, is_last)
+            self._log_epoch(hist, epoch, train_loss, train_acc)
+            hist.epochs_done = epoch + 1
+            hist.wall_time = time.perf_counter() - t0
+            if self.checkpoint is not None and not is_last:
+                self.checkpoint[0](self._state(hist))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{train_loss.mean():.3f}", val=f"{hist.curves[0]['val_acc'][-1]:.3f}")
+        if bar is not None:
+            bar.close()
+        if epochs == 0:
+            self._log_epoch(hist, -1, np.full(self.m, np.nan), np.full(self.m, np.nan))
+        hist.wall_time = time.perf_counter() - t0
+        return self._result(hist, epochs)
+
+    def _log_epoch(self, hist: _History, epoch: int, train_loss: np.ndarray, train_acc: np.ndarray) -> None:
+        val_loss, val_acc = evaluate(self.model, self.val_x, self.val_y)
+        test_loss, test_acc = evaluate(self.model, self.test_x, self.test_y)
+        lr = self.optimizer.param_groups[0]["lr"]
+        for i in range(self.m):
+            c = hist.curves[i]
+            for key, value in (
+                ("lr", lr),
+                ("train_loss", train_loss[i]),
+                ("train_acc", train_acc[i]),
+                ("val_loss", val_loss[i]),
+                ("val_acc", val_acc[i]),
+                ("test_loss", test_loss[i]),
+                ("test_acc", test_acc[i]),
+            ):
+                c[key].append(float(value))
+            # best-by-validation (never best-by-test); without a val split, the last epoch
+            score = float(val_acc[i]) if not math.isnan(float(val_acc[i])) else float(epoch)
+            if score >= hist.best_val[i]:
+                hist.best_val[i], hist.best_epoch[i] = score, epoch
+                hist.test_at_best[i] = float(test_acc[i])
+
+    def _result(self, hist: _History, epochs: int) -> SearchResult:
+        masks = self.model.current_masks()
+        n_kept = sum(m.reshape(self.m, -1).sum(1) for m in masks.values())
+        records = []
+        for i, seed in enumerate(self.search_seeds):
+            c = hist.curves[i]
+            has_val = len(self.val_y) > 0
+            records.append(
+                {
+                    "weight_seed": self.weight_seed,
+                    "search_seed": seed,
+                    "test_acc": c["test_acc"][-1],
+                    "val_acc": c["val_acc"][-1] if has_val else None,
+                    "test_loss": c["test_loss"][-1],
+                    "best_val_acc": float(hist.best_val[i]) if has_val else None,
+                    "test_acc_at_best_val": float(hist.test_at_best[i]) if has_val else None,
+                    "best_epoch": int(hist.best_epoch[i]),
+                    "final_train_loss": c["train_loss"][-1],
+                    "final_train_acc": c["train_acc"][-1],
+                    "wall_time_s": hist.wall_time / self.m,
+                    "epochs": epochs,
+                    "n_kept": int(n_kept[i]),
+                    "batched_with": self.m,
+                    "curves": c,
+                }
+            )
+        for rec, extra in zip(records, self._method_records()):
+            rec.update(extra)
+        weights = None
+        if self.method.changes_weights:
+            weights = [
+                {
+                    name: layer.weight[min(i, layer.weight.shape[0] - 1)].detach().cpu().numpy()
+                    for name, layer in self.model.masked_layers()
+                }
+                for i in range(self.m)
+            ]
+        return SearchResult(masks, records, weights, self.weight_checksum)
+
+    def _method_records(self) -> list[dict[str, Any]]:
+        extra = getattr(self.method, "records", None)
+        return extra(self.model) if callable(extra) else [{} for _ in range(self.m)]
+
+    # checkpoints ---------------------------------------------------------------------------
+    def _state(self, hist: _History) -> dict[str, Any]:
+        return {
+            "format": 1,
+            "search_seeds": self.search_seeds,
+            "weight_seed": self.weight_seed,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "method": self.method.state_dict(),
+            "history": hist,
+        }
+
+    def _resume(self) -> _History | None:
+        if self.checkpoint is None:
+            return None
+        state = self.checkpoint[1]()
+        if not state or state.get("search_seeds") != self.search_seeds:
+            return None
+        load_model_state(self.model, state["model"])
+        self.method.load_state_dict(state["method"])
+        self.params = list(self.method.parameters(self.model))
+        self.optimizer = self._optimizer()
+        self.optimizer.load_state_dict(state["optimizer"])
+        return state["history"]
+
+
+def load_model_state(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Load a state dict, also into buffers that are None in a fresh model (fixed masks...)."""
+    for key, value in state.items():
+        *path, name = key.split(".")
+        module = model.get_submodule(".".join(path)) if path else model
+        current = getattr(module, name, None)
+        device = next(model.parameters()).device
+        if isinstance(current, torch.nn.Parameter):
+            if current.shape != value.shape:
+                module._parameters[name] = torch.nn.Parameter(value.to(device).clone())
+            else:
+                with torch.no_grad():
+                    current.copy_(value)
+        else:
+            module._buffers[name] = value.to(device).clone()
+
+
+def _progress(total: int, done: int, label: str, enabled: bool):
+    if not enabled or total == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, desc=label, unit="epoch", leave=False, dynamic_ncols=True)

@@ -1,0 +1,73 @@
+"""Scan a runs root: one :class:`RunInfo` per run directory, never failing on one bad run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from landscape.errors import StoreError
+from landscape.store.run_store import CONFIG, RunStore
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What :func:`list_runs` knows about one run directory.
+
+    ``error`` is None for a run that opened; otherwise the one-line reason it could not be
+    opened, and the other fields hold what is known (path and folder name).
+    """
+
+    path: Path
+    run_id: str
+    status: str
+    n_masks: int = 0
+    n_planned: int = 0
+    summary: str = ""
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / CONFIG).is_file()
+
+
+def run_dirs(root: str | Path) -> list[Path]:
+    """Run directories under ``root`` sorted by name (``root`` itself when it is a run).
+
+    Hidden entries (temp folders of runs being created) are skipped.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise StoreError(f"{root}: runs root does not exist")
+    if not root.is_dir():
+        raise StoreError(f"{root}: runs root is a file, expected a folder")
+    if is_run_dir(root):
+        return [root]
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not dirs:
+        raise StoreError(f"{root}: no runs found")
+    return dirs
+
+
+def inspect_run(path: Path) -> RunInfo:
+    try:
+        store = RunStore.open(path)
+        status = store.status()
+        n_masks = 0 if status.startswith("corrupt") else store.n_masks
+        return RunInfo(path, store.run_id, status, n_masks, store.n_planned, store.config.describe())
+    except StoreError as exc:
+        return RunInfo(path, path.name, "unreadable", error=str(exc))
+
+
+def list_runs(root: str | Path) -> list[RunInfo]:
+    """Every run under ``root``, with its status (complete, partial, empty, corrupt: ...).
+
+    Raises
+    ------
+    StoreError
+        When ``root`` is missing, is a file, or holds no run directories.
+    """
+    return [inspect_run(p) for p in run_dirs(root)]

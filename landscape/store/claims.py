@@ -1,0 +1,189 @@
+"""Atomic claims and locks on a (possibly shared, network) filesystem.
+
+A claim is a small file created with ``os.open(O_CREAT | O_EXCL)``: exactly one of several
+processes, possibly on different hosts, succeeds in creating it. The file records who owns it;
+its modification time is the owner's heartbeat (:func:`refresh` touches it). A claim whose
+heartbeat is older than ``stale_after_s`` belongs to a worker that died (SIGKILL, node lost)
+and may be broken by anybody; breaking renames the file to a unique name first, so of two
+processes breaking the same stale claim only one wins, and a claim refreshed in the meantime
+is put back instead of being stolen.
+
+Assumptions
+-----------
+- ``O_EXCL`` creation, ``rename`` and ``link`` are atomic. This holds on local filesystems and
+  on NFSv3 and later (NFSv2 and some FUSE/SMB mounts do not honour ``O_EXCL``).
+- Staleness compares file modification times (set by the file server on NFS) with the local
+  clock, so hosts need roughly synchronised clocks (NTP); pick ``stale_after_s`` well above
+  the worst clock skew and above the longest gap between heartbeats.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from landscape.errors import StoreError
+
+_MAX_CLAIM_BYTES = 4096
+
+
+def make_owner(label: str = "") -> str:
+    """A unique owner string ``host:pid:random[:label]`` for :func:`claim`."""
+    parts = [socket.gethostname(), str(os.getpid()), uuid.uuid4().hex[:12]]
+    if label:
+        parts.append(label)
+    return ":".join(parts)
+
+
+def claim(path: str | Path, owner: str, stale_after_s: float) -> bool:
+    """Try to take the claim at ``path`` for ``owner``.
+
+    Parameters
+    ----------
+    path
+        The claim file (its folder must exist).
+    owner
+        A string unique to the claiming worker (see :func:`make_owner`).
+    stale_after_s
+        A claim whose last heartbeat is older than this is broken and taken over.
+
+    Returns
+    -------
+    bool
+        True when ``owner`` now holds the claim (also when it already held it).
+    """
+    path = Path(path)
+    if _create(path, owner):
+        return True
+    info = read_claim(path)
+    if info is not None and info.get("owner") == owner:
+        return True
+    if not break_stale(path, stale_after_s):
+        return False
+    return _create(path, owner)
+
+
+def release(path: str | Path, owner: str) -> bool:
+    """Give the claim back; returns False (and leaves the file) when ``owner`` does not hold it."""
+    path = Path(path)
+    info = read_claim(path)
+    if info is None or info.get("owner") != owner:
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    return True
+
+
+def refresh(path: str | Path, owner: str) -> bool:
+    """Heartbeat: touch the claim. False means the claim was lost (broken as stale or released)."""
+    path = Path(path)
+    info = read_claim(path)
+    if info is None or info.get("owner") != owner:
+        return False
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def is_stale(path: str | Path, stale_after_s: float) -> bool:
+    """True when the claim exists and its heartbeat is older than ``stale_after_s``."""
+    try:
+        mtime = os.stat(path).st_mtime
+    except FileNotFoundError:
+        return False
+    return time.time() - mtime > stale_after_s
+
+
+def break_stale(path: str | Path, stale_after_s: float) -> bool:
+    """Remove the claim at ``path`` if it is stale; True when it is gone afterwards.
+
+    The claim is renamed to a unique name (only one of several breakers can succeed), and the
+    renamed file is checked again: if its owner refreshed it in between, it is linked back
+    (``link`` never overwrites) and the claim stands.
+    """
+    path = Path(path)
+    try:
+        seen = os.stat(path)
+    except FileNotFoundError:
+        return True
+    if time.time() - seen.st_mtime <= stale_after_s:
+        return False
+    grave = path.with_name(f".{path.name}.broken-{uuid.uuid4().hex}")
+    try:
+        os.rename(path, grave)
+    except FileNotFoundError:
+        return not path.exists()  # another breaker won, or the owner released
+    moved = os.stat(grave)
+    if moved.st_mtime_ns != seen.st_mtime_ns or moved.st_ino != seen.st_ino:
+        # we moved a claim that was refreshed or re-created after we judged it stale
+        with contextlib.suppress(FileExistsError):
+            os.link(grave, path)
+        grave.unlink()
+        return False
+    grave.unlink()
+    return True
+
+
+def read_claim(path: str | Path) -> dict | None:
+    """The owner record of a claim, or None when there is no (readable) claim."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(_MAX_CLAIM_BYTES)
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        # created but not yet written by its owner, or garbage: it is held, by nobody known
+        return {"owner": None}
+    return data if isinstance(data, dict) else {"owner": None}
+
+
+def _create(path: Path, owner: str) -> bool:
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    record = {"owner": owner, "host": socket.gethostname(), "pid": os.getpid(), "claimed_at": time.time()}
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(json.dumps(record).encode())
+        fh.flush()
+        os.fsync(fh.fileno())
+    return True
+
+
+@contextlib.contextmanager
+def file_lock(
+    path: str | Path, *, timeout_s: float = 120.0, stale_after_s: float = 60.0, poll_s: float = 0.005
+) -> Iterator[Path]:
+    """Hold an exclusive lock file for a short read-modify-write.
+
+    Built on :func:`claim`: the lock is the file ``path`` itself. A lock left behind by a killed
+    process is broken after ``stale_after_s`` (keep the critical section much shorter).
+
+    Raises
+    ------
+    StoreError
+        When the lock cannot be taken within ``timeout_s``.
+    """
+    path = Path(path)
+    owner = make_owner("lock")
+    deadline = time.monotonic() + timeout_s
+    delay = poll_s
+    while not claim(path, owner, stale_after_s):
+        if time.monotonic() > deadline:
+            raise StoreError(f"{path}: lock held by another process for over {timeout_s:g} s")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.05)
+    try:
+        yield path
+    finally:
+        release(path, owner)

@@ -1,0 +1,110 @@
+"""Rebuild the network of stored masks: regenerated random weights, stored masks pinned.
+
+Imports torch (through ``landscape.nn``); the rest of the store does not.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from landscape import registries
+from landscape.errors import StoreError
+from landscape.store.packing import unpack_layers
+from landscape.store.shards import open_rows
+
+if TYPE_CHECKING:
+    from landscape.store.run_store import RunStore
+
+
+def _select_rows(store: RunStore, weight_seed: int, search_seeds) -> tuple[list[int], np.ndarray]:
+    """Search seeds (given order, or all stored for ``weight_seed`` sorted) and their rows."""
+    where: dict[int, tuple[dict, int]] = {}
+    for entry in store.manifest()["shards"]:
+        for j, (w, s) in enumerate(entry["pairs"]):
+            if int(w) == int(weight_seed):
+                where[int(s)] = (entry, j)
+    seeds = sorted(where) if search_seeds is None else [int(s) for s in search_seeds]
+    if not seeds:
+        raise StoreError(f"run {store.run_id}: no stored masks for weight seed {weight_seed}")
+    missing = [s for s in seeds if s not in where]
+    if missing:
+        raise StoreError(
+            f"run {store.run_id}: no stored mask for weight seed {weight_seed}, search seeds {missing}"
+        )
+    folder, rb = store.path / "shards", store.layout.row_bytes
+    rows = np.stack([open_rows(folder, where[s][0], rb)[where[s][1]] for s in seeds])
+    return seeds, rows
+
+
+def _model_class_args(store: RunStore) -> tuple[tuple[int, ...], int]:
+    shape = store.meta.get("data_shape") or {}
+    cfg = store.config.data
+    input_shape = tuple(int(x) for x in shape.get("input_shape", cfg.input_shape))
+    return input_shape, int(shape.get("n_classes", cfg.n_classes))
+
+
+def build_model(store: RunStore, weight_seed: int, search_seeds=None, device: Any = "cpu", rule=None):
+    """An ``EnsembleNet`` reproducing stored masks of one weight seed.
+
+    Parameters
+    ----------
+    store
+        The run.
+    weight_seed
+        Which random network.
+    search_seeds
+        The masks to pin, one model slot each (None: every stored mask of ``weight_seed``,
+        by increasing search seed).
+    device
+        Where the model goes.
+    rule
+        The mask rule / method (default: ``registries.methods`` entry of ``method.name``
+        built from the run config).
+
+    Returns
+    -------
+    EnsembleNet
+        In eval mode, ``n_masks = len(search_seeds)``, masks pinned with ``set_fixed_masks``.
+        Weights are regenerated from ``weight_seed`` and checked against ``weights.json``;
+        masks whose method changed the weights get their stored weights instead.
+    """
+    import torch
+
+    cfg = store.config
+    seeds, rows = _select_rows(store, weight_seed, search_seeds)
+    input_shape, n_classes = _model_class_args(store)
+    model_cls = registries.models.load(cfg.model.name)
+    model = model_cls(cfg.model, input_shape, n_classes, len(seeds))
+    if model.layout() != store.layout:
+        raise StoreError(
+            f"run {store.run_id}: the rebuilt model's layout differs from the stored one "
+            f"({store.layout.difference(model.layout())})"
+        )
+    if rule is None:
+        rule = registries.methods.load(cfg.method.name)(cfg)
+    model.init_weights(weight_seed, cfg.model.weight_init, cfg.method.density, cfg.model.scale_fan)
+    store.verify_weights(weight_seed, model.weight_checksum())
+    stored = [store.has_weights(weight_seed, s) for s in seeds]
+    if getattr(rule, "changes_weights", False) and not all(stored):
+        lacking = [s for s, ok in zip(seeds, stored) if not ok]
+        raise StoreError(
+            f"run {store.run_id}: method changed the weights but none are stored for search seeds {lacking}"
+        )
+    if any(stored):
+        _load_stored_weights(store, model, weight_seed, seeds, stored)
+    model.set_rule(rule)
+    model.to(device)
+    model.set_fixed_masks({k: torch.from_numpy(v) for k, v in unpack_layers(rows, store.layout).items()})
+    return model.eval()
+
+
+def _load_stored_weights(store, model, weight_seed: int, seeds: list[int], stored: list[bool]) -> None:
+    import torch
+
+    per_mask = [store.load_weights(weight_seed, s) if ok else None for s, ok in zip(seeds, stored)]
+    for name, layer in model.masked_layers():
+        base = layer.weight[0]
+        stack = [base if w is None else torch.from_numpy(w[name]).to(base) for w in per_mask]
+        layer.weight = torch.stack(stack)

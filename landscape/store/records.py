@@ -1,0 +1,95 @@
+"""Per-mask records as tables, and config fields flattened for the per-mask table ``obs``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from landscape.config import SearchConfig
+
+# the first columns of a records table, in this order; metrics follow as they come
+KEY_COLUMNS = ("weight_seed", "search_seed")
+
+
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    """One row per mask (curves left out), key columns first, in the given order."""
+    import pandas as pd
+
+    rows = [{k: v for k, v in r.items() if k != "curves"} for r in records]
+    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=list(KEY_COLUMNS))
+    first = [c for c in KEY_COLUMNS if c in frame.columns]
+    frame = frame[first + [c for c in frame.columns if c not in first]]
+    for col in (*KEY_COLUMNS, "n_kept"):
+        if col in frame.columns and len(frame):
+            frame[col] = frame[col].astype("int64")
+    return frame
+
+
+def curves_frame(records: list[dict]) -> pd.DataFrame:
+    """Long table of per-epoch curves: ``mask, weight_seed, search_seed, epoch, <metrics>``.
+
+    ``mask`` is the position of the mask in ``records`` (manifest order). Curves of unequal
+    length are padded with NaN to the longest one of the same mask.
+    """
+    import numpy as np
+    import pandas as pd
+
+    parts = []
+    for i, rec in enumerate(records):
+        curves = rec.get("curves") or {}
+        if not curves:
+            continue
+        n_epochs = max(len(v) for v in curves.values())
+        part = {"mask": np.full(n_epochs, i, dtype=np.int64)}
+        for key in KEY_COLUMNS:
+            part[key] = np.full(n_epochs, int(rec[key]), dtype=np.int64)
+        part["epoch"] = np.arange(n_epochs, dtype=np.int64)
+        for name, values in curves.items():
+            col = np.full(n_epochs, np.nan)
+            col[: len(values)] = np.asarray(values, dtype=float)
+            part[name] = col
+        parts.append(pd.DataFrame(part))
+    if not parts:
+        return pd.DataFrame(columns=["mask", *KEY_COLUMNS, "epoch"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"name": "mlp"}} -> {"model.name": "mlp"}``; lists become tuples."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{dotted}."))
+        elif isinstance(value, list):
+            out[dotted] = tuple(value)
+        else:
+            out[dotted] = value
+    return out
+
+
+def method_label(cfg: SearchConfig) -> str:
+    """Short method name for tables and legends.
+
+    ``method.name``, plus ``+recycle`` when Iterative Weight Recycling is on
+    (``method.recycle.every > 0``) and ``+er`` / ``+frozen`` when the search selects from an
+    ER or a partially frozen source instead of the dense network.
+    """
+    label = cfg.method.name
+    if cfg.method.recycle.every > 0:
+        label += "+recycle"
+    if cfg.method.source.kind != "dense":
+        label += f"+{cfg.method.source.kind}"
+    return label
+
+
+def first_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    """The first dotted field where two nested config dicts differ, as ``field: a vs b``."""
+    fa, fb = flatten(a), flatten(b)
+    for key in sorted(set(fa) | set(fb)):
+        if fa.get(key) != fb.get(key):
+            return f"{key}: {fa.get(key)!r} vs {fb.get(key)!r}"
+    return "no difference"

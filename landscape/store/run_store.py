@@ -1,0 +1,406 @@
+"""RunStore: one run directory ``runs/<run_id>/`` (see docs/architecture.md, "Run store").
+
+Every file is written to a temp name and ``os.replace``d; read-modify-writes of shared files
+(plan, manifest, weight checksums) happen under a :func:`~landscape.store.claims.file_lock`,
+so many workers, on one host or several sharing a network filesystem, can fill one run.
+A mask exists only once the manifest lists its shard. torch is imported only by the methods
+that need it (checkpoints, :meth:`RunStore.build_model`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from landscape.config import SearchConfig, from_dict
+from landscape.errors import ConfigError, StoreError
+from landscape.store import _io, checkpoints, shards
+from landscape.store.claims import file_lock
+from landscape.store.layout import Layout
+from landscape.store.meta import make_meta
+from landscape.store.records import curves_frame, first_difference, records_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CONFIG, META, LAYOUT, PLAN = "config.json", "meta.json", "layout.json", "plan.json"
+WEIGHTS, MANIFEST = "weights.json", "manifest.json"
+MANIFEST_FORMAT = 1
+_SHARD_NAME = re.compile(r"^shard-[0-9a-f]{32}$")
+Pair = tuple[int, int]
+
+
+class RunStore:
+    """One run directory. Build with :meth:`create` (writers) or :meth:`open` (readers)."""
+
+    def __init__(self, path: Path, run_id: str, config: SearchConfig, layout: Layout, meta: dict):
+        self.path, self.run_id, self.config, self.layout, self.meta = path, run_id, config, layout, meta
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.path)!r}, {self.config.describe()}, {self.n_masks} masks)"
+
+    # creation and opening ------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        runs_root: str | Path,
+        cfg: SearchConfig,
+        layout: Layout,
+        provenance: dict | None = None,
+        data_info: dict | None = None,
+    ) -> RunStore:
+        """Create ``runs_root/<cfg.run_id>`` (or join it when it exists and matches).
+
+        The folder is assembled under a temp name and renamed into place, so concurrent
+        creators all end up with the same valid run. An existing run must have the same
+        identity (``cfg.canonical()``), layout and data shape, else :class:`StoreError`.
+
+        Parameters
+        ----------
+        data_info
+            ``{"input_shape": [...], "n_classes": k}`` of the dataset, kept in
+            ``meta["data_shape"]`` so :meth:`build_model` can rebuild the network.
+        """
+        root = Path(runs_root)
+        if root.exists() and not root.is_dir():
+            raise StoreError(f"{root}: runs root is a file, expected a folder")
+        root.mkdir(parents=True, exist_ok=True)
+        final = root / cfg.run_id
+        files = {
+            CONFIG: _io.dumps({**cfg.to_dict(), "run_id": cfg.run_id}),
+            LAYOUT: layout.dumps().encode(),
+            META: _io.dumps(make_meta(provenance, data_info)),
+        }
+        if not (final / CONFIG).exists():
+            _publish_dir(root, final, files)
+        store = cls.open(final)
+        store._check_matches(cfg, layout, data_info)
+        return store
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunStore:
+        """Open an existing run; :class:`StoreError` naming the file at fault otherwise."""
+        path = Path(path)
+        if not path.is_dir():
+            raise StoreError(f"{path}: not a run directory" + ("" if path.exists() else " (missing)"))
+        data = _io.read_json(path / CONFIG)
+        if not isinstance(data, dict):
+            raise StoreError(f"{path / CONFIG}: expected a table of config sections")
+        data = dict(data)
+        run_id = str(data.pop("run_id", path.name))
+        try:
+            config = from_dict(data)
+        except ConfigError as exc:
+            raise StoreError(f"{path / CONFIG}: {exc}") from None
+        layout = Layout.from_json(_io.read_json(path / LAYOUT), source=str(path / LAYOUT))
+        meta = _io.read_json(path / META) if (path / META).exists() else {}
+        return cls(path, run_id, config, layout, meta if isinstance(meta, dict) else {})
+
+    def _check_matches(self, cfg: SearchConfig, layout: Layout, data_info: dict | None) -> None:
+        if self.config.canonical() != cfg.canonical() or self.run_id != cfg.run_id:
+            diff = first_difference(self.config.canonical(), cfg.canonical())
+            raise StoreError(
+                f"run {self.run_id} at {self.path}: config.json does not match the requested config "
+                f"({diff}); the run directory is corrupt"
+            )
+        if self.layout != layout:
+            raise StoreError(
+                f"run {self.run_id}: stored layout differs from the model's ({self.layout.difference(layout)})"
+            )
+        stored = self.meta.get("data_shape")
+        if data_info and stored and _io.dumps(stored) != _io.dumps(_data_shape(data_info)):
+            raise StoreError(f"run {self.run_id}: stored data shape {stored} differs from {data_info}")
+
+    # plan -------------------------------------------------------------------------------------
+    def add_plan(self, pairs: Iterable[Pair]) -> None:
+        """Add requested ``(weight_seed, search_seed)`` pairs to ``plan.json`` (a union)."""
+        new = {_pair(p) for p in pairs}
+        with file_lock(self.path / ".plan.lock"):
+            merged = self.plan() | new
+            _io.write_json(self.path / PLAN, {"pairs": sorted(merged)}, indent=None)
+
+    def plan(self) -> set[Pair]:
+        """The requested ``(weight_seed, search_seed)`` pairs."""
+        if not (self.path / PLAN).exists():
+            return set()
+        data = _io.read_json(self.path / PLAN)
+        try:
+            return {_pair(p) for p in data["pairs"]}
+        except (KeyError, TypeError, ValueError):
+            raise StoreError(f"{self.path / PLAN}: malformed plan") from None
+
+    def pending(self) -> list[Pair]:
+        """Planned pairs without a stored mask, sorted."""
+        return sorted(self.plan() - self.finished())
+
+    # manifest ----------------------------------------------------------------------------------
+    @property
+    def has_manifest(self) -> bool:
+        return (self.path / MANIFEST).exists()
+
+    def manifest(self) -> dict:
+        """The parsed, validated manifest (an empty one when no mask was stored yet)."""
+        path = self.path / MANIFEST
+        if not path.exists():
+            return {"format": MANIFEST_FORMAT, "run_id": self.run_id, "shards": []}
+        data = _io.read_json(path)
+        entries = data.get("shards") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            raise StoreError(f"{path}: malformed manifest (no list of shards)")
+        for i, e in enumerate(entries):
+            if not _valid_entry(e):
+                raise StoreError(f"{path}: malformed manifest entry {i}")
+        return data
+
+    def finished(self) -> set[Pair]:
+        """Pairs whose masks are listed in the manifest."""
+        return {tuple(p) for e in self.manifest()["shards"] for p in e["pairs"]}
+
+    @property
+    def n_masks(self) -> int:
+        return sum(e["n_rows"] for e in self.manifest()["shards"])
+
+    @property
+    def n_planned(self) -> int:
+        return len(self.plan())
+
+    # writing masks ---------------------------------------------------------------------------
+    def write_masks(self, rows: np.ndarray, records: list[dict]) -> int:
+        """Store packed masks and their records as one shard; return how many were added.
+
+        Parameters
+        ----------
+        rows
+            ``uint8 (n, layout.row_bytes)`` packed masks (:mod:`landscape.store.packing`).
+        records
+            One dict per row with ``weight_seed``, ``search_seed``, metrics and a ``curves``
+            dict of per-epoch lists. ``n_kept`` is set from the rows (a given value must agree).
+
+        Rows whose pair the manifest already lists (another worker finished it) are skipped.
+        """
+        counts = shards.check_rows(rows, self.layout)
+        if len(records) != rows.shape[0]:
+            raise ValueError(f"{rows.shape[0]} rows but {len(records)} records")
+        pairs = [_record_pair(r) for r in records]
+        if len(set(pairs)) != len(pairs):
+            raise ValueError("records repeat a (weight_seed, search_seed) pair")
+        for rec, k in zip(records, counts):
+            if "n_kept" in rec and int(rec["n_kept"]) != int(k):
+                raise ValueError(f"record {_record_pair(rec)}: n_kept {rec['n_kept']} but the row keeps {k}")
+            rec["n_kept"] = int(k)
+        keep = _new_rows(pairs, self.finished())
+        if not keep:
+            return 0
+        folder = self.path / "shards"
+        folder.mkdir(exist_ok=True)
+        entry = shards.write_shard(folder, rows[keep], [records[i] for i in keep])
+        with file_lock(self.path / ".manifest.lock"):
+            manifest = self.manifest()
+            done = {tuple(p) for e in manifest["shards"] for p in e["pairs"]}
+            still = [i for i in keep if pairs[i] not in done]
+            if len(still) < len(keep):  # lost a race for some pairs: store only the rest
+                shards.remove_shard(folder, entry["name"])
+                if not still:
+                    return 0
+                entry = shards.write_shard(folder, rows[still], [records[i] for i in still])
+            entry["pairs"] = [list(pairs[i]) for i in still]
+            manifest.update(format=MANIFEST_FORMAT, run_id=self.run_id, row_bytes=self.layout.row_bytes)
+            manifest["shards"].append(entry)
+            _io.write_json(self.path / MANIFEST, manifest)
+        return len(still)
+
+    # reading masks ---------------------------------------------------------------------------
+    def shard_arrays(self) -> list[np.ndarray]:
+        """Verified read-only memory maps, one ``uint8 (n_rows, row_bytes)`` per shard."""
+        folder, rb = self.path / "shards", self.layout.row_bytes
+        return [shards.open_rows(folder, e, rb) for e in self.manifest()["shards"]]
+
+    def read_rows(self) -> np.ndarray:
+        """All packed rows in manifest order, ``uint8 (n_masks, row_bytes)``."""
+        parts = self.shard_arrays()
+        if not parts:
+            return np.zeros((0, self.layout.row_bytes), dtype=np.uint8)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _records(self) -> list[dict]:
+        folder = self.path / "shards"
+        return [r for e in self.manifest()["shards"] for r in shards.read_records(folder, e)]
+
+    def records(self) -> pd.DataFrame:
+        """Per-mask table in manifest order (without curves)."""
+        return records_frame(self._records())
+
+    def curves(self) -> pd.DataFrame:
+        """Long table ``mask, weight_seed, search_seed, epoch, <metric>...``."""
+        return curves_frame(self._records())
+
+    def verify(self) -> None:
+        """Check every listed file against its checksum; :class:`StoreError` on the first fault."""
+        self.shard_arrays()
+        self._records()
+
+    def status(self) -> str:
+        """``"complete"``, ``"partial"``, ``"empty"`` or ``"corrupt: <reason>"`` (cheap checks)."""
+        try:
+            manifest = self.manifest()
+            for e in manifest["shards"]:
+                shards.check_sizes(self.path / "shards", e, self.layout.row_bytes)
+            plan = self.plan()
+        except StoreError as exc:
+            return f"corrupt: {exc}"
+        done = {tuple(p) for e in manifest["shards"] for p in e["pairs"]}
+        if not done:
+            return "empty"
+        return "complete" if plan <= done else "partial"
+
+    # weights ---------------------------------------------------------------------------------
+    def weight_checksum(self, weight_seed: int) -> str | None:
+        """The stored sha256 of the regenerated random weights of ``weight_seed`` (or None)."""
+        path = self.path / WEIGHTS
+        return _io.read_json(path).get(str(int(weight_seed))) if path.exists() else None
+
+    def set_weight_checksum(self, weight_seed: int, sha256: str) -> None:
+        """Record the checksum the first time; later calls must agree (see :meth:`verify_weights`)."""
+        with file_lock(self.path / ".weights.lock"):
+            path = self.path / WEIGHTS
+            table = _io.read_json(path) if path.exists() else {}
+            key = str(int(weight_seed))
+            if key in table:
+                self.verify_weights(weight_seed, sha256)
+                return
+            table[key] = sha256
+            _io.write_json(path, table)
+
+    def verify_weights(self, weight_seed: int, checksum: str) -> None:
+        stored = self.weight_checksum(weight_seed)
+        if stored is not None and stored != checksum:
+            raise StoreError(
+                f"run {self.run_id}, weight seed {weight_seed}: weights regenerated by this torch "
+                "version differ from the stored checksum"
+            )
+
+    def _weights_file(self, weight_seed: int, search_seed: int) -> Path:
+        return self.path / "weights" / f"w{int(weight_seed)}-s{int(search_seed)}.npz"
+
+    def has_weights(self, weight_seed: int, search_seed: int) -> bool:
+        return self._weights_file(weight_seed, search_seed).exists()
+
+    def save_weights(self, weight_seed: int, search_seed: int, tensors: dict[str, np.ndarray]) -> None:
+        """Store one mask's final weights (a method changed them) as compressed float32 npz."""
+        missing = [s.name for s in self.layout if s.name not in tensors]
+        if missing:
+            raise ValueError(f"weights for layers {missing} are missing")
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **{k: np.asarray(v, dtype=np.float32) for k, v in tensors.items()})
+        path = self._weights_file(weight_seed, search_seed)
+        path.parent.mkdir(exist_ok=True)
+        _io.write_atomic(path, buf.getvalue())
+
+    def load_weights(self, weight_seed: int, search_seed: int) -> dict[str, np.ndarray]:
+        path = self._weights_file(weight_seed, search_seed)
+        if not path.exists():
+            raise StoreError(f"{path}: missing (run {self.run_id} stored no weights for this mask)")
+        try:
+            with np.load(path) as npz:
+                out = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, EOFError) as exc:
+            raise StoreError(f"{path}: unreadable weights ({type(exc).__name__})") from None
+        for spec in self.layout:
+            if spec.name not in out or out[spec.name].shape != spec.shape:
+                raise StoreError(f"{path}: weights for layer {spec.name!r} missing or of the wrong shape")
+        return out
+
+    # checkpoints -----------------------------------------------------------------------------
+    def checkpoint_path(self, weight_seed: int, search_seeds: Iterable[int]) -> Path:
+        """Where the resumable state of one batch of masks lives."""
+        seeds = [int(s) for s in search_seeds]
+        label = "-".join(map(str, seeds)) if len(seeds) <= 4 else _short_hash(seeds, len(seeds))
+        return self.path / "checkpoints" / f"w{int(weight_seed)}-s{label}.pt"
+
+    def _ckpt(self, key: Path | tuple) -> Path:
+        return Path(key) if isinstance(key, (str, Path)) else self.checkpoint_path(*key)
+
+    def save_checkpoint(self, key: Path | tuple, obj: Any) -> None:
+        """Save resumable state; ``key`` is a path or ``(weight_seed, search_seeds)``."""
+        checkpoints.save(self._ckpt(key), obj)
+
+    def load_checkpoint(self, key: Path | tuple) -> Any | None:
+        """The saved state, or None when absent. A corrupt file is reported and dropped."""
+        return checkpoints.load(self._ckpt(key))
+
+    def drop_checkpoint(self, key: Path | tuple) -> None:
+        self._ckpt(key).unlink(missing_ok=True)
+
+    # models ----------------------------------------------------------------------------------
+    def build_model(self, weight_seed: int, search_seeds=None, device="cpu", rule=None):
+        """An ``EnsembleNet`` with the stored masks of ``weight_seed`` pinned (see ``rebuild``)."""
+        from landscape.store.rebuild import build_model
+
+        return build_model(self, weight_seed, search_seeds, device=device, rule=rule)
+
+
+# helpers ---------------------------------------------------------------------------------------
+def _publish_dir(root: Path, final: Path, files: dict[str, bytes]) -> None:
+    """Make ``final`` hold ``files`` without ever showing a half-written run."""
+    tmp = root / f".{final.name}.tmp-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        try:
+            os.rename(tmp, final)  # atomic; fails when another creator got there first
+            _io.fsync_dir(root)
+            return
+        except OSError:
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    # the folder exists without a config (created by hand, say): fill in what is missing
+    for name, data in files.items():
+        _io.write_new(final / name, data)
+
+
+def _data_shape(info: dict) -> dict:
+    return {"input_shape": [int(s) for s in info["input_shape"]], "n_classes": int(info["n_classes"])}
+
+
+def _pair(p) -> Pair:
+    w, s = p
+    return (int(w), int(s))
+
+
+def _record_pair(rec: dict) -> Pair:
+    try:
+        return (int(rec["weight_seed"]), int(rec["search_seed"]))
+    except KeyError as exc:
+        raise ValueError(f"a record lacks {exc.args[0]!r}") from None
+
+
+def _new_rows(pairs: list[Pair], done: set[Pair]) -> list[int]:
+    return [i for i, p in enumerate(pairs) if p not in done]
+
+
+def _valid_entry(e: Any) -> bool:
+    try:
+        return (
+            bool(_SHARD_NAME.match(e["name"]))
+            and int(e["n_rows"]) == len(e["pairs"]) > 0
+            and all(len(p) == 2 for p in e["pairs"])
+            and isinstance(e["sha256_bin"], str)
+            and isinstance(e["sha256_json"], str)
+        )
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def _short_hash(seeds: list[int], n: int) -> str:
+    digest = _io.sha256_bytes(",".join(map(str, seeds)).encode())[:10]
+    return f"{seeds[0]}-n{n}-{digest}"

@@ -1,0 +1,91 @@
+"""Crop-and-flip augmentation: correctness, determinism and batch invariance."""
+
+from __future__ import annotations
+
+import torch
+
+from landscape.data.augment import CropFlip
+from landscape.nn.init import generator
+
+
+def gens(seeds, epoch=0):
+    return [generator(s, "augment", epoch) for s in seeds]
+
+
+def reference(x: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor, pad: int) -> torch.Tensor:
+    """Loop version: pad, slice the crop, flip the columns."""
+    m, b, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    out = torch.empty_like(x)
+    for i in range(m):
+        for j in range(b):
+            oy, ox = offsets[i, j].tolist()
+            crop = padded[i, j, :, oy : oy + h, ox : ox + w]
+            out[i, j] = crop.flip(-1) if flips[i, j] else crop
+    return out
+
+
+def test_matches_a_loop_implementation():
+    aug = CropFlip(pad=4)
+    x = torch.randn(3, 16, 3, 32, 32)
+    offsets, flips = aug.draw(16, gens([1, 2, 3]))
+    out = aug(x, gens([1, 2, 3]))
+    assert out.shape == x.shape and out.dtype == x.dtype
+    torch.testing.assert_close(out, reference(x, offsets, flips, 4), rtol=0, atol=0)
+
+
+def test_non_square_and_other_padding():
+    aug = CropFlip(pad=2)
+    x = torch.randn(2, 5, 1, 6, 9)
+    offsets, flips = aug.draw(5, gens([4, 5]))
+    assert int(offsets.max()) <= 4
+    torch.testing.assert_close(aug(x, gens([4, 5])), reference(x, offsets, flips, 2), rtol=0, atol=0)
+
+
+def test_draws_cover_the_range_and_flip_about_half():
+    offsets, flips = CropFlip(pad=4).draw(4000, gens([0]))
+    assert set(offsets.unique().tolist()) == set(range(9))
+    assert 0.45 < flips.float().mean().item() < 0.55
+
+
+def test_centre_crop_without_flip_is_identity():
+    x = torch.randn(1, 1, 3, 8, 8)
+    aug = CropFlip(pad=4)
+    # find a seed whose first draw is the centre crop without a flip
+    for seed in range(2000):
+        offsets, flips = aug.draw(1, gens([seed]))
+        if offsets.tolist() == [[[4, 4]]] and not flips.item():
+            assert torch.equal(aug(x, gens([seed])), x)
+            return
+    raise AssertionError("no centre draw found")
+
+
+def test_deterministic_per_generator_state():
+    aug = CropFlip()
+    x = torch.randn(2, 8, 3, 32, 32)
+    assert torch.equal(aug(x, gens([7, 8])), aug(x, gens([7, 8])))
+    assert not torch.equal(aug(x, gens([7, 8], epoch=0)), aug(x, gens([7, 8], epoch=1)))
+    g = gens([7, 8])
+    first, second = aug(x, g), aug(x, g)  # the generators advance between batches
+    assert not torch.equal(first, second)
+
+
+def test_a_mask_is_augmented_the_same_alone_or_in_a_batch_of_masks():
+    aug = CropFlip()
+    x = torch.randn(4, 8, 3, 32, 32)
+    seeds = [11, 12, 13, 14]
+    batched_gens = gens(seeds)
+    alone_gens = [gens([s])[0] for s in seeds]
+    for _ in range(2):  # also on a second batch, after the generators advanced
+        batched = aug(x, batched_gens)
+        for i in range(4):
+            alone = aug(x[i : i + 1], [alone_gens[i]])
+            assert torch.equal(batched[i : i + 1], alone)
+
+
+def test_content_is_preserved_up_to_the_border():
+    x = torch.arange(3 * 32 * 32, dtype=torch.float32).reshape(1, 1, 3, 32, 32) + 1
+    out = aug_out = CropFlip()(x, gens([3]))
+    kept = aug_out[aug_out != 0]
+    assert set(kept.tolist()) <= set(x.flatten().tolist())  # only original pixels and zeros
+    assert (out == 0).sum() <= 3 * (32 * 32 - 24 * 24)

@@ -1,0 +1,147 @@
+"""The named-figure registry: files, provenance, skipped figures and name errors."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from conftest import add_barriers  # noqa: E402
+
+from landscape.errors import ConfigError  # noqa: E402
+from landscape.figures import FIGURES, build_figures, figure, figure_names  # noqa: E402
+from landscape.figures.registry import FigureSkipped  # noqa: E402
+
+EXPECTED = {
+    "similarity_heatmap",
+    "layer_overlap",
+    "distance_distribution",
+    "embedding",
+    "interpolation",
+    "barrier_matrix",
+    "accuracy_vs_density",
+    "accuracy_vs_width",
+    "selection_frequency",
+}
+NO_TOOLS = [
+    "similarity_heatmap",
+    "layer_overlap",
+    "distance_distribution",
+    "interpolation",
+    "barrier_matrix",
+    "accuracy_vs_density",
+    "accuracy_vs_width",
+]
+
+
+def test_all_named_figures_are_registered():
+    assert set(figure_names()) >= EXPECTED
+
+
+def test_unknown_name_suggests_the_closest(tmp_path, annotated):
+    with pytest.raises(ConfigError, match="did you mean 'layer_overlap'"):
+        build_figures(annotated, ["layer_overlaps"], out=tmp_path)
+    with pytest.raises(ConfigError, match="format"):
+        build_figures(annotated, ["layer_overlap"], out=tmp_path, formats=("docx",))
+
+
+def test_build_writes_files_and_provenance(tmp_path, annotated):
+    add_barriers(annotated, [(0, 1), (0, 2), (5, 6)])
+    built = build_figures(annotated, NO_TOOLS, out=tmp_path / "figs")
+    assert not built.skipped
+    assert set(built.files) == set(NO_TOOLS)
+    for name in NO_TOOLS:
+        for ext in ("pdf", "png", "json"):
+            path = tmp_path / "figs" / f"{name}.{ext}"
+            assert path.exists() and path.stat().st_size > 0, path
+    assert len(built) == 3 * len(NO_TOOLS)
+    record = json.loads((tmp_path / "figs" / "layer_overlap.json").read_text())
+    # searched masks at the most common density: edge_popup, biprop and random at 0.5
+    assert record["density"] == 0.5 and record["n_masks"] == 5 + 4 + 3 + 2
+    assert "dense-1.0-1.0" not in record["run_ids"] and record["masks_per_run"]["edge_popup-0.5-1.0"] == 5
+    assert {"landscape_version", "numpy_version", "matplotlib_version", "created_at"} <= set(record)
+    barrier = json.loads((tmp_path / "figs" / "interpolation.json").read_text())
+    assert barrier["analysis"]["barrier"]["n_points"] == 5
+    width = json.loads((tmp_path / "figs" / "accuracy_vs_width.json").read_text())
+    assert width["n_masks"] == len(annotated)  # obs figures see every mask, dense included
+
+
+def test_the_callers_maskset_is_left_alone(tmp_path, annotated):
+    before = (set(annotated.obsp), set(annotated.obsm), set(annotated.uns))
+    build_figures(annotated, ["layer_overlap"], out=tmp_path, formats=("png",))
+    assert (set(annotated.obsp), set(annotated.obsm), set(annotated.uns)) == before
+
+
+def test_absent_data_is_skipped_with_a_reason(tmp_path, annotated):
+    single = annotated[
+        (annotated.obs["density"] == 0.5).to_numpy() & (annotated.obs["model.width_mult"] == 1.0).to_numpy()
+    ]
+    built = build_figures(
+        single,
+        ["interpolation", "barrier_matrix", "accuracy_vs_density", "accuracy_vs_width", "layer_overlap"],
+        out=tmp_path,
+        formats=("png",),
+    )
+    reasons = dict(built.skipped)
+    assert set(reasons) == {"interpolation", "barrier_matrix", "accuracy_vs_density", "accuracy_vs_width"}
+    assert "tl.barriers" in reasons["interpolation"]
+    assert "found 0.5" in reasons["accuracy_vs_density"]
+    assert "model.width_mult" in reasons["accuracy_vs_width"] and "found 1" in reasons["accuracy_vs_width"]
+    assert all("\n" not in r for r in reasons.values())
+    assert [p.name for p in built] == ["layer_overlap.png", "layer_overlap.json"]
+
+
+def test_global_where_selects_masks(tmp_path, annotated):
+    built = build_figures(
+        annotated, ["similarity_heatmap"], out=tmp_path, formats=("png",), where="method == 'edge_popup'"
+    )
+    record = json.loads((tmp_path / "similarity_heatmap.json").read_text())
+    assert record["where"] == "method == 'edge_popup'" and set(record["run_ids"]) == {
+        "edge_popup-0.5-1.0",
+        "edge_popup-0.5-0.5",
+    }
+    assert len(built) == 2
+    with pytest.raises(ConfigError, match="where"):
+        build_figures(annotated, ["similarity_heatmap"], out=tmp_path, where="no_such_column > 1")
+
+
+def test_custom_figures_register_and_can_skip(tmp_path, annotated):
+    from landscape import pl
+
+    @figure("test_custom_overlap", needs=("distances",))
+    def custom(ms):
+        """Custom overlap."""
+        if len(ms) > 100:
+            raise FigureSkipped("too many masks")
+        return pl.layer_overlap(ms, baseline=False)
+
+    @figure("test_custom_skip")
+    def skipping(ms):
+        raise FigureSkipped("nothing to show")
+
+    try:
+        built = build_figures(
+            annotated, ["test_custom_overlap", "test_custom_skip"], out=tmp_path, formats=("png",)
+        )
+        assert (tmp_path / "test_custom_overlap.png").exists()
+        assert built.skipped == [("test_custom_skip", "nothing to show")]
+        assert FIGURES.get("test_custom_overlap").description == "Custom overlap."
+    finally:
+        FIGURES._entries.pop("test_custom_overlap")
+        FIGURES._entries.pop("test_custom_skip")
+    with pytest.raises(ConfigError, match="analysis step"):
+        figure("bad", needs=("no_such_step",))
+
+
+def test_interpolation_survives_subsetting(tmp_path, annotated):
+    # pairs stored by position in the full set must be found by name in the subset a figure uses
+    add_barriers(annotated, [(0, 1), (5, 6)])
+    built = build_figures(
+        annotated, ["interpolation"], out=tmp_path, formats=("png",), where="method != 'random'"
+    )
+    assert not built.skipped
+    assert np.isfinite(annotated.obsp["barrier"]).sum() == 4

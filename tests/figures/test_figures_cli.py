@@ -1,0 +1,92 @@
+"""``landscape figures`` over a runs root on disk."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import LAYOUT, fixed_k
+
+from landscape.cli import main
+from landscape.config import SearchConfig
+from landscape.store.layout import Layout
+from landscape.store.packing import pack_flat
+from landscape.store.run_store import RunStore
+
+BASE = SearchConfig().replace(**{"model.hidden": [12, 6], "train.epochs": 2})
+WIDE = Layout([("fcs.0", (24, 16)), ("fcs.1", (6, 24)), ("fcs.2", (3, 6))])
+
+
+def make_run(root, overrides: dict, n: int, layout: Layout = LAYOUT, seed: int = 0) -> None:
+    cfg = BASE.replace(**overrides)
+    store = RunStore.create(root, cfg, layout)
+    pairs = [(0, s) for s in range(n)]
+    store.add_plan(pairs)
+    masks = fixed_k(np.random.default_rng(seed), n, layout, cfg.method.density)
+    records = [
+        {"weight_seed": w, "search_seed": s, "test_acc": 0.6 + 0.3 * cfg.method.density + 0.01 * s}
+        for w, s in pairs
+    ]
+    store.write_masks(pack_flat(masks, layout), records)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    make_run(root, {"method.name": "edge_popup", "method.density": 0.5}, 4, seed=1)
+    make_run(root, {"method.name": "biprop", "method.density": 0.5}, 3, seed=2)
+    make_run(root, {"method.name": "edge_popup", "method.density": 0.2}, 3, seed=3)
+    make_run(
+        root, {"method.name": "edge_popup", "method.density": 0.5, "model.width_mult": 2.0}, 2, WIDE, seed=4
+    )
+    return root
+
+
+def test_cli_writes_figures_and_reports_skips(runs, tmp_path, capsys):
+    out = tmp_path / "figs"
+    code = main(
+        [
+            "figures",
+            "accuracy_vs_density",
+            "accuracy_vs_width",
+            "interpolation",
+            "--runs",
+            str(runs),
+            "--out",
+            str(out),
+            "--format",
+            "png",
+        ]
+    )
+    text = capsys.readouterr().out
+    assert code == 0
+    assert f"accuracy_vs_density: {out / 'accuracy_vs_density.png'}" in text
+    # runs of two layouts share an accuracy figure, but not a mask figure
+    assert (out / "accuracy_vs_width.png").stat().st_size > 0
+    record = json.loads((out / "accuracy_vs_width.json").read_text())
+    assert record["n_masks"] == 12 and len(record["run_ids"]) == 4
+    assert "interpolation: skipped (" in text and "different layouts" in text
+
+
+def test_cli_where_and_errors(runs, tmp_path, capsys):
+    out = tmp_path / "figs"
+    code = main(
+        [
+            "figures",
+            "interpolation",
+            "--runs",
+            str(runs),
+            "--out",
+            str(out),
+            "--where",
+            "`model.width_mult` == 1.0",
+        ]
+    )
+    assert code == 0 and "interpolation: skipped (no loss barriers computed" in capsys.readouterr().out
+    assert main(["figures", "heatmap_similarity", "--runs", str(runs)]) == 2
+    assert "did you mean 'similarity_heatmap'" in capsys.readouterr().err
+    assert main(["figures", "--runs", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+    assert main(["figures", "--list"]) == 0
+    assert "selection_frequency" in capsys.readouterr().out

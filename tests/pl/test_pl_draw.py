@@ -1,0 +1,178 @@
+"""Every plot drawn from a real MaskSet with the Agg backend; missing slots explain the fix."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from landscape import pl  # noqa: E402
+from landscape.errors import AnalysisError  # noqa: E402
+
+
+def drawn(ax: Axes) -> Axes:
+    assert isinstance(ax, Axes)
+    ax.figure.canvas.draw()  # layout and rendering must not fail
+    assert ax.get_xlabel() or ax.get_xticklabels()
+    return ax
+
+
+def test_similarity_heatmap(toy):
+    ms, masks = toy
+    ax = drawn(pl.similarity_heatmap(ms, lower="biprop", upper="edge_popup"))
+    image = ax.get_images()[0].get_array()
+    assert image.shape == (4, 4) and image.mask[np.diag_indices(4)].all()
+    # lower triangle holds biprop pairs in seed order: masks 5..8
+    inter = (masks[6] & masks[5]).sum()
+    assert image[1, 0] == pytest.approx(inter / (masks[6] | masks[5]).sum())
+    assert "upper: edge_popup" in ax.get_title()
+    assert len(ax.figure.axes) == 2  # the colour bar
+
+
+def test_layer_overlap_has_one_line_per_group_and_one_baseline(toy):
+    ms, _ = toy
+    ax = drawn(pl.layer_overlap(ms))
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["random masks (95%)", "edge_popup", "biprop", "random"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["fc0", "fc1", "fc2"]
+    ep = next(line for line in ax.get_lines() if line.get_label() == "edge_popup")
+    dist = ms.obsp["dist_jaccard_layers"][:5, :5, 0]
+    assert ep.get_ydata()[0] == pytest.approx(1 - dist[np.triu_indices(5, 1)].mean())
+
+
+def test_layer_overlap_without_baseline_and_missing_slot(toy):
+    ms, _ = toy
+    ax = drawn(pl.layer_overlap(ms, baseline=False, groupby=None))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["all masks"]
+    del ms.obsp["dist_jaccard_layers"]
+    with pytest.raises(AnalysisError, match="tl.distances"):
+        pl.layer_overlap(ms)
+
+
+@pytest.mark.parametrize("null", ["random", "analytic", "both", None])
+def test_distance_distribution(toy, null):
+    ms, _ = toy
+    ax = drawn(pl.distance_distribution(ms, null=null))
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == (
+        ["edge_popup", "biprop", "random"] if null in ("random", "both") else ["edge_popup", "biprop"]
+    )
+
+
+def test_distance_distribution_without_random_runs(toy):
+    ms, _ = toy
+    sub = ms[(ms.obs["method"] != "random").to_numpy()]
+    with pytest.raises(AnalysisError, match="null='analytic'"):
+        pl.distance_distribution(sub, null="random")
+    with pytest.raises(AnalysisError, match="tl.distances\\(ms, metric='hamming'\\)"):
+        pl.distance_distribution(sub, metric="hamming", null="analytic")
+
+
+def test_embedding_categorical_and_continuous(toy):
+    ms, _ = toy
+    ax = drawn(pl.embedding(ms, basis="mds", color="method"))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["edge_popup", "biprop", "random"]
+    assert ax.collections[0].get_facecolor()[0][:3] == pytest.approx(
+        matplotlib.colors.to_rgb(pl.METHOD_COLORS["edge_popup"])
+    )
+    ax = drawn(pl.embedding(ms, basis="mds", color="test_acc"))
+    assert len(ax.figure.axes) == 2 and "test accuracy" in ax.figure.axes[1].get_ylabel()
+    with pytest.raises(AnalysisError, match="tl.umap"):
+        pl.embedding(ms, basis="umap")
+
+
+def test_interpolation_barrier_matrix_and_barrier_vs_distance(toy):
+    ms, _ = toy
+    rows, table = [], []
+    for pair, (i, j) in enumerate([(0, 1), (0, 2), (5, 6)]):
+        for alpha in np.linspace(0, 1, 5):
+            rows.append(
+                {
+                    "pair": pair,
+                    "i": i,
+                    "j": j,
+                    "path": "linear",
+                    "alpha": alpha,
+                    "split": "test",
+                    "loss": 1 + np.sin(np.pi * alpha) * (pair + 1),
+                    "acc": 0.9 - 0.1 * np.sin(np.pi * alpha),
+                }
+            )
+        table.append(
+            {
+                "pair": pair,
+                "i": i,
+                "j": j,
+                "path": "linear",
+                "split": "test",
+                "barrier_loss": pair + 1.0,
+                "barrier_acc": 0.1,
+                "hamming": 0.5,
+            }
+        )
+    matrix = np.full((len(ms), len(ms)), np.nan)
+    for t in table:
+        matrix[t["i"], t["j"]] = matrix[t["j"], t["i"]] = t["barrier_loss"]
+    ms.uns["barrier"] = {
+        "params": {"split": "test"},
+        "curves": pd.DataFrame(rows),
+        "table": pd.DataFrame(table),
+    }
+    ms.obsp["barrier"] = matrix
+    ax = drawn(pl.interpolation(ms))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["edge_popup, linear", "biprop, linear"]
+    assert ax.get_ylabel() == "test loss"
+    drawn(pl.interpolation(ms, metric="acc"))
+    ax = drawn(pl.barrier_matrix(ms))
+    assert ax.figure.axes[1].get_ylabel() == "test loss barrier"
+    drawn(pl.barrier_vs_distance(ms))
+
+
+def test_barrier_plots_explain_missing_tool(toy):
+    ms, _ = toy
+    for fn in (pl.interpolation, pl.barrier_matrix, pl.barrier_vs_distance):
+        with pytest.raises(AnalysisError, match="tl.barriers"):
+            fn(ms)
+
+
+def test_accuracy_vs_single_axes_and_panels():
+    obs = pd.DataFrame(
+        {
+            "method": ["edge_popup", "edge_popup", "biprop", "biprop", "dense"] * 2,
+            "density": [0.5, 0.05, 0.5, 0.05, 1.0] * 2,
+            "model.name": ["conv2"] * 5 + ["conv4"] * 5,
+            "test_acc": np.linspace(0.5, 0.9, 10),
+        }
+    )
+    ax = drawn(pl.accuracy_vs(obs))
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "density (fraction of weights kept)"
+    assert "dense (weights trained)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    fig = pl.accuracy_vs(obs, col="model.name")
+    assert isinstance(fig, Figure) and [a.get_title() for a in fig.axes] == ["conv2", "conv4"]
+    fig.canvas.draw()
+
+
+def test_selection_frequency_reads_consensus_slot(toy):
+    ms, masks = toy
+    ep = masks[:5]
+    offsets = np.cumsum([0] + [s.numel for s in ms.layout])
+    freq = {
+        s.name: ep[:, lo:hi].sum(0).astype(np.uint16)
+        for s, lo, hi in zip(ms.layout, offsets[:-1], offsets[1:])
+    }
+    ms.uns["consensus"] = {"params": {"groupby": "method"}, "edge_popup": {"freq": freq, "n_masks": 5}}
+    ax = drawn(pl.selection_frequency(ms))
+    bars = [p.get_height() for p in ax.patches]
+    counts = np.bincount(ep.sum(0), minlength=6) / ep.shape[1]
+    assert bars == pytest.approx(counts.tolist())
+    drawn(pl.selection_frequency(ms, group="edge_popup", layer="fc1", logy=False))
+    with pytest.raises(AnalysisError, match="layer"):
+        pl.selection_frequency(ms, layer="nope")
+    with pytest.raises(AnalysisError, match="tl.consensus"):
+        pl.selection_frequency(ms, key="other")

@@ -1,0 +1,221 @@
+"""Sweeps: expansion, validation, concurrent workers, a killed worker, idempotent re-runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from landscape.cli_sweep import dry_run_text, status_text
+from landscape.errors import ConfigError
+from landscape.search.sweep import SweepProgress, load_sweep, parse_seed_spec, run_sweep
+from landscape.store.run_store import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = ROOT / "configs" / "digits_mlp_edge_popup.yaml"
+TINY = "set: {train.epochs: 1, model.hidden: [16, 16], train.batch_size: 128}\n"
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    # tiny models: one thread is as fast, and immune to oversubscribed CI machines
+    import torch
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def write(tmp_path: Path, body: str, name: str = "sweep.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(f"base: {BASE}\n{body}")
+    return path
+
+
+def stored_pairs(runs: Path, run_id: str) -> list[tuple[int, int]]:
+    """Every (weight_seed, search_seed) the manifest lists, with repeats if any."""
+    manifest = RunStore.open(runs / run_id).manifest()
+    return [tuple(p) for entry in manifest["shards"] for p in entry["pairs"]]
+
+
+def assert_exactly_once(sweep, runs: Path) -> None:
+    for task in sweep.expand():
+        pairs = stored_pairs(runs, task.run_id)
+        assert sorted(pairs) == sorted(task.pairs()), f"run {task.run_id}: {sorted(pairs)}"
+        store = RunStore.open(runs / task.run_id)
+        records = store.records()
+        assert len(records) == task.n_masks
+        assert not records.duplicated(["weight_seed", "search_seed"]).any()
+        assert store.read_rows().shape[0] == task.n_masks
+        # no orphan shard left behind by a worker that lost a race
+        bins = sorted(p.stem for p in (store.path / "shards").glob("shard-*.bin"))
+        assert bins == sorted(e["name"] for e in store.manifest()["shards"])
+
+
+def cli(*args: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "landscape.cli", "sweep", *args, "--device", "cpu", "--quiet"]
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# expansion and validation
+
+
+def test_grid_times_seeds_expands_to_one_task_per_combination(tmp_path):
+    path = write(tmp_path, TINY + "grid:\n  method.name: [edge_popup, biprop]\n"
+                 "  method.density: [0.1, 0.3, 0.5]\nweight_seeds: 0-1\nsearch_seeds: [0, 2-4]\n")  # fmt: skip
+    sweep = load_sweep(path)
+    tasks = sweep.expand()
+    assert len(tasks) == 6 and len({t.run_id for t in tasks}) == 6
+    assert [(t.cfg.method.name, t.cfg.method.density) for t in tasks] == [
+        (m, d) for m in ("edge_popup", "biprop") for d in (0.1, 0.3, 0.5)
+    ]
+    assert all(t.weight_seeds == (0, 1) and t.search_seeds == (0, 2, 3, 4) for t in tasks)
+    assert sweep.n_masks == 6 * 8
+    assert all(t.cfg.train.epochs == 1 and t.cfg.model.hidden == (16, 16) for t in tasks)
+    assert tasks[4].label() == "method.name=biprop, method.density=0.3"
+    text = dry_run_text(sweep)
+    assert text.count("\n") == 6 and tasks[0].run_id in text and "8 masks" in text
+
+
+def test_list_of_grids_is_a_union_and_toml_tables_work(tmp_path):
+    yaml_path = write(tmp_path, TINY + "grid:\n  - {method.name: [edge_popup], method.density: [0.2, 0.4]}\n"
+                      "  - {method.name: [biprop]}\nweight_seeds: 0\nsearch_seeds: 0-1\n")  # fmt: skip
+    tasks = load_sweep(yaml_path).expand()
+    assert [(t.cfg.method.name, t.cfg.method.density) for t in tasks] == [
+        ("edge_popup", 0.2), ("edge_popup", 0.4), ("biprop", 0.5)]  # fmt: skip
+    toml = tmp_path / "sweep.toml"
+    toml.write_text(f'base = "{BASE}"\nweight_seeds = "0"\nsearch_seeds = [0, 1]\n'
+                    "[set]\n\"train.epochs\" = 1\n[grid.method]\ndensity = [0.2, 0.4]\n")  # fmt: skip
+    assert [t.cfg.method.density for t in load_sweep(toml).expand()] == [0.2, 0.4]
+
+
+def test_duplicate_combinations_collapse_to_one_run(tmp_path):
+    path = write(tmp_path, "grid: {method.density: [0.5, 0.5, 0.3]}\nweight_seeds: 0\nsearch_seeds: 0\n")
+    assert [t.cfg.method.density for t in load_sweep(path).expand()] == [0.5, 0.3]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("grid: {method.densty: [0.1]}\nweight_seeds: 0\nsearch_seeds: 0\n", "did you mean 'method.density'"),
+        ("grid: {method.recycle: [1]}\nweight_seeds: 0\nsearch_seeds: 0\n", "is a config section"),
+        ("grid: {method.density: 0.3}\nweight_seeds: 0\nsearch_seeds: 0\n", "non-empty list"),
+        ("grid: {method.density: [0.1]}\nweight_seeds: 0\n", "search_seeds: missing"),
+        ("weight_seeds: 0-x\nsearch_seeds: 0\n", "weight_seeds: expected seeds"),
+        ("grids: {method.density: [0.1]}\nweight_seeds: 0\nsearch_seeds: 0\n", "did you mean 'grid'"),
+        ("set: {train.epoch: 3}\nweight_seeds: 0\nsearch_seeds: 0\n", "set: train.epoch"),
+    ],
+)
+def test_invalid_sweeps_fail_with_one_line_naming_the_file(tmp_path, body, expected):
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError) as info:
+        load_sweep(path)
+    message = str(info.value)
+    assert str(path) in message and expected in message and "\n" not in message
+
+
+def test_bad_value_in_one_combination_names_it(tmp_path):
+    path = write(tmp_path, "grid:\n  method.name: [edge_popup, biprop]\n  method.density: [0.5, 1.5]\n"
+                 "weight_seeds: 0\nsearch_seeds: 0\n")  # fmt: skip
+    with pytest.raises(ConfigError) as info:
+        load_sweep(path)
+    message = str(info.value)
+    assert message.startswith(
+        f"{path}: combination method.name=edge_popup, method.density=1.5: method.density"
+    )
+    assert "\n" not in message
+
+
+def test_missing_base_names_the_sweep(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("base: nowhere.yaml\nweight_seeds: 0\nsearch_seeds: 0\n")
+    with pytest.raises(ConfigError, match="nowhere.yaml: config file not found"):
+        load_sweep(path)
+
+
+def test_seed_specs():
+    assert parse_seed_spec("0-3,7") == [0, 1, 2, 3, 7]
+    assert parse_seed_spec([5, "0-1", 5]) == [0, 1, 5]
+    assert parse_seed_spec(4) == [4]
+    for bad in ("3-1", "a", [], True, "-2"):
+        with pytest.raises(ConfigError):
+            parse_seed_spec(bad, "x")
+
+
+# ----------------------------------------------------------------------------------------------
+# running
+
+
+def test_status_progress_and_rerun_of_a_finished_sweep(tmp_path):
+    path = write(tmp_path, TINY + "grid: {method.density: [0.3, 0.5]}\nweight_seeds: 0\nsearch_seeds: 0-1\n")
+    sweep, runs = load_sweep(path), tmp_path / "runs"
+    part = write(
+        tmp_path, TINY + "grid: {method.density: [0.3]}\nweight_seeds: 0\nsearch_seeds: 1\n", "part.yaml"
+    )
+    assert run_sweep(load_sweep(part), runs, device="cpu", progress=False).done == 1
+    assert [(r.done, r.total) for r in sweep.status(runs)] == [(1, 2), (0, 2)]
+    assert "1/4 masks done" in status_text(sweep, runs)
+
+    report = run_sweep(sweep, runs, device="cpu", progress=False)
+    assert report.done == 3 and report.missing == 0 and not report.failures
+    assert [(r.done, r.total) for r in sweep.status(runs)] == [(2, 2), (2, 2)]
+    assert_exactly_once(sweep, runs)
+    with SweepProgress(sweep.expand(), runs, enabled=True, interval=0.01) as bar:
+        assert bar.total == 4
+    assert bar.done == 4
+
+    manifests = {t.run_id: (runs / t.run_id / "manifest.json").read_bytes() for t in sweep.expand()}
+    again = run_sweep(sweep, runs, device="cpu", progress=False)
+    assert again.results == [] and again.done == 0 and again.missing == 0
+    assert manifests == {t.run_id: (runs / t.run_id / "manifest.json").read_bytes() for t in sweep.expand()}
+
+
+def test_two_workers_at_once_store_every_mask_exactly_once(tmp_path):
+    path = write(
+        tmp_path, TINY + "grid: {method.density: [0.3, 0.5]}\nweight_seeds: 0-1\nsearch_seeds: 0-2\n"
+    )
+    runs = tmp_path / "runs"
+    procs = [cli(str(path), "--runs", str(runs), "--masks-in-flight", "1") for _ in range(2)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    sweep = load_sweep(path)
+    assert_exactly_once(sweep, runs)
+    # each mask was trained by exactly one of the two workers
+    searched = [int(out.split(": ")[1].split(" masks searched")[0]) for out in outputs]
+    assert sum(searched) == sweep.n_masks == 12, outputs
+
+
+def test_worker_killed_mid_search_loses_nothing(tmp_path):
+    path = write(tmp_path, "set: {train.epochs: 3, model.hidden: [16, 16], train.batch_size: 32}\n"
+                 "weight_seeds: 0\nsearch_seeds: 0-3\n")  # fmt: skip
+    runs = tmp_path / "runs"
+    sweep = load_sweep(path)
+    run_dir = runs / sweep.expand()[0].run_id
+    proc = cli(str(path), "--runs", str(runs), "--masks-in-flight", "1")
+    deadline = time.monotonic() + 240
+    while not (list(run_dir.glob("checkpoints/*")) or (run_dir / "manifest.json").exists()):
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline, "the worker never wrote a checkpoint or a shard"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    before = sum(r.done for r in sweep.status(runs))
+    assert before < 4
+
+    again = cli(str(path), "--runs", str(runs), "--masks-in-flight", "1")
+    out = again.communicate(timeout=300)[0]
+    assert again.returncode == 0, out
+    assert f"{4 - before} masks searched" in out
+    assert_exactly_once(sweep, runs)
+    assert not [p for p in (run_dir / "claims").iterdir()], "claims left behind"

@@ -1,0 +1,136 @@
+"""Config loading, overrides, validation and run ids."""
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from landscape.config import (
+    MethodConfig,
+    SearchConfig,
+    apply_overrides,
+    from_dict,
+    load_config,
+    parse_override,
+)
+from landscape.errors import ConfigError
+
+
+def test_run_ids_are_pinned():
+    # Changing these means every stored run gets a new directory: only on purpose.
+    assert SearchConfig().run_id == "44136fa355b3"
+    assert load_config(None, ["method.density=0.3"]).run_id == "c04b200e7684"
+    assert load_config("configs/digits_mlp_edge_popup.yaml").run_id == load_config(
+        "configs/digits_mlp_edge_popup.yaml"
+    ).run_id
+
+
+def test_defaults_are_dropped_from_the_hash():
+    explicit = from_dict({"method": {"density": 0.5, "name": "edge_popup"}, "train": {"epochs": 30}})
+    assert explicit.run_id == SearchConfig().run_id
+    assert explicit.canonical() == {}
+
+
+def test_data_root_is_not_identity():
+    a = load_config(None, ["data.root=/tmp/a"])
+    b = load_config(None, ["data.root=/elsewhere"])
+    assert a.run_id == b.run_id
+    assert a.data.root == "/tmp/a"
+
+
+def test_yaml_and_toml_give_the_same_config(tmp_path):
+    (tmp_path / "c.yaml").write_text("method:\n  density: 0.3\ntrain:\n  epochs: 5\n")
+    (tmp_path / "c.toml").write_text("[method]\ndensity = 0.3\n[train]\nepochs = 5\n")
+    assert load_config(tmp_path / "c.yaml") == load_config(tmp_path / "c.toml")
+
+
+def test_overrides_parse_values():
+    assert parse_override("train.epochs=2") == ("train.epochs", 2)
+    assert parse_override("model.hidden=[32, 16]") == ("model.hidden", [32, 16])
+    cfg = load_config(None, ["model.hidden=[32, 16]", "method.global_topk=true"])
+    assert cfg.model.hidden == (32, 16)
+    assert cfg.method.global_topk is True
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("method.density=0", "method.density"),
+        ("method.density=1.5", "method.density"),
+        ("method.density=abc", "method.density"),
+        ("model.name=resnet19", "model.name"),
+        ("data.name=cifar100", "data.name"),
+        ("method.name=edgepopup", "method.name"),
+        ("model.hidden=[64, -3]", "model.hidden"),
+        ("model.width_mult=-1", "model.width_mult"),
+        ("train.epochs=2.5", "train.epochs"),
+        ("train.lr=0", "train.lr"),
+        ("method.densty=0.5", "method.densty"),
+        ("nosuch.field=1", "nosuch"),
+    ],
+)
+def test_bad_values_name_the_field(override, field):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, [override])
+    message = str(err.value)
+    assert message.startswith(field)
+    assert "\n" not in message
+
+
+def test_did_you_mean():
+    with pytest.raises(ConfigError, match="did you mean 'edge_popup'"):
+        load_config(None, ["method.name=edge_pop"])
+    with pytest.raises(ConfigError, match="did you mean 'density'"):
+        load_config(None, ["method.densty=0.5"])
+
+
+def test_contradictory_method_parameters():
+    with pytest.raises(ConfigError, match="method.density"):
+        load_config(None, ["method.source.kind=er", "method.source.density=0.3", "method.density=0.5"])
+    with pytest.raises(ConfigError, match="unreachable"):
+        load_config(None, ["method.source.kind=frozen", "method.source.pruned=0.8", "method.density=0.5"])
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_config(tmp_path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="cannot parse"):
+        load_config(bad)
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConfigError, match="UTF-8"):
+        load_config(binary)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(listing)
+
+
+def test_section_must_be_a_table():
+    with pytest.raises(ConfigError, match="^method: expected a table"):
+        from_dict({"method": 3})
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    density=st.floats(min_value=0.01, max_value=1.0),
+    epochs=st.integers(min_value=0, max_value=500),
+    hidden=st.lists(st.integers(min_value=1, max_value=4096), min_size=1, max_size=4),
+)
+def test_round_trip_through_dict(density, epochs, hidden):
+    cfg = apply_overrides(
+        SearchConfig(), {"method.density": density, "train.epochs": epochs, "model.hidden": hidden}
+    )
+    again = from_dict(cfg.to_dict())
+    assert again == cfg
+    assert again.run_id == cfg.run_id
+
+
+def test_configs_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        MethodConfig().density = 0.3  # type: ignore[misc]
