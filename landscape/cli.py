@@ -115,15 +115,17 @@ def _search(args: argparse.Namespace) -> int:
 
 @command("ls")
 def _ls(args: argparse.Namespace) -> int:
-    from landscape.store.run_store import list_runs
+    from landscape.store import list_runs
 
     infos = list_runs(args.runs)
     if not infos:
         print(f"{args.runs}: no runs")
         return 0
-    print(f"{'run_id':<14} {'status':<10} {'masks':>9}  config")
+    print(f"{'run_id':<14} {'status':<12} {'masks':>11}  config")
     for info in infos:
-        print(info.line())
+        done = f"{info.n_masks}/{info.n_planned}"
+        detail = info.summary if info.ok else info.error
+        print(f"{info.run_id:<14} {info.status.split(':')[0]:<12} {done:>11}  {detail}")
     return 0
 
 

@@ -40,7 +40,7 @@ def _distances(metric: str):
         return f"dist_{metric}" in ms.obsp and f"dist_{metric}_layers" in ms.obsp
 
     def compute(ms: Any) -> None:
-        _tool("distances")(ms, metric=metric, layers=True)
+        _tool("distances")(ms, metric=metric, per_layer=True)
 
     return present, compute
 
@@ -58,7 +58,9 @@ def _embedding(basis: str):
     def compute(ms: Any) -> None:
         if len(ms) < 4:
             raise FigureSkipped(f"{len(ms)} masks: an embedding needs at least 4")
-        _tool(basis)(ms, rng=0)
+        # t-SNE and UMAP are random: a fixed seed makes the figure rebuildable
+        kwargs = {"rng": 0} if basis in ("tsne", "umap") else {}
+        _tool(basis)(ms, **kwargs)
 
     return present, compute
 

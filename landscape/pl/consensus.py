@@ -69,30 +69,38 @@ def _consensus_slot(ms: Any, key: str) -> dict:
 
 
 def _group_entry(slot: dict, group: str | None, key: str) -> tuple[str, dict]:
-    groups = [g for g, v in slot.items() if isinstance(v, dict) and "freq" in v]
+    """The stored group matching ``group``: its exact label, or one ``column=value`` part of it
+    (``tl.consensus`` labels groups ``"method=biprop, density=0.5"``)."""
+    groups = [str(g) for g, v in slot.items() if isinstance(v, dict) and "freq" in v]
     if not groups:
         raise AnalysisError(f'uns["{key}"] holds no per-weight frequencies: run {_FIX} first')
     if group is None:
-        group = groups[0]
-    if str(group) not in groups:
-        raise AnalysisError(f"group: no consensus for {group!r} (have {', '.join(map(str, groups))})")
-    return str(group), slot[str(group)]
+        return groups[0], slot[groups[0]]
+    group = str(group)
+    matches = [g for g in groups if g == group] or [
+        g for g in groups if group in (part.split("=", 1)[-1] for part in g.split(", "))
+    ]
+    if not matches:
+        raise AnalysisError(f"group: no consensus for {group!r} (have {'; '.join(groups)})")
+    return matches[0], slot[matches[0]]
 
 
 def _n_masks(entry: dict, slot: dict, group: str) -> int:
-    for source in (entry, slot.get("params", {})):
-        if "n_masks" in source:
-            return int(source["n_masks"])
-    table = slot.get("table")
-    if isinstance(table, pd.DataFrame) and "n_masks" in table.columns:
-        rows = (
-            table[table.get("group", pd.Series(dtype=str)).astype(str) == group]
-            if "group" in table
-            else table
-        )
-        if len(rows):
-            return int(rows["n_masks"].iloc[0])
+    if "n_masks" in entry:
+        return int(entry["n_masks"])
+    for name in ("summary", "table"):
+        table = slot.get(name)
+        if isinstance(table, pd.DataFrame) and {"group", "n_masks"} <= set(table.columns):
+            rows = table[table["group"].astype(str) == group]
+            if len(rows):
+                return int(rows["n_masks"].iloc[0])
     raise AnalysisError(f'uns["consensus"]["{group}"] does not record n_masks; rerun {_FIX}')
+
+
+def _short(label: str) -> str:
+    """``"method=biprop"`` -> ``"biprop"`` for legends and colours; longer labels stay."""
+    parts = label.split(", ")
+    return parts[0].split("=", 1)[-1] if len(parts) == 1 else label
 
 
 def selection_frequency(
@@ -136,13 +144,14 @@ def selection_frequency(
     n_masks = _n_masks(entry, slot, group)
     data = _prepare_selection_frequency(freq, n_masks)
     ax = new_axes(ax)
+    name = _short(group)
     ax.bar(
         data["k"],
         data["fraction"],
         width=0.8,
-        color=method_color(group),
+        color=method_color(name),
         alpha=0.8,
-        label=f"{group} masks",
+        label=f"{name} masks",
         linewidth=0,
     )
     shown = data[data["expected"] > 0] if logy else data

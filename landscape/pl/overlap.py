@@ -160,7 +160,7 @@ def layer_overlap(
     matplotlib.axes.Axes
     """
     key = f"dist_{metric}_layers"
-    dist_layers = require_obsp(ms, key, f"landscape.tl.distances(ms, metric={metric!r}, layers=True)")
+    dist_layers = require_obsp(ms, key, f"landscape.tl.distances(ms, metric={metric!r}, per_layer=True)")
     labels = group_labels(ms.obs, groupby)
     names = list(ms.layout.names)
     data = _prepare_layer_overlap(dist_layers, labels, names, similarity)

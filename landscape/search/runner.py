@@ -20,7 +20,9 @@ from landscape import registries
 from landscape.config import DataConfig, SearchConfig
 from landscape.store.packing import pack_layers
 
-CLAIM_STALE_S = 15 * 60  # a claim whose heartbeat is older than this belongs to a dead worker
+# A claim whose heartbeat (refreshed every epoch) is older than this belongs to a dead worker on
+# another host; on the same host a dead owner is recognised at once (store.claims).
+CLAIM_STALE_S = 30 * 60
 
 
 @dataclass
@@ -107,6 +109,7 @@ def run_search(
     if not getattr(method_cls, "batchable", True):
         m_max = 1
     claims_dir = store.path / "claims"
+    claims_dir.mkdir(exist_ok=True)
     for w in sorted({w for w, _ in todo}):
         seeds = sorted(s for ww, s in todo if ww == w)
         for chunk in _chunks(seeds, m_max):
@@ -124,7 +127,10 @@ def run_search(
                 fresh = [s for s in mine if (w, s) not in done_now]
                 summary.skipped += len(mine) - len(fresh)
                 if fresh:
-                    summary.done += _search_batch(store, cfg, dataset, w, fresh, device, progress)
+                    heartbeat = [claims_dir / f"w{w}-s{s}" for s in mine]
+                    summary.done += _search_batch(
+                        store, cfg, dataset, w, fresh, device, progress, lambda: _refresh(heartbeat, owner)
+                    )
             finally:
                 for s in mine:
                     release(claims_dir / f"w{w}-s{s}", owner)
@@ -136,13 +142,24 @@ def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
         yield items[i : i + size]
 
 
-def _search_batch(
-    store, cfg, dataset, weight_seed: int, seeds: list[int], device: str, progress: bool
-) -> int:
+def _refresh(paths: list[Path], owner: str) -> None:
+    from landscape.store.claims import refresh
+
+    for path in paths:
+        refresh(path, owner)
+
+
+def _search_batch(store, cfg, dataset, weight_seed, seeds, device, progress, heartbeat=None) -> int:
     from landscape.search.trainer import Trainer
 
     key = (weight_seed, tuple(seeds))
-    checkpoint = (lambda state: store.save_checkpoint(key, state), lambda: store.load_checkpoint(key))
+
+    def save(state: dict) -> None:
+        store.save_checkpoint(key, state)
+        if heartbeat is not None:
+            heartbeat()
+
+    checkpoint = (save, lambda: store.load_checkpoint(key))
     label = f"{cfg.run_id} w{weight_seed} s{_seed_label(seeds)}"
     trainer = Trainer(cfg, dataset, weight_seed, seeds, device, checkpoint, label, progress)
     stored = store.weight_checksum(weight_seed)

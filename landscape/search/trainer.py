@@ -195,6 +195,8 @@ class Trainer:
     # the whole search --------------------------------------------------------------------
     def run(self) -> SearchResult:
         hist = self._resume() or _History.empty(self.m)
+        if "all_ones_test_acc" not in hist.extra:
+            hist.extra["all_ones_test_acc"] = self.all_ones_accuracy()
         epochs = self.cfg.train.epochs if self.method.needs_training else 0
         bar = _progress(epochs, hist.epochs_done, self.label, self.progress)
         t0 = time.perf_counter() - hist.wall_time
@@ -216,6 +218,24 @@ class Trainer:
             self._log_epoch(hist, -1, np.full(self.m, np.nan), np.full(self.m, np.nan))
         hist.wall_time = time.perf_counter() - t0
         return self._result(hist, epochs)
+
+    @torch.no_grad()
+    def all_ones_accuracy(self) -> float:
+        """Test accuracy of the untrained random network with every weight kept (the
+        reference a mask search must beat; near chance for a random network)."""
+        saved = {name: layer.fixed_mask for name, layer in self.model.masked_layers()}
+        was_training = self.model.training
+        try:
+            for _, layer in self.model.masked_layers():
+                layer.fixed_mask = torch.ones((self.m, *layer.weight_shape), dtype=torch.bool,
+                                              device=layer.weight.device)
+            self.model.train()  # BatchNorm, if any, normalises with batch statistics
+            _, acc = evaluate(self.model, self.test_x, self.test_y, train_mode=True)
+        finally:
+            for name, layer in self.model.masked_layers():
+                layer.fixed_mask = saved[name]
+            self.model.train(was_training)
+        return float(acc[0])
 
     def _log_epoch(self, hist: _History, epoch: int, train_loss: np.ndarray, train_acc: np.ndarray) -> None:
         val_loss, val_acc = evaluate(self.model, self.val_x, self.val_y)
@@ -262,6 +282,7 @@ class Trainer:
                     "epochs": epochs,
                     "n_kept": int(n_kept[i]),
                     "batched_with": self.m,
+                    "all_ones_test_acc": hist.extra.get("all_ones_test_acc"),
                     "curves": c,
                 }
             )

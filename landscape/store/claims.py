@@ -12,6 +12,9 @@ Assumptions
 -----------
 - ``O_EXCL`` creation, ``rename`` and ``link`` are atomic. This holds on local filesystems and
   on NFSv3 and later (NFSv2 and some FUSE/SMB mounts do not honour ``O_EXCL``).
+- A claim made on this host by a process that no longer exists (SIGKILL, crash) is stale at
+  once, so a search restarted on the same machine resumes immediately; process ids are
+  assumed not to be reused within the life of a claim.
 - Staleness compares file modification times (set by the file server on NFS) with the local
   clock, so hosts need roughly synchronised clocks (NTP); pick ``stale_after_s`` well above
   the worst clock skew and above the longest gap between heartbeats.
@@ -99,7 +102,7 @@ def is_stale(path: str | Path, stale_after_s: float) -> bool:
         mtime = os.stat(path).st_mtime
     except FileNotFoundError:
         return False
-    return time.time() - mtime > stale_after_s
+    return time.time() - mtime > stale_after_s or owner_is_dead(path)
 
 
 def break_stale(path: str | Path, stale_after_s: float) -> bool:
@@ -114,7 +117,7 @@ def break_stale(path: str | Path, stale_after_s: float) -> bool:
         seen = os.stat(path)
     except FileNotFoundError:
         return True
-    if time.time() - seen.st_mtime <= stale_after_s:
+    if time.time() - seen.st_mtime <= stale_after_s and not owner_is_dead(path):
         return False
     grave = path.with_name(f".{path.name}.broken-{uuid.uuid4().hex}")
     try:
@@ -130,6 +133,30 @@ def break_stale(path: str | Path, stale_after_s: float) -> bool:
         return False
     grave.unlink()
     return True
+
+
+def owner_is_dead(path: str | Path) -> bool:
+    """True when the claim was made on this host by a process that no longer runs."""
+    info = read_claim(path)
+    if not info or info.get("host") != socket.gethostname() or not isinstance(info.get("pid"), int):
+        return False
+    if info["pid"] == os.getpid():
+        return False
+    try:
+        os.kill(info["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by another user
+        return False
+    return _is_zombie(info["pid"])
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().split(b")")[-1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def read_claim(path: str | Path) -> dict | None:

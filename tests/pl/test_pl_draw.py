@@ -176,3 +176,46 @@ def test_selection_frequency_reads_consensus_slot(toy):
         pl.selection_frequency(ms, layer="nope")
     with pytest.raises(AnalysisError, match="tl.consensus"):
         pl.selection_frequency(ms, key="other")
+
+
+# with the real analysis tools ----------------------------------------------------------------
+
+
+def test_plots_from_real_tools(toy):
+    from landscape import tl
+
+    ms, masks = toy
+    ours = {k: ms.obsp.pop(k) for k in ("dist_jaccard", "dist_jaccard_layers")}
+    tl.distances(ms, metric="jaccard", per_layer=True)
+    np.testing.assert_allclose(ms.obsp["dist_jaccard"], ours["dist_jaccard"], atol=1e-12)
+    np.testing.assert_allclose(ms.obsp["dist_jaccard_layers"], ours["dist_jaccard_layers"], atol=1e-12)
+    drawn(pl.layer_overlap(ms))
+    drawn(pl.distance_distribution(ms, null="both"))
+    tl.mds(ms)
+    drawn(pl.embedding(ms, basis="mds", color="search_seed"))
+    tl.consensus(ms, groupby="method")
+    ax = drawn(pl.selection_frequency(ms, group="biprop"))
+    bp = masks[5:9]
+    expected = np.bincount(bp.sum(0), minlength=5) / bp.shape[1]
+    assert [p.get_height() for p in ax.patches] == pytest.approx(expected.tolist())
+    assert "biprop masks" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_chance_level_agrees_with_tl_random_baseline(toy):
+    from landscape import tl
+    from landscape.pl.distances import _prepare_chance_levels
+    from landscape.pl.overlap import _prepare_layer_baseline
+
+    ms, _ = toy
+    table = tl.random_baseline(ms, metric="jaccard", groupby="method", per_layer=True)
+    counts = ms.densities().to_numpy() * np.array([s.numel for s in ms.layout])
+    labels = ms.obs["method"]
+    ours = _prepare_layer_baseline(
+        counts, [s.numel for s in ms.layout], labels, ms.layout.names, similarity=False
+    )
+    theirs = table[(table["group"] == "method=edge_popup") & (table["layer"] != "whole")]
+    np.testing.assert_allclose(ours["mean"].to_numpy(), theirs["mean"].to_numpy(), atol=2e-3)
+    whole = _prepare_chance_levels(counts, np.array([s.numel for s in ms.layout]), labels)
+    ref = table[(table["group"] == "method=edge_popup") & (table["layer"] == "whole")].iloc[0]
+    assert whole.iloc[0]["mean"] == pytest.approx(ref["mean"], abs=2e-3)
+    assert whole.iloc[0]["sd"] == pytest.approx(ref["sd"], rel=0.05)

@@ -212,6 +212,8 @@ def test_worker_killed_mid_search_loses_nothing(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     before = sum(r.done for r in sweep.status(runs))
     assert before < 4
+    # the dead worker still "holds" the mask it was training: the restart must break that claim
+    assert list((run_dir / "claims").iterdir())
 
     again = cli(str(path), "--runs", str(runs), "--masks-in-flight", "1")
     out = again.communicate(timeout=300)[0]

@@ -123,15 +123,24 @@ def _break_ties(values: Tensor, threshold: Tensor, k: int) -> Tensor:
     return above | (tied & (tied.cumsum(dim=1) <= room))
 
 
+class _StraightThrough(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hard: Tensor, source: Tensor) -> Tensor:
+        return hard.to(source.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[None, Tensor]:
+        return None, grad
+
+
 def straight_through(mask: Tensor, source: Tensor) -> Tensor:
     """Float 0/1 ``mask`` whose gradient passes unchanged to ``source``.
 
-    The value is exactly ``mask`` (``source - source.detach()`` is exactly zero); the
-    backward pass treats ``d mask / d source`` as the identity, which is the
-    straight-through estimator of Edge-Popup when ``source = |S|`` (the abs then
-    multiplies the gradient by ``sign(S)``) and of IteRand when ``source = S``.
+    The value is exactly ``mask``; the backward pass treats ``d mask / d source`` as the
+    identity. That is Edge-Popup's straight-through estimator when ``source = |S|`` (the
+    abs then multiplies the gradient by ``sign(S)``) and IteRand's when ``source = S``.
     """
-    return mask.to(source.dtype) + (source - source.detach())
+    return _StraightThrough.apply(mask, source)
 
 
 def forced_keys(keys: Tensor, frozen: Tensor | None) -> Tensor:

@@ -93,20 +93,24 @@ class EdgePopup(Method):
     # mask rule --------------------------------------------------------------------------------
     def prepare(self, model: EnsembleNet) -> None:
         if self.global_topk:
-            self._refresh_global()
+            self._refresh_global(force=True)
 
     def mask(self, layer: MaskedLayer) -> Tensor:
+        source = self.score_key(layer.scores)
         if self.global_topk:
             self._refresh_global()
             hard = self._cache[id(layer)]
         else:
-            hard = self.layer_mask(layer)
-        return straight_through(hard, self.score_key(layer.scores))
+            hard = self._layer_hard(layer, source.detach())
+        return straight_through(hard, source)
 
     @torch.no_grad()
     def layer_mask(self, layer: MaskedLayer) -> Tensor:
         """Bool ``(M, *shape)``: the layer-wise top-k under the layer's source."""
-        keys = self.ranking_key(layer)
+        return self._layer_hard(layer, self.score_key(layer.scores.detach()))
+
+    def _layer_hard(self, layer: MaskedLayer, keys: Tensor) -> Tensor:
+        keys = forced_keys(keys, layer.frozen)
         m = keys.shape[0]
         hard = topk_mask(keys.reshape(m, -1), layer_kept(layer.numel, self.cfg.method))
         return apply_frozen(hard.reshape(keys.shape), layer.frozen)
@@ -126,10 +130,11 @@ class EdgePopup(Method):
             for layer, part in zip(layers, parts)
         }
 
-    def _refresh_global(self) -> None:
-        # the scores change in place (optimizer step, loading): their version counters and
-        # storage pointers tell when the cached global masks are stale
+    def _refresh_global(self, force: bool = False) -> None:
+        # prepare() runs before every forward pass and always recomputes (edits through
+        # ``.data`` bypass version counters); a direct layer.mask() call recomputes when the
+        # scores' version counters or storage changed since
         key = tuple((layer.scores.data_ptr(), layer.scores._version) for _, layer in self.searchable())
-        if key != self._cache_key:
+        if force or key != self._cache_key:
             self._cache = self.global_masks()
             self._cache_key = key

@@ -37,7 +37,7 @@ class IteRand(EdgePopup):
 
     def __init__(self, cfg: SearchConfig) -> None:
         super().__init__(cfg)
-        self.changes_weights = True
+        self.changes_weights = cfg.method.rerand.prob > 0 or self.recycling
 
     def score_key(self, scores: Tensor) -> Tensor:
         return scores

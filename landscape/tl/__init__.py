@@ -1,0 +1,28 @@
+"""Analysis tools over a MaskSet: each writes its results into the MaskSet's slots.
+
+Pure kernels live in :mod:`landscape.tl._kernels`; nothing here imports torch at import time.
+"""
+
+from landscape.tl.baseline import random_baseline
+from landscape.tl.cluster import cluster
+from landscape.tl.consensus import consensus
+from landscape.tl.distances import distances
+from landscape.tl.diversity import diversity
+from landscape.tl.embed import embed, mds, pca, tsne, umap
+
+# Interpolation barriers (landscape/tl/barriers.py) need torch at call time only; enable this
+# line once that module exists:
+# from landscape.tl.barriers import barriers
+
+__all__ = [
+    "cluster",
+    "consensus",
+    "distances",
+    "diversity",
+    "embed",
+    "mds",
+    "pca",
+    "random_baseline",
+    "tsne",
+    "umap",
+]

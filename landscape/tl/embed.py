@@ -1,0 +1,192 @@
+"""Low-dimensional embeddings of masks: PCA, classical MDS, t-SNE and UMAP.
+
+PCA never unpacks the masks: for 0/1 vectors the Gram matrix ``X X^T`` is the intersection
+matrix, and the PCA scores are the top eigenvectors of the double-centred Gram matrix scaled
+by the square roots of their eigenvalues (exact, whatever the number of weights). Classical
+MDS does the same with ``-D**2 / 2`` (so PCA equals classical MDS on ``sqrt(Hamming)``).
+t-SNE and UMAP run on the precomputed distance matrix.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from landscape.errors import AnalysisError
+from landscape.tl._utils import distance_slot, intersection_slot, random_state, target
+
+METHODS = ("pca", "mds", "tsne", "umap")
+
+
+def _double_centre(matrix: np.ndarray) -> np.ndarray:
+    centred = matrix - matrix.mean(axis=0, keepdims=True)
+    return centred - centred.mean(axis=1, keepdims=True)
+
+
+def _top_eigen(b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores of the top ``k`` eigenpairs of a symmetric matrix, its eigenvalues (descending)."""
+    values, vectors = np.linalg.eigh(0.5 * (b + b.T))
+    order = np.argsort(values)[::-1]
+    values, vectors = values[order], vectors[:, order]
+    # fix the sign so that the largest entry of each component is positive (deterministic)
+    signs = np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(vectors.shape[1])])
+    vectors = vectors * np.where(signs == 0, 1, signs)
+    top = np.clip(values[:k], 0, None)
+    scores = vectors[:, :k] * np.sqrt(top)
+    if scores.shape[1] < k:  # fewer masks than components: pad with zeros
+        scores = np.hstack([scores, np.zeros((b.shape[0], k - scores.shape[1]))])
+    return scores, values, top
+
+
+def _pca(ms, n_components: int):
+    gram = intersection_slot(ms).astype(np.float64)
+    scores, values, top = _top_eigen(_double_centre(gram), n_components)
+    total = float(np.clip(values, 0, None).sum())
+    ratio = top / total if total > 0 else np.zeros_like(top)
+    n = len(ms)
+    info = {"explained_variance": top / max(n - 1, 1), "explained_variance_ratio": ratio}
+    return scores, info
+
+
+def _mds(ms, metric: str, n_components: int):
+    dist = distance_slot(ms, metric)
+    scores, values, top = _top_eigen(-0.5 * _double_centre(dist**2), n_components)
+    positive = float(np.clip(values, 0, None).sum())
+    ratio = top / positive if positive > 0 else np.zeros_like(top)
+    return scores, {"eigenvalues": values[:n_components], "eigenvalue_ratio": ratio}
+
+
+def _tsne(ms, metric: str, n_components: int, seed: int, kwargs: dict):
+    from sklearn.manifold import TSNE
+
+    dist = np.clip(distance_slot(ms, metric), 0, None)
+    n = len(ms)
+    params = {"perplexity": min(30.0, (n - 1) / 3), "init": "random", "random_state": seed}
+    if n_components > 3:
+        params["method"] = "exact"  # Barnes-Hut supports at most 3 components
+    params.update(kwargs)
+    model = TSNE(n_components=n_components, metric="precomputed", **params)
+    return model.fit_transform(dist), {"kl_divergence": float(model.kl_divergence_)}
+
+
+def _umap(ms, metric: str, n_components: int, seed: int, kwargs: dict):
+    import umap  # slow to import (numba); only here
+
+    dist = np.clip(distance_slot(ms, metric), 0, None)
+    n = len(ms)
+    params = {"n_neighbors": min(15, n - 1), "random_state": seed}
+    if n < 10:  # the spectral initialisation fails on tiny graphs
+        params["init"] = "random"
+    params.update(kwargs)
+    model = umap.UMAP(n_components=n_components, metric="precomputed", **params)
+    with warnings.catch_warnings():
+        # a fixed random_state disables parallelism: expected, and the reason runs repeat
+        warnings.filterwarnings("ignore", message=".*n_jobs.*overridden.*")
+        warnings.filterwarnings("ignore", message=".*using precomputed metric.*")
+        return model.fit_transform(dist), {}
+
+
+def embed(
+    ms,
+    *,
+    method: str = "pca",
+    metric: str = "jaccard",
+    n_components: int = 2,
+    rng=None,
+    key_added: str | None = None,
+    copy: bool = False,
+    **kwargs,
+):
+    """Embed the masks in ``n_components`` dimensions.
+
+    Parameters
+    ----------
+    ms
+        MaskSet; needs :func:`landscape.tl.distances` first (``obsp["intersection"]`` for
+        PCA, ``obsp["dist_<metric>"]`` for the others).
+    method
+        ``"pca"`` (exact, from the intersection matrix; ``metric`` is not used), ``"mds"``
+        (classical MDS), ``"tsne"`` (scikit-learn, ``init="random"``, perplexity
+        ``min(30, (n-1)/3)``) or ``"umap"`` (umap-learn, ``n_neighbors=min(15, n-1)``,
+        ``init="random"`` below 10 masks).
+    metric
+        ``"jaccard"`` or ``"hamming"``.
+    n_components
+        Output dimensions.
+    rng
+        int or numpy Generator; required by t-SNE and UMAP (their ``random_state``).
+    key_added, copy
+        ``obsm`` key (default ``"X_<method>"``) and ``uns`` key (default ``<method>``); work on
+        a copy and return it.
+    **kwargs
+        Passed to ``TSNE`` or ``UMAP`` (overriding the defaults above).
+
+    Returns
+    -------
+    MaskSet or None
+        Writes ``obsm["X_<method>"]`` float64 ``(n, n_components)`` and ``uns[<method>]``
+        (``params`` and, for PCA, ``explained_variance_ratio``; for MDS the eigenvalues).
+    """
+    if method not in METHODS:
+        raise AnalysisError(f"method={method!r} is unknown; choose one of {METHODS}")
+    if n_components < 1:
+        raise AnalysisError(f"n_components={n_components} must be at least 1")
+    n = len(ms)
+    if n < 2 or (method in ("tsne", "umap") and n < 3):
+        raise AnalysisError(f"{method} needs at least {2 if method in ('pca', 'mds') else 3} masks, got {n}")
+    if kwargs and method in ("pca", "mds"):
+        raise AnalysisError(f"{method} takes no extra options, got {sorted(kwargs)}")
+    seed = random_state(rng) if method in ("tsne", "umap") else None
+    ms = target(ms, copy)
+    if method == "pca":
+        coords, info = _pca(ms, n_components)
+    elif method == "mds":
+        coords, info = _mds(ms, metric, n_components)
+    elif method == "tsne":
+        coords, info = _tsne(ms, metric, n_components, seed, kwargs)
+    else:
+        coords, info = _umap(ms, metric, n_components, seed, kwargs)
+    ms.obsm[key_added or f"X_{method}"] = np.asarray(coords, dtype=np.float64)
+    params = {"method": method, "metric": None if method == "pca" else metric, "n_components": n_components}
+    params.update(random_state=seed, **kwargs)
+    ms.uns[key_added or method] = {"params": params, **info}
+    return ms if copy else None
+
+
+def pca(ms, *, n_components: int = 2, key_added: str | None = None, copy: bool = False):
+    """Exact PCA of the masks from the intersection matrix; see :func:`embed`."""
+    return embed(ms, method="pca", n_components=n_components, key_added=key_added, copy=copy)
+
+
+def mds(ms, *, metric: str = "jaccard", n_components: int = 2, key_added=None, copy: bool = False):
+    """Classical MDS on ``obsp["dist_<metric>"]``; see :func:`embed`."""
+    return embed(ms, method="mds", metric=metric, n_components=n_components, key_added=key_added, copy=copy)
+
+
+def tsne(ms, *, rng, metric: str = "jaccard", n_components: int = 2, key_added=None, copy=False, **kwargs):
+    """t-SNE on ``obsp["dist_<metric>"]``; see :func:`embed`."""
+    return embed(
+        ms,
+        method="tsne",
+        metric=metric,
+        n_components=n_components,
+        rng=rng,
+        key_added=key_added,
+        copy=copy,
+        **kwargs,
+    )
+
+
+def umap(ms, *, rng, metric: str = "jaccard", n_components: int = 2, key_added=None, copy=False, **kwargs):
+    """UMAP on ``obsp["dist_<metric>"]``; see :func:`embed`."""
+    return embed(
+        ms,
+        method="umap",
+        metric=metric,
+        n_components=n_components,
+        rng=rng,
+        key_added=key_added,
+        copy=copy,
+        **kwargs,
+    )

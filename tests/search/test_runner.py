@@ -1,0 +1,103 @@
+"""Search into the run store: storing, skipping, determinism, resume after SIGKILL."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from landscape.store import RunStore
+from landscape.store.packing import layer_counts
+from tests.conftest import TINY, search_tiny
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_search_stores_every_mask_with_its_record(tmp_path):
+    store = search_tiny(tmp_path, search_seeds=range(3))
+    assert store.finished() == {(0, 0), (0, 1), (0, 2)}
+    rows = store.read_rows()
+    assert rows.shape == (3, store.layout.row_bytes)
+    table = store.records()
+    for col in ("test_acc", "val_acc", "best_val_acc", "test_acc_at_best_val", "final_train_loss",
+                "wall_time_s", "all_ones_test_acc"):
+        assert col in table.columns, col
+    # layer-wise top-k: every layer keeps exactly N - floor(0.5 N)
+    expected = [s.numel - s.numel // 2 for s in store.layout]
+    assert (layer_counts(rows, store.layout) == expected).all()
+    curves = store.curves()
+    assert set(curves["epoch"]) == {0, 1, 2}
+
+
+def test_second_search_skips_finished_masks(tmp_path):
+    search_tiny(tmp_path, search_seeds=range(2))
+    store = search_tiny(tmp_path, search_seeds=range(3))
+    assert store.n_masks == 3
+    assert len(store.manifest()["shards"]) == 2
+
+
+def test_same_seeds_give_bit_identical_masks(tmp_path):
+    a = search_tiny(tmp_path / "a", search_seeds=[0, 1])
+    b = search_tiny(tmp_path / "b", search_seeds=[0, 1])
+    assert np.array_equal(a.read_rows(), b.read_rows())
+    c = search_tiny(tmp_path / "c", search_seeds=[2])
+    assert not np.array_equal(a.read_rows()[:1], c.read_rows())
+
+
+def test_rebuilt_model_reproduces_the_stored_accuracy(tmp_path):
+    import torch
+
+    from landscape.search.evaluate import evaluate
+    from landscape.search.runner import load_dataset
+
+    store = search_tiny(tmp_path, search_seeds=[0, 1])
+    model = store.build_model(0, [0, 1])
+    data = load_dataset(store.config.data)
+    _, acc = evaluate(model, data.test[0], data.test[1])
+    recorded = store.records().sort_values("search_seed")["test_acc"].to_numpy()
+    assert np.allclose(acc.numpy(), recorded, atol=1e-12)
+    assert isinstance(model, torch.nn.Module)
+
+
+KILL_SCRIPT = """
+import sys, torch
+torch.set_num_threads(1)
+from landscape.config import load_config
+from landscape.search.runner import run_search
+cfg = load_config("configs/digits_mlp_edge_popup.yaml", {overrides!r})
+run_search(cfg, sys.argv[1], [0], [0, 1], progress=False)
+"""
+
+
+def test_killed_search_resumes_to_the_same_masks(tmp_path):
+    overrides = [*TINY, "train.epochs=12"]
+    script = tmp_path / "search.py"
+    script.write_text(KILL_SCRIPT.format(overrides=overrides))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(script), str(killed)], cwd=ROOT, env=env)
+    deadline = time.time() + 120
+    checkpoints = []
+    while time.time() < deadline and proc.poll() is None:
+        checkpoints = list(killed.glob("*/checkpoints/*"))
+        if checkpoints:
+            break
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.fail("search finished before a checkpoint was seen; raise train.epochs")
+    time.sleep(0.3)  # land somewhere inside a later epoch
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    run = next(p for p in killed.iterdir() if p.is_dir())
+    assert RunStore.open(run).n_masks == 0  # nothing finished yet
+    subprocess.run([sys.executable, str(script), str(killed)], cwd=ROOT, env=env, check=True)
+    uninterrupted = tmp_path / "clean"
+    subprocess.run([sys.executable, str(script), str(uninterrupted)], cwd=ROOT, env=env, check=True)
+    a, b = RunStore.open(run), RunStore.open(next(uninterrupted.iterdir()))
+    assert np.array_equal(a.read_rows(), b.read_rows())
+    assert a.records()["test_acc"].tolist() == b.records()["test_acc"].tolist()
+    assert not list(run.glob("checkpoints/*"))

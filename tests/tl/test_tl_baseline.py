@@ -1,0 +1,82 @@
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_maskset
+
+from landscape import tl
+from landscape.store.layout import Layout
+from landscape.tl.baseline import hypergeom_moments, jaccard_delta, jaccard_exact
+
+LAYOUT = Layout([("a", (40,)), ("b", (10, 9))])
+
+
+def fixed_k_masks(rng, n_masks, counts):
+    dense = []
+    for _ in range(n_masks):
+        parts = []
+        for spec, k in zip(LAYOUT, counts):
+            row = np.zeros(spec.numel, dtype=bool)
+            row[rng.choice(spec.numel, k, replace=False)] = True
+            parts.append(row)
+        dense.append(np.concatenate(parts))
+    return np.array(dense)
+
+
+def test_baseline_matches_monte_carlo():
+    rng = np.random.default_rng(0)
+    counts = (12, 45)
+    ms = make_maskset(fixed_k_masks(rng, 2, counts), LAYOUT)
+    table = tl.random_baseline(ms, metric=("jaccard", "hamming", "matching"), groupby=None)
+    a, b = fixed_k_masks(rng, 3000, counts), fixed_k_masks(rng, 3000, counts)  # independent pairs
+
+    def dists(sl, n):
+        inter = (a[:, sl] & b[:, sl]).sum(1)
+        union = (a[:, sl] | b[:, sl]).sum(1)
+        return 1 - inter / union, (a[:, sl] != b[:, sl]).sum(1) / n
+
+    jac, ham = dists(slice(None), 130)
+    jac_a, _ = dists(slice(0, 40), 40)
+    _, ham_b = dists(slice(40, 130), 90)
+    observed = {
+        ("whole", "jaccard"): jac,
+        ("whole", "hamming"): ham,
+        ("whole", "matching"): 1 - ham,
+        ("a", "jaccard"): jac_a,
+        ("b", "hamming"): ham_b,
+    }
+    rows = table.set_index(["layer", "metric"])
+    for key, values in observed.items():
+        mean, sd = rows.loc[key, "mean"], rows.loc[key, "sd"]
+        assert abs(values.mean() - mean) < 4 * sd / np.sqrt(len(values)), key
+        assert values.std() == pytest.approx(sd, rel=0.08), key
+    assert set(table["layer"]) == {"whole", "a", "b"}
+    assert ms.uns["random_baseline"]["table"] is table
+
+
+def test_hamming_baseline_is_closed_form():
+    n, k = 1000, 500
+    mean_i, var_i = hypergeom_moments(n, k, k)
+    assert mean_i == 250
+    assert (2 * k - 2 * mean_i) / n == 0.5  # 2 d (1 - d) at density 0.5
+
+
+def test_delta_method_agrees_with_exact_sum_for_large_layers():
+    n, k1, k2 = 100_000, 30_000, 52_000
+    mean_i, var_i = hypergeom_moments(n, k1, k2)
+    exact = jaccard_exact(n, k1, k2)
+    delta = jaccard_delta(mean_i, var_i, k1 + k2)
+    assert delta[0] == pytest.approx(exact[0], rel=1e-7)
+    assert delta[1] == pytest.approx(exact[1], rel=1e-3)
+    assert jaccard_exact(10, 0, 0) == (0.0, 0.0)
+
+
+def test_groups_and_copy():
+    rng = np.random.default_rng(1)
+    dense = np.vstack([fixed_k_masks(rng, 3, (10, 20)), fixed_k_masks(rng, 3, (30, 60))])
+    obs = pd.DataFrame({"method": ["ep"] * 3 + ["bp"] * 3})
+    ms = make_maskset(dense, LAYOUT, obs)
+    table = tl.random_baseline(ms, metric="hamming", per_layer=False, copy=True)
+    assert "random_baseline" not in ms.uns
+    whole = table.set_index("method")["mean"]
+    assert whole["ep"] == pytest.approx((2 * 10 * 30 / 40 + 2 * 20 * 70 / 90) / 130)
+    assert (table["n_pairs"] == 3).all()

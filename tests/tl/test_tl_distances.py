@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+from conftest import ODD_LAYOUT, make_maskset
+from scipy.spatial.distance import pdist, squareform
+
+from landscape import tl
+from landscape.errors import AnalysisError
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy", "int8"])
+def test_distances_equal_scipy_bit_for_bit(odd_masks, backend):
+    ms = make_maskset(odd_masks)
+    tl.distances(ms, metric=("jaccard", "hamming", "matching"), per_layer=True, backend=backend)
+    np.testing.assert_array_equal(ms.obsp["dist_jaccard"], squareform(pdist(odd_masks, "jaccard")))
+    np.testing.assert_array_equal(ms.obsp["dist_hamming"], squareform(pdist(odd_masks, "hamming")))
+    np.testing.assert_allclose(ms.obsp["sim_matching"], 1 - ms.obsp["dist_hamming"], atol=1e-15)
+    start = 0
+    for k, spec in enumerate(ODD_LAYOUT):
+        block = odd_masks[:, start : start + spec.numel]
+        start += spec.numel
+        np.testing.assert_array_equal(ms.obsp["dist_jaccard_layers"][:, :, k], squareform(pdist(block, "jaccard")))
+        np.testing.assert_array_equal(ms.obsp["dist_hamming_layers"][:, :, k], squareform(pdist(block, "hamming")))
+    np.testing.assert_array_equal(ms.obsp["intersection_layers"].sum(axis=2), ms.obsp["intersection"])
+    np.testing.assert_array_equal(np.diag(ms.obsp["intersection"]), odd_masks.sum(axis=1))
+    assert ms.uns["distances"]["params"]["per_layer"] is True
+
+
+def test_special_masks():
+    n = ODD_LAYOUT.n_weights
+    dense = np.zeros((4, n), dtype=bool)
+    dense[2:] = True
+    ms = make_maskset(dense)
+    tl.distances(ms)
+    jac = ms.obsp["dist_jaccard"]
+    assert jac[0, 1] == 0.0  # two empty masks are identical
+    assert jac[0, 2] == 1.0
+    assert jac[2, 3] == 0.0
+    np.testing.assert_array_equal(ms.obsp["dist_hamming"], squareform(pdist(dense, "hamming")))
+    np.testing.assert_array_equal(jac, squareform(pdist(dense, "jaccard")))
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_one_and_two_masks(n):
+    dense = np.random.default_rng(n).random((n, ODD_LAYOUT.n_weights)) < 0.3
+    ms = make_maskset(dense)
+    tl.distances(ms, metric="jaccard")
+    assert ms.obsp["dist_jaccard"].shape == (n, n)
+    assert "dist_hamming" not in ms.obsp
+    if n == 2:
+        assert ms.obsp["dist_jaccard"][0, 1] == pdist(dense, "jaccard")[0]
+
+
+def test_copy_and_key_added(odd_masks):
+    ms = make_maskset(odd_masks)
+    out = tl.distances(ms, metric="hamming", key_added="run1", copy=True)
+    assert not ms.obsp and "run1_dist_hamming" in out.obsp and "run1" in out.uns
+
+
+def test_bad_metric(odd_masks):
+    with pytest.raises(AnalysisError, match="euclid"):
+        tl.distances(make_maskset(odd_masks), metric="euclid")

@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from landscape.errors import AnalysisError
+from landscape.store.layout import Layout
+from landscape.store.packing import as_words, pack_flat
+from landscape.tl import _kernels
+
+CPU_BACKENDS = ("numba", "numpy", "int8", "float32")
+
+
+def reference(dense: np.ndarray, layout: Layout) -> np.ndarray:
+    x = dense.astype(np.int64)
+    out, start = [], 0
+    for spec in layout:
+        block = x[:, start : start + spec.numel]
+        out.append(block @ block.T)
+        start += spec.numel
+    return np.stack(out, axis=2)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    shapes=st.lists(st.integers(1, 200), min_size=1, max_size=4),
+    n=st.integers(1, 11),
+    density=st.floats(0, 1),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_every_backend_equals_the_dense_reference(shapes, n, density, seed):
+    layout = Layout((f"l{i}", (s,)) for i, s in enumerate(shapes))
+    dense = np.random.default_rng(seed).random((n, layout.n_weights)) < density
+    words = as_words(pack_flat(dense, layout))
+    bounds = _kernels.layer_bounds(layout)
+    expected = reference(dense, layout)
+    for backend in CPU_BACKENDS:
+        got = _kernels.intersection_counts(words, bounds, backend=backend)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, expected, err_msg=backend)
+    whole = _kernels.intersection_counts(words, backend="numba")[:, :, 0]
+    np.testing.assert_array_equal(whole, expected.sum(axis=2))
+    np.testing.assert_array_equal(_kernels.kept_counts(words, bounds), np.diagonal(expected).T)
+
+
+def test_gemm_chunks_accumulate_exactly():
+    from landscape.tl._gemm import intersection_gemm
+
+    rng = np.random.default_rng(0)
+    layout = Layout([("a", (5000,))])
+    dense = rng.random((6, 5000)) < 0.7
+    words = as_words(pack_flat(dense, layout))
+    bounds = _kernels.layer_bounds(layout)
+    for route in ("int8", "float32"):
+        got = intersection_gemm(words, bounds, route=route, chunk_columns=128)
+        np.testing.assert_array_equal(got[:, :, 0], reference(dense, layout)[:, :, 0])
+
+
+def test_numba_kernel_on_many_rows_and_chunks():
+    from landscape.tl._numba import triangle_numba
+
+    rng = np.random.default_rng(1)
+    words = rng.integers(0, 2**63, size=(40, 300), dtype=np.uint64)
+    tri = triangle_numba(words, np.array([0, 100, 300]), chunk_bytes=40 * 8 * 64).view(np.int64)
+    full = _kernels.cross_numpy(words, words, np.array([0, 100, 300]))
+    upper = np.triu_indices(40)
+    np.testing.assert_array_equal(tri[upper], full[upper])
+
+
+def test_jaccard_of_empty_masks_is_zero_and_hamming_counts():
+    inter = np.array([[0, 0, 0], [0, 3, 2], [0, 2, 4]])
+    np.testing.assert_array_equal(_kernels.hamming_counts(inter), [[0, 3, 4], [3, 0, 3], [4, 3, 0]])
+    jac = _kernels.jaccard(inter)
+    assert jac[0, 0] == 0.0
+    assert jac[0, 1] == 1.0
+    assert jac[1, 2] == pytest.approx(1 - 2 / 5)
+    np.testing.assert_allclose(_kernels.matching(inter, 10) + _kernels.hamming(inter, 10), 1.0)
+
+
+def test_backend_errors():
+    with pytest.raises(AnalysisError, match="backend"):
+        _kernels.resolve_backend("bogus")
+    with pytest.raises(AnalysisError, match="CPU only"):
+        _kernels.resolve_backend("numba", device="cuda")
+    assert _kernels.resolve_backend("auto", device="cuda:0") == "int8"
+    with pytest.raises(AnalysisError, match="aligned"):
+        _kernels.intersection_counts(np.zeros((2, 5), dtype=np.uint8))
+
+
+@pytest.mark.gpu
+def test_cuda_routes_match_cpu():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    rng = np.random.default_rng(2)
+    layout = Layout([("a", (3, 77)), ("b", (1000,))])
+    dense = rng.random((13, layout.n_weights)) < 0.4
+    words = as_words(pack_flat(dense, layout))
+    bounds = _kernels.layer_bounds(layout)
+    for backend in ("int8", "float32"):
+        got = _kernels.intersection_counts(words, bounds, backend=backend, device="cuda")
+        np.testing.assert_array_equal(got, reference(dense, layout))
