@@ -37,7 +37,8 @@ def is_run_dir(path: Path) -> bool:
 def run_dirs(root: str | Path) -> list[Path]:
     """Run directories under ``root`` sorted by name (``root`` itself when it is a run).
 
-    Hidden entries (temp folders of runs being created) are skipped.
+    Hidden entries (temp folders of runs being created) and ``_``-prefixed folders (the
+    analysis cache, ``_analysis``) are skipped.
     """
     root = Path(root)
     if not root.exists():
@@ -46,7 +47,7 @@ def run_dirs(root: str | Path) -> list[Path]:
         raise StoreError(f"{root}: runs root is a file, expected a folder")
     if is_run_dir(root):
         return [root]
-    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     if not dirs:
         raise StoreError(f"{root}: no runs found")
     return dirs

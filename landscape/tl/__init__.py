@@ -10,11 +10,11 @@ from landscape.tl.distances import distances
 from landscape.tl.diversity import diversity
 from landscape.tl.embed import embed, mds, pca, tsne, umap
 
-# Interpolation barriers (landscape/tl/barriers.py) need torch at call time only; enable this
-# line once that module exists:
-# from landscape.tl.barriers import barriers
+# interpolation barriers need torch at call time only
+from landscape.tl.barriers import barriers
 
 __all__ = [
+    "barriers",
     "cluster",
     "consensus",
     "distances",

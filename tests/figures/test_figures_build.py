@@ -27,15 +27,6 @@ EXPECTED = {
     "accuracy_vs_width",
     "selection_frequency",
 }
-NO_TOOLS = [
-    "similarity_heatmap",
-    "layer_overlap",
-    "distance_distribution",
-    "interpolation",
-    "barrier_matrix",
-    "accuracy_vs_density",
-    "accuracy_vs_width",
-]
 
 
 def test_all_named_figures_are_registered():
@@ -51,14 +42,14 @@ def test_unknown_name_suggests_the_closest(tmp_path, annotated):
 
 def test_build_writes_files_and_provenance(tmp_path, annotated):
     add_barriers(annotated, [(0, 1), (0, 2), (5, 6)])
-    built = build_figures(annotated, NO_TOOLS, out=tmp_path / "figs")
+    built = build_figures(annotated, out=tmp_path / "figs")
     assert not built.skipped
-    assert set(built.files) == set(NO_TOOLS)
-    for name in NO_TOOLS:
+    assert set(built.files) == EXPECTED
+    for name in EXPECTED:
         for ext in ("pdf", "png", "json"):
             path = tmp_path / "figs" / f"{name}.{ext}"
             assert path.exists() and path.stat().st_size > 0, path
-    assert len(built) == 3 * len(NO_TOOLS)
+    assert len(built) == 3 * len(EXPECTED)
     record = json.loads((tmp_path / "figs" / "layer_overlap.json").read_text())
     # searched masks at the most common density: edge_popup, biprop and random at 0.5
     assert record["density"] == 0.5 and record["n_masks"] == 5 + 4 + 3 + 2
@@ -66,6 +57,10 @@ def test_build_writes_files_and_provenance(tmp_path, annotated):
     assert {"landscape_version", "numpy_version", "matplotlib_version", "created_at"} <= set(record)
     barrier = json.loads((tmp_path / "figs" / "interpolation.json").read_text())
     assert barrier["analysis"]["barrier"]["n_points"] == 5
+    embedding = json.loads((tmp_path / "figs" / "embedding.json").read_text())
+    assert embedding["computed_for_figure"] == ["mds"] and "mds" in embedding["analysis"]
+    consensus = json.loads((tmp_path / "figs" / "selection_frequency.json").read_text())
+    assert consensus["analysis"]["consensus"] == {"groupby": ["method"]}
     width = json.loads((tmp_path / "figs" / "accuracy_vs_width.json").read_text())
     assert width["n_masks"] == len(annotated)  # obs figures see every mask, dense included
 

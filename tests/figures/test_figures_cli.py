@@ -71,19 +71,17 @@ def test_cli_writes_figures_and_reports_skips(runs, tmp_path, capsys):
 
 def test_cli_where_and_errors(runs, tmp_path, capsys):
     out = tmp_path / "figs"
-    code = main(
-        [
-            "figures",
-            "interpolation",
-            "--runs",
-            str(runs),
-            "--out",
-            str(out),
-            "--where",
-            "`model.width_mult` == 1.0",
-        ]
-    )
-    assert code == 0 and "interpolation: skipped (no loss barriers computed" in capsys.readouterr().out
+    where = "`model.width_mult` == 1.0"
+    names = ["interpolation", "layer_overlap", "similarity_heatmap", "embedding"]
+    code = main(["figures", *names, "--runs", str(runs), "--out", str(out), "--where", where])
+    text = capsys.readouterr().out
+    assert code == 0 and "interpolation: skipped (no loss barriers computed" in text
+    record = json.loads((out / "layer_overlap.json").read_text())
+    # density 0.5 has the most masks (4 edge_popup + 3 biprop); distances computed on the way
+    assert record["density"] == 0.5 and record["n_masks"] == 7 and "distances" in record["analysis"]
+    assert record["where"] == where and len(record["run_ids"]) == 2
+    for name in names[1:]:
+        assert (out / f"{name}.pdf").stat().st_size > 0 and f"{name}: {out / name}.pdf" in text
     assert main(["figures", "heatmap_similarity", "--runs", str(runs)]) == 2
     assert "did you mean 'similarity_heatmap'" in capsys.readouterr().err
     assert main(["figures", "--runs", str(tmp_path / "nowhere")]) == 2
