@@ -39,61 +39,31 @@ class Analysis:
         return format_summary(self)
 
 
-def _group_runs(root: Path, where) -> tuple[dict[str, list[Path]], list[str]]:
-    """Finished runs grouped by layout; unreadable, empty or corrupt runs listed as skipped."""
-    from landscape.store import RunStore, list_runs
+def _load_groups(root: Path, where) -> tuple[dict[str, object], list[str]]:
+    """Finished masks grouped by layout (labelled ``<model>-<layout hash>``), and the runs
+    that were skipped with the reason."""
+    from landscape.maskset import read_layout_groups
 
-    groups: dict[str, list[Path]] = {}
-    skipped: list[str] = []
-    for info in list_runs(root):
-        if not info.ok:
-            skipped.append(f"{info.path}: {info.error}")
-            continue
-        if info.status.startswith("corrupt") or info.n_masks == 0:
-            skipped.append(f"{info.path}: {info.status if info.n_masks else 'no finished masks'}")
-            continue
-        store = RunStore.open(info.path)
-        key = hashlib.sha256(store.layout.dumps().encode()).hexdigest()[:8]
-        label = f"{store.config.model.name}-{key}"
-        groups.setdefault(label, []).append(info.path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skipped runs are reported in the summary instead
+        sets = read_layout_groups(root, where=where)
+    groups = {}
+    for ms in sets:
+        key = hashlib.sha256(ms.layout.dumps().encode()).hexdigest()[:8]
+        groups[f"{ms.obs['model.name'].iloc[0]}-{key}"] = ms
+    skipped = [f"{s['path']}: {s['reason']}" for s in sets[0].uns.get("skipped_runs", [])]
     return groups, skipped
 
 
-def _read_group(paths: list[Path], where, skipped: list[str]):
-    from landscape.maskset import MaskSet, read_runs
+def _cache_key(root: Path, params: dict) -> str:
+    """Changes whenever a run gains masks (its manifest changes) or the parameters change."""
+    from landscape.store.catalog import run_dirs
 
-    sets = []
-    for path in paths:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ms = read_runs(path, where=where)
-        except AnalysisError as exc:
-            if "no masks" in str(exc).lower() or "no runs" in str(exc).lower():
-                continue
-            skipped.append(f"{path}: {exc}")
-            continue
-        except Exception as exc:  # a corrupt shard found on the full read
-            from landscape.errors import StoreError
-
-            if not isinstance(exc, StoreError):
-                raise
-            skipped.append(f"{path}: {exc}")
-            continue
-        if len(ms):
-            sets.append(ms)
-    if not sets:
-        return None
-    return MaskSet.concat(sets) if len(sets) > 1 else sets[0]
-
-
-def _cache_key(groups: dict[str, list[Path]], params: dict) -> str:
     h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
-    for label in sorted(groups):
-        for path in groups[label]:
-            manifest = path / "manifest.json"
-            h.update(str(path.name).encode())
-            h.update(manifest.read_bytes() if manifest.exists() else b"-")
+    for path in run_dirs(root):
+        manifest = path / "manifest.json"
+        h.update(path.name.encode())
+        h.update(manifest.read_bytes() if manifest.is_file() else b"-")
     return h.hexdigest()[:16]
 
 
@@ -129,7 +99,6 @@ def analyze(
     from landscape import tl
 
     root = Path(path)
-    groups, skipped = _group_runs(root, where)
     params = {
         "where": where if not isinstance(where, dict) else sorted(where.items()),
         "metrics": list(metrics),
@@ -139,18 +108,14 @@ def analyze(
         "rng": rng,
     }
     out_dir = Path(out) if out is not None else root / ANALYSIS_DIR
-    key = _cache_key(groups, params)
+    key = _cache_key(root, params)
     if use_cache and _cache_valid(out_dir, key):
         tables = {name: pd.read_csv(out_dir / f"{name}.csv") for name in TABLES if (out_dir / f"{name}.csv").exists()}
         return Analysis(tables, out_dir, {}, _read_skipped(out_dir), cached=True)
 
+    masksets, skipped = _load_groups(root, where)
     collected: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
-    masksets = {}
-    for label, paths in sorted(groups.items()):
-        ms = _read_group(paths, where, skipped)
-        if ms is None:
-            continue
-        masksets[label] = ms
+    for ms in masksets.values():
         tl.distances(ms, metric=tuple(metrics), per_layer=True)
         collected["baseline"].append(tl.random_baseline(ms, metric=tuple(metrics), per_layer=True))
         for metric in metrics:
@@ -170,9 +135,6 @@ def analyze(
                 collected["barrier_curves"].append(ms.uns["barrier"]["curves"])
         collected["masks"].append(_masks_table(ms))
         collected["embedding"].append(_embedding_table(ms))
-    if not masksets:
-        raise AnalysisError(f"{root}: no finished masks to analyse" + (f" matching {where!r}" if where else ""))
-
     tables = {}
     for name, frames in collected.items():
         frames = [f for f in frames if f is not None and len(f)]

@@ -271,6 +271,54 @@ def _name(ms: MaskSet) -> str:
 # reading runs ---------------------------------------------------------------------------------
 
 
+def _load_all(path: Path) -> tuple[list[MaskSet], list[dict[str, str]]]:
+    """Every readable run under ``path`` with stored masks, and the runs skipped (warned)."""
+    from landscape.store.catalog import run_dirs
+
+    try:
+        dirs = run_dirs(path)
+    except StoreError as exc:
+        raise AnalysisError(str(exc)) from None
+    loaded: list[MaskSet] = []
+    skipped: list[dict[str, str]] = []
+    for d in dirs:
+        try:
+            ms = _load_run(d)
+        except (StoreError, OSError) as exc:
+            skipped.append({"path": str(d), "reason": str(exc)})
+            warnings.warn(f"{d}: run skipped ({exc})", stacklevel=3)
+            continue
+        if ms is None:
+            reason = "no finished masks (no manifest.json)"
+            skipped.append({"path": str(d), "reason": reason})
+            warnings.warn(f"{d}: run skipped ({reason})", stacklevel=3)
+        elif len(ms):
+            loaded.append(ms)
+    if not loaded:
+        raise AnalysisError(f"{path}: no readable runs with stored masks")
+    return loaded, skipped
+
+
+def read_layout_groups(path: str | Path, where: str | Mapping[str, Any] | None = None) -> list[MaskSet]:
+    """Like :func:`read_runs`, but runs of different layouts (widths, models) come back as
+    separate MaskSets, largest first, instead of raising.
+
+    Every MaskSet's ``uns["skipped_runs"]`` lists the runs that could not be read.
+    """
+    path = Path(path)
+    loaded, skipped = _load_all(path)
+    if where is not None:
+        loaded = _select(loaded, where, path)
+    by_layout: dict[Layout, list[MaskSet]] = {}
+    for ms in loaded:
+        by_layout.setdefault(ms.layout, []).append(ms)
+    groups = [MaskSet.concat(sets) for sets in by_layout.values()]
+    groups.sort(key=len, reverse=True)
+    for ms in groups:
+        ms.uns["skipped_runs"] = list(skipped)
+    return groups
+
+
 def read_runs(path: str | Path, where: str | Mapping[str, Any] | None = None) -> MaskSet:
     """Load the stored masks of a runs root (or of one run directory) as one MaskSet.
 
@@ -297,30 +345,8 @@ def read_runs(path: str | Path, where: str | Mapping[str, Any] | None = None) ->
     are skipped with a warning. Runs of different layouts are never mixed: unless ``where``
     leaves only one layout, :class:`AnalysisError` lists the runs of each layout.
     """
-    from landscape.store.catalog import run_dirs
-
     path = Path(path)
-    try:
-        dirs = run_dirs(path)
-    except StoreError as exc:
-        raise AnalysisError(str(exc)) from None
-    loaded: list[MaskSet] = []
-    skipped: list[dict[str, str]] = []
-    for d in dirs:
-        try:
-            ms = _load_run(d)
-        except (StoreError, OSError) as exc:
-            skipped.append({"path": str(d), "reason": str(exc)})
-            warnings.warn(f"{d}: run skipped ({exc})", stacklevel=2)
-            continue
-        if ms is None:
-            reason = "no finished masks (no manifest.json)"
-            skipped.append({"path": str(d), "reason": reason})
-            warnings.warn(f"{d}: run skipped ({reason})", stacklevel=2)
-        elif len(ms):
-            loaded.append(ms)
-    if not loaded:
-        raise AnalysisError(f"{path}: no readable runs with stored masks")
+    loaded, skipped = _load_all(path)
     if where is not None:
         loaded = _select(loaded, where, path)
     out = MaskSet.concat(_one_layout(loaded, path))

@@ -150,17 +150,19 @@ class _Source:
         if hasattr(self.source, "obsp"):
             ms = self.source[np.arange(len(self.source))]  # a new object: slots written here stay here
             return _subset(ms, _query(ms.obs, self.where, "where")) if self.where else ms
-        from landscape.maskset import read_runs
+        from landscape.maskset import read_layout_groups
 
-        return read_runs(self.source, where=self.where)
+        # runs of several layouts (a width sweep beside the ensembles): mask figures use the
+        # layout with the most masks; accuracy figures read every run's table (see obs())
+        groups = read_layout_groups(self.source, where=self.where)
+        self.n_layouts = len(groups)
+        return groups[0]
 
     def obs(self) -> pd.DataFrame:
         if self._obs is None:
-            try:
+            if hasattr(self.source, "obsp"):
                 self._obs = self.masks().obs
-            except AnalysisError:
-                if hasattr(self.source, "obsp"):
-                    raise
+            else:
                 # runs of several layouts (widths, depths) cannot share a MaskSet, but their
                 # tables can share an accuracy figure
                 self._obs = _read_obs_per_run(Path(self.source), self.where)

@@ -27,7 +27,11 @@ def test_diversity_table():
     tl.distances(ms, per_layer=True)
     table = tl.diversity(ms, metric="hamming")
     assert ms.uns["diversity"]["table"] is table
-    assert list(table["group"].unique()) == ["method=x, density=0.5", "method=y, density=0.5", "method=z, density=0.5"]
+    assert list(table["group"].unique()) == [
+        "method=x, density=0.5",
+        "method=y, density=0.5",
+        "method=z, density=0.5",
+    ]
     assert set(table["layer"]) == {"whole", "a", "b"}
     row = table[(table["method"] == "y") & (table["layer"] == "whole")].iloc[0]
     block = ms.obsp["dist_hamming"][6:12, 6:12][np.triu_indices(6, 1)]
@@ -45,7 +49,9 @@ def test_diversity_table():
 
 def test_consensus_on_a_known_example():
     layout = Layout([("w", (2, 3))])
-    dense = np.array([[1, 1, 0, 0, 1, 0], [1, 0, 0, 0, 1, 1], [1, 1, 0, 1, 0, 0], [1, 0, 0, 1, 1, 1]], dtype=bool)
+    dense = np.array(
+        [[1, 1, 0, 0, 1, 0], [1, 0, 0, 0, 1, 1], [1, 1, 0, 1, 0, 0], [1, 0, 0, 1, 1, 1]], dtype=bool
+    )
     ms = make_maskset(dense, layout)
     table = tl.consensus(ms, groupby=None)
     freq = ms.uns["consensus"]["all"]["freq"]["w"]
@@ -58,7 +64,9 @@ def test_consensus_on_a_known_example():
     hist = ms.uns["consensus"]["all"]["hist"]["w"]
     np.testing.assert_array_equal(hist["observed"], [1, 0, 3, 1, 1])
     np.testing.assert_allclose(hist["expected"], 6 * stats.binom.pmf(np.arange(5), 4, 13 / 24))
-    assert row["ks"] == pytest.approx(np.max(np.abs(np.cumsum([1, 0, 3, 1, 1]) / 6 - stats.binom.cdf(np.arange(5), 4, 13 / 24))))
+    assert row["ks"] == pytest.approx(
+        np.max(np.abs(np.cumsum([1, 0, 3, 1, 1]) / 6 - stats.binom.cdf(np.arange(5), 4, 13 / 24)))
+    )
 
 
 def test_consensus_of_independent_masks_looks_binomial():

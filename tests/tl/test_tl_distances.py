@@ -18,8 +18,12 @@ def test_distances_equal_scipy_bit_for_bit(odd_masks, backend):
     for k, spec in enumerate(ODD_LAYOUT):
         block = odd_masks[:, start : start + spec.numel]
         start += spec.numel
-        np.testing.assert_array_equal(ms.obsp["dist_jaccard_layers"][:, :, k], squareform(pdist(block, "jaccard")))
-        np.testing.assert_array_equal(ms.obsp["dist_hamming_layers"][:, :, k], squareform(pdist(block, "hamming")))
+        np.testing.assert_array_equal(
+            ms.obsp["dist_jaccard_layers"][:, :, k], squareform(pdist(block, "jaccard"))
+        )
+        np.testing.assert_array_equal(
+            ms.obsp["dist_hamming_layers"][:, :, k], squareform(pdist(block, "hamming"))
+        )
     np.testing.assert_array_equal(ms.obsp["intersection_layers"].sum(axis=2), ms.obsp["intersection"])
     np.testing.assert_array_equal(np.diag(ms.obsp["intersection"]), odd_masks.sum(axis=1))
     assert ms.uns["distances"]["params"]["per_layer"] is True
