@@ -51,8 +51,8 @@ def loop_rate(cfg, dataset, n: int, device: str) -> float:
     return n * 3600 / seconds
 
 
-def cpu_table(epochs: int, sizes: list[int], loop_masks: int, repeats: int) -> dict:
-    cfg = load_config(CPU_CONFIG, {"train.epochs": epochs})
+def cpu_table(epochs: int, sizes: list[int], loop_masks: int, repeats: int, hidden=(256, 256)) -> dict:
+    cfg = load_config(CPU_CONFIG, {"train.epochs": epochs, "model.hidden": list(hidden)})
     dataset = load_dataset(cfg.data)
     timed_run(cfg.replace(**{"train.epochs": 1}), dataset, [0], "cpu")  # one-time imports and allocations
     loop = max(loop_rate(cfg, dataset, loop_masks, "cpu") for _ in range(repeats))
@@ -189,6 +189,7 @@ def main() -> None:
     p.add_argument("--masks", default="1,4,8,16,32", help="batch sizes M to time (CPU)")
     p.add_argument("--loop-masks", type=int, default=4, help="masks timed in the one-at-a-time loop")
     p.add_argument("--repeats", type=int, default=1, help="best of this many timings")
+    p.add_argument("--hidden", default="256,256", help="MLP hidden widths (CPU), e.g. 64,64")
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch CPU threads")
     p.add_argument("--gpu-epochs", type=int, default=2)
     p.add_argument("--gpu-max-masks", type=int, default=256)

@@ -7,18 +7,27 @@ import time; torch enters through ``landscape.search``, ``landscape.nn`` and the
 __version__ = "0.1.0"
 
 # loaded on first use so ``import landscape`` stays instant
-_LAZY = {"read_runs": "landscape.maskset", "MaskSet": "landscape.maskset"}
+_LAZY = {
+    "read_runs": "landscape.maskset",
+    "read_layout_groups": "landscape.maskset",
+    "MaskSet": "landscape.maskset",
+    "analyze": "landscape.analysis",
+}
+_SUBMODULES = ("pp", "tl", "pl", "figures")
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'landscape' has no attribute {name!r}")
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"landscape.{name}")
+    else:
+        raise AttributeError(f"module 'landscape' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+    return sorted([*globals(), *_LAZY, *_SUBMODULES])

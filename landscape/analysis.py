@@ -110,7 +110,11 @@ def analyze(
     out_dir = Path(out) if out is not None else root / ANALYSIS_DIR
     key = _cache_key(root, params)
     if use_cache and _cache_valid(out_dir, key):
-        tables = {name: pd.read_csv(out_dir / f"{name}.csv") for name in TABLES if (out_dir / f"{name}.csv").exists()}
+        tables = {
+            name: pd.read_csv(out_dir / f"{name}.csv")
+            for name in TABLES
+            if (out_dir / f"{name}.csv").exists()
+        }
         return Analysis(tables, out_dir, {}, _read_skipped(out_dir), cached=True)
 
     masksets, skipped = _load_groups(root, where)
@@ -237,7 +241,9 @@ def format_summary(result: Analysis) -> str:
         lines.append("\ntest accuracy (final epoch), mean ± sd over masks:")
         for (method, density), row in acc.iterrows():
             sd = 0.0 if np.isnan(row["std"]) else row["std"]
-            lines.append(f"  {method:<22} density {density:<5g} n={int(row['count']):<3} {row['mean']:.4f} ± {sd:.4f}")
+            lines.append(
+                f"  {method:<22} density {density:<5g} n={int(row['count']):<3} {row['mean']:.4f} ± {sd:.4f}"
+            )
         if "all_ones_test_acc" in masks and masks["all_ones_test_acc"].notna().any():
             ref = masks.loc[masks["method"] != "random", "all_ones_test_acc"].dropna()
             if len(ref):
@@ -274,4 +280,6 @@ def format_summary(result: Analysis) -> str:
 def _diversity_line(row, layer: bool = False) -> str:
     label = row["layer"] if layer else f"{row.get('method', '')} d={row.get('density', '')}"
     sim, base = 1 - row["mean"], 1 - row["baseline_mean"]
-    return f"  {label:<30} {sim:.4f} (chance {base:.4f}, excess {row['excess']:+.4f}, n={int(row['n_masks'])})"
+    return (
+        f"  {label:<30} {sim:.4f} (chance {base:.4f}, excess {row['excess']:+.4f}, n={int(row['n_masks'])})"
+    )

@@ -49,12 +49,20 @@ def parse_seeds(text: str, flag: str = "seeds") -> list[int]:
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="YAML or TOML config file (see configs/)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field, e.g. --set train.epochs=2 --set method.density=0.3")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set train.epochs=2 --set method.density=0.3",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="landscape", description="The mask landscape of strong lottery tickets.")
+    parser = argparse.ArgumentParser(
+        prog="landscape", description="The mask landscape of strong lottery tickets."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("search", help="search masks of one configuration into the run store")
@@ -63,8 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-seeds", default="0", help="random networks, e.g. 0-3 (default 0)")
     p.add_argument("--search-seeds", default="0", help="masks per network, e.g. 0-15 (default 0)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (default cpu)")
-    p.add_argument("--masks-in-flight", type=int, default=None,
-                   help="masks trained at once in one batched model (default: from free memory)")
+    p.add_argument(
+        "--masks-in-flight",
+        type=int,
+        default=None,
+        help="masks trained at once in one batched model (default: from free memory)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("ls", help="list runs and their status")
@@ -84,7 +96,12 @@ def _extra_parsers() -> list[Callable]:
     import importlib
 
     found = []
-    for module in ("landscape.cli_analysis", "landscape.cli_sweep", "landscape.cli_figures", "landscape.cli_demo"):
+    for module in (
+        "landscape.cli_analysis",
+        "landscape.cli_sweep",
+        "landscape.cli_figures",
+        "landscape.cli_demo",
+    ):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -106,10 +123,13 @@ def _search(args: argparse.Namespace) -> int:
     search_seeds = parse_seeds(args.search_seeds, "search-seeds")
     if args.masks_in_flight is not None and args.masks_in_flight < 1:
         raise ConfigError("--masks-in-flight: must be >= 1")
-    summary = run_search(cfg, args.runs, weight_seeds, search_seeds, args.device, args.masks_in_flight,
-                         progress=not args.quiet)
-    print(f"run {summary.run_id} ({cfg.describe()}): {summary.done} masks searched, "
-          f"{summary.skipped} already done, {summary.busy} held by other workers -> {summary.path}")
+    summary = run_search(
+        cfg, args.runs, weight_seeds, search_seeds, args.device, args.masks_in_flight, progress=not args.quiet
+    )
+    print(
+        f"run {summary.run_id} ({cfg.describe()}): {summary.done} masks searched, "
+        f"{summary.skipped} already done, {summary.busy} held by other workers -> {summary.path}"
+    )
     return 0
 
 
@@ -125,6 +145,8 @@ def _ls(args: argparse.Namespace) -> int:
     for info in infos:
         done = f"{info.n_masks}/{info.n_planned}"
         detail = info.summary if info.ok else info.error
+        if info.status.startswith("corrupt"):  # say why, not just that it is
+            detail = f"{info.summary}: {info.status.split(':', 1)[1].strip()}"
         print(f"{info.run_id:<14} {info.status.split(':')[0]:<12} {done:>11}  {detail}")
     return 0
 
@@ -150,8 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"landscape {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"landscape {args.command}: interrupted; finished masks are kept, run again to resume",
-              file=sys.stderr)
+        print(
+            f"landscape {args.command}: interrupted; finished masks are kept, run again to resume",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -11,11 +11,19 @@ from landscape.errors import ConfigError
 def add_parser(sub) -> None:
     p = sub.add_parser("analyze", help="diversity, baselines, barriers and embeddings of a runs root")
     p.add_argument("runs", nargs="?", default="runs", help="runs root or one run directory (default runs/)")
-    p.add_argument("--where", default=None,
-                   help="pandas query on the per-mask table, e.g. \"method == 'biprop' and density == 0.5\"")
+    p.add_argument(
+        "--where",
+        default=None,
+        help="pandas query on the per-mask table, e.g. \"method == 'biprop' and density == 0.5\"",
+    )
     p.add_argument("--metrics", nargs="+", default=["jaccard", "hamming"], choices=["jaccard", "hamming"])
-    p.add_argument("--barriers", type=int, default=0, metavar="N_PAIRS",
-                   help="loss barriers for N random mask pairs per run and weight seed (default 0)")
+    p.add_argument(
+        "--barriers",
+        type=int,
+        default=0,
+        metavar="N_PAIRS",
+        help="loss barriers for N random mask pairs per run and weight seed (default 0)",
+    )
     p.add_argument("--split", default="test", choices=["train", "val", "test"], help="split for barriers")
     p.add_argument("--embed", nargs="*", default=["mds"], choices=["pca", "mds", "tsne", "umap"])
     p.add_argument("--rng", type=int, default=0, help="seed for pair sampling and embeddings")

@@ -62,6 +62,10 @@ def _sweep(args: argparse.Namespace) -> int:
     options = {k: getattr(args, k) for k in ("partition", "time_min", "gpus_per_node", "cpus_per_task",
                                              "mem_gb", "array_parallelism", "account")}  # fmt: skip
     if args.executor != "local":
+        if args.workers is not None:
+            raise ConfigError(
+                f"--workers: applies to --executor local (jobs of {args.executor} are its workers)"
+            )
         options["wait"] = not args.no_wait
     elif any(v is not None for v in options.values()) or args.no_wait:
         raise ConfigError(

@@ -414,7 +414,10 @@ def validate(cfg: SearchConfig) -> SearchConfig:
     _need(0 <= d.val_fraction < 1, f"data.val_fraction: must be in [0, 1), got {d.val_fraction}")
     _need(0 < d.test_fraction < 1, f"data.test_fraction: must be in (0, 1), got {d.test_fraction}")
     _need(d.val_fraction + d.test_fraction < 1, "data.val_fraction + data.test_fraction: must be < 1")
-    _need(all(s > 0 for s in d.input_shape), f"data.input_shape: must be positive, got {list(d.input_shape)}")
+    _need(
+        len(d.input_shape) > 0 and all(s > 0 for s in d.input_shape),
+        f"data.input_shape: must be a non-empty list of positive sizes, got {list(d.input_shape)}",
+    )
     _need(d.n_classes >= 2, f"data.n_classes: must be >= 2, got {d.n_classes}")
     _need(d.n_train > 0 and d.n_test > 0, "data.n_train, data.n_test: must be positive")
 
@@ -455,7 +458,7 @@ def validate(cfg: SearchConfig) -> SearchConfig:
     _need(k.select_after >= 1, f"method.kstarts.select_after: must be >= 1, got {k.select_after}")
     _choice("method.kstarts.fitness", k.fitness, FITNESS)
     g = meth.dissipate
-    _need(g.tau >= 0, f"method.dissipate.tau: must be >= 0, got {g.tau}")
+    _need(_finite(g.tau) and g.tau >= 0, f"method.dissipate.tau: must be >= 0, got {g.tau}")
     _need(0 < g.step <= 1, f"method.dissipate.step: must be in (0, 1], got {g.step}")
 
     _need(t.epochs >= 0, f"train.epochs: must be >= 0, got {t.epochs}")
@@ -464,7 +467,10 @@ def validate(cfg: SearchConfig) -> SearchConfig:
     _choice("train.schedule", t.schedule, SCHEDULES)
     _need(_finite(t.lr) and t.lr > 0, f"train.lr: must be > 0, got {t.lr}")
     _need(0 <= t.momentum < 1, f"train.momentum: must be in [0, 1), got {t.momentum}")
-    _need(t.weight_decay >= 0, f"train.weight_decay: must be >= 0, got {t.weight_decay}")
+    _need(
+        _finite(t.weight_decay) and t.weight_decay >= 0,
+        f"train.weight_decay: must be >= 0, got {t.weight_decay}",
+    )
     _need(0 <= t.warmup_epochs <= max(t.epochs, 0), "train.warmup_epochs: must be in [0, train.epochs]")
     _need(0 <= t.label_smoothing < 1, f"train.label_smoothing: must be in [0, 1), got {t.label_smoothing}")
     return cfg

@@ -295,8 +295,18 @@ def _load_all(path: Path) -> tuple[list[MaskSet], list[dict[str, str]]]:
         elif len(ms):
             loaded.append(ms)
     if not loaded:
-        raise AnalysisError(f"{path}: no readable runs with stored masks")
+        raise AnalysisError(f"{path}: no readable runs with stored masks{_skip_note(skipped)}")
     return loaded, skipped
+
+
+def _skip_note(skipped: list[dict[str, str]]) -> str:
+    """Why the runs were skipped, so a lone corrupt run is named instead of hidden."""
+    if not skipped:
+        return ""
+    first = skipped[0]["reason"]
+    if len(skipped) == 1:
+        return f" (run {Path(skipped[0]['path']).name} skipped: {first})"
+    return f" ({len(skipped)} runs skipped; first, {Path(skipped[0]['path']).name}: {first})"
 
 
 def read_layout_groups(path: str | Path, where: str | Mapping[str, Any] | None = None) -> list[MaskSet]:

@@ -21,9 +21,10 @@ def test_run_ids_are_pinned():
     # Changing these means every stored run gets a new directory: only on purpose.
     assert SearchConfig().run_id == "44136fa355b3"
     assert load_config(None, ["method.density=0.3"]).run_id == "c04b200e7684"
-    assert load_config("configs/digits_mlp_edge_popup.yaml").run_id == load_config(
-        "configs/digits_mlp_edge_popup.yaml"
-    ).run_id
+    assert (
+        load_config("configs/digits_mlp_edge_popup.yaml").run_id
+        == load_config("configs/digits_mlp_edge_popup.yaml").run_id
+    )
 
 
 def test_defaults_are_dropped_from_the_hash():

@@ -39,11 +39,11 @@ def bytes_per_mask(cfg: SearchConfig, dataset) -> int:
         {n: torch.ones((1, *l.weight_shape), dtype=torch.bool) for n, l in model.masked_layers()}
     )
     sizes: list[int] = []
-    hooks = [
-        mod.register_forward_hook(lambda _m, _i, out: sizes.append(out.numel()))
-        for mod in model.modules()
-        if len(list(mod.children())) == 0
-    ]
+
+    def record(_module, _inputs, output) -> None:
+        sizes.append(output.numel())
+
+    hooks = [mod.register_forward_hook(record) for mod in model.modules() if not list(mod.children())]
     with torch.no_grad():
         model.eval()
         model(torch.zeros((1, 2, *dataset.input_shape)))

@@ -23,8 +23,14 @@ def evaluate(
         nan = torch.full((m,), float("nan"), dtype=torch.float64)
         return nan, nan.clone()
     was_training = model.training
-    saved = [(bn.bn.running_mean.clone(), bn.bn.running_var.clone(), bn.bn.num_batches_tracked.clone())
-             for bn in model.batchnorms()] if train_mode else []
+    saved = (
+        [
+            (bn.bn.running_mean.clone(), bn.bn.running_var.clone(), bn.bn.num_batches_tracked.clone())
+            for bn in model.batchnorms()
+        ]
+        if train_mode
+        else []
+    )
     model.train(train_mode)
     loss_sum = torch.zeros(m, dtype=torch.float64)
     correct = torch.zeros(m, dtype=torch.float64)

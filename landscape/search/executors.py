@@ -214,7 +214,7 @@ def execute(
 def _run_local(tasks, runs_root, device, workers, masks_in_flight, report, tracker) -> None:
     gpus = visible_gpus() if device in ("cuda", "auto") else []
     n = workers or max(1, len(gpus))
-    if n == 1 and len(gpus) <= 1:
+    if n == 1:
         for unit in make_units(tasks, runs_root, 1, device, masks_in_flight):
             tracker.note(unit.label)
             report.results.append(run_unit(unit))

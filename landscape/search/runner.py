@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from functools import partial
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,7 +130,7 @@ def run_search(
                 if fresh:
                     heartbeat = [claims_dir / f"w{w}-s{s}" for s in mine]
                     summary.done += _search_batch(
-                        store, cfg, dataset, w, fresh, device, progress, lambda: _refresh(heartbeat, owner)
+                        store, cfg, dataset, w, fresh, device, progress, partial(_refresh, heartbeat, owner)
                     )
             finally:
                 for s in mine:

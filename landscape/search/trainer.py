@@ -227,8 +227,9 @@ class Trainer:
         was_training = self.model.training
         try:
             for _, layer in self.model.masked_layers():
-                layer.fixed_mask = torch.ones((self.m, *layer.weight_shape), dtype=torch.bool,
-                                              device=layer.weight.device)
+                layer.fixed_mask = torch.ones(
+                    (self.m, *layer.weight_shape), dtype=torch.bool, device=layer.weight.device
+                )
             self.model.train()  # BatchNorm, if any, normalises with batch statistics
             _, acc = evaluate(self.model, self.test_x, self.test_y, train_mode=True)
         finally:

@@ -114,10 +114,7 @@ class Layout:
 
     # serialisation ----------------------------------------------------------------------
     def to_json(self) -> list[dict]:
-        return [
-            {"name": s.name, "shape": list(s.shape), "numel": s.numel, "offset": s.offset}
-            for s in self
-        ]
+        return [{"name": s.name, "shape": list(s.shape), "numel": s.numel, "offset": s.offset} for s in self]
 
     @classmethod
     def from_json(cls, data: list[dict], source: str = "layout") -> Layout:

@@ -64,9 +64,7 @@ def unpack_layer(rows: np.ndarray, layout: Layout, layer: str) -> np.ndarray:
     """Unpack one layer: bool array ``(n_masks, numel)``."""
     spec = layout[layer]
     rows = np.asarray(rows, dtype=np.uint8).reshape(-1, layout.row_bytes)
-    return np.unpackbits(rows[:, spec.byte_slice], axis=1, count=spec.numel, bitorder="little").astype(
-        bool
-    )
+    return np.unpackbits(rows[:, spec.byte_slice], axis=1, count=spec.numel, bitorder="little").astype(bool)
 
 
 def unpack_flat(rows: np.ndarray, layout: Layout) -> np.ndarray:
@@ -83,9 +81,7 @@ def unpack_flat(rows: np.ndarray, layout: Layout) -> np.ndarray:
 def unpack_layers(rows: np.ndarray, layout: Layout) -> dict[str, np.ndarray]:
     """Unpack rows into ``{layer: bool array (n_masks, *shape)}``."""
     rows = np.asarray(rows, dtype=np.uint8).reshape(-1, layout.row_bytes)
-    return {
-        s.name: unpack_layer(rows, layout, s.name).reshape(rows.shape[0], *s.shape) for s in layout
-    }
+    return {s.name: unpack_layer(rows, layout, s.name).reshape(rows.shape[0], *s.shape) for s in layout}
 
 
 def as_words(rows: np.ndarray) -> np.ndarray:

@@ -82,7 +82,9 @@ def intersection_gemm(
     out = np.zeros((n, n, n_layers), dtype=np.int64)
     if n == 0:
         return out
-    per_column = n * (1 if route == "int8" else 5)
+    # bytes per unpacked column: int8 (+4 for a float32 copy); unpacking on CUDA goes through
+    # one int64 per bit
+    per_column = n * ((1 if route == "int8" else 5) + (8 if dev.type == "cuda" else 0))
     cols = chunk_columns or max(64, memory_bytes // max(per_column, 1))
     cols = int(min(cols, FLOAT32_EXACT_COLUMNS))
     step = max(1, cols // 64)

@@ -23,8 +23,15 @@ def test_search_stores_every_mask_with_its_record(tmp_path):
     rows = store.read_rows()
     assert rows.shape == (3, store.layout.row_bytes)
     table = store.records()
-    for col in ("test_acc", "val_acc", "best_val_acc", "test_acc_at_best_val", "final_train_loss",
-                "wall_time_s", "all_ones_test_acc"):
+    for col in (
+        "test_acc",
+        "val_acc",
+        "best_val_acc",
+        "test_acc_at_best_val",
+        "final_train_loss",
+        "wall_time_s",
+        "all_ones_test_acc",
+    ):
         assert col in table.columns, col
     # layer-wise top-k: every layer keeps exactly N - floor(0.5 N)
     expected = [s.numel - s.numel // 2 for s in store.layout]

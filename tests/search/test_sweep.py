@@ -221,3 +221,20 @@ def test_worker_killed_mid_search_loses_nothing(tmp_path):
     assert f"{4 - before} masks searched" in out
     assert_exactly_once(sweep, runs)
     assert not [p for p in (run_dir / "claims").iterdir()], "claims left behind"
+
+
+def test_cli_dry_run_status_and_errors(tmp_path, capsys):
+    from landscape.cli import main
+
+    path = write(tmp_path, "grid: {method.density: [0.3, 0.5]}\nweight_seeds: 0-1\nsearch_seeds: 0-3\n")
+    assert main(["sweep", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("sweep sweep: 2 runs, 16 masks (weight seeds 0-1, search seeds 0-3)")
+    assert main(["sweep", str(path), "--status", "--runs", str(tmp_path / "runs")]) == 0
+    assert "0/16 masks done, 0/2 runs complete" in capsys.readouterr().out
+    assert main(["sweep", str(path), "--partition", "gpu"]) == 2
+    assert "need --executor slurm" in capsys.readouterr().err
+    bad = write(tmp_path, "grid: {method.density: [2]}\nweight_seeds: 0\nsearch_seeds: 0\n", "bad.yaml")
+    assert main(["sweep", str(bad), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "combination method.density=2" in err

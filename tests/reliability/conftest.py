@@ -1,0 +1,74 @@
+"""Helpers of the reliability tests: the forking driver, tiny searches, run-store checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from landscape.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "configs" / "digits_mlp_edge_popup.yaml"
+# a tiny search: seconds on one CPU thread
+TINY = ["model.hidden=[32, 32]", "train.epochs=3", "train.batch_size=64"]
+
+
+def drive(tmp_path: Path, jobs: list[dict], mode: str = "sequential", timeout: float = 300) -> list[dict]:
+    """Run ``jobs`` through ``tests/reliability/_driver.py``; one result dict per job."""
+    spec = tmp_path / f"spec-{len(list(tmp_path.glob('spec-*')))}.json"
+    out = spec.with_suffix(".out.json")
+    spec.write_text(json.dumps({"mode": mode, "jobs": jobs, "out": str(out)}))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "tests.reliability._driver", str(spec)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def search_job(root: Path, weight_seeds, search_seeds, kill=None, masks_in_flight=2, extra=()) -> dict:
+    return {
+        "kind": "search",
+        "root": str(root),
+        "overrides": [*TINY, *extra],
+        "weight_seeds": list(weight_seeds),
+        "search_seeds": list(search_seeds),
+        "masks_in_flight": masks_in_flight,
+        "kill": kill,
+    }
+
+
+def only_run(root: Path) -> RunStore:
+    dirs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))]
+    assert len(dirs) == 1, dirs
+    return RunStore.open(dirs[0])
+
+
+def listed_pairs(store: RunStore) -> list[tuple[int, int]]:
+    """Every pair the manifest lists, repeats included."""
+    return [tuple(p) for e in store.manifest()["shards"] for p in e["pairs"]]
+
+
+def by_pair(store: RunStore) -> tuple[list[tuple[int, int]], np.ndarray, list[dict]]:
+    """Pairs sorted, with their packed rows and records (minus wall time) in that order."""
+    pairs = listed_pairs(store)
+    rows = np.asarray(store.read_rows())
+    records = store._records()
+    order = sorted(range(len(pairs)), key=pairs.__getitem__)
+    clean = [{k: v for k, v in records[i].items() if k != "wall_time_s"} for i in order]
+    return [pairs[i] for i in order], rows[order], clean
+
+
+def assert_same_masks(store: RunStore, reference: RunStore) -> None:
+    """Every mask exactly once, bit-identical to the reference, with identical records."""
+    pairs, rows, records = by_pair(store)
+    ref_pairs, ref_rows, ref_records = by_pair(reference)
+    assert len(pairs) == len(set(pairs)), f"a mask is stored twice: {pairs}"
+    assert pairs == ref_pairs
+    np.testing.assert_array_equal(rows, ref_rows)
+    assert records == ref_records
+    store.verify()
