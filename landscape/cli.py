@@ -171,6 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LandscapeError as exc:
         print(f"landscape {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into head & co.: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(
             f"landscape {args.command}: interrupted; finished masks are kept, run again to resume",

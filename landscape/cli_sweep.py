@@ -89,9 +89,11 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def dry_run_text(sweep) -> str:
     """The expanded runs: run id, description, masks, grid values."""
+    from landscape.search.sweep import seed_label
+
     tasks = sweep.expand()
     lines = [f"sweep {sweep.name}: {len(tasks)} runs, {sweep.n_masks} masks "
-             f"(weight seeds {_seeds(sweep.weight_seeds)}, search seeds {_seeds(sweep.search_seeds)})"]  # fmt: skip
+             f"(weight seeds {seed_label(sweep.weight_seeds)}, search seeds {seed_label(sweep.search_seeds)})"]  # fmt: skip
     for t in tasks:
         lines.append(f"{t.run_id}  {t.cfg.describe():<34} {t.n_masks:>6} masks  {t.label()}")
     return "\n".join(lines)
@@ -107,13 +109,6 @@ def status_text(sweep, runs_root) -> str:
         mark = "done" if r.complete else ("partial" if r.done else "todo")
         lines.append(f"{r.task.run_id}  {mark:<8} {r.done:>6}/{r.total:<6} {r.task.label()}")
     return "\n".join(lines)
-
-
-def _seeds(seeds) -> str:
-    seeds = list(seeds)
-    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
-        return f"{seeds[0]}-{seeds[-1]}"
-    return ",".join(map(str, seeds))
 
 
 COMMANDS = {"sweep": _sweep}

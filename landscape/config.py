@@ -25,6 +25,8 @@ from typing import Any
 
 from landscape.errors import ConfigError
 
+# Config and sweep files are a few hundred bytes; anything this big is the wrong file.
+MAX_CONFIG_BYTES = 2**20
 # Fields marked with this metadata do not enter the run id (where the data lives, say).
 NOT_IDENTITY = {"identity": False}
 
@@ -334,6 +336,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: config file not found")
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder, expected a .yaml or .toml config file")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: {size:,} bytes is too large for a config file (limit {MAX_CONFIG_BYTES:,})"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

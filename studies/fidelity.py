@@ -62,8 +62,11 @@ def config_of(entry: Entry, args):
     return load_config(REPO / CONFIG, {**entry.overrides, "train.epochs": args.epochs})
 
 
-def search_all(items: list[Entry], args) -> None:
-    """Search every distinct configuration once, with the most seeds any entry asks for."""
+def search_all(items: list[Entry], args) -> int:
+    """Search every distinct configuration once, with the most seeds any entry asks for.
+
+    Returns the number of masks searched by this call.
+    """
     from landscape.search.runner import run_search
 
     todo: dict[str, tuple[object, int, str]] = {}
@@ -71,16 +74,18 @@ def search_all(items: list[Entry], args) -> None:
         cfg = config_of(e, args)
         seeds = max(n_seeds(e, args), todo.get(cfg.run_id, (None, 0, ""))[1])
         todo[cfg.run_id] = (cfg, seeds, todo.get(cfg.run_id, (None, 0, f"{e.study}: {e.label}"))[2])
-    start = time.perf_counter()
+    start, searched = time.perf_counter(), 0
     for i, (run_id, (cfg, seeds, label)) in enumerate(todo.items(), 1):
         t0 = time.perf_counter()
         s = run_search(cfg, args.runs, [args.weight_seed], list(range(seeds)), "cpu", seeds, progress=False)
         dt = time.perf_counter() - t0
+        searched += s.done
         print(
             f"[{i:>2}/{len(todo)}] {label:<40} {run_id}: {s.done} searched, {s.skipped} done before "
             f"({dt:5.1f} s, {time.perf_counter() - start:6.0f} s total)",
             flush=True,
         )
+    return searched
 
 
 def summarise(items: list[Entry], args) -> pd.DataFrame:
@@ -152,15 +157,20 @@ def main(argv=None) -> int:
     items = entries(args)
     Path(args.runs).mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    if not args.report_only:
-        search_all(items, args)
+    timing = Path(args.runs) / "fidelity_search_s.txt"
+    if not args.report_only and search_all(items, args):
+        # cumulative over the invocations that searched something (resumed studies add up)
+        before = float(timing.read_text()) if timing.exists() else 0.0
+        timing.write_text(f"{before + time.perf_counter() - t0:.1f}\n")
     results = summarise(items, args)
     div = diversity(items, args)
     results.to_csv(Path(args.runs) / "fidelity_results.csv", index=False)
     div.to_csv(Path(args.runs) / "fidelity_diversity.csv", index=False)
     for study, part in results.groupby("study", sort=False):
         part.to_csv(Path(args.runs) / f"fidelity_{study}.csv", index=False)
-    write_report(results, div, args, Path(args.doc), wall_s=time.perf_counter() - t0)
+    # total search time of the study (a report-only run searches nothing)
+    wall_s = float(timing.read_text()) if timing.exists() else time.perf_counter() - t0
+    write_report(results, div, args, Path(args.doc), wall_s=wall_s)
     print(f"tables under {args.runs}/fidelity_*.csv; report -> {args.doc}")
     return 0
 

@@ -121,12 +121,48 @@ def _others(diversity_seeds: int) -> list[Entry]:
         Entry("d_wt", "dissipating", {**wt, "method.name": "dissipating"}),
         Entry("d_wt", "K-starts+dissipating", {**wt, "method.name": "kstarts_dissipating"}),
     ]
+    out += _controls()
     out += [
         Entry("d_div", "Edge-Popup d=0.5", {**EP, "method.density": 0.5}, n_seeds=diversity_seeds),
         Entry("d_div", "Biprop d=0.5", {**BIPROP, "method.density": 0.5}, n_seeds=diversity_seeds),
         Entry("d_null", "random masks d=0.5 (untrained)", {"method.name": "random", "method.density": 0.5}),
     ]
     return out
+
+
+def _controls() -> list[Entry]:
+    """Controls that separate causes: IteRand's ranking without re-draws, and the init scale."""
+    no_redraw = {**EP, **ITERAND, "method.rerand.prob": 0.0}
+    scaled = {**EP, "model.scale_fan": True}
+    return [
+        Entry(
+            "d_ctrl",
+            "IteRand r=0 (raw scores, no re-draws) h=32 d=0.5",
+            {**no_redraw, "method.density": 0.5, "model.width_mult": 0.125},
+        ),
+        Entry(
+            "d_ctrl",
+            "IteRand r=0.1 h=32 d=0.5",
+            {**EP, **ITERAND, "method.density": 0.5, "model.width_mult": 0.125},
+        ),
+        Entry(
+            "d_ctrl",
+            "IteRand r=0 (raw scores, no re-draws) h=256 d=0.5",
+            {**no_redraw, "method.density": 0.5},
+        ),
+        Entry("d_ctrl", "IteRand r=0.1 h=256 d=0.5", {**EP, **ITERAND, "method.density": 0.5}),
+        Entry(
+            "d_ctrl",
+            "IteRand r=0 (raw scores, no re-draws) h=256 d=0.1",
+            {**no_redraw, "method.density": 0.1},
+        ),
+        Entry("d_ctrl", "IteRand r=0.1 h=256 d=0.1", {**EP, **ITERAND, "method.density": 0.1}),
+        Entry("d_ctrl", "Edge-Popup SC d=0.05", {**EP, "method.density": 0.05}),
+        Entry("d_ctrl", "Edge-Popup SC + scale_fan d=0.05", {**scaled, "method.density": 0.05}),
+        Entry("d_ctrl", "Edge-Popup SC d=0.1", {**EP, "method.density": 0.1}),
+        Entry("d_ctrl", "Edge-Popup SC + scale_fan d=0.1", {**scaled, "method.density": 0.1}),
+        Entry("d_ctrl", "Biprop d=0.05", {**BIPROP, "method.density": 0.05}),
+    ]
 
 
 def plan(diversity_seeds: int = 10) -> list[Entry]:

@@ -136,8 +136,9 @@ def _protocol(args, results: pd.DataFrame, wall_s: float) -> str:
 - Reported: final-epoch test accuracy, mean ± sd over search seeds (ddof 1), in %; the
   CSV files also hold the test accuracy at the best validation epoch. A difference smaller
   than the larger of the two sds is a **tie**.
-- {n_runs} distinct runs; this invocation took {wall_s / 60:.1f} min on the 2-core CPU
-  machine (resumed runs are skipped, so a re-run only rebuilds the tables).
+- {n_runs} distinct runs; searching took {wall_s / 60:.1f} min in all on a
+  shared 2-core CPU machine with one torch thread (finished masks are skipped, so a re-run
+  only rebuilds the tables).
 - Tables: `{args.runs}/fidelity_results.csv` (every row), `fidelity_<study>.csv`,
   `fidelity_diversity.csv`.
 """
@@ -213,6 +214,10 @@ def write_report(results: pd.DataFrame, div: pd.DataFrame, args, path: Path, wal
         "High sparsity (density 0.1):",
         "",
         table_rows(t, results, "d_sparse"),
+        "",
+        "Controls (IteRand's raw-score ranking without re-draws; the init scale at high sparsity):",
+        "",
+        table_rows(t, results, "d_ctrl"),
         "",
         "Weight-training pruning at initialisation (density 0.2, lr 0.05; dense line at density 1):",
         "",

@@ -20,6 +20,8 @@ def find_folder(cfg: DataConfig, subfolder: str, marker: str) -> Path:
     ``<root>`` itself when the root already points there. Falls back to
     ``<root>/<subfolder>`` so error messages name the conventional place."""
     root = data_root(cfg)
+    if root.is_file():
+        raise DataError(f"data.root: {root} is a file, expected the folder holding the {subfolder} files")
     for folder in (root / subfolder, root):
         if (folder / marker).exists() or (folder / f"{marker}.gz").exists():
             return folder

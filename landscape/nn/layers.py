@@ -86,6 +86,11 @@ class MaskedLayer(nn.Module):
             return self.mask() > 0.5
 
     def effective_weight(self) -> torch.Tensor:
+        if self.fixed_mask is None and not self.dense and self.rule is not None:
+            fused = getattr(self.rule, "masked_weight", None)
+            weight = fused(self) if fused is not None else None
+            if weight is not None:
+                return weight
         mask = self.mask()
         if self.dense or self.rule is None:
             return mask * self.weight

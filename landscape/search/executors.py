@@ -10,25 +10,22 @@ duplicate a mask, and a re-run skips what is finished.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import multiprocessing as mp
 import os
 import queue
 import shutil
-import socket
-import threading
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from landscape.config import SearchConfig
 from landscape.errors import ConfigError, LandscapeError
-from landscape.search.sweep import SweepProgress, SweepTask, pending_pairs
-from landscape.store.claims import make_owner, read_claim, refresh
+from landscape.search.sweep import SweepProgress, SweepTask, pending_pairs, seed_label
+from landscape.store.claims import make_owner
 
 EXECUTORS = ("local", "slurm", "submitit-local", "debug")
 POLL_S = 2.0
@@ -48,11 +45,7 @@ class WorkUnit:
 
     @property
     def label(self) -> str:
-        s = self.search_seeds
-        seeds = (
-            f"{s[0]}-{s[-1]}" if len(s) > 1 and s == tuple(range(s[0], s[-1] + 1)) else ",".join(map(str, s))
-        )
-        return f"{self.cfg.run_id} w{self.weight_seed} s{seeds}"
+        return f"{self.cfg.run_id} w{self.weight_seed} s{seed_label(self.search_seeds)}"
 
 
 @dataclass
@@ -96,26 +89,21 @@ class SweepReport:
 def run_unit(unit: WorkUnit, owner_label: str = "sweep") -> UnitResult:
     """Search one unit into its runs root (what every executor runs, in whatever process).
 
-    Claims of this host's dead workers are broken first, and this worker's claims get a
-    heartbeat while it trains, so a long batch is never taken for abandoned.
+    Claims left by dead workers are taken over and live claims get a heartbeat inside
+    :func:`~landscape.search.runner.run_search` (see :mod:`landscape.store.claims`).
     """
     import torch
 
-    from landscape.search.runner import open_run, run_search
+    from landscape.search.runner import run_search
 
     torch.set_num_threads(unit.threads or default_threads())
     owner = make_owner(owner_label)
-    claims = open_run(unit.cfg, unit.runs_root).path / "claims"
-    claims.mkdir(exist_ok=True)  # run_search claims into it without creating it
-    reap_dead_claims(claims.parent.glob(".*.lock"))  # store locks of killed workers
-    reap_dead_claims(claims.iterdir())
     result = UnitResult(unit, worker=owner)
     try:
-        with Heartbeat(claims, owner):
-            s = run_search(
-                unit.cfg, unit.runs_root, [unit.weight_seed], list(unit.search_seeds), unit.device,
-                unit.masks_in_flight, progress=False, owner=owner,
-            )  # fmt: skip
+        s = run_search(
+            unit.cfg, unit.runs_root, [unit.weight_seed], list(unit.search_seeds), unit.device,
+            unit.masks_in_flight, progress=False, owner=owner,
+        )  # fmt: skip
         result.done, result.skipped, result.busy = s.done, s.skipped, s.busy
     except LandscapeError as exc:
         result.error = f"{unit.label}: {exc}"
@@ -197,6 +185,10 @@ def execute(
         raise ConfigError(f"--workers {workers}: must be >= 1")
     if masks_in_flight is not None and masks_in_flight < 1:
         raise ConfigError(f"--masks-in-flight {masks_in_flight}: must be >= 1")
+    if executor != "local":
+        check_submitit_options(executor, options)
+    elif options:
+        raise ConfigError(f"sweep option {sorted(options)[0]!r}: needs a submitit executor (slurm, ...)")
     Path(runs_root).mkdir(parents=True, exist_ok=True)
     report = SweepReport(total=sum(t.n_masks for t in tasks))
     tracker = SweepProgress(tasks, runs_root, enabled=progress, desc=name)
@@ -338,92 +330,6 @@ def _worker_loop(inbox, outbox, parent_pid: int) -> None:
 # ----------------------------------------------------------------------------------------------
 # claims: heartbeat while training, and claims of dead local workers broken at once
 
-HEARTBEAT_S = 60.0
-
-
-class Heartbeat:
-    """Refresh every claim ``owner`` holds under ``claims_dir`` every ``interval`` seconds.
-
-    The runner breaks claims whose heartbeat is older than its stale limit; a batch that
-    trains for longer than that must keep its claims fresh or another worker redoes it.
-    """
-
-    def __init__(self, claims_dir: Path, owner: str, interval: float = HEARTBEAT_S) -> None:
-        self.claims_dir, self.owner, self.interval = Path(claims_dir), owner, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="claims-heartbeat", daemon=True)
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.interval):
-            for path in _claim_files(self.claims_dir):
-                info = read_claim(path)
-                if info is not None and info.get("owner") == self.owner:
-                    refresh(path, self.owner)
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def _claim_files(claims_dir: Path) -> list[Path]:
-    try:
-        return [p for p in claims_dir.iterdir() if not p.name.startswith(".")]
-    except FileNotFoundError:
-        return []
-
-
-def reap_dead_claims(paths: Iterable[Path]) -> int:
-    """Break the claims among ``paths`` held by workers on this host whose process is gone.
-
-    A worker killed with SIGKILL leaves its claims (and possibly a store lock) behind;
-    without this they would block its masks until they go stale. Only claims recorded with
-    this host's name are judged (a pid means nothing on another host). A claim is renamed
-    to a unique name first and put back if it turns out to be a different claim than the
-    one judged dead, so two reapers, or a reaper and a new claimant, never remove a live one.
-    Returns how many claims were broken.
-    """
-    host, reaped = socket.gethostname(), 0
-    for path in paths:
-        if ".reaped-" in path.name or ".broken-" in path.name:
-            continue
-        info = read_claim(path)
-        if not info or info.get("host") != host or not isinstance(info.get("pid"), int):
-            continue
-        if _pid_alive(info["pid"]):
-            continue
-        grave = path.with_name(f".{path.name}.reaped-{os.getpid()}-{time.monotonic_ns()}")
-        try:
-            os.rename(path, grave)
-        except FileNotFoundError:
-            continue
-        if (read_claim(grave) or {}).get("owner") != info.get("owner"):
-            with contextlib.suppress(FileExistsError):
-                os.link(grave, path)
-        else:
-            reaped += 1
-        grave.unlink()
-    return reaped
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this host (zombies count as dead)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
-
-
 # ----------------------------------------------------------------------------------------------
 # submitit: Slurm job arrays, or the same jobs locally / in-process
 
@@ -444,13 +350,6 @@ def run_submitit(kind, tasks, runs_root, device, masks_in_flight, report, tracke
 
     options = dict(options)
     wait = options.pop("wait", True)
-    unknown = set(options) - set(_SLURM_OPTIONS) - set(_GENERIC_OPTIONS)
-    if unknown:
-        raise ConfigError(f"sweep option {sorted(unknown)[0]!r}: unknown (known: "
-                          f"{', '.join(sorted({*_SLURM_OPTIONS, *_GENERIC_OPTIONS, 'wait'}))})")  # fmt: skip
-    if kind == "slurm" and not slurm_available():
-        raise ConfigError("--executor slurm: sbatch not found on this machine; use --executor local "
-                          "(or submitit-local to try the job set-up here)")  # fmt: skip
     parallel = int(options.get("array_parallelism") or 1)
     threads = None
     if kind == "submitit-local":  # jobs share this machine: split its cores between them
@@ -474,6 +373,19 @@ def run_submitit(kind, tasks, runs_root, device, masks_in_flight, report, tracke
         while not all(j.done() for j in jobs):
             time.sleep(POLL_S)
     report.results.extend(_job_result(job, unit) for job, unit in zip(jobs, units))
+
+
+def check_submitit_options(kind: str, options: dict) -> None:
+    """Refuse unknown cluster options, and Slurm where there is none, before any work."""
+    unknown = set(options) - set(_SLURM_OPTIONS) - set(_GENERIC_OPTIONS) - {"wait"}
+    if unknown:
+        known = ", ".join(sorted({*_SLURM_OPTIONS, *_GENERIC_OPTIONS, "wait"}))
+        raise ConfigError(f"sweep option {sorted(unknown)[0]!r}: unknown (known: {known})")
+    if kind == "slurm" and not slurm_available():
+        raise ConfigError(
+            "--executor slurm: sbatch not found on this machine; use --executor local "
+            "(or submitit-local to try the job set-up here)"
+        )
 
 
 def _job_result(job, unit: WorkUnit) -> UnitResult:

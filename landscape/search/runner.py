@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from functools import partial
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,8 @@ from landscape import registries
 from landscape.config import DataConfig, SearchConfig
 from landscape.store.packing import pack_layers
 
-# A claim whose heartbeat (refreshed every epoch) is older than this belongs to a dead worker on
-# another host; on the same host a dead owner is recognised at once (store.claims).
+# A claim whose heartbeat (refreshed every minute) is older than this belongs to a dead worker
+# on another host; on the same host a dead owner is recognised at once (store.claims).
 CLAIM_STALE_S = 30 * 60
 
 
@@ -92,7 +91,7 @@ def run_search(
         Claim owner name (defaults to host:pid:random).
     """
     from landscape.search.batching import auto_masks_in_flight
-    from landscape.store.claims import claim, release
+    from landscape.store.claims import Heartbeat, claim, release
 
     device = resolve_device(device)
     store = open_run(cfg, runs_root)
@@ -128,10 +127,8 @@ def run_search(
                 fresh = [s for s in mine if (w, s) not in done_now]
                 summary.skipped += len(mine) - len(fresh)
                 if fresh:
-                    heartbeat = [claims_dir / f"w{w}-s{s}" for s in mine]
-                    summary.done += _search_batch(
-                        store, cfg, dataset, w, fresh, device, progress, partial(_refresh, heartbeat, owner)
-                    )
+                    with Heartbeat([claims_dir / f"w{w}-s{s}" for s in mine], owner):
+                        summary.done += _search_batch(store, cfg, dataset, w, fresh, device, progress)
             finally:
                 for s in mine:
                     release(claims_dir / f"w{w}-s{s}", owner)
@@ -143,24 +140,11 @@ def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
         yield items[i : i + size]
 
 
-def _refresh(paths: list[Path], owner: str) -> None:
-    from landscape.store.claims import refresh
-
-    for path in paths:
-        refresh(path, owner)
-
-
-def _search_batch(store, cfg, dataset, weight_seed, seeds, device, progress, heartbeat=None) -> int:
+def _search_batch(store, cfg, dataset, weight_seed: int, seeds: list[int], device: str, progress: bool) -> int:
     from landscape.search.trainer import Trainer
 
     key = (weight_seed, tuple(seeds))
-
-    def save(state: dict) -> None:
-        store.save_checkpoint(key, state)
-        if heartbeat is not None:
-            heartbeat()
-
-    checkpoint = (save, lambda: store.load_checkpoint(key))
+    checkpoint = (lambda state: store.save_checkpoint(key, state), lambda: store.load_checkpoint(key))
     label = f"{cfg.run_id} w{weight_seed} s{_seed_label(seeds)}"
     trainer = Trainer(cfg, dataset, weight_seed, seeds, device, checkpoint, label, progress)
     stored = store.weight_checksum(weight_seed)

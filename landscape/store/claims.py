@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -185,6 +186,32 @@ def _create(path: Path, owner: str) -> bool:
         fh.flush()
         os.fsync(fh.fileno())
     return True
+
+
+class Heartbeat:
+    """Refresh the claims at ``paths`` every ``interval`` seconds while the block runs.
+
+    A batch that trains for longer than the stale limit keeps its claims fresh, so no worker
+    on another host takes it for abandoned.
+    """
+
+    def __init__(self, paths: list[Path], owner: str, interval: float = 60.0) -> None:
+        self.paths, self.owner, self.interval = list(paths), owner, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="claims-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            for path in self.paths:
+                refresh(path, self.owner)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 @contextlib.contextmanager

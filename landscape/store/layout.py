@@ -118,12 +118,21 @@ class Layout:
 
     @classmethod
     def from_json(cls, data: list[dict], source: str = "layout") -> Layout:
+        if not isinstance(data, list) or not data:
+            raise StoreError(f"{source}: malformed layout (expected a non-empty list of layers)")
+        for i, d in enumerate(data):
+            # strict types: a damaged file must not be read as a different, plausible network
+            ok = isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("shape"), list)
+            if not ok or not all(type(n) is int for n in d["shape"]) or type(d.get("offset", 0)) is not int:
+                raise StoreError(
+                    f"{source}: malformed layout (layer {i} needs a name, integer shape and offset)"
+                )
         try:
             layout = cls((d["name"], d["shape"]) for d in data)
-        except (KeyError, TypeError, ValueError) as exc:
+        except ValueError as exc:
             raise StoreError(f"{source}: malformed layout ({exc})") from None
         for spec, d in zip(layout, data):
-            if "offset" in d and int(d["offset"]) != spec.offset:
+            if "offset" in d and d["offset"] != spec.offset:
                 raise StoreError(f"{source}: layer {spec.name!r} offset does not match its shapes")
         return layout
 

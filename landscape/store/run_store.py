@@ -26,7 +26,7 @@ from landscape.store import _io, checkpoints, shards
 from landscape.store.claims import file_lock
 from landscape.store.layout import Layout
 from landscape.store.meta import make_meta
-from landscape.store.records import curves_frame, first_difference, records_frame
+from landscape.store.records import curves_frame, first_difference, flatten, records_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,7 +106,7 @@ class RunStore:
 
     def _check_matches(self, cfg: SearchConfig, layout: Layout, data_info: dict | None) -> None:
         if self.config.canonical() != cfg.canonical() or self.run_id != cfg.run_id:
-            diff = first_difference(self.config.canonical(), cfg.canonical())
+            diff = _identity_difference(self.config, cfg)
             raise StoreError(
                 f"run {self.run_id} at {self.path}: config.json does not match the requested config "
                 f"({diff}); the run directory is corrupt"
@@ -366,6 +366,13 @@ def _publish_dir(root: Path, final: Path, files: dict[str, bytes]) -> None:
     # the folder exists without a config (created by hand, say): fill in what is missing
     for name, data in files.items():
         _io.write_new(final / name, data)
+
+
+def _identity_difference(a: SearchConfig, b: SearchConfig) -> str:
+    """First differing identity field, with default values spelled out (not ``None``)."""
+    keys = set(flatten(a.canonical())) | set(flatten(b.canonical()))
+    fa, fb = flatten(a.to_dict()), flatten(b.to_dict())
+    return first_difference({k: fa.get(k) for k in keys}, {k: fb.get(k) for k in keys})
 
 
 def _data_shape(info: dict) -> dict:

@@ -3,15 +3,14 @@
 Pure kernels live in :mod:`landscape.tl._kernels`; nothing here imports torch at import time.
 """
 
+# interpolation barriers need torch at call time only
+from landscape.tl.barriers import barriers
 from landscape.tl.baseline import random_baseline
 from landscape.tl.cluster import cluster
 from landscape.tl.consensus import consensus
 from landscape.tl.distances import distances
 from landscape.tl.diversity import diversity
 from landscape.tl.embed import embed, mds, pca, tsne, umap
-
-# interpolation barriers need torch at call time only
-from landscape.tl.barriers import barriers
 
 __all__ = [
     "barriers",

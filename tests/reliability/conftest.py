@@ -9,13 +9,16 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from landscape.cli import main
 from landscape.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "digits_mlp_edge_popup.yaml"
 # a tiny search: seconds on one CPU thread
 TINY = ["model.hidden=[32, 32]", "train.epochs=3", "train.batch_size=64"]
+HOW_IT_RAN = ("wall_time_s", "batched_with")
 
 
 def drive(tmp_path: Path, jobs: list[dict], mode: str = "sequential", timeout: float = 300) -> list[dict]:
@@ -54,12 +57,13 @@ def listed_pairs(store: RunStore) -> list[tuple[int, int]]:
 
 
 def by_pair(store: RunStore) -> tuple[list[tuple[int, int]], np.ndarray, list[dict]]:
-    """Pairs sorted, with their packed rows and records (minus wall time) in that order."""
+    """Pairs sorted, with their packed rows and records in that order (minus the fields that
+    describe how the search ran rather than what it found)."""
     pairs = listed_pairs(store)
     rows = np.asarray(store.read_rows())
     records = store._records()
     order = sorted(range(len(pairs)), key=pairs.__getitem__)
-    clean = [{k: v for k, v in records[i].items() if k != "wall_time_s"} for i in order]
+    clean = [{k: v for k, v in records[i].items() if k not in HOW_IT_RAN} for i in order]
     return [pairs[i] for i in order], rows[order], clean
 
 
@@ -72,3 +76,29 @@ def assert_same_masks(store: RunStore, reference: RunStore) -> None:
     np.testing.assert_array_equal(rows, ref_rows)
     assert records == ref_records
     store.verify()
+
+
+SEARCH = ["search", str(CONFIG), "--quiet", *(a for o in TINY for a in ("--set", o))]
+
+
+def cli_error(capsys, *argv: str) -> str:
+    """Run the CLI and return its one-line error (asserting the contract on the way)."""
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    err = captured.err
+    assert code == 2, (code, err, captured.out)
+    assert "Traceback" not in err
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith(f"landscape {argv[0]}: error: ")
+    return err.strip()
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory) -> Path:
+    """A run directory with three stored masks (copied before each tampering)."""
+    from landscape.config import load_config
+    from landscape.search.runner import run_search
+
+    root = tmp_path_factory.mktemp("finished")
+    cfg = load_config(CONFIG, TINY)
+    return run_search(cfg, root, [0], [0, 1, 2], device="cpu", progress=False).path

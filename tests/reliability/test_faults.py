@@ -31,49 +31,74 @@ KILLS = [
 ]
 
 
+RANDOM_DELAYS = np.random.default_rng(20240607).uniform(0.05, 1.5, size=4)
+
+
+def _scenarios(tmp) -> dict[str, list[dict]]:
+    """Every scenario's jobs; all run through one driver (one interpreter start)."""
+    final = search_job(tmp / "chain", WEIGHT_SEEDS, SEARCH_SEEDS)
+    timer = [{"on": "timer", "delay": float(d)} for d in RANDOM_DELAYS]
+    return {
+        "reference": [search_job(tmp / "reference", WEIGHT_SEEDS, SEARCH_SEEDS)],
+        "chain": [search_job(tmp / "chain", WEIGHT_SEEDS, SEARCH_SEEDS, kill) for _, kill in KILLS] + [final],
+        "random": [search_job(tmp / "random", WEIGHT_SEEDS, SEARCH_SEEDS, k) for k in timer]
+        + [search_job(tmp / "random", WEIGHT_SEEDS, SEARCH_SEEDS)],
+        # the restart batches masks differently: an orphaned checkpoint must not leak into it
+        "rebatched": [
+            search_job(
+                tmp / "rebatched",
+                WEIGHT_SEEDS,
+                SEARCH_SEEDS,
+                {"on": "replace", "file": "*.pt", "nth": 3},
+                masks_in_flight=3,
+            ),
+            search_job(tmp / "rebatched", WEIGHT_SEEDS, SEARCH_SEEDS, masks_in_flight=1),
+        ],  # fmt: skip
+    }
+
+
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> RunStore:
+def outcome(tmp_path_factory) -> tuple:
+    """(runs roots folder, {scenario: [result per job]}) after every scenario ran."""
+    tmp = tmp_path_factory.mktemp("faults")
+    scenarios = _scenarios(tmp)
+    results = iter(drive(tmp, [job for jobs in scenarios.values() for job in jobs]))
+    return tmp, {name: [next(results) for _ in jobs] for name, jobs in scenarios.items()}
+
+
+@pytest.fixture(scope="module")
+def reference(outcome) -> RunStore:
     """The same search, never interrupted."""
-    tmp = tmp_path_factory.mktemp("reference")
-    (result,) = drive(tmp, [search_job(tmp / "runs", WEIGHT_SEEDS, SEARCH_SEEDS)])
+    tmp, results = outcome
+    (result,) = results["reference"]
     assert result["ended"] == "ok" and result["done"] == len(ALL_PAIRS), result
-    return only_run(tmp / "runs")
+    return only_run(tmp / "reference")
 
 
-def test_kills_at_every_write_then_restart_equal_an_uninterrupted_search(tmp_path, reference):
-    root = tmp_path / "runs"
-    jobs = [search_job(root, WEIGHT_SEEDS, SEARCH_SEEDS, kill) for _, kill in KILLS]
-    jobs.append(search_job(root, WEIGHT_SEEDS, SEARCH_SEEDS))  # the final, undisturbed restart
-    results = drive(tmp_path, jobs)
-    for (label, _), result in zip(KILLS, results):
+def test_kills_at_every_write_then_restart_equal_an_uninterrupted_search(outcome, reference):
+    tmp, results = outcome
+    for (label, _), result in zip(KILLS, results["chain"]):
         assert result["ended"] == "killed", f"the kill {label!r} never fired: {result}"
-    assert results[-1]["ended"] == "ok", results[-1]
-    store = only_run(root)
+    last = results["chain"][-1]
+    assert last["ended"] == "ok", last
+    store = only_run(tmp / "chain")
     assert_same_masks(store, reference)
     # masks stored before a kill were kept: the last run searched only what was left
-    assert results[-1]["skipped"] > 0
+    assert last["skipped"] > 0 and last["done"] + last["skipped"] == len(ALL_PAIRS)
     _assert_leftovers_are_inert(store)
 
 
-def test_kills_at_random_moments_then_restart_equal_an_uninterrupted_search(tmp_path, reference):
-    root = tmp_path / "runs"
-    delays = np.random.default_rng(20240607).uniform(0.05, 1.5, size=4)
-    jobs = [search_job(root, WEIGHT_SEEDS, SEARCH_SEEDS, {"on": "timer", "delay": float(d)}) for d in delays]
-    jobs.append(search_job(root, WEIGHT_SEEDS, SEARCH_SEEDS))
-    results = drive(tmp_path, jobs)
-    assert all(r["ended"] in ("killed", "ok") for r in results), results
-    assert results[-1]["ended"] == "ok", results[-1]
-    assert_same_masks(only_run(root), reference)
+def test_kills_at_random_moments_then_restart_equal_an_uninterrupted_search(outcome, reference):
+    tmp, results = outcome
+    assert all(r["ended"] in ("killed", "ok") for r in results["random"]), results["random"]
+    assert results["random"][-1]["ended"] == "ok"
+    assert_same_masks(only_run(tmp / "random"), reference)
 
 
-def test_killed_search_with_other_batch_sizes_resumes_to_the_same_masks(tmp_path, reference):
-    # the restart batches masks differently: an orphaned checkpoint must not leak into it
-    root = tmp_path / "runs"
-    kill = {"on": "replace", "file": "*.pt", "nth": 3}
-    results = drive(tmp_path, [search_job(root, WEIGHT_SEEDS, SEARCH_SEEDS, kill, masks_in_flight=3),
-                               search_job(root, WEIGHT_SEEDS, SEARCH_SEEDS, masks_in_flight=1)])  # fmt: skip
-    assert [r["ended"] for r in results] == ["killed", "ok"]
-    assert_same_masks(only_run(root), reference)
+def test_killed_search_resumed_with_other_batch_sizes_gives_the_same_masks(outcome, reference):
+    tmp, results = outcome
+    assert [r["ended"] for r in results["rebatched"]] == ["killed", "ok"]
+    assert_same_masks(only_run(tmp / "rebatched"), reference)
 
 
 def _assert_leftovers_are_inert(store: RunStore) -> None:

@@ -13,15 +13,9 @@ from pathlib import Path
 import pytest
 
 from landscape.errors import ConfigError
-from landscape.search.executors import (
-    Heartbeat,
-    WorkUnit,
-    make_units,
-    reap_dead_claims,
-    run_unit,
-)
+from landscape.search.executors import WorkUnit, make_units, run_unit
 from landscape.search.sweep import load_sweep, run_sweep
-from landscape.store.claims import claim, read_claim
+from landscape.store.claims import Heartbeat, claim, owner_is_dead, read_claim
 from landscape.store.run_store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,7 +137,7 @@ def _fake_claim(path: Path, host: str, pid: int, owner: str = "someone") -> None
     path.write_text(json.dumps({"owner": owner, "host": host, "pid": pid, "claimed_at": time.time()}))
 
 
-def test_claims_of_dead_local_workers_are_reaped(tmp_path):
+def test_claims_of_dead_local_workers_are_taken_over(tmp_path):
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
@@ -153,9 +147,10 @@ def test_claims_of_dead_local_workers_are_reaped(tmp_path):
     _fake_claim(tmp_path / "w0-s1", here, os.getpid())  # alive
     _fake_claim(tmp_path / "w0-s2", "another-host", dead_pid)  # a pid elsewhere means nothing here
     (tmp_path / "w0-s3").write_text("")  # being written by its creator
-    assert reap_dead_claims(tmp_path.iterdir()) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["w0-s1", "w0-s2", "w0-s3"]
-    assert claim(tmp_path / "w0-s0", "me", 900)
+    assert [owner_is_dead(tmp_path / f"w0-s{i}") for i in range(4)] == [True, False, False, False]
+    # a fresh claim of a dead local worker is taken over at once; the others stand
+    assert [claim(tmp_path / f"w0-s{i}", "me", 900) for i in range(4)] == [True, False, False, False]
+    assert read_claim(tmp_path / "w0-s0")["owner"] == "me"
 
 
 def test_heartbeat_refreshes_only_its_own_claims(tmp_path):
@@ -164,7 +159,7 @@ def test_heartbeat_refreshes_only_its_own_claims(tmp_path):
     old = time.time() - 3600
     for p in (mine, theirs):
         os.utime(p, (old, old))
-    with Heartbeat(tmp_path, "me", interval=0.01):
+    with Heartbeat([mine], "me", interval=0.01):
         deadline = time.monotonic() + 30
         while os.stat(mine).st_mtime == old and time.monotonic() < deadline:
             time.sleep(0.01)

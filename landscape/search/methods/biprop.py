@@ -39,6 +39,8 @@ def biprop_gain(weight: Tensor, hard: Tensor) -> Tensor:
 class Biprop(EdgePopup):
     """Edge-Popup search with binarised effective weights ``alpha * sign(W) * M``."""
 
+    fused_weight = False  # the effective weight is alpha * sign(w) * mask, not mask * w
+
     def effective_weight(self, layer: MaskedLayer, mask: Tensor) -> Tensor:
         hard = mask.detach()
         weight = layer.weight.detach()
