@@ -124,7 +124,7 @@ def _protocol(args, results: pd.DataFrame, wall_s: float) -> str:
 ```
 
 - Data: scikit-learn's bundled digits (8×8, 1,797 images), standardised, stratified
-  60/20/20 train/val/test split (`data.split_seed` 0): 1,078 / 359 / 360 images.
+  60/20/20 train/val/test split (`data.split_seed` 0): 1,079 / 359 / 359 images.
 - Model: MLP 64-h-h-10 without biases or batch norm, every layer masked (first and last
   included), `model.hidden` = [256, 256] scaled by `model.width_mult`.
 - Base config `configs/digits_mlp_edge_popup.yaml`: SGD lr 0.1, momentum 0.9, weight decay

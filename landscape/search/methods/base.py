@@ -108,7 +108,7 @@ def topk_mask(values: Tensor, k: int | Tensor) -> Tensor:
         # no host sync on accelerators: always resolve ties (cheap next to the selection)
         return _break_ties(values, threshold, k)
     mask = values >= threshold
-    bad = (mask.sum(dim=1) != k).nonzero().flatten()
+    bad = (torch.count_nonzero(mask, dim=1) != k).nonzero().flatten()  # no int64 copy of the mask
     if bad.numel():
         # ties at the threshold broke the count: redo only those rows exactly
         mask[bad] = _break_ties(values[bad], threshold[bad], k)

@@ -52,7 +52,8 @@ class _MaskedWeight(torch.autograd.Function):
     def forward(ctx, scores: Tensor, weight: Tensor, hard: Tensor, through_abs: bool) -> Tensor:
         ctx.save_for_backward(scores, weight)
         ctx.through_abs = through_abs
-        return weight * hard
+        # where(), not weight * hard: multiplying by a bool tensor first copies it to float
+        return torch.where(hard, weight, 0.0)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
