@@ -148,14 +148,49 @@ def analyze(
     return Analysis(tables, out_dir, masksets, skipped)
 
 
-def _barriers(ms, n_pairs: int, split: str, rng: int, progress: bool):
-    from landscape import tl
+# Barriers compare masks over shared random weights; weight-training baselines train their
+# own weights per mask, so there is no mask path between two of them.
+WEIGHT_TRAINING = ("dense", "kstarts", "dissipating", "kstarts_dissipating")
 
+
+def _barriers(ms, n_pairs: int, split: str, rng: int, progress: bool):
+    from landscape import pp, tl
+
+    keep = ~ms.obs["method.name"].isin(WEIGHT_TRAINING).to_numpy()
+    if keep.sum() < 2:
+        return None
+    sub = ms if keep.all() else pp.subset(ms, keep)
+    pairs = _pairs_per_run(sub.obs, n_pairs, rng)
+    if not pairs:
+        return None
     try:
-        return tl.barriers(ms, pairs=n_pairs, split=split, rng=rng, progress=progress)
+        table = tl.barriers(sub, pairs=pairs, split=split, rng=rng, progress=progress)
     except AnalysisError as exc:
         warnings.warn(f"barriers skipped: {exc}", stacklevel=2)
         return None
+    if sub is not ms:  # keep the results on the analysed MaskSet (figures read them there)
+        ms.uns["barrier"] = sub.uns["barrier"]
+        full = np.full((len(ms), len(ms)), np.nan)
+        pos = np.flatnonzero(keep)
+        full[np.ix_(pos, pos)] = sub.obsp["barrier"]
+        ms.obsp["barrier"] = full
+    for col in ("method", "density", "model.width_mult", "run_id"):
+        if col in sub.obs and col not in table:
+            table[col] = sub.obs[col].to_numpy()[table["i"].to_numpy()]
+    return table
+
+
+def _pairs_per_run(obs: pd.DataFrame, n_pairs: int, rng: int) -> list[tuple[int, int]]:
+    """Up to ``n_pairs`` random mask pairs (positions) within every (run, weight seed)."""
+    gen = np.random.default_rng(rng)
+    pairs: list[tuple[int, int]] = []
+    positions = pd.Series(np.arange(len(obs)), index=obs.index)
+    for _, group in positions.groupby([obs["run_id"], obs["weight_seed"]], sort=True):
+        pos = group.to_numpy()
+        i, j = np.triu_indices(len(pos), k=1)
+        take = gen.permutation(len(i))[:n_pairs]
+        pairs += [(int(pos[i[t]]), int(pos[j[t]])) for t in sorted(take)]
+    return pairs
 
 
 def _masks_table(ms) -> pd.DataFrame:
@@ -230,46 +265,34 @@ def _read_skipped(out_dir: Path) -> list[str]:
 # ------------------------------------------------------------------------------------------
 # the printed summary
 
+GROUP_COLUMNS = ("method", "density", "model.width_mult")
+
 
 def format_summary(result: Analysis) -> str:
+    """Readable tables: accuracy per configuration, diversity beside chance, barriers."""
     t = result.tables
-    lines = []
+    lines: list[str] = []
     masks = t.get("masks")
     if masks is not None:
-        lines.append(f"{len(masks)} masks in {masks['run_id'].nunique()} runs")
-        acc = masks.groupby(["method", "density"], dropna=False)["test_acc"].agg(["count", "mean", "std"])
-        lines.append("\ntest accuracy (final epoch), mean ± sd over masks:")
-        for (method, density), row in acc.iterrows():
-            sd = 0.0 if np.isnan(row["std"]) else row["std"]
-            lines.append(
-                f"  {method:<22} density {density:<5g} n={int(row['count']):<3} {row['mean']:.4f} ± {sd:.4f}"
-            )
+        lines.append(f"{len(masks)} masks in {masks['run_id'].nunique()} runs\n")
+        lines.append("test accuracy (final epoch), mean ± sd over masks:")
+        lines.append(_indent(_accuracy_table(masks).to_string(index=False)))
         if "all_ones_test_acc" in masks and masks["all_ones_test_acc"].notna().any():
             ref = masks.loc[masks["method"] != "random", "all_ones_test_acc"].dropna()
             if len(ref):
-                lines.append(f"  (all weights kept, no search: {ref.mean():.4f})")
+                lines.append(f"  the same random networks with every weight kept: {ref.mean():.4f}")
     div = t.get("diversity")
     if div is not None and len(div):
-        for metric, part in div.groupby("metric"):
-            name = {"jaccard": "Jaccard similarity |A∩B|/|A∪B|", "hamming": "matching (1 − Hamming)"}[metric]
-            lines.append(f"\n{name} between masks of a group vs independent random masks:")
-            for _, row in part.iterrows():
-                if row["layer"] != "whole" and row is not None:
-                    continue
-                lines.append(_diversity_line(row))
-            layers = part[part["layer"] != "whole"]
-            if len(layers) and metric == "jaccard":
-                lines.append("  per layer (similarity vs chance, excess):")
-                for _, row in layers.iterrows():
-                    lines.append("    " + _diversity_line(row, layer=True))
+        for metric in ("jaccard", "hamming"):
+            part = div[div["metric"] == metric]
+            if len(part):
+                lines.append("")
+                lines.append(_diversity_title(metric))
+                lines.append(_indent(_diversity_table(part).to_string(index=False)))
     bar = t.get("barriers")
     if bar is not None and len(bar):
         lines.append("\nloss barriers (max loss along the path above the chord of the end losses):")
-        for path, part in bar.groupby("path"):
-            lines.append(
-                f"  {path:<7} {len(part)} pairs: mean {part['barrier_loss'].mean():.4f}, "
-                f"max {part['barrier_loss'].max():.4f}; accuracy barrier mean {part['barrier_acc'].mean():.4f}"
-            )
+        lines.append(_indent(_barrier_table(bar).to_string(index=False)))
     if result.skipped:
         lines.append("\nskipped (not analysed):")
         lines += [f"  {s}" for s in result.skipped]
@@ -277,9 +300,63 @@ def format_summary(result: Analysis) -> str:
     return "\n".join(lines)
 
 
-def _diversity_line(row, layer: bool = False) -> str:
-    label = row["layer"] if layer else f"{row.get('method', '')} d={row.get('density', '')}"
-    sim, base = 1 - row["mean"], 1 - row["baseline_mean"]
-    return (
-        f"  {label:<30} {sim:.4f} (chance {base:.4f}, excess {row['excess']:+.4f}, n={int(row['n_masks'])})"
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _group_cols(frame: pd.DataFrame) -> list[str]:
+    return [c for c in GROUP_COLUMNS if c in frame.columns]
+
+
+def _short(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns={"model.width_mult": "width"})
+
+
+def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
+    cols = _group_cols(masks)
+    acc = masks.groupby(cols, dropna=False)["test_acc"].agg(["count", "mean", "std"]).reset_index()
+    acc["test_acc"] = [f"{m:.4f} ± {0 if np.isnan(s) else s:.4f}" for m, s in zip(acc["mean"], acc["std"])]
+    return _short(acc.drop(columns=["mean", "std"]).rename(columns={"count": "n"}))
+
+
+def _diversity_title(metric: str) -> str:
+    what = (
+        "Jaccard similarity |A∩B|/|A∪B|"
+        if metric == "jaccard"
+        else "matching fraction (1 − normalised Hamming)"
     )
+    return (
+        f"{what} of masks within a group, beside independent random masks of the same per-layer "
+        "counts (excess = observed − chance; per layer: excess):"
+    )
+
+
+def _diversity_table(part: pd.DataFrame) -> pd.DataFrame:
+    """One row per group: whole-network similarity, chance, excess, and per-layer excess."""
+    cols = [c for c in (*_group_cols(part), "weight_seed") if c in part.columns]
+    part = part[part["n_pairs"] > 0]
+    whole = part[part["layer"] == "whole"].copy()
+    whole = whole[whole["density"] < 1] if "density" in whole else whole  # identical dense masks
+    out = whole[[*cols, "n_masks"]].rename(columns={"n_masks": "n"}).reset_index(drop=True)
+    out["similarity"] = (1 - whole["mean"]).round(4).to_numpy()
+    out["chance"] = (1 - whole["baseline_mean"]).round(4).to_numpy()
+    out["excess"] = whole["excess"].round(4).to_numpy()
+    layers = part[part["layer"] != "whole"]
+    if len(layers):
+        excess = layers.pivot_table(index="group", columns="layer", values="excess", sort=False)
+        order = list(dict.fromkeys(layers["layer"]))
+        for layer in order:
+            out[layer] = excess[layer].reindex(whole["group"]).round(4).to_numpy()
+    return _short(out.sort_values(cols[:3]).reset_index(drop=True))
+
+
+def _barrier_table(bar: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in (*GROUP_COLUMNS, "path") if c in bar.columns] or ["path"]
+    table = bar.groupby(cols, dropna=False).agg(
+        pairs=("barrier_loss", "size"),
+        loss_barrier=("barrier_loss", "mean"),
+        max_loss_barrier=("barrier_loss", "max"),
+        acc_barrier=("barrier_acc", "mean"),
+        hamming=("hamming", "mean"),
+    )
+    return _short(table.round(4).reset_index())

@@ -74,10 +74,14 @@ def run_demo(
             flush=True,
         )
     print("analysing ...", flush=True)
-    result = analyze(runs, barriers=barrier_pairs, embed=("mds", "tsne", "pca"), progress=progress)
+    # no cache: the figures below need the analysed MaskSet itself (barriers included)
+    result = analyze(
+        runs, barriers=barrier_pairs, embed=("mds", "tsne", "pca"), progress=progress, use_cache=False
+    )
     print(result.summary(), flush=True)
     print("plotting ...", flush=True)
-    report = build_figures(runs, out=out)
+    main_masks = max(result.masksets.values(), key=len) if result.masksets else None
+    report = build_figures(runs, out=out, masks=main_masks)
     lines = [f"\nmain job finished in {time.perf_counter() - t0:.0f} s"]
     lines.append(f"  runs:    {Path(runs).resolve()}  (list them: landscape ls {runs})")
     lines.append(f"  tables:  {result.out_dir.resolve()}")

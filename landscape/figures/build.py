@@ -40,6 +40,7 @@ def build_figures(
     *,
     where: str | None = None,
     dpi: int = 300,
+    masks: Any = None,
 ) -> BuiltFigures:
     """Write named figures (``<out>/<name>.<fmt>``) and their provenance (``<name>.json``).
 
@@ -59,6 +60,10 @@ def build_figures(
         selection, e.g. ``"`model.name` == 'conv4'"``.
     dpi
         Resolution of raster formats.
+    masks
+        Optional MaskSet for the mask figures when ``source`` is a runs root, e.g. the one
+        :func:`landscape.analysis.analyze` returns with barriers already computed (accuracy
+        figures still read every run under ``source``).
 
     Returns
     -------
@@ -75,7 +80,7 @@ def build_figures(
     """
     specs = [FIGURES.get(n) for n in (list(names) if names else FIGURES.names())]
     formats = _check_formats(formats)
-    source_obj = _Source(source, where)
+    source_obj = _Source(source, where, masks)
     source_obj.obs()  # no runs, or a bad where: an error for every figure, so raise it once
     out = Path(out)
     built = BuiltFigures()
@@ -126,15 +131,18 @@ def _build_one(
 class _Source:
     """Loads masks (one layout) or only the obs table (any layouts) once, and selects from them."""
 
-    def __init__(self, source: Any, where: str | None) -> None:
+    def __init__(self, source: Any, where: str | None, masks: Any = None) -> None:
         self.source, self.where = source, where
+        self._given_masks = masks
         self._masks: Any = None
         self._masks_error: LandscapeError | None = None
         self._obs: pd.DataFrame | None = None
         self._subsets: dict[tuple, Any] = {}
 
     def describe(self) -> str:
-        return "MaskSet" if hasattr(self.source, "obsp") else str(self.source)
+        if hasattr(self.source, "obsp"):
+            return "MaskSet"
+        return str(self.source) + (" (masks: an analysed MaskSet)" if self._given_masks is not None else "")
 
     def masks(self) -> Any:
         if self._masks is None and self._masks_error is None:
@@ -147,8 +155,9 @@ class _Source:
         return self._masks
 
     def _load_masks(self) -> Any:
-        if hasattr(self.source, "obsp"):
-            ms = self.source[np.arange(len(self.source))]  # a new object: slots written here stay here
+        given = self._given_masks if self._given_masks is not None else self.source
+        if hasattr(given, "obsp"):
+            ms = given[np.arange(len(given))]  # a new object: slots written here stay here
             return _subset(ms, _query(ms.obs, self.where, "where")) if self.where else ms
         from landscape.maskset import read_layout_groups
 

@@ -152,14 +152,16 @@ def embedding(ms: Any) -> Any:
     return pl.embedding(ms, basis="mds", color=color)
 
 
-@figure("interpolation", needs=("barriers",), where=searched_masks, params={"metric": "loss"})
+@figure(
+    "interpolation", needs=("barriers",), where=searched_masks, one_density=True, params={"metric": "loss"}
+)
 def interpolation(ms: Any) -> Any:
     """Loss along the interpolation paths between masks (mean ± sd over pairs)."""
     split = ms.uns["barrier"].get("params", {}).get("split")
     return pl.interpolation(ms, metric="loss", split=split, groupby=_groupby(ms))
 
 
-@figure("barrier_matrix", needs=("barriers",), where=searched_masks)
+@figure("barrier_matrix", needs=("barriers",), where=searched_masks, one_density=True)
 def barrier_matrix(ms: Any) -> Any:
     """Loss barrier of every interpolated pair (blank where not computed)."""
     return pl.barrier_matrix(ms, groupby=_groupby(ms))
