@@ -24,12 +24,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check landscape tests benchmarks
-	$(BIN)/ruff format --check landscape tests benchmarks
+	$(BIN)/ruff check landscape tests benchmarks studies analysis_notebooks
+	$(BIN)/ruff format --check landscape tests benchmarks studies analysis_notebooks
 
 format: $(STAMP)
-	$(BIN)/ruff format landscape tests benchmarks
-	$(BIN)/ruff check --fix landscape tests benchmarks
+	$(BIN)/ruff format landscape tests benchmarks studies analysis_notebooks
+	$(BIN)/ruff check --fix landscape tests benchmarks studies analysis_notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/distances.py

@@ -20,8 +20,8 @@ import argparse
 import json
 import os
 import platform
-import threading
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -227,9 +227,10 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}, {args.threads} thread(s), load {os.getloadavg()[0]:.1f}")  # fmt: skip
     results: dict = {"threads": args.threads, "torch": torch.__version__}
-    print("CPU, digits MLP 64-256-256-10:")
+    hidden = tuple(int(h) for h in args.hidden.split(","))
+    print(f"CPU, digits MLP 64-{'-'.join(map(str, hidden))}-10:")
     results["cpu"] = cpu_table(
-        args.epochs, [int(m) for m in args.masks.split(",")], args.loop_masks, args.repeats
+        args.epochs, [int(m) for m in args.masks.split(",")], args.loop_masks, args.repeats, hidden
     )
     print(markdown(results["cpu"], args.threads))
     if torch.cuda.is_available() and not args.no_gpu:

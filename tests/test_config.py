@@ -135,3 +135,12 @@ def test_round_trip_through_dict(density, epochs, hidden):
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         MethodConfig().density = 0.3  # type: ignore[misc]
+
+
+def test_every_shipped_config_loads():
+    from pathlib import Path
+
+    files = sorted(Path("configs").glob("*.yaml")) + sorted(Path("configs").glob("*.toml"))
+    assert len(files) >= 4
+    for path in files:
+        assert load_config(path).run_id

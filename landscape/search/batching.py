@@ -36,7 +36,10 @@ def bytes_per_mask(cfg: SearchConfig, dataset) -> int:
 
     model = build_model(cfg, dataset, 1, "cpu")
     model.set_fixed_masks(
-        {n: torch.ones((1, *l.weight_shape), dtype=torch.bool) for n, l in model.masked_layers()}
+        {
+            name: torch.ones((1, *layer.weight_shape), dtype=torch.bool)
+            for name, layer in model.masked_layers()
+        }
     )
     sizes: list[int] = []
 

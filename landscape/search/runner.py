@@ -140,7 +140,9 @@ def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
         yield items[i : i + size]
 
 
-def _search_batch(store, cfg, dataset, weight_seed: int, seeds: list[int], device: str, progress: bool) -> int:
+def _search_batch(
+    store, cfg, dataset, weight_seed: int, seeds: list[int], device: str, progress: bool
+) -> int:
     from landscape.search.trainer import Trainer
 
     key = (weight_seed, tuple(seeds))

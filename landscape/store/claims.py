@@ -106,12 +106,16 @@ def is_stale(path: str | Path, stale_after_s: float) -> bool:
     return time.time() - mtime > stale_after_s or owner_is_dead(path)
 
 
+BREAK_GUARD_STALE_S = 30.0  # a breaking guard older than this was left by a killed breaker
+
+
 def break_stale(path: str | Path, stale_after_s: float) -> bool:
     """Remove the claim at ``path`` if it is stale; True when it is gone afterwards.
 
-    The claim is renamed to a unique name (only one of several breakers can succeed), and the
-    renamed file is checked again: if its owner refreshed it in between, it is linked back
-    (``link`` never overwrites) and the claim stands.
+    Breakers are serialised by a guard file (``O_EXCL``): of several processes that judge the
+    same claim stale, one breaks it and the others give up. The breaker re-checks that the
+    claim is the very file it judged (inode and heartbeat) before renaming it away, and puts
+    it back (``link`` never overwrites) if its owner refreshed it in between.
     """
     path = Path(path)
     try:
@@ -120,20 +124,44 @@ def break_stale(path: str | Path, stale_after_s: float) -> bool:
         return True
     if time.time() - seen.st_mtime <= stale_after_s and not owner_is_dead(path):
         return False
-    grave = path.with_name(f".{path.name}.broken-{uuid.uuid4().hex}")
-    try:
-        os.rename(path, grave)
-    except FileNotFoundError:
-        return not path.exists()  # another breaker won, or the owner released
-    moved = os.stat(grave)
-    if moved.st_mtime_ns != seen.st_mtime_ns or moved.st_ino != seen.st_ino:
-        # we moved a claim that was refreshed or re-created after we judged it stale
-        with contextlib.suppress(FileExistsError):
-            os.link(grave, path)
-        grave.unlink()
+    guard = path.with_name(f".{path.name}.breaking")
+    if not _create(guard, f"breaker:{os.getpid()}"):
+        _clear_abandoned_guard(guard)
         return False
-    grave.unlink()
-    return True
+    try:
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            return True
+        if (now.st_ino, now.st_mtime_ns) != (seen.st_ino, seen.st_mtime_ns):
+            return False  # released, re-claimed or refreshed since it was judged
+        grave = path.with_name(f".{path.name}.broken-{uuid.uuid4().hex}")
+        try:
+            os.rename(path, grave)
+        except FileNotFoundError:
+            return not path.exists()
+        moved = os.stat(grave)
+        if moved.st_mtime_ns != seen.st_mtime_ns or moved.st_ino != seen.st_ino:
+            with contextlib.suppress(FileExistsError):
+                os.link(grave, path)
+            grave.unlink()
+            return False
+        grave.unlink()
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            guard.unlink()
+
+
+def _clear_abandoned_guard(guard: Path) -> None:
+    """Remove a breaking guard whose breaker died (so the claim can be broken next time)."""
+    try:
+        age = time.time() - os.stat(guard).st_mtime
+    except FileNotFoundError:
+        return
+    if age > BREAK_GUARD_STALE_S or owner_is_dead(guard):
+        with contextlib.suppress(FileNotFoundError):
+            guard.unlink()
 
 
 def owner_is_dead(path: str | Path) -> bool:

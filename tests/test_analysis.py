@@ -1,0 +1,60 @@
+"""``landscape analyze`` / ``landscape.analysis.analyze`` on a small runs root."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from landscape.analysis import analyze
+from landscape.cli import main
+
+
+@pytest.fixture(scope="module")
+def analysed(tiny_runs, tmp_path_factory):
+    root = tmp_path_factory.mktemp("analyse") / "runs"
+    shutil.copytree(tiny_runs, root)
+    return root, analyze(root, barriers=1, embed=("mds", "pca"), progress=False)
+
+
+def test_diversity_reports_whole_network_and_every_layer_beside_chance(analysed):
+    _, result = analysed
+    div = result.tables["diversity"]
+    ep = div[(div["method"] == "edge_popup") & (div["metric"] == "jaccard")]
+    layers = list(ep["layer"])
+    assert layers[0] == "whole" and layers[1:] == ["fcs.0", "fcs.1", "fcs.2"]
+    assert ep["baseline_mean"].between(0.6, 0.7).all()  # Jaccard distance of random halves ≈ 2/3
+    np.testing.assert_allclose(ep["excess"], ep["baseline_mean"] - ep["mean"])
+    # the random null sits on its own baseline; searched masks may not
+    rnd = div[(div["method"] == "random") & (div["metric"] == "jaccard") & (div["layer"] == "whole")]
+    assert abs(float(rnd["excess"].iloc[0])) < 0.01
+
+
+def test_summary_shows_accuracy_diversity_input_layer_and_barriers(analysed):
+    _, result = analysed
+    text = result.summary()
+    assert "test accuracy" in text and "every weight kept" in text
+    assert "Jaccard similarity" in text and "fcs.0" in text  # per-layer excess, input layer first
+    assert "loss barriers" in text
+    bar = result.tables["barriers"]
+    assert set(bar["path"]) == {"linear", "swap"}
+    assert not bar["method"].isin(["dense"]).any()
+
+
+def test_tables_are_written_and_reused(analysed):
+    root, result = analysed
+    for name in ("masks", "diversity", "baseline", "consensus", "barriers", "embedding"):
+        assert (root / "_analysis" / f"{name}.csv").stat().st_size > 0
+    again = analyze(root, barriers=1, embed=("mds", "pca"), progress=False)
+    assert again.cached
+    assert again.tables["diversity"].shape == result.tables["diversity"].shape
+
+
+def test_cli_prints_the_summary_and_names_skipped_runs(analysed, capsys):
+    root, _ = analysed
+    broken = root / "not-a-run"
+    broken.mkdir(exist_ok=True)
+    (broken / "config.json").write_text("{ not json")
+    assert main(["analyze", str(root), "--embed", "pca"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped (not analysed)" in out and "not-a-run" in out
+    assert "masks in 3 runs" in out
