@@ -35,10 +35,10 @@ def demo_plan(n_masks: int = 8, n_sweep: int = 3) -> list[DemoRun]:
         DemoRun("random masks (null model)", ("method.name=random",), ens),
         DemoRun("dense weight-trained reference", tuple(DENSE), sweep),
     ]
-    for density in (0.1, 0.3, 0.7, 0.9):
+    for density in (0.05, 0.1, 0.3, 0.7, 0.9):
         plan.append(DemoRun(f"Edge-Popup density {density}", (f"method.density={density}",), sweep))
         plan.append(DemoRun(f"Biprop density {density}", (*BIPROP, f"method.density={density}"), sweep))
-    for width in (0.25, 0.5):
+    for width in (0.0625, 0.125, 0.25):
         plan.append(DemoRun(f"Edge-Popup width {width}", (f"model.width_mult={width}",), sweep))
         plan.append(DemoRun(f"Biprop width {width}", (*BIPROP, f"model.width_mult={width}"), sweep))
         plan.append(DemoRun(f"dense width {width}", (*DENSE, f"model.width_mult={width}"), sweep))

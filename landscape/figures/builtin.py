@@ -167,14 +167,53 @@ def barrier_matrix(ms: Any) -> Any:
     return pl.barrier_matrix(ms, groupby=_groupby(ms))
 
 
-@figure("accuracy_vs_density", masks=False, width="single", params={"x": "density", "y": "test_acc"})
+def _hold_fixed(obs: pd.DataFrame, vary: str, fixed: str) -> pd.Series:
+    """Rows at the value of ``fixed`` where ``vary`` takes the most values among searched masks;
+    the dense weight-trained reference is kept at any density (it has no mask)."""
+    if fixed not in obs.columns or vary not in obs.columns:
+        return pd.Series(True, index=obs.index)
+    searched = obs[searched_masks(obs)]
+    if searched.empty:
+        return pd.Series(True, index=obs.index)
+    levels = searched.groupby(fixed)[vary].nunique()
+    best = levels[levels == levels.max()].index
+    value = searched[searched[fixed].isin(best)][fixed].value_counts().idxmax()
+    keep = obs[fixed] == value
+    if fixed == "density":
+        keep |= obs["method"].astype(str) == DENSE
+    return keep
+
+
+def at_main_width(obs: pd.DataFrame) -> pd.Series:
+    """masks at the width multiplier with the most densities (one width per density figure)"""
+    return _hold_fixed(obs, "density", "model.width_mult")
+
+
+def at_main_density(obs: pd.DataFrame) -> pd.Series:
+    """masks at the density with the most widths, plus the dense weight-trained reference"""
+    return _hold_fixed(obs, "model.width_mult", "density")
+
+
+@figure(
+    "accuracy_vs_density",
+    masks=False,
+    width="single",
+    where=at_main_width,
+    params={"x": "density", "y": "test_acc"},
+)
 def accuracy_vs_density(obs: pd.DataFrame) -> Any:
     """Test accuracy against density per method (mean ± sd over seeds), dense reference line."""
     _need_levels(obs, "density", "accuracy_vs_density")
     return pl.accuracy_vs(obs, x="density", y="test_acc", groupby="method", dense_line=DENSE)
 
 
-@figure("accuracy_vs_width", masks=False, width="single", params={"x": "model.width_mult", "y": "test_acc"})
+@figure(
+    "accuracy_vs_width",
+    masks=False,
+    width="single",
+    where=at_main_density,
+    params={"x": "model.width_mult", "y": "test_acc"},
+)
 def accuracy_vs_width(obs: pd.DataFrame) -> Any:
     """Test accuracy against the width multiplier per method, dense weight-trained reference."""
     _need_levels(obs, "model.width_mult", "accuracy_vs_width")
