@@ -10,11 +10,11 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from conftest import add_barriers  # noqa: E402
 
 from landscape.errors import ConfigError  # noqa: E402
 from landscape.figures import FIGURES, build_figures, figure, figure_names  # noqa: E402
 from landscape.figures.registry import FigureSkipped  # noqa: E402
+from tests.figures.conftest import add_barriers  # noqa: E402
 
 EXPECTED = {
     "similarity_heatmap",
@@ -62,7 +62,13 @@ def test_build_writes_files_and_provenance(tmp_path, annotated):
     consensus = json.loads((tmp_path / "figs" / "selection_frequency.json").read_text())
     assert consensus["analysis"]["consensus"] == {"groupby": ["method"]}
     width = json.loads((tmp_path / "figs" / "accuracy_vs_width.json").read_text())
-    assert width["n_masks"] == len(annotated)  # obs figures see every mask, dense included
+    # the width figure holds density at 0.5 (the density seen at most widths); the dense
+    # reference is kept, the 3 edge_popup masks at density 0.2 are not
+    assert width["n_masks"] == len(annotated) - 3
+    assert "most widths" in width["figure_where"]
+    density = json.loads((tmp_path / "figs" / "accuracy_vs_density.json").read_text())
+    # the density figure holds the width at 1.0 (the width seen at most densities)
+    assert density["n_masks"] == len(annotated) - 2 - 2
 
 
 def test_the_callers_maskset_is_left_alone(tmp_path, annotated):

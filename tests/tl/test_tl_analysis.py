@@ -1,12 +1,12 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_maskset
 from scipy import stats
 
 from landscape import tl
 from landscape.errors import AnalysisError
 from landscape.store.layout import Layout
+from tests.tl.conftest import make_maskset
 
 LAYOUT = Layout([("a", (60,)), ("b", (4, 25))])
 

@@ -1,11 +1,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_maskset
 
 from landscape import tl
 from landscape.store.layout import Layout
 from landscape.tl.baseline import hypergeom_moments, jaccard_delta, jaccard_exact
+from tests.tl.conftest import make_maskset
 
 LAYOUT = Layout([("a", (40,)), ("b", (10, 9))])
 

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
-from conftest import ODD_LAYOUT, make_maskset
 from scipy.spatial.distance import pdist, squareform
 
 from landscape import tl
 from landscape.errors import AnalysisError
+from tests.tl.conftest import ODD_LAYOUT, make_maskset
 
 
 @pytest.mark.parametrize("backend", ["auto", "numpy", "int8"])

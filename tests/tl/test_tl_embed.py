@@ -1,11 +1,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_maskset
 
 from landscape import tl
 from landscape.errors import AnalysisError
 from landscape.store.layout import Layout
+from tests.tl.conftest import make_maskset
 
 LAYOUT = Layout([("a", (50,)), ("b", (70,))])
 
