@@ -392,26 +392,40 @@ def _load_run(path: Path) -> MaskSet | None:
     return MaskSet(X, obs, store.layout, runs={store.run_id: str(store.path)})
 
 
-def _select(sets: list[MaskSet], where: str | Mapping[str, Any], path: Path) -> list[MaskSet]:
-    """Apply ``where`` to the stacked obs tables (so a column absent from one run is NaN there)."""
-    obs = pd.concat([s.obs for s in sets])
+def select_obs(obs: pd.DataFrame, where: Any, what: str = "where") -> np.ndarray:
+    """Bool per row of ``obs`` from ``where``: a :meth:`pandas.DataFrame.eval` string
+    (dotted columns in backticks), ``{column: value or values}``, a callable on ``obs`` or a
+    bool array; a bad ``where`` is an :class:`AnalysisError` naming ``what``."""
+    label = "where" if what == "where" else f"{what}: where"
     if isinstance(where, str):
         try:
             keep = obs.eval(where)
         except Exception as exc:  # pandas raises many types for a bad expression
-            raise AnalysisError(f"where={where!r}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
+            raise AnalysisError(f"{label}={where!r}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
         if not isinstance(keep, pd.Series) or keep.dtype != bool:
-            raise AnalysisError(f"where={where!r}: does not give True/False per mask")
-    else:
-        keep = pd.Series(True, index=obs.index)
+            raise AnalysisError(f"{label}={where!r} does not give True/False per mask")
+        return keep.to_numpy(dtype=bool, copy=True)
+    if isinstance(where, Mapping):
+        keep = np.ones(len(obs), dtype=bool)
         for col, value in where.items():
             if col not in obs.columns:
                 raise AnalysisError(
-                    f"where: unknown column {col!r} (obs has {', '.join(map(str, obs.columns))})"
+                    f"{what}: unknown column {col!r} (obs has {', '.join(map(str, obs.columns))})"
                 )
             values = list(value) if isinstance(value, (list, tuple, set, np.ndarray)) else [value]
-            keep &= obs[col].isin(values)
-    keep = keep.to_numpy()
+            keep &= obs[col].isin(values).to_numpy()
+        return keep
+    keep = np.array(where(obs) if callable(where) else where)  # a copy: callers narrow it in place
+    if keep.dtype != bool or keep.shape != (len(obs),):
+        raise AnalysisError(
+            f"{what}: expected a query string, a mapping or a bool array of shape ({len(obs)},)"
+        )
+    return keep
+
+
+def _select(sets: list[MaskSet], where: str | Mapping[str, Any], path: Path) -> list[MaskSet]:
+    """Apply ``where`` to the stacked obs tables (so a column absent from one run is NaN there)."""
+    keep = select_obs(pd.concat([s.obs for s in sets]), where)
     out, start = [], 0
     for s in sets:
         part = keep[start : start + len(s)]

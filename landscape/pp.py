@@ -16,29 +16,9 @@ __all__ = ["filter_accuracy", "layers", "sample", "subset"]
 
 def _selector(ms, where) -> np.ndarray:
     """Boolean selector per mask from a query string, ``{column: value(s)}`` or a bool array."""
-    obs = ms.obs
-    if isinstance(where, str):
-        try:
-            keep = obs.eval(where)
-        except Exception as exc:  # pandas raises many exception types for a bad expression
-            raise AnalysisError(f"where={where!r}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
-        if not isinstance(keep, pd.Series) or keep.dtype != bool:
-            raise AnalysisError(f"where={where!r} does not give True/False per mask")
-        return keep.to_numpy()
-    if isinstance(where, Mapping):
-        keep = np.ones(len(ms), dtype=bool)
-        for col, value in where.items():
-            if col not in obs.columns:
-                raise AnalysisError(f"where: obs has no column {col!r} (columns: {', '.join(obs.columns)})")
-            values = list(value) if isinstance(value, (list, tuple, set, np.ndarray)) else [value]
-            keep &= obs[col].isin(values).to_numpy()
-        return keep
-    keep = np.asarray(where)
-    if keep.dtype != bool or keep.shape != (len(ms),):
-        raise AnalysisError(
-            f"where: expected a query string, a mapping or a bool array of shape ({len(ms)},)"
-        )
-    return keep
+    from landscape.maskset import select_obs
+
+    return select_obs(ms.obs, where)
 
 
 def subset(ms, where: str | Mapping[str, Any] | np.ndarray):

@@ -207,15 +207,12 @@ class _Source:
 def _query(obs: pd.DataFrame, where: Any, what: str) -> np.ndarray:
     if where is None:
         return np.ones(len(obs), dtype=bool)
-    if callable(where):
-        return np.array(where(obs), dtype=bool)
+    from landscape.maskset import select_obs
+
     try:
-        keep = obs.eval(where)
-    except Exception as exc:  # pandas raises many types for a bad expression
-        raise ConfigError(f"{what}: where={where!r}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
-    if not isinstance(keep, pd.Series) or keep.dtype != bool:
-        raise ConfigError(f"{what}: where={where!r} does not give True/False per mask")
-    return keep.to_numpy(dtype=bool, copy=True)
+        return select_obs(obs, where, what)
+    except AnalysisError as exc:  # a bad where is a bad argument to this call
+        raise ConfigError(str(exc)) from None
 
 
 def _subset(ms: Any, keep: np.ndarray) -> Any:

@@ -12,26 +12,11 @@ FLOATS_PER_WEIGHT = 8  # weight copy, scores, grad, momentum, effective weight, 
 ACTIVATION_FACTOR = 3  # forward activations kept for backward plus their gradients
 
 
-def _available_bytes(device: str) -> int:
-    import torch
-
-    if device.startswith("cuda"):
-        free, _ = torch.cuda.mem_get_info(torch.device(device))
-        return int(free * 0.6)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024 // 4
-    except OSError:
-        pass
-    return 2 * 1024**3
-
-
 def bytes_per_mask(cfg: SearchConfig, dataset) -> int:
     """Estimated memory one extra mask costs: parameters plus activations of one batch."""
     import torch
 
+    from landscape.nn.memory import activations_per_example
     from landscape.search.trainer import build_model
 
     model = build_model(cfg, dataset, 1, "cpu")
@@ -41,24 +26,15 @@ def bytes_per_mask(cfg: SearchConfig, dataset) -> int:
             for name, layer in model.masked_layers()
         }
     )
-    sizes: list[int] = []
-
-    def record(_module, _inputs, output) -> None:
-        sizes.append(output.numel())
-
-    hooks = [mod.register_forward_hook(record) for mod in model.modules() if not list(mod.children())]
-    with torch.no_grad():
-        model.eval()
-        model(torch.zeros((1, 2, *dataset.input_shape)))
-    for h in hooks:
-        h.remove()
-    per_example = sum(sizes) / 2
+    per_example = activations_per_example(model, dataset.input_shape)
     n_weights = model.layout().n_weights
     return int(4 * (FLOATS_PER_WEIGHT * n_weights + ACTIVATION_FACTOR * per_example * cfg.train.batch_size))
 
 
 def auto_masks_in_flight(cfg: SearchConfig, dataset, device: str, n_todo: int) -> int:
     """Masks per batched model: as many as fit (with margin), capped per device kind."""
+    from landscape.nn.memory import available_bytes
+
     cap = CUDA_CAP if device.startswith("cuda") else CPU_CAP
-    fit = max(1, math.floor(_available_bytes(device) / max(1, bytes_per_mask(cfg, dataset))))
+    fit = max(1, math.floor(available_bytes(device) / max(1, bytes_per_mask(cfg, dataset))))
     return max(1, min(n_todo, fit, cap))

@@ -294,38 +294,8 @@ def reestimate_batchnorm(model, x, batches: Sequence[np.ndarray]) -> None:
 
 def bytes_per_point(model, input_shape: tuple[int, ...], batch_size: int) -> int:
     """Estimated memory of one more path point: its weights plus the activations of a batch."""
-    import torch
+    from landscape.nn.memory import activations_per_example
 
-    sizes: list[int] = []
-    leaves = [m for m in model.modules() if not list(m.children())]
-    hooks = [m.register_forward_hook(lambda _m, _i, out: sizes.append(out.numel())) for m in leaves]
-    device = model.masked_layers()[0][1].weight.device
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros((model.n_masks, 2, *input_shape), device=device))
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was_training)
-    per_example = sum(sizes) / (2 * model.n_masks)
+    per_example = activations_per_example(model, input_shape)
     n_weights = sum(layer.numel for _, layer in model.masked_layers())
     return int(BYTES_PER_WEIGHT * n_weights + 4 * ACTIVATION_FACTOR * per_example * batch_size)
-
-
-def available_bytes(device: str) -> int:
-    """Memory a batch of points may use: 60% of free GPU memory, a quarter of free RAM."""
-    if str(device).startswith("cuda"):
-        import torch
-
-        free, _ = torch.cuda.mem_get_info(torch.device(device))
-        return int(free * 0.6)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024 // 4
-    except OSError:
-        pass
-    return 2 * 1024**3

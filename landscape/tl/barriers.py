@@ -430,11 +430,13 @@ class _Engine:
         model = self.model_factory(
             self.runs[row], self.weight_seeds[row], [self.search_seeds[row]], self.device
         )
+        from landscape.nn.memory import available_bytes
+
         self._pin_rows(model, [row])
         dataset = self._dataset(self.runs[row])
         per_point = _paths.bytes_per_point(model, tuple(dataset.input_shape), self.batch_size)
         cap = CUDA_POINTS if str(self.device).startswith("cuda") else CPU_POINTS
-        fit = _paths.available_bytes(self.device) // max(1, per_point)
+        fit = available_bytes(self.device) // max(1, per_point)
         return max(1, min(cap, fit, n_total))
 
     # one batch ------------------------------------------------------------------------------
