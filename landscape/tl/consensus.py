@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from landscape.errors import AnalysisError
 from landscape.tl._utils import DEFAULT_GROUPBY, group_columns, groups
@@ -42,6 +41,8 @@ def _chi2(observed: np.ndarray, expected: np.ndarray) -> tuple[float, int]:
 
 def compare_with_binomial(freq: np.ndarray, m: int, p: float) -> tuple[dict, pd.DataFrame]:
     """Summary statistics and the histogram of ``freq`` against ``Binomial(m, p)``."""
+    from scipy import stats  # ~0.7 s to import: only when a consensus is computed
+
     numel = freq.size
     k = np.arange(m + 1)
     observed = np.bincount(freq.ravel(), minlength=m + 1).astype(np.float64)
