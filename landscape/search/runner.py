@@ -7,14 +7,9 @@ its last epoch checkpoint.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from landscape import registries
 from landscape.config import DataConfig, SearchConfig
@@ -56,10 +51,6 @@ def resolve_device(device: str | None) -> str:
     return str(device)
 
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
 def open_run(cfg: SearchConfig, runs_root: str | Path):
     """Create (or open) the run directory of ``cfg`` under ``runs_root``."""
     from landscape.search.trainer import build_model
@@ -91,7 +82,7 @@ def run_search(
         Claim owner name (defaults to host:pid:random).
     """
     from landscape.search.batching import auto_masks_in_flight
-    from landscape.store.claims import Heartbeat, claim, release
+    from landscape.store.claims import Heartbeat, claim, make_owner, release
 
     device = resolve_device(device)
     store = open_run(cfg, runs_root)
@@ -99,7 +90,7 @@ def run_search(
     store.add_plan(pairs)
     finished = store.finished()
     todo = [p for p in pairs if p not in finished]
-    owner = owner or worker_id()
+    owner = owner or make_owner("search")
     summary = SearchSummary(cfg.run_id, store.path, 0, len(pairs) - len(todo), 0)
     if not todo:
         return summary
@@ -168,8 +159,3 @@ def _seed_label(seeds: list[int]) -> str:
     if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
         return f"{seeds[0]}-{seeds[-1]}"
     return ",".join(map(str, seeds))
-
-
-def stored_masks(store) -> np.ndarray:
-    """All packed rows of a run (convenience for tests and notebooks)."""
-    return np.asarray(store.read_rows())
