@@ -82,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ls", help="list runs and their status")
     p.add_argument("runs", nargs="?", default="runs")
 
+    p = sub.add_parser("verify", help="check every stored file against its checksum")
+    p.add_argument("runs", nargs="?", default="runs", help="runs root or one run (default runs/)")
+    p.add_argument(
+        "--weights",
+        action="store_true",
+        help="also regenerate each random network and compare with its stored checksum",
+    )
+
     p = sub.add_parser("path", help="print the run directory a config maps to")
     _add_config_args(p)
     p.add_argument("--runs", default="runs")
@@ -148,6 +156,32 @@ def _ls(args: argparse.Namespace) -> int:
         if info.status.startswith("corrupt"):  # say why, not just that it is
             detail = f"{info.summary}: {info.status.split(':', 1)[1].strip()}"
         print(f"{info.run_id:<14} {info.status.split(':')[0]:<12} {done:>11}  {detail}")
+    return 0
+
+
+@command("verify")
+def _verify(args: argparse.Namespace) -> int:
+    from landscape.errors import StoreError
+    from landscape.store import RunStore
+    from landscape.store.catalog import run_dirs
+
+    bad = 0
+    paths = run_dirs(args.runs)
+    for path in paths:
+        try:
+            store = RunStore.open(path)
+            store.verify()
+            detail = f"{store.n_masks} masks"
+            if args.weights:
+                from landscape.store.rebuild import verify_weights
+
+                detail += f", weights of seeds {verify_weights(store)} regenerate exactly"
+            print(f"ok       {path.name:<14} {detail}")
+        except StoreError as exc:
+            bad += 1
+            print(f"CORRUPT  {path.name:<14} {exc}")
+    if bad:
+        raise StoreError(f"{args.runs}: {bad} of {len(paths)} runs failed verification")
     return 0
 
 

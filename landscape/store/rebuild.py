@@ -108,3 +108,19 @@ def _load_stored_weights(store, model, weight_seed: int, seeds: list[int], store
         base = layer.weight[0]
         stack = [base if w is None else torch.from_numpy(w[name]).to(base) for w in per_mask]
         layer.weight = torch.stack(stack)
+
+
+def verify_weights(store: RunStore) -> list[int]:
+    """Regenerate the random network of every recorded weight seed and compare its checksum.
+
+    Returns the weight seeds checked; raises :class:`StoreError` on the first mismatch.
+    """
+    cfg = store.config
+    input_shape, n_classes = _model_class_args(store)
+    model_cls = registries.models.load(cfg.model.name)
+    seeds = sorted(int(w) for w in store.weight_checksums())
+    for weight_seed in seeds:
+        model = model_cls(cfg.model, input_shape, n_classes, 1)
+        model.init_weights(weight_seed, cfg.model.weight_init, cfg.method.density, cfg.model.scale_fan)
+        store.verify_weights(weight_seed, model.weight_checksum())
+    return seeds

@@ -267,6 +267,11 @@ class RunStore:
         path = self.path / WEIGHTS
         return _io.read_json(path).get(str(int(weight_seed))) if path.exists() else None
 
+    def weight_checksums(self) -> dict[str, str]:
+        """``{weight seed: sha256}`` of every recorded random network."""
+        path = self.path / WEIGHTS
+        return dict(_io.read_json(path)) if path.exists() else {}
+
     def set_weight_checksum(self, weight_seed: int, sha256: str) -> None:
         """Record the checksum the first time; later calls must agree (see :meth:`verify_weights`)."""
         with file_lock(self.path / ".weights.lock"):
