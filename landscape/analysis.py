@@ -20,8 +20,11 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
+from landscape.store.catalog import ANALYSIS_RECORD
 
 ANALYSIS_DIR = "_analysis"
+# the cache record; a folder holding it is never taken for a run
+CACHE_FILE = ANALYSIS_RECORD
 TABLES = ("masks", "diversity", "baseline", "consensus", "barriers", "barrier_curves", "embedding")
 
 
@@ -56,14 +59,23 @@ def _load_groups(root: Path, where) -> tuple[dict[str, object], list[str]]:
 
 
 def _cache_key(root: Path, params: dict) -> str:
-    """Changes whenever a run gains masks (its manifest changes) or the parameters change."""
+    """Changes with the parameters, the toolkit version, and any change to a run's files
+    (manifest content, and size and time of config, layout and shard files)."""
+    from landscape import __version__
     from landscape.store.catalog import run_dirs
 
-    h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    h = hashlib.sha256(json.dumps({**params, "version": __version__}, sort_keys=True, default=str).encode())
     for path in run_dirs(root):
-        manifest = path / "manifest.json"
         h.update(path.name.encode())
+        manifest = path / "manifest.json"
         h.update(manifest.read_bytes() if manifest.is_file() else b"-")
+        files = [path / "config.json", path / "layout.json", *sorted((path / "shards").glob("*"))]
+        for f in files:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
 
 
@@ -98,6 +110,8 @@ def analyze(
     """
     from landscape import tl
 
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    embed = (embed,) if isinstance(embed, str) else tuple(embed)
     root = Path(path)
     params = {
         "where": where if not isinstance(where, dict) else sorted(where.items()),
@@ -222,13 +236,16 @@ def _write(out_dir: Path, tables: dict[str, pd.DataFrame], key: str, skipped: li
     from landscape.store._io import write_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("*.csv"):
+    # the cache record goes first and comes back last: a write that dies half-way is never
+    # taken for a finished analysis
+    (out_dir / CACHE_FILE).unlink(missing_ok=True)
+    for old in [*out_dir.glob("*.csv"), *out_dir.glob("*.parquet")]:
         if old.stem not in tables:
             old.unlink()
     for name, table in tables.items():
         write_atomic(out_dir / f"{name}.csv", _plain(table).to_csv(index=False).encode())
         _maybe_parquet(out_dir / f"{name}.parquet", table)
-    write_atomic(out_dir / "cache.json", json.dumps({"key": key, "skipped": skipped}, indent=1).encode())
+    write_atomic(out_dir / CACHE_FILE, json.dumps({"key": key, "skipped": skipped}, indent=1).encode())
 
 
 def _plain(table: pd.DataFrame) -> pd.DataFrame:
@@ -250,14 +267,14 @@ def _maybe_parquet(path: Path, table: pd.DataFrame) -> None:
 
 def _cache_valid(out_dir: Path, key: str) -> bool:
     try:
-        return json.loads((out_dir / "cache.json").read_text())["key"] == key
+        return json.loads((out_dir / CACHE_FILE).read_text())["key"] == key
     except (OSError, ValueError, KeyError):
         return False
 
 
 def _read_skipped(out_dir: Path) -> list[str]:
     try:
-        return list(json.loads((out_dir / "cache.json").read_text()).get("skipped", []))
+        return list(json.loads((out_dir / CACHE_FILE).read_text()).get("skipped", []))
     except (OSError, ValueError):
         return []
 

@@ -164,7 +164,7 @@ class MaskSet:
         if isinstance(idx, str):
             idx = [idx]
         if isinstance(idx, pd.Series):
-            idx = idx.to_numpy()
+            idx = _aligned(idx, self.obs)
         arr = np.asarray(idx)
         if arr.size == 0:
             return np.zeros(0, dtype=np.int64)
@@ -392,6 +392,15 @@ def _load_run(path: Path) -> MaskSet | None:
     return MaskSet(X, obs, store.layout, runs={store.run_id: str(store.path)})
 
 
+def _aligned(selector: pd.Series, obs: pd.DataFrame) -> np.ndarray:
+    """A Series selector by label (as pandas would align it), not by position."""
+    if selector.index.equals(obs.index):
+        return selector.to_numpy()
+    if len(selector) != len(obs) or not selector.index.isin(obs.index).all():
+        raise AnalysisError("selector Series: its index does not match the masks' obs index")
+    return selector.reindex(obs.index).to_numpy()
+
+
 def select_obs(obs: pd.DataFrame, where: Any, what: str = "where") -> np.ndarray:
     """Bool per row of ``obs`` from ``where``: a :meth:`pandas.DataFrame.eval` string
     (dotted columns in backticks), ``{column: value or values}``, a callable on ``obs`` or a
@@ -415,7 +424,8 @@ def select_obs(obs: pd.DataFrame, where: Any, what: str = "where") -> np.ndarray
             values = list(value) if isinstance(value, (list, tuple, set, np.ndarray)) else [value]
             keep &= obs[col].isin(values).to_numpy()
         return keep
-    keep = np.array(where(obs) if callable(where) else where)  # a copy: callers narrow it in place
+    keep = where(obs) if callable(where) else where
+    keep = np.array(_aligned(keep, obs) if isinstance(keep, pd.Series) else keep)  # a copy: narrowed in place
     if keep.dtype != bool or keep.shape != (len(obs),):
         raise AnalysisError(
             f"{what}: expected a query string, a mapping or a bool array of shape ({len(obs)},)"

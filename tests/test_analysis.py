@@ -58,3 +58,17 @@ def test_cli_prints_the_summary_and_names_skipped_runs(analysed, capsys):
     out = capsys.readouterr().out
     assert "skipped (not analysed)" in out and "not-a-run" in out
     assert "masks in 3 runs" in out
+
+
+def test_cache_follows_the_runs_files_and_survives_an_out_folder_inside_the_root(tiny_runs, tmp_path):
+    root = tmp_path / "runs"
+    shutil.copytree(tiny_runs, root, ignore=shutil.ignore_patterns("_analysis"))
+    out = root / "tables"
+    first = analyze(root, metrics="jaccard", embed=(), out=out, progress=False)
+    assert not first.cached and not first.skipped  # the out folder is never taken for a run
+    assert analyze(root, metrics="jaccard", embed=(), out=out, progress=False).cached
+    shard = next(root.glob("*/shards/*.bin"))
+    shard.write_bytes(shard.read_bytes()[:-8])  # damage a run after it was analysed
+    again = analyze(root, metrics="jaccard", embed=(), out=out, progress=False)
+    assert not again.cached
+    assert any(shard.parent.parent.name in s for s in again.skipped)

@@ -288,3 +288,20 @@ def test_import_does_not_load_torch():
     code = "import landscape, sys; landscape.read_runs; landscape.MaskSet; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
     assert landscape.read_runs is read_runs
+
+
+def test_a_boolean_series_selects_by_label_not_position():
+    import numpy as np
+    import pandas as pd
+
+    from landscape import pp
+    from landscape.maskset import MaskSet
+    from landscape.store.layout import Layout
+
+    layout = Layout([("a", (3, 5))])
+    masks = np.random.default_rng(0).random((4, 15)) < 0.5
+    obs = pd.DataFrame({"acc": [0.1, 0.9, 0.2, 0.8]}, index=["m0", "m1", "m2", "m3"])
+    ms = MaskSet.from_dense(masks, layout, obs)
+    selector = ms.obs.sort_values("acc")["acc"] > 0.5  # index order m0, m2, m3, m1
+    assert list(ms[selector].obs.index) == ["m1", "m3"]
+    assert list(pp.subset(ms, selector).obs.index) == ["m1", "m3"]

@@ -34,11 +34,15 @@ def is_run_dir(path: Path) -> bool:
     return (path / CONFIG).is_file()
 
 
+ANALYSIS_RECORD = "landscape-analysis.json"  # written by landscape.analysis
+
+
 def run_dirs(root: str | Path) -> list[Path]:
     """Run directories under ``root`` sorted by name (``root`` itself when it is a run).
 
-    Hidden entries (temp folders of runs being created) and ``_``-prefixed folders (the
-    analysis cache, ``_analysis``) are skipped.
+    Hidden entries (temp folders of runs being created), ``_``-prefixed folders (the
+    default analysis folder ``_analysis``) and folders holding an analysis record (tables
+    written elsewhere with ``--out``) are skipped.
     """
     root = Path(root)
     if not root.exists():
@@ -47,7 +51,11 @@ def run_dirs(root: str | Path) -> list[Path]:
         raise StoreError(f"{root}: runs root is a file, expected a folder")
     if is_run_dir(root):
         return [root]
-    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    dirs = sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith((".", "_")) and not (p / ANALYSIS_RECORD).exists()
+    )
     if not dirs:
         raise StoreError(f"{root}: no runs found")
     return dirs

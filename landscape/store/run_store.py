@@ -404,8 +404,11 @@ def _valid_entry(e: Any) -> bool:
     try:
         return (
             bool(_SHARD_NAME.match(e["name"]))
-            and int(e["n_rows"]) == len(e["pairs"]) > 0
-            and all(len(p) == 2 for p in e["pairs"])
+            and type(e["n_rows"]) is int
+            and e["n_rows"] == len(e["pairs"]) > 0
+            and all(
+                isinstance(p, list) and len(p) == 2 and all(type(x) is int for x in p) for p in e["pairs"]
+            )
             and isinstance(e["sha256_bin"], str)
             and isinstance(e["sha256_json"], str)
         )

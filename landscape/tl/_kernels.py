@@ -92,12 +92,17 @@ def _symmetric_numba(words: np.ndarray, bounds: np.ndarray) -> np.ndarray:
 
     n = words.shape[0]
     n4 = n - n % 4
-    out = np.zeros((n, n, len(bounds) - 1), dtype=np.int64)
     if n4:
         tri = triangle_numba(words[:n4], bounds).view(np.int64)
-        upper = np.triu_indices(n4)
-        out[upper] = tri[upper]
-        out[upper[1], upper[0]] = tri[upper]
+        lower = np.tril_indices(n4, -1)
+        tri[lower] = tri.transpose(1, 0, 2)[lower]  # mirror in place: no second (n, n, L) array
+        if n4 == n:
+            return tri
+        out = np.zeros((n, n, len(bounds) - 1), dtype=np.int64)
+        out[:n4, :n4] = tri
+        del tri
+    else:
+        out = np.zeros((n, n, len(bounds) - 1), dtype=np.int64)
     if n4 < n:  # the last (< 4) rows against all rows
         rest = cross_numpy(words[n4:], words, bounds)
         out[n4:] = rest
