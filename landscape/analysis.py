@@ -37,6 +37,7 @@ class Analysis:
     masksets: dict[str, object] = field(default_factory=dict)  # layout group -> MaskSet
     skipped: list[str] = field(default_factory=list)
     cached: bool = False
+    removed: list[str] = field(default_factory=list)  # tables of an earlier analysis
 
     def summary(self) -> str:
         return format_summary(self)
@@ -110,6 +111,8 @@ def analyze(
     """
     from landscape import tl
 
+    if barriers < 0:
+        raise AnalysisError(f"barriers: the number of mask pairs must be >= 0, got {barriers}")
     metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     embed = (embed,) if isinstance(embed, str) else tuple(embed)
     root = Path(path)
@@ -150,7 +153,11 @@ def analyze(
             table = _barriers(ms, barriers, barrier_split, rng, progress)
             if table is not None:
                 collected["barriers"].append(table)
-                collected["barrier_curves"].append(ms.uns["barrier"]["curves"])
+                curves = ms.uns["barrier"]["curves"]
+                if "obs_i" not in curves:  # pair ids restart per layout group; names do not
+                    names = table[["pair", "obs_i", "obs_j"]].drop_duplicates("pair")
+                    curves = curves.merge(names, on="pair", how="left")
+                collected["barrier_curves"].append(curves)
         collected["masks"].append(_masks_table(ms))
         collected["embedding"].append(_embedding_table(ms))
     tables = {}
@@ -158,8 +165,11 @@ def analyze(
         frames = [f for f in frames if f is not None and len(f)]
         if frames:
             tables[name] = pd.concat(frames, ignore_index=True)
-    _write(out_dir, tables, key, skipped)
-    return Analysis(tables, out_dir, masksets, skipped)
+    barrier_params = next(
+        (ms.uns["barrier"]["params"] for ms in masksets.values() if "barrier" in ms.uns), None
+    )
+    removed = _write(out_dir, tables, {"key": key, "skipped": skipped, "barrier_params": barrier_params})
+    return Analysis(tables, out_dir, masksets, skipped, removed=removed)
 
 
 # Barriers compare masks over shared random weights; weight-training baselines train their
@@ -232,20 +242,60 @@ def _embedding_table(ms) -> pd.DataFrame | None:
     return table
 
 
-def _write(out_dir: Path, tables: dict[str, pd.DataFrame], key: str, skipped: list[str]) -> None:
+def _write(out_dir: Path, tables: dict[str, pd.DataFrame], record: dict) -> list[str]:
+    """Write the tables, then the cache record; returns the earlier tables removed."""
     from landscape.store._io import write_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
     # the cache record goes first and comes back last: a write that dies half-way is never
     # taken for a finished analysis
     (out_dir / CACHE_FILE).unlink(missing_ok=True)
+    removed = []
     for old in [*out_dir.glob("*.csv"), *out_dir.glob("*.parquet")]:
         if old.stem not in tables:
             old.unlink()
+            removed.append(old.name)
     for name, table in tables.items():
         write_atomic(out_dir / f"{name}.csv", _plain(table).to_csv(index=False).encode())
         _maybe_parquet(out_dir / f"{name}.parquet", table)
-    write_atomic(out_dir / CACHE_FILE, json.dumps({"key": key, "skipped": skipped}, indent=1).encode())
+    write_atomic(out_dir / CACHE_FILE, json.dumps(record, indent=1, default=str).encode())
+    return removed
+
+
+def attach_barriers(ms, runs: str | Path, out: str | Path | None = None) -> bool:
+    """Put the loss barriers of an earlier :func:`analyze` of ``runs`` on ``ms`` (for the
+    pairs whose masks ``ms`` holds), as ``uns["barrier"]`` and ``obsp["barrier"]``.
+
+    Returns False when that analysis computed no barriers for these masks.
+    """
+    out_dir = Path(out) if out is not None else Path(runs) / ANALYSIS_DIR
+    try:
+        table = pd.read_csv(out_dir / "barriers.csv")
+        curves = pd.read_csv(out_dir / "barrier_curves.csv")
+        record = json.loads((out_dir / CACHE_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    if not {"obs_i", "obs_j"} <= set(table.columns) & set(curves.columns):
+        return False
+    names = pd.Index(ms.obs.index.astype(str))
+    table = table[table["obs_i"].astype(str).isin(names) & table["obs_j"].astype(str).isin(names)]
+    curves = curves[curves["obs_i"].astype(str).isin(names) & curves["obs_j"].astype(str).isin(names)]
+    if table.empty:
+        return False
+    pos = pd.Series(np.arange(len(names)), index=names)
+    i, j = pos[table["obs_i"].astype(str)].to_numpy(), pos[table["obs_j"].astype(str)].to_numpy()
+    table = table.assign(i=i, j=j)
+    curves = curves.assign(
+        i=pos[curves["obs_i"].astype(str)].to_numpy(), j=pos[curves["obs_j"].astype(str)].to_numpy()
+    )
+    first = table[table["path"] == table["path"].iloc[0]]
+    matrix = np.full((len(ms), len(ms)), np.nan)
+    matrix[first["i"], first["j"]] = matrix[first["j"], first["i"]] = first["barrier_loss"]
+    params = dict(record.get("barrier_params") or {})
+    params["from"] = str(out_dir)
+    ms.uns["barrier"] = {"params": params, "curves": curves.reset_index(drop=True), "table": table}
+    ms.obsp["barrier"] = matrix
+    return True
 
 
 def _plain(table: pd.DataFrame) -> pd.DataFrame:
@@ -314,6 +364,10 @@ def format_summary(result: Analysis) -> str:
         lines.append("\nskipped (not analysed):")
         lines += [f"  {s}" for s in result.skipped]
     lines.append(f"\ntables: {result.out_dir}" + (" (cached)" if result.cached else ""))
+    if result.removed:
+        lines.append(
+            f"  (removed tables of an earlier analysis with other options: {', '.join(result.removed)})"
+        )
     return "\n".join(lines)
 
 

@@ -18,6 +18,14 @@ def add_parser(sub) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from landscape.demo import run_demo
+    from landscape.errors import ConfigError
+
+    if args.masks < 2:
+        raise ConfigError("--masks: an ensemble needs at least 2 masks")
+    if args.barriers < 0:
+        raise ConfigError("--barriers: must be >= 0")
+    if args.epochs is not None and args.epochs < 1:
+        raise ConfigError("--epochs: must be >= 1")
 
     print(run_demo(args.runs, args.out, args.epochs, args.masks, args.barriers, args.device, not args.quiet))
     return 0

@@ -107,7 +107,7 @@ class MaskSet:
     def __repr__(self) -> str:
         lines = [
             f"MaskSet with n_masks × n_weights = {self.n_masks} × {self.n_weights:,} "
-            f"({len(self.layout)} layers, {len(self.runs)} runs)"
+            f"({len(self.layout)} layers, {self.obs['run_id'].nunique() if 'run_id' in self.obs else 0} runs)"
         ]
         for name in ("obs", "obsp", "obsm", "uns"):
             keys = list(self.obs.columns) if name == "obs" else list(getattr(self, name))

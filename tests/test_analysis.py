@@ -72,3 +72,13 @@ def test_cache_follows_the_runs_files_and_survives_an_out_folder_inside_the_root
     again = analyze(root, metrics="jaccard", embed=(), out=out, progress=False)
     assert not again.cached
     assert any(shard.parent.parent.name in s for s in again.skipped)
+
+
+def test_figures_from_the_cli_use_the_barriers_of_an_earlier_analysis(analysed, tmp_path, capsys):
+    root, _ = analysed
+    assert main(["analyze", str(root), "--barriers", "1", "--embed", "mds"]) == 0
+    out = tmp_path / "figs"
+    assert main(["figures", "interpolation", "barrier_matrix", "--runs", str(root), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "skipped" not in text
+    assert (out / "interpolation.png").stat().st_size > 0 and (out / "barrier_matrix.png").stat().st_size > 0

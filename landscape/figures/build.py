@@ -159,12 +159,14 @@ class _Source:
         if hasattr(given, "obsp"):
             ms = given[np.arange(len(given))]  # a new object: slots written here stay here
             return _subset(ms, _query(ms.obs, self.where, "where")) if self.where else ms
-        from landscape.maskset import read_layout_groups
-
         # runs of several layouts (a width sweep beside the ensembles): mask figures use the
         # layout with the most masks; accuracy figures read every run's table (see obs())
+        from landscape.analysis import attach_barriers
+        from landscape.maskset import read_layout_groups
+
         groups = read_layout_groups(self.source, where=self.where)
         self.n_layouts = len(groups)
+        attach_barriers(groups[0], self.source)  # barriers of an earlier `landscape analyze`
         return groups[0]
 
     def obs(self) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from landscape.figures.registry import FigureSkipped, figure, step
 
 RANDOM, DENSE = "random", "dense"
 BARRIERS_MISSING = (
-    "no loss barriers computed: run landscape.tl.barriers(ms) (it needs the data and the networks)"
+    "no loss barriers computed: run `landscape analyze RUNS --barriers N` (or landscape.tl.barriers(ms))"
 )
 
 
@@ -147,7 +147,7 @@ def distance_distribution(ms: Any) -> Any:
 
 @figure("embedding", needs=("distances", "mds"), where=searched_masks, one_density=True)
 def embedding(ms: Any) -> Any:
-    """Metric MDS of the Jaccard distances, coloured by method."""
+    """Classical MDS of the Jaccard distances, coloured by method."""
     color = "method" if "method" in ms.obs.columns else None
     return pl.embedding(ms, basis="mds", color=color)
 

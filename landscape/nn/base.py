@@ -105,10 +105,33 @@ class EnsembleNet(nn.Module):
             if masks is None:
                 layer.fixed_mask = None
                 continue
-            m = torch.as_tensor(np.asarray(masks[name]), device=layer.weight.device).bool()
+            given = masks[name]
+            m = given if isinstance(given, torch.Tensor) else torch.from_numpy(np.asarray(given))
+            m = m.to(device=layer.weight.device, dtype=torch.bool)
             if tuple(m.shape) != (self.n_masks, *layer.weight_shape):
                 raise ValueError(f"mask for {name!r} has shape {tuple(m.shape)}")
             layer.fixed_mask = m
+
+    def batchnorm_state(self, slot: int) -> dict[str, np.ndarray]:
+        """Running statistics of mask ``slot``: ``{"<module>.running_mean" | "...running_var": (C,)}``."""
+        out = {}
+        for name, module in self.named_modules():
+            if isinstance(module, EnsembleBatchNorm):
+                c = module.num_features
+                for stat in ("running_mean", "running_var"):
+                    values = getattr(module.bn, stat)[slot * c : (slot + 1) * c]
+                    out[f"{name}.{stat}"] = values.detach().cpu().numpy()
+        return out
+
+    @torch.no_grad()
+    def load_batchnorm_state(self, slot: int, state: dict[str, np.ndarray]) -> None:
+        """Put one mask's stored running statistics into ``slot`` (see :meth:`batchnorm_state`)."""
+        for name, module in self.named_modules():
+            if isinstance(module, EnsembleBatchNorm):
+                c = module.num_features
+                for stat in ("running_mean", "running_var"):
+                    buf = getattr(module.bn, stat)
+                    buf[slot * c : (slot + 1) * c] = torch.as_tensor(state[f"{name}.{stat}"]).to(buf)
 
     def reset_batchnorm(self) -> None:
         for bn in self.batchnorms():

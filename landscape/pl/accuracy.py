@@ -177,14 +177,14 @@ def _draw(
         )
     _draw_dense(ax, data)
     xs = data.curves["x"].dropna()
-    if logx is None:
-        logx = x in _DENSITY_AXES and len(xs) > 0 and xs.min() > 0 and xs.max() / xs.min() >= 10
+    if logx is None:  # values spanning a decade or more (densities 0.05-0.9, widths 1/16-1)
+        logx = len(xs) > 0 and xs.min() > 0 and xs.max() / xs.min() >= 8
     if logx:
-        ax.set_xscale("log")
+        ax.set_xscale("log", base=2 if x == "model.width_mult" else 10)
     if len(xs):
         ticks = np.sort(xs.unique())
         if len(ticks) <= 8:
-            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks], rotation=45 if logx and len(ticks) > 4 else 0)
             ax.minorticks_off()
     ax.set_xlabel(axis_label(x))
     ax.set_ylabel(axis_label(y, obs[y]))

@@ -7,12 +7,14 @@ its last epoch checkpoint.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from landscape import registries
 from landscape.config import DataConfig, SearchConfig
+from landscape.store._io import write_json
 from landscape.store.packing import pack_layers
 
 # A claim whose heartbeat (refreshed every minute) is older than this belongs to a dead worker
@@ -86,7 +88,7 @@ def run_search(
 
     device = resolve_device(device)
     store = open_run(cfg, runs_root)
-    pairs = [(int(w), int(s)) for w in weight_seeds for s in search_seeds]
+    pairs = list(dict.fromkeys((int(w), int(s)) for w in weight_seeds for s in search_seeds))
     store.add_plan(pairs)
     finished = store.finished()
     todo = [p for p in pairs if p not in finished]
@@ -103,7 +105,7 @@ def run_search(
     claims_dir.mkdir(exist_ok=True)
     for w in sorted({w for w, _ in todo}):
         seeds = sorted(s for ww, s in todo if ww == w)
-        for chunk in _chunks(seeds, m_max):
+        for chunk in _batches(store, w, seeds, m_max):
             mine = []
             for s in chunk:
                 if claim(claims_dir / f"w{w}-s{s}", owner, CLAIM_STALE_S):
@@ -126,9 +128,35 @@ def run_search(
     return summary
 
 
-def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
-    for i in range(0, len(items), max(1, size)):
-        yield items[i : i + size]
+def _batches(store, weight_seed: int, seeds: list[int], size: int) -> Iterable[list[int]]:
+    """Batches of masks for one weight seed: first those an interrupted search left a
+    checkpoint for (so they resume even if the batch size changed since), then the rest in
+    chunks of ``size``. Checkpoints whose masks are all stored are removed."""
+    finished = store.finished()
+    resumable: list[list[int]] = []
+    for record in sorted((store.path / "checkpoints").glob(f"w{weight_seed}-*.json")):
+        try:
+            saved = [int(s) for s in json.loads(record.read_text())["search_seeds"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if all((weight_seed, s) in finished for s in saved):
+            _drop_checkpoint(store, (weight_seed, tuple(saved)))
+        elif set(saved) <= set(seeds) and not any(set(saved) & set(b) for b in resumable):
+            resumable.append(saved)
+    yield from resumable
+    rest = [s for s in seeds if not any(s in b for b in resumable)]
+    for i in range(0, len(rest), max(1, size)):
+        yield rest[i : i + size]
+
+
+def _checkpoint_record(store, key: tuple) -> Path:
+    """Which masks a checkpoint belongs to (its file name may be a hash of the seeds)."""
+    return store.checkpoint_path(*key).with_suffix(".json")
+
+
+def _drop_checkpoint(store, key: tuple) -> None:
+    store.drop_checkpoint(key)
+    _checkpoint_record(store, key).unlink(missing_ok=True)
 
 
 def _search_batch(
@@ -137,6 +165,9 @@ def _search_batch(
     from landscape.search.trainer import Trainer
 
     key = (weight_seed, tuple(seeds))
+    record = _checkpoint_record(store, key)
+    record.parent.mkdir(exist_ok=True)
+    write_json(record, {"weight_seed": weight_seed, "search_seeds": list(seeds)})
     checkpoint = (lambda state: store.save_checkpoint(key, state), lambda: store.load_checkpoint(key))
     label = f"{cfg.run_id} w{weight_seed} s{_seed_label(seeds)}"
     trainer = Trainer(cfg, dataset, weight_seed, seeds, device, checkpoint, label, progress)
@@ -149,9 +180,12 @@ def _search_batch(
     if result.weights is not None:
         for seed, tensors in zip(seeds, result.weights):
             store.save_weights(weight_seed, seed, tensors)
+    if result.batchnorm is not None:
+        for seed, stats in zip(seeds, result.batchnorm):
+            store.save_batchnorm(weight_seed, seed, stats)
     rows = pack_layers(result.masks, store.layout)
     added = store.write_masks(rows, result.records)
-    store.drop_checkpoint(key)
+    _drop_checkpoint(store, key)
     return added
 
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from landscape import registries
 from landscape.config import SearchConfig
 from landscape.data.dataset import Dataset
-from landscape.errors import SearchDiverged
+from landscape.errors import ConfigError, SearchDiverged
 from landscape.nn.base import EnsembleNet
 from landscape.nn.init import generator
 from landscape.search.evaluate import evaluate
@@ -56,6 +56,7 @@ class SearchResult:
     masks: dict[str, np.ndarray]  # layer -> bool (M, *shape)
     records: list[dict[str, Any]]  # one per mask, curves included
     weights: list[dict[str, np.ndarray]] | None = None  # per mask, when the method changed them
+    batchnorm: list[dict[str, np.ndarray]] | None = None  # per mask running statistics, if any BN
     weight_checksum: str = ""
 
 
@@ -126,6 +127,11 @@ class Trainer:
         self.model.init_scores(self.search_seeds, cfg.method.score_init)
         self.method.setup(self.model, self.weight_seed, self.search_seeds)
         self.params = list(self.method.parameters(self.model))
+        if self.method.needs_training and not self.params:
+            raise ConfigError(
+                "model: no layer has anything to train (every layer dense?); "
+                "check model.first_layer_dense, model.last_layer_dense and model.hidden"
+            )
         self.optimizer = self._optimizer()
         self._to_device()
 
@@ -306,7 +312,10 @@ class Trainer:
                 }
                 for i in range(self.m)
             ]
-        return SearchResult(masks, records, weights, self.weight_checksum)
+        batchnorm = None
+        if self.model.has_batchnorm:
+            batchnorm = [self.model.batchnorm_state(i) for i in range(self.m)]
+        return SearchResult(masks, records, weights, batchnorm, self.weight_checksum)
 
     def _method_records(self) -> list[dict[str, Any]]:
         extra = getattr(self.method, "records", None)

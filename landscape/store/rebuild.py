@@ -68,7 +68,9 @@ def build_model(store: RunStore, weight_seed: int, search_seeds=None, device: An
     EnsembleNet
         In eval mode, ``n_masks = len(search_seeds)``, masks pinned with ``set_fixed_masks``.
         Weights are regenerated from ``weight_seed`` and checked against ``weights.json``;
-        masks whose method changed the weights get their stored weights instead.
+        masks whose method changed the weights get their stored weights instead. BatchNorm
+        running statistics are the stored ones of each mask (evaluation then reproduces the
+        recorded accuracy); path points between masks need them re-estimated (tl.barriers).
     """
     import torch
 
@@ -94,6 +96,10 @@ def build_model(store: RunStore, weight_seed: int, search_seeds=None, device: An
         )
     if any(stored):
         _load_stored_weights(store, model, weight_seed, seeds, stored)
+    if model.has_batchnorm:
+        for slot, seed in enumerate(seeds):
+            if store.has_batchnorm(weight_seed, seed):
+                model.load_batchnorm_state(slot, store.load_batchnorm(weight_seed, seed))
     model.set_rule(rule)
     model.to(device)
     model.set_fixed_masks({k: torch.from_numpy(v) for k, v in unpack_layers(rows, store.layout).items()})

@@ -292,36 +292,53 @@ class RunStore:
                 "version differ from the stored checksum"
             )
 
-    def _weights_file(self, weight_seed: int, search_seed: int) -> Path:
-        return self.path / "weights" / f"w{int(weight_seed)}-s{int(search_seed)}.npz"
+    def _mask_file(self, kind: str, weight_seed: int, search_seed: int) -> Path:
+        return self.path / kind / f"w{int(weight_seed)}-s{int(search_seed)}.npz"
+
+    def _save_arrays(self, kind: str, weight_seed: int, search_seed: int, arrays: dict) -> None:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()})
+        path = self._mask_file(kind, weight_seed, search_seed)
+        path.parent.mkdir(exist_ok=True)
+        _io.write_atomic(path, buf.getvalue())
+
+    def _load_arrays(self, kind: str, weight_seed: int, search_seed: int, what: str) -> dict[str, np.ndarray]:
+        path = self._mask_file(kind, weight_seed, search_seed)
+        if not path.exists():
+            raise StoreError(f"{path}: missing (run {self.run_id} stored no {what} for this mask)")
+        try:
+            with np.load(path) as npz:
+                return {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, EOFError) as exc:
+            raise StoreError(f"{path}: unreadable {what} ({type(exc).__name__})") from None
 
     def has_weights(self, weight_seed: int, search_seed: int) -> bool:
-        return self._weights_file(weight_seed, search_seed).exists()
+        return self._mask_file("weights", weight_seed, search_seed).exists()
 
     def save_weights(self, weight_seed: int, search_seed: int, tensors: dict[str, np.ndarray]) -> None:
         """Store one mask's final weights (a method changed them) as compressed float32 npz."""
         missing = [s.name for s in self.layout if s.name not in tensors]
         if missing:
             raise ValueError(f"weights for layers {missing} are missing")
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **{k: np.asarray(v, dtype=np.float32) for k, v in tensors.items()})
-        path = self._weights_file(weight_seed, search_seed)
-        path.parent.mkdir(exist_ok=True)
-        _io.write_atomic(path, buf.getvalue())
+        self._save_arrays("weights", weight_seed, search_seed, tensors)
 
     def load_weights(self, weight_seed: int, search_seed: int) -> dict[str, np.ndarray]:
-        path = self._weights_file(weight_seed, search_seed)
-        if not path.exists():
-            raise StoreError(f"{path}: missing (run {self.run_id} stored no weights for this mask)")
-        try:
-            with np.load(path) as npz:
-                out = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, EOFError) as exc:
-            raise StoreError(f"{path}: unreadable weights ({type(exc).__name__})") from None
+        out = self._load_arrays("weights", weight_seed, search_seed, "weights")
+        path = self._mask_file("weights", weight_seed, search_seed)
         for spec in self.layout:
             if spec.name not in out or out[spec.name].shape != spec.shape:
                 raise StoreError(f"{path}: weights for layer {spec.name!r} missing or of the wrong shape")
         return out
+
+    def has_batchnorm(self, weight_seed: int, search_seed: int) -> bool:
+        return self._mask_file("batchnorm", weight_seed, search_seed).exists()
+
+    def save_batchnorm(self, weight_seed: int, search_seed: int, stats: dict[str, np.ndarray]) -> None:
+        """Store one mask's BatchNorm running statistics (``{"<module>.running_mean": ...}``)."""
+        self._save_arrays("batchnorm", weight_seed, search_seed, stats)
+
+    def load_batchnorm(self, weight_seed: int, search_seed: int) -> dict[str, np.ndarray]:
+        return self._load_arrays("batchnorm", weight_seed, search_seed, "BatchNorm statistics")
 
     # checkpoints -----------------------------------------------------------------------------
     def checkpoint_path(self, weight_seed: int, search_seeds: Iterable[int]) -> Path:

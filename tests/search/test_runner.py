@@ -108,3 +108,51 @@ def test_killed_search_resumes_to_the_same_masks(tmp_path):
     assert np.array_equal(a.read_rows(), b.read_rows())
     assert a.records()["test_acc"].tolist() == b.records()["test_acc"].tolist()
     assert not list(run.glob("checkpoints/*"))
+
+
+def test_rebuilt_batchnorm_model_reproduces_the_stored_accuracy(tmp_path):
+    from landscape.search.evaluate import evaluate
+    from landscape.search.runner import load_dataset
+
+    extra = ["model.name=conv2", "model.width_mult=0.25", "model.batchnorm=nonaffine", "train.epochs=2"]
+    store = search_tiny(tmp_path, search_seeds=[0, 1], extra=extra)
+    model = store.build_model(0, [0, 1])
+    assert model.has_batchnorm and store.has_batchnorm(0, 1)
+    data = load_dataset(store.config.data)
+    _, acc = evaluate(model, data.test[0], data.test[1])
+    recorded = store.records().sort_values("search_seed")["test_acc"].to_numpy()
+    assert np.array_equal(acc.numpy(), recorded)
+
+
+def test_repeated_seeds_are_searched_once(tmp_path):
+    from landscape.config import load_config
+    from landscape.search.runner import run_search
+
+    cfg = load_config("configs/digits_mlp_edge_popup.yaml", TINY)
+    summary = run_search(cfg, tmp_path, [0, 0], [1, 1, 0], progress=False)
+    assert summary.done == 2 and RunStore.open(summary.path).finished() == {(0, 0), (0, 1)}
+
+
+def test_an_interrupted_batch_resumes_even_with_another_batch_size(tmp_path, monkeypatch):
+    from landscape.config import load_config
+    from landscape.search.runner import run_search
+
+    cfg = load_config("configs/digits_mlp_edge_popup.yaml", [*TINY, "train.epochs=4"])
+    original = RunStore.save_checkpoint
+    calls = []
+
+    def interrupt_after_first(self, key, state):
+        original(self, key, state)
+        calls.append(key)
+        raise KeyboardInterrupt  # stands for a kill right after the first epoch's checkpoint
+
+    monkeypatch.setattr(RunStore, "save_checkpoint", interrupt_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(cfg, tmp_path / "a", [0], range(4), masks_in_flight=4, progress=False)
+    monkeypatch.setattr(RunStore, "save_checkpoint", original)
+    resumed = run_search(cfg, tmp_path / "a", [0], range(4), masks_in_flight=2, progress=False)
+    store = RunStore.open(resumed.path)
+    assert set(store.records()["batched_with"]) == {4}  # the saved batch of 4 was resumed whole
+    assert not list((resumed.path / "checkpoints").iterdir())
+    clean = run_search(cfg, tmp_path / "b", [0], range(4), masks_in_flight=4, progress=False)
+    assert np.array_equal(store.read_rows(), RunStore.open(clean.path).read_rows())

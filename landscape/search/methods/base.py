@@ -135,7 +135,7 @@ def _break_ties(values: Tensor, threshold: Tensor, k: int) -> Tensor:
     above = values > threshold
     tied = values == threshold
     room = k - above.sum(dim=1, keepdim=True)
-    return above | (tied & (tied.cumsum(dim=1) <= room))
+    return above | (tied & (tied.cumsum(dim=1, dtype=torch.int32) <= room))  # int32: half the temporary
 
 
 class _StraightThrough(torch.autograd.Function):
