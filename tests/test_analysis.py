@@ -77,6 +77,7 @@ def test_cache_follows_the_runs_files_and_survives_an_out_folder_inside_the_root
 def test_figures_from_the_cli_use_the_barriers_of_an_earlier_analysis(analysed, tmp_path, capsys):
     root, _ = analysed
     assert main(["analyze", str(root), "--barriers", "1", "--embed", "mds"]) == 0
+    capsys.readouterr()
     out = tmp_path / "figs"
     assert main(["figures", "interpolation", "barrier_matrix", "--runs", str(root), "--out", str(out)]) == 0
     text = capsys.readouterr().out
