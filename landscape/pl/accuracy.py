@@ -177,14 +177,14 @@ def _draw(
         )
     _draw_dense(ax, data)
     xs = data.curves["x"].dropna()
-    if logx is None:  # values spanning a decade or more (densities 0.05-0.9, widths 1/16-1)
-        logx = len(xs) > 0 and xs.min() > 0 and xs.max() / xs.min() >= 8
+    if logx is None:  # widths double from point to point (1/16 ... 1); densities stay linear
+        logx = x == "model.width_mult" and len(xs) > 0 and xs.min() > 0 and xs.max() / xs.min() >= 4
     if logx:
         ax.set_xscale("log", base=2 if x == "model.width_mult" else 10)
     if len(xs):
         ticks = np.sort(xs.unique())
         if len(ticks) <= 8:
-            ax.set_xticks(ticks, [f"{t:g}" for t in ticks], rotation=45 if logx and len(ticks) > 4 else 0)
+            ax.set_xticks(ticks, _tick_labels(ticks, logx))
             ax.minorticks_off()
     ax.set_xlabel(axis_label(x))
     ax.set_ylabel(axis_label(y, obs[y]))
@@ -204,3 +204,15 @@ def _draw_dense(ax: Any, data: AccuracyData) -> None:
         d = data.dense
         ax.fill_between(d["x"], d["mean"] - d["sd"], d["mean"] + d["sd"], color=color, alpha=0.1, linewidth=0)
         ax.plot(d["x"], d["mean"], color=color, linestyle="--", marker="x", label="dense (weights trained)")
+
+
+def _tick_labels(ticks: np.ndarray, logx: bool) -> list[str]:
+    """Labels for every tick, blank where one would run into the previous label."""
+    pos = np.log2(ticks) if logx else ticks
+    room = 0.07 * (pos[-1] - pos[0]) if len(pos) > 1 else 0.0
+    labels, last = [], -np.inf
+    for t, p in zip(ticks, pos):
+        labels.append(f"{t:g}" if p - last >= room else "")
+        if labels[-1]:
+            last = p
+    return labels

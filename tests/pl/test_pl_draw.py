@@ -151,7 +151,7 @@ def test_accuracy_vs_single_axes_and_panels():
         }
     )
     ax = drawn(pl.accuracy_vs(obs))
-    assert ax.get_xscale() == "log" and ax.get_xlabel() == "density (fraction of weights kept)"
+    assert ax.get_xscale() == "linear" and ax.get_xlabel() == "density (fraction of weights kept)"
     assert "dense (weights trained)" in [t.get_text() for t in ax.get_legend().get_texts()]
     fig = pl.accuracy_vs(obs, col="model.name")
     assert isinstance(fig, Figure) and [a.get_title() for a in fig.axes] == ["conv2", "conv4"]
@@ -219,3 +219,27 @@ def test_chance_level_agrees_with_tl_random_baseline(toy):
     ref = table[(table["group"] == "method=edge_popup") & (table["layer"] == "whole")].iloc[0]
     assert whole.iloc[0]["mean"] == pytest.approx(ref["mean"], abs=2e-3)
     assert whole.iloc[0]["sd"] == pytest.approx(ref["sd"], rel=0.05)
+
+
+def test_width_axis_is_log2_and_crowded_tick_labels_are_blanked():
+    from landscape.pl.accuracy import _tick_labels
+
+    obs = pd.DataFrame(
+        {
+            "method": ["edge_popup"] * 4 + ["dense"] * 4,
+            "model.width_mult": [0.0625, 0.125, 0.25, 1.0] * 2,
+            "density": [0.5] * 4 + [1.0] * 4,
+            "test_acc": np.linspace(0.5, 0.9, 8),
+        }
+    )
+    ax = drawn(pl.accuracy_vs(obs, x="model.width_mult"))
+    assert ax.get_xscale() == "log"
+    assert _tick_labels(np.array([0.05, 0.1, 0.3, 0.5, 0.7, 0.9]), False) == [
+        "0.05",
+        "",
+        "0.3",
+        "0.5",
+        "0.7",
+        "0.9",
+    ]
+    assert _tick_labels(np.array([0.0625, 0.125, 0.25, 1.0]), True) == ["0.0625", "0.125", "0.25", "1"]
