@@ -208,7 +208,7 @@ def test_saved_weights_round_trip_as_float32(store, layout):
         np.testing.assert_array_equal(back[name], value)
     with pytest.raises(StoreError, match="w0-s6.npz: missing"):
         store.load_weights(0, 6)
-    store._weights_file(0, 5).write_bytes(b"garbage")
+    store._mask_file("weights", 0, 5).write_bytes(b"garbage")
     with pytest.raises(StoreError, match="unreadable weights"):
         store.load_weights(0, 5)
 
