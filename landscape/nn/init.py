@@ -29,7 +29,7 @@ def weight_std(fan_in: int, density: float, scale_fan: bool) -> float:
     """ReLU-gain std ``sqrt(2/fan_in)``; the scaled variant divides by ``sqrt(density)``.
 
     That is the paper's intent (keep the signal scale of the kept sub-network); the
-    reference code's ``fan * (1 - prune_rate)`` only agrees at density 0.5.
+    reference code scales the fan by its flag's complement, which only agrees at density 0.5.
     """
     std = RELU_GAIN / math.sqrt(fan_in)
     return std / math.sqrt(density) if scale_fan else std

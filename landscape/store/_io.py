@@ -33,14 +33,19 @@ def fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def _write_durably(tmp: Path, data: bytes) -> None:
+    """``data`` in the file ``tmp``, flushed to disk."""
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to a temp file, fsync it, then ``os.replace`` it onto ``path``."""
     tmp = temp_name(path)
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_durably(tmp, data)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -52,10 +57,7 @@ def write_new(path: Path, data: bytes) -> bool:
     """Write ``path`` only if it does not exist (temp + ``link``); False when it already did."""
     tmp = temp_name(path)
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_durably(tmp, data)
         try:
             os.link(tmp, path)
         except FileExistsError:
