@@ -81,7 +81,7 @@ run_search(cfg, sys.argv[1], [0], [0, 1], progress=False)
 
 
 def test_killed_search_resumes_to_the_same_masks(tmp_path):
-    overrides = [*TINY, "train.epochs=12"]
+    overrides = [*TINY, "train.epochs=60"]  # long enough that the kill lands mid-search
     script = tmp_path / "search.py"
     script.write_text(KILL_SCRIPT.format(overrides=overrides))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -90,13 +90,14 @@ def test_killed_search_resumes_to_the_same_masks(tmp_path):
     deadline = time.time() + 120
     checkpoints = []
     while time.time() < deadline and proc.poll() is None:
-        checkpoints = list(killed.glob("*/checkpoints/*"))
+        checkpoints = list(killed.glob("*/checkpoints/*.pt"))  # a saved epoch, not the batch record
         if checkpoints:
             break
         time.sleep(0.05)
     if proc.poll() is not None:
         pytest.fail("search finished before a checkpoint was seen; raise train.epochs")
-    time.sleep(0.3)  # land somewhere inside a later epoch
+    time.sleep(0.05)  # land somewhere inside a later epoch
+    assert proc.poll() is None, "search finished before the kill; raise train.epochs"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     run = next(p for p in killed.iterdir() if p.is_dir())

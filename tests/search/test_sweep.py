@@ -203,7 +203,7 @@ def test_worker_killed_mid_search_loses_nothing(tmp_path):
     run_dir = runs / sweep.expand()[0].run_id
     proc = cli(str(path), "--runs", str(runs), "--masks-in-flight", "1")
     deadline = time.monotonic() + 240
-    while not (list(run_dir.glob("checkpoints/*")) or (run_dir / "manifest.json").exists()):
+    while not (list(run_dir.glob("checkpoints/*.pt")) or (run_dir / "manifest.json").exists()):
         assert proc.poll() is None, proc.communicate()[0]
         assert time.monotonic() < deadline, "the worker never wrote a checkpoint or a shard"
         time.sleep(0.02)
