@@ -29,6 +29,18 @@ def scaled(width: int, mult: float) -> int:
     return max(1, int(width * mult))
 
 
+def fc_stack(x: torch.Tensor, fcs: nn.ModuleList, bns: nn.ModuleList) -> torch.Tensor:
+    """Fully connected layers on ``(M, B, F)``: BatchNorm (if any) and ReLU after all but the last."""
+    last = len(fcs) - 1
+    for i, fc in enumerate(fcs):
+        x = fc(x)
+        if i < last:
+            if len(bns):
+                x = bns[i](x)
+            x = F.relu(x)
+    return x
+
+
 class MLP(EnsembleNet):
     """Fully connected ``in -> hidden... -> n_classes`` with ReLU, optional non-affine BN."""
 
@@ -46,15 +58,7 @@ class MLP(EnsembleNet):
                 self.bns.append(EnsembleBatchNorm(widths[i + 1], n_masks))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(x.shape[0], x.shape[1], -1)
-        last = len(self.fcs) - 1
-        for i, fc in enumerate(self.fcs):
-            x = fc(x)
-            if i < last:
-                if len(self.bns):
-                    x = self.bns[i](x)
-                x = F.relu(x)
-        return x
+        return fc_stack(x.reshape(x.shape[0], x.shape[1], -1), self.fcs, self.bns)
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,15 +167,7 @@ class ConvNet(EnsembleNet):
             x = F.relu(x)
             if i in self._pool_after:
                 x = F.max_pool2d(x, 2)
-        x = conv_to_linear_layout(x, self.n_masks)
-        last = len(self.fcs) - 1
-        for i, fc in enumerate(self.fcs):
-            x = fc(x)
-            if i < last:
-                if len(self.fc_bns):
-                    x = self.fc_bns[i](x)
-                x = F.relu(x)
-        return x
+        return fc_stack(conv_to_linear_layout(x, self.n_masks), self.fcs, self.fc_bns)
 
 
 def conv2(cfg: ModelConfig, input_shape: tuple[int, ...], n_classes: int, n_masks: int = 1) -> ConvNet:
