@@ -359,7 +359,15 @@ class RunStore:
         return checkpoints.load(self._ckpt(key))
 
     def drop_checkpoint(self, key: Path | tuple) -> None:
-        self._ckpt(key).unlink(missing_ok=True)
+        """Remove a checkpoint and any temp file a killed writer left beside it.
+
+        Only the worker holding the claims of these masks writes this checkpoint, so a temp
+        sibling seen here belongs to a writer that is gone.
+        """
+        path = self._ckpt(key)
+        path.unlink(missing_ok=True)
+        for orphan in path.parent.glob(f".{path.name}.tmp-*"):
+            orphan.unlink(missing_ok=True)
 
     # models ----------------------------------------------------------------------------------
     def build_model(self, weight_seed: int, search_seeds=None, device="cpu", rule=None):

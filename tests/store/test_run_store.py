@@ -229,3 +229,16 @@ def test_checkpoints_round_trip_and_corrupt_ones_restart(store):
     assert not path.exists()
     long = store.checkpoint_path(0, range(10))
     assert long.name.startswith("w0-s0-n10-") and long != store.checkpoint_path(0, range(1, 11))
+
+
+def test_dropping_a_checkpoint_removes_what_a_killed_writer_left(store):
+    key = (0, (1, 2))
+    store.save_checkpoint(key, {"epoch": 1})
+    path = store.checkpoint_path(0, [1, 2])
+    orphan = path.with_name(f".{path.name}.tmp-0123abcd")  # a writer killed mid-save
+    orphan.write_bytes(b"half")
+    other = store.checkpoint_path(0, [3])
+    store.save_checkpoint((0, (3,)), {"epoch": 2})
+    store.drop_checkpoint(key)
+    assert not path.exists() and not orphan.exists()
+    assert store.load_checkpoint((0, (3,))) == {"epoch": 2} and other.exists()  # other batches untouched

@@ -39,6 +39,8 @@ class IteRand(EdgePopup):
         super().__init__(cfg)
         self.changes_weights = cfg.method.rerand.prob > 0 or self.recycling
 
+    ranks_raw_scores = True
+
     def score_key(self, scores: Tensor) -> Tensor:
         return scores
 
