@@ -80,13 +80,31 @@ def cpu_table(epochs: int, sizes: list[int], loop_masks: int, repeats: int, hidd
                      "speedup_vs_plain": rate / plain})  # fmt: skip
         print(f"  M={m:<4} {seconds:7.2f} s  {rate:10.0f} masks/h  x{rate / loop:.2f} (x{rate / plain:.2f} vs plain)",
               flush=True)  # fmt: skip
+    torch_route = torch_route_rates(cfg, dataset, loop_masks, max(sizes), repeats)
+    print(f"  torch route (fused CPU kernels off): one at a time {torch_route['loop_masks_per_hour']:.0f} "
+          f"masks/h, M={max(sizes)} {torch_route['batched_masks_per_hour']:.0f} masks/h")  # fmt: skip
     return {
         "config": str(CPU_CONFIG.relative_to(ROOT)),
         "epochs": epochs,
         "loop_masks_per_hour": loop,
         "plain_loop_masks_per_hour": plain,
         "rows": rows,
+        "torch_route": torch_route,
     }
+
+
+def torch_route_rates(cfg, dataset, loop_masks: int, m: int, repeats: int) -> dict:
+    """The same engine with the fused CPU kernels switched off (their value, same run)."""
+    from landscape.search.methods import edge_popup
+
+    fused = edge_popup._fused_cpu
+    edge_popup._fused_cpu = lambda: None
+    try:
+        loop = max(loop_rate(cfg, dataset, loop_masks, "cpu") for _ in range(repeats))
+        seconds = min(timed_run(cfg, dataset, list(range(m)), "cpu") for _ in range(repeats))
+    finally:
+        edge_popup._fused_cpu = fused
+    return {"M": m, "loop_masks_per_hour": loop, "batched_masks_per_hour": m * 3600 / seconds}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -201,6 +219,9 @@ def markdown(cpu: dict, threads: int) -> str:
     for r in cpu["rows"]:
         lines.append(f"| {r['M']} | {r['seconds']:.2f} | {r['masks_per_hour']:.0f} | {r['speedup']:.2f}x "
                      f"| {r['speedup_vs_plain']:.2f}x |")  # fmt: skip
+    tr = cpu["torch_route"]
+    lines += ["", f"Fused CPU kernels off (torch route): one at a time {tr['loop_masks_per_hour']:.0f} masks/h, "
+              f"M = {tr['M']} {tr['batched_masks_per_hour']:.0f} masks/h"]  # fmt: skip
     return "\n".join(lines)
 
 

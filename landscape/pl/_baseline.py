@@ -5,7 +5,9 @@ uniformly random masks is hypergeometric, ``I ~ Hypergeom(n, k_a, k_b)``; the Ja
 ``1 - I / (k_a + k_b - I)`` and the normalised Hamming distance ``(k_a + k_b - 2 I) / n`` are
 decreasing functions of ``I``. One layer is computed exactly from the pmf; a whole network
 (layers independent, counts fixed per layer, as Edge-Popup keeps them) sums the layers'
-intersections and uses the normal approximation, which is excellent at these sizes.
+intersections and uses the normal approximation, which is excellent at these sizes. The
+hypergeometric moments and pmf are :mod:`landscape.tl.baseline`'s; what this module adds is
+the central 95% interval the plots shade.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from landscape.errors import AnalysisError
+from landscape.tl.baseline import hypergeom_moments, intersection_pmf
 
-_TAIL = 1e-12  # probability mass ignored at each end of the pmf
 _Z95 = 1.959963984540054
 
 
@@ -62,9 +64,8 @@ def chance_distance(metric: str, n, k_a, k_b) -> ChanceLevel:
         raise AnalysisError("chance level: kept counts must lie in [0, n] and n must be positive")
     if len(n) == 1:
         return _exact(metric, int(n[0]), int(k_a[0]), int(k_b[0]))
-    mean_i = np.sum(k_a * k_b / n)
-    var_i = np.sum(k_a * k_b * (n - k_a) * (n - k_b) / (n.astype(float) ** 2 * np.maximum(n - 1, 1)))
-    sd_i = float(np.sqrt(var_i))
+    mean_l, var_l = hypergeom_moments(n, k_a, k_b)
+    mean_i, sd_i = float(mean_l.sum()), float(np.sqrt(var_l.sum()))
     tot_n, tot_a, tot_b = float(n.sum()), float(k_a.sum()), float(k_b.sum())
     at = _distance(
         metric, np.array([mean_i, mean_i - _Z95 * sd_i, mean_i + _Z95 * sd_i]), tot_n, tot_a, tot_b
@@ -79,13 +80,7 @@ def chance_distance(metric: str, n, k_a, k_b) -> ChanceLevel:
 
 
 def _exact(metric: str, n: int, k_a: int, k_b: int) -> ChanceLevel:
-    from scipy import stats
-
-    dist = stats.hypergeom(n, k_a, k_b)
-    lo_i, hi_i = int(dist.ppf(_TAIL)), int(dist.isf(_TAIL)) + 1
-    support = np.arange(max(lo_i, max(0, k_a + k_b - n)), min(hi_i, min(k_a, k_b)) + 1)
-    pmf = dist.pmf(support)
-    pmf = pmf / pmf.sum()
+    support, pmf = intersection_pmf(n, k_a, k_b)
     values = _distance(metric, support, n, k_a, k_b)
     mean = float(np.sum(pmf * values))
     sd = float(np.sqrt(max(np.sum(pmf * (values - mean) ** 2), 0.0)))

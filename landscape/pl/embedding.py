@@ -60,6 +60,19 @@ def _sorted_if_numeric(values: pd.Series) -> pd.Series:
     return values
 
 
+# where tl.pca / tl.mds record each axis's share of the variance (of the positive eigenvalues)
+_SHARE_KEYS = {"pca": "explained_variance_ratio", "mds": "eigenvalue_ratio"}
+
+
+def _variance_share(ms: Any, basis: str, dim: int) -> str:
+    """`` (23.4%)`` when the embedding recorded this axis's share of the variance, else ``""``."""
+    info = ms.uns.get(basis) if basis in _SHARE_KEYS else None
+    ratio = info.get(_SHARE_KEYS[basis]) if isinstance(info, dict) else None
+    if ratio is None or dim >= len(ratio):
+        return ""
+    return f" ({100 * float(ratio[dim]):.1f}%)"
+
+
 def embedding(
     ms: Any,
     *,
@@ -71,6 +84,8 @@ def embedding(
     ax: Any = None,
 ) -> Any:
     """Scatter of ``obsm["X_<basis>"]`` coloured by an obs column.
+
+    PCA and MDS axes are labelled with their share of the variance when ``uns`` holds it.
 
     Parameters
     ----------
@@ -126,8 +141,8 @@ def embedding(
         colorbar = ax.figure.colorbar(points, ax=ax, fraction=0.046, pad=0.04)
         colorbar.set_label(axis_label(color, frame["value"]))
     name = _AXIS_NAMES.get(basis, basis.upper())
-    ax.set_xlabel(f"{name} {dims[0] + 1}")
-    ax.set_ylabel(f"{name} {dims[1] + 1}")
+    ax.set_xlabel(f"{name} {dims[0] + 1}{_variance_share(ms, basis, dims[0])}")
+    ax.set_ylabel(f"{name} {dims[1] + 1}{_variance_share(ms, basis, dims[1])}")
     if basis != "pca":  # distances are meaningful, directions are not: equal scales, no ticks
         ax.set_aspect("equal", adjustable="datalim")
         ax.set_xticks([])

@@ -60,17 +60,22 @@ def _log_choose(n, k):
     return special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
 
 
-def jaccard_exact(n: int, k1: int, k2: int) -> tuple[float, float]:
-    """Exact mean and sd of the Jaccard distance by summing the hypergeometric pmf."""
-    if k1 + k2 == 0:
-        return 0.0, 0.0
+def intersection_pmf(n: int, k1: int, k2: int) -> tuple[np.ndarray, np.ndarray]:
+    """Support and pmf of the overlap of two independent random masks (hypergeometric)."""
     lo, hi = max(0, k1 + k2 - n), min(k1, k2)
     i = np.arange(lo, hi + 1)
     # log-gamma form of the hypergeometric pmf: as accurate as scipy.stats.hypergeom here and
     # a thousand times faster on supports of 10^4-10^5 values
     log_pmf = _log_choose(k1, i) + _log_choose(n - k1, k2 - i) - _log_choose(n, k2)
     pmf = np.exp(log_pmf - log_pmf.max())
-    pmf /= pmf.sum()
+    return i, pmf / pmf.sum()
+
+
+def jaccard_exact(n: int, k1: int, k2: int) -> tuple[float, float]:
+    """Exact mean and sd of the Jaccard distance by summing the hypergeometric pmf."""
+    if k1 + k2 == 0:
+        return 0.0, 0.0
+    i, pmf = intersection_pmf(n, k1, k2)
     d = 1 - i / (k1 + k2 - i)
     mean = float(pmf @ d)
     return mean, float(np.sqrt(max(pmf @ (d - mean) ** 2, 0.0)))

@@ -87,6 +87,19 @@ def test_embedding_categorical_and_continuous(toy):
         pl.embedding(ms, basis="umap")
 
 
+def test_pca_axes_carry_their_share_of_the_variance(toy):
+    from landscape import tl
+
+    ms, _ = toy
+    tl.distances(ms)
+    tl.pca(ms)
+    ratio = ms.uns["pca"]["explained_variance_ratio"]
+    ax = drawn(pl.embedding(ms, basis="pca", color="method"))
+    assert ax.get_xlabel() == f"PC 1 ({100 * ratio[0]:.1f}%)"
+    assert ax.get_ylabel() == f"PC 2 ({100 * ratio[1]:.1f}%)" and ratio[0] >= ratio[1] > 0
+    assert drawn(pl.embedding(ms, basis="mds")).get_xlabel() == "MDS 1"  # no eigenvalues recorded
+
+
 def test_interpolation_barrier_matrix_and_barrier_vs_distance(toy):
     ms, _ = toy
     rows, table = [], []
