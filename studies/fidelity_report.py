@@ -114,7 +114,7 @@ def _protocol(args, results: pd.DataFrame, wall_s: float) -> str:
     quick = " --quick" if args.quick else ""
     cmd = (
         f"python studies/fidelity.py --runs {args.runs} --seeds {args.seeds} "
-        f"--diversity-seeds {args.diversity_seeds} --epochs {args.epochs}{quick}"
+        f"--diversity-seeds {args.diversity_seeds} --epochs {args.epochs} --threads {args.threads}{quick}"
     )
     n_runs = results["run_id"].nunique()
     return f"""## Protocol
@@ -137,8 +137,8 @@ def _protocol(args, results: pd.DataFrame, wall_s: float) -> str:
   CSV files also hold the test accuracy at the best validation epoch. A difference smaller
   than the larger of the two sds is a **tie**.
 - {n_runs} distinct runs; searching took {wall_s / 60:.1f} min in all on a
-  shared 2-core CPU machine with one torch thread (finished masks are skipped, so a re-run
-  only rebuilds the tables).
+  shared 2-core CPU machine with {args.threads} torch thread(s) (finished masks are skipped,
+  so a re-run only rebuilds the tables).
 - Tables: `{args.runs}/fidelity_results.csv` (every row), `fidelity_<study>.csv`,
   `fidelity_diversity.csv`.
 """

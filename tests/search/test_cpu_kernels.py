@@ -108,3 +108,18 @@ def test_tied_scores_fall_back_to_the_exact_count():
     k = layer_kept(layer.numel, method.cfg.method)
     kept = (layer.effective_weight() != 0).reshape(2, -1).sum(1)  # no weight is exactly 0
     assert kept.tolist() == [k, k]
+
+
+def _select_in_child(rows: np.ndarray, k: int) -> np.ndarray:
+    return kth_largest_rows(rows, k)
+
+
+def test_threaded_selection_works_in_a_forked_child(monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    rows = np.random.default_rng(1).standard_normal((4, 70_000)).astype(np.float32)
+    expected = kth_largest_rows(rows, 10)  # the parent's selection threads now exist
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(_select_in_child, (rows, 10)).get(timeout=60)  # hangs if threads were reused
+    assert np.array_equal(got, expected)

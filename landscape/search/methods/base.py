@@ -36,6 +36,7 @@ tied values (on accelerators the tie resolution always runs, to avoid a host syn
 from __future__ import annotations
 
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -138,7 +139,8 @@ _PARALLEL_SELECT_MIN = 1 << 17
 
 
 @lru_cache(maxsize=4)
-def _select_pool(workers: int) -> ThreadPoolExecutor:
+def _select_pool(workers: int, pid: int) -> ThreadPoolExecutor:
+    # keyed by process: a forked child inherits the pool object but none of its threads
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="landscape-topk")
 
 
@@ -158,7 +160,7 @@ def kth_largest_rows(rows: np.ndarray, k: int, in_place: bool = False) -> np.nda
     else:
         bounds = np.linspace(0, r, workers + 1).astype(int)
         chunks = [work[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-        list(_select_pool(workers).map(lambda chunk: chunk.partition(kth, axis=1), chunks))
+        list(_select_pool(workers, os.getpid()).map(lambda chunk: chunk.partition(kth, axis=1), chunks))
     return work[:, kth].copy()
 
 
