@@ -66,8 +66,9 @@ class _MaskedWeight(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         scores, weight = ctx.saved_tensors
-        if _fused_cpu() is not None and _fused_cpu().applies(grad, weight, scores):
-            g = _fused_cpu().score_grad_rows(grad, weight, scores, ctx.through_abs)
+        kernels = _fused_cpu() if grad.device.type == "cpu" else None  # numba never loads on GPU runs
+        if kernels is not None and kernels.applies(grad, weight, scores):
+            g = kernels.score_grad_rows(grad, weight, scores, ctx.through_abs)
             return g, None, None, None, None
         g = grad * weight
         if ctx.through_abs:
@@ -170,8 +171,10 @@ class EdgePopup(Method):
         Selection on a private copy of the keys, then one kernel writes the effective weight
         and counts what it kept; a row whose count ties broke (rare) takes the exact path.
         """
+        if layer.scores.device.type != "cpu" or self.global_topk or layer.frozen is not None:
+            return None
         kernels = _fused_cpu()
-        if kernels is None or self.global_topk or layer.frozen is not None:
+        if kernels is None:
             return None
         if not by_abs and not self.ranks_raw_scores:  # a key the kernel does not know
             return None
