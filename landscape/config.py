@@ -129,6 +129,9 @@ class MethodConfig:
     name: str = "edge_popup"
     density: float = 0.5
     global_topk: bool = False
+    # global top-k only: anneal the density from 0.5 down to ``density`` over this many epochs
+    # with the reference global variant's cubic schedule (0 = off; its code uses 10)
+    anneal_epochs: int = 0
     score_init: str = "kaiming_uniform"
     recycle: RecycleConfig = RecycleConfig()
     rerand: RerandConfig = RerandConfig()
@@ -459,6 +462,18 @@ def validate(cfg: SearchConfig) -> SearchConfig:
             s.locked <= meth.density <= 1 - s.pruned,
             f"method.density: {meth.density} is unreachable with source.pruned={s.pruned} and "
             f"source.locked={s.locked}; it must lie in [{s.locked}, {1 - s.pruned:g}]",
+        )
+    _need(meth.anneal_epochs >= 0, f"method.anneal_epochs: must be >= 0, got {meth.anneal_epochs}")
+    if meth.anneal_epochs:
+        _need(
+            meth.global_topk and s.kind == "dense" and meth.name in ("edge_popup", "biprop", "iterand"),
+            "method.anneal_epochs: anneals a global top-k; needs method.global_topk: true, a dense "
+            "source and a score method (edge_popup, biprop, iterand)",
+        )
+        _need(
+            meth.anneal_epochs < t.epochs,
+            f"method.anneal_epochs: {meth.anneal_epochs} must be below train.epochs ({t.epochs}) so the "
+            "last epochs search at the target density",
         )
     k = meth.kstarts
     _need(k.k >= 1, f"method.kstarts.k: must be >= 1, got {k.k}")

@@ -79,6 +79,22 @@ def test_bad_values_name_the_field(override, field):
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["method.anneal_epochs=3"],  # a layer-wise top-k has nothing to anneal
+        ["method.anneal_epochs=-1"],
+        ["method.anneal_epochs=30", "method.global_topk=true", "train.epochs=30"],
+        ["method.anneal_epochs=3", "method.global_topk=true", "method.name=dense"],
+    ],
+)
+def test_density_annealing_is_checked(overrides):
+    with pytest.raises(ConfigError, match=r"^method\.anneal_epochs: [^\n]+$"):
+        load_config(None, overrides)
+    cfg = load_config(None, ["method.anneal_epochs=10", "method.global_topk=true"])
+    assert cfg.method.anneal_epochs == 10
+
+
 def test_did_you_mean():
     with pytest.raises(ConfigError, match="did you mean 'edge_popup'"):
         load_config(None, ["method.name=edge_pop"])

@@ -171,6 +171,7 @@ class Trainer:
         lr = learning_rate(self.cfg, epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        self.method.before_epoch(self.model, epoch)
         self.model.train()
         order = self._epoch_order(epoch)
         n, bs = order.shape[1], self.cfg.train.batch_size

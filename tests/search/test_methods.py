@@ -12,7 +12,7 @@ from landscape.config import SearchConfig
 from landscape.nn.models import MLP
 from landscape.search.methods.base import floor_count, kept_count, topk_mask
 from landscape.search.methods.biprop import Biprop
-from landscape.search.methods.edge_popup import EdgePopup
+from landscape.search.methods.edge_popup import EdgePopup, annealed_density
 from landscape.search.methods.iterand import IteRand
 from landscape.search.methods.recycle import recycle_due, recycle_weights_
 
@@ -177,6 +177,49 @@ def test_global_topk_keeps_global_count_and_ranks_across_layers():
         keys = torch.cat([layers[n].scores[i].detach().abs().reshape(-1) for n in masks])
         kept = torch.cat([torch.as_tensor(masks[n][i]).reshape(-1) for n in masks])
         assert keys[kept].min() >= keys[~kept].max()
+
+
+def test_annealed_density_follows_the_cubic_schedule():
+    assert annealed_density(0.1, 0, 10) == pytest.approx(0.5)
+    assert annealed_density(0.1, 5, 10) == pytest.approx(0.1 + 0.4 * 0.5**3)
+    assert [annealed_density(0.1, e, 10) for e in (10, 11, 40)] == [0.1, 0.1, 0.1]
+    steps = [annealed_density(0.2, e, 4) for e in range(5)]
+    assert all(a > b for a, b in zip(steps, steps[1:]))  # strictly down to the target
+    assert annealed_density(0.7, 0, 10) == 0.7  # denser than half: never annealed
+    assert annealed_density(0.1, 0, 0) == 0.1  # off
+
+
+@pytest.mark.parametrize("cls", [EdgePopup, Biprop])
+def test_global_annealing_starts_at_half_and_ends_at_the_target(cls):
+    overrides = {"method.density": 0.2, "method.global_topk": True, "method.anneal_epochs": 4}
+    model, method = make(cls, m=2, **overrides)
+    total = sum(layer.numel for _, layer in model.masked_layers())
+    for epoch, density in [(0, 0.5), (2, annealed_density(0.2, 2, 4)), (4, 0.2), (9, 0.2)]:
+        method.before_epoch(model, epoch)
+        assert sum(counts(model).values()).tolist() == [kept_count(total, density)] * 2, epoch
+
+
+def test_the_trainer_anneals_at_the_start_of_every_epoch(monkeypatch):
+    from landscape.config import load_config
+    from landscape.search.runner import load_dataset
+    from landscape.search.trainer import Trainer
+
+    overrides = {"model.hidden": [32, 32], "train.epochs": 4, "method.global_topk": True,
+                 "method.density": 0.1, "method.anneal_epochs": 3}  # fmt: skip
+    cfg = load_config("configs/digits_mlp_edge_popup.yaml", overrides)
+    kept = []
+    real = EdgePopup.before_epoch
+
+    def recording(self, model, epoch):
+        real(self, model, epoch)
+        kept.append((epoch, self._global_k))
+
+    monkeypatch.setattr(EdgePopup, "before_epoch", recording)
+    result = Trainer(cfg, load_dataset(cfg.data), 0, [0, 1], "cpu", progress=False).run()
+    total = 64 * 32 + 32 * 32 + 32 * 10
+    assert kept == [(e, kept_count(total, annealed_density(0.1, e, 3))) for e in range(4)]
+    assert kept[0][1] == kept_count(total, 0.5) and kept[-1][1] == kept_count(total, 0.1)
+    assert sum(m.reshape(2, -1).sum(1) for m in result.masks.values()).tolist() == [kept[-1][1]] * 2
 
 
 def test_global_masks_follow_score_updates():

@@ -35,7 +35,7 @@ class Case:
 
     overrides: tuple[str, ...]
     epochs: int = 1
-    rule: str = "layer"  # "layer": N - floor((1-d)N) per layer; "er", "frozen", "ones"
+    rule: str = "layer"  # "layer": N - floor((1-d)N) per layer; "global", "er", "frozen", "ones"
     changes_weights: bool = False
     cnn: str = "conv4"
     trains: bool = True
@@ -58,6 +58,18 @@ CASES = {
     ),
     "iterand": Case(
         ("method.name=iterand", "method.rerand.every=1", "method.rerand.prob=0.1"), changes_weights=True
+    ),
+    # global top-k annealed from density 0.5 in epoch 0 to the target in epoch 1
+    "biprop_global_annealed": Case(
+        (
+            "method.name=biprop",
+            "model.weight_init=kaiming_normal",
+            "method.global_topk=true",
+            "method.density=0.2",
+            "method.anneal_epochs=1",
+        ),
+        epochs=2,
+        rule="global",
     ),
     "er_source": Case(
         ("method.source.kind=er", "method.source.density=0.5", "method.density=0.2"),
@@ -138,7 +150,7 @@ def _check_density(store: RunStore, rule: str) -> None:
     layers = {spec.name: unpack_layer(rows, store.layout, spec.name) for spec in store.layout}
     if rule in ("er", "frozen"):
         patterns = [p.reshape(-1).numpy() for p in _patterns(store)]
-    if rule == "frozen":
+    if rule in ("frozen", "global"):
         total = sum(m.sum(axis=1) for m in layers.values())
         assert (total == _kept(store.layout.n_weights, density)).all()
     for k, (name, kept) in enumerate(layers.items()):

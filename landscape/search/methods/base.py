@@ -14,6 +14,7 @@ Order of calls expected from the training loop::
     method.setup(model, weight_seed, search_seeds)
     # optional: model.load_state_dict(...) / method.load_state_dict(...) to resume
     for epoch ...:
+        method.before_epoch(model, epoch)
         for step ...:
             method.before_step(model, global_step)
             loss = ...; loss.backward(); optimizer.step()   # over method.parameters(model)
@@ -253,6 +254,9 @@ class Method:
     def parameters(self, model: EnsembleNet) -> list[Tensor]:
         """What the optimiser updates: the scores of every searchable (non-dense) layer."""
         return [layer.scores for _, layer in model.masked_layers() if not layer.dense]
+
+    def before_epoch(self, model: EnsembleNet, epoch: int) -> None:
+        """Called at the start of epoch ``epoch`` (0-based), before its first step."""
 
     def before_step(self, model: EnsembleNet, step: int) -> None:
         """Called before the forward pass of global step ``step`` (0-based)."""

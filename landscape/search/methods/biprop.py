@@ -10,9 +10,11 @@ weights, ``g ⊙ W ⊙ sign(S)``. The implementation builds
 whose value is exactly the binarised weight (the second term is exactly zero) and whose
 gradient with respect to the straight-through mask ``M_ste`` is ``g ⊙ W``.
 
-Layer-wise and global top-k, sources and IWR compose exactly as for Edge-Popup. The cubic
-density annealing of the reference global variant is not applied: the density is fixed from
-the first step (as in every layer-wise reference run).
+Layer-wise and global top-k, sources and IWR compose exactly as for Edge-Popup. The reference
+global variant anneals its density from 0.5 to the target over 10 epochs with a cubic
+schedule when the target is <= 0.5: set ``method.anneal_epochs: 10`` with
+``method.global_topk: true`` to match it (off by default; the density is then fixed from the
+first step, as in every layer-wise reference run).
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ The same class carries what composes with Edge-Popup (and Biprop, which subclass
   frozen source forces locked entries in and pruned ones out, and always searches with one
   global threshold over the free entries so the network-wide density is exactly
   ``method.density`` (see :mod:`.sources`);
-- Iterative Weight Recycling when ``method.recycle.every > 0`` (see :mod:`.recycle`).
+- Iterative Weight Recycling when ``method.recycle.every > 0`` (see :mod:`.recycle`);
+- with a global top-k, ``method.anneal_epochs`` anneals the network-wide density from 0.5 to
+  the target with the reference global variant's cubic schedule (:func:`annealed_density`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from landscape.search.methods.base import (
     Method,
     apply_frozen,
     forced_keys,
+    kept_count,
     kth_largest_rows,
     straight_through,
     topk_mask,
@@ -74,6 +77,18 @@ class _MaskedWeight(torch.autograd.Function):
         if ctx.through_abs:
             g = g * scores.sign()
         return g, None, None, None, None
+
+
+def annealed_density(density: float, epoch: int, anneal_epochs: int) -> float:
+    """Density of epoch ``epoch`` under the reference global variant's cubic annealing.
+
+    ``d + (0.5 - d) (1 - epoch / E)^3`` for ``epoch < E``, then ``d``: the search starts at
+    half the weights and reaches the target after ``E`` epochs. Only targets ``d <= 0.5``
+    are annealed, as in the reference code; denser targets keep ``d`` throughout.
+    """
+    if anneal_epochs <= 0 or density > 0.5 or epoch >= anneal_epochs:
+        return density
+    return density + (0.5 - density) * (1.0 - epoch / anneal_epochs) ** 3
 
 
 @lru_cache(maxsize=1)
@@ -126,6 +141,13 @@ class EdgePopup(Method):
             for _, layer in layers:
                 layer.expand_weight()
         self._cache, self._cache_key = {}, None
+
+    def before_epoch(self, model: EnsembleNet, epoch: int) -> None:
+        meth = self.cfg.method
+        if meth.anneal_epochs and self.global_topk:
+            total = sum(layer.numel for _, layer in self.searchable())
+            self._global_k = kept_count(total, annealed_density(meth.density, epoch, meth.anneal_epochs))
+            self._refresh_global(force=True)
 
     def after_epoch(self, model: EnsembleNet, epoch: int, is_last: bool) -> None:
         rc = self.cfg.method.recycle
