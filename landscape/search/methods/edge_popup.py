@@ -191,7 +191,8 @@ class EdgePopup(Method):
         """``W * mask`` of a layer-wise top-k in two CPU passes, or None when it does not apply.
 
         Selection on a private copy of the keys, then one kernel writes the effective weight
-        and counts what it kept; a row whose count ties broke (rare) takes the exact path.
+        and counts what it kept; when ties at a threshold broke any row's count (rare), the
+        layer takes the exact path, which resolves them by index.
         """
         if layer.scores.device.type != "cpu" or self.global_topk or layer.frozen is not None:
             return None
