@@ -196,6 +196,9 @@ def test_global_annealing_starts_at_half_and_ends_at_the_target(cls):
     total = sum(layer.numel for _, layer in model.masked_layers())
     for epoch, density in [(0, 0.5), (2, annealed_density(0.2, 2, 4)), (4, 0.2), (9, 0.2)]:
         method.before_epoch(model, epoch)
+        # a direct mask() call (no prepare()) must not serve masks cached under the old count
+        direct = sum(layer.binary_mask().reshape(2, -1).sum(1) for _, layer in model.masked_layers())
+        assert direct.tolist() == [kept_count(total, density)] * 2, epoch
         assert sum(counts(model).values()).tolist() == [kept_count(total, density)] * 2, epoch
 
 

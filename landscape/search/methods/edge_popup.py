@@ -147,7 +147,6 @@ class EdgePopup(Method):
         if meth.anneal_epochs and self.global_topk:
             total = sum(layer.numel for _, layer in self.searchable())
             self._global_k = kept_count(total, annealed_density(meth.density, epoch, meth.anneal_epochs))
-            self._refresh_global(force=True)
 
     def after_epoch(self, model: EnsembleNet, epoch: int, is_last: bool) -> None:
         rc = self.cfg.method.recycle
@@ -243,8 +242,9 @@ class EdgePopup(Method):
     def _refresh_global(self, force: bool = False) -> None:
         # prepare() runs before every forward pass and always recomputes (edits through
         # ``.data`` bypass version counters); a direct layer.mask() call recomputes when the
-        # scores' version counters or storage changed since
-        key = tuple((layer.scores.data_ptr(), layer.scores._version) for _, layer in self.searchable())
+        # kept count (annealing) or the scores' version counters or storage changed since
+        versions = tuple((layer.scores.data_ptr(), layer.scores._version) for _, layer in self.searchable())
+        key = (self._global_k, versions)
         if force or key != self._cache_key:
             self._cache = self.global_masks()
             self._cache_key = key
