@@ -101,7 +101,7 @@ def test_fused_route_gives_the_torch_route_bit_for_bit(cls, overrides, monkeypat
 
 def test_tied_scores_fall_back_to_the_exact_count():
     model, method = make(EdgePopup, m=2, hidden=(16, 12))
-    layer = dict(model.masked_layers())[next(n for n, la in model.masked_layers() if not la.dense)]
+    layer = next(la for _, la in model.masked_layers() if not la.dense)
     with torch.no_grad():
         layer.scores.copy_(torch.randint(0, 3, layer.scores.shape).float())  # massive ties
     assert method._fused_effective_weight(layer, by_abs=True) is None
