@@ -31,6 +31,20 @@ def _torch_threads():
     torch.set_num_threads(before)
 
 
+@pytest.fixture
+def one_thread_workers(monkeypatch):
+    """Sweep workers and subprocesses on one thread; torch's thread count restored after.
+
+    Tiny models: one thread is as fast, and immune to oversubscribed CI machines.
+    """
+    import torch
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 def search_tiny(runs_root, method: str = "edge_popup", search_seeds=range(4), extra=()):
     """Search a tiny digits ensemble (seconds) and return the run's store."""
     from landscape.config import load_config

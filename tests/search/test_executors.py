@@ -23,14 +23,7 @@ BASE = ROOT / "configs" / "digits_mlp_edge_popup.yaml"
 TINY = "set: {train.epochs: 1, model.hidden: [16, 16], train.batch_size: 128}\n"
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    import torch
-
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread_workers")
 
 
 @pytest.fixture

@@ -21,15 +21,7 @@ BASE = ROOT / "configs" / "digits_mlp_edge_popup.yaml"
 TINY = "set: {train.epochs: 1, model.hidden: [16, 16], train.batch_size: 128}\n"
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    # tiny models: one thread is as fast, and immune to oversubscribed CI machines
-    import torch
-
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread_workers")
 
 
 def write(tmp_path: Path, body: str, name: str = "sweep.yaml") -> Path:
