@@ -69,6 +69,6 @@ def test_importing_pl_and_figures_leaves_torch_out():
     import subprocess
     import sys
 
-    code = "import sys, landscape.pl, landscape.figures, landscape.cli_figures; print('torch' in sys.modules)"
+    code = "import sys, landscape.pl, landscape.figures, landscape.cli.figures; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from landscape.cli_sweep import dry_run_text, status_text
+from landscape.cli.sweep import dry_run_text, status_text
 from landscape.errors import ConfigError
 from landscape.search.sweep import SweepProgress, load_sweep, parse_seed_spec, run_sweep
 from landscape.store.run_store import RunStore

@@ -1,4 +1,4 @@
-"""``landscape sweep``: search every run of a sweep file (plug-in of :mod:`landscape.cli`)."""
+"""``landscape sweep``: search every run of a sweep file."""
 
 from __future__ import annotations
 

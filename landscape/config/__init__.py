@@ -1,0 +1,51 @@
+"""Search configuration: frozen dataclasses (:mod:`.schema`), file loading and overrides
+(:mod:`.parse`), validation (:mod:`.validate`) and run ids.
+
+A :class:`SearchConfig` says *what* is searched (model, data, method, optimisation).
+``run_id`` is a hash of the canonical JSON with default-valued fields dropped, so adding a
+field with a neutral default keeps existing run ids.
+"""
+
+from landscape.config.parse import (
+    MAX_CONFIG_BYTES,
+    apply_overrides,
+    from_dict,
+    load_config,
+    parse_override,
+    read_config_file,
+)
+from landscape.config.schema import (
+    NOT_IDENTITY,
+    DataConfig,
+    DissipateConfig,
+    KStartsConfig,
+    MethodConfig,
+    ModelConfig,
+    RecycleConfig,
+    RerandConfig,
+    SearchConfig,
+    SourceConfig,
+    TrainConfig,
+)
+from landscape.config.validate import validate
+
+__all__ = [
+    "MAX_CONFIG_BYTES",
+    "NOT_IDENTITY",
+    "DataConfig",
+    "DissipateConfig",
+    "KStartsConfig",
+    "MethodConfig",
+    "ModelConfig",
+    "RecycleConfig",
+    "RerandConfig",
+    "SearchConfig",
+    "SourceConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "from_dict",
+    "load_config",
+    "parse_override",
+    "read_config_file",
+    "validate",
+]

@@ -1,0 +1,177 @@
+"""Reading configs: nested mappings to dataclasses, ``--set`` overrides, YAML/TOML files.
+
+Every error is a one-line :class:`~landscape.errors.ConfigError` naming the dotted field or
+the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from landscape.config.schema import SearchConfig
+from landscape.config.validate import validate
+from landscape.errors import ConfigError
+
+# Config and sweep files are a few hundred bytes; anything this big is the wrong file.
+MAX_CONFIG_BYTES = 2**20
+
+
+def from_dict(data: Mapping[str, Any], cls: type = SearchConfig, path: str = "") -> Any:
+    """Build a config dataclass from a nested mapping, rejecting unknown keys by dotted name."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path or 'config'}: expected a table of fields, got {_tname(data)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{path}.{key}" if path else str(key)
+        if key not in fields:
+            raise ConfigError(_unknown_key(dotted, key, list(fields)))
+        kwargs[key] = _coerce(value, hints[key], dotted)
+    return cls(**kwargs)
+
+
+def _unknown_key(dotted: str, key: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
+    return f"{dotted}: unknown field{hint}"
+
+
+def _tname(value: Any) -> str:
+    return type(value).__name__
+
+
+def _coerce(value: Any, tp: Any, dotted: str) -> Any:
+    if dataclasses.is_dataclass(tp):
+        if dataclasses.is_dataclass(value):
+            return value
+        return from_dict(value, tp, dotted)
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            value = [value] if isinstance(value, (int, float)) else value
+        if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
+            raise ConfigError(f"{dotted}: expected a list, got {value!r}")
+        (item,) = {a for a in typing.get_args(tp) if a is not Ellipsis}
+        return tuple(_coerce(v, item, f"{dotted}[{i}]") for i, v in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (tp,) = [a for a in args if a is not type(None)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"{dotted}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(f"{dotted}: expected an integer, got {value!r}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{dotted}: expected an integer, got {value!r}") from None
+        if not number.is_integer():
+            raise ConfigError(f"{dotted}: expected an integer, got {value!r}")
+        return int(number)
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{dotted}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{dotted}: expected a number, got {value!r}") from None
+    if tp is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{dotted}: expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# overrides and files
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"train.epochs=2"`` -> ``("train.epochs", 2)``; values parse as YAML scalars/lists."""
+    import yaml
+
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected dotted.key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def apply_overrides(cfg: SearchConfig, overrides: Mapping[str, Any]) -> SearchConfig:
+    data = cfg.to_dict()
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+                raise ConfigError(f"{'.'.join(parts[: i + 1])}: unknown config section")
+            node = node[part]
+        if parts[-1] not in node:
+            raise ConfigError(_unknown_key(dotted, parts[-1], list(node)))
+        node[parts[-1]] = value
+    return validate(from_dict(data))
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML or TOML config file into a mapping, with a one-line error on failure."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, expected a .yaml or .toml config file")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: {size:,} bytes is too large for a config file (limit {MAX_CONFIG_BYTES:,})"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path}: cannot parse ({first})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return data
+
+
+def load_config(
+    path: str | Path | None = None, overrides: Sequence[str] | Mapping[str, Any] = ()
+) -> SearchConfig:
+    """Load a config file (YAML/TOML; none = all defaults) and apply ``--set`` overrides."""
+    data = read_config_file(path) if path is not None else {}
+    cfg = validate(from_dict(data))
+    if isinstance(overrides, Mapping):
+        pairs = dict(overrides)
+    else:
+        pairs = dict(parse_override(o) for o in overrides)
+    return apply_overrides(cfg, pairs) if pairs else cfg

@@ -1,0 +1,212 @@
+"""The config dataclasses: what a search is (model, data, method, optimisation), and its run id.
+
+Seeds are not part of a config: ``weight_seed`` and ``search_seed`` are axes inside a run, so
+more seeds can be added to a run later. Engineering knobs (device, masks in flight, data root)
+are not part of the identity either.
+
+``run_id`` is a hash of the canonical JSON with default-valued fields dropped, so adding a
+field with a neutral default keeps existing run ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# Fields marked with this metadata do not enter the run id (where the data lives, say).
+NOT_IDENTITY = {"identity": False}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network architecture and its frozen random weights.
+
+    ``weight_init`` is one of signed_constant, kaiming_normal, kaiming_uniform,
+    unsigned_constant. ``scale_fan`` scales the weight std by ``1/sqrt(density)`` (the
+    paper's intent; the reference code's formula is only right at density 0.5).
+    ``batchnorm``: "auto" = non-affine BN in ResNets, none elsewhere.
+    """
+
+    name: str = "mlp"
+    hidden: tuple[int, ...] = (256, 256)
+    width_mult: float = 1.0
+    weight_init: str = "signed_constant"
+    scale_fan: bool = False
+    batchnorm: str = "auto"
+    first_layer_dense: bool = False
+    last_layer_dense: bool = False
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Dataset and split. ``root`` is where MNIST/CIFAR files live (not part of the run id)."""
+
+    name: str = "digits"
+    root: str = field(default="", metadata=NOT_IDENTITY)
+    split_seed: int = 0
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    augment: bool = True
+    input_shape: tuple[int, ...] = (3, 32, 32)
+    n_classes: int = 10
+    n_train: int = 2048
+    n_test: int = 512
+
+
+@dataclass(frozen=True)
+class RecycleConfig:
+    """Iterative Weight Recycling: every ``every`` epochs overwrite the ``rate``·N lowest-|score|
+    weights of each layer with the highest-|score| ones (0 = off)."""
+
+    every: int = 0
+    rate: float = 0.2
+    warmup: int = 0
+    ablation: bool = False
+
+
+@dataclass(frozen=True)
+class RerandConfig:
+    """IteRand: every ``every`` steps re-draw each pruned weight with probability ``prob``;
+    ``rate`` < 1 restricts candidates to the lowest ``rate``·sparsity scores."""
+
+    every: int = 300
+    prob: float = 0.1
+    rate: float = 1.0
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """What the search may select from.
+
+    kind "dense": every weight; "er": a fixed Erdős–Rényi mask of density ``density``;
+    "frozen": fractions ``pruned`` (never kept) and ``locked`` (always kept) of all weights,
+    spread over layers by ``distribution`` ("erk" or "equal").
+    """
+
+    kind: str = "dense"
+    density: float = 1.0
+    pruned: float = 0.0
+    locked: float = 0.0
+    distribution: str = "erk"
+
+
+@dataclass(frozen=True)
+class KStartsConfig:
+    """K-starts: ``k`` random masks, the fittest after ``select_after`` epochs is kept."""
+
+    k: int = 4
+    select_after: int = 1
+    fitness: str = "magnitude"
+
+
+@dataclass(frozen=True)
+class DissipateConfig:
+    """Dissipating gradients: prune weights with |w(t) − w(0)| ≤ ``tau``·|w(0)|, checked every
+    epoch, removing at most ``step`` of the weights per check until the target density."""
+
+    tau: float = 0.1
+    step: float = 0.2
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    """Search method. ``density`` is the fraction of weights KEPT (never "prune rate")."""
+
+    name: str = "edge_popup"
+    density: float = 0.5
+    global_topk: bool = False
+    # global top-k only: anneal the density from 0.5 down to ``density`` over this many epochs
+    # with the reference global variant's cubic schedule (0 = off; its code uses 10)
+    anneal_epochs: int = 0
+    score_init: str = "kaiming_uniform"
+    recycle: RecycleConfig = RecycleConfig()
+    rerand: RerandConfig = RerandConfig()
+    source: SourceConfig = SourceConfig()
+    kstarts: KStartsConfig = KStartsConfig()
+    dissipate: DissipateConfig = DissipateConfig()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of the scores (or of the weights, for weight-training baselines).
+
+    Weight decay applies to the scores, as in the reference code.
+    """
+
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    warmup_epochs: int = 0
+    label_smoothing: float = 0.0
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    method: MethodConfig = MethodConfig()
+    train: TrainConfig = TrainConfig()
+
+    # identity -----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(self)
+
+    def canonical(self) -> dict[str, Any]:
+        """Identity-relevant, non-default fields only (what the run id hashes)."""
+        return _canonical(self)
+
+    @property
+    def run_id(self) -> str:
+        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def replace(self, **dotted: Any) -> SearchConfig:
+        """A copy with dotted fields changed: ``cfg.replace(**{"method.density": 0.3})``."""
+        from landscape.config.parse import apply_overrides
+
+        return apply_overrides(self, dotted)
+
+    def describe(self) -> str:
+        """Short human label, e.g. ``edge_popup mlp digits d=0.5``."""
+        return f"{self.method.name} {self.model.name} {self.data.name} d={self.method.density:g}"
+
+
+# --------------------------------------------------------------------------------------------
+# dict <-> dataclass
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, tuple):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def _canonical(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        if not f.metadata.get("identity", True):
+            continue
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            sub = _canonical(value)
+            if sub:
+                out[f.name] = sub
+        elif value != _default_of(f):
+            out[f.name] = _to_plain(value)
+    return out
+
+
+def _default_of(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory()  # type: ignore[misc]
