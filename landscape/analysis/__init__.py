@@ -25,6 +25,7 @@ import pandas as pd
 
 from landscape.analysis import cached
 from landscape.analysis.cached import attach_barriers as attach_stored_barriers
+from landscape.analysis.function import function_tables
 from landscape.analysis.summary import format_summary
 from landscape.analysis.views import ANALYSIS_DIR, analysis_folder, masks_table, write_views
 from landscape.errors import AnalysisError
@@ -153,6 +154,8 @@ def analyze(
                 "diversity", tl.diversity(ms, metric=metric, groupby=groupby, key_added=f"diversity_{metric}")
             )
             add("diversity_summary", ms.uns[f"diversity_{metric}"]["summary"])
+        for name, frame in function_tables(ms, groupby).items():  # from stored predictions
+            add(name, frame)
         if len(ms) >= 2:
             add("consensus", tl.consensus(ms, groupby=groupby))
             # as many clusters as groups: do masks cluster by how they were found?

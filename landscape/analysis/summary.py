@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from landscape.analysis.function import format_function
 from landscape.tl.diversity import SIMILARITY
 
 
@@ -39,6 +40,7 @@ def format_summary(result) -> str:
             if nets.groupby("group")["weight_seed"].nunique().max() > 1:
                 lines.append("  per network (weight seed), 95% intervals over masks:")
                 lines.append(_indent(_network_table(nets).to_string(index=False), 4))
+    lines += format_function(t)
     bar = t.get("barriers")
     if bar is not None and len(bar):
         done = result.work.get("barrier curves")

@@ -29,6 +29,10 @@ TABLES = (
     "barriers",
     "barrier_curves",
     "embedding",
+    "agreement",
+    "agreement_summary",
+    "ensemble",
+    "ensemble_summary",
 )
 
 

@@ -27,6 +27,9 @@ def _verify(args: argparse.Namespace) -> int:
             store = RunStore.open(path)
             store.verify()
             detail = f"{store.n_masks} masks"
+            n_predicted = len(store.predictions_index())
+            if n_predicted:
+                detail += f", predictions of {n_predicted}"
             if args.weights:
                 from landscape.store.rebuild import verify_weights
 

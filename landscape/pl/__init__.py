@@ -17,6 +17,12 @@ from landscape.pl.barriers import barrier_matrix, barrier_vs_distance, interpola
 from landscape.pl.consensus import selection_frequency
 from landscape.pl.distances import distance_distribution
 from landscape.pl.embedding import embedding
+from landscape.pl.function import (
+    cka_by_layer,
+    disagreement_vs_distance,
+    diversity_accuracy,
+    ensemble_accuracy,
+)
 from landscape.pl.heatmap import similarity_heatmap
 from landscape.pl.overlap import layer_overlap
 from landscape.pl.style import (
@@ -37,8 +43,12 @@ __all__ = [
     "accuracy_vs",
     "barrier_matrix",
     "barrier_vs_distance",
+    "cka_by_layer",
+    "disagreement_vs_distance",
     "distance_distribution",
+    "diversity_accuracy",
     "embedding",
+    "ensemble_accuracy",
     "figsize",
     "group_colors",
     "interpolation",

@@ -191,6 +191,9 @@ def _search_batch(
     if result.batchnorm is not None:
         for seed, stats in zip(seeds, result.batchnorm):
             store.save_batchnorm(weight_seed, seed, stats)
+    if result.predictions is not None:  # before the masks: a stored mask has its predictions
+        for seed, outputs in zip(seeds, result.predictions):
+            store.save_predictions(weight_seed, seed, outputs)
     rows = pack_layers(result.masks, store.layout)
     added = store.write_masks(rows, result.records)
     log.info("%s: stored %d of %d masks", label, added, len(seeds))

@@ -26,6 +26,7 @@ from landscape.errors import ConfigError, SearchDiverged
 from landscape.nn.base import EnsembleNet
 from landscape.nn.init import generator
 from landscape.search.evaluate import evaluate
+from landscape.search.predict import split_predictions
 
 log = logging.getLogger("landscape.search")
 
@@ -61,6 +62,8 @@ class SearchResult:
     weights: list[dict[str, np.ndarray]] | None = None  # per mask, when the method changed them
     batchnorm: list[dict[str, np.ndarray]] | None = None  # per mask running statistics, if any BN
     weight_checksum: str = ""
+    # per mask {split: {"logprob", "pred", "labels"}} on the validation and test splits
+    predictions: list[dict[str, dict[str, np.ndarray]]] | None = None
 
 
 @dataclass
@@ -324,7 +327,10 @@ class Trainer:
         batchnorm = None
         if self.model.has_batchnorm:
             batchnorm = [self.model.batchnorm_state(i) for i in range(self.m)]
-        return SearchResult(masks, records, weights, batchnorm, self.weight_checksum)
+        predictions = split_predictions(
+            self.model, {"val": (self.val_x, self.val_y), "test": (self.test_x, self.test_y)}
+        )
+        return SearchResult(masks, records, weights, batchnorm, self.weight_checksum, predictions)
 
     def _method_records(self) -> list[dict[str, Any]]:
         extra = getattr(self.method, "records", None)

@@ -26,6 +26,7 @@ from landscape.store.claims import file_lock
 from landscape.store.layout import Layout
 from landscape.store.mask_files import PerMaskFiles
 from landscape.store.meta import make_meta
+from landscape.store.predictions import PredictionFiles
 from landscape.store.records import curves_frame, first_difference, flatten, records_frame
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ _SHARD_NAME = re.compile(r"^shard-[0-9a-f]{32}$")
 Pair = tuple[int, int]
 
 
-class RunStore(PerMaskFiles):
+class RunStore(PerMaskFiles, PredictionFiles):
     """One run directory. Build with :meth:`create` (writers) or :meth:`open` (readers)."""
 
     def __init__(self, path: Path, run_id: str, config: SearchConfig, layout: Layout, meta: dict):
@@ -246,6 +247,7 @@ class RunStore(PerMaskFiles):
         """Check every listed file against its checksum; :class:`StoreError` on the first fault."""
         self.shard_arrays()
         self._records()
+        self.verify_predictions()
 
     def status(self) -> str:
         """``"complete"``, ``"partial"``, ``"empty"`` or ``"corrupt: <reason>"`` (cheap checks)."""

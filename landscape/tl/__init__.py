@@ -3,7 +3,8 @@
 Pure kernels live in :mod:`landscape.tl._kernels`; nothing here imports torch at import time.
 """
 
-# interpolation barriers need torch at call time only
+# interpolation barriers and representation similarity need torch at call time only
+from landscape.tl.agreement import agreement
 from landscape.tl.barriers import barriers
 from landscape.tl.baseline import random_baseline
 from landscape.tl.cluster import cluster
@@ -11,17 +12,22 @@ from landscape.tl.consensus import consensus
 from landscape.tl.distances import distances
 from landscape.tl.diversity import diversity
 from landscape.tl.embed import embed, mds, pca, tsne, umap
+from landscape.tl.ensemble import ensemble
+from landscape.tl.representation import representation_similarity
 
 __all__ = [
+    "agreement",
     "barriers",
     "cluster",
     "consensus",
     "distances",
     "diversity",
     "embed",
+    "ensemble",
     "mds",
     "pca",
     "random_baseline",
+    "representation_similarity",
     "tsne",
     "umap",
 ]

@@ -1,0 +1,154 @@
+"""The masks' stored predictions as arrays aligned with a MaskSet's ``obs``.
+
+Slots (written by :func:`attach_predictions`, or set by hand for masks that do not come from a
+run store): ``obsm["logprob_<split>"]`` float16 ``(n, N, n_classes)``, ``obsm["pred_<split>"]``
+``(n, N)`` and ``obsm["labels_<split>"]`` ``(n, N)``. A mask without predictions has ``-1``
+labels. Without ``pred_<split>`` the predicted class is the argmax of the log-probabilities.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from landscape.errors import AnalysisError, StoreError
+
+MISSING = -1  # label of a mask without stored predictions
+#: methods that train weights: each member is its own trained network, not a mask over shared weights
+WEIGHT_TRAINING = ("dense", "kstarts", "dissipating", "kstarts_dissipating")
+MASKS, NETWORKS = "masks of one network", "independently trained networks"
+FIX = "run `landscape predict RUNS` (or landscape.search.predict.fill_predictions) first"
+
+
+@dataclass
+class Predictions:
+    """One split's predictions of the masks at ``positions`` (positions into the MaskSet)."""
+
+    split: str
+    logprob: np.ndarray  # float64 (k, N, C), normalised log-probabilities
+    pred: np.ndarray  # int64 (k, N)
+    labels: np.ndarray  # int64 (N,), shared by the k masks
+    positions: np.ndarray
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.logprob.shape[2])
+
+    @property
+    def n_examples(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.pred == self.labels[None]
+
+    def subset(self, positions: np.ndarray) -> Predictions:
+        """The masks among ``positions`` (MaskSet positions, each with predictions)."""
+        where = {int(p): k for k, p in enumerate(self.positions)}
+        rows = np.array([where[int(p)] for p in positions], dtype=np.int64)
+        return Predictions(
+            self.split, self.logprob[rows], self.pred[rows], self.labels, np.asarray(positions)
+        )
+
+
+def attach_predictions(ms, split: str = "test", *, refresh: bool = False) -> np.ndarray:
+    """Put the stored predictions of ``split`` on ``ms`` (``obsm`` slots above); returns a bool
+    per mask: whether it has predictions. Masks from runs without stored predictions are
+    marked missing (a warning names the runs and the fix)."""
+    key = f"logprob_{split}"
+    if key in ms.obsm and not refresh:
+        if f"labels_{split}" not in ms.obsm:
+            raise AnalysisError(f'obsm["{key}"] is set but obsm["labels_{split}"] (the true classes) is not')
+        return _available(np.asarray(ms.obsm[f"labels_{split}"]))
+    from landscape.store.run_store import RunStore
+
+    obs = ms.obs
+    for col in ("run_id", "weight_seed", "search_seed"):
+        if col not in obs.columns:
+            raise AnalysisError(
+                f"obs has no {col!r} column, so stored predictions cannot be found; set "
+                f'ms.obsm["{key}"] and ms.obsm["labels_{split}"] yourself'
+            )
+    loaded: dict[int, dict[str, np.ndarray]] = {}
+    lacking: dict[str, str] = {}
+    stores: dict[str, RunStore] = {}
+    for pos, (run, w, s) in enumerate(zip(obs["run_id"].astype(str), obs["weight_seed"], obs["search_seed"])):
+        if run in lacking:
+            continue
+        try:
+            if run not in stores:
+                if run not in ms.runs:
+                    raise StoreError(f"run {run}: not in ms.runs (read the masks with ls.read_runs)")
+                stores[run] = RunStore.open(ms.runs[run])
+            loaded[pos] = stores[run].load_predictions(int(w), int(s), split)
+        except StoreError as exc:
+            lacking.setdefault(run, str(exc))
+    if not loaded:
+        first = f" ({next(iter(lacking.values()))})" if lacking else ""
+        raise AnalysisError(f"no stored {split} predictions for these masks{first}; {FIX}")
+    if lacking:
+        first = next(iter(lacking.values()))
+        warnings.warn(
+            f"{len(lacking)} run(s) without stored {split} predictions are left out (first: {first})",
+            stacklevel=3,
+        )
+    shapes = {v["logprob"].shape for v in loaded.values()}
+    if len(shapes) > 1:
+        raise AnalysisError(f"stored {split} predictions differ in shape between runs: {sorted(shapes)}")
+    (n_examples, n_classes) = shapes.pop()
+    n = len(ms)
+    logprob = np.zeros((n, n_examples, n_classes), dtype=np.float16)
+    pred = np.full((n, n_examples), MISSING, dtype=np.int64)
+    labels = np.full((n, n_examples), MISSING, dtype=np.int64)
+    for pos, values in loaded.items():
+        logprob[pos], pred[pos], labels[pos] = values["logprob"], values["pred"], values["labels"]
+    ms.obsm[key], ms.obsm[f"pred_{split}"], ms.obsm[f"labels_{split}"] = logprob, pred, labels
+    return _available(labels)
+
+
+def _available(labels: np.ndarray) -> np.ndarray:
+    """Masks with predictions: labels not marked missing (none for an empty split)."""
+    if labels.ndim != 2 or labels.shape[1] == 0:
+        return np.zeros(labels.shape[0], dtype=bool)
+    return labels[:, 0] != MISSING
+
+
+def group_predictions(ms, positions: np.ndarray, split: str) -> Predictions | None:
+    """Predictions of the masks at ``positions`` that have them (None when none has); masks of
+    one group must have been evaluated on the same labelled examples."""
+    has = attach_predictions(ms, split)
+    keep = np.asarray(positions)[has[np.asarray(positions)]]
+    if not len(keep):
+        return None
+    labels = np.asarray(ms.obsm[f"labels_{split}"])[keep]
+    if not (labels == labels[:1]).all():
+        raise AnalysisError(
+            f"masks {ms.obs.index[keep[0]]} and others of one group were evaluated on different "
+            f"{split} examples (their stored labels differ)"
+        )
+    raw = np.asarray(ms.obsm[f"logprob_{split}"])[keep].astype(np.float64)
+    # normalise (stored values are float16 log-softmax; hand-set logits become log-probabilities)
+    logprob = raw - _logsumexp(raw)
+    if f"pred_{split}" in ms.obsm:
+        pred = np.asarray(ms.obsm[f"pred_{split}"])[keep].astype(np.int64)
+    else:
+        pred = logprob.argmax(-1)
+    return Predictions(split, logprob, pred, labels[0].astype(np.int64), keep)
+
+
+def _logsumexp(x: np.ndarray) -> np.ndarray:
+    top = x.max(axis=-1, keepdims=True)
+    return top + np.log(np.exp(x - top).sum(axis=-1, keepdims=True))
+
+
+def units(obs, group) -> list[tuple[object, np.ndarray, str]]:
+    """``(network, positions, members)`` compared within: a group's random networks, or, for
+    methods that train weights, the whole group (network None): its members are independently
+    trained networks, the deep-ensemble reference beside masks over one set of random weights."""
+    column = "method.name" if "method.name" in obs.columns else "method"
+    method = str(obs[column].iloc[group.positions[0]]) if column in obs.columns else ""
+    if method in WEIGHT_TRAINING:
+        return [(None, group.positions, NETWORKS)]
+    return [(net, pos, MASKS) for net, pos in group.networks.items()]

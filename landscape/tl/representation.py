@@ -1,0 +1,411 @@
+"""Do masks compute the same features? Linear CKA between their hidden representations, layer
+by layer, beside the CKA of independent random masks over the same random weights.
+
+For each configuration and network the stored masks and as many independent random masks
+(uniform positions, each with the per-layer counts of one stored mask) are pinned into ONE
+ensemble model over the run's random weights, and one forward of a fixed batch of examples
+gives every representation of every mask at once. A representation is what a masked layer
+receives (``at="input"``: the previous layers' output after their BatchNorm and nonlinearity;
+the network's input itself is left out) or what it computes (``at="output"``, before
+BatchNorm and nonlinearity), plus the logits. CKA is computed from centred Gram matrices
+(:mod:`landscape.tl._cka`), so any width costs ``n_examples²`` per mask.
+
+BatchNorm: stored masks use their stored running statistics (``bn="stored"``: the networks
+as searched); random masks have none, so theirs are re-estimated on the training split
+(``bn="reestimate"`` re-estimates every mask's, so that both sides are treated alike; stored
+masks of runs that kept no statistics are re-estimated in either case).
+
+Uncertainty follows :mod:`landscape.tl._stats`: a delete-one-mask jackknife over masks for
+the stored and for the random masks; the excess over random masks has the two jackknife
+variances summed (the two sets are independent) and ``min(m, r) - 1`` degrees of freedom;
+across networks, a t interval over networks. torch is imported only when this runs.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from landscape.errors import AnalysisError
+from landscape.grouping import CONFIG, group_masks
+from landscape.tl import _stats
+from landscape.tl._cka import cka_from_products
+from landscape.tl.baseline import _describe_groupby, layer_sizes
+
+AT = ("input", "output")
+BN = ("stored", "reestimate")
+LOGITS = "logits"
+
+
+def representation_similarity(
+    ms,
+    *,
+    split: str = "test",
+    n_examples: int = 512,
+    n_random: int | None = None,
+    at: str = "input",
+    bn: str = "stored",
+    groupby=CONFIG,
+    rng: int = 0,
+    device: str | None = "cpu",
+    bn_batches: int | None = None,
+    batch_size: int = 256,
+    key_added: str = "representation_similarity",
+) -> pd.DataFrame:
+    """Linear CKA between the masks' representations, per layer, against random masks.
+
+    Parameters
+    ----------
+    ms
+        MaskSet read from runs (``ls.read_runs``): networks are rebuilt from the store.
+    split
+        Where the fixed batch comes from.
+    n_examples
+        Size of the fixed batch (all examples when the split is smaller); the same examples
+        for every group (drawn from ``rng``).
+    n_random
+        Independent random masks per network (default: as many as stored masks, at least 2).
+    at
+        ``"input"`` or ``"output"`` of each masked layer (module docstring).
+    bn
+        ``"stored"`` or ``"reestimate"`` BatchNorm statistics for the stored masks.
+    groupby
+        ``"config"`` (default) or columns to pool configurations by (the output says so).
+    rng
+        Seed for the batch, the random masks and the BatchNorm batches.
+    device
+        Where the networks run.
+    bn_batches, batch_size
+        Training batches (of ``batch_size``) for BatchNorm re-estimation (None: one pass).
+    key_added
+        ``uns`` key.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group, network and representation (in forward order): ``cka`` (mean over
+        pairs of stored masks) with its 95% jackknife interval, ``random_cka`` (pairs of random
+        masks) with its interval, ``excess`` = cka - random_cka with its interval.
+        ``uns[key]`` holds ``"summary"`` (across networks) and ``"matrices"`` (per network:
+        the CKA matrix ``(L, m + r, m + r)`` of stored then random masks).
+    """
+    if at not in AT:
+        raise AnalysisError(f"at={at!r}: choose one of {AT}")
+    if bn not in BN:
+        raise AnalysisError(f"bn={bn!r}: choose one of {BN}")
+    if n_examples < 2:
+        raise AnalysisError("n_examples: CKA needs at least 2 examples")
+    from landscape.nn.init import derive_seed
+    from landscape.tl._barrier_engine import StoreAccess
+
+    access = StoreAccess(ms)
+    counts, _ = layer_sizes(ms)
+    rows, matrices = [], []
+    for g in group_masks(ms.obs, groupby):
+        for net, pos in g.networks.items():
+            if len(pos) < 2:
+                continue
+            r = max(2, int(n_random if n_random is not None else len(pos)))
+            gen = np.random.default_rng(derive_seed(rng, "cka", str(g.label), str(net)))
+            names, products, n_used = _products(
+                ms,
+                access,
+                pos,
+                counts,
+                r,
+                at,
+                bn,
+                split,
+                n_examples,
+                rng,
+                gen,
+                device,
+                bn_batches,
+                batch_size,
+            )
+            cka = np.stack([cka_from_products(products[name]) for name in names])
+            matrices.append(
+                {
+                    "group": g.label,
+                    "weight_seed": net,
+                    "masks": list(ms.obs.index[pos].astype(str)),
+                    "n_random": r,
+                    "representations": names,
+                    "cka": cka,
+                }
+            )
+            rows += _rows(g, net, names, cka, len(pos), r, at, n_used)
+    if not rows:
+        raise AnalysisError("no group has two masks in one network")
+    table = pd.DataFrame(rows)
+    ms.uns[key_added] = {
+        "params": {
+            "split": split,
+            "n_examples": n_examples,
+            "at": at,
+            "bn": bn,
+            "groupby": _describe_groupby(groupby),
+            "rng": rng,
+            "similarity": "linear CKA (biased HSIC) on a fixed batch",
+            "random": "independent uniformly random masks with a stored mask's per-layer counts",
+            "interval": "95% delete-one-mask jackknife within a network; t over networks",
+        },
+        "table": table,
+        "summary": across_networks(table),
+        "matrices": matrices,
+    }
+    return table
+
+
+def _products(
+    ms, access, pos, counts, r, at, bn, split, n_examples, rng, gen, device, bn_batches, batch_size
+):
+    """Gram inner products per representation over the stored masks ``pos`` and ``r`` random
+    masks (stored first), all computed in one ensemble forward per run."""
+    import torch
+
+    from landscape.tl import _paths
+
+    obs = ms.obs
+    runs = obs["run_id"].astype(str).to_numpy()
+    first_run = runs[pos[0]]
+    dataset = access.dataset(first_run)
+    x_all, _ = getattr(dataset, split)
+    if len(x_all) < 2:
+        raise AnalysisError(f"split={split!r}: the {dataset.name} split has fewer than 2 examples")
+    batch_gen = np.random.default_rng(_batch_seed(rng))
+    idx = np.sort(batch_gen.choice(len(x_all), min(n_examples, len(x_all)), replace=False))
+    x = x_all[torch.as_tensor(idx)].to(device)
+    grams: dict[str, list[np.ndarray]] = {}
+    order: list[str] = []
+    for run in dict.fromkeys(runs[pos]):
+        if access.store(run).config.data != access.store(first_run).config.data:
+            raise AnalysisError(
+                f"runs {first_run} and {run} of one group use different data; CKA needs one batch"
+            )
+    for k, run in enumerate(dict.fromkeys(runs[pos])):
+        members = pos[runs[pos] == run]
+        n_rand = r if k == 0 else 0  # the random masks live over the first run's network
+        seeds = [int(s) for s in obs["search_seed"].to_numpy()[members]]
+        w = int(obs["weight_seed"].to_numpy()[members[0]])
+        model = access.model(run, w, seeds + [seeds[0]] * n_rand, device)
+        masks = _slot_masks(ms, members, counts[pos], n_rand, gen)
+        model.set_fixed_masks({name: torch.from_numpy(m) for name, m in masks.items()})
+        if model.has_batchnorm:
+            _set_batchnorm(
+                model, access.store(run), w, seeds, bn, dataset, bn_batches, batch_size, rng, _paths
+            )
+        for name, gram in _grams(model, x, at).items():
+            if name not in grams:
+                order.append(name)
+            grams.setdefault(name, []).append(gram)
+        del model
+    n_slots = len(pos) + r
+    products = {}
+    for name in order:
+        stacked = np.concatenate(grams[name])
+        if len(stacked) != n_slots:
+            raise AnalysisError(f"representation {name!r} is missing in some of the group's networks")
+        flat = stacked.reshape(n_slots, -1).astype(np.float64)
+        products[name] = flat @ flat.T
+    # stored masks first, in pos order, then the random ones (the loop above went run by run)
+    perm = _slot_order(runs[pos], r)
+    products = {k: v[np.ix_(perm, perm)] for k, v in products.items()}
+    return order, products, len(idx)
+
+
+def _batch_seed(rng: int) -> int:
+    from landscape.nn.init import derive_seed
+
+    return derive_seed(rng, "cka", "batch")
+
+
+def _slot_order(runs: np.ndarray, r: int) -> np.ndarray:
+    """Permutation from slot order (run by run, the first run's random masks after its own
+    masks) to stored masks in group order followed by the random masks."""
+    slots, start = {}, 0
+    for k, run in enumerate(dict.fromkeys(runs)):
+        members = np.flatnonzero(runs == run)
+        for j, p in enumerate(members):
+            slots[int(p)] = start + j
+        start += len(members)
+        if k == 0:
+            random_start, start = start, start + r
+    return np.array([slots[p] for p in range(len(runs))] + list(range(random_start, random_start + r)))
+
+
+def _slot_masks(ms, members: np.ndarray, counts: np.ndarray, n_rand: int, gen) -> dict[str, np.ndarray]:
+    """``{layer: bool (len(members) + n_rand, *shape)}``: the stored masks, then random masks
+    each with the per-layer counts of one of the group's masks."""
+    out = {}
+    for li, spec in enumerate(ms.layout):
+        stored = ms.dense(members, spec.name).reshape(len(members), *spec.shape)
+        rand = np.zeros((n_rand, spec.numel), dtype=bool)
+        for q in range(n_rand):
+            k = int(counts[q % len(counts), li])
+            rand[q, gen.choice(spec.numel, k, replace=False)] = True
+        out[spec.name] = np.concatenate([stored, rand.reshape(n_rand, *spec.shape)])
+    return out
+
+
+def _set_batchnorm(model, store, w, seeds, bn, dataset, bn_batches, batch_size, rng, paths) -> None:
+    """Re-estimate every slot's statistics, then give stored masks back their own (``bn="stored"``)."""
+    stored = {}
+    if bn == "stored":
+        stored = {
+            slot: store.load_batchnorm(w, s) for slot, s in enumerate(seeds) if store.has_batchnorm(w, s)
+        }
+    x_train = dataset.train[0].to(model_device(model))
+    paths.reestimate_batchnorm(model, x_train, paths.bn_batches(len(x_train), batch_size, bn_batches, rng))
+    for slot, state in stored.items():
+        model.load_batchnorm_state(slot, state)
+    model.eval()
+
+
+def model_device(model) -> Any:
+    return next(iter(model.buffers())).device
+
+
+def _grams(model, x, at: str) -> dict[str, np.ndarray]:
+    """Centred Gram matrices ``(slots, n, n)`` of every representation, in forward order."""
+    import torch
+
+    from landscape.nn.layers import MaskedConv2d
+
+    m = model.n_masks
+    found: dict[str, Any] = {}
+    # tensors already taken, by memory address; weak, so that an address freed and reused by
+    # a later activation is not mistaken for the same tensor
+    seen: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+    hooks = []
+
+    def features(layer, tensor):
+        if isinstance(layer, MaskedConv2d):  # (B, M*C, H, W) -> (M, B, C*H*W)
+            return tensor.reshape(tensor.shape[0], m, -1).transpose(0, 1)
+        return tensor.reshape(m, tensor.shape[1], -1)
+
+    def taken(tensor) -> bool:
+        key = (tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()))
+        if seen.get(key) is tensor:  # one tensor feeding two layers (a block input and its shortcut)
+            return True
+        seen[key] = tensor
+        return False
+
+    def keep(name, layer, tensor):
+        if not taken(tensor):
+            found[name] = _centred_grams(features(layer, tensor))
+
+    first = []
+    for name, layer in model.masked_layers():
+        if at == "input":
+
+            def pre(module, args, name=name):
+                if not first:  # the network's input: the same for every mask
+                    first.append(name)
+                    taken(args[0])
+                    return
+                keep(name, module, args[0])
+
+            hooks.append(layer.register_forward_pre_hook(pre))
+        else:
+            hooks.append(
+                layer.register_forward_hook(lambda module, args, out, name=name: keep(name, module, out))
+            )
+    try:
+        with torch.no_grad():
+            model.eval()
+            logits = model(x.unsqueeze(0).expand(m, *x.shape))
+    finally:
+        for h in hooks:
+            h.remove()
+    if at == "input":
+        found[LOGITS] = _centred_grams(logits)
+    return found
+
+
+def _centred_grams(feats) -> np.ndarray:
+    """``(M, B, P)`` features -> centred Grams ``(M, B, B)`` (float64 arithmetic, float32 kept)."""
+    f = feats.double()
+    f = f - f.mean(dim=1, keepdim=True)
+    return (f @ f.transpose(1, 2)).float().cpu().numpy()
+
+
+def _rows(g, net, names, cka, m, r, at, n_examples) -> list[dict]:
+    stored, rand = cka[:, :m, :m], cka[:, m:, m:]
+    s_mean, s_se = _pair_mean_se(stored)
+    r_mean, r_se = _pair_mean_se(rand)
+    dof = min(m, r) - 1
+    rows = []
+    for li, name in enumerate(names):
+        lo, hi = _stats.interval(s_mean[li], s_se[li], m - 1)
+        rlo, rhi = _stats.interval(r_mean[li], r_se[li], r - 1)
+        ex = s_mean[li] - r_mean[li]
+        elo, ehi = _stats.interval(ex, np.sqrt(s_se[li] ** 2 + r_se[li] ** 2), dof)
+        rows.append(
+            {
+                "group": g.label,
+                **g.key,
+                **g.columns,
+                "weight_seed": net,
+                "representation": name,
+                "position": li,
+                "at": at,
+                "n_masks": m,
+                "n_random": r,
+                "n_pairs": m * (m - 1) // 2,
+                "n_examples": n_examples,
+                "cka": float(s_mean[li]),
+                "cka_ci_low": float(lo),
+                "cka_ci_high": float(hi),
+                "random_cka": float(r_mean[li]),
+                "random_cka_ci_low": float(rlo),
+                "random_cka_ci_high": float(rhi),
+                "excess": float(ex),
+                "excess_ci_low": float(elo),
+                "excess_ci_high": float(ehi),
+                "pooled": g.pooled_text(),
+            }
+        )
+    return rows
+
+
+def _pair_mean_se(cka: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over pairs and jackknife se over masks, per representation: ``cka`` ``(L, k, k)``."""
+    values = np.moveaxis(np.nan_to_num(cka, nan=0.0), 0, -1)  # (k, k, L)
+    return _stats.pair_means(values), _stats.jackknife_se(values)
+
+
+_ACROSS = ("cka", "random_cka", "excess")
+
+
+def across_networks(table: pd.DataFrame) -> pd.DataFrame:
+    """Per group and representation across networks: means, sd over networks and a 95% t
+    interval over networks (``interval == "networks"``), else the network's interval over masks."""
+    cols = list(table.columns)
+    keys = [*cols[: cols.index("weight_seed")], "representation", "position", "at"]
+    out = []
+    for _, part in table.groupby(keys, sort=False, dropna=False):
+        first = part.iloc[0]
+        w = len(part)
+        row = {k: first[k] for k in keys} | {
+            "n_networks": w,
+            "n_masks": int(part["n_masks"].sum()),
+            "n_examples": int(first["n_examples"]),
+        }
+        for name in _ACROSS:
+            st = _stats.across_networks(part[name].to_numpy())
+            row[name], row[f"{name}_sd_networks"] = float(st["mean"]), float(st["sd"])
+            if w > 1:
+                row[f"{name}_ci_low"], row[f"{name}_ci_high"] = float(st["ci_low"]), float(st["ci_high"])
+            else:
+                row[f"{name}_ci_low"], row[f"{name}_ci_high"] = (
+                    first[f"{name}_ci_low"],
+                    first[f"{name}_ci_high"],
+                )
+        row["interval"] = "networks" if w > 1 else "masks"
+        row["pooled"] = first["pooled"]
+        out.append(row)
+    return pd.DataFrame(out)
