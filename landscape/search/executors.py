@@ -232,13 +232,15 @@ def visible_gpus() -> list[str]:
 
 
 def run_pool(
-    units: Sequence[WorkUnit], n_workers: int, gpus: Sequence[str], tracker=None
+    units: Sequence[WorkUnit], n_workers: int, gpus: Sequence[str], tracker=None, fn=None
 ) -> list[UnitResult]:
     """Run ``units`` on ``n_workers`` spawned processes pulling from one queue.
 
     With GPUs, worker ``i`` sees only ``gpus[i % len(gpus)]`` (``CUDA_VISIBLE_DEVICES``
     set before it starts, so it never touches another device). A worker that dies
-    (killed, out of memory) loses only its current unit; the others go on.
+    (killed, out of memory) loses only its current unit; the others go on. ``fn`` (a
+    module-level function ``unit -> UnitResult``) replaces :func:`run_unit` for other
+    kinds of units (the tiles of a distance job).
     """
     if not units:
         return []
@@ -250,7 +252,7 @@ def run_pool(
     for _ in range(n_workers):
         inbox.put(None)
     procs = [
-        _start_worker(ctx, inbox, outbox, gpus[i % len(gpus)] if gpus else None) for i in range(n_workers)
+        _start_worker(ctx, inbox, outbox, gpus[i % len(gpus)] if gpus else None, fn) for i in range(n_workers)
     ]
     results: dict[int, UnitResult] = {}
     running: dict[int, int] = {}  # worker pid -> unit index
@@ -280,12 +282,12 @@ def run_pool(
     return [results[i] for i in range(len(units))]
 
 
-def _start_worker(ctx, inbox, outbox, gpu: str | None):
+def _start_worker(ctx, inbox, outbox, gpu: str | None, fn=None):
     saved = os.environ.get("CUDA_VISIBLE_DEVICES")
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     try:
-        proc = ctx.Process(target=_worker_loop, args=(inbox, outbox, os.getpid()), daemon=True)
+        proc = ctx.Process(target=_worker_loop, args=(inbox, outbox, os.getpid(), fn), daemon=True)
         proc.start()
     finally:
         if gpu is not None:
@@ -307,7 +309,7 @@ def _reap_dead(procs, running, results, units) -> bool:
     return not any(p.is_alive() for p in procs)
 
 
-def _worker_loop(inbox, outbox, parent_pid: int) -> None:
+def _worker_loop(inbox, outbox, parent_pid: int, fn=None) -> None:
     pid = os.getpid()
     while True:
         try:
@@ -321,7 +323,7 @@ def _worker_loop(inbox, outbox, parent_pid: int) -> None:
         i, unit = item
         outbox.put(("start", pid, i, None))
         try:
-            result = run_unit(unit, "sweep-worker")
+            result = fn(unit) if fn is not None else run_unit(unit, "sweep-worker")
         except Exception:  # a bug: keep its traceback for the report
             result = UnitResult(unit, error=f"{unit.label}: {traceback.format_exc()}")
         outbox.put(("done", pid, i, result))
@@ -346,8 +348,6 @@ def run_submitit(kind, tasks, runs_root, device, masks_in_flight, report, tracke
     Logs go to ``runs_root/.submitit/<job id>/``. With ``wait=False`` the jobs are left
     running (the store collects their masks) and their ids are returned in the report.
     """
-    import submitit
-
     options = dict(options)
     wait = options.pop("wait", True)
     parallel = int(options.get("array_parallelism") or 1)
@@ -358,21 +358,46 @@ def run_submitit(kind, tasks, runs_root, device, masks_in_flight, report, tracke
     units = make_units(tasks, runs_root, parallel, device, masks_in_flight, threads)
     if not units:
         return
-    executor = submitit.AutoExecutor(folder=Path(runs_root) / ".submitit" / "%j", cluster=_CLUSTERS[kind])
+    jobs = submit_array(kind, run_unit, units, Path(runs_root) / ".submitit", name, options)
+    report.job_ids = [str(j.job_id) for j in jobs]
+    if not wait:
+        return
+    report.results.extend(wait_array(kind, jobs, units))
+
+
+def submit_array(kind, fn, units, log_root: Path, name: str, options: dict) -> list:
+    """Submit ``fn(unit)`` for every unit as one submitit job array; returns the jobs.
+
+    Logs go to ``log_root/<job id>/``; ``options`` are the sweep's cluster options.
+    """
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=Path(log_root) / "%j", cluster=_CLUSTERS[kind])
     params: dict[str, Any] = {"name": f"landscape-{name}", "timeout_min": 24 * 60}
     params.update(
         {_GENERIC_OPTIONS[k]: v for k, v in options.items() if k in _GENERIC_OPTIONS and v is not None}
     )
     params.update({_SLURM_OPTIONS[k]: v for k, v in options.items() if k in _SLURM_OPTIONS and v is not None})
     executor.update_parameters(**params)
-    jobs = executor.map_array(run_unit, units)
-    report.job_ids = [str(j.job_id) for j in jobs]
-    if not wait:
-        return
+    return executor.map_array(fn, units)
+
+
+def wait_array(kind, jobs, units) -> list[UnitResult]:
+    """Wait for the jobs of :func:`submit_array`; one result per unit."""
     if kind != "debug":  # debug jobs run in this process when their result is asked for
         while not all(j.done() for j in jobs):
             time.sleep(POLL_S)
-    report.results.extend(_job_result(job, unit) for job, unit in zip(jobs, units))
+    return [_job_result(job, unit) for job, unit in zip(jobs, units)]
+
+
+def run_array(kind, fn, units, log_root: Path, name: str, options: dict) -> list[UnitResult]:
+    """:func:`submit_array` then :func:`wait_array` (cluster options checked first)."""
+    options = dict(options)
+    options.pop("wait", None)
+    check_submitit_options(kind, options)
+    if not units:
+        return []
+    return wait_array(kind, submit_array(kind, fn, units, log_root, name, options), units)
 
 
 def check_submitit_options(kind: str, options: dict) -> None:
