@@ -92,6 +92,7 @@ def analyze(
     out: str | Path | None = None,
     use_cache: bool = True,
     progress: bool = True,
+    memory: int | str | None = None,
 ) -> Analysis:
     """Analyse every finished run under ``path``.
 
@@ -108,6 +109,9 @@ def analyze(
         Embeddings to compute (``pca``, ``mds``, ``tsne``, ``umap``).
     out
         Folder for the tables (default ``<path>/_analysis``).
+    memory
+        Budget for out-of-core distances (bytes or ``"2GB"``); the tiles are kept under
+        ``<out>/tiles`` so a killed analysis resumes them. Results do not depend on it.
     """
     from landscape import tl
 
@@ -137,7 +141,8 @@ def analyze(
     masksets, skipped = _load_groups(root, where)
     collected: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
     for ms in masksets.values():
-        tl.distances(ms, metric=tuple(metrics), per_layer=True)
+        tiles = None if memory is None else out_dir / "tiles"
+        tl.distances(ms, metric=tuple(metrics), per_layer=True, memory=memory, tiles=tiles, progress=progress)
         collected["baseline"].append(tl.random_baseline(ms, metric=tuple(metrics), per_layer=True))
         for metric in metrics:
             collected["diversity"].append(tl.diversity(ms, metric=metric, key_added=f"diversity_{metric}"))

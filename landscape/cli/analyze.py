@@ -29,6 +29,13 @@ def add_parser(sub) -> None:
     p.add_argument("--rng", type=int, default=0, help="seed for pair sampling and embeddings")
     p.add_argument("--out", default=None, help="folder for the tables (default RUNS/_analysis)")
     p.add_argument("--no-cache", action="store_true", help="recompute even if cached tables match")
+    p.add_argument(
+        "--memory",
+        default=None,
+        metavar="SIZE",
+        help="compute distances out of core within this budget (e.g. 2GB), as resumable tiles "
+        "under the analysis folder (default: in memory)",
+    )
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -48,6 +55,7 @@ def _analyze(args: argparse.Namespace) -> int:
             rng=args.rng,
             out=args.out,
             use_cache=not args.no_cache,
+            memory=args.memory,
         )
     print(result.summary())
     return 0
