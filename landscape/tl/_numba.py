@@ -50,54 +50,64 @@ def _const(value):
     return ir.Constant(_I64, value)
 
 
-@intrinsic
-def _and_popcount_tile(typingctx, a, b, i0, j0, n_vectors):
-    """``popcount(a[i0 + r] & b[j0 + c])`` over the first ``4 * n_vectors`` words, r, c < TILE.
+def tile_intrinsic(rows: int, cols: int):
+    """An intrinsic ``(a, b, i0, j0, n_vectors) -> tuple`` of ``rows * cols`` uint64:
+    ``popcount(a[i0 + r] & b[j0 + c])`` over the first ``4 * n_vectors`` words, row-major in
+    ``(r, c)``. (Other tile shapes are measured in ``benchmarks/popcount_kernels.py``.)"""
+    n_pairs = rows * cols
 
-    Returns a ``TILE * TILE`` tuple of uint64, row-major in (r, c).
-    """
-    n_pairs = TILE * TILE
-    sig = types.UniTuple(types.uint64, n_pairs)(a, b, i0, j0, n_vectors)
+    @intrinsic
+    def and_popcount_tile(typingctx, a, b, i0, j0, n_vectors):
+        sig = types.UniTuple(types.uint64, n_pairs)(a, b, i0, j0, n_vectors)
 
-    def codegen(context, builder, signature, args):
-        a_arr, b_arr, i0_, j0_, n_vec = args
-        module = builder.module
-        ctpop = cgutils.get_or_insert_function(module, ir.FunctionType(_V32I8, [_V32I8]), "llvm.ctpop.v32i8")
-        reduce_add = cgutils.get_or_insert_function(
-            module, ir.FunctionType(_I16, [_V32I16]), "llvm.vector.reduce.add.v32i16"
-        )
-        a_type, b_type = signature.args[0], signature.args[1]
-        a_rows = [
-            _row_pointer(context, builder, a_type, a_arr, builder.add(i0_, _const(r))) for r in range(TILE)
-        ]
-        b_rows = [
-            _row_pointer(context, builder, b_type, b_arr, builder.add(j0_, _const(c))) for c in range(TILE)
-        ]
-        totals = [cgutils.alloca_once_value(builder, _const(0)) for _ in range(n_pairs)]
-        lanes = [cgutils.alloca_once_value(builder, ir.Constant(_V32I8, None)) for _ in range(n_pairs)]
-        n_blocks = builder.udiv(builder.add(n_vec, _const(BLOCK - 1)), _const(BLOCK))
-        with cgutils.for_range(builder, n_blocks) as block:
-            start = builder.mul(block.index, _const(BLOCK))
-            stop = builder.add(start, _const(BLOCK))
-            stop = builder.select(builder.icmp_signed("<", stop, n_vec), stop, n_vec)
-            for acc in lanes:
-                builder.store(ir.Constant(_V32I8, None), acc)
-            with cgutils.for_range_slice(builder, start, stop, _const(1)) as (v, _):
-                word = builder.mul(v, _const(VECTOR_WORDS))
-                av = [_load_vector(builder, p, word) for p in a_rows]
-                bv = [_load_vector(builder, p, word) for p in b_rows]
-                for r in range(TILE):
-                    for c in range(TILE):
-                        bits = builder.call(ctpop, [builder.bitcast(builder.and_(av[r], bv[c]), _V32I8)])
-                        acc = lanes[r * TILE + c]
-                        builder.store(builder.add(builder.load(acc), bits), acc)
-            for acc, total in zip(lanes, totals):
-                block_sum = builder.call(reduce_add, [builder.zext(builder.load(acc), _V32I16)])
-                builder.store(builder.add(builder.load(total), builder.zext(block_sum, _I64)), total)
-        values = [builder.load(t) for t in totals]
-        return context.make_tuple(builder, signature.return_type, values)
+        def codegen(context, builder, signature, args):
+            a_arr, b_arr, i0_, j0_, n_vec = args
+            module = builder.module
+            ctpop = cgutils.get_or_insert_function(
+                module, ir.FunctionType(_V32I8, [_V32I8]), "llvm.ctpop.v32i8"
+            )
+            reduce_add = cgutils.get_or_insert_function(
+                module, ir.FunctionType(_I16, [_V32I16]), "llvm.vector.reduce.add.v32i16"
+            )
+            a_type, b_type = signature.args[0], signature.args[1]
+            a_rows = [
+                _row_pointer(context, builder, a_type, a_arr, builder.add(i0_, _const(r)))
+                for r in range(rows)
+            ]
+            b_rows = [
+                _row_pointer(context, builder, b_type, b_arr, builder.add(j0_, _const(c)))
+                for c in range(cols)
+            ]
+            totals = [cgutils.alloca_once_value(builder, _const(0)) for _ in range(n_pairs)]
+            lanes = [cgutils.alloca_once_value(builder, ir.Constant(_V32I8, None)) for _ in range(n_pairs)]
+            n_blocks = builder.udiv(builder.add(n_vec, _const(BLOCK - 1)), _const(BLOCK))
+            with cgutils.for_range(builder, n_blocks) as block:
+                start = builder.mul(block.index, _const(BLOCK))
+                stop = builder.add(start, _const(BLOCK))
+                stop = builder.select(builder.icmp_signed("<", stop, n_vec), stop, n_vec)
+                for acc in lanes:
+                    builder.store(ir.Constant(_V32I8, None), acc)
+                with cgutils.for_range_slice(builder, start, stop, _const(1)) as (v, _):
+                    word = builder.mul(v, _const(VECTOR_WORDS))
+                    av = [_load_vector(builder, p, word) for p in a_rows]
+                    bv = [_load_vector(builder, p, word) for p in b_rows]
+                    for r in range(rows):
+                        for c in range(cols):
+                            bits = builder.call(ctpop, [builder.bitcast(builder.and_(av[r], bv[c]), _V32I8)])
+                            acc = lanes[r * cols + c]
+                            builder.store(builder.add(builder.load(acc), bits), acc)
+                for acc, total in zip(lanes, totals):
+                    block_sum = builder.call(reduce_add, [builder.zext(builder.load(acc), _V32I16)])
+                    builder.store(builder.add(builder.load(total), builder.zext(block_sum, _I64)), total)
+            values = [builder.load(t) for t in totals]
+            return context.make_tuple(builder, signature.return_type, values)
 
-    return sig, codegen
+        return sig, codegen
+
+    return and_popcount_tile
+
+
+_and_popcount_tile = tile_intrinsic(TILE, TILE)
 
 
 @njit(parallel=True, cache=True)

@@ -218,6 +218,10 @@ class TileJob:
         cluster ``options``). Failed units raise :class:`AnalysisError` after the others ran;
         their tiles are computed by the next run.
         """
+        if options and executor in (None, INLINE, "local"):
+            raise AnalysisError(
+                f"unexpected option {sorted(options)[0]!r} (cluster options need a submitit executor)"
+            )
         pending = self.pending()
         if not pending:
             return 0

@@ -169,6 +169,8 @@ def test_executor_needs_the_out_of_core_route(masks_root):
     ms = read_runs(masks_root[0])
     with pytest.raises(AnalysisError, match="pass memory= or tiles="):
         tl.distances(ms, executor="local", workers=2)
+    with pytest.raises(AnalysisError, match="unexpected option 'tile'"):
+        tl.distances(ms, memory=MEMORY, tile="x")
 
 
 # resuming ---------------------------------------------------------------------------------------
