@@ -127,6 +127,10 @@ def distances(
 def _in_memory(ms, metrics, per_layer: bool, route: str, device) -> dict[str, np.ndarray]:
     bounds = _kernels.layer_bounds(ms.layout)
     layers = _kernels.intersection_counts(ms.words(), bounds, backend=route, device=device)
+    return _slots_from_counts(ms, layers, metrics, per_layer)
+
+
+def _slots_from_counts(ms, layers: np.ndarray, metrics, per_layer: bool) -> dict[str, np.ndarray]:
     whole = layers.sum(axis=2)
     slots = {"intersection": whole}
     for m in metrics:
@@ -137,6 +141,22 @@ def _in_memory(ms, metrics, per_layer: bool, route: str, device) -> dict[str, np
         for m in metrics:
             slots[_slot(m) + "_layers"] = _metric(layers, m, numel)
     return slots
+
+
+def fill_from_counts(
+    ms, layers: np.ndarray, metrics, per_layer: bool, key_added: str | None = None, **provenance
+) -> None:
+    """Write the slots of :func:`distances` from per-layer intersection counts ``(n, n, L)``
+    (the diagonal holds each mask's kept count), e.g. counts kept from an earlier run."""
+    metrics = _metrics(metrics)
+    prefix = f"{key_added}_" if key_added else ""
+    for name, value in _slots_from_counts(ms, layers, metrics, per_layer).items():
+        ms.obsp[prefix + name] = value
+    ms.uns[key_added or "distances"] = {
+        "params": {"metric": list(metrics), "per_layer": per_layer, **provenance},
+        "layers": ms.layout.names,
+        "n_weights": ms.layout.n_weights,
+    }
 
 
 def _metric(inter: np.ndarray, metric: str, n_weights) -> np.ndarray:
