@@ -8,14 +8,18 @@ of ``/proc/<pid>/status``: process memory, not file cache) is sampled every 50 m
 
 1. writes ``--n`` random masks of CIFAR ResNet-18 (11,164,352 weights, 21 layers, density
    0.5) as a runs root of shards of 256 masks (skipped when the root exists);
-2. ``tl.distances(per_layer=True, metric=("jaccard", "hamming"), memory=..., tiles=...)``:
-   the tile job, then the merge and the metrics (per-layer matrices memory-mapped);
-3. the same job killed (SIGKILL) once half of its tiles are stored, then resumed: the
-   resumed run must compute exactly the missing tiles and give identical matrices (sha256);
+2. the tile job of ``tl.distances(per_layer=True, metric=("jaccard", "hamming"),
+   memory=..., tiles=...)``, SIGKILLed once half of its tiles are stored;
+3. the same call again: it resumes (must compute exactly the missing tiles), merges, and
+   derives the metrics (per-layer matrices memory-mapped); its per-layer counts of the first
+   ``--fit`` masks are compared (sha256) with the in-memory kernel's;
 4. tile throughput against the in-memory kernel on the first ``--fit`` masks (both fit);
 5. peers on subsamples: faiss ``IndexBinaryFlat`` all-pairs Hamming (if faiss is installed)
    and scipy ``pdist`` (hamming + jaccard, extrapolated by pairs), beside this kernel on the
    same rows.
+
+``--killed part.json`` skips step 2 when its tiles are already in ``--work``/tiles-a (a first
+part killed by hand; the JSON gives its ``wall_s``, ``peak_rss_anon_mb`` and ``load``).
 """
 
 from __future__ import annotations
@@ -103,6 +107,8 @@ def step_tiled(args) -> dict:
     tl.distances(ms, metric=("jaccard", "hamming"), per_layer=True, memory=memory, tiles=args.tiles)
     t_merge = time.perf_counter() - t2
     digests = {k: _digest(v) for k, v in sorted(ms.obsp.items())} if args.digest else {}
+    if args.digest and args.fit:  # the first --fit masks, to compare with the in-memory kernel
+        digests["block"] = _digest(np.asarray(ms.obsp["intersection_layers"][: args.fit, : args.fit]))
     plan = job.plan
     return {
         "n": len(ms), "n_weights": ms.n_weights, "load_s": t_load, "tiles_s": t_tiles, "merge_s": t_merge,
@@ -126,7 +132,7 @@ def step_in_memory(args) -> dict:
     seconds = time.perf_counter() - t
     n = len(ms)
     return {"n": n, "seconds": seconds, "word_pairs": n * (n + 1) / 2 * ms.layout.row_words,
-            "digest": _digest(counts.sum(axis=2))}  # fmt: skip
+            "digest": _digest(counts)}  # fmt: skip
 
 
 def step_peers(args) -> dict:
@@ -229,72 +235,85 @@ def main_all(args) -> None:
     size = sum(p.stat().st_size for p in root.rglob("shard-*.bin"))
     lines.append(f"runs root: {root} ({size / 1e9:.2f} GB of packed shards)")
     common = ["--root", str(root), "--memory", args.memory]
+    tiles = work / "tiles-a"
 
-    # 2. the full job
-    tiles_a = work / "tiles-a"
-    shutil.rmtree(tiles_a, ignore_errors=True)
+    # 2. the job, SIGKILLed once half of its tiles are stored (or that part given), then resumed
+    if args.killed:
+        killed = json.loads(Path(args.killed).read_text())
+    else:
+        shutil.rmtree(tiles, ignore_errors=True)
+        plan_tiles = _planned_tiles(args)
+        run = run_step("tiled", args, [*common, "--tiles", str(tiles)],
+                       kill_when=lambda: _count_tiles(tiles) >= plan_tiles // 2)  # fmt: skip
+        killed = {
+            "wall_s": run["wall_s"],
+            "peak_rss_anon_mb": run["peak_rss_anon_mb"],
+            "load": os.getloadavg(),
+        }
+    killed["stored"] = _count_tiles(tiles)
     load = os.getloadavg()
-    a = run_step("tiled", args, [*common, "--tiles", str(tiles_a), "--digest"])
-    a["load"] = load
-    print(json.dumps(a, indent=1), flush=True)
+    resumed = run_step("tiled", args, [*common, "--tiles", str(tiles), "--digest", "--fit", str(args.fit)])
+    resumed.update(load=load, killed=killed)
+    print(json.dumps(resumed, indent=1), flush=True)
 
-    # 3. killed halfway, then resumed
-    tiles_b = work / "tiles-b"
-    shutil.rmtree(tiles_b, ignore_errors=True)
-    half = a["n_tiles"] // 2
-    killed = run_step(
-        "tiled", args, [*common, "--tiles", str(tiles_b)], kill_when=lambda: _count_tiles(tiles_b) >= half
-    )
-    stored = _count_tiles(tiles_b)
-    b = run_step("tiled", args, [*common, "--tiles", str(tiles_b), "--digest"])
-    b.update(killed_after_s=killed["wall_s"], stored_at_kill=stored)
-    print(json.dumps(b, indent=1), flush=True)
-
-    # 4. throughput: tiles vs the in-memory kernel where both fit
+    # 3. throughput and identity: the in-memory kernel and a tile job on the first --fit masks
     tiles_c = work / "tiles-c"
     shutil.rmtree(tiles_c, ignore_errors=True)
     mem = run_step("in_memory", args, ["--root", str(root), "--n-masks", str(args.fit)])
     til = run_step("tiled", args, [*common, "--tiles", str(tiles_c), "--n-masks", str(args.fit)])
 
-    # 5. peers
+    # 4. peers
     peers = run_step("peers", args, ["--root", str(root), "--faiss-rows", str(args.faiss_rows),
                                      "--scipy-rows", str(args.scipy_rows)])  # fmt: skip
     lines.append(f"load at end {os.getloadavg()}")
-    text = report(a, b, mem, til, peers, args, lines)
+    text = report(resumed, mem, til, peers, args, lines)
     print(text)
     if args.out:
         Path(args.out).write_text(text)
     if not args.keep:
-        for t in (tiles_a, tiles_b, tiles_c):
+        for t in (tiles, tiles_c):
             shutil.rmtree(t, ignore_errors=True)
 
 
-def report(a, b, mem, til, peers, args, lines) -> str:
-    gb = 1e9
-    out = ["```", *lines, "```", ""]
-    out.append(f"**N = {a['n']:,} masks x {a['n_weights']:,} weights, memory = {args.memory}** "
-               f"(plan: {a['plan']['blocks']} row blocks of {a['plan']['block_rows']}, "
-               f"{a['plan']['ranges']} word ranges of {a['plan']['range_words']:,} words, {a['n_tiles']} tiles)")  # fmt: skip
-    out.append("")
-    out.append(
-        "| run | tiles computed | load s | tiles s | merge + metrics s | total s | peak RssAnon MB | matrices |"
+def _planned_tiles(args) -> int:
+    from landscape.maskset import read_runs
+    from landscape.tl import _kernels
+    from landscape.tl._tiles import TilePlan, parse_memory
+
+    ms = read_runs(args.root)
+    return len(
+        TilePlan.for_budget(len(ms), _kernels.layer_bounds(ms.layout), parse_memory(args.memory)).tiles()
     )
-    out.append("|---|---|---|---|---|---|---|---|")
-    same = "identical" if a["digests"] == b["digests"] else "DIFFERENT"
-    for label, r, note in (("uninterrupted", a, "reference"), ("resumed after SIGKILL", b, same)):
-        total = r["load_s"] + r["tiles_s"] + r["merge_s"]
-        out.append(f"| {label} | {r['tiles_computed']} of {r['n_tiles']} | {r['load_s']:.0f} | {r['tiles_s']:.0f} | "
-                   f"{r['merge_s']:.0f} | {total:.0f} | {r['peak_rss_anon_mb']:.0f} | {note} |")  # fmt: skip
+
+
+def report(r, mem, til, peers, args, lines) -> str:
+    gb = 1e9
+    k = r["killed"]
+    out = ["```", *lines, "```", ""]
+    out.append(f"**N = {r['n']:,} masks x {r['n_weights']:,} weights, memory = {args.memory}** "
+               f"(plan: {r['plan']['blocks']} row blocks of {r['plan']['block_rows']}, "
+               f"{r['plan']['ranges']} word ranges of {r['plan']['range_words']:,} words, {r['n_tiles']} tiles)")  # fmt: skip
     out.append("")
-    out.append(f"Killed after {b['killed_after_s']:.0f} s with {b['stored_at_kill']} tiles stored; the resumed run "
-               f"computed {b['tiles_computed']} (= {b['n_tiles']} - {b['tiles_before']}) and reused the rest. "
-               f"Tile throughput of the uninterrupted run: {a['word_pairs'] / a['tiles_s'] / gb:.2f} G word pairs/s.")  # fmt: skip
+    out.append("| run | tiles computed | seconds | peak RssAnon MB | load (1, 5, 15 min) |")
+    out.append("|---|---|---|---|---|")
+    out.append(f"| killed (SIGKILL) once half the tiles were stored | {k['stored']} of {r['n_tiles']} | "
+               f"{k['wall_s']:.0f} (wall, from start) | {k['peak_rss_anon_mb']:.0f} | {_load(k['load'])} |")  # fmt: skip
+    out.append(f"| resumed | {r['tiles_computed']} of {r['n_tiles']} | load {r['load_s']:.0f} + tiles "
+               f"{r['tiles_s']:.0f} + merge and metrics {r['merge_s']:.0f} | {r['peak_rss_anon_mb']:.0f} | "
+               f"{_load(r['load'])} |")  # fmt: skip
+    out.append("")
+    exact = "identical" if r["digests"].get("block") == mem["digest"] else "DIFFERENT"
+    out.append(f"The resumed run computed {r['tiles_computed']} tiles (= {r['n_tiles']} - {r['tiles_before']} "
+               f"stored before) and reused the rest. Its per-layer counts of the first {mem['n']} masks are "
+               f"{exact} (sha256) to the in-memory kernel's. Per-layer matrices on disk: "
+               f"{', '.join(Path(p).name for p in r['on_disk']) or 'none'}. Tile throughput of the resumed run: "
+               f"{r['word_pairs'] * r['tiles_computed'] / r['n_tiles'] / r['tiles_s'] / gb:.2f} G word pairs/s.")  # fmt: skip
     out.append("")
     rate_mem = mem["word_pairs"] / mem["seconds"] / gb
     rate_til = til["word_pairs"] / til["tiles_s"] / gb
     out.append(f"**Tiles vs in-memory kernel, N = {mem['n']} (both fit)**: in-memory {mem['seconds']:.1f} s "
-               f"({rate_mem:.2f} G word pairs/s), tiles {til['tiles_s']:.1f} s ({rate_til:.2f} G word pairs/s): "
-               f"in-memory / tiles throughput = {rate_mem / rate_til:.2f}x.")  # fmt: skip
+               f"({rate_mem:.2f} G word pairs/s), tiles {til['tiles_s']:.1f} s ({rate_til:.2f} G word pairs/s, "
+               f"{til['n_tiles']} tiles): in-memory / tiles throughput = {rate_mem / rate_til:.2f}x.")  # fmt: skip
     out.append("")
     n_f = peers["faiss_rows"]
     pairs_f = n_f * (n_f - 1) / 2
@@ -319,6 +338,10 @@ def report(a, b, mem, til, peers, args, lines) -> str:
     return "\n".join(out) + "\n"
 
 
+def _load(load) -> str:
+    return ", ".join(f"{x:.1f}" for x in load)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["all", "write", "_step"])
@@ -332,6 +355,7 @@ def main(argv=None) -> None:
     parser.add_argument("--scipy-rows", type=int, default=16)
     parser.add_argument("--out", help="also write the markdown report here")
     parser.add_argument("--keep", action="store_true", help="keep the tile folders")
+    parser.add_argument("--killed", help="JSON of a killed first part already run (skips it)")
     # step options
     parser.add_argument("--tiles")
     parser.add_argument("--n-masks", type=int, default=0)

@@ -28,8 +28,8 @@ _TEMPORARIES = 5  # int64/float64 arrays alive per element while a metric is der
 class Outputs:
     """Allocates result matrices in memory while they fit, memory-mapped files after."""
 
-    def __init__(self, job: TileJob | None, budget: int, scratch: Path | None = None):
-        self.job, self.left, self.scratch = job, int(budget * OUTPUT_SHARE), scratch
+    def __init__(self, job: TileJob, budget: int):
+        self.job, self.left = job, int(budget * OUTPUT_SHARE)
         self.on_disk: list[str] = []
 
     def zeros(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
@@ -39,7 +39,9 @@ class Outputs:
             return np.zeros(shape, dtype=dtype)
         path = self.job.store.output_path(name)
         self.on_disk.append(str(path))
-        # a fresh file is sparse: zero without writing anything
+        # a new inode: arrays of an earlier call still map the old file, which must not change
+        # (or shrink) under them; a fresh file is sparse, zero without writing anything
+        path.unlink(missing_ok=True)
         return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
 
 
