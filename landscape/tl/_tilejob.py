@@ -81,7 +81,7 @@ class TileUnit:
 def run_tile_unit(unit: TileUnit):
     """Compute the unit's tiles that are not stored yet (what every executor runs)."""
     from landscape.errors import LandscapeError
-    from landscape.search.executors import UnitResult
+    from landscape.search.units import UnitResult
     from landscape.store.claims import make_owner
 
     worker = make_owner("tiles")
@@ -288,4 +288,6 @@ def _execute(job: TileJob, executor: str, workers, backend, device, options) -> 
         return ex.run_pool(units, n, gpus, fn=run_tile_unit)
     parallel = int(options.get("array_parallelism") or workers or 1)
     units = job.units(parallel, backend, device, None)
-    return ex.run_array(executor, run_tile_unit, units, job.folder / ".submitit", "tiles", options)
+    from landscape.search.submitit_jobs import run_array
+
+    return run_array(executor, run_tile_unit, units, job.folder / ".submitit", "tiles", options)
