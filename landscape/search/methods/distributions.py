@@ -144,10 +144,12 @@ DISTRIBUTIONS: dict[str, Callable[[Shapes, float], list[float]]] = {
 
 
 def layer_densities(kind: str, shapes: Shapes, density: float) -> list[float]:
-    """Densities per layer under distribution ``kind`` (a key of :data:`DISTRIBUTIONS`)."""
-    try:
-        return DISTRIBUTIONS[kind](shapes, density)
-    except KeyError:
-        raise ValueError(
-            f"unknown layer distribution {kind!r} (choose from {', '.join(DISTRIBUTIONS)})"
-        ) from None
+    """Densities per layer under distribution ``kind`` (a key of :data:`DISTRIBUTIONS`).
+
+    A network density of 0 (a frozen source locking nothing, say) is 0 in every layer.
+    """
+    if kind not in DISTRIBUTIONS:
+        raise ValueError(f"unknown layer distribution {kind!r} (choose from {', '.join(DISTRIBUTIONS)})")
+    if density <= 0:
+        return [0.0] * len(shapes)
+    return DISTRIBUTIONS[kind](shapes, density)

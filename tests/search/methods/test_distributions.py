@@ -116,6 +116,13 @@ def test_igq_is_one_over_one_plus_force_times_size(layer_lists, net):
     assert [d[i] for i in order] == sorted(d, reverse=True)
 
 
+def test_zero_target_is_zero_everywhere(layer_lists):
+    for kind in ("erk", "epl", "balanced", "igq", "pyramidal", "uniform"):
+        assert layer_densities(kind, layer_lists["conv6"], 0.0) == [0.0] * 9
+    counts = frozen_counts(layer_lists["conv6"], 0.4, 0.0, "igq", "density")  # locks nothing
+    assert all(r == 0 for _, r in counts)
+
+
 def test_dense_target_is_dense_everywhere(layer_lists):
     for kind in ("erk", "epl", "igq", "pyramidal", "uniform"):
         assert layer_densities(kind, layer_lists["conv6"], 1.0) == pytest.approx([1.0] * 9)
