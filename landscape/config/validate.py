@@ -45,6 +45,8 @@ def validate(cfg: SearchConfig) -> SearchConfig:
     registries.models.get(m.name)
     registries.datasets.get(d.name)
     registries.methods.get(meth.name)
+    if cfg.origin.format and cfg.origin.format != "maskset":  # maskset: written by MaskSet.write
+        registries.importers.get(cfg.origin.format)
 
     _need(all(h > 0 for h in m.hidden), f"model.hidden: widths must be positive, got {list(m.hidden)}")
     _need(_finite(m.width_mult) and m.width_mult > 0, f"model.width_mult: must be > 0, got {m.width_mult}")
