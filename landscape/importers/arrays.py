@@ -2,7 +2,8 @@
 of ``.npy`` files (one per parameter, named by it), bool or 0/1, keyed by parameter name.
 
 Names lose a wrapper prefix (``module.``) and a trailing ``.weight``, ``.weight_mask``
-(``torch.nn.utils.prune``) or ``.mask``, then go through ``--rename OLD=NEW``. Names of a
+(``torch.nn.utils.prune``; a file holding ``*_mask`` entries gives only those, so a pruned
+model's state dict imports as is) or ``.mask``, then go through ``--rename OLD=NEW``. Names of a
 reference model (Conv-2/4/6/8, ResNet-18, the hidden-networks ``FC``) or of a toolkit
 model are mapped onto it; anything else keeps its names and shapes (``model.name:
 external``). One file holds one mask, or with ``--stacked`` one mask per index of every
@@ -104,6 +105,8 @@ def _folder_sha(files: list[Path]) -> str:
 def _binary(arrays: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
     if not arrays:
         raise bad(path, None, "holds no arrays")
+    if any(k.endswith("_mask") for k in arrays):  # a pruned model: weight_orig beside weight_mask
+        arrays = {k: v for k, v in arrays.items() if k.endswith("_mask")}
     return {k: check_binary(np.asarray(v), path, k) for k, v in arrays.items()}
 
 

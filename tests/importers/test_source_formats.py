@@ -202,6 +202,7 @@ def test_arrays_torch_prune_masks_stacked_and_renamed(tmp_path):
         f"layers.{j}.weight_mask": torch.tensor(np.stack([m[k] for m in masks]), dtype=torch.float32)
         for j, k in enumerate("ab")
     }
+    state.update({f"layers.{j}.weight_orig": torch.randn(2, 3) for j in range(2)})  # as prune leaves it
     torch.save(state, tmp_path / "pruned.pt")
     result = import_masks(
         [tmp_path / "pruned.pt"], tmp_path / "runs", "arrays", rename={"layers.0": "first"}, stacked=True
