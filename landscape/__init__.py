@@ -14,7 +14,7 @@ _LAZY = {
     "analyze": "landscape.analysis",
     "import_masks": "landscape.importers",
 }
-_SUBMODULES = ("pp", "tl", "pl", "figures")
+_SUBMODULES = ("pp", "tl", "pl", "figures", "grouping")
 
 
 def __getattr__(name: str):
