@@ -193,11 +193,25 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class OriginConfig:
+    """Where the masks of a run come from.
+
+    ``format`` is empty for masks searched by this toolkit, else the importer that brought
+    them in (``hidden_networks``, ``biprop``, ``iwr``, ``iterand``, ``frozen``, ``er_slt``,
+    ``arrays``) or ``maskset`` for a MaskSet written from Python. It is part of the identity,
+    so imported masks never share a run with searched ones.
+    """
+
+    format: str = ""
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
     method: MethodConfig = MethodConfig()
     train: TrainConfig = TrainConfig()
+    origin: OriginConfig = OriginConfig()
 
     # identity -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

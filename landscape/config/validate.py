@@ -83,6 +83,8 @@ def validate(cfg: SearchConfig) -> SearchConfig:
     _method(cfg)
     _train(cfg)
     _method_and_model(cfg)
+    if cfg.origin.format and cfg.origin.format != "maskset":  # maskset: written by MaskSet.write
+        registries.importers.get(cfg.origin.format)
     return cfg
 
 
@@ -239,9 +241,10 @@ def _train(cfg: SearchConfig) -> None:
 
 def _method_and_model(cfg: SearchConfig) -> None:
     meth, model = cfg.method, cfg.model
-    if meth.name == "biprop" and model.weight_init in CONSTANT_MAGNITUDE_INITS:
+    if meth.name == "biprop" and model.weight_init in CONSTANT_MAGNITUDE_INITS and not cfg.origin.format:
         # |W| is one constant per layer, so alpha = that constant and alpha * sign(W) = W:
-        # every mask would be bit-identical to Edge-Popup's
+        # every mask a search finds would be bit-identical to Edge-Popup's (imported masks
+        # were searched elsewhere, over the weights they bring)
         raise ConfigError(
             f"method.name: biprop with model.weight_init: {model.weight_init} is Edge-Popup (|W| is "
             "constant, so alpha * sign(W) = W); set model.weight_init=kaiming_normal and "
