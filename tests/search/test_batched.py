@@ -33,9 +33,16 @@ def _cfg(method: str, epochs: int):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
+    init = {"model.weight_init": "kaiming_normal", "model.scale_fan": True} if method == "biprop" else {}
     return load_config(
         root / BASE,
-        {"method.name": method, "train.epochs": epochs, "model.hidden": [64, 64], "method.density": 0.3},
+        {
+            "method.name": method,
+            "train.epochs": epochs,
+            "model.hidden": [64, 64],
+            "method.density": 0.3,
+            **init,
+        },
     )
 
 
