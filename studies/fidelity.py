@@ -161,21 +161,29 @@ def diversity(items: list[Entry], args) -> pd.DataFrame:
     query = f"run_id in {ids} and weight_seed == {args.weight_seed} and search_seed < {seeds}"
     ms = ls.read_runs(args.runs, where=query)
     tl.distances(ms, metric="jaccard", per_layer=True)
-    table = tl.diversity(ms, groupby="method", metric="jaccard")
-    out = pd.DataFrame(
+    table = tl.diversity(ms, metric="jaccard")  # one group per run (configuration)
+    methods = ms.obs.groupby("run_id")["method"].first()
+    out = _similarity_columns(table)
+    out.insert(0, "method", table["run_id"].map(methods).to_numpy())
+    return out
+
+
+def _similarity_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """The study's columns from a ``tl.diversity`` table (similarities, chance, excess, CI)."""
+    return pd.DataFrame(
         {
-            "method": table["method"],
             "layer": table["layer"],
             "n_masks": table["n_masks"],
             "n_pairs": table["n_pairs"],
-            "jaccard": 1.0 - table["mean"],
-            "jaccard_sd": table["sd"],
-            "chance": 1.0 - table["baseline_mean"],
-            "excess": table["excess"],
-            "z": table["z"],
+            "jaccard": table["similarity"],
+            "jaccard_sd": table["similarity_sd"],
+            "chance": table["chance_similarity"],
+            "excess": table["excess_similarity"],
+            "excess_ci_low": table["excess_ci_low"],
+            "excess_ci_high": table["excess_ci_high"],
+            "p_value": table["p_value"],
         }
     )
-    return out
 
 
 def _entry(items: list[Entry], study: str, label: str) -> Entry | None:
@@ -203,25 +211,12 @@ def diversity_levels(items: list[Entry], args) -> pd.DataFrame:
             continue
         ms = _run_masks(entry, args)
         tl.distances(ms, metric="jaccard", per_layer=True)
-        table = tl.diversity(ms, groupby=None, metric="jaccard")
-        acc = float(ms.obs["test_acc"].mean())
-        for _, r in table.iterrows():
-            rows.append(
-                {
-                    "label": f"{label} ({study})" if study == "b" else label,
-                    "study": study,
-                    "test_acc": acc,
-                    "layer": r["layer"],
-                    "n_masks": r["n_masks"],
-                    "n_pairs": r["n_pairs"],
-                    "jaccard": 1.0 - r["mean"],
-                    "jaccard_sd": r["sd"],
-                    "chance": 1.0 - r["baseline_mean"],
-                    "excess": r["excess"],
-                    "z": r["z"],
-                }
-            )
-    return pd.DataFrame(rows)
+        table = _similarity_columns(tl.diversity(ms, metric="jaccard"))
+        table.insert(0, "test_acc", float(ms.obs["test_acc"].mean()))
+        table.insert(0, "study", study)
+        table.insert(0, "label", f"{label} ({study})" if study == "b" else label)
+        rows.append(table)
+    return pd.concat(rows, ignore_index=True)
 
 
 def input_look(items: list[Entry], args, figure: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -141,11 +141,18 @@ def table_div(div: pd.DataFrame) -> str:
         for method in ("edge_popup", "biprop"):
             if method in part.index:
                 p = part.loc[method]
-                row += [f"{p['jaccard']:.3f} ± {p['jaccard_sd']:.3f}", f"{p['excess']:+.3f} (z={p['z']:.1f})"]
+                row += [f"{p['jaccard']:.3f} ± {p['jaccard_sd']:.3f}", _excess(p)]
             else:
                 row += ["–", "–"]
         rows.append(row)
     return _md(["layer", "chance J", "Edge-Popup J", "EP excess", "Biprop J", "Biprop excess"], rows)
+
+
+def _excess(row) -> str:
+    """Excess similarity with its 95% interval over masks where the table has one."""
+    if "excess_ci_low" in row and pd.notna(row["excess_ci_low"]):
+        return f"{row['excess']:+.3f} [{row['excess_ci_low']:+.3f}, {row['excess_ci_high']:+.3f}]"
+    return f"{row['excess']:+.3f}"
 
 
 def table_levels(levels: pd.DataFrame) -> str:
@@ -162,7 +169,7 @@ def table_levels(levels: pd.DataFrame) -> str:
                 str(int(whole["n_masks"])),
                 f"{whole['jaccard']:.3f}",
                 f"{whole['chance']:.3f}",
-                f"{whole['excess']:+.3f}",
+                _excess(whole),
                 *(f"{p.loc[layer, 'excess']:+.3f}" for layer in layers),
             ]
         )
@@ -385,7 +392,8 @@ def _dataset_section(d: DatasetTables) -> list[str]:
         "",
         "Mask diversity at density 0.5 (Jaccard similarity J of pairs of masks from different",
         "search seeds on the same weights; chance = expected J of independent random masks with",
-        "the same kept counts; excess = J − chance, z in units of the chance sd of one pair):",
+        "the same kept counts; excess = J − chance, with its 95% jackknife interval over masks where",
+        "the table holds one; see docs/statistics.md):",
         "",
         table_div(d.div),
         "",

@@ -16,7 +16,7 @@ _FIX = "landscape.tl.input_frequency(ms)"
 def _prepare_input_frequency(ms: Any, group: str | None = None, key: str = "input_frequency") -> pd.DataFrame:
     """The rows of one group of ``uns[key]["table"]``, by input position.
 
-    ``group`` is the stored group label or one ``column=value`` part of it (default: the
+    ``group`` is the stored group label or one ``·``-separated part of it (default: the
     first group). Returns ``position, fraction, null, low, high, outside`` (bool: outside the
     null band) plus the group's ``n_masks`` and ``layer``.
     """
@@ -31,7 +31,7 @@ def _prepare_input_frequency(ms: Any, group: str | None = None, key: str = "inpu
         chosen = labels[0]
     else:
         matches = [g for g in labels if g == str(group)] or [
-            g for g in labels if str(group) in (part.split("=", 1)[-1] for part in g.split(", "))
+            g for g in labels if str(group) in (part.split("=", 1)[-1] for part in g.split(" · "))
         ]
         if not matches:
             raise AnalysisError(f"group: no input frequency for {group!r} (have {'; '.join(labels)})")
@@ -40,6 +40,8 @@ def _prepare_input_frequency(ms: Any, group: str | None = None, key: str = "inpu
     out = rows[["position", "fraction", "null", "low", "high", "n_masks", "layer"]].reset_index(drop=True)
     out["outside"] = (out["fraction"] < out["low"]) | (out["fraction"] > out["high"])
     out.attrs["group"] = chosen
+    methods = rows["method"].dropna().unique() if "method" in rows else []
+    out.attrs["method"] = str(methods[0]) if len(methods) == 1 else chosen
     return out
 
 
@@ -65,7 +67,7 @@ def input_frequency(
     """
     data = _prepare_input_frequency(ms, group, key)
     ax = new_axes(ax)
-    name = data.attrs["group"].split(", ")[0].split("=", 1)[-1]
+    name = data.attrs["method"]
     color = method_color(name)
     ax.fill_between(
         data["position"],

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
-from landscape.tl._utils import DEFAULT_GROUPBY, group_columns, groups
+from landscape.grouping import CONFIG, group_masks
+from landscape.tl.baseline import _describe_groupby
 from landscape.tl.consensus import selection_frequency
 
 
@@ -71,7 +72,7 @@ def input_frequency(
     ms,
     *,
     layer: str | None = None,
-    groupby=DEFAULT_GROUPBY,
+    groupby=CONFIG,
     level: float = 0.95,
     key_added: str | None = None,
     copy: bool = False,
@@ -85,7 +86,9 @@ def input_frequency(
     layer
         Layer name (default: the first layer of the layout, the one that sees the input).
     groupby
-        ``obs`` columns defining groups (with the default, absent columns are skipped).
+        ``"config"`` (default): one group per configuration; columns pool configurations (see
+        :mod:`landscape.grouping`). Counts are taken within one random network (the same
+        position holds another weight in another network).
     level
         Coverage of the null band ``low``-``high`` (default 0.95).
     key_added, copy
@@ -94,8 +97,9 @@ def input_frequency(
     Returns
     -------
     pandas.DataFrame
-        One row per group and input unit (see :func:`binomial_band`), with the group columns
-        and ``layer``, ``n_masks``. ``uns[key]["summary"]`` has one row per group: the number
+        One row per group, network and input unit (see :func:`binomial_band`), with the
+        group's columns, ``group`` (its label, with the weight seed when the group spans
+        several networks), ``weight_seed``, ``layer``, ``n_masks`` and ``pooled``. ``uns[key]["summary"]`` has one row per group: the number
         of units outside the band beside the number expected by chance (``(1 - level)`` of
         them), and a chi-square of all units against the null (``chi2, chi2_dof = units - 1``,
         ``chi2_pvalue``). The binomial null treats each mask's weights as independent draws;
@@ -112,37 +116,42 @@ def input_frequency(
     if not 0 < level < 1:
         raise AnalysisError(f"level: must be in (0, 1), got {level}")
     out_size = ms.layout[layer].shape[0]
-    cols = group_columns(ms, groupby, default=groupby == DEFAULT_GROUPBY)
     tables, summary = [], []
-    for label, values, pos in groups(ms, cols):
-        freq = selection_frequency(ms.rows(pos), ms.layout, layer)
-        band = binomial_band(kept_per_input(freq), len(pos) * out_size, level)
-        band.insert(0, "group", label)
-        for c, v in values.items():
-            band[c] = v
-        band["layer"], band["n_masks"] = layer, len(pos)
-        tables.append(band)
-        outside = int(((band["fraction"] < band["low"]) | (band["fraction"] > band["high"])).sum())
-        chi2 = float(np.sum(band["z"] ** 2))
-        dof = max(len(band) - 1, 1)
-        summary.append(
-            {
-                "group": label,
-                **values,
-                "layer": layer,
-                "n_masks": len(pos),
-                "n_units": len(band),
-                "outside": outside,
-                "outside_expected": (1 - level) * len(band),
-                "chi2": chi2,
-                "chi2_dof": dof,
-                "chi2_pvalue": float(stats.chi2.sf(chi2, dof)),
-            }
-        )
+    for g in group_masks(ms.obs, groupby):
+        for net, pos in g.networks.items():
+            label = g.label if g.n_networks == 1 else f"{g.label} · weight seed {net}"
+            freq = selection_frequency(ms.rows(pos), ms.layout, layer)
+            band = binomial_band(kept_per_input(freq), len(pos) * out_size, level)
+            band.insert(0, "group", label)
+            for c, v in {**g.key, **g.columns}.items():
+                band[c] = v
+            band["weight_seed"], band["layer"], band["n_masks"] = net, layer, len(pos)
+            band["pooled"] = g.pooled_text()
+            tables.append(band)
+            outside = int(((band["fraction"] < band["low"]) | (band["fraction"] > band["high"])).sum())
+            chi2 = float(np.sum(band["z"] ** 2))
+            dof = max(len(band) - 1, 1)
+            summary.append(
+                {
+                    "group": label,
+                    **g.key,
+                    **g.columns,
+                    "weight_seed": net,
+                    "layer": layer,
+                    "n_masks": len(pos),
+                    "n_units": len(band),
+                    "outside": outside,
+                    "outside_expected": (1 - level) * len(band),
+                    "chi2": chi2,
+                    "chi2_dof": dof,
+                    "chi2_pvalue": float(stats.chi2.sf(chi2, dof)),
+                    "pooled": g.pooled_text(),
+                }
+            )
     table = pd.concat(tables, ignore_index=True)
     if not copy:
         ms.uns[key_added or "input_frequency"] = {
-            "params": {"layer": layer, "groupby": cols, "level": level},
+            "params": {"layer": layer, "groupby": _describe_groupby(groupby), "level": level},
             "table": table,
             "summary": pd.DataFrame(summary),
         }

@@ -183,3 +183,15 @@ def test_other_generator_arguments_change_the_data(tmp_path):
 def test_bad_generator_arguments_name_the_field(field, value, match):
     with pytest.raises(ConfigError, match=match):
         load_config(None, {"data.name": "mnist1d", f"data.mnist1d.{field}": value})
+
+
+def test_the_download_guard_is_live():
+    """The guard above really intercepts the package's download path (so the tests that pass
+    with it prove that loading never downloads)."""
+    import mnist1d.data
+    from mnist1d.data import get_dataset_args
+
+    with pytest.raises(AssertionError, match="download path"):
+        mnist1d.data.get_dataset(get_dataset_args(), path="/nonexistent/mnist1d.pkl", download=True)
+    with pytest.raises(AssertionError, match="download path"):
+        mnist1d.data.requests.get("https://example.invalid")

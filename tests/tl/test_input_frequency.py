@@ -100,7 +100,7 @@ def test_prepare_reads_the_slot_by_group():
     first = dense[:4, : 32 * 40].reshape(4, 32, 40)
     assert ep["fraction"].tolist() == pytest.approx((first.sum(axis=(0, 1)) / 128).tolist())
     assert ep.loc[:3, "outside"].all() and ep.loc[36:, "outside"].all()
-    assert ep.attrs["group"] == "method=edge_popup"
+    assert ep.attrs["group"] == "edge_popup" and ep.attrs["method"] == "edge_popup"
     bp = _prepare_input_frequency(ms, group="biprop")
     assert not bp["fraction"].equals(ep["fraction"])
     with pytest.raises(AnalysisError, match="group"):
