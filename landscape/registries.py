@@ -29,6 +29,7 @@ for _name, _target in {
     "conv8": "landscape.nn.models:conv8",
     "resnet18": "landscape.nn.models:resnet18",
     "resnet20": "landscape.nn.models:resnet20",
+    "cnn1d": "landscape.nn.models1d:CNN1d",
     # masks imported from an architecture the toolkit does not build (layout from shapes)
     "external": "landscape.importers.external:external_model",
 }.items():
@@ -38,6 +39,7 @@ datasets = LazyRegistry("dataset", "data.name")
 for _name, _target in {
     "digits": "landscape.data.digits:load_digits",
     "mnist": "landscape.data.mnist:load_mnist",
+    "mnist1d": "landscape.data.mnist1d:load_mnist1d",
     "cifar10": "landscape.data.cifar:load_cifar10",
     "synthetic": "landscape.data.synthetic:load_synthetic",
     # masks imported without naming the data they were found on

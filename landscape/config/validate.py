@@ -60,6 +60,28 @@ def _choice(name: str, value: str, allowed: Sequence[str]) -> None:
         raise ConfigError(f"{name}: unknown value {value!r}{hint} (choose from {', '.join(allowed)})")
 
 
+def _validate_mnist1d(g) -> None:
+    """The MNIST-1D generator's arguments (``data.mnist1d``)."""
+    _need(
+        g.num_samples >= 10, f"data.mnist1d.num_samples: must be >= 10 (one per class), got {g.num_samples}"
+    )
+    _need(0 < g.train_split < 1, f"data.mnist1d.train_split: must be in (0, 1), got {g.train_split}")
+    _need(g.template_len >= 2, f"data.mnist1d.template_len: must be >= 2, got {g.template_len}")
+    _need(
+        len(g.padding) == 2 and 0 <= g.padding[0] <= g.padding[1],
+        f"data.mnist1d.padding: must be [low, high] with 0 <= low <= high, got {list(g.padding)}",
+    )
+    _need(
+        1 <= g.max_translation <= g.template_len + g.padding[1],
+        f"data.mnist1d.max_translation: must be in [1, template_len + padding high], got {g.max_translation}",
+    )
+    for name in ("scale_coeff", "corr_noise_scale", "iid_noise_scale", "shear_scale"):
+        value = getattr(g, name)
+        _need(_finite(value) and value >= 0, f"data.mnist1d.{name}: must be >= 0, got {value}")
+    _need(g.final_seq_length >= 2, f"data.mnist1d.final_seq_length: must be >= 2, got {g.final_seq_length}")
+    _need(0 <= g.seed < 2**32, f"data.mnist1d.seed: must be in [0, 2**32), got {g.seed}")
+
+
 def validate(cfg: SearchConfig) -> SearchConfig:
     """Check ranges and names; registries are consulted for model, dataset and method names.
 
@@ -110,6 +132,7 @@ def _data(cfg: SearchConfig) -> None:
     )
     _need(d.n_classes >= 2, f"data.n_classes: must be >= 2, got {d.n_classes}")
     _need(d.n_train > 0 and d.n_test > 0, "data.n_train, data.n_test: must be positive")
+    _validate_mnist1d(d.mnist1d)
 
 
 def _method(cfg: SearchConfig) -> None:
