@@ -21,6 +21,7 @@ __all__ = ["build_parser", "main", "parse_seeds"]
 COMMAND_MODULES = (
     "search",
     "sweep",
+    "import_masks",
     "ls",
     "verify",
     "predict",

@@ -24,6 +24,7 @@ from landscape.pl.function import (
     ensemble_accuracy,
 )
 from landscape.pl.heatmap import similarity_heatmap
+from landscape.pl.input_frequency import input_frequency
 from landscape.pl.overlap import layer_overlap
 from landscape.pl.style import (
     DOUBLE_COLUMN,
@@ -51,6 +52,7 @@ __all__ = [
     "ensemble_accuracy",
     "figsize",
     "group_colors",
+    "input_frequency",
     "interpolation",
     "layer_overlap",
     "method_color",

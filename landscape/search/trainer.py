@@ -140,6 +140,7 @@ class Trainer:
             )
         self.optimizer = self._optimizer()
         self._to_device()
+        self.method.set_steps_per_epoch(math.ceil(len(self.train_y) / cfg.train.batch_size))
 
     # set-up ----------------------------------------------------------------------------
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -200,6 +201,7 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             per_mask.sum().backward()
             self.optimizer.step()
+            self.method.after_step(self.model, hist.steps)
             hist.steps += 1
             with torch.no_grad():
                 loss_sum += per_mask.detach().double() * b

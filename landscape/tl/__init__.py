@@ -13,6 +13,7 @@ from landscape.tl.distances import distances
 from landscape.tl.diversity import diversity
 from landscape.tl.embed import embed, mds, pca, tsne, umap
 from landscape.tl.ensemble import ensemble
+from landscape.tl.input_frequency import input_frequency
 from landscape.tl.representation import representation_similarity
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "diversity",
     "embed",
     "ensemble",
+    "input_frequency",
     "mds",
     "pca",
     "random_baseline",
