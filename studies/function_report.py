@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
@@ -27,6 +28,11 @@ def _ci(row, name: str, fmt: str = "{:.3f}") -> str:
     if pd.isna(lo) or pd.isna(hi):
         return value
     return f"{value} [{fmt.format(lo)}, {fmt.format(hi)}]"
+
+
+def _range(values, fmt: str = "{:.2f}") -> str:
+    lo, hi = fmt.format(values.min()), fmt.format(values.max())
+    return lo if lo == hi else f"{lo}–{hi}"
 
 
 def _order(frame: pd.DataFrame) -> pd.DataFrame:
@@ -99,22 +105,21 @@ def findings(agree: pd.DataFrame, ens: pd.DataFrame, cka: pd.DataFrame) -> list[
     s = masks[masks["method"] != "random"]
     if len(s):
         out.append(
-            f"- **Structure.** Searched masks are {s['structural_diversity'].min():.2f}–"
-            f"{s['structural_diversity'].max():.2f} as far apart (Jaccard distance) as independent random "
+            f"- **Structure.** Searched masks are {_range(s['structural_diversity'])} as far apart (Jaccard "
+            "distance) as independent random "
             "masks of the same per-layer counts."
         )
         ratio = s["normalised_disagreement"] / s["structural_diversity"]
         out.append(
-            f"- **Function.** They disagree on {100 * s['disagreement'].min():.1f}–"
-            f"{100 * s['disagreement'].max():.1f}% of the test digits: "
-            f"{s['normalised_disagreement'].min():.2f}–{s['normalised_disagreement'].max():.2f} of what two "
+            f"- **Function.** They disagree on {_range(100 * s['disagreement'], '{:.1f}')}% of the test "
+            f"examples: {_range(s['normalised_disagreement'])} of what two "
             "classifiers with their confusion matrices and independent errors would. Functional / structural "
-            f"diversity: {ratio.min():.2f}–{ratio.max():.2f}."
+            f"diversity: {_range(ratio)}."
         )
         above = int((s["error_ratio_ci_low"] > 1).sum())
         out.append(
-            f"- **Shared errors.** Both masks of a pair are wrong on {s['error_ratio'].min():.1f}–"
-            f"{s['error_ratio'].max():.1f} times as many digits as independent errors would give; the 95% "
+            f"- **Shared errors.** Both masks of a pair are wrong on {_range(s['error_ratio'], '{:.1f}')} "
+            "times as many examples as independent errors would give; the 95% "
             f"interval lies above 1 in {above} of {len(s)} configurations."
         )
     random = masks[masks["method"] == "random"]
@@ -144,19 +149,86 @@ def findings(agree: pd.DataFrame, ens: pd.DataFrame, cka: pd.DataFrame) -> list[
         last = last[last["method"] != "random"]
         if len(last):
             out.append(
-                f"- **Representations.** At the logits, CKA between masks is {last['cka'].min():.3f}–"
-                f"{last['cka'].max():.3f} against {last['random_cka'].min():.3f}–{last['random_cka'].max():.3f} "
+                f"- **Representations.** At the logits, CKA between masks is {_range(last['cka'], '{:.3f}')} "
+                f"against {_range(last['random_cka'], '{:.3f}')} "
                 "between random masks over the same weights."
             )
     return out
 
 
-def write_report(
-    args, tables: dict[str, pd.DataFrame], search_s: float, analysis_s: float, total_s: float, load: str
-) -> None:
+def dataset_section(
+    spec, tables: dict[str, pd.DataFrame], search_s: float, analysis_s: float, figures: str
+) -> str:
     agree, ens, cka = tables["agreement"], tables["ensemble"], tables["cka"]
     n_examples = int(agree["n_examples"].iloc[0])
+    methods = ", ".join(_name(m) for m in spec.methods)
+    densities = ", ".join(f"{d:g}" for d in spec.densities)
+    nets = f"{spec.networks} random network{'s' if spec.networks > 1 else ''} (weight seed{'s' if spec.networks > 1 else ''})"
+    interval = (
+        f"a delete-one-mask jackknife within a network, then a t interval over the {spec.networks} networks"
+        if spec.networks > 1
+        else "a delete-one-mask jackknife (one network)"
+    )
+    fig = f"{figures}/{spec.name}"
+    notes = "\n".join(f"- {n}." for n in spec.notes)
+    return f"""## {spec.title}
+
+{notes}
+- {spec.base["train.epochs"]} epochs. {methods} at densities {densities}; {nets} × {spec.masks} masks (search seeds) each;
+  random masks (density 0.5, one network) as the null; {spec.dense} dense networks, each from its
+  own initialisation and data order (weight seed = search seed = 0..{spec.dense - 1}), as the
+  deep-ensemble reference. Predictions on the {n_examples} test examples (one is
+  {100 / n_examples:.2f}%); the best single mask is chosen on the validation split.
+- Intervals: 95%, {interval}; the dense networks form one set of independent members.
+- Search {search_s:.0f} s, analysis {analysis_s:.0f} s; tables in `{spec.runs}/function_*.csv`.
+
+### Structure against function
+
+{structure_table(agree, tables["agreement_accuracy"])}
+
+### Findings
+
+{chr(10).join(findings(agree, ens, cka))}
+
+### Ensembles
+
+{ensemble_table(ens)}
+
+### Representations
+
+CKA on {int(cka["n_examples"].iloc[0])} test examples, at the input of each hidden layer and at the logits.
+
+{cka_table(cka)}
+
+### Figures
+
+![disagreement against Jaccard distance]({fig}_disagreement_vs_distance.png)
+
+Prediction disagreement of every pair of masks in one network against their Jaccard distance;
+dashed: classifiers with the group's confusion matrices and independent errors.
+
+![diversity–accuracy plane]({fig}_diversity_accuracy.png)
+
+Each pair's disagreement as a fraction of that of independent errors against the pair's accuracy.
+
+![ensemble accuracy]({fig}_ensemble_accuracy.png)
+
+Test accuracy of K averaged masks at density 0.5 (95% band), the best single mask by validation
+dotted, independently trained dense networks in black.
+
+![CKA by layer]({fig}_cka_by_layer.png)
+
+Linear CKA between masks at density 0.5, layer by layer, against random masks over the same
+weights (dashed).
+"""
+
+
+def write_report(args, results: dict, total_s: float, load: str, figures: Path) -> None:
     command = "nice -n 10 python studies/function.py" + (" --quick" if args.quick else "")
+    if list(results) != ["digits", "mnist1d"]:
+        command += " --datasets " + " ".join(results)
+    rel = os.path.relpath(figures, Path(args.doc).resolve().parent)
+    sections = "\n".join(dataset_section(spec, t, s, a, rel) for spec, t, s, a in results.values())
     doc = f"""# Do diverse masks compute different functions?
 
 Masks found in one random network share little more of their weights than random masks do
@@ -165,92 +237,36 @@ two masks make the same predictions, the same mistakes, the same internal repres
 and is a handful of masks over one set of random weights a useful ensemble? Generated by
 `studies/function.py` from the stored runs; re-run it to refresh every number.
 
-## Protocol
-
 ```
 {command}
 ```
 
-- Data: scikit-learn's digits (8×8), stratified 60/20/20 split: predictions on the
-  {n_examples} test digits (one digit is {100 / n_examples:.2f}%); the best single mask is chosen
-  on the validation split.
-- Model: MLP 64-256-256-10, signed-constant weights (Biprop: Kaiming normal with `scale_fan`),
-  {args.epochs} epochs (`configs/digits_mlp_edge_popup.yaml`); IteRand re-draws every 20 steps
-  with probability 0.1.
-- Methods {", ".join(_name(m) for m in args.methods)} at densities
-  {", ".join(f"{d:g}" for d in args.densities)}; {args.networks} random networks (weight seeds) ×
-  {args.masks} masks (search seeds) each; random masks (density 0.5, one network) as the null;
-  {args.dense} dense networks, each from its own initialisation and data order (weight seed =
-  search seed = 0..{args.dense - 1}), as the deep-ensemble reference.
-- The predictions are the ones each search stored with its masks (`landscape predict` re-creates
-  them from the masks); CKA runs the networks rebuilt from the runs on one fixed batch of the
-  test split (these MLPs have no BatchNorm).
-- Intervals: 95%, a delete-one-mask jackknife within a network and a t interval over the
-  {args.networks} networks (`docs/statistics.md`); the dense networks form one set of independent
-  members.
-- Time ({platform.machine()}, torch threads {args.threads}): search {search_s:.0f} s, analysis
-  {analysis_s:.0f} s, {total_s:.0f} s in all; load at the end: `{load}`.
-- Tables: `{args.runs}/function_*.csv`.
+{total_s:.0f} s in all ({platform.machine()}, torch threads {args.threads}, searches and analysis
+on the CPU); load at the end: `{load}`. The predictions are the ones each search stored with its
+masks (`landscape predict` re-creates them from the masks); CKA runs the networks rebuilt from
+the runs on one fixed batch of the test split.
 
 ## What the columns mean
 
 - *structural diversity*: mean Jaccard distance of two masks / that of two independent random
   masks with the same per-layer counts (1: as far apart as chance, 0: the same mask).
-- *disagreement*: fraction of test digits on which two masks predict different classes;
+- *disagreement*: fraction of test examples on which two masks predict different classes;
   *normalised*: divided by the disagreement of two classifiers that answer independently given
-  the true digit, each with its own confusion matrix (each keeps its accuracy, which digits it
+  the true class, each with its own confusion matrix (each keeps its accuracy, which classes it
   finds hard and where its wrong answers go): 1 = independent errors, 0 = identical
   predictions. *Accuracy-only baseline*: the same with wrong answers uniform over the other
   classes; it over-states the disagreement expected of classifiers that favour some classes
   (see the random masks).
-- *errors shared*: how many digits both get wrong, over what independent errors give (1 =
-  independent, above 1 = they fail on the same digits).
+- *errors shared*: how many examples both get wrong, over what independent errors give (1 =
+  independent, above 1 = they fail on the same examples).
 - *functional / structural*: the ratio of the two normalised diversities — the share of the
   structural diversity that shows up in the predictions.
+- Ensembles average their members' class probabilities; the accuracy of K members is the mean
+  over the K-subsets of a network's masks (all of them here, at most 256 per K).
+- CKA: linear CKA of the masks' representations, beside independent random masks over the same
+  random weights (as many as stored masks, each with a stored mask's per-layer counts).
 
-## Structure against function
-
-{structure_table(agree, tables["agreement_accuracy"])}
-
-## Findings
-
-{chr(10).join(findings(agree, ens, cka))}
-
-## Ensembles
-
-An ensemble averages its members' class probabilities; the accuracy of K members is the mean
-over all K-subsets of a network's masks (every subset here: at most 256 per K).
-
-{ensemble_table(ens)}
-
-## Representations
-
-Linear CKA between the masks' representations of {int(cka["n_examples"].iloc[0])} test digits at
-the input of each hidden layer and at the logits, beside independent random masks over the same
-random weights (as many as stored masks, each with a stored mask's per-layer counts).
-
-{cka_table(cka)}
-
-## Figures
-
-![disagreement against Jaccard distance](function/disagreement_vs_distance.png)
-
-Prediction disagreement of every pair of masks in one network against their Jaccard distance;
-dashed: two classifiers with the group's accuracies and independent errors.
-
-![diversity–accuracy plane](function/diversity_accuracy.png)
-
-Each pair's disagreement as a fraction of that of independent errors against the pair's accuracy.
-
-![ensemble accuracy](function/ensemble_accuracy.png)
-
-Test accuracy of K averaged masks at density 0.5 (95% band over networks), the best single mask
-by validation dotted, and independently trained dense networks in black.
-
-![CKA by layer](function/cka_by_layer.png)
-
-Linear CKA between masks at density 0.5, layer by layer, against random masks (dashed).
-
+{sections}
 ## On your own runs
 
 Any runs root works: `landscape predict RUNS` stores the predictions of masks searched before

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from landscape.errors import LandscapeError
 from landscape.nn.base import EnsembleNet
 
 log = logging.getLogger("landscape.search")
@@ -77,6 +78,7 @@ class PredictSummary:
     # largest |accuracy from the predictions - recorded accuracy| over the evaluated masks, per
     # split; 0 when the rebuilt networks reproduce the search (anything else is a warning sign)
     max_acc_difference: dict[str, float] = field(default_factory=dict)
+    problem: str = ""  # why the run was skipped (its networks or data cannot be rebuilt here)
 
 
 def fill_predictions(
@@ -115,56 +117,72 @@ def fill_predictions(
         One per run; ``max_acc_difference`` compares the accuracy of the new predictions with
         the one recorded by the search.
     """
-    from tqdm.auto import tqdm
-
-    from landscape.search.runner import load_dataset, resolve_device
+    from landscape.search.runner import resolve_device
     from landscape.store.catalog import run_dirs
     from landscape.store.run_store import RunStore
 
     device = resolve_device(device)
     out = []
     for path in run_dirs(runs):
-        store = RunStore.open(path)
+        try:
+            store = RunStore.open(path)
+        except LandscapeError as exc:
+            out.append(PredictSummary(path.name, path, problem=str(exc)))
+            continue
         summary = PredictSummary(store.run_id, store.path)
         out.append(summary)
         if not store.has_manifest:
             continue
-        records = store.records()
-        index = store.predictions_index()
-        todo: dict[int, list[int]] = {}
-        for w, s in zip(records["weight_seed"], records["search_seed"]):
-            key = f"w{int(w)}-s{int(s)}"
-            if not force and key in index and all(sp in index[key]["splits"] for sp in splits):
-                summary.present += 1
-            else:
-                todo.setdefault(int(w), []).append(int(s))
-        if not todo:
-            continue
-        dataset = load_dataset(store.config.data)
-        data = {name: _on(getattr(dataset, name), device) for name in splits}
-        recorded = records.set_index(["weight_seed", "search_seed"])
-        chunks = [
-            (w, seeds[i : i + masks_per_forward])
-            for w, seeds in todo.items()
-            for i in range(0, len(seeds), masks_per_forward)
-        ]
-        for w, seeds in tqdm(chunks, desc=f"predict {store.run_id}", disable=not progress, leave=False):
-            model = store.build_model(w, seeds, device=device)
-            for seed, outputs in zip(seeds, split_predictions(model, data, batch_size)):
-                store.save_predictions(w, seed, outputs, source="re-evaluated")
-                summary.evaluated += 1
-                for name, values in outputs.items():
-                    column = f"{name}_acc"
-                    if column not in recorded.columns or not len(values["labels"]):
-                        continue
-                    expected = pd.to_numeric(recorded.loc[(w, seed), column], errors="coerce")
-                    if np.isfinite(expected):
-                        diff = abs(float(np.mean(values["pred"] == values["labels"])) - float(expected))
-                        summary.max_acc_difference[name] = max(
-                            summary.max_acc_difference.get(name, 0.0), diff
-                        )
-        log.info("%s: predictions of %d masks evaluated", store.run_id, summary.evaluated)
+        try:
+            _fill_run(store, summary, splits, device, force, batch_size, masks_per_forward, progress)
+        except LandscapeError as exc:  # a missing dataset file, a run that cannot be rebuilt
+            summary.problem = str(exc).splitlines()[0]
     return out
+
+
+def _fill_run(store, summary, splits, device, force, batch_size, masks_per_forward, progress) -> None:
+    from tqdm.auto import tqdm
+
+    from landscape.search.runner import load_dataset
+    from landscape.store.rebuild import rebuild_problem
+
+    records = store.records()
+    index = store.predictions_index()
+    todo: dict[int, list[int]] = {}
+    for w, s in zip(records["weight_seed"], records["search_seed"]):
+        key = f"w{int(w)}-s{int(s)}"
+        if not force and key in index and all(sp in index[key]["splits"] for sp in splits):
+            summary.present += 1
+        else:
+            todo.setdefault(int(w), []).append(int(s))
+    if not todo:
+        return
+    problem = rebuild_problem(store) or rebuild_problem(store, "data")
+    if problem:
+        summary.problem = problem
+        return
+    dataset = load_dataset(store.config.data)
+    data = {name: _on(getattr(dataset, name), device) for name in splits}
+    recorded = records.set_index(["weight_seed", "search_seed"])
+    chunks = [
+        (w, seeds[i : i + masks_per_forward])
+        for w, seeds in todo.items()
+        for i in range(0, len(seeds), masks_per_forward)
+    ]
+    for w, seeds in tqdm(chunks, desc=f"predict {store.run_id}", disable=not progress, leave=False):
+        model = store.build_model(w, seeds, device=device)
+        for seed, outputs in zip(seeds, split_predictions(model, data, batch_size)):
+            store.save_predictions(w, seed, outputs, source="re-evaluated")
+            summary.evaluated += 1
+            for name, values in outputs.items():
+                column = f"{name}_acc"
+                if column not in recorded.columns or not len(values["labels"]):
+                    continue
+                expected = pd.to_numeric(recorded.loc[(w, seed), column], errors="coerce")
+                if np.isfinite(expected):
+                    diff = abs(float(np.mean(values["pred"] == values["labels"])) - float(expected))
+                    summary.max_acc_difference[name] = max(summary.max_acc_difference.get(name, 0.0), diff)
+    log.info("%s: predictions of %d masks evaluated", store.run_id, summary.evaluated)
 
 
 def _on(split: tuple[torch.Tensor, torch.Tensor], device: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -273,7 +273,7 @@ def _grams(model, x, at: str) -> dict[str, np.ndarray]:
     """Centred Gram matrices ``(slots, n, n)`` of every representation, in forward order."""
     import torch
 
-    from landscape.nn.layers import MaskedConv2d
+    from landscape.nn.layers import MaskedConv1d, MaskedConv2d
 
     m = model.n_masks
     found: dict[str, Any] = {}
@@ -283,7 +283,7 @@ def _grams(model, x, at: str) -> dict[str, np.ndarray]:
     hooks = []
 
     def features(layer, tensor):
-        if isinstance(layer, MaskedConv2d):  # (B, M*C, H, W) -> (M, B, C*H*W)
+        if isinstance(layer, (MaskedConv1d, MaskedConv2d)):  # (B, M*C, ...) -> (M, B, C*...)
             return tensor.reshape(tensor.shape[0], m, -1).transpose(0, 1)
         return tensor.reshape(m, tensor.shape[1], -1)
 

@@ -181,3 +181,18 @@ def test_bad_predictions_are_refused(store):
     (store.path / "predictions.json").write_text('{"files": {"w0-s0": {"file": "../x"}}}')
     with pytest.raises(StoreError, match="malformed predictions index"):
         store.predictions_index()
+
+
+def test_runs_that_cannot_be_rebuilt_are_skipped_with_the_reason(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        masks = {
+            n: rng.random(shape) < 0.25 for n, shape in {"fc1.weight": (8, 16), "fc2.weight": (3, 8)}.items()
+        }
+        np.savez(tmp_path / f"m{i}.npz", **masks)
+    runs = tmp_path / "runs"
+    assert main(["import", str(tmp_path), "--runs", str(runs), "--format", "arrays"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(runs)]) == 0
+    out = capsys.readouterr().out
+    assert "0 masks evaluated" in out and "skipped:" in out and "cannot be evaluated" in out

@@ -118,13 +118,14 @@ def test_every_group_has_every_representation(tiny_runs):
     assert len(per_group) == 3 and all(reps == ["fcs.1", "fcs.2", "logits"] for reps in per_group)
 
 
-def test_a_resnet_gives_each_block_input_once(tmp_path):
-    """Conv layout, BatchNorm and shortcuts: a block's input feeds its first conv and its
-    shortcut, and is one representation."""
+@pytest.mark.parametrize("model", ["resnet20", "cnn1d"])
+def test_conv_networks_give_each_layer_input_once(tmp_path, model):
+    """Conv layouts (2-D and 1-D), BatchNorm and shortcuts: a ResNet block's input feeds its
+    first conv and its shortcut, and is one representation."""
     import landscape as ls
     from tests.tl.test_barriers import _make_run
 
-    cfg = _config_resnet()
+    cfg = _config_resnet() if model == "resnet20" else _config_cnn1d()
     _make_run(tmp_path, cfg, n_masks=3)
     ms = ls.read_runs(tmp_path)
     table = ls.tl.representation_similarity(ms, n_examples=32, n_random=2)
@@ -133,7 +134,9 @@ def test_a_resnet_gives_each_block_input_once(tmp_path):
     expected = [n for n in layers[1:] if "shortcut" not in n] + ["logits"]
     assert reps == expected
     cka = ms.uns["representation_similarity"]["matrices"][0]["cka"]
-    assert cka.shape == (len(expected), 5, 5) and np.allclose(np.diagonal(cka, axis1=1, axis2=2), 1, atol=1e-5)
+    assert cka.shape == (len(expected), 5, 5) and np.allclose(
+        np.diagonal(cka, axis1=1, axis2=2), 1, atol=1e-5
+    )
 
 
 def _config_resnet():
@@ -145,6 +148,22 @@ def _config_resnet():
             "model.width_mult": 0.25,
             "data.name": "synthetic",
             "data.input_shape": [3, 8, 8],
+            "data.n_classes": 3,
+            "data.n_train": 64,
+            "data.n_test": 40,
+        }
+    )
+
+
+def _config_cnn1d():
+    from landscape.config import SearchConfig
+
+    return SearchConfig().replace(
+        **{
+            "model.name": "cnn1d",
+            "model.batchnorm": "nonaffine",
+            "data.name": "synthetic",
+            "data.input_shape": [1, 40],
             "data.n_classes": 3,
             "data.n_train": 64,
             "data.n_test": 40,
