@@ -17,7 +17,9 @@ tables, figures and document from the stored runs.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -131,11 +133,20 @@ def plan(spec: Dataset) -> list[tuple[str, dict, list[tuple[int, int]]]]:
     return out
 
 
-def search(spec: Dataset) -> float:
+def cpu_seconds() -> float:
+    """CPU time of this process over all its threads (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def search(spec: Dataset) -> dict[str, float]:
+    """Search what is missing; the wall and CPU seconds it took are kept beside the runs, so a
+    report rebuilt later still says what the search cost."""
     from landscape.config import load_config
     from landscape.search.runner import run_search
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    searched = 0
     for label, overrides, pairs in plan(spec):
         sets = {**spec.base, **overrides}
         cfg = load_config(REPO / spec.config, [f"{k}={_value(v)}" for k, v in sets.items()])
@@ -144,11 +155,19 @@ def search(spec: Dataset) -> float:
         for w in sorted({w for w, _ in pairs}):
             seeds = [s for ww, s in pairs if ww == w]
             done += run_search(cfg, spec.runs, [w], seeds, device="cpu", progress=False).done
-        print(
-            f"  {spec.name}: {label:<32} {done:>3} masks searched ({time.perf_counter() - t:.0f} s)",
-            flush=True,
-        )
-    return time.perf_counter() - t0
+        searched += done
+        took = time.perf_counter() - t
+        print(f"  {spec.name}: {label:<32} {done:>3} masks searched ({took:.0f} s)", flush=True)
+    cost = {"wall_s": time.perf_counter() - t0, "cpu_s": cpu_seconds() - c0, "masks": searched}
+    path = Path(spec.runs) / "function_search_s.json"
+    if searched or not path.exists():
+        path.write_text(json.dumps(cost, indent=1))
+    return cost
+
+
+def search_cost(spec: Dataset) -> dict[str, float]:
+    path = Path(spec.runs) / "function_search_s.json"
+    return json.loads(path.read_text()) if path.exists() else {"wall_s": float("nan"), "cpu_s": float("nan")}
 
 
 def _value(v) -> str:
@@ -214,12 +233,15 @@ def main(argv=None) -> None:
     results = {}
     for name in args.datasets:
         spec = spec_of(name, args)
-        search_s = 0.0 if args.report_only else search(spec)
-        t = time.perf_counter()
+        if not args.report_only:
+            search(spec)
+        t, c = time.perf_counter(), cpu_seconds()
         tables = analyse(spec, figures)
-        results[name] = (spec, tables, search_s, time.perf_counter() - t)
+        analysis = {"wall_s": time.perf_counter() - t, "cpu_s": cpu_seconds() - c}
+        results[name] = (spec, tables, search_cost(spec), analysis)
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    write_report(args, results, time.perf_counter() - t0, load, figures)
+    total = {"wall_s": time.perf_counter() - t0, "cpu_s": cpu_seconds()}
+    write_report(args, results, total, load, figures)
     print(f"wrote {args.doc} ({time.perf_counter() - t0:.0f} s; {load})")
 
 

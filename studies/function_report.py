@@ -156,9 +156,11 @@ def findings(agree: pd.DataFrame, ens: pd.DataFrame, cka: pd.DataFrame) -> list[
     return out
 
 
-def dataset_section(
-    spec, tables: dict[str, pd.DataFrame], search_s: float, analysis_s: float, figures: str
-) -> str:
+def _cost(c: dict) -> str:
+    return f"{c['wall_s']:.0f} s wall, {c['cpu_s']:.0f} s CPU"
+
+
+def dataset_section(spec, tables: dict[str, pd.DataFrame], search: dict, analysis: dict, figures: str) -> str:
     agree, ens, cka = tables["agreement"], tables["ensemble"], tables["cka"]
     n_examples = int(agree["n_examples"].iloc[0])
     methods = ", ".join(_name(m) for m in spec.methods)
@@ -180,7 +182,7 @@ def dataset_section(
   deep-ensemble reference. Predictions on the {n_examples} test examples (one is
   {100 / n_examples:.2f}%); the best single mask is chosen on the validation split.
 - Intervals: 95%, {interval}; the dense networks form one set of independent members.
-- Search {search_s:.0f} s, analysis {analysis_s:.0f} s; tables in `{spec.runs}/function_*.csv`.
+- Search {_cost(search)}, analysis {_cost(analysis)}; tables in `{spec.runs}/function_*.csv`.
 
 ### Structure against function
 
@@ -223,7 +225,7 @@ weights (dashed).
 """
 
 
-def write_report(args, results: dict, total_s: float, load: str, figures: Path) -> None:
+def write_report(args, results: dict, total: dict, load: str, figures: Path) -> None:
     command = "nice -n 10 python studies/function.py" + (" --quick" if args.quick else "")
     if list(results) != ["digits", "mnist1d"]:
         command += " --datasets " + " ".join(results)
@@ -241,8 +243,9 @@ and is a handful of masks over one set of random weights a useful ensemble? Gene
 {command}
 ```
 
-{total_s:.0f} s in all ({platform.machine()}, torch threads {args.threads}, searches and analysis
-on the CPU); load at the end: `{load}`. The predictions are the ones each search stored with its
+This run: {_cost(total)} in all ({platform.machine()}, torch threads {args.threads}, on the CPU of a
+machine shared with other jobs: the CPU seconds say what the work costs without them); load at
+the end: `{load}`. The predictions are the ones each search stored with its
 masks (`landscape predict` re-creates them from the masks); CKA runs the networks rebuilt from
 the runs on one fixed batch of the test split.
 
