@@ -183,9 +183,8 @@ def agreement(
         raise AnalysisError(f"no group has two masks with stored {split} predictions in one network")
     table = pd.DataFrame(rows)
     summary = across_networks(table)
-    target = work if copy else ms
-    target.obsp[f"{key_added}_{split}"] = matrix
-    target.uns[key_added] = {
+    work.obsp[f"{key_added}_{split}"] = matrix
+    work.uns[key_added] = {
         "params": {
             "split": split,
             "baseline": baseline,

@@ -23,9 +23,6 @@ across networks, a t interval over networks. torch is imported only when this ru
 
 from __future__ import annotations
 
-import weakref
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -33,11 +30,11 @@ from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, group_masks
 from landscape.tl import _stats
 from landscape.tl._cka import cka_from_products
+from landscape.tl._representation_engine import batch_seed, grams, set_batchnorm, slot_masks, slot_order
 from landscape.tl.baseline import _describe_groupby, layer_sizes
 
 AT = ("input", "output")
 BN = ("stored", "reestimate")
-LOGITS = "logits"
 
 
 def representation_similarity(
@@ -167,8 +164,6 @@ def _products(
     masks (stored first), all computed in one ensemble forward per run."""
     import torch
 
-    from landscape.tl import _paths
-
     obs = ms.obs
     runs = obs["run_id"].astype(str).to_numpy()
     first_run = runs[pos[0]]
@@ -176,10 +171,10 @@ def _products(
     x_all, _ = getattr(dataset, split)
     if len(x_all) < 2:
         raise AnalysisError(f"split={split!r}: the {dataset.name} split has fewer than 2 examples")
-    batch_gen = np.random.default_rng(_batch_seed(rng))
+    batch_gen = np.random.default_rng(batch_seed(rng))
     idx = np.sort(batch_gen.choice(len(x_all), min(n_examples, len(x_all)), replace=False))
     x = x_all[torch.as_tensor(idx)].to(device)
-    grams: dict[str, list[np.ndarray]] = {}
+    per_name: dict[str, list[np.ndarray]] = {}
     order: list[str] = []
     for run in dict.fromkeys(runs[pos]):
         if access.store(run).config.data != access.store(first_run).config.data:
@@ -192,145 +187,27 @@ def _products(
         seeds = [int(s) for s in obs["search_seed"].to_numpy()[members]]
         w = int(obs["weight_seed"].to_numpy()[members[0]])
         model = access.model(run, w, seeds + [seeds[0]] * n_rand, device)
-        masks = _slot_masks(ms, members, counts[pos], n_rand, gen)
+        masks = slot_masks(ms, members, counts[pos], n_rand, gen)
         model.set_fixed_masks({name: torch.from_numpy(m) for name, m in masks.items()})
         if model.has_batchnorm:
-            _set_batchnorm(
-                model, access.store(run), w, seeds, bn, dataset, bn_batches, batch_size, rng, _paths
-            )
-        for name, gram in _grams(model, x, at).items():
-            if name not in grams:
+            set_batchnorm(model, access.store(run), w, seeds, bn, dataset, bn_batches, batch_size, rng)
+        for name, gram in grams(model, x, at).items():
+            if name not in per_name:
                 order.append(name)
-            grams.setdefault(name, []).append(gram)
+            per_name.setdefault(name, []).append(gram)
         del model
     n_slots = len(pos) + r
     products = {}
     for name in order:
-        stacked = np.concatenate(grams[name])
+        stacked = np.concatenate(per_name[name])
         if len(stacked) != n_slots:
             raise AnalysisError(f"representation {name!r} is missing in some of the group's networks")
         flat = stacked.reshape(n_slots, -1).astype(np.float64)
         products[name] = flat @ flat.T
     # stored masks first, in pos order, then the random ones (the loop above went run by run)
-    perm = _slot_order(runs[pos], r)
+    perm = slot_order(runs[pos], r)
     products = {k: v[np.ix_(perm, perm)] for k, v in products.items()}
     return order, products, len(idx)
-
-
-def _batch_seed(rng: int) -> int:
-    from landscape.nn.init import derive_seed
-
-    return derive_seed(rng, "cka", "batch")
-
-
-def _slot_order(runs: np.ndarray, r: int) -> np.ndarray:
-    """Permutation from slot order (run by run, the first run's random masks after its own
-    masks) to stored masks in group order followed by the random masks."""
-    slots, start = {}, 0
-    for k, run in enumerate(dict.fromkeys(runs)):
-        members = np.flatnonzero(runs == run)
-        for j, p in enumerate(members):
-            slots[int(p)] = start + j
-        start += len(members)
-        if k == 0:
-            random_start, start = start, start + r
-    return np.array([slots[p] for p in range(len(runs))] + list(range(random_start, random_start + r)))
-
-
-def _slot_masks(ms, members: np.ndarray, counts: np.ndarray, n_rand: int, gen) -> dict[str, np.ndarray]:
-    """``{layer: bool (len(members) + n_rand, *shape)}``: the stored masks, then random masks
-    each with the per-layer counts of one of the group's masks."""
-    out = {}
-    for li, spec in enumerate(ms.layout):
-        stored = ms.dense(members, spec.name).reshape(len(members), *spec.shape)
-        rand = np.zeros((n_rand, spec.numel), dtype=bool)
-        for q in range(n_rand):
-            k = int(counts[q % len(counts), li])
-            rand[q, gen.choice(spec.numel, k, replace=False)] = True
-        out[spec.name] = np.concatenate([stored, rand.reshape(n_rand, *spec.shape)])
-    return out
-
-
-def _set_batchnorm(model, store, w, seeds, bn, dataset, bn_batches, batch_size, rng, paths) -> None:
-    """Re-estimate every slot's statistics, then give stored masks back their own (``bn="stored"``)."""
-    stored = {}
-    if bn == "stored":
-        stored = {
-            slot: store.load_batchnorm(w, s) for slot, s in enumerate(seeds) if store.has_batchnorm(w, s)
-        }
-    x_train = dataset.train[0].to(model_device(model))
-    paths.reestimate_batchnorm(model, x_train, paths.bn_batches(len(x_train), batch_size, bn_batches, rng))
-    for slot, state in stored.items():
-        model.load_batchnorm_state(slot, state)
-    model.eval()
-
-
-def model_device(model) -> Any:
-    return next(iter(model.buffers())).device
-
-
-def _grams(model, x, at: str) -> dict[str, np.ndarray]:
-    """Centred Gram matrices ``(slots, n, n)`` of every representation, in forward order."""
-    import torch
-
-    from landscape.nn.layers import MaskedConv1d, MaskedConv2d
-
-    m = model.n_masks
-    found: dict[str, Any] = {}
-    # tensors already taken, by memory address; weak, so that an address freed and reused by
-    # a later activation is not mistaken for the same tensor
-    seen: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-    hooks = []
-
-    def features(layer, tensor):
-        if isinstance(layer, (MaskedConv1d, MaskedConv2d)):  # (B, M*C, ...) -> (M, B, C*...)
-            return tensor.reshape(tensor.shape[0], m, -1).transpose(0, 1)
-        return tensor.reshape(m, tensor.shape[1], -1)
-
-    def taken(tensor) -> bool:
-        key = (tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()))
-        if seen.get(key) is tensor:  # one tensor feeding two layers (a block input and its shortcut)
-            return True
-        seen[key] = tensor
-        return False
-
-    def keep(name, layer, tensor):
-        if not taken(tensor):
-            found[name] = _centred_grams(features(layer, tensor))
-
-    first = []
-    for name, layer in model.masked_layers():
-        if at == "input":
-
-            def pre(module, args, name=name):
-                if not first:  # the network's input: the same for every mask
-                    first.append(name)
-                    taken(args[0])
-                    return
-                keep(name, module, args[0])
-
-            hooks.append(layer.register_forward_pre_hook(pre))
-        else:
-            hooks.append(
-                layer.register_forward_hook(lambda module, args, out, name=name: keep(name, module, out))
-            )
-    try:
-        with torch.no_grad():
-            model.eval()
-            logits = model(x.unsqueeze(0).expand(m, *x.shape))
-    finally:
-        for h in hooks:
-            h.remove()
-    if at == "input":
-        found[LOGITS] = _centred_grams(logits)
-    return found
-
-
-def _centred_grams(feats) -> np.ndarray:
-    """``(M, B, P)`` features -> centred Grams ``(M, B, B)`` (float64 arithmetic, float32 kept)."""
-    f = feats.double()
-    f = f - f.mean(dim=1, keepdim=True)
-    return (f @ f.transpose(1, 2)).float().cpu().numpy()
 
 
 def _rows(g, net, names, cka, m, r, at, n_examples) -> list[dict]:

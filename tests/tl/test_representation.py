@@ -86,7 +86,7 @@ def test_representation_similarity_matches_a_hand_computation(tmp_path, extra):
 
 
 def _batch_seed(rng: int) -> int:
-    from landscape.tl.representation import _batch_seed as seed
+    from landscape.tl._representation_engine import batch_seed as seed
 
     return seed(rng)
 
