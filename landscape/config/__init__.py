@@ -15,6 +15,7 @@ from landscape.config.parse import (
     read_config_file,
 )
 from landscape.config.schema import (
+    DATASET_FIELDS,
     NOT_IDENTITY,
     DataConfig,
     DissipateConfig,
@@ -26,10 +27,12 @@ from landscape.config.schema import (
     SearchConfig,
     SourceConfig,
     TrainConfig,
+    data_fields_used,
 )
 from landscape.config.validate import validate
 
 __all__ = [
+    "DATASET_FIELDS",
     "MAX_CONFIG_BYTES",
     "NOT_IDENTITY",
     "DataConfig",
@@ -43,6 +46,7 @@ __all__ = [
     "SourceConfig",
     "TrainConfig",
     "apply_overrides",
+    "data_fields_used",
     "from_dict",
     "load_config",
     "parse_override",

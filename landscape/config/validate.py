@@ -3,10 +3,11 @@ in the one-line message."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
-from landscape.config.schema import SearchConfig
+from landscape.config.schema import DataConfig, SearchConfig, data_fields_used
 from landscape.errors import ConfigError
 
 WEIGHT_INITS = ("signed_constant", "kaiming_normal", "kaiming_uniform", "unsigned_constant")
@@ -17,6 +18,8 @@ SCHEDULES = ("cosine", "constant")
 SOURCES = ("dense", "er", "frozen")
 DISTRIBUTIONS = ("erk", "equal")
 FITNESS = ("magnitude", "gradient", "both")
+# methods that train nothing (``needs_training = False``): the random-mask null model
+UNTRAINED_METHODS = frozenset({"random"})
 
 
 def _need(ok: bool, message: str) -> None:
@@ -51,6 +54,7 @@ def validate(cfg: SearchConfig) -> SearchConfig:
     _choice("model.weight_init", m.weight_init, WEIGHT_INITS)
     _choice("model.batchnorm", m.batchnorm, BATCHNORMS)
 
+    _check_data_fields_used(d)
     _need(0 <= d.val_fraction < 1, f"data.val_fraction: must be in [0, 1), got {d.val_fraction}")
     _need(0 < d.test_fraction < 1, f"data.test_fraction: must be in (0, 1), got {d.test_fraction}")
     _need(d.val_fraction + d.test_fraction < 1, "data.val_fraction + data.test_fraction: must be < 1")
@@ -114,6 +118,11 @@ def validate(cfg: SearchConfig) -> SearchConfig:
     _need(0 < g.step <= 1, f"method.dissipate.step: must be in (0, 1], got {g.step}")
 
     _need(t.epochs >= 0, f"train.epochs: must be >= 0, got {t.epochs}")
+    _need(
+        t.epochs >= 1 or meth.name in UNTRAINED_METHODS,
+        f"train.epochs: must be >= 1 for method.name {meth.name!r} (it trains); 0 epochs would store "
+        "its untrained initial masks",
+    )
     _need(t.batch_size >= 1, f"train.batch_size: must be >= 1, got {t.batch_size}")
     _choice("train.optimizer", t.optimizer, OPTIMIZERS)
     _choice("train.schedule", t.schedule, SCHEDULES)
@@ -126,3 +135,16 @@ def validate(cfg: SearchConfig) -> SearchConfig:
     _need(0 <= t.warmup_epochs <= max(t.epochs, 0), "train.warmup_epochs: must be in [0, train.epochs]")
     _need(0 <= t.label_smoothing < 1, f"train.label_smoothing: must be in [0, 1), got {t.label_smoothing}")
     return cfg
+
+
+def _check_data_fields_used(d: DataConfig) -> None:
+    """Refuse an identity field the dataset does not read that differs from its default."""
+    used = data_fields_used(d.name)
+    for f in dataclasses.fields(DataConfig):
+        if f.name in used or not f.metadata.get("identity", True):
+            continue
+        if getattr(d, f.name) != f.default:
+            raise ConfigError(
+                f"data.{f.name}: dataset {d.name!r} does not use this field "
+                f"(it reads {', '.join(f'data.{u}' for u in used[1:])}); remove it"
+            )

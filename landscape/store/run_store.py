@@ -75,7 +75,7 @@ class RunStore(PerMaskFiles):
         root.mkdir(parents=True, exist_ok=True)
         final = root / cfg.run_id
         files = {
-            CONFIG: _io.dumps({**cfg.to_dict(), "run_id": cfg.run_id}),
+            CONFIG: _io.dumps({**cfg.stored_dict(), "run_id": cfg.run_id}),
             LAYOUT: layout.dumps().encode(),
             META: _io.dumps(make_meta(provenance, data_info)),
         }
