@@ -111,6 +111,42 @@ def test_killed_search_resumes_to_the_same_masks(tmp_path):
     assert not list(run.glob("checkpoints/*"))
 
 
+def test_ctrl_c_leaves_the_last_finished_epoch_resumable(tmp_path):
+    import torch
+
+    args = [sys.executable, "-m", "landscape.cli", "search", "configs/digits_mlp_edge_popup.yaml", "--quiet",
+            "--search-seeds", "0-1", *(a for o in [*TINY, "train.epochs=20"] for a in ("--set", o))]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    interrupted = tmp_path / "interrupted"
+    clean = subprocess.Popen(
+        [*args, "--runs", str(tmp_path / "clean")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+    )
+    proc = subprocess.Popen(
+        [*args, "--runs", str(interrupted)], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not list(interrupted.glob("*/checkpoints/*.pt")):
+        time.sleep(0.02)
+    assert proc.poll() is None, "search finished before a checkpoint was seen; raise train.epochs"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err == "landscape search: interrupted; finished masks are kept, run again to resume\n"
+    run = next(p for p in interrupted.iterdir() if p.is_dir())
+    (checkpoint,) = run.glob("checkpoints/*.pt")
+    saved = torch.load(checkpoint, weights_only=False)["history"].epochs_done
+    assert 1 <= saved < 20  # the last finished epoch, kept for the restart
+    assert RunStore.open(run).n_masks == 0 and not list((run / "claims").iterdir())
+
+    subprocess.run([*args, "--runs", str(interrupted)], cwd=ROOT, env=env, check=True, capture_output=True)
+    assert clean.wait(timeout=300) == 0
+    a, b = RunStore.open(run), RunStore.open(next((tmp_path / "clean").iterdir()))
+    assert np.array_equal(a.read_rows(), b.read_rows())
+    assert a.records()["test_acc"].tolist() == b.records()["test_acc"].tolist()
+    assert a.curves().drop(columns="mask").equals(b.curves().drop(columns="mask"))
+    assert not list(run.glob("checkpoints/*"))
+
+
 def test_rebuilt_batchnorm_model_reproduces_the_stored_accuracy(tmp_path):
     from landscape.search.evaluate import evaluate
     from landscape.search.runner import load_dataset
