@@ -12,6 +12,9 @@ from landscape.cli import main
 from landscape.store import RunStore, list_runs
 from tests.reliability.conftest import SEARCH, by_pair, cli_error, only_run
 
+# bit-identical records need one torch thread (see conftest.one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def _flip(path, at: int | None = None) -> None:
     data = bytearray(path.read_bytes())
