@@ -1,9 +1,12 @@
-"""Per-mask array files of a run: final weights and BatchNorm statistics, one npz per mask.
+"""Per-mask array files of a run: final weights, BatchNorm statistics and source patterns,
+one npz per mask.
 
-``<run>/<kind>/w<weight_seed>-s<search_seed>.npz`` (compressed float32), written atomically.
-Methods that change weights (IWR, IteRand, weight training) store each mask's final weights,
-so a rebuilt network is the searched one; models with BatchNorm store each mask's running
-statistics, so a rebuilt network reproduces its recorded accuracy.
+``<run>/<kind>/w<weight_seed>-s<search_seed>.npz`` (compressed float32; int8 for patterns),
+written atomically. Methods that change weights (IWR, IteRand, weight training) store each
+mask's final weights, so a rebuilt network is the searched one; models with BatchNorm store
+each mask's running statistics, so a rebuilt network reproduces its recorded accuracy.
+Imported masks keep the weights and the source pattern (ER or partially frozen) their
+checkpoint carried, since neither can be regenerated from a seed.
 
 Each save returns the :func:`arrays_digest` of what it wrote; the search keeps it in the
 mask's record (``record["files"][kind]``, itself checksummed by the manifest), so
@@ -22,18 +25,19 @@ import numpy as np
 from landscape.errors import StoreError
 from landscape.store import _io
 
-MASK_FILE_KINDS = ("weights", "batchnorm")
+MASK_FILE_KINDS = ("weights", "batchnorm", "source")
 
 
 def arrays_digest(arrays: dict[str, np.ndarray]) -> str:
-    """sha256 over names, shapes and float32 little-endian contents, in name order.
+    """sha256 over names, dtypes, shapes and little-endian contents, in name order.
 
     Depends on the numbers only, not on how the npz file was written (zip timestamps).
     """
     h = hashlib.sha256()
     for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name], dtype="<f4")
-        h.update(f"{name}:{a.shape}\n".encode())
+        a = np.asarray(arrays[name])
+        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+        h.update(f"{name}:{a.dtype.str}:{a.shape}\n".encode())
         h.update(a.tobytes())
     return h.hexdigest()
 
@@ -47,8 +51,10 @@ class PerMaskFiles:
     def _mask_file(self, kind: str, weight_seed: int, search_seed: int) -> Path:
         return self.path / kind / f"w{int(weight_seed)}-s{int(search_seed)}.npz"
 
-    def _save_arrays(self, kind: str, weight_seed: int, search_seed: int, arrays: dict) -> str:
-        plain = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
+    def _save_arrays(
+        self, kind: str, weight_seed: int, search_seed: int, arrays: dict, dtype=np.float32
+    ) -> str:
+        plain = {k: np.asarray(v, dtype=dtype) for k, v in arrays.items()}
         buf = io.BytesIO()
         np.savez_compressed(buf, **plain)
         path = self._mask_file(kind, weight_seed, search_seed)
@@ -101,6 +107,20 @@ class PerMaskFiles:
 
     def load_batchnorm(self, weight_seed: int, search_seed: int) -> dict[str, np.ndarray]:
         return self._load_arrays("batchnorm", weight_seed, search_seed, "BatchNorm statistics")
+
+    def has_pattern(self, weight_seed: int, search_seed: int) -> bool:
+        return self._mask_file("source", weight_seed, search_seed).exists()
+
+    def save_pattern(self, weight_seed: int, search_seed: int, pattern: dict[str, np.ndarray]) -> str:
+        """Store one mask's source pattern ``{layer: int8}``: -1 never kept, +1 always kept, 0 free;
+        returns its :func:`arrays_digest`."""
+        for name, values in pattern.items():
+            if not np.isin(values, (-1, 0, 1)).all():
+                raise ValueError(f"source pattern of layer {name!r} holds values other than -1, 0, 1")
+        return self._save_arrays("source", weight_seed, search_seed, pattern, dtype=np.int8)
+
+    def load_pattern(self, weight_seed: int, search_seed: int) -> dict[str, np.ndarray]:
+        return self._load_arrays("source", weight_seed, search_seed, "source pattern")
 
 
 def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
