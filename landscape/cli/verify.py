@@ -70,10 +70,8 @@ def _verify_run(path, weights: bool, repair: bool) -> str:
         return f"ok       {path.name:<14} {detail}"
     lost = sum(len(r["pairs"]) for r in repaired)
     where = ", ".join(r["folder"] for r in repaired)
-    return (
-        f"REPAIRED {path.name:<14} {lost} masks quarantined ({where}), {detail} intact; "
-        "search the run again to re-search them"
-    )
+    again = "import them again" if store.config.origin.format else "search the run again to re-search them"
+    return f"REPAIRED {path.name:<14} {lost} masks quarantined ({where}), {detail} intact; {again}"
 
 
 def _weights_detail(store) -> str:

@@ -264,7 +264,7 @@ def _train(cfg: SearchConfig) -> None:
     t, name = cfg.train, cfg.method.name
     _need(t.epochs >= 0, f"train.epochs: must be >= 0, got {t.epochs}")
     _need(
-        t.epochs >= 1 or name in UNTRAINED_METHODS,
+        t.epochs >= 1 or name in UNTRAINED_METHODS or bool(cfg.origin.format),  # imported: searched elsewhere
         f"train.epochs: must be >= 1 for method.name {name!r} (it trains); 0 epochs would store "
         "its untrained initial masks",
     )
