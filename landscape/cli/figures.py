@@ -42,8 +42,9 @@ def _figures(args: argparse.Namespace) -> int:
     from landscape.figures import FIGURES, build_figures
 
     if args.list:
+        width = max(len(n) for n in FIGURES.names()) + 2
         for name in FIGURES.names():
-            print(f"{name:<24} {FIGURES.get(name).description}")
+            print(f"{name:<{width}}{FIGURES.get(name).description}")
         return 0
     if args.dpi < 1:
         raise ConfigError(f"--dpi: must be >= 1, got {args.dpi}")
@@ -54,6 +55,8 @@ def _figures(args: argparse.Namespace) -> int:
         print(f"{name}: " + ", ".join(str(f) for f in files))
     for name, reason in built.skipped:
         print(f"{name}: skipped ({reason})")
+    if built.index is not None:
+        print(f"index: {built.index} (every figure with its caption, numbers and provenance)")
     if not built.files:
         print(f"no figures written to {args.out}")
     return 0

@@ -10,7 +10,9 @@ import pandas as pd
 
 from landscape.errors import AnalysisError
 from landscape.pl._common import (
+    attach,
     group_labels,
+    legend_names,
     metric_label,
     new_axes,
     ordered_groups,
@@ -146,9 +148,23 @@ def similarity_heatmap(
     ax.set_yticks(ticks, [data.ticklabels[t] for t in ticks])
     ax.set_xlabel(data.tick_title)
     ax.set_ylabel(data.tick_title)
-    title = data.lower if data.lower == data.upper else f"upper: {data.upper}   lower: {data.lower}"
-    ax.set_title(title)
-    return ax
+    names, recipe = legend_names([data.lower, data.upper])
+    low, up = names[data.lower], names[data.upper]
+    ax.set_title(low if data.lower == data.upper else f"upper: {up}   lower: {low}")
+    r, c = np.nonzero(np.isfinite(data.matrix))
+    below = r > c
+    table = pd.DataFrame(
+        {
+            "triangle": np.where(below, "lower", "upper"),
+            "group": np.where(below, data.lower, data.upper),
+            "row": [data.ticklabels[k] for k in r],
+            "column": [data.ticklabels[k] for k in c],
+            "value": data.matrix[r, c],
+        }
+    )
+    return attach(
+        ax, table, f"Each cell: one pair of masks of one network; ticks: {data.tick_title}.", recipe
+    )
 
 
 def draw_matrix(ax: Any, matrix: np.ndarray, *, cmap: str, vmin=None, vmax=None, label: str = "") -> Any:

@@ -10,11 +10,8 @@ from scipy import stats
 from landscape.errors import AnalysisError
 from landscape.pl._baseline import chance_distance
 from landscape.pl.accuracy import _prepare_accuracy_vs
-from landscape.pl.barriers import (
-    _prepare_barrier_matrix,
-    _prepare_barrier_vs_distance,
-    _prepare_interpolation,
-)
+from landscape.pl.barriers import _prepare_barrier_matrix, _prepare_barrier_vs_distance
+from landscape.pl.interpolation import _prepare_interpolation
 from landscape.pl.consensus import _prepare_selection_frequency
 from landscape.pl.distances import _prepare_chance_levels, _prepare_distance_distribution
 from landscape.pl.embedding import _prepare_embedding, is_categorical
@@ -233,13 +230,23 @@ def test_interpolation_accepts_obs_names():
     assert set(data["group"]) == {"a", "a × b"}
 
 
-def test_barrier_matrix_reorders_by_group():
-    m = np.full((4, 4), np.nan)
-    m[0, 2] = m[2, 0] = 0.5
-    m[1, 3] = m[3, 1] = 0.25
-    data = _prepare_barrier_matrix(m, pd.Series(["a", "b", "a", "b"]))
-    assert data.order.tolist() == [0, 2, 1, 3] and data.bounds == [0, 2, 4] and data.groups == ["a", "b"]
-    assert data.matrix[0, 1] == 0.5 and data.matrix[2, 3] == 0.25 and np.isnan(data.matrix[0, 2])
+def test_barrier_matrix_has_one_panel_per_group_with_only_interpolated_masks():
+    m = np.full((6, 6), np.nan)
+    m[0, 2] = m[2, 0] = 0.5  # group a: masks 0 and 2 (mask 4 of a takes part in no pair)
+    m[1, 3] = m[3, 1] = 0.25  # group b
+    m[1, 5] = m[5, 1] = 0.75
+    data = _prepare_barrier_matrix(m, pd.Series(["a", "b", "a", "b", "a", "b"]))
+    assert [p.group for p in data.panels] == ["a", "b"]  # no empty a × b block
+    a, b = data.panels
+    assert a.rows.tolist() == [0, 2] and a.matrix[0, 1] == 0.5 and np.isnan(a.matrix[0, 0])
+    assert b.rows.tolist() == [1, 3, 5] and b.matrix[0, 2] == 0.75 and np.isnan(b.matrix[1, 2])
+    # pairs across groups get a panel of their own; excluded groups are named, not drawn
+    m[0, 1] = m[1, 0] = 0.1
+    data = _prepare_barrier_matrix(m, pd.Series(["a", "b", "a", "b", "a", "b"]), exclude={"b": "random"})
+    assert [p.group for p in data.panels] == ["a"] and data.left_out == {"b": "random"}
+    data = _prepare_barrier_matrix(m, pd.Series(["a", "b", "a", "b", "a", "b"]))
+    cross = next(p for p in data.panels if p.group == "a × b")
+    assert cross.rows.tolist() == [0] and cross.cols.tolist() == [1] and cross.matrix[0, 0] == 0.1
 
 
 def test_barrier_vs_distance_picks_split_and_metric():
