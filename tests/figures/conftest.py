@@ -167,13 +167,19 @@ def make_paper_runs(root, methods=PAPER_METHODS, densities=PAPER_DENSITIES, widt
         for density in densities:
             for width in widths:
                 sets = [f"method.density={density}", f"model.width_mult={width}"]
-                cfg = load_config("configs/digits_mlp_edge_popup.yaml", [*PAPER_TINY, *overrides, *sets, *extra])
+                cfg = load_config(
+                    "configs/digits_mlp_edge_popup.yaml", [*PAPER_TINY, *overrides, *sets, *extra]
+                )
                 store = open_run(cfg, root)
                 pairs = [(w, s) for w in PAPER_NETWORKS for s in PAPER_SEEDS]
                 store.add_plan(pairs)
                 masks = np.stack([planted_rows(store.layout, density, w, s, method) for w, s in pairs])
                 records = [
-                    {"weight_seed": w, "search_seed": s, "test_acc": 0.5 + 0.4 * density + 0.02 * s + 0.01 * w}
+                    {
+                        "weight_seed": w,
+                        "search_seed": s,
+                        "test_acc": 0.5 + 0.4 * density + 0.02 * s + 0.01 * w,
+                    }
                     for w, s in pairs
                 ]
                 store.write_masks(pack_flat(masks, store.layout), records)

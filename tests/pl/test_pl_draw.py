@@ -48,7 +48,9 @@ def test_layer_overlap_has_one_line_per_group_and_one_baseline(toy):
     ]
     null = next(line for line in ax.get_lines() if line.get_label().startswith("random-mask"))
     chance = next(line for line in ax.get_lines() if line.get_label().startswith("independent"))
-    assert null.get_marker() == "s" and null.get_markerfacecolor() == "white" and chance.get_linestyle() == "--"
+    assert (
+        null.get_marker() == "s" and null.get_markerfacecolor() == "white" and chance.get_linestyle() == "--"
+    )
     assert [t.get_text() for t in ax.get_xticklabels()] == ["fc0", "fc1", "fc2"]
     ep = next(line for line in ax.get_lines() if line.get_label() == "Edge-Popup")
     dist = ms.obsp["dist_jaccard_layers"][:5, :5, 0]
@@ -70,7 +72,9 @@ def test_distance_distribution(toy, null):
     ax = drawn(pl.distance_distribution(ms, null=null))
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     assert ticks == (
-        ["Edge-Popup", "Biprop", "random-mask runs"] if null in ("random", "both") else ["Edge-Popup", "Biprop"]
+        ["Edge-Popup", "Biprop", "random-mask runs"]
+        if null in ("random", "both")
+        else ["Edge-Popup", "Biprop"]
     )
 
 

@@ -11,11 +11,11 @@ from landscape.errors import AnalysisError
 from landscape.pl._baseline import chance_distance
 from landscape.pl.accuracy import _prepare_accuracy_vs
 from landscape.pl.barriers import _prepare_barrier_matrix, _prepare_barrier_vs_distance
-from landscape.pl.interpolation import _prepare_interpolation
 from landscape.pl.consensus import _prepare_selection_frequency
 from landscape.pl.distances import _prepare_chance_levels, _prepare_distance_distribution
 from landscape.pl.embedding import _prepare_embedding, is_categorical
 from landscape.pl.heatmap import _prepare_similarity_heatmap
+from landscape.pl.interpolation import _prepare_interpolation
 from landscape.pl.overlap import _prepare_layer_baseline, _prepare_layer_overlap
 
 
