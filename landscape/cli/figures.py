@@ -9,9 +9,13 @@ from collections.abc import Callable
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "figures",
-        help="draw the named paper figures (PDF/PNG + provenance JSON)",
-        description="Draw named figures from stored runs. Figures whose data is absent (no barriers "
-        "computed, a single density...) are skipped with the reason; --list shows the names.",
+        help="draw the named paper figures (PDF/PNG, caption, numbers, provenance, index.html)",
+        description="Draw named figures from stored runs, using what `landscape analyze` stored "
+        "(distances, barriers). Beside each figure: <name>.txt (its caption, with the selection: "
+        "dataset, model, density, width, epochs, masks, networks), <name>.csv (the numbers drawn) "
+        "and <name>.json (provenance); index.html shows them all and opens without a server. "
+        "Figures whose data is absent (no barriers computed, a single density...) are skipped with "
+        "the reason; --list shows the names.",
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="figures to draw (default: all)")
     p.add_argument("--runs", default="runs", help="runs root or one run directory (default: runs/)")

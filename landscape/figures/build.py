@@ -155,7 +155,7 @@ def _build_one(
             obs = _obs_of(data)
             available = source.obs()
             summary = selection_summary(obs, available[searched_masks(available).to_numpy()])
-            text = caption(spec.description, notes_of(drawn), summary, selection.get("density_reason"))
+            text = caption(spec.description, notes_of(drawn), summary, selection.get("reasons"))
             out.mkdir(parents=True, exist_ok=True)
             extra = _write_extras(out, spec.name, text, data_of(drawn))
             provenance = _provenance(spec, data, source, selection, computed)

@@ -72,7 +72,7 @@ def _list(values: Sequence[Any]) -> str:
     return ", ".join(format_value(v) for v in values)
 
 
-def selection_text(summary: dict[str, Any], reason: str | None = None) -> str:
+def selection_text(summary: dict[str, Any], reasons: dict[str, str] | None = None) -> str:
     """``"digits · mlp (hidden 16-16) · density 0.5 · width 1 · 3 epochs · 24 masks of 4
     configurations in 2 networks (weight seeds 0, 1)."`` plus what was chosen and why."""
     parts = []
@@ -104,16 +104,16 @@ def selection_text(summary: dict[str, Any], reason: str | None = None) -> str:
     text = "Selection: " + " · ".join(parts) + "."
     for name, choice in summary.get("chosen", {}).items():
         text += f" {name.capitalize()} {format_value(choice['value'])} shown"
-        text += f" ({reason})" if reason and name == "density" else ""
+        text += f" ({reasons[name]})" if reasons and name in reasons else ""
         text += f"; also present: {_list(choice['also_present'])} (choose with --where)."
     return text
 
 
 def caption(
-    description: str, notes: Sequence[str], summary: dict[str, Any], reason: str | None = None
+    description: str, notes: Sequence[str], summary: dict[str, Any], reasons: dict[str, str] | None = None
 ) -> str:
     """The caption ``landscape figures`` writes beside a figure and into its provenance."""
     first = description.strip()
     if first and not first.endswith("."):
         first += "."
-    return " ".join(p for p in (first, *notes, selection_text(summary, reason)) if p)
+    return " ".join(p for p in (first, *notes, selection_text(summary, reasons)) if p)

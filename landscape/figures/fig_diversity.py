@@ -83,7 +83,7 @@ def cross_method(ms: Any) -> Any:
     if summary is None or summary.empty:
         raise FigureSkipped("cross_method needs two configurations at one density searched in one network")
     n_pairs = summary[["group_a", "group_b"]].drop_duplicates().shape[0]
-    size = pl.figsize("single", 0.8) if n_pairs == 1 else pl.figsize("double", 0.4)
+    size = pl.figsize("single", 1.0) if n_pairs == 1 else pl.figsize("double", 0.45)
     _, ax = plt.subplots(figsize=size)
     return pl.cross_method(ms, ax=ax)
 

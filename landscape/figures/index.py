@@ -54,7 +54,7 @@ def _table(folder: Path, record: dict) -> str:
     shown = frame.head(MAX_ROWS).to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0)
     more = f"first {MAX_ROWS} of {len(frame)} rows; " if len(frame) > MAX_ROWS else ""
     link = f'<a href="{html.escape(name)}">{html.escape(name)}</a>'
-    return f"<details><summary>numbers ({more}all in {link})</summary>{shown}</details>"
+    return f"<details open><summary>numbers ({more}all in {link})</summary>{shown}</details>"
 
 
 def _section(folder: Path, record: dict) -> str:

@@ -67,9 +67,9 @@ def at_main_density(obs: pd.DataFrame) -> pd.Series:
     return _hold_fixed(obs, "model.width_mult", "density")
 
 
-def searched_at_main_density(obs: pd.DataFrame) -> pd.Series:
-    """searched masks at the density with the most widths"""
-    return at_main_density(obs) & searched_masks(obs)
+# what each selection holds fixed and why, for captions
+at_main_width.holds = {"width": "the width with the most densities"}
+at_main_density.holds = {"density": "the density with the most widths"}
 
 
 def need_levels(obs: pd.DataFrame, column: str, name: str, y: str | None = "test_acc") -> None:

@@ -18,8 +18,9 @@ from landscape.errors import AnalysisError, ConfigError, LandscapeError
 from landscape.figures.registry import FigureSkipped, FigureSpec
 
 # uns entries that stay valid when masks are subset (the barrier pl functions find pairs by
-# obs name); every other tool result describes the whole set and is recomputed on a subset.
-SUBSET_SAFE_UNS = ("barrier", "read_runs", "skipped_runs")
+# obs name; the distance record describes the pairwise slots, which are carried over); every
+# other tool result describes the whole set and is recomputed on a subset.
+SUBSET_SAFE_UNS = ("barrier", "distances", "read_runs", "skipped_runs")
 MOST_MASKS = "the density with the most masks"
 MOST_WIDTHS = "the density searched at the most widths"
 
@@ -97,6 +98,11 @@ class Source:
         """The masks (a MaskSet, a list of them for ``spec.layouts``, or obs) a figure uses,
         and a record of how they were chosen."""
         selection: dict[str, Any] = {"where": self.where, "figure_where": describe_where(spec.where)}
+        reasons = dict(getattr(spec.where, "holds", {}))
+        if spec.masks and not spec.layouts and len(self.layout_sets()) > 1:
+            reasons["width"] = "the network layout with the most masks"
+        if reasons:
+            selection["reasons"] = reasons
         if not spec.masks:
             obs = self.obs()
             return obs[query(obs, spec.where, f"figure {spec.name}")], selection
@@ -108,7 +114,7 @@ class Source:
             if density is not None:
                 keeps = [k & (ms.obs["density"].to_numpy() == density) for ms, k in zip(sets, keeps)]
                 selection["density"] = density
-                selection["density_reason"] = MOST_WIDTHS if spec.layouts else MOST_MASKS
+                selection.setdefault("reasons", {})["density"] = MOST_WIDTHS if spec.layouts else MOST_MASKS
         picked = [
             self._subset(ms, keep, spec, selection, n)
             for n, (ms, keep) in enumerate(zip(sets, keeps))

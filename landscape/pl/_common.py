@@ -120,7 +120,8 @@ def rotate_if_crowded(ax: Any, labels: Sequence[str]) -> None:
 
     slot_pt = ax.get_position().width * ax.figure.get_figwidth() * 72 / len(labels)
     size = mpl.font_manager.FontProperties(size=mpl.rcParams["xtick.labelsize"]).get_size_in_points()
-    if max(len(str(t)) for t in labels) * 0.6 * size > 0.9 * slot_pt:  # ~0.6 em per character
+    longest = max(len(line) for t in labels for line in str(t).splitlines() or [""])
+    if longest * 0.6 * size > 0.9 * slot_pt:  # ~0.6 em per character
         ax.tick_params(axis="x", labelrotation=30)
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")

@@ -148,7 +148,7 @@ def cross_method(
     ax.set_ylim(bottom=0)
     nets = sorted(set(int(n) for n in data["n_networks"]))
     over = f"{nets[-1]} networks" if data["interval"].eq("networks").all() else "search seeds (one network)"
-    legend_outside(ax, title=f"mean ± 95% CI over {over}")
+    legend_outside(ax, where="top", ncols=1, title=f"mean ± 95% CI over {over}")
     effect = twin_effect(summary)
     notes = [
         f"{names.get(r['group_a'], r['group_a'])} × {names.get(r['group_b'], r['group_b'])}: same − other seeds "

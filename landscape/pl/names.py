@@ -114,7 +114,7 @@ def display_names(labels: Sequence[str]) -> dict[str, str]:
 
 def recipe_note(labels: Sequence[str]) -> str:
     """The recipe fields :func:`display_names` leaves out of a legend, per method
-    (``"Biprop: init kaiming_normal, scale_fan true."``), or ``""``."""
+    (``"Recipes: Biprop init kaiming_normal, scale_fan true."``), or ``""``."""
     labels = [str(label) for label in dict.fromkeys(labels)]
     split = _split(labels)
     drop = _recipe_parts(split)
@@ -123,7 +123,7 @@ def recipe_note(labels: Sequence[str]) -> str:
     per_method: dict[str, list[str]] = {}
     for parts, _ in split.values():
         per_method.setdefault(parts[0], [parts[k] for k in sorted(drop)])
-    return "; ".join(f"{method_name(m)}: {', '.join(v)}" for m, v in per_method.items()) + "."
+    return "Recipes: " + "; ".join(f"{method_name(m)} {', '.join(v)}" for m, v in per_method.items()) + "."
 
 
 _FC = re.compile(r"fcs\.(\d+)")

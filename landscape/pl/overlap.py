@@ -252,12 +252,12 @@ def layer_overlap(
     ax.set_ylabel(f"{metric_label(metric, similarity)} (pairs)")
     n_nets = int(data["n_networks"].max()) if several else None
     what = (
-        f"mean over {n_nets} networks ± 95% CI; bands: min–max over pairs"
+        f"points: mean over {n_nets} networks ± 95% CI; bands: min–max over pairs"
         if several
         else "bands: min–max over pairs"
     )
     legend_outside(ax, title=what)
-    return attach(ax, data, f"Lines: mean over pairs of masks of one network; {what}.", recipe)
+    return attach(ax, data, f"Pairs: two masks of one network; {what}.", recipe)
 
 
 def _full_label(g: Any) -> str:

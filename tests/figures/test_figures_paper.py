@@ -56,6 +56,11 @@ def test_every_figure_is_drawn_with_caption_numbers_and_provenance(paper_figures
                 assert f"{field.capitalize()} {chosen['value']:g} shown" in caption
     record = json.loads((out / "layer_overlap.json").read_text())
     assert "the density with the most masks" in record["caption"] and record["density"] == 0.5
+    # what `landscape analyze` stored is used, not recomputed: distances of every layout
+    for name in ("layer_overlap", "diversity_vs_width", "cross_method"):
+        record = json.loads((out / f"{name}.json").read_text())
+        assert "distances" not in record["computed_for_figure"], name
+        assert record["analysis"]["distances"]["origin"] == "analysis result store", name
 
 
 def test_index_references_every_png_with_its_caption_and_numbers(paper_figures):

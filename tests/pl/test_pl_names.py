@@ -36,7 +36,7 @@ def test_methods_groups_and_layers_have_display_names():
 def test_recipe_fields_that_follow_from_the_method_leave_the_legend_but_not_the_caption():
     labels = ["edge_popup · init signed_constant", "biprop · init kaiming_normal"]
     assert display_names(labels) == {labels[0]: "Edge-Popup", labels[1]: "Biprop"}
-    assert recipe_note(labels) == "Edge-Popup: init signed_constant; Biprop: init kaiming_normal."
+    assert recipe_note(labels) == "Recipes: Edge-Popup init signed_constant; Biprop init kaiming_normal."
     # epochs are never a recipe: a confound stays in the legend
     labels = ["edge_popup · epochs 10", "biprop · epochs 2"]
     assert list(display_names(labels).values()) == ["Edge-Popup · epochs 10", "Biprop · epochs 2"]

@@ -60,6 +60,17 @@ def test_heatmap_order_and_seed_ticks():
     assert data.matrix[2, 0] == pytest.approx(1 - 0.1)
 
 
+def test_heatmap_groups_can_be_named_by_their_method():
+    dist = sym({(0, 1): 0.1, (2, 3): 0.4}, 4)
+    labels = pd.Series(["edge_popup · init signed_constant"] * 2 + ["biprop · init kaiming_normal"] * 2)
+    data = _prepare_similarity_heatmap(dist, labels, lower="biprop", upper="edge_popup")
+    assert data.lower == "biprop · init kaiming_normal" and data.matrix[1, 0] == pytest.approx(0.6)
+    with pytest.raises(AnalysisError, match="several groups 'edge_popup'"):
+        _prepare_similarity_heatmap(
+            dist, pd.Series(["edge_popup · epochs 1"] * 2 + ["edge_popup · epochs 2"] * 2), lower="edge_popup"
+        )
+
+
 def test_heatmap_rejects_unknown_group_and_tiny_groups():
     dist = np.zeros((3, 3))
     with pytest.raises(AnalysisError, match="no group 'z'"):
