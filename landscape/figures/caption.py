@@ -95,11 +95,8 @@ def selection_text(summary: dict[str, Any], reasons: dict[str, str] | None = Non
     )
     nets = summary["n_networks"]
     seeds = summary.get("weight_seeds")
-    masks += (
-        f" in {nets} network"
-        + ("s" if nets != 1 else "")
-        + (f" (weight seeds {_list(seeds)})" if seeds else "")
-    )
+    seed_text = f" (weight seed{'s' if len(seeds or []) != 1 else ''} {_list(seeds)})" if seeds else ""
+    masks += f" in {nets} network" + ("s" if nets != 1 else "") + seed_text
     parts.append(masks)
     text = "Selection: " + " · ".join(parts) + "."
     for name, choice in summary.get("chosen", {}).items():

@@ -167,6 +167,8 @@ def barrier_matrix(
         ax.set_xticks(range(0, len(panel.col_ticks), step), panel.col_ticks[::step])
         ax.set_yticks(range(0, len(panel.row_ticks), step), panel.row_ticks[::step])
         ax.tick_params(length=0, labelsize=6)
+        seeds = "w<weight seed>/s<search seed>" if "/" in "".join(panel.col_ticks) else "search seed"
+        ax.set_xlabel(seeds, fontsize=6)
         ax.spines[["top", "right"]].set_visible(True)
     for k in range(n, rows * cols):
         axes[k // cols][k % cols].set_visible(False)

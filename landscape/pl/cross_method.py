@@ -152,7 +152,7 @@ def cross_method(
     effect = twin_effect(summary)
     notes = [
         f"{names.get(r['group_a'], r['group_a'])} × {names.get(r['group_b'], r['group_b'])}: same − other seeds "
-        f"{r['similarity']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+        f"{r['similarity']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] (95% CI)."
         for _, r in effect.iterrows()
         if r["group_a"] in set(data["group_a"]) and r["group_b"] in set(data["group_b"])
     ]

@@ -10,6 +10,10 @@ pair of configurations and network tell how much of a mask that decides:
 - ``across, other seeds``: a mask of A and a mask of B from different search seeds;
 - ``across, same seed``: a mask of A and the mask of B from the same search seed (the twins).
 
+A network is a weight seed: the same draw of the random weight stream. Methods whose weight
+initialisations differ (Biprop's Kaiming normal against Edge-Popup's signed constant) turn it
+into different values; the scores a search seed draws and its data order are the same.
+
 Uncertainty: the unit of a network is a search seed (it carries one mask of A and one of B);
 a delete-one-seed jackknife gives a 95% t interval of each mean (``n_seeds - 1`` degrees of
 freedom; the same-seed mean, a plain mean of independent pairs, gets its usual t interval).
