@@ -24,6 +24,7 @@ from landscape.pl.distances import distance_distribution
 from landscape.pl.diversity import diversity_vs
 from landscape.pl.embedding import embedding
 from landscape.pl.heatmap import similarity_heatmap
+from landscape.pl.input_frequency import input_frequency
 from landscape.pl.interpolation import interpolation
 from landscape.pl.names import display_label, layer_label, method_name
 from landscape.pl.overlap import layer_overlap
@@ -55,6 +56,7 @@ __all__ = [
     "embedding",
     "figsize",
     "group_colors",
+    "input_frequency",
     "interpolation",
     "layer_label",
     "layer_overlap",

@@ -8,6 +8,7 @@ arithmetic where the batched kernels agree with the single ones; see BENCHMARKS.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from landscape.errors import ConfigError, SearchDiverged
 from landscape.nn.base import EnsembleNet
 from landscape.nn.init import generator
 from landscape.search.evaluate import evaluate
+
+log = logging.getLogger("landscape.search")
 
 CURVE_KEYS = ("lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
 
@@ -134,6 +137,7 @@ class Trainer:
             )
         self.optimizer = self._optimizer()
         self._to_device()
+        self.method.set_steps_per_epoch(math.ceil(len(self.train_y) / cfg.train.batch_size))
 
     # set-up ----------------------------------------------------------------------------
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -194,6 +198,7 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             per_mask.sum().backward()
             self.optimizer.step()
+            self.method.after_step(self.model, hist.steps)
             hist.steps += 1
             with torch.no_grad():
                 loss_sum += per_mask.detach().double() * b
@@ -214,6 +219,11 @@ class Trainer:
             hist.extra["all_ones_test_acc"] = self.all_ones_accuracy()
         epochs = self.cfg.train.epochs if self.method.needs_training else 0
         bar = _progress(epochs, hist.epochs_done, self.label, self.progress)
+        if epochs:
+            resumed = f", resumed from the checkpoint of epoch {hist.epochs_done}" if hist.epochs_done else ""
+            log.info(
+                "%s: training epochs %d-%d of %d%s", self.label, hist.epochs_done + 1, epochs, epochs, resumed
+            )
         t0 = time.perf_counter() - hist.wall_time
         for epoch in range(hist.epochs_done, epochs):
             train_loss, train_acc = self._train_epoch(epoch, hist)

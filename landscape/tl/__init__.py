@@ -12,6 +12,7 @@ from landscape.tl.cross_method import cross_method
 from landscape.tl.distances import distances
 from landscape.tl.diversity import diversity
 from landscape.tl.embed import embed, mds, pca, tsne, umap
+from landscape.tl.input_frequency import input_frequency
 from landscape.tl.typicality import typicality
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "distances",
     "diversity",
     "embed",
+    "input_frequency",
     "mds",
     "pca",
     "random_baseline",

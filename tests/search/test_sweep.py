@@ -63,25 +63,26 @@ def cli(*args: str) -> subprocess.Popen:
 
 
 def test_grid_times_seeds_expands_to_one_task_per_combination(tmp_path):
-    path = write(tmp_path, TINY + "grid:\n  method.name: [edge_popup, biprop]\n"
+    path = write(tmp_path, TINY + "grid:\n  method.name: [edge_popup, iterand]\n"
                  "  method.density: [0.1, 0.3, 0.5]\nweight_seeds: 0-1\nsearch_seeds: [0, 2-4]\n")  # fmt: skip
     sweep = load_sweep(path)
     tasks = sweep.expand()
     assert len(tasks) == 6 and len({t.run_id for t in tasks}) == 6
     assert [(t.cfg.method.name, t.cfg.method.density) for t in tasks] == [
-        (m, d) for m in ("edge_popup", "biprop") for d in (0.1, 0.3, 0.5)
+        (m, d) for m in ("edge_popup", "iterand") for d in (0.1, 0.3, 0.5)
     ]
     assert all(t.weight_seeds == (0, 1) and t.search_seeds == (0, 2, 3, 4) for t in tasks)
     assert sweep.n_masks == 6 * 8
     assert all(t.cfg.train.epochs == 1 and t.cfg.model.hidden == (16, 16) for t in tasks)
-    assert tasks[4].label() == "method.name=biprop, method.density=0.3"
+    assert tasks[4].label() == "method.name=iterand, method.density=0.3"
     text = dry_run_text(sweep)
     assert text.count("\n") == 6 and tasks[0].run_id in text and "8 masks" in text
 
 
 def test_list_of_grids_is_a_union_and_toml_tables_work(tmp_path):
     yaml_path = write(tmp_path, TINY + "grid:\n  - {method.name: [edge_popup], method.density: [0.2, 0.4]}\n"
-                      "  - {method.name: [biprop]}\nweight_seeds: 0\nsearch_seeds: 0-1\n")  # fmt: skip
+                      "  - {method.name: [biprop], model.weight_init: [kaiming_normal]}\n"
+                      "weight_seeds: 0\nsearch_seeds: 0-1\n")  # fmt: skip
     tasks = load_sweep(yaml_path).expand()
     assert [(t.cfg.method.name, t.cfg.method.density) for t in tasks] == [
         ("edge_popup", 0.2), ("edge_popup", 0.4), ("biprop", 0.5)]  # fmt: skip
@@ -230,3 +231,58 @@ def test_cli_dry_run_status_and_errors(tmp_path, capsys):
     assert main(["sweep", str(bad), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "combination method.density=2" in err
+
+
+def test_cli_set_overrides_every_run_and_shows_in_the_dry_run(tmp_path, capsys):
+    from landscape.cli import main
+    from landscape.config import load_config
+
+    path = write(tmp_path, TINY + "grid: {method.density: [0.3, 0.5]}\nweight_seeds: 0\nsearch_seeds: 0-1\n")
+    sets = ["train.epochs=2", "method.score_init=kaiming_normal"]
+    sweep = load_sweep(path, sets)
+    expected = {
+        load_config(
+            BASE,
+            [
+                "train.epochs=2",
+                "model.hidden=[16, 16]",
+                "train.batch_size=128",
+                "method.score_init=kaiming_normal",
+                f"method.density={d}",
+            ],
+        ).run_id  # fmt: skip
+        for d in (0.3, 0.5)
+    }
+    assert {t.run_id for t in sweep.expand()} == expected
+    assert not expected & {t.run_id for t in load_sweep(path).expand()}
+    args = ["sweep", str(path), *(a for s in sets for a in ("--set", s))]
+    assert main([*args, "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "every run with --set train.epochs=2 --set method.score_init=kaiming_normal"
+    assert {line.split()[0] for line in out[2:]} == expected
+    assert main([*args, "--runs", str(tmp_path / "runs"), "--quiet", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    assert all(RunStore.open(tmp_path / "runs" / r).config.train.epochs == 2 for r in expected)
+    assert main([*args, "--status", "--runs", str(tmp_path / "runs")]) == 0
+    assert "4/4 masks done" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("train.epocs=2", "--set train.epocs: unknown field; did you mean 'epochs'?"),
+        ("train.epochs=-1", "--set train.epochs: must be >= 0, got -1"),
+        (
+            "method.density=0.2",
+            "--set method.density: the grid of {path} varies this field; change the grid instead",
+        ),
+        ("train.epochs", "--set 'train.epochs': expected dotted.key=value"),
+    ],
+)
+def test_cli_bad_set_is_one_line_naming_the_field(tmp_path, capsys, text, expected):
+    from landscape.cli import main
+
+    path = write(tmp_path, "grid: {method.density: [0.3, 0.5]}\nweight_seeds: 0\nsearch_seeds: 0\n")
+    assert main(["sweep", str(path), "--set", text, "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"landscape sweep: error: {expected.format(path=path)}\n"
