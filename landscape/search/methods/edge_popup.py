@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from landscape.search.methods import select
 from landscape.search.methods.base import (
     Method,
     apply_frozen,
@@ -69,7 +70,8 @@ class _MaskedWeight(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         scores, weight = ctx.saved_tensors
-        kernels = _fused_cpu() if grad.device.type == "cpu" else None  # numba never loads on GPU runs
+        # numba never loads on GPU runs (nor on the torch top-k routes, see .select)
+        kernels = _fused_cpu() if grad.device.type == "cpu" and select.host_kernels() else None
         if kernels is not None and kernels.applies(grad, weight, scores):
             g = kernels.score_grad_rows(grad, weight, scores, ctx.through_abs)
             return g, None, None, None, None
@@ -194,6 +196,8 @@ class EdgePopup(Method):
         layer takes the exact path, which resolves them by index.
         """
         if layer.scores.device.type != "cpu" or self.global_topk or layer.frozen is not None:
+            return None
+        if not select.host_kernels():
             return None
         kernels = _fused_cpu()
         if kernels is None:
