@@ -17,6 +17,7 @@ SCHEDULES = ("cosine", "constant")
 SOURCES = ("dense", "er", "frozen")
 DISTRIBUTIONS = ("erk", "equal")
 FITNESS = ("magnitude", "gradient", "both")
+PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 def _need(ok: bool, message: str) -> None:
@@ -125,4 +126,5 @@ def validate(cfg: SearchConfig) -> SearchConfig:
     )
     _need(0 <= t.warmup_epochs <= max(t.epochs, 0), "train.warmup_epochs: must be in [0, train.epochs]")
     _need(0 <= t.label_smoothing < 1, f"train.label_smoothing: must be in [0, 1), got {t.label_smoothing}")
+    _choice("train.precision", t.precision, PRECISIONS)
     return cfg
