@@ -92,6 +92,7 @@ def analyze(
     out: str | Path | None = None,
     use_cache: bool = True,
     progress: bool = True,
+    device: str = "cpu",
 ) -> Analysis:
     """Analyse every finished run under ``path``.
 
@@ -108,6 +109,10 @@ def analyze(
         Embeddings to compute (``pca``, ``mds``, ``tsne``, ``umap``).
     out
         Folder for the tables (default ``<path>/_analysis``).
+    device
+        Where distances (exact integer counts on every device) and barriers (float32 loss
+        curves, equal across devices within rounding) are computed: ``cpu``, ``cuda``...
+        Not part of the cache key.
     """
     from landscape import tl
 
@@ -137,7 +142,7 @@ def analyze(
     masksets, skipped = _load_groups(root, where)
     collected: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
     for ms in masksets.values():
-        tl.distances(ms, metric=tuple(metrics), per_layer=True)
+        tl.distances(ms, metric=tuple(metrics), per_layer=True, device=None if device == "cpu" else device)
         collected["baseline"].append(tl.random_baseline(ms, metric=tuple(metrics), per_layer=True))
         for metric in metrics:
             collected["diversity"].append(tl.diversity(ms, metric=metric, key_added=f"diversity_{metric}"))
@@ -150,7 +155,7 @@ def analyze(
                 if len(ms) >= 3:
                     tl.embed(ms, method=method, metric=metrics[0], rng=rng)
         if barriers:
-            table = _barriers(ms, barriers, barrier_split, rng, progress)
+            table = _barriers(ms, barriers, barrier_split, rng, progress, device)
             if table is not None:
                 collected["barriers"].append(table)
                 curves = ms.uns["barrier"]["curves"]
@@ -177,7 +182,7 @@ def analyze(
 WEIGHT_TRAINING = ("dense", "kstarts", "dissipating", "kstarts_dissipating")
 
 
-def _barriers(ms, n_pairs: int, split: str, rng: int, progress: bool):
+def _barriers(ms, n_pairs: int, split: str, rng: int, progress: bool, device: str = "cpu"):
     from landscape import pp, tl
 
     keep = ~ms.obs["method.name"].isin(WEIGHT_TRAINING).to_numpy()
@@ -188,7 +193,7 @@ def _barriers(ms, n_pairs: int, split: str, rng: int, progress: bool):
     if not pairs:
         return None
     try:
-        table = tl.barriers(sub, pairs=pairs, split=split, rng=rng, progress=progress)
+        table = tl.barriers(sub, pairs=pairs, split=split, rng=rng, progress=progress, device=device)
     except AnalysisError as exc:
         warnings.warn(f"barriers skipped: {exc}", stacklevel=2)
         return None

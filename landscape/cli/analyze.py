@@ -29,10 +29,12 @@ def add_parser(sub) -> None:
     p.add_argument("--rng", type=int, default=0, help="seed for pair sampling and embeddings")
     p.add_argument("--out", default=None, help="folder for the tables (default RUNS/_analysis)")
     p.add_argument("--no-cache", action="store_true", help="recompute even if cached tables match")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto: distances and barriers")
 
 
 def _analyze(args: argparse.Namespace) -> int:
     from landscape.analysis import analyze
+    from landscape.search.runner import resolve_device
 
     if args.barriers < 0:
         raise ConfigError("--barriers: must be >= 0")
@@ -48,6 +50,7 @@ def _analyze(args: argparse.Namespace) -> int:
             rng=args.rng,
             out=args.out,
             use_cache=not args.no_cache,
+            device=args.device if args.device == "cpu" else resolve_device(args.device),
         )
     print(result.summary())
     return 0

@@ -152,7 +152,10 @@ def barriers(
         batch_size=batch_size,
         seed=seed,
     )
-    curves_by_pair, distances = engine.run(unique, paths, alphas, batch_points, progress)
+    from landscape.search.precision import strict_float32
+
+    with strict_float32():  # no TF32 convolutions on CUDA: curves comparable across devices
+        curves_by_pair, distances = engine.run(unique, paths, alphas, batch_points, progress)
 
     table, curves = _assemble(requested, canon, names, paths, split, alphas, curves_by_pair, distances)
     matrix = np.full((len(obs), len(obs)), np.nan)
