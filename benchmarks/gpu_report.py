@@ -30,15 +30,16 @@ def render(report: dict) -> str:
     title = meta.get("gpu") or ("CPU dry run" if dry else meta.get("device"))
     lines = [f"# Device check: {title}", ""]
     if dry:
-        lines += ["> **CPU dry run** (`--device cpu`" + (" --tiny" if meta.get("tiny") else "") + "): it proves "
-                  "the script runs end to end. None of these numbers is a GPU measurement.", ""]  # fmt: skip
+        flags = "--device cpu --tiny" if meta.get("tiny") else "--device cpu"
+        lines += [f"> **CPU dry run** (`{flags}`): it proves the script runs end to end. "
+                  "None of these numbers is a GPU measurement.", ""]  # fmt: skip
     lines += [f"Machine: {meta.get('gpu', 'no GPU')}, {meta.get('cpus')} CPUs, torch {meta.get('torch')}"
               + (f", CUDA {meta['cuda']}, cuDNN {meta.get('cudnn')}" if meta.get("cuda") else "")
               + f"; {meta.get('date')}; load {_f(meta.get('load'), '.1f')} at the start. "
               f"Budget {_f(meta.get('budget_s'), '.0f')} s, used {_f(meta.get('seconds'), '.0f')} s.", ""]  # fmt: skip
-    lines += _table(["part", "status", "seconds", "time box (s)"],
-                    [[n, r["status"], _f(r.get("seconds"), ".1f"), _f(r.get("box_s"), ".0f")]
-                     for n, r in parts.items()])  # fmt: skip
+    lines += _table(["part", "status", "seconds", "CPU seconds", "time box (s)"],
+                    [[n, r["status"], _f(r.get("seconds"), ".1f"), _f(r.get("cpu_seconds"), ".1f"),
+                      _f(r.get("box_s"), ".0f")] for n, r in parts.items()])  # fmt: skip
     for section in (_tests, _tuning, _throughput, _distances, _e2e):
         lines += section(parts)
     return "\n".join(lines).rstrip() + "\n"
@@ -58,10 +59,15 @@ def _tests(parts: dict) -> list[str]:
               f"{c.get('passed', 0)} passed, {c.get('failed', 0)} failed, {c.get('error', 0)} errors, "
               f"{c.get('skipped', 0)} skipped (exit code {d.get('returncode')}).", ""]  # fmt: skip
     cases = d.get("cases", [])
-    if cases:
+    skipped = [x for x in cases if x["outcome"] == "skipped"]
+    reasons = sorted({x["message"] for x in skipped})
+    if skipped:
+        lines += [f"Skipped: {len(skipped)} ({'; '.join(reasons)}).", ""]
+    ran = [x for x in cases if x["outcome"] != "skipped"]
+    if ran:
         lines += _table(["test", "outcome", "seconds", "message"],
                         [[f"`{x['test']}`", x["outcome"], _f(x["seconds"], ".1f"), x["message"].replace("|", "/")]
-                         for x in cases])  # fmt: skip
+                         for x in ran])  # fmt: skip
     return lines
 
 
@@ -80,7 +86,7 @@ def _tuning(parts: dict) -> list[str]:
     lines += _table(["M", "N", "route", "ms", "same masks as the first route"],
                     [[r["M"], f"{r['N']:,}", r.get("route", ""), _f(r.get("ms")),
                       r.get("same_masks", r.get("error", r.get("skipped", "")))] for r in d.get("topk", [])])  # fmt: skip
-    lines += ["### Convolution routes x precision (Conv-4, seconds per training step)", ""]
+    lines += ["### Convolution routes x precision (Conv-4, milliseconds per training step)", ""]
     lines += _table(["route", "precision", "cudnn.benchmark", "ms / step", "speed vs grouped fp32"],
                     [[r["route"], r["precision"], r["cudnn_benchmark"], _f(r.get("step_ms")),
                       _f(r.get("vs_grouped_fp32"), ".2f", r.get("error", r.get("skipped", "")))]

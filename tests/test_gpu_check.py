@@ -84,7 +84,7 @@ def test_a_part_past_its_time_box_is_killed_and_keeps_what_it_saved(tmp_path):
     assert proc.returncode == 1
     part = json.loads((tmp_path / "gpu_check.json").read_text())["parts"]["_timebox"]
     assert part["status"] == "timed out after 8 s" and part["data"] == {"row": 1}
-    assert "_timebox | timed out after 8 s" in (tmp_path / "gpu_check.md").read_text()
+    assert "| _timebox | timed out after 8 s |" in (tmp_path / "gpu_check.md").read_text()
 
 
 def test_unknown_parts_are_refused(tmp_path):

@@ -16,6 +16,7 @@ from landscape.config import SearchConfig
 from landscape.nn import conv_routes
 from landscape.nn.conv_routes import ROUTES, ensemble_conv
 from landscape.nn.models import conv4
+from landscape.search.precision import strict_float32
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 # (dims, input spatial size, kernel, stride, padding)
@@ -53,15 +54,18 @@ def test_route_matches_the_grouped_convolution(device, route, dims, size, kernel
     m, c_in, c_out, b = 3, 4, 5, 2
     x = torch.randn((b, m * c_in, *size), generator=gen).to(device).requires_grad_()
     w = torch.randn((m, c_out, c_in, *(kernel,) * dims), generator=gen).to(device).requires_grad_()
-    reference = ensemble_conv(x, w, stride, padding, route="grouped")
-    grad_out = torch.randn(reference.shape, generator=gen).to(device)
-    expected = _outputs("grouped", x, w, stride, padding, grad_out)
-    got = _outputs(route, x, w, stride, padding, grad_out)
-    # each mask's block is that mask's own one-mask convolution
     conv = torch.nn.functional.conv1d if dims == 1 else torch.nn.functional.conv2d
+    with strict_float32():  # cuDNN would use TF32 by default: compare float32 with float32
+        reference = ensemble_conv(x, w, stride, padding, route="grouped")
+        grad_out = torch.randn(reference.shape, generator=gen).to(device)
+        expected = _outputs("grouped", x, w, stride, padding, grad_out)
+        got = _outputs(route, x, w, stride, padding, grad_out)
+        # each mask's block is that mask's own one-mask convolution
+        alone = [
+            conv(x[:, i * c_in : (i + 1) * c_in], w[i], stride=stride, padding=padding) for i in range(m)
+        ]
     for i in range(m):
-        alone = conv(x[:, i * c_in : (i + 1) * c_in], w[i], stride=stride, padding=padding)
-        torch.testing.assert_close(got[0][:, i * c_out : (i + 1) * c_out], alone, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(got[0][:, i * c_out : (i + 1) * c_out], alone[i], rtol=1e-5, atol=1e-5)
     for name, a, e in zip(("output", "input grad", "weight grad"), got, expected):
         assert a.shape == e.shape, name
         if device == "cpu" and _bit_identical_on_cpu(route, dims):
