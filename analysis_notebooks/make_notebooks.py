@@ -13,74 +13,93 @@ HERE = Path(__file__).resolve().parent
 MASK_LANDSCAPE = [
     new_markdown_cell(
         "# The mask landscape of one random network\n\n"
-        "Masks found by Edge-Popup and Biprop inside **one** set of frozen random weights "
-        "(digits, MLP 64-256-256-10, half the weights kept), next to random masks of the same "
-        "per-layer density. Do high-accuracy masks overlap more than chance? Are they connected "
-        "by low-loss paths? Do they cluster?\n\n"
-        "The runs come from `make run` (or `landscape demo`); set `LANDSCAPE_RUNS` to analyse "
-        "another runs root."
+        "Masks found inside frozen random weights, one group per configuration (a run): do "
+        "high-accuracy masks overlap more than chance? Are they connected by low-loss paths? "
+        "Do they cluster?\n\n"
+        "Set `LANDSCAPE_RUNS` to your runs root (default `../runs`, made by `make run`). Any runs "
+        "root works; the sections that compare with a random-mask null model say how to add one."
     ),
     new_code_cell(
         "import os\n"
         "from pathlib import Path\n\n"
         "import matplotlib.pyplot as plt\n\n"
-        "import landscape as ls\n\n"
+        "import landscape as ls\n"
+        "from landscape.grouping import group_masks\n\n"
         "RUNS = Path(os.environ.get('LANDSCAPE_RUNS', '../runs'))\n"
         "if not any(RUNS.glob('*/manifest.json')):\n"
         "    raise SystemExit(f'no finished runs under {RUNS}: run `make run` (or landscape demo) first')\n"
-        "groups = ls.read_layout_groups(RUNS)   # one MaskSet per network layout, largest first\n"
-        "ms = ls.pp.subset(groups[0], \"method in ['edge_popup', 'biprop', 'random']\")\n"
-        "density = ms.obs['density'].value_counts().idxmax()\n"
-        "ms = ls.pp.subset(ms, ms.obs['density'].to_numpy() == density)\n"
-        "ms"
+        "layouts = ls.read_layout_groups(RUNS)   # one MaskSet per network layout, largest first\n"
+        "ms = layouts[0]\n"
+        "if 'method.name' in ms.obs:  # weight-training baselines train their weights: no shared network\n"
+        "    ms = ls.pp.subset(ms, ~ms.obs['method.name'].isin(['dense', 'kstarts', 'dissipating', "
+        "'kstarts_dissipating']).to_numpy())\n"
+        "groups = group_masks(ms.obs)           # one group per configuration, never pooled\n"
+        "HAS_NULL = 'method' in ms.obs and (ms.obs['method'] == 'random').sum() >= 2\n"
+        "[(g.label, g.n_masks, g.n_networks) for g in groups]"
     ),
     new_code_cell(
-        "ms.obs.groupby('method')[['test_acc', 'all_ones_test_acc']].agg(['mean', 'std', 'count'])"
+        "ms.obs.assign(group=ls.grouping.group_labels(ms.obs)).groupby('group', sort=False)"
+        "[['test_acc', 'all_ones_test_acc']].agg(['mean', 'std', 'count'])"
     ),
     new_markdown_cell(
-        "## Diversity against the random baseline\n\n"
-        "Exact pairwise Jaccard and Hamming distances (whole network and per layer), and the "
-        "analytic expectation for independent random masks with the same per-layer counts."
+        "## Similarity against the random baseline\n\n"
+        "Exact pairwise Jaccard similarities (whole network and per layer) within each group and "
+        "network, the analytic expectation for independent random masks with the same per-layer "
+        "counts, the excess with its 95% interval (jackknife over masks; over networks when a "
+        "group has several) and the p-value of the test against independent random masks."
     ),
     new_code_cell(
         "ls.tl.distances(ms, metric=('jaccard', 'hamming'), per_layer=True)\n"
         "table = ls.tl.diversity(ms, metric='jaccard')\n"
-        "table['similarity'] = 1 - table['mean']\n"
-        "table['chance'] = 1 - table['baseline_mean']\n"
-        "table[['method', 'layer', 'n_masks', 'similarity', 'chance', 'excess', 'z']]"
+        "summary = ms.uns['diversity']['summary']  # across the networks of each group\n"
+        "summary[['group', 'layer', 'n_networks', 'n_masks', 'similarity', 'chance_similarity', "
+        "'excess_similarity', 'excess_ci_low', 'excess_ci_high', 'p_value']]"
     ),
     new_code_cell(
+        "labels = [g.label for g in groups if len(g.positions) > 1]\n"
         "fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))\n"
-        "ls.pl.similarity_heatmap(ms, metric='jaccard', lower='edge_popup', upper='biprop', ax=axes[0])\n"
+        "ls.pl.similarity_heatmap(ms, metric='jaccard', lower=labels[0], upper=labels[min(1, len(labels) - 1)], "
+        "ax=axes[0])\n"
         "ls.pl.layer_overlap(ms, metric='jaccard', ax=axes[1])\n"
         "fig.tight_layout()"
     ),
-    new_code_cell("ax = ls.pl.distance_distribution(ms, metric='jaccard', null='both')"),
+    new_markdown_cell(
+        "Pairwise distances against chance. The analytic band is always drawn; the empirical "
+        "null needs random masks of the same configuration, e.g. "
+        "`landscape search CONFIG --set method.name=random --search-seeds 0-7`."
+    ),
+    new_code_cell(
+        "ax = ls.pl.distance_distribution(ms, metric='jaccard', null='both' if HAS_NULL else 'analytic')"
+    ),
     new_markdown_cell(
         "## Loss barriers between masks\n\n"
         "Along the linear path of effective weights and along a constant-density path that "
-        "swaps differing bits; barrier = max loss above the chord of the end losses."
+        "swaps differing bits; barrier = max loss above the chord of the end losses. Two pairs "
+        "per configuration and network of the largest searched group."
     ),
     new_code_cell(
-        "ep = ls.pp.subset(ms, \"method == 'edge_popup'\")\n"
-        "barriers = ls.tl.barriers(ep, pairs=2, n_points=7, rng=0, progress=False)\n"
-        "barriers[['i', 'j', 'path', 'barrier_loss', 'barrier_acc', 'hamming']]"
+        "searched = [g for g in groups if max(len(p) for p in g.networks.values()) > 1\n"
+        "            and ms.obs['method'].iloc[g.positions[0]] != 'random'] or groups\n"
+        "sub = ms[searched[0].positions]\n"
+        "barriers = ls.tl.barriers(sub, pairs=2, n_points=7, rng=0, progress=False)\n"
+        "barriers[['obs_i', 'obs_j', 'path', 'barrier_loss', 'barrier_acc', 'hamming']]"
     ),
-    new_code_cell("ax = ls.pl.interpolation(ep, metric='loss')"),
+    new_code_cell("ax = ls.pl.interpolation(sub, metric='loss')"),
     new_markdown_cell("## Embedding and clusters"),
     new_code_cell(
         "ls.tl.embed(ms, method='mds', metric='jaccard', rng=0)\n"
-        "ls.tl.cluster(ms, metric='jaccard', n_clusters=3)\n"
+        "ls.tl.cluster(ms, metric='jaccard', n_clusters=max(1, min(len(groups), len(ms))))\n"
+        "ms.obs['group'] = ls.grouping.group_labels(ms.obs)\n"
         "fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))\n"
-        "ls.pl.embedding(ms, basis='mds', color='method', ax=axes[0])\n"
+        "ls.pl.embedding(ms, basis='mds', color='group', ax=axes[0])\n"
         "ls.pl.embedding(ms, basis='mds', color='test_acc', ax=axes[1])\n"
         "fig.tight_layout()\n"
-        "ms.obs.groupby(['method', 'cluster'], observed=True).size().unstack(fill_value=0)"
+        "ms.obs.groupby(['group', 'cluster'], observed=True).size().unstack(fill_value=0)"
     ),
     new_markdown_cell("## Which weights do the masks agree on?"),
     new_code_cell(
         "summary = ls.tl.consensus(ms)\n"
-        "ax = ls.pl.selection_frequency(ms, layer=ms.layout.names[0])\n"
+        "ax = ls.pl.selection_frequency(ms, group=labels[0], layer=ms.layout.names[0])\n"
         "summary[['group', 'layer', 'n_masks', 'frac_all', 'frac_none', 'dispersion', 'chi2_pvalue']]"
     ),
 ]

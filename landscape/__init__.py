@@ -13,7 +13,7 @@ _LAZY = {
     "MaskSet": "landscape.maskset",
     "analyze": "landscape.analysis",
 }
-_SUBMODULES = ("pp", "tl", "pl", "figures")
+_SUBMODULES = ("pp", "tl", "pl", "figures", "grouping")
 
 
 def __getattr__(name: str):

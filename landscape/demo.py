@@ -74,10 +74,8 @@ def run_demo(
             flush=True,
         )
     print("analysing ...", flush=True)
-    # no cache: the figures below need the analysed MaskSet itself (barriers included)
-    result = analyze(
-        runs, barriers=barrier_pairs, embed=("mds", "tsne", "pca"), progress=progress, use_cache=False
-    )
+    # stored results are reused: a second `make run` recomputes nothing
+    result = analyze(runs, barriers=barrier_pairs, embed=("mds", "tsne", "pca"), progress=progress)
     print(result.summary(), flush=True)
     print("plotting ...", flush=True)
     main_masks = max(result.masksets.values(), key=len) if result.masksets else None

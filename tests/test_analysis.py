@@ -3,6 +3,7 @@
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from landscape.analysis import analyze
@@ -22,11 +23,14 @@ def test_diversity_reports_whole_network_and_every_layer_beside_chance(analysed)
     ep = div[(div["method"] == "edge_popup") & (div["metric"] == "jaccard")]
     layers = list(ep["layer"])
     assert layers[0] == "whole" and layers[1:] == ["fcs.0", "fcs.1", "fcs.2"]
-    assert ep["baseline_mean"].between(0.6, 0.7).all()  # Jaccard distance of random halves ≈ 2/3
-    np.testing.assert_allclose(ep["excess"], ep["baseline_mean"] - ep["mean"])
+    assert ep["chance_similarity"].between(0.3, 0.4).all()  # Jaccard similarity of random halves ≈ 1/3
+    np.testing.assert_allclose(ep["excess_similarity"], ep["similarity"] - ep["chance_similarity"])
+    assert (ep["excess_ci_low"] <= ep["excess_similarity"]).all()
+    assert (ep["excess_similarity"] <= ep["excess_ci_high"]).all()
     # the random null sits on its own baseline; searched masks may not
     rnd = div[(div["method"] == "random") & (div["metric"] == "jaccard") & (div["layer"] == "whole")]
-    assert abs(float(rnd["excess"].iloc[0])) < 0.01
+    assert abs(float(rnd["excess_similarity"].iloc[0])) < 0.01
+    assert set(result.tables["diversity_summary"]["interval"]) == {"masks"}  # one network each
 
 
 def test_summary_shows_accuracy_diversity_input_layer_and_barriers(analysed):
@@ -34,19 +38,21 @@ def test_summary_shows_accuracy_diversity_input_layer_and_barriers(analysed):
     text = result.summary()
     assert "test accuracy" in text and "every weight kept" in text
     assert "Jaccard similarity" in text and "fcs.0" in text  # per-layer excess, input layer first
-    assert "loss barriers" in text
+    assert "95% interval" in text and "loss barriers" in text
     bar = result.tables["barriers"]
     assert set(bar["path"]) == {"linear", "swap"}
     assert not bar["method"].isin(["dense"]).any()
 
 
-def test_tables_are_written_and_reused(analysed):
+def test_tables_are_written_and_results_reused(analysed):
     root, result = analysed
-    for name in ("masks", "diversity", "baseline", "consensus", "barriers", "embedding"):
+    for name in ("masks", "diversity", "diversity_summary", "baseline", "consensus", "barriers", "embedding"):
         assert (root / "_analysis" / f"{name}.csv").stat().st_size > 0
     again = analyze(root, barriers=1, embed=("mds", "pca"), progress=False)
-    assert again.cached
-    assert again.tables["diversity"].shape == result.tables["diversity"].shape
+    assert again.work["distances"] == {"computed": 0, "reused": 1}
+    assert again.work["barrier curves"]["computed"] == 0 and again.work["barrier curves"]["reused"] > 0
+    pd.testing.assert_frame_equal(again.tables["diversity"], result.tables["diversity"])
+    pd.testing.assert_frame_equal(again.tables["barriers"], result.tables["barriers"])
 
 
 def test_cli_prints_the_summary_and_names_skipped_runs(analysed, capsys):
@@ -60,18 +66,22 @@ def test_cli_prints_the_summary_and_names_skipped_runs(analysed, capsys):
     assert "masks in 3 runs" in out
 
 
-def test_cache_follows_the_runs_files_and_survives_an_out_folder_inside_the_root(tiny_runs, tmp_path):
+def test_results_follow_the_runs_files_and_an_out_folder_inside_the_root(tiny_runs, tmp_path):
     root = tmp_path / "runs"
     shutil.copytree(tiny_runs, root, ignore=shutil.ignore_patterns("_analysis"))
     out = root / "tables"
     first = analyze(root, metrics="jaccard", embed=(), out=out, progress=False)
-    assert not first.cached and not first.skipped  # the out folder is never taken for a run
-    assert analyze(root, metrics="jaccard", embed=(), out=out, progress=False).cached
+    assert first.work["distances"]["computed"] == 1 and not first.skipped  # out is never a run
+    assert (
+        analyze(root, metrics="jaccard", embed=(), out=out, progress=False).work["distances"]["reused"] == 1
+    )
     shard = next(root.glob("*/shards/*.bin"))
     shard.write_bytes(shard.read_bytes()[:-8])  # damage a run after it was analysed
     again = analyze(root, metrics="jaccard", embed=(), out=out, progress=False)
-    assert not again.cached
     assert any(shard.parent.parent.name in s for s in again.skipped)
+    # the remaining masks are a subset of the analysed ones: their counts are reused
+    assert again.work["distances"] == {"computed": 0, "reused": 1}
+    assert len(again.tables["masks"]) == len(first.tables["masks"]) - 4
 
 
 def test_figures_from_the_cli_use_the_barriers_of_an_earlier_analysis(analysed, tmp_path, capsys):

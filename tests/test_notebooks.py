@@ -10,8 +10,20 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "analysis_notebooks").glob("*.ipynb"))
 
 
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory):
+    """A runs root with a single Edge-Popup run: no second method, no random-mask null."""
+    from tests.conftest import search_tiny
+
+    root = tmp_path_factory.mktemp("one_run")
+    search_tiny(root, "edge_popup", range(3))
+    return root
+
+
+@pytest.mark.parametrize("root", ["tiny_runs", "one_run"])
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_executes(path, tiny_runs, monkeypatch):
+def test_notebook_executes(path, root, request, monkeypatch):
+    tiny_runs = request.getfixturevalue(root)
     nb = nbformat.read(path, as_version=4)
     assert all(not cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), (
         "commit notebooks with outputs stripped"

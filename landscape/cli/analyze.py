@@ -1,4 +1,4 @@
-"""``landscape analyze RUNS``: the standard analysis, cached under the runs root."""
+"""``landscape analyze RUNS``: the standard analysis, its results kept under the runs root."""
 
 from __future__ import annotations
 
@@ -16,20 +16,35 @@ def add_parser(sub) -> None:
         default=None,
         help="pandas query on the per-mask table, e.g. \"method == 'biprop' and density == 0.5\"",
     )
+    p.add_argument(
+        "--groupby",
+        nargs="+",
+        default=None,
+        metavar="COLUMN",
+        help="pool configurations with equal values of these columns (default: every configuration "
+        "is its own group); the output names what was pooled",
+    )
     p.add_argument("--metrics", nargs="+", default=["jaccard", "hamming"], choices=["jaccard", "hamming"])
     p.add_argument(
         "--barriers",
         type=int,
         default=0,
         metavar="N_PAIRS",
-        help="loss barriers for N random mask pairs per run and weight seed (default 0)",
+        help="loss barriers for N mask pairs per configuration and weight seed (default 0); pairs "
+        "computed before are reused",
     )
     p.add_argument("--split", default="test", choices=["train", "val", "test"], help="split for barriers")
+    p.add_argument("--points", type=int, default=11, help="alpha values per barrier path (default 11)")
     p.add_argument("--embed", nargs="*", default=["mds"], choices=["pca", "mds", "tsne", "umap"])
     p.add_argument("--rng", type=int, default=0, help="seed for pair sampling and embeddings")
-    p.add_argument("--out", default=None, help="folder for the tables (default RUNS/_analysis)")
-    p.add_argument("--no-cache", action="store_true", help="recompute even if cached tables match")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto: distances and barriers")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto: where distances and barriers run")
+    p.add_argument("--out", default=None, help="analysis folder: results and tables (default RUNS/_analysis)")
+    p.add_argument(
+        "--no-cache",
+        dest="recompute",
+        action="store_true",
+        help="recompute distances and embeddings even when stored (barrier curves are always reused)",
+    )
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -38,19 +53,24 @@ def _analyze(args: argparse.Namespace) -> int:
 
     if args.barriers < 0:
         raise ConfigError("--barriers: must be >= 0")
+    if args.points < 2:
+        raise ConfigError("--points: need at least 2 (both ends of a path)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = analyze(
             args.runs,
             where=args.where,
+            groupby="config" if args.groupby is None else tuple(args.groupby),
             metrics=tuple(args.metrics),
             barriers=args.barriers,
             barrier_split=args.split,
+            barrier_points=args.points,
             embed=tuple(args.embed),
             rng=args.rng,
-            out=args.out,
-            use_cache=not args.no_cache,
+            # a missing GPU is one line here, not a traceback deep in the distances
             device=args.device if args.device == "cpu" else resolve_device(args.device),
+            out=args.out,
+            recompute=args.recompute,
         )
     print(result.summary())
     return 0

@@ -80,7 +80,7 @@ step("barriers", _barriers_present, None, BARRIERS_MISSING)
 
 
 def _consensus_compute(ms: Any) -> None:
-    _tool("consensus")(ms, groupby="method" if "method" in ms.obs.columns else None)
+    _tool("consensus")(ms)
 
 
 step("consensus", lambda ms: isinstance(ms.uns.get("consensus"), dict), _consensus_compute, "no consensus")
@@ -97,9 +97,19 @@ def searched_masks(obs: pd.DataFrame) -> pd.Series:
 
 
 def _groups(ms: Any) -> list[str]:
+    """The methods present (for choosing what a figure shows)."""
     if "method" not in ms.obs.columns:
         return []
     return list(dict.fromkeys(ms.obs["method"].astype(str)))
+
+
+def _config_groups(ms: Any) -> dict[str, str]:
+    """``{group label: method}`` of the configuration groups, largest first."""
+    from landscape.grouping import group_masks
+
+    groups = sorted(group_masks(ms.obs), key=lambda g: -g.n_masks)
+    method = ms.obs["method"].astype(str).to_numpy() if "method" in ms.obs.columns else None
+    return {g.label: (method[g.positions[0]] if method is not None else "") for g in groups}
 
 
 # figures ---------------------------------------------------------------------------------------
@@ -113,15 +123,17 @@ def _groups(ms: Any) -> list[str]:
     params={"metric": "jaccard"},
 )
 def similarity_heatmap(ms: Any) -> Any:
-    """Pairwise Jaccard similarity, one method per triangle (Edge-Popup below, Biprop above)."""
-    groups = [g for g in _groups(ms) if g != RANDOM] or _groups(ms)
-    if "method" in ms.obs.columns and not groups:
+    """Pairwise Jaccard similarity, one configuration per triangle (Edge-Popup below, Biprop above)."""
+    groups = {g: m for g, m in _config_groups(ms).items() if m != RANDOM} or _config_groups(ms)
+    if not groups:
         raise FigureSkipped("no searched masks")
-    preferred = [g for g in ("edge_popup", "biprop") if g in groups]
-    lower = preferred[0] if preferred else (groups[0] if groups else None)
-    upper = next((g for g in ["biprop", *groups] if g in groups and g != lower), lower)
-    groupby = "method" if "method" in ms.obs.columns else None
-    return pl.similarity_heatmap(ms, metric="jaccard", groupby=groupby, lower=lower, upper=upper)
+
+    def first(method: str | None, exclude: str | None = None) -> str | None:
+        return next((g for g, m in groups.items() if (method is None or m == method) and g != exclude), None)
+
+    lower = first("edge_popup") or first(None)
+    upper = first("biprop", lower) or first(None, lower) or lower
+    return pl.similarity_heatmap(ms, metric="jaccard", lower=lower, upper=upper)
 
 
 @figure(
@@ -223,14 +235,13 @@ def accuracy_vs_width(obs: pd.DataFrame) -> Any:
 @figure("selection_frequency", needs=("consensus",), where=searched_masks, one_density=True)
 def selection_frequency(ms: Any) -> Any:
     """How many masks keep each weight, against independent masks at the same density."""
-    groups = [g for g in _groups(ms) if g != RANDOM]
-    counts = ms.obs["method"].astype(str).value_counts() if groups else None
-    group = max(groups, key=lambda g: (counts[g], -groups.index(g))) if groups else None
-    return pl.selection_frequency(ms, group=group)
+    groups = [g for g, m in _config_groups(ms).items() if m != RANDOM]
+    return pl.selection_frequency(ms, group=groups[0] if groups else None)
 
 
-def _groupby(ms: Any) -> str | None:
-    return "method" if "method" in ms.obs.columns else None
+def _groupby(ms: Any) -> str:
+    """Figures follow the toolkit's rule: one group per configuration."""
+    return "config"
 
 
 def _need_levels(obs: pd.DataFrame, column: str, name: str) -> None:

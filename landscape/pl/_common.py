@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from landscape import grouping
 from landscape.errors import AnalysisError
+from landscape.grouping import CONFIG
 
 #: Human names of the distance metrics, as similarity (1 - distance) and as distance.
 METRIC_NAMES = {
@@ -35,11 +37,20 @@ def require_obs(obs: pd.DataFrame, column: str, what: str = "column") -> pd.Seri
     return obs[column]
 
 
-def group_labels(obs: pd.DataFrame, groupby: str | None) -> pd.Series:
-    """One label per mask; ``groupby=None`` puts every mask in one group."""
+def group_labels(obs: pd.DataFrame, groupby: Any = CONFIG, vary: Sequence[str] = ()) -> pd.Series:
+    """One label per mask under the toolkit's grouping rule (:mod:`landscape.grouping`):
+    ``"config"`` = one group per configuration, labelled by the fields that differ; columns
+    pool configurations; ``None`` puts every mask in one group."""
     if groupby is None:
         return pd.Series("all masks", index=obs.index, name="group")
-    return require_obs(obs, groupby).astype(str).rename("group")
+    if isinstance(groupby, str) and groupby != CONFIG:
+        require_obs(obs, groupby)
+    return grouping.group_labels(obs, groupby, vary=vary)
+
+
+def networks_of(obs: pd.DataFrame) -> np.ndarray | None:
+    """The random network (weight seed) of each mask, or None when obs does not say."""
+    return obs["weight_seed"].to_numpy() if "weight_seed" in obs.columns else None
 
 
 def ordered_groups(labels: pd.Series | Sequence[Any]) -> list[str]:
@@ -47,11 +58,22 @@ def ordered_groups(labels: pd.Series | Sequence[Any]) -> list[str]:
     return list(dict.fromkeys(str(v) for v in labels))
 
 
-def within_pairs(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs ``i < j`` among the given mask positions."""
+def within_pairs(positions: np.ndarray, networks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs ``i < j`` among the given mask positions, inside one network each when
+    ``networks`` (one value per mask of the MaskSet) is given: masks over different random
+    weights are never paired."""
     positions = np.asarray(positions, dtype=np.intp)
-    a, b = np.triu_indices(len(positions), k=1)
-    return positions[a], positions[b]
+    if networks is None:
+        a, b = np.triu_indices(len(positions), k=1)
+        return positions[a], positions[b]
+    firsts, seconds = [], []
+    nets = np.asarray(networks)[positions]
+    for net in dict.fromkeys(nets.tolist()):
+        part = positions[nets == net]
+        a, b = np.triu_indices(len(part), k=1)
+        firsts.append(part[a])
+        seconds.append(part[b])
+    return np.concatenate(firsts), np.concatenate(seconds)
 
 
 def seed_order(obs: pd.DataFrame) -> np.ndarray:

@@ -48,7 +48,7 @@ def _prepare_accuracy_vs(
     obs: pd.DataFrame,
     x: str = "density",
     y: str = "test_acc",
-    groupby: str | None = "method",
+    groupby: Any = "config",
     dense_line: str | None = "dense",
 ) -> AccuracyData:
     """Mean and sd of ``y`` over seeds for each group and value of ``x``.
@@ -63,7 +63,8 @@ def _prepare_accuracy_vs(
         {
             "x": pd.to_numeric(obs[x], errors="coerce"),
             "y": pd.to_numeric(obs[y], errors="coerce"),
-            "group": group_labels(obs, groupby),
+            # one curve per configuration: the x field itself varies along it
+            "group": group_labels(obs, groupby, vary=(x,)),
         },
         index=obs.index,
     )
@@ -99,7 +100,7 @@ def accuracy_vs(
     *,
     x: str = "density",
     y: str = "test_acc",
-    groupby: str | None = "method",
+    groupby: Any = "config",
     dense_line: str | None = "dense",
     col: str | None = None,
     logx: bool | None = None,

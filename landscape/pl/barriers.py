@@ -131,7 +131,7 @@ def interpolation(
     key: str = "barrier",
     metric: str = "loss",
     split: str | Sequence[str] | None = "test",
-    groupby: str | None = "method",
+    groupby: Any = "config",
     ax: Any = None,
 ) -> Any:
     """Loss or accuracy along the interpolation paths between masks (mean ± sd over pairs).
@@ -212,7 +212,7 @@ def barrier_matrix(
     ms: Any,
     *,
     key: str = "barrier",
-    groupby: str | None = "method",
+    groupby: Any = "config",
     cmap: str = "magma",
     ax: Any = None,
 ) -> Any:
@@ -277,7 +277,7 @@ def barrier_vs_distance(
     key: str = "barrier",
     metric: str = "loss",
     split: str = "test",
-    groupby: str | None = "method",
+    groupby: Any = "config",
     ax: Any = None,
 ) -> Any:
     """Barrier of each interpolated pair against the pair's normalised Hamming distance.

@@ -69,17 +69,15 @@ def _consensus_slot(ms: Any, key: str) -> dict:
 
 
 def _group_entry(slot: dict, group: str | None, key: str) -> tuple[str, dict]:
-    """The stored group matching ``group``: its exact label, or one ``column=value`` part of it
-    (``tl.consensus`` labels groups ``"method=biprop, density=0.5"``)."""
+    """The stored group matching ``group``: its exact label, or one part of it (``tl.consensus``
+    labels groups by the fields that differ, ``"biprop · epochs 2"``)."""
     groups = [str(g) for g, v in slot.items() if isinstance(v, dict) and "freq" in v]
     if not groups:
         raise AnalysisError(f'uns["{key}"] holds no per-weight frequencies: run {_FIX} first')
     if group is None:
         return groups[0], slot[groups[0]]
     group = str(group)
-    matches = [g for g in groups if g == group] or [
-        g for g in groups if group in (part.split("=", 1)[-1] for part in g.split(", "))
-    ]
+    matches = [g for g in groups if g == group] or [g for g in groups if group in g.split(" · ")]
     if not matches:
         raise AnalysisError(f"group: no consensus for {group!r} (have {'; '.join(groups)})")
     return matches[0], slot[matches[0]]
@@ -98,9 +96,8 @@ def _n_masks(entry: dict, slot: dict, group: str) -> int:
 
 
 def _short(label: str) -> str:
-    """``"method=biprop"`` -> ``"biprop"`` for legends and colours; longer labels stay."""
-    parts = label.split(", ")
-    return parts[0].split("=", 1)[-1] if len(parts) == 1 else label
+    """The label as legends and colours use it (the method when it is the only part)."""
+    return label
 
 
 def selection_frequency(

@@ -13,6 +13,7 @@ from landscape.pl._common import (
     group_labels,
     legend_outside,
     metric_label,
+    networks_of,
     new_axes,
     ordered_groups,
     require_obsp,
@@ -27,14 +28,15 @@ RANDOM = "random"
 
 
 def _prepare_distance_distribution(
-    dist: np.ndarray, labels: pd.Series, similarity: bool = False
+    dist: np.ndarray, labels: pd.Series, similarity: bool = False, networks: np.ndarray | None = None
 ) -> pd.DataFrame:
-    """Every within-group pair: ``group, i, j, value`` (positions of the masks, distance or 1 - distance)."""
+    """Every within-group pair (within one network when ``networks`` is given): ``group, i,
+    j, value`` (positions of the masks, distance or 1 - distance)."""
     dist = np.asarray(dist, dtype=float)
     labels = pd.Series(labels).astype(str).to_numpy()
     frames = []
     for group in ordered_groups(labels):
-        i, j = within_pairs(np.flatnonzero(labels == group))
+        i, j = within_pairs(np.flatnonzero(labels == group), networks)
         value = dist[i, j]
         frames.append(
             pd.DataFrame({"group": group, "i": i, "j": j, "value": 1.0 - value if similarity else value})
@@ -86,7 +88,7 @@ def distance_distribution(
     ms: Any,
     *,
     metric: str = "jaccard",
-    groupby: str | None = "method",
+    groupby: Any = "config",
     null: str | None = "random",
     similarity: bool = False,
     ax: Any = None,
@@ -119,7 +121,7 @@ def distance_distribution(
         raise AnalysisError(f"null: expected one of random, analytic, both or None, got {null!r}")
     dist = require_obsp(ms, f"dist_{metric}", f"landscape.tl.distances(ms, metric={metric!r})")
     labels = _null_labels(ms.obs, groupby)
-    data = _prepare_distance_distribution(dist, labels, similarity)
+    data = _prepare_distance_distribution(dist, labels, similarity, networks_of(ms.obs))
     has_random = (data["group"] == RANDOM).any()
     if null in ("random", "both") and not has_random:
         raise AnalysisError(

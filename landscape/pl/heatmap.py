@@ -99,7 +99,7 @@ def similarity_heatmap(
     ms: Any,
     *,
     metric: str = "jaccard",
-    groupby: str | None = "method",
+    groupby: Any = "config",
     lower: str | None = None,
     upper: str | None = None,
     similarity: bool = True,

@@ -14,6 +14,7 @@ from landscape.pl._common import (
     group_labels,
     legend_outside,
     metric_label,
+    networks_of,
     new_axes,
     ordered_groups,
     require_obsp,
@@ -29,8 +30,10 @@ def _prepare_layer_overlap(
     labels: pd.Series,
     layer_names: Sequence[str],
     similarity: bool = True,
+    networks: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Mean, sd, min and max over the pairs of each group, layer by layer.
+    """Mean, sd, min and max over the pairs of each group, layer by layer (pairs within one
+    network when ``networks``, the weight seed of each mask, is given).
 
     Returns
     -------
@@ -47,7 +50,7 @@ def _prepare_layer_overlap(
         )
     rows = []
     for group in ordered_groups(labels):
-        i, j = within_pairs(np.flatnonzero(labels == group))
+        i, j = within_pairs(np.flatnonzero(labels == group), networks)
         if not len(i):
             continue
         values = dist_layers[i, j, :]
@@ -131,7 +134,7 @@ def layer_overlap(
     ms: Any,
     *,
     metric: str = "jaccard",
-    groupby: str | None = "method",
+    groupby: Any = "config",
     baseline: bool = True,
     similarity: bool = True,
     ax: Any = None,
@@ -145,7 +148,8 @@ def layer_overlap(
     metric
         ``"jaccard"`` or ``"hamming"``.
     groupby
-        obs column naming the groups (one line each); None pools all masks.
+        ``"config"`` (default): one group per configuration (one line each), labelled by the
+        fields that differ; obs columns pool configurations; None pools all masks.
     baseline
         Draw the chance level of two random masks with each group's per-layer kept counts
         (dashed line and 95% band of a single pair). Groups sharing a chance level share one
@@ -163,7 +167,7 @@ def layer_overlap(
     dist_layers = require_obsp(ms, key, f"landscape.tl.distances(ms, metric={metric!r}, per_layer=True)")
     labels = group_labels(ms.obs, groupby)
     names = list(ms.layout.names)
-    data = _prepare_layer_overlap(dist_layers, labels, names, similarity)
+    data = _prepare_layer_overlap(dist_layers, labels, names, similarity, networks_of(ms.obs))
     if data.empty:
         raise AnalysisError(f"layer overlap: every group of {groupby!r} has fewer than two masks")
     ax = new_axes(ax)

@@ -1,15 +1,12 @@
-"""Helpers shared by the analysis tools: targets, slots, prerequisites and groups."""
+"""Helpers shared by the analysis tools: targets, slots and prerequisites (groups live in
+:mod:`landscape.grouping`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
-import pandas as pd
 
 from landscape.errors import AnalysisError
 
-DEFAULT_GROUPBY = ("method", "density", "model.width_mult", "weight_seed")
 DISTANCE_METRICS = ("jaccard", "hamming")
 
 
@@ -39,34 +36,6 @@ def intersection_slot(ms) -> np.ndarray:
     return np.asarray(ms.obsp["intersection"])
 
 
-def group_columns(ms, groupby: str | Sequence[str] | None, default: bool) -> list[str]:
-    """Columns to group by. With the default tuple, columns absent from ``obs`` are skipped."""
-    if groupby is None:
-        return []
-    cols = [groupby] if isinstance(groupby, str) else list(groupby)
-    missing = [c for c in cols if c not in ms.obs.columns]
-    if missing and not default:
-        raise AnalysisError(
-            f"groupby: obs has no column {missing[0]!r} (columns: {', '.join(ms.obs.columns)})"
-        )
-    return [c for c in cols if c in ms.obs.columns]
-
-
-def groups(ms, cols: list[str]) -> list[tuple[str, dict, np.ndarray]]:
-    """``(label, {column: value}, positions)`` per group, in order of first appearance."""
-    n = len(ms)
-    if not cols:
-        return [("all", {}, np.arange(n))]
-    keys = ms.obs[cols].astype(object).where(ms.obs[cols].notna(), None)
-    table = pd.DataFrame({"key": list(map(tuple, keys.to_numpy())), "pos": np.arange(n)})
-    out = []
-    for key, part in table.groupby("key", sort=False)["pos"]:
-        values = dict(zip(cols, key))
-        label = ", ".join(f"{c}={v}" for c, v in values.items())
-        out.append((label, values, part.to_numpy()))
-    return out
-
-
 def random_state(rng) -> int:
     """An int seed for libraries that take ``random_state``, from an int or a Generator."""
     if rng is None:
@@ -76,9 +45,3 @@ def random_state(rng) -> int:
     if isinstance(rng, (int, np.integer)):
         return int(rng)
     raise AnalysisError(f"rng must be an int or a numpy Generator, got {type(rng).__name__}")
-
-
-def pairs(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All ``i < j`` pairs of ``positions``."""
-    a, b = np.triu_indices(len(positions), 1)
-    return positions[a], positions[b]

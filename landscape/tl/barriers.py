@@ -32,6 +32,7 @@ import pandas as pd
 
 from landscape.errors import AnalysisError
 from landscape.tl import _paths
+from landscape.tl._barrier_cache import BarrierCache
 from landscape.tl._barrier_engine import Engine
 
 PATHS = ("linear", "swap")
@@ -62,6 +63,7 @@ def barriers(
     progress: bool = True,
     model_factory: Callable | None = None,
     dataset_factory: Callable | None = None,
+    store=None,
 ) -> pd.DataFrame:
     """Loss and accuracy along paths between pairs of masks, and their barriers.
 
@@ -71,9 +73,12 @@ def barriers(
         A MaskSet whose ``obs`` has ``run_id``, ``weight_seed`` and ``search_seed``
         (as from ``ls.read_runs``).
     pairs
-        None: every pair within each ``(run_id, weight_seed)`` group. An int N: N distinct
-        pairs drawn with ``rng`` from those (all of them if there are fewer). A list of
-        ``(i, j)`` obs positions: exactly those, path from mask i (alpha 0) to mask j.
+        None: every pair within each configuration and network (``(run_id, weight_seed)``).
+        An int N: N pairs **per configuration and network** (all of them where there are
+        fewer), the same N everywhere in the toolkit (``landscape analyze --barriers N``).
+        They are drawn with ``rng`` in an order that depends only on the group and its
+        masks' labels, so asking for 4 pairs after 2 keeps the first 2. A list of ``(i, j)``
+        obs positions: exactly those, path from mask i (alpha 0) to mask j.
     path
         ``"linear"`` (effective-weight interpolation), ``"swap"`` (constant-density Hamming
         geodesic) or both; see :mod:`landscape.tl._paths`.
@@ -94,7 +99,8 @@ def barriers(
         Where the networks run (``"auto"``: CUDA when available).
     across_seeds
         Allow pairs whose masks lie over different random weights (other weight seed or
-        run); only the linear path is defined for them.
+        run); only the linear path is defined for them. With an int ``pairs``, N pairs are
+        then drawn per run over all its networks.
     key_added
         Slot names: ``ms.uns[key_added]`` and ``ms.obsp[key_added]``.
     batch_points
@@ -108,6 +114,11 @@ def barriers(
         The masks themselves are always taken from ``ms``.
     dataset_factory
         ``run_id -> Dataset`` (default: the run's ``data`` config, loaded once per process).
+    store
+        A :class:`landscape.store.results.ResultStore`: curves it holds for the same masks,
+        path, alpha grid, split and BatchNorm setting are reused, the others computed and
+        added (only with the default factories). ``landscape analyze`` passes the runs
+        root's store, so barriers accumulate across analyses.
 
     Returns
     -------
@@ -120,6 +131,7 @@ def barriers(
         ``ms.obsp[key]`` float64 ``(n, n)``, symmetric, the chord-based loss barrier of the
         first path (NaN where not computed). ``barrier(a, b) == barrier(b, a)`` exactly:
         each unordered pair is computed once and the curve reversed for the other order.
+        ``params`` records ``n_computed`` and ``n_reused`` (pair-path curves).
     """
     from landscape.search.runner import resolve_device
 
@@ -128,7 +140,7 @@ def barriers(
     obs = _check_obs(ms)
     seed = _base_seed(rng)
     groups = _group_labels(obs)
-    requested = _select_pairs(len(obs), groups, pairs, across_seeds, seed)
+    requested = _select_pairs(obs, groups, pairs, across_seeds, seed)
     cross = [p for p in requested if groups[p[0]] != groups[p[1]]]
     if cross and "swap" in paths:
         i, j = cross[0]
@@ -154,9 +166,18 @@ def barriers(
     )
     from landscape.search.precision import strict_float32
 
-    with strict_float32():  # no TF32 convolutions on CUDA: curves comparable across devices
-        curves_by_pair, distances = engine.run(unique, paths, alphas, batch_points, progress)
-
+    cache = BarrierCache(store if model_factory is None and dataset_factory is None else None, ms, obs, names)
+    setting = {"alphas": [round(float(a), 12) for a in alphas], "split": split, "bn_batches": bn_batches,
+               "batch_size": int(batch_size), "seed": seed}  # fmt: skip
+    curves_by_pair, distances = cache.load(unique, paths, setting)
+    for p in paths:
+        todo = [pair for pair in unique if (pair, p) not in curves_by_pair]
+        if todo:
+            with strict_float32():  # no TF32 convolutions on CUDA: curves comparable across devices
+                new, dist = engine.run(todo, (p,), alphas, batch_points, progress)
+            curves_by_pair.update(new)
+            distances.update(dist)
+            cache.save(todo, p, setting, new, dist, engine)
     table, curves = _assemble(requested, canon, names, paths, split, alphas, curves_by_pair, distances)
     matrix = np.full((len(obs), len(obs)), np.nan)
     first = table[table["path"] == paths[0]]
@@ -173,6 +194,9 @@ def barriers(
         "device": engine.device,
         "batch_points": engine.points_per_batch,
         **engine.bn_params(),
+        **cache.bn_params(engine),
+        "n_computed": cache.computed,
+        "n_reused": cache.reused,
         "definitions": dict(DEFINITIONS),
     }
     ms.obsp[key_added] = matrix
@@ -234,26 +258,23 @@ def _group_labels(obs: pd.DataFrame) -> list[str]:
     return [f"{r}/w{int(w)}" for r, w in zip(obs["run_id"].astype(str), obs["weight_seed"])]
 
 
-def _select_pairs(n: int, groups: list[str], pairs, across_seeds: bool, seed: int) -> list[tuple[int, int]]:
+def _select_pairs(obs: pd.DataFrame, groups: list[str], pairs, across_seeds: bool, seed: int):
+    n = len(obs)
     if isinstance(pairs, bool):
         raise AnalysisError(f"pairs: expected None, a number of pairs or a list of (i, j), got {pairs!r}")
     if pairs is None or isinstance(pairs, (int, np.integer)):
-        candidates = [
-            (i, j) for i in range(n) for j in range(i + 1, n) if across_seeds or groups[i] == groups[j]
-        ]
-        if not candidates:
+        if pairs is not None and pairs < 1:
+            raise AnalysisError(f"pairs: need a positive number of pairs per group, got {pairs}")
+        blocks = _pair_blocks(obs, groups, across_seeds)
+        if not any(len(pos) > 1 for pos in blocks.values()):
             where = "" if across_seeds else " within a (run_id, weight_seed) group"
             raise AnalysisError(f"no pairs of masks{where}: every group holds a single mask")
-        if pairs is None:
-            return candidates
-        if pairs < 1:
-            raise AnalysisError(f"pairs: need a positive number of pairs, got {pairs}")
-        if pairs >= len(candidates):
-            return candidates
-        from landscape.nn.init import derive_seed
-
-        gen = np.random.default_rng(derive_seed(seed, "barrier_pairs"))
-        return [candidates[k] for k in np.sort(gen.choice(len(candidates), int(pairs), replace=False))]
+        names = obs.index.astype(str)
+        chosen = []
+        for pos in blocks.values():
+            candidates = _ordered_pairs(pos, names, seed)
+            chosen += candidates if pairs is None else candidates[: int(pairs)]
+        return sorted(chosen)
     out = []
     for p in pairs:
         try:
@@ -271,6 +292,30 @@ def _select_pairs(n: int, groups: list[str], pairs, across_seeds: bool, seed: in
     if not out:
         raise AnalysisError("pairs: the list of pairs is empty")
     return out
+
+
+def _pair_blocks(obs: pd.DataFrame, groups: list[str], across_seeds: bool) -> dict[tuple, np.ndarray]:
+    """Positions of the masks that may be paired: per (run, weight seed), or per run."""
+    keys = obs["run_id"].astype(str).tolist() if across_seeds else groups
+    blocks: dict[tuple, list[int]] = {}
+    for pos, key in enumerate(keys):
+        blocks.setdefault((key,), []).append(pos)
+    return {k: np.asarray(v) for k, v in blocks.items()}
+
+
+def _ordered_pairs(pos: np.ndarray, names: pd.Index, seed: int) -> list[tuple[int, int]]:
+    """Every pair of ``pos`` in a random order set by ``seed`` and the two masks' labels only,
+    so the first N pairs contain the first M < N, and masks added to a run later do not
+    reshuffle the pairs of the others."""
+    import hashlib
+
+    def rank(pair: tuple[int, int]) -> bytes:
+        a, b = sorted((names[pair[0]], names[pair[1]]))
+        return hashlib.sha256(f"{int(seed)}:barrier_pair:{a}:{b}".encode()).digest()
+
+    pos = pos.tolist()
+    every = [(a, b) for k, a in enumerate(pos) for b in pos[k + 1 :]]
+    return sorted(every, key=rank)
 
 
 def _canonical(p: tuple[int, int], names: list[str]) -> tuple[int, int]:

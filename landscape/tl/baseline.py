@@ -14,8 +14,9 @@ share ``I ~ Hypergeometric(n, K1, K2)`` weights: ``E[I] = K1 K2 / n`` and
 Layers are independent, so the whole-network ``I`` has the summed mean and variance; its
 Jaccard moments use the delta method (exact pmf when the network is one layer).
 
-Over a group of masks the baseline describes a randomly chosen pair: the mean of the
-pairwise expectations, and the sd from the law of total variance.
+Over a group of masks the baseline describes a randomly chosen pair (within one network):
+the mean of the pairwise expectations, and the sd from the law of total variance. Tables
+report similarities (1 - distance), like :func:`landscape.tl.diversity`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from landscape.grouping import CONFIG, group_masks
 from landscape.tl import _kernels
-from landscape.tl._utils import DEFAULT_GROUPBY, group_columns, groups, pairs
 
 EXACT_SUPPORT = 200_000
 METRICS = ("jaccard", "hamming", "matching")
@@ -122,21 +123,56 @@ def _pool(mean: np.ndarray, sd: np.ndarray) -> tuple[float, float]:
     return float(mean.mean()), float(np.sqrt(np.mean(sd**2) + mean.var()))
 
 
-def baseline_table(ms, metrics, per_layer: bool, group_list) -> pd.DataFrame:
-    """Tidy baseline rows ``(group, <group columns>, layer, metric, n_pairs, mean, sd)``."""
+def layer_sizes(ms) -> tuple[np.ndarray, np.ndarray]:
+    """Kept weights per mask and layer ``(n, L)`` and the layers' sizes ``(L,)``."""
     counts = _kernels.kept_counts(ms.words(), _kernels.layer_bounds(ms.layout))
     numel = np.array([s.numel for s in ms.layout], dtype=np.int64)
+    return counts, numel
+
+
+def chance_similarity(counts, numel, metric: str, i: np.ndarray, j: np.ndarray):
+    """Per-pair chance *similarity* (mean, sd) per layer ``(p, L)`` and whole network ``(p,)``
+    (similarity = 1 - distance; the sd is the distance's)."""
+    dist = "hamming" if metric == "matching" else metric
+    mean_l, sd_l, mean_w, sd_w = pair_moments(counts, numel, dist, i, j)
+    return 1 - mean_l, sd_l, 1 - mean_w, sd_w
+
+
+def baseline_table(ms, metrics, per_layer: bool, groups) -> pd.DataFrame:
+    """Tidy chance rows, one per group, metric and layer: ``group, <key columns>, metric,
+    layer, n_pairs, chance_similarity, chance_similarity_sd, pooled``.
+
+    Pairs are the group's pairs within each network (:meth:`Group.pairs`);
+    ``chance_similarity_sd`` is the sd of one randomly chosen pair of independent random
+    masks, not an uncertainty of the mean.
+    """
+    counts, numel = layer_sizes(ms)
     rows = []
-    for label, values, pos in group_list:
-        i, j = pairs(pos) if len(pos) > 1 else (pos, pos)
+    for g in groups:
+        i, j = g.pairs()
+        n_pairs = len(i)
+        if not n_pairs:  # a single mask: the chance level of a mask and an independent twin
+            i = j = g.positions[:1]
         for metric in metrics:
-            mean_l, sd_l, mean_w, sd_w = pair_moments(counts, numel, metric, i, j)
-            base = {"group": label, **values, "metric": metric, "n_pairs": len(i) if len(pos) > 1 else 0}
-            rows.append({**base, "layer": "whole", **dict(zip(("mean", "sd"), _pool(mean_w, sd_w)))})
+            mean_l, sd_l, mean_w, sd_w = chance_similarity(counts, numel, metric, i, j)
+            base = {
+                "group": g.label,
+                **g.key,
+                **g.columns,
+                "metric": metric,
+                "n_pairs": n_pairs,
+                "pooled": g.pooled_text(),
+            }
+            whole = _pool(mean_w, sd_w)
+            rows.append(
+                {**base, "layer": "whole", "chance_similarity": whole[0], "chance_similarity_sd": whole[1]}
+            )
             if per_layer:
                 for li, spec in enumerate(ms.layout):
-                    stats_l = _pool(mean_l[:, li], sd_l[:, li])
-                    rows.append({**base, "layer": spec.name, **dict(zip(("mean", "sd"), stats_l))})
+                    m, s = _pool(mean_l[:, li], sd_l[:, li])
+                    rows.append(
+                        {**base, "layer": spec.name, "chance_similarity": m, "chance_similarity_sd": s}
+                    )
     return pd.DataFrame(rows)
 
 
@@ -145,23 +181,24 @@ def random_baseline(
     *,
     metric: str | tuple[str, ...] = ("jaccard", "hamming"),
     per_layer: bool = True,
-    groupby=DEFAULT_GROUPBY,
+    groupby=CONFIG,
     key_added: str | None = None,
     copy: bool = False,
 ) -> pd.DataFrame:
-    """Expected distance (mean, sd) between independent random masks with the observed sizes.
+    """Expected similarity (mean, sd) of independent random masks with the observed sizes.
 
     Parameters
     ----------
     ms
         MaskSet.
     metric
-        ``"jaccard"``, ``"hamming"`` (normalised), ``"matching"`` or a tuple of them.
+        ``"jaccard"`` (Jaccard similarity), ``"hamming"`` (fraction of weights that agree,
+        1 - normalised Hamming distance), ``"matching"`` (the same) or a tuple of them.
     per_layer
         Add one row per layer besides the whole network (``layer == "whole"``).
     groupby
-        ``obs`` columns; pairs are taken within each group. With the default, columns absent
-        from ``obs`` are skipped; ``None`` pools all masks.
+        ``"config"`` (default): one group per configuration; columns: pool configurations
+        (see :mod:`landscape.grouping`). Pairs are always taken within one network.
     key_added, copy
         ``uns`` key (default ``"random_baseline"``); with ``copy=True`` nothing is written to
         ``ms`` and only the table is returned.
@@ -169,18 +206,27 @@ def random_baseline(
     Returns
     -------
     pandas.DataFrame
-        Columns ``group, <group columns>, metric, n_pairs, layer, mean, sd``; also stored in
-        ``uns[key]["table"]``.
+        Columns ``group, <group key>, metric, n_pairs, pooled, layer, chance_similarity,
+        chance_similarity_sd``; also stored in ``uns[key]["table"]``.
     """
     metrics = (metric,) if isinstance(metric, str) else tuple(metric)
     from landscape.tl.distances import _metrics
 
     _metrics(metrics)
-    cols = group_columns(ms, groupby, default=groupby == DEFAULT_GROUPBY)
-    table = baseline_table(ms, metrics, per_layer, groups(ms, cols))
+    table = baseline_table(ms, metrics, per_layer, group_masks(ms.obs, groupby))
     if not copy:
         ms.uns[key_added or "random_baseline"] = {
-            "params": {"metric": list(metrics), "per_layer": per_layer, "groupby": cols},
+            "params": {
+                "metric": list(metrics),
+                "per_layer": per_layer,
+                "groupby": _describe_groupby(groupby),
+            },
             "table": table,
         }
     return table
+
+
+def _describe_groupby(groupby):
+    if groupby is None or isinstance(groupby, str):
+        return groupby or CONFIG
+    return list(groupby)

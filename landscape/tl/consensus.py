@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
-from landscape.tl._utils import DEFAULT_GROUPBY, group_columns, groups
+from landscape.grouping import CONFIG, group_masks
+from landscape.tl.baseline import _describe_groupby
 
 ROWS_PER_CHUNK = 64  # bounds the unpacked block to 64 x layer size bytes
 
@@ -65,46 +66,56 @@ def compare_with_binomial(freq: np.ndarray, m: int, p: float) -> tuple[dict, pd.
     return summary, hist
 
 
-def consensus(ms, *, groupby=DEFAULT_GROUPBY, key_added: str | None = None, copy: bool = False):
-    """Per-weight selection frequencies per group and layer, compared with the binomial null.
+def consensus(ms, *, groupby=CONFIG, key_added: str | None = None, copy: bool = False):
+    """Per-weight selection frequencies per group, network and layer, against the binomial null.
 
     Parameters
     ----------
     ms
         MaskSet.
     groupby
-        ``obs`` columns defining groups (with the default, absent columns are skipped).
+        ``"config"`` (default): one group per configuration; columns pool configurations (see
+        :mod:`landscape.grouping`). Frequencies are counted within one random network (the
+        same position holds another weight in another network).
     key_added, copy
         ``uns`` key (default ``"consensus"``); with ``copy=True`` ``ms`` is left untouched.
 
     Returns
     -------
     pandas.DataFrame
-        One row per group and layer: ``n_masks``, ``density`` (mean over the group),
-        ``frac_all``/``frac_none`` (weights kept by every/no mask) beside their null values
-        ``p**m`` and ``(1-p)**m``, ``dispersion`` (variance of the frequency over the binomial
-        variance), ``chi2, chi2_dof, chi2_pvalue`` and ``ks`` (largest CDF gap).
+        One row per group, network and layer: ``group`` (the group's label, with its weight
+        seed when the group spans several networks), ``weight_seed``, ``n_masks``,
+        ``density`` (mean over the group), ``frac_all``/``frac_none`` (weights kept by
+        every/no mask) beside their null values ``p**m`` and ``(1-p)**m``, ``dispersion``
+        (variance of the frequency over the binomial variance), ``chi2, chi2_dof,
+        chi2_pvalue`` and ``ks`` (largest CDF gap), ``pooled``.
         ``uns[key][group]`` holds ``"freq"`` (``{layer: uint16 array of the layer's shape}``)
         and ``"hist"`` (``{layer: DataFrame k, observed, expected}``); ``uns[key]["summary"]``
         the table.
     """
     if len(ms) == 0:
         raise AnalysisError("consensus needs at least one mask")
-    cols = group_columns(ms, groupby, default=groupby == DEFAULT_GROUPBY)
     rows, per_group = [], {}
-    for label, values, pos in groups(ms, cols):
-        packed = ms.rows(pos)
-        freqs, hists = {}, {}
-        for spec in ms.layout:
-            freq = selection_frequency(packed, ms.layout, spec.name)
-            p = float(freq.sum(dtype=np.int64)) / (len(pos) * spec.numel)
-            summary, hists[spec.name] = compare_with_binomial(freq, len(pos), p)
-            freqs[spec.name] = freq
-            rows.append(
-                {"group": label, **values, "layer": spec.name, "n_masks": len(pos), "density": p, **summary}
-            )
-        per_group[label] = {"freq": freqs, "hist": hists}
+    for g in group_masks(ms.obs, groupby):
+        for net, pos in g.networks.items():
+            label = g.label if g.n_networks == 1 else f"{g.label} · weight seed {net}"
+            packed = ms.rows(pos)
+            freqs, hists = {}, {}
+            for spec in ms.layout:
+                freq = selection_frequency(packed, ms.layout, spec.name)
+                p = float(freq.sum(dtype=np.int64)) / (len(pos) * spec.numel)
+                summary, hists[spec.name] = compare_with_binomial(freq, len(pos), p)
+                freqs[spec.name] = freq
+                rows.append(
+                    {"group": label, **g.key, **{k: v for k, v in g.columns.items() if k != "density"}, "weight_seed": net, "layer": spec.name, "n_masks": len(pos),
+                     "density": p, **summary, "pooled": g.pooled_text()}
+                )  # fmt: skip
+            per_group[label] = {"freq": freqs, "hist": hists, "n_masks": len(pos)}
     table = pd.DataFrame(rows)
     if not copy:
-        ms.uns[key_added or "consensus"] = {"params": {"groupby": cols}, "summary": table, **per_group}
+        ms.uns[key_added or "consensus"] = {
+            "params": {"groupby": _describe_groupby(groupby)},
+            "summary": table,
+            **per_group,
+        }
     return table

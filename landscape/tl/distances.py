@@ -69,6 +69,16 @@ def distances(
     ms = target(ms, copy)
     bounds = _kernels.layer_bounds(ms.layout)
     layers = _kernels.intersection_counts(ms.words(), bounds, backend=route, device=device)
+    fill_from_counts(ms, layers, metrics, per_layer, key_added=key_added, backend=route, device=device)
+    return ms if copy else None
+
+
+def fill_from_counts(
+    ms, layers: np.ndarray, metrics, per_layer: bool, key_added: str | None = None, **provenance
+) -> None:
+    """Write the slots of :func:`distances` from per-layer intersection counts ``(n, n, L)``
+    (the diagonal holds each mask's kept count), e.g. counts kept from an earlier run."""
+    metrics = _metrics(metrics)
     whole = layers.sum(axis=2)
     prefix = f"{key_added}_" if key_added else ""
     ms.obsp[prefix + "intersection"] = whole
@@ -80,11 +90,10 @@ def distances(
         for m in metrics:
             ms.obsp[prefix + _slot(m) + "_layers"] = _metric(layers, m, numel)
     ms.uns[key_added or "distances"] = {
-        "params": {"metric": list(metrics), "per_layer": per_layer, "backend": route, "device": device},
+        "params": {"metric": list(metrics), "per_layer": per_layer, **provenance},
         "layers": ms.layout.names,
         "n_weights": ms.layout.n_weights,
     }
-    return ms if copy else None
 
 
 def _metric(inter: np.ndarray, metric: str, n_weights) -> np.ndarray:

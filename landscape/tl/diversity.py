@@ -1,49 +1,114 @@
-"""Within-group diversity of masks beside the chance baseline."""
+"""Within-group similarity of masks beside chance, with intervals over masks and networks.
+
+Groups follow :mod:`landscape.grouping` (one configuration each, unless ``groupby`` pools);
+pairs are taken within one random network; the uncertainty is that of
+:mod:`landscape.tl._stats` (jackknife over masks, t interval over networks, the exact-variance
+test against independent random masks).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from landscape.tl._utils import DEFAULT_GROUPBY, distance_slot, group_columns, groups, pairs
-from landscape.tl.baseline import baseline_table
+from landscape.grouping import CONFIG, group_masks
+from landscape.tl import _stats
+from landscape.tl._utils import distance_slot
+from landscape.tl.baseline import _describe_groupby, chance_similarity, layer_sizes
+
+#: what every similarity column means, by metric
+SIMILARITY = {
+    "jaccard": "Jaccard similarity |A∩B| / |A∪B|",
+    "hamming": "fraction of weights on which two masks agree (1 - normalised Hamming distance)",
+}
+
+# the columns of the per-network table, after the group's key columns
+COLUMNS = (
+    "layer",
+    "metric",
+    "weight_seed",
+    "n_masks",
+    "n_pairs",
+    "similarity",
+    "similarity_sd",
+    "similarity_min",
+    "similarity_max",
+    "similarity_ci_low",
+    "similarity_ci_high",
+    "chance_similarity",
+    "chance_similarity_sd",
+    "excess_similarity",
+    "excess_ci_low",
+    "excess_ci_high",
+    "p_value",
+)
 
 
-def _summary(values: np.ndarray) -> dict:
-    if values.size == 0:
-        return {"mean": np.nan, "sd": np.nan, "min": np.nan, "max": np.nan}
-    sd = float(values.std(ddof=1)) if values.size > 1 else 0.0
-    return {"mean": float(values.mean()), "sd": sd, "min": float(values.min()), "max": float(values.max())}
-
-
-def _baseline(ms, metric: str, per_layer: bool, cols, group_list) -> pd.DataFrame:
-    """The random baseline of ``tl.random_baseline`` when it already covers these groups
-    (same grouping, metric, layers and pair counts), else computed here."""
-    prev = ms.uns.get("random_baseline")
-    if isinstance(prev, dict) and "table" in prev:
-        params, table = prev.get("params", {}), prev["table"]
-        if (
-            metric in params.get("metric", ())
-            and (params.get("per_layer") or not per_layer)
-            and list(params.get("groupby", ())) == list(cols)
-        ):
-            rows = table[(table["metric"] == metric) & (table["layer"] == "whole")]
-            sizes = dict(zip(rows["group"], rows["n_pairs"]))
-            expected = {label: len(pos) * (len(pos) - 1) // 2 for label, _, pos in group_list}
-            if sizes == expected:  # a subset of the masks would change the pair counts
-                return table[table["metric"] == metric]
-    return baseline_table(ms, (metric,), per_layer, group_list)
+def _network_rows(g, net, pos, whole, layered, counts, numel, metric, layer_names, pooled):
+    """Rows (whole network, then layers) for the masks ``pos`` of one network."""
+    m = len(pos)
+    i_loc, j_loc = np.triu_indices(m, 1)
+    dist = whole[np.ix_(pos, pos)][..., None]
+    if layered is not None:
+        dist = np.concatenate([dist, layered[np.ix_(pos, pos)]], axis=2)
+    sim = 1.0 - dist
+    mean_l, sd_l, mean_w, sd_w = chance_similarity(counts, numel, metric, pos[i_loc], pos[j_loc])
+    per_pair_mean = np.concatenate([mean_w[:, None], mean_l], axis=1)[:, : sim.shape[2]]
+    per_pair_var = np.concatenate([sd_w[:, None], sd_l], axis=1)[:, : sim.shape[2]] ** 2
+    chance = np.zeros_like(sim)
+    chance_var = np.zeros_like(sim)
+    for target, values in ((chance, per_pair_mean), (chance_var, per_pair_var)):
+        target[i_loc, j_loc] = values
+        target[j_loc, i_loc] = values
+    st = _stats.within_network(sim, chance, chance_var)
+    dof = m - 1
+    sim_lo, sim_hi = _stats.interval(st["similarity"], st["similarity_se"], dof)
+    ex_lo, ex_hi = _stats.interval(st["excess"], st["excess_se"], dof)
+    pair_sim = sim[i_loc, j_loc]
+    rows = []
+    for k, layer in enumerate(["whole", *layer_names][: sim.shape[2]]):
+        v = pair_sim[:, k]
+        rows.append(
+            {
+                "group": g.label,
+                **g.key,
+                **g.columns,
+                "layer": layer,
+                "metric": metric,
+                "weight_seed": net,
+                "n_masks": m,
+                "n_pairs": len(v),
+                "similarity": float(st["similarity"][k]),
+                "similarity_sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                "similarity_min": float(v.min()),
+                "similarity_max": float(v.max()),
+                "similarity_ci_low": float(sim_lo[k]),
+                "similarity_ci_high": float(sim_hi[k]),
+                "chance_similarity": float(st["chance"][k]),
+                "chance_similarity_sd": float(np.sqrt(per_pair_var[:, k].mean() + per_pair_mean[:, k].var())),
+                "excess_similarity": float(st["excess"][k]),
+                "excess_ci_low": float(ex_lo[k]),
+                "excess_ci_high": float(ex_hi[k]),
+                "p_value": float(_stats.two_sided_p(st["z"][k])),
+                "pooled": pooled,
+                # kept for the across-network test (pairs are independent under the null)
+                "_excess_sum": float(st["excess"][k] * len(v)),
+                "_null_var_sum": float(st["null_var_sum"][k]),
+            }
+        )
+    return rows
 
 
 def diversity(
     ms,
     *,
-    groupby=DEFAULT_GROUPBY,
+    groupby=CONFIG,
     metric: str = "jaccard",
     key_added: str | None = None,
     copy: bool = False,
 ) -> pd.DataFrame:
-    """Pairwise distances within each group, whole network and per layer, against chance.
+    """Mean pairwise similarity within each group and network, whole network and per layer,
+    against chance, with a 95% interval and a test.
 
     Needs ``obsp["dist_<metric>"]`` from :func:`landscape.tl.distances` (per-layer rows
     appear when it ran with ``per_layer=True``).
@@ -53,46 +118,90 @@ def diversity(
     ms
         MaskSet.
     groupby
-        ``obs`` columns defining groups (with the default, absent columns are skipped).
+        ``"config"`` (default): one group per configuration, so masks of runs that differ in
+        any config field are never pooled. Columns (``("method", "density")``): pool
+        configurations with equal values; the ``pooled`` column then names what was pooled.
     metric
-        ``"jaccard"`` or ``"hamming"``.
+        ``"jaccard"`` or ``"hamming"``; every value is a similarity (see :data:`SIMILARITY`).
     key_added, copy
         ``uns`` key (default ``"diversity"``); with ``copy=True`` ``ms`` is left untouched.
 
     Returns
     -------
     pandas.DataFrame
-        One row per group and layer (``"whole"`` first): ``n_masks, n_pairs`` and the
-        ``mean, sd, min, max`` of the ``i < j`` distances, the random baseline
-        ``baseline_mean, baseline_sd``, ``excess`` = observed similarity minus chance
-        similarity (``baseline_mean - mean``; > 0 means masks overlap more than chance) and
-        ``z = excess / baseline_sd``.
+        One row per group, network (``weight_seed``) and layer (``"whole"`` first): ``n_masks,
+        n_pairs``; over the pairs: ``similarity`` (mean), ``similarity_sd, _min, _max``;
+        ``similarity_ci_low/high`` (95% jackknife interval over masks, NaN below 3 masks);
+        ``chance_similarity`` (independent random masks of the same per-layer counts) and its
+        sd for one pair; ``excess_similarity`` = similarity - chance (> 0: more overlap than
+        chance) with its jackknife interval; ``p_value``: two-sided test of "independent
+        random masks". ``uns[key]["summary"]`` holds the same per group across networks
+        (:func:`across_networks`).
     """
     whole = distance_slot(ms, metric)
     per_layer = f"dist_{metric}_layers" in ms.obsp
     layered = distance_slot(ms, metric, layers=True) if per_layer else None
-    cols = group_columns(ms, groupby, default=groupby == DEFAULT_GROUPBY)
-    group_list = groups(ms, cols)
-    base = _baseline(ms, metric, per_layer, cols, group_list).set_index(["group", "layer"])
+    counts, numel = layer_sizes(ms)
     rows = []
-    for label, values, pos in group_list:
-        i, j = pairs(pos)
-        slots = [("whole", whole[i, j])]
-        if per_layer:
-            slots += [(spec.name, layered[i, j, k]) for k, spec in enumerate(ms.layout)]
-        for layer, dist in slots:
-            b = base.loc[(label, layer)]
-            row = {"group": label, **values, "layer": layer, "metric": metric}
-            row.update(n_masks=len(pos), n_pairs=len(i), **_summary(dist))
-            row.update(baseline_mean=b["mean"], baseline_sd=b["sd"])
-            rows.append(row)
+    for g in group_masks(ms.obs, groupby):
+        pooled = g.pooled_text()
+        for net, pos in g.networks.items():
+            if len(pos) < 2:
+                continue
+            rows += _network_rows(g, net, pos, whole, layered, counts, numel, metric, ms.layout.names, pooled)
     table = pd.DataFrame(rows)
-    table["excess"] = table["baseline_mean"] - table["mean"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table["z"] = table["excess"] / table["baseline_sd"]
+    summary = across_networks(table)
+    table = table.drop(columns=[c for c in table.columns if str(c).startswith("_")])
     if not copy:
         ms.uns[key_added or "diversity"] = {
-            "params": {"metric": metric, "groupby": cols, "per_layer": per_layer},
+            "params": {
+                "metric": metric,
+                "groupby": _describe_groupby(groupby),
+                "per_layer": per_layer,
+                "similarity": SIMILARITY.get(metric, metric),
+                "interval": "95% delete-one-mask jackknife within a network; t over networks",
+                "test": "two-sided, H0: independent uniformly random masks with the same per-layer counts",
+            },
             "table": table,
+            "summary": summary,
         }
     return table
+
+
+def across_networks(table: pd.DataFrame) -> pd.DataFrame:
+    """Per group and layer across its networks: the mean of the per-network values, their sd
+    over networks and a 95% t interval over networks (``interval == "networks"``); with one
+    network, that network's interval over masks (``interval == "masks"``). ``p_value`` tests
+    all the group's within-network pairs together."""
+    if table.empty:
+        return table.copy()
+    keys = [c for c in table.columns if c not in COLUMNS and not str(c).startswith("_") and c != "pooled"]
+    out = []
+    for _, part in table.groupby([*keys, "layer", "metric"], sort=False, dropna=False):
+        first = part.iloc[0]
+        row = {k: first[k] for k in keys} | {"layer": first["layer"], "metric": first["metric"]}
+        w = len(part)
+        row.update(n_networks=w, n_masks=int(part["n_masks"].sum()), n_pairs=int(part["n_pairs"].sum()))
+        for name in ("similarity", "excess_similarity"):
+            stats = _stats.across_networks(part[name].to_numpy())
+            row[name] = float(stats["mean"])
+            row[f"{name}_sd_networks"] = float(stats["sd"])
+            prefix = "similarity" if name == "similarity" else "excess"
+            if w > 1:
+                row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"] = (
+                    float(stats["ci_low"]),
+                    float(stats["ci_high"]),
+                )
+            else:
+                row[f"{prefix}_ci_low"] = float(first[f"{prefix}_ci_low"])
+                row[f"{prefix}_ci_high"] = float(first[f"{prefix}_ci_high"])
+        row["chance_similarity"] = float(part["chance_similarity"].mean())
+        row["interval"] = "networks" if w > 1 else "masks"
+        if "_excess_sum" in part:
+            z = part["_excess_sum"].sum() / np.sqrt(part["_null_var_sum"].sum())
+            row["p_value"] = float(_stats.two_sided_p(z))
+        else:
+            row["p_value"] = float(first["p_value"]) if w == 1 else np.nan
+        row["pooled"] = first.get("pooled", "")
+        out.append(row)
+    return pd.DataFrame(out)

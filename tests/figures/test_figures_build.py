@@ -60,7 +60,7 @@ def test_build_writes_files_and_provenance(tmp_path, annotated):
     embedding = json.loads((tmp_path / "figs" / "embedding.json").read_text())
     assert embedding["computed_for_figure"] == ["mds"] and "mds" in embedding["analysis"]
     consensus = json.loads((tmp_path / "figs" / "selection_frequency.json").read_text())
-    assert consensus["analysis"]["consensus"] == {"groupby": ["method"]}
+    assert consensus["analysis"]["consensus"] == {"groupby": "config"}  # one group per configuration
     width = json.loads((tmp_path / "figs" / "accuracy_vs_width.json").read_text())
     # the width figure holds density at 0.5 (the density seen at most widths); the dense
     # reference is kept, the 3 edge_popup masks at density 0.2 are not

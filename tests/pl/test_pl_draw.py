@@ -226,12 +226,12 @@ def test_chance_level_agrees_with_tl_random_baseline(toy):
     ours = _prepare_layer_baseline(
         counts, [s.numel for s in ms.layout], labels, ms.layout.names, similarity=False
     )
-    theirs = table[(table["group"] == "method=edge_popup") & (table["layer"] != "whole")]
-    np.testing.assert_allclose(ours["mean"].to_numpy(), theirs["mean"].to_numpy(), atol=2e-3)
+    theirs = table[(table["method"] == "edge_popup") & (table["layer"] != "whole")]
+    np.testing.assert_allclose(ours["mean"].to_numpy(), 1 - theirs["chance_similarity"].to_numpy(), atol=2e-3)
     whole = _prepare_chance_levels(counts, np.array([s.numel for s in ms.layout]), labels)
-    ref = table[(table["group"] == "method=edge_popup") & (table["layer"] == "whole")].iloc[0]
-    assert whole.iloc[0]["mean"] == pytest.approx(ref["mean"], abs=2e-3)
-    assert whole.iloc[0]["sd"] == pytest.approx(ref["sd"], rel=0.05)
+    ref = table[(table["method"] == "edge_popup") & (table["layer"] == "whole")].iloc[0]
+    assert whole.iloc[0]["mean"] == pytest.approx(1 - ref["chance_similarity"], abs=2e-3)
+    assert whole.iloc[0]["sd"] == pytest.approx(ref["chance_similarity_sd"], rel=0.05)
 
 
 def test_width_axis_is_log2_and_crowded_tick_labels_are_blanked():

@@ -298,8 +298,31 @@ def test_random_pairs_are_reproducible(bn_run):
     ms = read_runs(bn_run)
     t1 = barriers(ms, pairs=2, path="linear", n_points=2, rng=5, progress=False)
     t2 = barriers(ms, pairs=2, path="linear", n_points=2, rng=5, progress=False)
-    assert len(t1) == 2 and t1[["i", "j"]].equals(t2[["i", "j"]])
+    # N pairs per (run, weight seed): two networks, two pairs each
+    assert len(t1) == 4 and t1[["i", "j"]].equals(t2[["i", "j"]])
+    assert (t1.assign(w=ms.obs["weight_seed"].to_numpy()[t1["i"]]).groupby("w").size() == 2).all()
     assert ms.uns["barrier"]["params"]["pairs"] == 2
+    t3 = barriers(ms, pairs=3, path="linear", n_points=2, rng=5, progress=False)
+    assert set(map(tuple, t1[["i", "j"]].to_numpy())) <= set(map(tuple, t3[["i", "j"]].to_numpy()))
+
+
+def test_stored_curves_are_reused_and_accumulate(bn_run, tmp_path):
+    from landscape.store.results import ResultStore
+
+    store = ResultStore(tmp_path / "analysis")
+    ms = read_runs(bn_run)
+    t1 = barriers(ms, pairs=1, path="linear", n_points=3, rng=1, progress=False, store=store)
+    assert ms.uns["barrier"]["params"]["n_computed"] == 2 and ms.uns["barrier"]["params"]["n_reused"] == 0
+    t2 = barriers(ms, pairs=2, path="linear", n_points=3, rng=1, progress=False, store=store)
+    params = ms.uns["barrier"]["params"]
+    assert params["n_computed"] == 2 and params["n_reused"] == 2  # only the new pairs ran
+    assert params["bn_reestimated"]
+    shared = t2.merge(t1, on=["obs_i", "obs_j", "path"], suffixes=("", "_before"))
+    assert len(shared) == 2 and (shared["barrier_loss"] == shared["barrier_loss_before"]).all()
+    # another alpha grid is another result: computed, nothing overwritten
+    barriers(ms, pairs=1, path="linear", n_points=4, rng=1, progress=False, store=store)
+    assert ms.uns["barrier"]["params"]["n_computed"] == 2
+    assert len(list(store.records("barrier_curve"))) == 6
 
 
 def test_pairs_across_weight_seeds(bn_run):

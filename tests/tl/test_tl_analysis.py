@@ -27,22 +27,22 @@ def test_diversity_table():
     tl.distances(ms, per_layer=True)
     table = tl.diversity(ms, metric="hamming")
     assert ms.uns["diversity"]["table"] is table
-    assert list(table["group"].unique()) == [
-        "method=x, density=0.5",
-        "method=y, density=0.5",
-        "method=z, density=0.5",
-    ]
+    assert list(table["group"].unique()) == ["x", "y", "z"]  # the field that differs, not ids
     assert set(table["layer"]) == {"whole", "a", "b"}
     row = table[(table["method"] == "y") & (table["layer"] == "whole")].iloc[0]
-    block = ms.obsp["dist_hamming"][6:12, 6:12][np.triu_indices(6, 1)]
+    block = 1 - ms.obsp["dist_hamming"][6:12, 6:12][np.triu_indices(6, 1)]
     assert row["n_pairs"] == 15 and row["n_masks"] == 6
-    assert row["mean"] == pytest.approx(block.mean())
-    assert row["max"] == block.max() and row["min"] == block.min()
-    assert row["baseline_mean"] == pytest.approx(0.5, abs=0.03)
-    assert row["excess"] == pytest.approx(row["baseline_mean"] - row["mean"])
-    assert row["excess"] > 0.3  # noisy copies overlap far more than chance
+    assert row["similarity"] == pytest.approx(block.mean())
+    assert row["similarity_max"] == block.max() and row["similarity_min"] == block.min()
+    assert row["chance_similarity"] == pytest.approx(0.5, abs=0.03)
+    assert row["excess_similarity"] == pytest.approx(row["similarity"] - row["chance_similarity"])
+    assert row["excess_similarity"] > 0.3  # noisy copies overlap far more than chance
+    assert row["excess_ci_low"] < row["excess_similarity"] < row["excess_ci_high"]
+    assert row["excess_ci_low"] > 0 and row["p_value"] < 1e-6
+    assert "z" not in table and "mean" not in table  # similarity columns only, named as such
     pooled = tl.diversity(ms, groupby=None, copy=True)
     assert len(pooled) == 3 and pooled["n_pairs"].iloc[0] == 153
+    assert pooled["pooled"].iloc[0] == "method x, y, z"  # the output names what was pooled
     with pytest.raises(AnalysisError, match="nothere"):
         tl.diversity(ms, groupby="nothere")
 
@@ -54,14 +54,14 @@ def test_consensus_on_a_known_example():
     )
     ms = make_maskset(dense, layout)
     table = tl.consensus(ms, groupby=None)
-    freq = ms.uns["consensus"]["all"]["freq"]["w"]
+    freq = ms.uns["consensus"]["all masks"]["freq"]["w"]
     assert freq.dtype == np.uint16 and freq.shape == (2, 3)
     np.testing.assert_array_equal(freq.ravel(), [4, 2, 0, 2, 3, 2])
     row = table.iloc[0]
     assert row["density"] == pytest.approx(13 / 24)
     assert row["frac_all"] == pytest.approx(1 / 6) and row["frac_none"] == pytest.approx(1 / 6)
     assert row["frac_all_null"] == pytest.approx((13 / 24) ** 4)
-    hist = ms.uns["consensus"]["all"]["hist"]["w"]
+    hist = ms.uns["consensus"]["all masks"]["hist"]["w"]
     np.testing.assert_array_equal(hist["observed"], [1, 0, 3, 1, 1])
     np.testing.assert_allclose(hist["expected"], 6 * stats.binom.pmf(np.arange(5), 4, 13 / 24))
     assert row["ks"] == pytest.approx(

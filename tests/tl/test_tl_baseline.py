@@ -37,16 +37,16 @@ def test_baseline_matches_monte_carlo():
     jac, ham = dists(slice(None), 130)
     jac_a, _ = dists(slice(0, 40), 40)
     _, ham_b = dists(slice(40, 130), 90)
-    observed = {
-        ("whole", "jaccard"): jac,
-        ("whole", "hamming"): ham,
+    observed = {  # similarities, as the table reports them
+        ("whole", "jaccard"): 1 - jac,
+        ("whole", "hamming"): 1 - ham,
         ("whole", "matching"): 1 - ham,
-        ("a", "jaccard"): jac_a,
-        ("b", "hamming"): ham_b,
+        ("a", "jaccard"): 1 - jac_a,
+        ("b", "hamming"): 1 - ham_b,
     }
     rows = table.set_index(["layer", "metric"])
     for key, values in observed.items():
-        mean, sd = rows.loc[key, "mean"], rows.loc[key, "sd"]
+        mean, sd = rows.loc[key, "chance_similarity"], rows.loc[key, "chance_similarity_sd"]
         assert abs(values.mean() - mean) < 4 * sd / np.sqrt(len(values)), key
         assert values.std() == pytest.approx(sd, rel=0.08), key
     assert set(table["layer"]) == {"whole", "a", "b"}
@@ -77,6 +77,15 @@ def test_groups_and_copy():
     ms = make_maskset(dense, LAYOUT, obs)
     table = tl.random_baseline(ms, metric="hamming", per_layer=False, copy=True)
     assert "random_baseline" not in ms.uns
-    whole = table.set_index("method")["mean"]
-    assert whole["ep"] == pytest.approx((2 * 10 * 30 / 40 + 2 * 20 * 70 / 90) / 130)
+    whole = table.set_index("method")["chance_similarity"]
+    assert whole["ep"] == pytest.approx(1 - (2 * 10 * 30 / 40 + 2 * 20 * 70 / 90) / 130)
     assert (table["n_pairs"] == 3).all()
+    assert list(table["group"]) == ["ep", "bp"]  # labelled by the field that differs
+
+
+def test_pairs_stay_inside_one_network():
+    rng = np.random.default_rng(2)
+    dense = fixed_k_masks(rng, 6, (10, 20))
+    obs = pd.DataFrame({"method": ["ep"] * 6, "weight_seed": [0, 0, 0, 1, 1, 1]})
+    table = tl.random_baseline(make_maskset(dense, LAYOUT, obs), metric="jaccard", per_layer=False)
+    assert table["n_pairs"].tolist() == [6]  # 3 + 3 pairs, none across the two networks

@@ -1,0 +1,250 @@
+"""``landscape analyze``: the standard analysis of a runs root, kept in a result store.
+
+One call in a notebook (``landscape.analysis.analyze("runs")``) does what the CLI does: read
+every finished run (skipping, and naming, incomplete or corrupt ones), keep masks of
+different networks apart (one MaskSet per layout), and per group of masks — one
+configuration each unless ``groupby`` pools — compute distances, the random baseline,
+similarity beside chance with intervals over masks and networks, consensus, clusters,
+embeddings and optionally loss barriers.
+
+Every computed result goes into ``<runs>/_analysis/results/`` under a key of its inputs
+(:mod:`landscape.store.results`); a later analysis reuses what matches and computes the
+rest, and barrier pairs accumulate. The tables in ``<runs>/_analysis/*.csv`` are views of
+the latest analysis over that store: the barrier tables show every stored curve between the
+analysed masks, whatever analysis computed it. Only ``landscape clean`` removes results.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from landscape.analysis import cached
+from landscape.analysis.cached import attach_barriers as attach_stored_barriers
+from landscape.analysis.summary import format_summary
+from landscape.analysis.views import ANALYSIS_DIR, analysis_folder, masks_table, write_views
+from landscape.errors import AnalysisError
+from landscape.grouping import CONFIG, group_masks
+from landscape.store.results import ResultStore
+
+__all__ = ["ANALYSIS_DIR", "Analysis", "analyze", "attach_barriers", "format_summary"]
+
+# Barriers compare masks over shared random weights; weight-training baselines train their
+# own weights per mask, so there is no mask path between two of them.
+WEIGHT_TRAINING = ("dense", "kstarts", "dissipating", "kstarts_dissipating")
+
+
+@dataclass
+class Analysis:
+    """Result of :func:`analyze`: the tables, the analysed MaskSets and what was skipped.
+
+    ``work`` counts what was computed and what was reused from the result store
+    (``{"distances": {"computed": 1, "reused": 0}, "barrier curves": {...}, ...}``).
+    """
+
+    tables: dict[str, pd.DataFrame]
+    out_dir: Path
+    masksets: dict[str, object] = field(default_factory=dict)  # layout group -> MaskSet
+    skipped: list[str] = field(default_factory=list)
+    work: dict[str, dict[str, int]] = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return format_summary(self)
+
+
+def _load_groups(root: Path, where) -> tuple[dict[str, object], list[str]]:
+    """Finished masks grouped by layout (labelled ``<model>-<layout hash>``), and the runs
+    that were skipped with the reason."""
+    import hashlib
+
+    from landscape.maskset import read_layout_groups
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skipped runs are reported in the summary instead
+        sets = read_layout_groups(root, where=where)
+    groups = {}
+    for ms in sets:
+        key = hashlib.sha256(ms.layout.dumps().encode()).hexdigest()[:8]
+        model = ms.obs["model.name"].iloc[0] if "model.name" in ms.obs else "masks"
+        groups[f"{model}-{key}"] = ms
+    skipped = [f"{s['path']}: {s['reason']}" for s in sets[0].uns.get("skipped_runs", [])]
+    return groups, skipped
+
+
+def analyze(
+    path: str | Path,
+    *,
+    where=None,
+    groupby=CONFIG,
+    metrics: tuple[str, ...] = ("jaccard", "hamming"),
+    barriers: int = 0,
+    barrier_split: str = "test",
+    barrier_points: int = 11,
+    embed: tuple[str, ...] = ("mds",),
+    rng: int = 0,
+    device: str | None = "cpu",
+    out: str | Path | None = None,
+    recompute: bool = False,
+    progress: bool = True,
+) -> Analysis:
+    """Analyse every finished run under ``path``.
+
+    Parameters
+    ----------
+    where
+        Query on ``obs`` (pandas ``query`` string or ``{column: value(s)}``).
+    groupby
+        ``"config"`` (default): every configuration is its own group, never pooled with
+        another. Columns (``("method", "density")``): pool configurations with equal values;
+        the tables' ``pooled`` column and the summary name what was pooled.
+    metrics
+        Similarity metrics (``jaccard``, ``hamming``).
+    barriers
+        Loss barriers for N mask pairs **per configuration and network** (0 = none, the
+        meaning of ``pairs=N`` in :func:`landscape.tl.barriers`); linear and constant-density
+        swap paths. Pairs already in the result store are reused: asking for 4 after 2
+        computes 2 more.
+    barrier_split, barrier_points
+        Split on which the paths are evaluated, and alpha values per path (ends included).
+    embed
+        Embeddings to compute (``pca``, ``mds``, ``tsne``, ``umap``).
+    rng
+        Seed for barrier pairs, swap orders and random embeddings.
+    device
+        Where distances (GEMM routes) and barriers run (``"cuda"``, ``"auto"``).
+    out
+        Analysis folder: the result store and the table views (default ``<path>/_analysis``).
+    recompute
+        Recompute distances and embeddings even when stored (the entries are replaced);
+        barrier curves are deterministic and always reused.
+    """
+    from landscape import tl
+
+    if barriers < 0:
+        raise AnalysisError(f"barriers: the number of mask pairs must be >= 0, got {barriers}")
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    embed = (embed,) if isinstance(embed, str) else tuple(embed)
+    root = Path(path)
+    out_dir = analysis_folder(root, out)
+    store = ResultStore(out_dir)
+    masksets, skipped = _load_groups(root, where)
+    work: dict[str, dict[str, int]] = {}
+
+    def count(what: str, how: str, n: int = 1) -> None:
+        work.setdefault(what, {"computed": 0, "reused": 0})[how] += n
+
+    collected: dict[str, list[pd.DataFrame]] = {}
+
+    def add(name: str, frame) -> None:
+        if frame is not None and len(frame):
+            collected.setdefault(name, []).append(frame)
+
+    gpu = {"device": device} if device not in (None, "cpu") else {}
+    for ms in masksets.values():
+        count("distances", cached.distances(ms, metrics, store, recompute, **gpu))
+        add("baseline", tl.random_baseline(ms, metric=metrics, per_layer=True, groupby=groupby))
+        for metric in metrics:
+            add(
+                "diversity", tl.diversity(ms, metric=metric, groupby=groupby, key_added=f"diversity_{metric}")
+            )
+            add("diversity_summary", ms.uns[f"diversity_{metric}"]["summary"])
+        if len(ms) >= 2:
+            add("consensus", tl.consensus(ms, groupby=groupby))
+            # as many clusters as groups: do masks cluster by how they were found?
+            n_groups = len(group_masks(ms.obs, groupby))
+            tl.cluster(ms, metric=metrics[0], n_clusters=int(np.clip(n_groups, 1, len(ms))))
+            for method in embed:
+                if len(ms) >= 3:
+                    count("embeddings", cached.embedding(ms, method, metrics[0], rng, store, recompute))
+        if barriers:
+            done = _barriers(ms, barriers, barrier_split, barrier_points, rng, device, store, progress)
+            if done is not None:
+                count("barrier curves", "computed", done["n_computed"])
+                count("barrier curves", "reused", done["n_reused"])
+        view = cached.barrier_view(ms, store)
+        if view is not None:
+            add("barriers", _with_groups(view[0], ms, groupby))
+            add("barrier_curves", view[1])
+            attach_stored_barriers(ms, store)  # the figures read them from the MaskSet
+        add("masks", masks_table(ms, groupby))
+        add("embedding", _embedding_table(ms))
+    tables = {name: pd.concat(frames, ignore_index=True) for name, frames in collected.items()}
+    params = {
+        "where": where if not isinstance(where, dict) else sorted(where.items()),
+        "groupby": groupby if isinstance(groupby, str) or groupby is None else list(groupby),
+        "metrics": list(metrics),
+        "barriers": barriers,
+        "barrier_split": barrier_split,
+        "barrier_points": barrier_points,
+        "embed": list(embed),
+        "rng": rng,
+        "device": device,
+    }
+    write_views(out_dir, tables, {"params": params, "skipped": skipped, "work": work})
+    return Analysis(tables, out_dir, masksets, skipped, work, params)
+
+
+def _barriers(ms, n_pairs: int, split: str, n_points: int, rng: int, device, store, progress) -> dict | None:
+    """Barriers of ``n_pairs`` pairs per configuration and network (searched masks only)."""
+    from landscape import pp, tl
+
+    keep = ~ms.obs["method.name"].isin(WEIGHT_TRAINING).to_numpy() if "method.name" in ms.obs else None
+    if keep is None or keep.sum() < 2:
+        return None
+    sub = ms if keep.all() else pp.subset(ms, keep)
+    try:
+        tl.barriers(
+            sub, pairs=n_pairs, split=split, n_points=n_points, rng=rng, device=device or "cpu",
+            store=store, progress=progress,
+        )  # fmt: skip
+    except AnalysisError as exc:
+        if "single mask" in str(exc):
+            return None
+        warnings.warn(f"barriers skipped: {exc}", stacklevel=2)
+        return None
+    return sub.uns["barrier"]["params"]
+
+
+def _with_groups(table: pd.DataFrame, ms, groupby) -> pd.DataFrame:
+    """The barrier table with the group label and the config columns of its first mask."""
+    labels = pd.Series("", index=range(len(ms)), dtype=object)
+    for g in group_masks(ms.obs, groupby):
+        labels[g.positions] = g.label
+    out = table.copy()
+    out.insert(0, "group", labels.to_numpy()[table["i"].to_numpy()])
+    for col in ("run_id", "method", "density", "model.width_mult", "weight_seed"):
+        if col in ms.obs:
+            out[col] = ms.obs[col].to_numpy()[table["i"].to_numpy()]
+    return out
+
+
+def _embedding_table(ms) -> pd.DataFrame | None:
+    cols = {}
+    for key, coords in ms.obsm.items():
+        if key.startswith("X_"):
+            for d in range(min(2, coords.shape[1])):
+                cols[f"{key[2:]}_{d + 1}"] = coords[:, d]
+    if not cols:
+        return None
+    table = pd.DataFrame(cols)
+    table.insert(0, "mask", list(ms.obs.index))
+    for col in ("run_id", "method", "density", "weight_seed", "search_seed", "test_acc"):
+        if col in ms.obs:
+            table[col] = ms.obs[col].to_numpy()
+    if "cluster" in ms.obs:
+        table["cluster"] = ms.obs["cluster"].astype(str).to_numpy()
+    return table
+
+
+def attach_barriers(ms, runs: str | Path, out: str | Path | None = None) -> bool:
+    """Put the stored loss barriers between masks of ``ms`` (from the result store of the
+    analysis folder of ``runs``) on it as ``uns["barrier"]`` and ``obsp["barrier"]``.
+
+    Returns False when no barrier between these masks has been computed.
+    """
+    return attach_stored_barriers(ms, ResultStore(analysis_folder(Path(runs), out)))

@@ -1,0 +1,194 @@
+"""Analysis steps that read and fill the result store: distances, embeddings, barrier views.
+
+Each result is keyed by the masks it used (content hashes) and its parameters, so a later
+analysis of the same masks, or of a subset of them, reuses it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from landscape.store.results import ResultStore, mask_hashes
+from landscape.tl._paths import curve_barriers
+
+BARRIER = "barrier_curve"
+
+
+def mask_ids(ms) -> list[str]:
+    """A key per mask: its label, the network it lives in and the content hash of its bits."""
+    if "_mask_ids" not in ms.uns or len(ms.uns["_mask_ids"]) != len(ms):
+        hashes = mask_hashes(ms.rows())
+        ms.uns["_mask_ids"] = [f"{label}@{h}" for label, h in zip(ms.obs.index.astype(str), hashes)]
+    return ms.uns["_mask_ids"]
+
+
+def distances(ms, metrics, store: ResultStore, recompute: bool = False, **kwargs: Any) -> str:
+    """``tl.distances(ms, per_layer=True)`` from stored per-layer intersection counts when
+    an entry holds these masks (or a superset of them); else computed and stored.
+
+    Returns ``"reused"`` or ``"computed"``.
+    """
+    from landscape import tl
+    from landscape.tl.distances import fill_from_counts
+
+    ids = mask_ids(ms)
+    inputs = {"masks": ids, "layout": ms.layout.dumps()}
+    key = ResultStore.key("intersections", inputs)
+    if not recompute:
+        layers = _stored_intersections(store, key, ids, ms.layout.dumps())
+        if layers is not None:
+            fill_from_counts(ms, layers, metrics, per_layer=True, origin="analysis result store")
+            return "reused"
+    tl.distances(ms, metric=tuple(metrics), per_layer=True, **kwargs)
+    counts = ms.obsp["intersection_layers"]
+    dtype = np.int32 if counts.size and counts.max() < 2**31 else np.int64
+    store.put(
+        "intersections", key, inputs, {"n_masks": len(ids)}, {"intersection_layers": counts.astype(dtype)}
+    )
+    return "computed"
+
+
+def _stored_intersections(store: ResultStore, key: str, ids: list[str], layout: str) -> np.ndarray | None:
+    arrays = store.get_arrays("intersections", key)
+    if arrays is not None:
+        return arrays["intersection_layers"].astype(np.int64)
+    wanted = set(ids)
+    for other, record in store.records("intersections"):  # a superset: an earlier, wider analysis
+        held = record["inputs"].get("masks", [])
+        if record["inputs"].get("layout") != layout or not wanted <= set(held):
+            continue
+        arrays = store.get_arrays("intersections", other)
+        if arrays is None:
+            continue
+        where = {mask: k for k, mask in enumerate(held)}
+        pos = np.array([where[m] for m in ids])
+        return arrays["intersection_layers"][np.ix_(pos, pos)].astype(np.int64)
+    return None
+
+
+def embedding(ms, method: str, metric: str, rng: int, store: ResultStore, recompute: bool = False) -> str:
+    """``tl.embed`` with the coordinates kept in the store (t-SNE and UMAP are slow and random)."""
+    from landscape import tl
+
+    inputs = {"masks": mask_ids(ms), "method": method, "metric": metric, "rng": int(rng)}
+    key = ResultStore.key("embedding", inputs)
+    arrays = None if recompute else store.get_arrays("embedding", key)
+    if arrays is not None:
+        record = store.get("embedding", key)
+        ms.obsm[f"X_{method}"] = arrays["coords"]
+        ms.uns[method] = {"params": record["payload"]["params"], **_extra(arrays)}
+        return "reused"
+    tl.embed(ms, method=method, metric=metric, rng=rng)
+    slot = ms.uns.get(method, {})
+    extra = {f"uns_{k}": np.asarray(v) for k, v in slot.items() if k != "params" and _is_array(v)}
+    store.put(
+        "embedding",
+        key,
+        inputs,
+        {"params": slot.get("params", {})},
+        {"coords": np.asarray(ms.obsm[f"X_{method}"]), **extra},
+    )
+    return "computed"
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, (np.ndarray, list, float, int)) and not isinstance(value, bool)
+
+
+def _extra(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {k[4:]: v for k, v in arrays.items() if k.startswith("uns_")}
+
+
+# barrier views ---------------------------------------------------------------------------------
+
+
+def barrier_view(ms, store: ResultStore) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Every stored barrier curve between two masks of ``ms`` (same bits, same network), as
+    the ``table`` and ``curves`` of :func:`landscape.tl.barriers` with the setting of each
+    curve in columns (``path, split, n_points, bn_batches, batch_size, seed``)."""
+    names = ms.obs.index.astype(str)
+    ids = dict(zip(names, mask_ids(ms)))
+    position = {name: k for k, name in enumerate(names)}
+    rows, curves = [], []
+    for _, record in store.records(BARRIER):
+        inputs, payload = record["inputs"], record["payload"]
+        a, b = inputs["a"], inputs["b"]
+        if (
+            ids.get(a["label"]) != f"{a['label']}@{a['bits']}"
+            or ids.get(b["label"]) != f"{b['label']}@{b['bits']}"
+        ):
+            continue
+        i, j = position[a["label"]], position[b["label"]]
+        alphas = np.asarray(inputs["alphas"], dtype=float)
+        loss, acc = np.asarray(payload["loss"], float), np.asarray(payload["acc"], float)
+        setting = {
+            "path": inputs["path"],
+            "split": inputs["split"],
+            "n_points": len(alphas),
+            "bn_batches": inputs["bn_batches"],
+            "batch_size": inputs["batch_size"],
+            "seed": inputs["seed"],
+        }
+        pair = len(rows)
+        rows.append(
+            {"pair": pair, "i": i, "j": j, "obs_i": a["label"], "obs_j": b["label"], **setting}
+            | curve_barriers(alphas, loss, acc)
+            | {"hamming": payload["hamming"], "jaccard": payload["jaccard"], "device": payload.get("device")}
+        )
+        curves.append(
+            pd.DataFrame(
+                {
+                    "pair": pair,
+                    "i": i,
+                    "j": j,
+                    "obs_i": a["label"],
+                    "obs_j": b["label"],
+                    **setting,
+                    "alpha": alphas,
+                    "loss": loss,
+                    "acc": acc,
+                }
+            )  # fmt: skip
+        )
+    if not rows:
+        return None
+    table = pd.DataFrame(rows).sort_values(["split", "n_points", "path", "i", "j"], kind="stable")
+    curves = pd.concat(curves, ignore_index=True)
+    return table.reset_index(drop=True), curves
+
+
+def attach_barriers(ms, store: ResultStore) -> bool:
+    """Put the stored barriers between masks of ``ms`` on it (``uns["barrier"]`` with
+    ``table`` and ``curves``, and ``obsp["barrier"]``), as the figures read them.
+
+    When curves of several settings exist (another split or alpha grid), the one with most
+    pairs is attached; ties go to the test split, then the finer grid. Returns False when the
+    store holds no barrier between these masks.
+    """
+    view = barrier_view(ms, store)
+    if view is None:
+        return False
+    table, curves = view
+    counts = table.groupby(["split", "n_points"]).size().reset_index(name="n")
+    counts["test"] = counts["split"] == "test"
+    best = counts.sort_values(["n", "test", "n_points"], ascending=False).iloc[0]
+    keep_t = (table["split"] == best["split"]) & (table["n_points"] == best["n_points"])
+    keep_c = (curves["split"] == best["split"]) & (curves["n_points"] == best["n_points"])
+    table, curves = table[keep_t].reset_index(drop=True), curves[keep_c].reset_index(drop=True)
+    first_path = "linear" if (table["path"] == "linear").any() else table["path"].iloc[0]
+    first = table[table["path"] == first_path]
+    matrix = np.full((len(ms), len(ms)), np.nan)
+    matrix[first["i"], first["j"]] = matrix[first["j"], first["i"]] = first["barrier_loss"]
+    params = {
+        "path": list(dict.fromkeys(table["path"])),
+        "split": str(best["split"]),
+        "n_points": int(best["n_points"]),
+        "n_pairs": int(first.shape[0]),
+        "from": str(store.root),
+    }
+    ms.uns["barrier"] = {"params": params, "curves": curves, "table": table}
+    ms.obsp["barrier"] = matrix
+    return True

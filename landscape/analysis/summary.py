@@ -1,0 +1,135 @@
+"""The printed summary of ``landscape analyze``: accuracy, similarity beside chance (across
+networks, then per network) and barriers, each group labelled by what differs between groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from landscape.tl.diversity import SIMILARITY
+
+
+def format_summary(result) -> str:
+    t = result.tables
+    lines: list[str] = []
+    masks = t.get("masks")
+    if masks is not None:
+        n_nets = masks.groupby("group")["weight_seed"].nunique() if "weight_seed" in masks else None
+        lines.append(
+            f"{len(masks)} masks in {masks['run_id'].nunique()} runs, {masks['group'].nunique()} groups"
+            + (f", up to {int(n_nets.max())} networks (weight seeds) per group" if n_nets is not None else "")
+        )
+        pooled = _pooled_note(t)
+        if pooled:
+            lines.append(pooled)
+        lines.append("\ntest accuracy (final epoch), mean ± sd over masks:")
+        lines.append(_indent(_accuracy_table(masks).to_string(index=False)))
+        if "all_ones_test_acc" in masks and masks["all_ones_test_acc"].notna().any():
+            ref = masks.loc[masks["method"] != "random", "all_ones_test_acc"].dropna()
+            if len(ref):
+                lines.append(f"  the same random networks with every weight kept: {ref.mean():.4f}")
+    summary, per_network = t.get("diversity_summary"), t.get("diversity")
+    if summary is not None and len(summary):
+        for metric in ("jaccard", "hamming"):
+            part = summary[summary["metric"] == metric]
+            if not len(part):
+                continue
+            lines += ["", _diversity_title(metric), _indent(_diversity_table(part).to_string(index=False))]
+            nets = per_network[per_network["metric"] == metric]
+            if nets.groupby("group")["weight_seed"].nunique().max() > 1:
+                lines.append("  per network (weight seed), 95% intervals over masks:")
+                lines.append(_indent(_network_table(nets).to_string(index=False), 4))
+    bar = t.get("barriers")
+    if bar is not None and len(bar):
+        done = result.work.get("barrier curves")
+        note = f" ({done['computed']} curves computed now, {done['reused']} reused)" if done else ""
+        lines.append(
+            "\nloss barriers, over pairs (max loss along the path above the chord of the end losses)"
+            + note
+            + ":"
+        )
+        lines.append(_indent(_barrier_table(bar).to_string(index=False)))
+    if result.skipped:
+        lines.append("\nskipped (not analysed):")
+        lines += [f"  {s}" for s in result.skipped]
+    lines.append(f"\ntables: {result.out_dir} (results kept in {result.out_dir / 'results'})")
+    return "\n".join(lines)
+
+
+def _indent(text: str, n: int = 2) -> str:
+    return "\n".join(" " * n + line for line in text.splitlines())
+
+
+def _pooled_note(t: dict) -> str:
+    table = t.get("diversity_summary")
+    if table is None or "pooled" not in table or not table["pooled"].astype(bool).any():
+        return ""
+    parts = table.loc[table["pooled"].astype(bool), ["group", "pooled"]].drop_duplicates()
+    return "pooled on request (groupby): " + "; ".join(f"{g} pools {p}" for g, p in parts.to_numpy())
+
+
+def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
+    acc = masks.groupby("group", sort=False)["test_acc"].agg(["count", "mean", "std"]).reset_index()
+    acc["test_acc"] = [f"{m:.4f} ± {0 if np.isnan(s) else s:.4f}" for m, s in zip(acc["mean"], acc["std"])]
+    if "weight_seed" in masks:
+        nets = masks.groupby("group", sort=False)["weight_seed"].nunique()
+        acc.insert(2, "networks", nets.reindex(acc["group"]).to_numpy())
+    return acc.drop(columns=["mean", "std"]).rename(columns={"count": "masks"})
+
+
+def _diversity_title(metric: str) -> str:
+    return (
+        f"{SIMILARITY.get(metric, metric)} within a group, beside independent random masks of the "
+        "same per-layer counts; excess = similarity − chance, [95% interval: over networks, or over "
+        "masks when a group has one network], p: two-sided test of independent random masks; "
+        "per layer: excess"
+    )
+
+
+def _ci(lo: float, hi: float) -> str:
+    return "[—]" if np.isnan(lo) or np.isnan(hi) else f"[{lo:+.4f}, {hi:+.4f}]"
+
+
+def _diversity_table(part: pd.DataFrame) -> pd.DataFrame:
+    """One row per group: whole-network similarity, chance, excess with its interval, p,
+    and the per-layer excess."""
+    whole = part[part["layer"] == "whole"].reset_index(drop=True)
+    out = pd.DataFrame({"group": whole["group"], "masks": whole["n_masks"], "networks": whole["n_networks"]})
+    out["similarity"] = whole["similarity"].round(4)
+    out["chance"] = whole["chance_similarity"].round(4)
+    out["excess"] = [f"{e:+.4f}" for e in whole["excess_similarity"]]
+    out["95% interval"] = [_ci(lo, hi) for lo, hi in zip(whole["excess_ci_low"], whole["excess_ci_high"])]
+    out["p"] = [f"{p:.2g}" if p >= 1e-16 else "<1e-16" for p in whole["p_value"]]
+    layers = part[part["layer"] != "whole"]
+    if len(layers):
+        excess = layers.pivot_table(index="group", columns="layer", values="excess_similarity", sort=False)
+        for layer in dict.fromkeys(layers["layer"]):
+            out[layer] = [f"{v:+.4f}" for v in excess[layer].reindex(whole["group"]).to_numpy()]
+    return out
+
+
+def _network_table(part: pd.DataFrame) -> pd.DataFrame:
+    whole = part[part["layer"] == "whole"]
+    return pd.DataFrame(
+        {
+            "group": whole["group"].to_numpy(),
+            "weight seed": whole["weight_seed"].to_numpy(),
+            "masks": whole["n_masks"].to_numpy(),
+            "similarity": whole["similarity"].round(4).to_numpy(),
+            "excess": [f"{e:+.4f}" for e in whole["excess_similarity"]],
+            "95% interval": [_ci(lo, hi) for lo, hi in zip(whole["excess_ci_low"], whole["excess_ci_high"])],
+        }
+    )
+
+
+def _barrier_table(bar: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in ("group", "split", "n_points", "path") if c in bar.columns]
+    table = bar.groupby(cols, dropna=False, sort=False).agg(
+        pairs=("barrier_loss", "size"),
+        loss_barrier=("barrier_loss", "mean"),
+        sd=("barrier_loss", "std"),
+        max=("barrier_loss", "max"),
+        acc_barrier=("barrier_acc", "mean"),
+        hamming=("hamming", "mean"),
+    )
+    return table.round(4).reset_index().rename(columns={"n_points": "points"})

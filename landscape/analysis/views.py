@@ -1,0 +1,91 @@
+"""The tables of an analysis, written as views beside the result store.
+
+``<analysis folder>/<table>.csv`` (and ``.parquet`` when pyarrow is installed) are what the
+latest ``landscape analyze`` showed; the results behind them live in the store
+(``results/``), which these writes never touch. The record ``landscape-analysis.json``
+(parameters, skipped runs, what was computed or reused) goes last, so a write that dies
+half-way is never taken for a finished analysis, and it marks the folder as an analysis
+(never a run) wherever it lives.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from landscape.grouping import group_masks
+from landscape.store.catalog import ANALYSIS_RECORD
+
+ANALYSIS_DIR = "_analysis"
+RECORD = ANALYSIS_RECORD
+TABLES = (
+    "masks",
+    "diversity",
+    "diversity_summary",
+    "baseline",
+    "consensus",
+    "barriers",
+    "barrier_curves",
+    "embedding",
+)
+
+
+def analysis_folder(root: Path, out: str | Path | None) -> Path:
+    """Where the result store and the views of ``root`` live (default ``<root>/_analysis``)."""
+    return Path(out) if out is not None else Path(root) / ANALYSIS_DIR
+
+
+def masks_table(ms, groupby) -> pd.DataFrame:
+    """One row per mask: its group label, obs and kept count."""
+    table = ms.obs.copy()
+    table.insert(0, "mask", table.index)
+    labels = pd.Series("", index=table.index, dtype=object)
+    for g in group_masks(ms.obs, groupby):
+        labels.iloc[g.positions] = g.label
+    table.insert(1, "group", labels.to_numpy())
+    table["n_kept"] = ms.counts()
+    return table.reset_index(drop=True)
+
+
+def write_views(out_dir: Path, tables: dict[str, pd.DataFrame], record: dict) -> None:
+    """Write the tables, drop views of tables this analysis did not produce, then the record."""
+    from landscape.store._io import write_atomic
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / RECORD).unlink(missing_ok=True)
+    for name in TABLES:
+        if name not in tables:  # a view of an earlier analysis; its results stay in the store
+            (out_dir / f"{name}.csv").unlink(missing_ok=True)
+            (out_dir / f"{name}.parquet").unlink(missing_ok=True)
+    for name, table in tables.items():
+        write_atomic(out_dir / f"{name}.csv", _plain(table).to_csv(index=False).encode())
+        _maybe_parquet(out_dir / f"{name}.parquet", table)
+    record = {**record, "tables": sorted(tables)}
+    write_atomic(out_dir / RECORD, json.dumps(record, indent=1, default=str).encode())
+
+
+def read_record(out_dir: Path) -> dict:
+    try:
+        data = json.loads((Path(out_dir) / RECORD).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _plain(table: pd.DataFrame) -> pd.DataFrame:
+    """Tuples (e.g. ``model.hidden``) as strings so CSV and Parquet round-trip."""
+    table = table.copy()
+    for col in table.columns:
+        if table[col].dtype == object and table[col].map(lambda v: isinstance(v, (tuple, list))).any():
+            table[col] = table[col].map(lambda v: json.dumps(list(v)) if isinstance(v, (tuple, list)) else v)
+    return table
+
+
+def _maybe_parquet(path: Path, table: pd.DataFrame) -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return
+    _plain(table).to_parquet(path, index=False)

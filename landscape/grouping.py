@@ -1,0 +1,285 @@
+"""Which masks are compared with which: groups are configurations, pairs stay inside a network.
+
+The toolkit's rule, used by every statistic, table and figure:
+
+- A **configuration** is the full search configuration of a mask (every config field but the
+  seeds and the engineering knobs): masks of one run share it, so by default a group is one
+  run. Two runs that differ only in ``train.epochs`` are two groups, never one.
+- A **network** is one random weight draw (``weight_seed``). Pairwise statistics are computed
+  within a group *and* a network (masks over different random weights are not comparable
+  bit for bit), then summarised across the networks of the group.
+- Coarser pooling happens only on request (``groupby=("method", "density")``), and then every
+  output names the configuration fields that were pooled (:attr:`Group.pooled`).
+- Groups are labelled by the fields that differ between the groups being shown
+  (``edge_popup · density 0.3 · epochs 2``), never by identifiers.
+
+Masks built in Python without run columns (:meth:`MaskSet.from_dense`) form one configuration
+unless their ``obs`` carries config columns (dotted names such as ``train.epochs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from landscape.errors import AnalysisError
+
+#: ``groupby`` value of the default rule: one group per configuration
+CONFIG = "config"
+#: obs columns that identify a mask inside its configuration, never part of a configuration
+SEED_COLUMNS = ("weight_seed", "search_seed", "score_seed", "data_seed")
+#: config fields that do not change what is searched (where the data lives)
+NON_IDENTITY_FIELDS = ("data.root",)
+#: short names of config fields in labels (others: the dotted name without its section)
+FIELD_NAMES = {
+    "method": "",
+    "method.name": "",
+    "density": "density",
+    "method.density": "density",
+    "model.width_mult": "width",
+    "model.weight_init": "init",
+    "model.scale_fan": "scale_fan",
+    "model.name": "model",
+    "data.name": "data",
+    "train.epochs": "epochs",
+    "train.lr": "lr",
+}
+# fields whose variation another column already shows ("method" is method.name plus suffixes)
+_SHOWN_BY = {"method.name": "method", "method.density": "density"}
+# label order: these first, then the rest in the order of obs
+_FIRST = ("method", "density", "model.width_mult")
+#: columns every table of groups carries (where the group holds one value), besides its label
+TABLE_COLUMNS = ("method", "density", "model.name", "model.width_mult", "data.name", "train.epochs")
+
+
+def config_columns(obs: pd.DataFrame) -> list[str]:
+    """The obs columns that make up a configuration: flattened config fields (dotted names)
+    plus the derived ``method`` and ``density`` columns, seeds excluded."""
+    cols = [c for c in obs.columns if isinstance(c, str) and "." in c and c not in NON_IDENTITY_FIELDS]
+    return [c for c in ("method", "density") if c in obs.columns] + cols
+
+
+def field_name(column: str) -> str:
+    """Short display name of a config column (``train.epochs`` -> ``epochs``)."""
+    if column in FIELD_NAMES:
+        return FIELD_NAMES[column]
+    return column.split(".", 1)[-1].replace(".", " ").replace("_", " ")
+
+
+def format_value(value: Any) -> str:
+    """A config value as shown in labels: ``0.3``, ``true``, ``256-256``."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):g}"
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return "-".join(format_value(v) for v in value)
+    return str(value)
+
+
+def describe(values: dict[str, Any]) -> str:
+    """``{"method": "edge_popup", "train.epochs": 2}`` -> ``"edge_popup · epochs 2"``."""
+    parts = []
+    for col, value in values.items():
+        name = field_name(col)
+        parts.append(f"{name} {format_value(value)}" if name else format_value(value))
+    return " · ".join(parts) if parts else "all masks"
+
+
+@dataclass
+class Group:
+    """One group of masks: its label, the values that define it and where its masks are.
+
+    Attributes
+    ----------
+    label
+        Display label: the fields that differ between the groups shown.
+    key
+        The obs values that define the group (``{"run_id": ...}`` by default).
+    positions
+        Positions of its masks in the MaskSet (obs order).
+    networks
+        ``{weight_seed: positions}``; pairs are taken within each network.
+    pooled
+        Configuration fields that take more than one value inside the group, with their
+        values (empty under the default rule).
+    columns
+        The group's values of :data:`TABLE_COLUMNS` and of the fields in its label (those it
+        holds one value of), for tables.
+    """
+
+    label: str
+    key: dict[str, Any]
+    positions: np.ndarray
+    networks: dict[Any, np.ndarray]
+    pooled: dict[str, list[Any]] = field(default_factory=dict)
+    columns: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_masks(self) -> int:
+        return len(self.positions)
+
+    @property
+    def n_networks(self) -> int:
+        return len(self.networks)
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """All ``i < j`` pairs of masks inside one network of this group (positions)."""
+        firsts, seconds = [], []
+        for pos in self.networks.values():
+            a, b = np.triu_indices(len(pos), 1)
+            firsts.append(pos[a])
+            seconds.append(pos[b])
+        if not firsts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(firsts), np.concatenate(seconds)
+
+    def pooled_text(self) -> str:
+        """``"epochs 2, 10; lr 0.1, 0.05"`` or ``""``."""
+        return "; ".join(
+            f"{field_name(c) or c} {', '.join(format_value(v) for v in vals)}"
+            for c, vals in self.pooled.items()
+        )
+
+
+def _key_columns(obs: pd.DataFrame, groupby) -> tuple[list[str], bool]:
+    """Columns that define groups, and whether they are the default configuration rule."""
+    if groupby is None:
+        return [], False
+    if isinstance(groupby, str) and groupby == CONFIG:
+        if "run_id" in obs.columns:
+            return ["run_id"], True
+        return config_columns(obs), True
+    cols = [groupby] if isinstance(groupby, str) else list(groupby)
+    missing = [c for c in cols if c not in obs.columns]
+    if missing:
+        raise AnalysisError(
+            f"groupby: obs has no column {missing[0]!r} (columns: {', '.join(map(str, obs.columns))})"
+        )
+    return cols, False
+
+
+def _hashable(frame: pd.DataFrame) -> list[tuple]:
+    values = frame.astype(object).where(frame.notna(), None).to_numpy()
+    return [tuple(tuple(v) if isinstance(v, (list, np.ndarray)) else v for v in row) for row in values]
+
+
+def group_masks(obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = ()) -> list[Group]:
+    """The groups of masks in ``obs`` under the toolkit's rule (see the module docstring).
+
+    Parameters
+    ----------
+    obs
+        Per-mask table (``MaskSet.obs``).
+    groupby
+        ``"config"`` (default): one group per configuration. A column or a sequence of
+        columns: pool every configuration with equal values in them; ``None``: pool all masks
+        into one group. Pooled groups name what they pooled in :attr:`Group.pooled`.
+    vary
+        Config columns allowed to differ inside a configuration group (an accuracy-vs-density
+        figure puts every density of one configuration into one curve). The ``density``
+        alias and ``method.density`` count as one field.
+
+    Returns
+    -------
+    list of Group
+        In order of first appearance; ``weight_seed`` splits each group into networks (one
+        network when the column is absent).
+    """
+    n = len(obs)
+    cols, default = _key_columns(obs, groupby)
+    vary = set(vary)
+    if vary & {"density", "method.density"}:
+        vary |= {"density", "method.density"}
+    config = config_columns(obs)
+    if default and vary:
+        cols = [c for c in config if c not in vary]
+    keys = _hashable(obs[cols]) if cols else [()] * n
+    codes: dict[tuple, list[int]] = {}
+    for pos, key in enumerate(keys):
+        codes.setdefault(key, []).append(pos)
+    networks_of = obs["weight_seed"].to_numpy() if "weight_seed" in obs.columns else np.zeros(n, dtype=int)
+    groups = []
+    for key, positions in codes.items():
+        pos = np.asarray(positions, dtype=np.int64)
+        nets: dict[Any, np.ndarray] = {}
+        for w in dict.fromkeys(networks_of[pos].tolist()):
+            nets[w] = pos[networks_of[pos] == w]
+        pooled = {}
+        if not default or vary:
+            for c in config:
+                if c in cols or c in vary or (c in _SHOWN_BY and _SHOWN_BY[c] in config):
+                    continue
+                values = list(dict.fromkeys(_hashable(obs[[c]].iloc[pos])))
+                if len(values) > 1:
+                    pooled[c] = _sorted([v[0] for v in values])
+        groups.append(Group("", dict(zip(cols, key)), pos, nets, pooled))
+    _label(groups, obs, cols if not default or vary else None)
+    return groups
+
+
+def _label(groups: list[Group], obs: pd.DataFrame, key_cols: list[str] | None) -> None:
+    """Set each group's label from the fields that differ between the groups."""
+    if key_cols is None:  # one group per configuration: compare the configurations
+        candidates = config_columns(obs)
+    else:
+        candidates = [c for c in key_cols if c != "run_id"] or key_cols
+    candidates = [c for c in candidates if not (c in _SHOWN_BY and _SHOWN_BY[c] in candidates)]
+    if key_cols == []:  # everything pooled into one group
+        for g in groups:
+            g.label = describe({})
+        _table_columns(groups, obs, [])
+        return
+    rows = [obs.iloc[g.positions[0]] for g in groups]
+    varying = [c for c in candidates if len({format_value(r[c]) for r in rows}) > 1]
+    if not varying:  # a single group, or groups that differ in nothing shown: name the method
+        varying = [c for c in ("method", "density") if c in candidates][:1] or candidates[:1]
+    varying.sort(key=lambda c: (_FIRST.index(c) if c in _FIRST else len(_FIRST), candidates.index(c)))
+    for g, row in zip(groups, rows):
+        g.label = describe({c: row[c] for c in varying})
+    _table_columns(groups, obs, varying)
+    labels = [g.label for g in groups]
+    if len(set(labels)) < len(labels):  # same shown fields (list-valued fields, say): keep them apart
+        for g in groups:
+            g.label = f"{g.label} [{_short_key(g.key)}]"
+
+
+def _table_columns(groups: list[Group], obs: pd.DataFrame, varying: list[str]) -> None:
+    """Fill each group's ``columns`` with the table columns it holds a single value of."""
+    shown = [c for c in dict.fromkeys([*TABLE_COLUMNS, *varying]) if c in obs.columns]
+    for g in groups:
+        part = obs.iloc[g.positions]
+        g.columns = {}
+        for c in shown:
+            if c in g.key:
+                continue
+            values = list(dict.fromkeys(_hashable(part[[c]])))
+            if len(values) == 1:
+                g.columns[c] = part[c].iloc[0]
+
+
+def _sorted(values: list[Any]) -> list[Any]:
+    try:
+        return sorted(values)
+    except TypeError:  # mixed types: keep the order of appearance
+        return values
+
+
+def _short_key(key: dict[str, Any]) -> str:
+    return ", ".join(format_value(v) for v in key.values())[:40]
+
+
+def group_labels(
+    obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = (), mark_pooled: bool = True
+) -> pd.Series:
+    """One group label per mask (aligned with ``obs``); a pooled group's label says what it
+    pools (``"edge_popup (pools epochs 1, 3)"``) unless ``mark_pooled=False``."""
+    labels = np.empty(len(obs), dtype=object)
+    for g in group_masks(obs, groupby, vary=vary):
+        text = g.pooled_text()
+        labels[g.positions] = f"{g.label} (pools {text})" if text and mark_pooled else g.label
+    return pd.Series(labels, index=obs.index, name="group")

@@ -1,0 +1,144 @@
+"""Groups are configurations: runs that differ in any config field are never pooled unless
+asked, and then the output says what was pooled. The same rule in tl, analyze, pl and figures."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from landscape import pl, tl
+from landscape.analysis import analyze
+from landscape.cli import main
+from landscape.grouping import group_masks
+from landscape.maskset import read_runs
+from tests.conftest import search_tiny
+
+VARIANTS = {  # each differs from the first in one field only
+    "base": [],
+    "epochs": ["train.epochs=1"],
+    "init": ["model.weight_init=kaiming_normal"],
+    "lr": ["train.lr=0.05"],
+}
+
+
+@pytest.fixture(scope="module")
+def variant_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("variants")
+    for extra in VARIANTS.values():
+        search_tiny(root, "edge_popup", range(3), extra=extra)
+    return root
+
+
+def test_runs_differing_in_one_field_are_separate_groups_labelled_by_it(variant_runs):
+    ms = read_runs(variant_runs)
+    groups = group_masks(ms.obs)
+    assert len(groups) == 4 and all(g.n_masks == 3 and not g.pooled for g in groups)
+    labels = {g.label for g in groups}
+    # only the fields that differ between the groups shown, never ids
+    assert labels == {
+        "init signed_constant · epochs 3 · lr 0.1",
+        "init signed_constant · epochs 1 · lr 0.1",
+        "init kaiming_normal · epochs 3 · lr 0.1",
+        "init signed_constant · epochs 3 · lr 0.05",
+    }
+    two = ms[
+        ms.obs["train.epochs"].isin([1, 3])
+        & (ms.obs["train.lr"] == 0.1)
+        & (ms.obs["model.weight_init"] == "signed_constant")
+    ]
+    assert {g.label for g in group_masks(two.obs)} == {"epochs 3", "epochs 1"}
+
+
+def test_tools_never_pool_configurations_by_default(variant_runs):
+    ms = read_runs(variant_runs)
+    tl.distances(ms, per_layer=True)
+    div = tl.diversity(ms)
+    whole = div[div["layer"] == "whole"]
+    assert len(whole) == 4 and (whole["n_pairs"] == 3).all() and (whole["pooled"] == "").all()
+    base = tl.random_baseline(ms, per_layer=False, metric="jaccard")
+    assert len(base) == 4 and (base["n_pairs"] == 3).all()
+    cons = tl.consensus(ms)
+    assert cons["group"].nunique() == 4 and (cons["n_masks"] == 3).all()
+
+
+def test_pooling_on_request_names_what_was_pooled(variant_runs):
+    ms = read_runs(variant_runs)
+    tl.distances(ms)
+    div = tl.diversity(ms, groupby=("method", "density"))
+    assert len(div) == 1 and div["n_masks"].iloc[0] == 12 and div["n_pairs"].iloc[0] == 66
+    pooled = div["pooled"].iloc[0]
+    assert (
+        "epochs 1, 3" in pooled
+        and "lr 0.05, 0.1" in pooled
+        and "init kaiming_normal, signed_constant" in pooled
+    )
+    result = analyze(variant_runs, groupby=("method", "density"), embed=(), progress=False)
+    assert "pooled on request" in result.summary() and "epochs 1, 3" in result.summary()
+
+
+def test_analyze_and_its_summary_keep_the_groups_apart(variant_runs):
+    result = analyze(variant_runs, embed=(), progress=False)
+    summary = result.tables["diversity_summary"]
+    assert summary[summary["layer"] == "whole"].shape[0] == 2 * 4  # two metrics x four groups
+    text = result.summary()
+    assert "4 groups" in text and "init kaiming_normal · epochs 3 · lr 0.1" in text
+
+
+def test_figures_draw_one_group_per_configuration(variant_runs, tmp_path):
+    ms = read_runs(variant_runs, where="`train.lr` == 0.1 and `model.weight_init` == 'signed_constant'")
+    tl.distances(ms, per_layer=True)
+    ax = pl.layer_overlap(ms)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "epochs 3" in legend and "epochs 1" in legend
+    ax = pl.accuracy_vs(ms.obs, x="density")  # the x field varies along a curve, epochs split curves
+    assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"epochs 3", "epochs 1"}
+    pooled = pl.layer_overlap(ms, groupby="method")  # on request, and the legend says so
+    assert "edge_popup (pools epochs 1, 3)" in [t.get_text() for t in pooled.get_legend().get_texts()]
+
+
+def test_barriers_accumulate_across_analyses_and_nothing_is_lost(tiny_runs, tmp_path, capsys):
+    root = tmp_path / "runs"
+    shutil.copytree(tiny_runs, root, ignore=shutil.ignore_patterns("_analysis"))
+    results = root / "_analysis" / "results" / "barrier_curve"
+    assert main(["analyze", str(root), "--barriers", "2", "--points", "3", "--embed", "pca"]) == 0
+    first = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    # 3 runs (one network each), 2 pairs each, linear and swap paths
+    assert len(first) == 3 * 2 * 2 and "12 curves computed now, 0 reused" in capsys.readouterr().out
+    assert main(["analyze", str(root), "--where", "method == 'edge_popup'", "--embed", "pca"]) == 0
+    out = capsys.readouterr().out
+    assert "loss barriers" in out  # the stored curves of the selected masks are still shown
+    table = pd.read_csv(root / "_analysis" / "barriers.csv")
+    assert len(table) == 2 * 2 and set(table["method"]) == {"edge_popup"}
+    assert main(["analyze", str(root), "--barriers", "4", "--points", "3", "--embed", "pca"]) == 0
+    assert "12 curves computed now, 12 reused" in capsys.readouterr().out  # 2 more pairs per run
+    after = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    assert len(after) == 24 and all(after[name] == stamp for name, stamp in first.items())
+    record = json.loads((root / "_analysis" / "landscape-analysis.json").read_text())
+    assert record["work"]["barrier curves"] == {"computed": 12, "reused": 12}
+    figs = tmp_path / "figs"
+    assert main(["figures", "interpolation", "barrier_matrix", "--runs", str(root), "--out", str(figs)]) == 0
+    assert "skipped" not in capsys.readouterr().out
+    assert (figs / "interpolation.png").stat().st_size > 0 and (
+        figs / "barrier_matrix.png"
+    ).stat().st_size > 0
+
+
+def test_clean_removes_only_what_it_is_asked_to(tiny_runs, tmp_path, capsys):
+    root = tmp_path / "runs"
+    shutil.copytree(tiny_runs, root, ignore=shutil.ignore_patterns("_analysis"))
+    assert main(["analyze", str(root), "--barriers", "1", "--points", "2", "--embed", "pca"]) == 0
+    results = root / "_analysis" / "results"
+    n = len(list(results.glob("*/*.json")))
+    assert main(["clean", str(root)]) == 0
+    assert (
+        "removed 0 analysis results (stale)" in capsys.readouterr().out
+        and len(list(results.glob("*/*.json"))) == n
+    )
+    shutil.rmtree(next(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")))
+    assert main(["clean", str(root)]) == 0
+    # the removed run's curves and the distances that included its masks went; the rest stay
+    assert len(list(results.glob("barrier_curve/*.json"))) == 2 * 2
+    assert not list(results.glob("intersections/*.json"))
+    assert main(["clean", str(root), "--all"]) == 0
+    assert not list(results.glob("*/*.json")) and n == 3 * 2 + 2  # curves, distances, the PCA
