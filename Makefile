@@ -1,6 +1,9 @@
 # The two commands of the README:
 #   make run    create .venv, install, and run the main job on the embedded default (digits)
 #   make test   create .venv if needed, install, and run the test suite
+# and, to try the cluster path on one machine:
+#   make test-slurm   start a single-node Slurm cluster (scripts/slurm-local.sh; needs root, or
+#                     a cluster that already answers sinfo), run the `slurm` tests, stop it
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -16,7 +19,7 @@ DEVICE ?= cuda
 TINY   ?=
 OUT    ?= gpu_check_report
 
-.PHONY: run test lint format bench clean gpu-check
+.PHONY: run test test-slurm lint format bench clean gpu-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +32,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# a cluster that was already up is left running; one started here is stopped again
+test-slurm: $(STAMP)
+	@up=0; scripts/slurm-local.sh running && up=1; \
+	scripts/slurm-local.sh start || exit 1; \
+	$(BIN)/python -m pytest -q -m slurm tests/slurm; rc=$$?; \
+	[ $$up = 1 ] || scripts/slurm-local.sh stop; exit $$rc
 
 lint: $(STAMP)
 	$(BIN)/ruff check landscape tests benchmarks studies analysis_notebooks

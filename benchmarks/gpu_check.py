@@ -20,7 +20,7 @@ every row it finished:
 4. ``e2e``: ``landscape search --device`` on a short Conv-4 search, then ``landscape analyze
    --barriers`` on its masks.
 
-Nothing here needs umap-learn, pynndescent or submitit.
+Nothing here needs umap-learn, pynndescent, submitit or mnist1d (absent on that machine).
 """
 
 from __future__ import annotations

@@ -98,15 +98,15 @@ def cpu_table(epochs: int, sizes: list[int], loop_masks: int, repeats: int, hidd
 
 def torch_route_rates(cfg, dataset, loop_masks: int, m: int, repeats: int) -> dict:
     """The same engine with the fused CPU kernels switched off (their value, same run)."""
-    from landscape.search.methods import edge_popup
+    from landscape.search.methods import _fused_route
 
-    fused = edge_popup._fused_cpu
-    edge_popup._fused_cpu = lambda: None
+    fused = _fused_route.fused_cpu
+    _fused_route.fused_cpu = lambda: None
     try:
         loop = max(loop_rate(cfg, dataset, loop_masks, "cpu") for _ in range(repeats))
         seconds = min(timed_run(cfg, dataset, list(range(m)), "cpu") for _ in range(repeats))
     finally:
-        edge_popup._fused_cpu = fused
+        _fused_route.fused_cpu = fused
     return {"M": m, "loop_masks_per_hour": loop, "batched_masks_per_hour": m * 3600 / seconds}
 
 

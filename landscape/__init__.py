@@ -12,6 +12,7 @@ _LAZY = {
     "read_layout_groups": "landscape.maskset",
     "MaskSet": "landscape.maskset",
     "analyze": "landscape.analysis",
+    "import_masks": "landscape.importers",
 }
 _SUBMODULES = ("pp", "tl", "pl", "figures", "grouping")
 

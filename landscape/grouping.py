@@ -47,6 +47,7 @@ FIELD_NAMES = {
     "data.name": "data",
     "train.epochs": "epochs",
     "train.lr": "lr",
+    "origin.format": "imported from",
 }
 # fields whose variation another column already shows ("method" is method.name plus suffixes)
 _SHOWN_BY = {"method.name": "method", "method.density": "density"}

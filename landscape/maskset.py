@@ -202,6 +202,32 @@ class MaskSet:
             dict(self.runs),
         )
 
+    # writing ----------------------------------------------------------------------------------------
+    def write(self, runs_root: str | Path, config=None):
+        """Save these masks as a run under ``runs_root`` (created or joined).
+
+        Parameters
+        ----------
+        runs_root
+            The runs root (``landscape analyze``, ``read_runs`` and figures then see the run).
+        config
+            A :class:`~landscape.config.SearchConfig`, or ``{dotted field: value}`` such as
+            ``{"method.density": 0.5, "model.name": "conv6"}`` (unnamed: ``model.name`` and
+            ``data.name`` ``external``). The run's ``origin.format`` is ``maskset``; a given
+            density must reproduce every mask's kept count (else it is the first mask's kept
+            fraction).
+
+        Returns
+        -------
+        WriteSummary
+            ``run_id``, ``path``, how many masks were ``added`` (0 when written before) and the
+            ``(weight_seed, search_seed)`` of each mask, taken from ``obs`` columns of those
+            names when present.
+        """
+        from landscape.importers.maskset import write_maskset
+
+        return write_maskset(self, runs_root, config)
+
     # concatenation ------------------------------------------------------------------------------
     @classmethod
     def concat(cls, sets: Sequence[MaskSet], index_unique: str | None = None) -> MaskSet:

@@ -29,6 +29,9 @@ for _name, _target in {
     "conv8": "landscape.nn.models:conv8",
     "resnet18": "landscape.nn.models:resnet18",
     "resnet20": "landscape.nn.models:resnet20",
+    "cnn1d": "landscape.nn.models1d:CNN1d",
+    # masks imported from an architecture the toolkit does not build (layout from shapes)
+    "external": "landscape.importers.external:external_model",
 }.items():
     models.add(_name, _target)
 
@@ -36,8 +39,11 @@ datasets = LazyRegistry("dataset", "data.name")
 for _name, _target in {
     "digits": "landscape.data.digits:load_digits",
     "mnist": "landscape.data.mnist:load_mnist",
+    "mnist1d": "landscape.data.mnist1d:load_mnist1d",
     "cifar10": "landscape.data.cifar:load_cifar10",
     "synthetic": "landscape.data.synthetic:load_synthetic",
+    # masks imported without naming the data they were found on
+    "external": "landscape.importers.external:load_external",
 }.items():
     datasets.add(_name, _target)
 
@@ -51,5 +57,12 @@ for _name, _target in {
     "dissipating": "landscape.search.methods.weight_training:DissipatingGradients",
     "kstarts_dissipating": "landscape.search.methods.weight_training:KStartsDissipating",
     "random": "landscape.search.methods.random_masks:RandomMasks",
+    # imported masks whose method was not given
+    "external": "landscape.importers.external:ExternalMethod",
 }.items():
     methods.add(_name, _target)
+
+# importers of foreign masks (``landscape import --format NAME``): each module has ``FORMAT``
+importers = LazyRegistry("import format", "origin.format")
+for _name in ("hidden_networks", "biprop", "iwr", "iterand", "frozen", "er_slt", "arrays"):
+    importers.add(_name, f"landscape.importers.{_name}:FORMAT")

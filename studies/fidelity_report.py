@@ -1,28 +1,36 @@
-"""Tables and verdicts of the digits fidelity study, written as ``docs/fidelity.md``.
+"""Tables and verdicts of the fidelity study, written as ``docs/fidelity.md``.
 
-Accuracies are final-epoch test accuracies (mean ± sd over search seeds, in %). A
-difference smaller than the larger of the two standard deviations is a tie, as §9b asks.
-The discussion below the verdicts comes from ``studies/fidelity_notes.md`` (hand-written,
-kept across regenerations).
+Accuracies are final-epoch test accuracies (mean ± sd over search seeds, in %). Each dataset
+has its tie rule (:class:`Table`). The discussion below each dataset's verdicts comes from a
+hand-written notes file (``studies/fidelity_notes*.md``, kept across regenerations).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from fidelity_plan import DENSITIES, METHODS_B, WIDTHS
+from fidelity_plan import METHOD_NAMES, Plan
 
-NOTES = Path(__file__).resolve().parent / "fidelity_notes.md"
+HERE = Path(__file__).resolve().parent
+NOTES = {"digits": HERE / "fidelity_notes.md", "mnist1d": HERE / "fidelity_notes_mnist1d.md"}
+RULES = {
+    "sd": "a difference smaller than the larger of the two sds is a tie",
+    "welch": "a difference is resolved when the 95% Welch interval of the difference of the two "
+    "means excludes 0 (t test on the search seeds), else it is a tie",
+}
 
 
 class Table:
-    """Look-ups of (mean, sd) accuracy by study and label."""
+    """Look-ups of (mean, sd) accuracy by study and label, with the plan's tie rule."""
 
-    def __init__(self, results: pd.DataFrame, metric: str = "test_acc") -> None:
+    def __init__(self, results: pd.DataFrame, plan: Plan, metric: str = "test_acc", rule: str | None = None):
         self.r = results.set_index(["study", "label"])
+        self.plan = plan
         self.metric = metric
+        self.rule = rule or plan.tie_rule
 
     def has(self, study: str, label: str) -> bool:
         return (study, label) in self.r.index
@@ -32,6 +40,9 @@ class Table:
         m = metric or self.metric
         return float(row[f"{m}_mean"]), float(row[f"{m}_sd"])
 
+    def n(self, study: str, label: str) -> int:
+        return int(self.r.loc[(study, label), "n"])
+
     def cell(self, study: str, label: str, metric: str | None = None) -> str:
         if not self.has(study, label):
             return "–"
@@ -39,8 +50,10 @@ class Table:
         return f"{100 * mean:.1f} ± {100 * sd:.1f}"
 
     def cmp(self, a: tuple[str, str], b: tuple[str, str]) -> tuple[str, float]:
-        """'>' / '<' / '≈' (difference under the larger sd) and the difference in points."""
+        """'>' / '<' / '≈' (not resolved by the tie rule) and the difference in points."""
         (ma, sa), (mb, sb) = self.get(*a), self.get(*b)
+        if self.rule == "welch":
+            return _welch(ma, sa, self.n(*a), mb, sb, self.n(*b))
         return _cmp(ma, sa, mb, sb)
 
 
@@ -51,8 +64,30 @@ def _cmp(ma: float, sa: float, mb: float, sb: float) -> tuple[str, float]:
     return (">" if diff > 0 else "<"), 100 * diff
 
 
-def _pts(x: float) -> str:
-    return f"{x:+.1f}"
+def _welch(ma: float, sa: float, na: int, mb: float, sb: float, nb: int) -> tuple[str, float]:
+    """Resolved when the 95% Welch interval of ``ma - mb`` excludes 0."""
+    from scipy import stats
+
+    diff = ma - mb
+    va, vb = sa * sa / max(na, 1), sb * sb / max(nb, 1)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return ("≈" if diff == 0 else (">" if diff > 0 else "<")), 100 * diff
+    dof = (va + vb) ** 2 / ((va * va / max(na - 1, 1)) + (vb * vb / max(nb - 1, 1)))
+    half = float(stats.t.ppf(0.975, dof)) * se
+    if abs(diff) <= half:
+        return "≈", 100 * diff
+    return (">" if diff > 0 else "<"), 100 * diff
+
+
+def resolution(results: pd.DataFrame, plan: Plan) -> float:
+    """Median half-width (points) of the 95% interval of a difference between two rows."""
+    from scipy import stats
+
+    part = results[results["n"] > 1]
+    se = (part["test_acc_sd"] ** 2 / part["n"]).median() ** 0.5 * math.sqrt(2)
+    n = int(part["n"].median())
+    return 100 * float(stats.t.ppf(0.975, 2 * n - 2)) * se
 
 
 # tables --------------------------------------------------------------------------------------
@@ -65,13 +100,19 @@ def _md(header: list[str], rows: list[list[str]]) -> str:
 
 
 def table_a(t: Table) -> str:
-    rows = [[f"{d:g}", t.cell("a", f"Edge-Popup d={d:g}"), t.cell("a", f"Biprop d={d:g}")] for d in DENSITIES]
+    rows = [
+        [f"{d:g}", t.cell("a", f"Edge-Popup d={d:g}"), t.cell("a", f"Biprop d={d:g}")]
+        for d in t.plan.densities
+    ]
     return _md(["density (kept)", "Edge-Popup (SC)", "Biprop (KN, scale_fan)"], rows)
 
 
 def table_b(t: Table) -> str:
-    rows = [[f"{w:g} (h={int(256 * w)})", *(t.cell("b", f"{m} w={w:g}") for m in METHODS_B)] for w in WIDTHS]
-    return _md(["width_mult (h)", *METHODS_B], rows)
+    rows = [
+        [f"{w:g} (h={t.plan.h(w)})", *(t.cell("b", f"{m} w={w:g}") for m in METHOD_NAMES)]
+        for w in t.plan.widths
+    ]
+    return _md(["width_mult (h)", *METHOD_NAMES], rows)
 
 
 def table_rows(t: Table, results: pd.DataFrame, study: str, extra: bool = False) -> str:
@@ -100,108 +141,227 @@ def table_div(div: pd.DataFrame) -> str:
         for method in ("edge_popup", "biprop"):
             if method in part.index:
                 p = part.loc[method]
-                row += [f"{p['jaccard']:.3f} ± {p['jaccard_sd']:.3f}", f"{p['excess']:+.3f} (z={p['z']:.1f})"]
+                row += [f"{p['jaccard']:.3f} ± {p['jaccard_sd']:.3f}", _excess(p)]
             else:
                 row += ["–", "–"]
         rows.append(row)
     return _md(["layer", "chance J", "Edge-Popup J", "EP excess", "Biprop J", "Biprop excess"], rows)
 
 
+def _excess(row) -> str:
+    """Excess similarity with its 95% interval over masks where the table has one."""
+    if "excess_ci_low" in row and pd.notna(row["excess_ci_low"]):
+        return f"{row['excess']:+.3f} [{row['excess_ci_low']:+.3f}, {row['excess_ci_high']:+.3f}]"
+    return f"{row['excess']:+.3f}"
+
+
+def table_levels(levels: pd.DataFrame) -> str:
+    """Whole-network and per-layer Jaccard excess of runs at several accuracy levels."""
+    layers = [x for x in levels["layer"].unique() if x != "whole"]
+    rows = []
+    for label, part in levels.groupby("label", sort=False):
+        p = part.set_index("layer")
+        whole = p.loc["whole"]
+        rows.append(
+            [
+                label,
+                f"{100 * whole['test_acc']:.1f}",
+                str(int(whole["n_masks"])),
+                f"{whole['jaccard']:.3f}",
+                f"{whole['chance']:.3f}",
+                _excess(whole),
+                *(f"{p.loc[layer, 'excess']:+.3f}" for layer in layers),
+            ]
+        )
+    return _md(
+        ["run", "test acc (%)", "masks", "whole J", "chance J", "excess", *(f"{x} excess" for x in layers)],
+        rows,
+    )
+
+
+def inputs_text(inputs: pd.DataFrame, summary: pd.DataFrame, figure: str | None) -> str:
+    """The input-position look: figure, per-group summary and the most favoured positions."""
+    lines = []
+    if figure:
+        lines += [f"![first-layer selection frequency by input position]({figure})", ""]
+    rows = []
+    for _, s in summary.iterrows():
+        part = inputs[inputs["group"] == s["group"]].sort_values("z")
+        low = ", ".join(str(int(p)) for p in part.head(5)["position"])
+        high = ", ".join(str(int(p)) for p in part.tail(5)["position"][::-1])
+        rows.append(
+            [
+                str(s["label"]),
+                str(int(s["n_masks"])),
+                f"{int(s['outside'])} of {int(s['n_units'])} (chance {s['outside_expected']:.1f})",
+                f"{s['chi2']:.0f} on {int(s['chi2_dof'])} dof (p = {s['chi2_pvalue']:.1g})",
+                f"{100 * part['fraction'].min():.1f}–{100 * part['fraction'].max():.1f} (null {100 * s['null']:.1f})",
+                high,
+                low,
+                f"{s['corr_class_share']:+.2f}" if "corr_class_share" in s else "–",
+            ]
+        )
+    lines.append(
+        _md(
+            [
+                "masks",
+                "n",
+                "positions outside the 95% band",
+                "chi-square vs binomial",
+                "kept % range",
+                "most kept",
+                "least kept",
+                "r with class share",
+            ],
+            rows,
+        )
+    )
+    return "\n".join(lines)
+
+
 # the document --------------------------------------------------------------------------------
 
 
-def _protocol(args, results: pd.DataFrame, wall_s: float) -> str:
-    quick = " --quick" if args.quick else ""
+@dataclass
+class DatasetTables:
+    """One dataset's tables and how they were made."""
+
+    plan: Plan
+    results: pd.DataFrame
+    div: pd.DataFrame
+    params: dict
+    wall_s: float
+    levels: pd.DataFrame | None = None
+    inputs: pd.DataFrame | None = None
+    inputs_summary: pd.DataFrame | None = None
+    figure: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def table(self) -> Table:
+        return Table(self.results, self.plan)
+
+
+DATA_TEXT = {
+    "digits": "scikit-learn's bundled digits (8×8, 1,797 images), standardised, stratified 60/20/20 "
+    "train/val/test split (`data.split_seed` 0): 1,079 / 359 / 359 images.",
+    "mnist1d": "MNIST-1D from the reference generator (`mnist1d.data.make_dataset` with its default "
+    "arguments, seed 42): its 4,000 training signals split stratified 80/20 into train/val "
+    "(`data.split_seed` 0) and its 1,000 test signals: 3,200 / 800 / 1,000 signals of length 40, "
+    "values as generated (standardised over the whole set by the generator).",
+}
+
+
+def _protocol(d: DatasetTables) -> str:
+    p, plan = d.params, d.plan
     cmd = (
-        f"python studies/fidelity.py --runs {args.runs} --seeds {args.seeds} "
-        f"--diversity-seeds {args.diversity_seeds} --epochs {args.epochs} --threads {args.threads}{quick}"
+        f"python studies/fidelity.py --dataset {plan.name} --runs {p['runs']} --seeds {p['seeds']} "
+        f"--diversity-seeds {p['diversity_seeds']} --epochs {p['epochs']} --threads {p['threads']}"
     )
-    n_runs = results["run_id"].nunique()
-    return f"""## Protocol
+    n_runs = d.results["run_id"].nunique()
+    res = resolution(d.results, plan)
+    hidden = plan.hidden
+    return f"""### Protocol
 
 ```
 {cmd}
 ```
 
-- Data: scikit-learn's bundled digits (8×8, 1,797 images), standardised, stratified
-  60/20/20 train/val/test split (`data.split_seed` 0): 1,079 / 359 / 359 images.
-- Model: MLP 64-h-h-10 without biases or batch norm, every layer masked (first and last
-  included), `model.hidden` = [256, 256] scaled by `model.width_mult`.
-- Base config `configs/digits_mlp_edge_popup.yaml`: SGD lr 0.1, momentum 0.9, weight decay
-  1e-4 (on the scores), cosine schedule, batch 64, **{args.epochs} epochs**; the overrides of
-  every row are in `studies/fidelity_plan.py`.
-- One weight seed ({args.weight_seed}); search seeds 0–{args.seeds - 1} for every row
-  (0–{args.diversity_seeds - 1} for the two mask-diversity runs). All masks of one
-  configuration train batched in one model.
-- Reported: final-epoch test accuracy, mean ± sd over search seeds (ddof 1), in %; the
-  CSV files also hold the test accuracy at the best validation epoch. A difference smaller
-  than the larger of the two sds is a **tie**.
-- {n_runs} distinct runs; searching took {wall_s / 60:.1f} min in all on a
-  shared 2-core CPU machine with {args.threads} torch thread(s) (finished masks are skipped,
-  so a re-run only rebuilds the tables).
-- Tables: `{args.runs}/fidelity_results.csv` (every row), `fidelity_<study>.csv`,
-  `fidelity_diversity.csv`.
+- Data: {DATA_TEXT[plan.name]}
+- Model: MLP {plan.n_in}-h-h-10 without biases or batch norm, every layer masked (first and last
+  included), h = {hidden} scaled by `model.width_mult`.
+- Base config `{plan.config}`{" with `model.hidden` = [128, 128]" if plan.base else ""}: SGD lr 0.1,
+  momentum 0.9, weight decay 1e-4 (on the scores), cosine schedule, batch 64, **{p["epochs"]} epochs**;
+  the overrides of every row are in `studies/fidelity_plan.py`.
+- One weight seed (0); search seeds 0–{p["seeds"] - 1} for every row (0–{p["diversity_seeds"] - 1} for the
+  two mask-diversity runs). All masks of one configuration train batched in one model.
+- Reported: final-epoch test accuracy, mean ± sd over search seeds (ddof 1), in %; the CSV files
+  also hold the test accuracy at the best validation epoch. Tie rule: {RULES[plan.tie_rule]}.
+  With these seeds the median 95% interval of a difference between two rows is ±{res:.1f} points.
+- {n_runs} distinct runs; searching took {d.wall_s / 60:.1f} min in all{p.get("machine", "")}
+  with {p["threads"]} torch thread(s) (finished masks are skipped, so a re-run only rebuilds the tables).
+- Tables: `{p["runs"]}/fidelity_results.csv` (every row), `fidelity_<study>.csv`,
+  `fidelity_diversity.csv`{", `fidelity_levels.csv`, `fidelity_inputs.csv`" if d.levels is not None else ""}.
 """
 
 
-def _settings() -> str:
-    return """Method settings (see `studies/fidelity_plan.py`): Edge-Popup, IteRand and the sources
+def _settings(plan: Plan) -> str:
+    every = plan.iterand.get("method.rerand.every")
+    lr = plan.iterand.get("train.lr", 0.1)
+    steps = {"digits": "about 1.2 epochs of 17 steps", "mnist1d": "0.85 of an epoch of 50 steps"}[plan.name]
+    return f"""Method settings (see `studies/fidelity_plan.py`): Edge-Popup, IteRand and the sources
 use signed-constant weights; Biprop uses Kaiming normal with `scale_fan` (its reference
 configs), and Biprop+IWR the same init so the pair is matched. IWR recycles every F = 3
 epochs with r = 0.1 (Edge-Popup, as in its Conv-2/4/8 configs) or r = 0.2 (Biprop, its
 configs' rate; F scaled down from 10 because these runs are much shorter). IteRand re-draws
-pruned weights every 20 steps (about 1.2 epochs of 17 steps) with probability 0.1. The
-weight-training baselines start from Kaiming-normal weights with lr 0.05.
+pruned weights every {every} steps ({steps}) with probability 0.1, at lr {lr:g}, with the
+Edge-Popup score initialisation U(±1/√fan_in) (IteRand's own score init is not available in
+this version). The weight-training baselines start from Kaiming-normal weights with lr 0.05.
 """
 
 
-def _frozen_text() -> str:
-    return """Stored bits are the weights whose mask bit carries information: the weights themselves
+def _frozen_text(plan: Plan) -> str:
+    n = plan.n_weights(plan.hidden)
+    h5, h7 = plan.comparator_widths()
+    return f"""Stored bits are the weights whose mask bit carries information: the weights themselves
 and the frozen pattern are regenerated from the weight seed, so a partially frozen network
-stores one bit per *free* weight, (1 − p − r)·N. The frozen MLP (h = 256, N = 84,480) with
-p + r = 0.5 stores 42,240 bits, the same as a dense-source MLP with h = 172 (42,312 bits);
-with p + r = 0.7 it stores 25,344 bits, like a dense-source MLP with h = 128 (25,856 bits).
-All rows of this table search with one global top-k (the frozen source always does, so the
-dense-source rows are matched to it); the frozen pattern uses the ERK split across layers.
+stores one bit per *free* weight, (1 − p − r)·N. The frozen MLP (h = {plan.hidden}, N = {n:,}) with
+p + r = 0.5 stores {n // 2:,} bits, about those of a dense-source MLP with h = {h5} ({plan.n_weights(h5):,}
+bits); with p + r = 0.7 it stores {round(0.3 * n):,} bits, like a dense-source MLP with h = {h7}
+({plan.n_weights(h7):,} bits). All rows of this table search with one global top-k (the frozen source
+always does, so the dense-source rows are matched to it); the frozen pattern uses the ERK
+split across layers.
 """
 
 
-def write_report(results: pd.DataFrame, div: pd.DataFrame, args, path: Path, wall_s: float) -> None:
-    """Write the whole document from the study's tables."""
+def _verdict_table(datasets: list[DatasetTables]) -> str:
     from fidelity_orderings import verdicts
 
-    t = Table(results)
+    columns, header = [], ["#", "prediction"]
+    for d in datasets:
+        columns.append({v[0]: v for v in verdicts(d.table, d.div)})
+        header.append(f"{d.plan.title} ({'1 sd' if d.plan.tie_rule == 'sd' else 'Welch 95%'})")
+        if d.plan.tie_rule != "sd":
+            columns.append({v[0]: v for v in verdicts(Table(d.results, d.plan, rule="sd"), d.div)})
+            header.append(f"{d.plan.title} (1-sd rule)")
+    first = columns[0]
+    rows = [[num, first[num][1], *(c[num][2] for c in columns)] for num in first]
+    return _md(header, rows)
+
+
+def _dataset_section(d: DatasetTables) -> list[str]:
+    from fidelity_orderings import verdicts
+
+    plan, t, results = d.plan, d.table, d.results
+    h_full = plan.hidden
     lines = [
-        "# Fidelity of the search methods on digits",
+        f"## {plan.title}",
         "",
-        "How closely the methods of `landscape` reproduce the qualitative findings of their papers",
-        "on a CPU-sized problem (ALGORITHMS.md §9b). Generated by `studies/fidelity.py` from the",
-        "stored runs; re-run it to refresh every number.",
+        _protocol(d),
+        _settings(plan),
+        f"### Verdicts on {plan.title}",
         "",
-        _protocol(args, results, wall_s),
-        _settings(),
-        "## Verdicts on the predicted orderings",
-        "",
-        _md(["#", "prediction", "on digits", "evidence"], [list(v) for v in verdicts(t, div)]),
+        _md(["#", "prediction", f"on {plan.title}", "evidence"], [list(v) for v in verdicts(t, d.div)]),
         "",
     ]
-    if NOTES.exists():
-        lines += [NOTES.read_text(encoding="utf-8").strip(), ""]
+    notes = NOTES.get(plan.name)
+    if notes is not None and notes.exists():
+        lines += [notes.read_text(encoding="utf-8").strip(), ""]
     lines += [
-        "## a. Accuracy vs density (h = 256)",
+        f"### {plan.title} a. Accuracy vs density (h = {h_full})",
         "",
         table_a(t),
         "",
-        "## b. Accuracy vs width (density 0.5; dense training at density 1, lr 0.05)",
+        f"### {plan.title} b. Accuracy vs width (density 0.5; dense training at density 1, lr 0.05)",
         "",
         table_b(t),
         "",
-        "## c. Frozen vs dense source at equal stored bits",
+        f"### {plan.title} c. Frozen vs dense source at equal stored bits",
         "",
-        _frozen_text(),
+        _frozen_text(plan),
         table_rows(t, results, "c", extra=True),
         "",
-        "## d. Further comparisons",
+        f"### {plan.title} d. Further comparisons",
         "",
         "Edge-Popup initialisation (density 0.5):",
         "",
@@ -232,10 +392,57 @@ def write_report(results: pd.DataFrame, div: pd.DataFrame, args, path: Path, wal
         "",
         "Mask diversity at density 0.5 (Jaccard similarity J of pairs of masks from different",
         "search seeds on the same weights; chance = expected J of independent random masks with",
-        "the same kept counts; excess = J − chance, z in units of the chance sd):",
+        "the same kept counts; excess = J − chance, with its 95% jackknife interval over masks where",
+        "the table holds one; see docs/statistics.md):",
         "",
-        table_div(div),
+        table_div(d.div),
         "",
     ]
+    if d.levels is not None:
+        lines += [
+            f"### {plan.title} e. Mask diversity at several accuracy levels",
+            "",
+            "Pairs of masks of one run (different search seeds, same weights); chance as above, per run",
+            "from its own kept counts. Sorted as in the study plan; the accuracy is the run's mean.",
+            "",
+            table_levels(d.levels),
+            "",
+        ]
+    if d.inputs is not None and d.inputs_summary is not None:
+        lines += [
+            f"### {plan.title} f. Which inputs the first layer keeps",
+            "",
+            "For each of the 40 input positions, the fraction of its first-layer weights (h rows ×",
+            "masks) that the masks keep, against independent masks of the layer's density",
+            "(`landscape.tl.input_frequency`: Binomial(masks × h, d) per position, 95% band). The",
+            "last column correlates the kept fraction with each position's class share, the part of",
+            "its variance over the training signals that lies between the ten class means:",
+            "",
+            inputs_text(d.inputs, d.inputs_summary, d.figure),
+            "",
+        ]
+    return lines
+
+
+def write_report(datasets: list[DatasetTables], path: Path) -> None:
+    """Write the whole document: a side-by-side verdict table, then one section per dataset."""
+    titles = " and ".join(d.plan.title for d in datasets)
+    lines = [
+        f"# Fidelity of the search methods on {titles}",
+        "",
+        "How closely the methods of `landscape` reproduce the qualitative findings of their papers",
+        "on CPU-sized problems. Generated by `studies/fidelity.py` from the stored tables; re-run it",
+        "to refresh every number (the command of each dataset is in its protocol).",
+        "",
+        "## Verdicts side by side",
+        "",
+        _verdict_table(datasets),
+        "",
+    ]
+    side = HERE / "fidelity_notes_side_by_side.md"
+    if side.exists() and len(datasets) > 1:
+        lines += [side.read_text(encoding="utf-8").strip(), ""]
+    for d in datasets:
+        lines += _dataset_section(d)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), encoding="utf-8")

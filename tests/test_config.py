@@ -160,3 +160,109 @@ def test_every_shipped_config_loads():
     assert len(files) >= 4
     for path in files:
         assert load_config(path).run_id
+
+
+# partially frozen upper edge; Biprop on constant-magnitude weights ---------------------------
+
+
+@pytest.mark.parametrize(("pruned", "density"), [(0.8, 0.2), (0.55, 0.45), (0.9, 0.1), (0.3, 0.7)])
+def test_frozen_density_at_one_minus_pruned_is_accepted(pruned, density):
+    # 1 - 0.8 is 0.19999999999999996 in floating point: the edge must still be accepted
+    cfg = load_config(
+        None, ["method.source.kind=frozen", f"method.source.pruned={pruned}", f"method.density={density}"]
+    )
+    assert cfg.method.density == density
+    with pytest.raises(ConfigError, match=r"^method\.density: .* unreachable"):
+        load_config(
+            None,
+            [
+                "method.source.kind=frozen",
+                f"method.source.pruned={pruned}",
+                f"method.density={density + 1e-6}",
+            ],
+        )
+
+
+@pytest.mark.parametrize("init", ["signed_constant", "unsigned_constant"])
+def test_biprop_on_constant_magnitude_weights_is_refused_naming_both_fields_and_the_fix(init):
+    with pytest.raises(ConfigError) as err:
+        load_config("configs/digits_mlp_edge_popup.yaml", ["method.name=biprop", f"model.weight_init={init}"])
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("method.name: biprop")
+    assert f"model.weight_init: {init}" in message
+    assert "model.weight_init=kaiming_normal" in message and "method.preset=biprop-ref" in message
+    fixed = load_config(
+        "configs/digits_mlp_edge_popup.yaml", ["method.name=biprop", "model.weight_init=kaiming_normal"]
+    )
+    assert fixed.method.name == "biprop"
+
+
+def test_biprop_refusal_exits_2_with_one_line(tmp_path, capsys):
+    from landscape.cli import main
+
+    code = main(
+        [
+            "search",
+            "configs/digits_mlp_edge_popup.yaml",
+            "--runs",
+            str(tmp_path),
+            "--set",
+            "method.name=biprop",
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "method.name: biprop" in err and "model.weight_init" in err
+    assert not any(tmp_path.iterdir())  # nothing was searched or created
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        (["method.source.sampling=exact"], "method.source.sampling"),
+        (["method.source.er_distribution=erk"], "method.source.er_distribution"),
+        (["method.source.scope=layer"], "method.source.scope"),
+        (
+            ["method.source.kind=frozen", "method.source.scope=layer", "method.global_topk=true"],
+            "method.source.scope",
+        ),
+        (
+            ["method.name=biprop", "model.weight_init=kaiming_normal", "method.rescale=dynamic"],
+            "method.rescale",
+        ),
+        (["method.rescale=sometimes"], "method.rescale"),
+        (["method.recycle.unit=batch"], "method.recycle.unit"),
+        (["method.recycle.rate=0.8"], "method.recycle.rate"),
+        (["method.recycle.mode=iterand_recycle", "method.recycle.rate=1.2"], "method.recycle.rate"),
+        (["method.rerand.unit=epochs"], "method.rerand.unit"),
+        (["method.rerand.mode=manual", "method.rerand.mix_new=.inf"], "method.rerand.mix_new"),
+        (["method.source.distribution=pyramidal"], "method.source.distribution"),
+        (["method.source.locked_rule=both"], "method.source.locked_rule"),
+        (["method.score_init=kaiming_uniform_gelu"], "method.score_init"),
+        (["method.preset=no-such-preset"], "method.preset"),
+    ],
+)
+def test_new_options_are_checked(overrides, field):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, overrides)
+    assert str(err.value).startswith(field) and "\n" not in str(err.value)
+
+
+def test_new_fields_at_their_defaults_keep_run_ids():
+    defaults = [
+        "method.rescale=none",
+        "method.preset=",
+        "method.recycle.unit=epoch",
+        "method.recycle.mode=recycle",
+        "method.rerand.unit=step",
+        "method.rerand.mode=bernoulli",
+        "method.rerand.mix_old=1.0",
+        "method.rerand.mix_new=0.0",
+        "method.source.locked_rule=sparsity",
+        "method.source.scope=global",
+        "method.source.sampling=bernoulli",
+        "method.source.er_distribution=uniform",
+    ]
+    assert load_config(None, defaults).run_id == SearchConfig().run_id == "44136fa355b3"
+    base = load_config("configs/digits_mlp_edge_popup.yaml")
+    assert load_config("configs/digits_mlp_edge_popup.yaml", defaults).run_id == base.run_id

@@ -249,7 +249,9 @@ def test_read_runs_skips_bad_runs_and_loads_the_rest(tmp_path):
 
 def test_read_runs_where_selects_masks_and_layouts(tmp_path):
     a, _ = make_run(tmp_path)
-    b, _ = make_run(tmp_path, BASE.replace(**{"method.name": "biprop"}), seed=1)
+    b, _ = make_run(
+        tmp_path, BASE.replace(**{"method.name": "biprop", "model.weight_init": "kaiming_normal"}), seed=1
+    )
     wide = Layout([("fcs.0", (5, 9)), ("fcs.1", (3, 5)), ("fcs.2", (2, 3))])
     c, _ = make_run(tmp_path, BASE.replace(**{"model.hidden": [5, 3]}), layout=wide)
     with pytest.raises(AnalysisError, match=rf"2 different layouts.*{c.run_id}"):

@@ -69,12 +69,15 @@ def _pooled_note(t: dict) -> str:
 
 
 def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
-    acc = masks.groupby("group", sort=False)["test_acc"].agg(["count", "mean", "std"]).reset_index()
-    acc["test_acc"] = [f"{m:.4f} ± {0 if np.isnan(s) else s:.4f}" for m, s in zip(acc["mean"], acc["std"])]
+    acc = masks.groupby("group", sort=False)["test_acc"].agg(["size", "mean", "std"]).reset_index()
+    acc["test_acc"] = [
+        "— (not recorded)" if np.isnan(m) else f"{m:.4f} ± {0 if np.isnan(s) else s:.4f}"
+        for m, s in zip(acc["mean"], acc["std"])
+    ]
     if "weight_seed" in masks:
         nets = masks.groupby("group", sort=False)["weight_seed"].nunique()
         acc.insert(2, "networks", nets.reindex(acc["group"]).to_numpy())
-    return acc.drop(columns=["mean", "std"]).rename(columns={"count": "masks"})
+    return acc.drop(columns=["mean", "std"]).rename(columns={"size": "masks"})
 
 
 def _diversity_title(metric: str) -> str:

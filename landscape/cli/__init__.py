@@ -18,7 +18,18 @@ __all__ = ["build_parser", "main", "parse_seeds"]
 
 # the modules of the sub-commands, in the order ``landscape --help`` lists them; each has
 # ``add_parser(subparsers)`` and ``COMMANDS = {name: handler}``
-COMMAND_MODULES = ("search", "sweep", "ls", "verify", "path", "analyze", "clean", "figures", "demo")
+COMMAND_MODULES = (
+    "search",
+    "sweep",
+    "import_masks",
+    "ls",
+    "verify",
+    "path",
+    "analyze",
+    "clean",
+    "figures",
+    "demo",
+)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:

@@ -100,7 +100,10 @@ def dry_run_text(sweep) -> str:
 
 
 def status_text(sweep, runs_root) -> str:
-    """Masks done / total per run, and in all."""
+    """Masks done / total per run, and in all; with the states of the sweep's last Slurm
+    submission when Slurm answers."""
+    from landscape.search.submitit_jobs import submitted_job_states
+
     rows = sweep.status(runs_root)
     done, total = sum(r.done for r in rows), sum(r.total for r in rows)
     lines = [f"sweep {sweep.name} in {runs_root}: {done}/{total} masks done, "
@@ -108,6 +111,12 @@ def status_text(sweep, runs_root) -> str:
     for r in rows:
         mark = "done" if r.complete else ("partial" if r.done else "todo")
         lines.append(f"{r.task.run_id}  {mark:<8} {r.done:>6}/{r.total:<6} {r.task.label()}")
+    jobs = submitted_job_states(runs_root, sweep.name)
+    if jobs is not None:
+        job_ids, counts = jobs
+        arrays = ", ".join(sorted({j.split("_")[0] for j in job_ids}))
+        states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        lines.append(f"slurm jobs of the last submission (array {arrays}): {states}")
     return "\n".join(lines)
 
 

@@ -1,5 +1,6 @@
 """Search configuration: frozen dataclasses (:mod:`.schema`), file loading and overrides
-(:mod:`.parse`), validation (:mod:`.validate`) and run ids.
+(:mod:`.parse`), validation (:mod:`.validate`), named reference presets (:mod:`.presets`) and
+run ids.
 
 A :class:`SearchConfig` says *what* is searched (model, data, method, optimisation).
 ``run_id`` is a hash of the canonical JSON with default-valued fields dropped, so adding a
@@ -14,13 +15,16 @@ from landscape.config.parse import (
     parse_override,
     read_config_file,
 )
+from landscape.config.presets import PRESETS, Preset, preset_values
 from landscape.config.schema import (
     NOT_IDENTITY,
     DataConfig,
     DissipateConfig,
     KStartsConfig,
     MethodConfig,
+    Mnist1dConfig,
     ModelConfig,
+    OriginConfig,
     RecycleConfig,
     RerandConfig,
     SearchConfig,
@@ -32,11 +36,15 @@ from landscape.config.validate import validate
 __all__ = [
     "MAX_CONFIG_BYTES",
     "NOT_IDENTITY",
+    "PRESETS",
     "DataConfig",
     "DissipateConfig",
     "KStartsConfig",
     "MethodConfig",
+    "Preset",
+    "Mnist1dConfig",
     "ModelConfig",
+    "OriginConfig",
     "RecycleConfig",
     "RerandConfig",
     "SearchConfig",
@@ -46,6 +54,7 @@ __all__ = [
     "from_dict",
     "load_config",
     "parse_override",
+    "preset_values",
     "read_config_file",
     "validate",
 ]

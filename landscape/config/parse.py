@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from landscape.config.presets import merge, nested, preset_values
 from landscape.config.schema import SearchConfig
 from landscape.config.validate import validate
 from landscape.errors import ConfigError
@@ -23,9 +24,15 @@ MAX_CONFIG_BYTES = 2**20
 
 
 def from_dict(data: Mapping[str, Any], cls: type = SearchConfig, path: str = "") -> Any:
-    """Build a config dataclass from a nested mapping, rejecting unknown keys by dotted name."""
+    """Build a config dataclass from a nested mapping, rejecting unknown keys by dotted name.
+
+    A ``method.preset`` in ``data`` is expanded first; the mapping's own fields win over it
+    (see :mod:`landscape.config.presets`).
+    """
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path or 'config'}: expected a table of fields, got {_tname(data)}")
+    if cls is SearchConfig and not path:
+        data = _with_preset(data)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
@@ -35,6 +42,23 @@ def from_dict(data: Mapping[str, Any], cls: type = SearchConfig, path: str = "")
             raise ConfigError(_unknown_key(dotted, key, list(fields)))
         kwargs[key] = _coerce(value, hints[key], dotted)
     return cls(**kwargs)
+
+
+def _preset_name(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ConfigError(f"method.preset: expected a preset name, got {value!r}")
+    return value
+
+
+def _with_preset(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` on top of the fields of its ``method.preset`` (unchanged without one)."""
+    method = data.get("method")
+    name = _preset_name(method.get("preset")) if isinstance(method, Mapping) else ""
+    if not name:
+        return data
+    return merge(nested(preset_values(name)), data)
 
 
 def _unknown_key(dotted: str, key: str, known: list[str]) -> str:
@@ -117,7 +141,16 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def apply_overrides(cfg: SearchConfig, overrides: Mapping[str, Any]) -> SearchConfig:
+    """``cfg`` with dotted fields replaced; the result is validated.
+
+    A ``method.preset`` among the overrides replaces ``cfg``'s values of the fields it sets;
+    the other overrides then apply on top of it.
+    """
     data = cfg.to_dict()
+    if "method.preset" in overrides:
+        name = _preset_name(overrides["method.preset"])
+        if name:
+            data = merge(data, nested(preset_values(name)))
     for dotted, value in overrides.items():
         parts = dotted.split(".")
         node = data

@@ -41,8 +41,31 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class Mnist1dConfig:
+    """Arguments of the MNIST-1D generator (``mnist1d.data.make_dataset``).
+
+    The defaults are the package's ``get_dataset_args()``, which make the benchmark's standard
+    4,000 / 1,000 train/test signals of length 40; only changed fields enter the run id.
+    """
+
+    num_samples: int = 5000
+    train_split: float = 0.8
+    template_len: int = 12
+    padding: tuple[int, ...] = (36, 60)
+    scale_coeff: float = 0.4
+    max_translation: int = 48
+    corr_noise_scale: float = 0.25
+    iid_noise_scale: float = 0.02
+    shear_scale: float = 0.75
+    shuffle_seq: bool = False
+    final_seq_length: int = 40
+    seed: int = 42
+
+
+@dataclass(frozen=True)
 class DataConfig:
-    """Dataset and split. ``root`` is where MNIST/CIFAR files live (not part of the run id)."""
+    """Dataset and split. ``root`` is where MNIST/CIFAR files live and where generated data is
+    cached (not part of the run id); ``mnist1d`` holds the MNIST-1D generator's arguments."""
 
     name: str = "digits"
     root: str = field(default="", metadata=NOT_IDENTITY)
@@ -54,36 +77,66 @@ class DataConfig:
     n_classes: int = 10
     n_train: int = 2048
     n_test: int = 512
+    mnist1d: Mnist1dConfig = Mnist1dConfig()
 
 
 @dataclass(frozen=True)
 class RecycleConfig:
-    """Iterative Weight Recycling: every ``every`` epochs overwrite the ``rate``·N lowest-|score|
-    weights of each layer with the highest-|score| ones (0 = off)."""
+    """Iterative Weight Recycling: overwrite the ``rate``·N lowest-|score| weights of each
+    layer with the highest-|score| ones every ``every`` epochs (0 = off).
+
+    ``unit`` "step" counts optimiser steps within an epoch instead (after step ``i`` of an
+    epoch when ``i % every == 0``, from the second epoch on). ``mode`` "iterand_recycle" first
+    re-draws each pruned weight with probability ``rate``/2, then recycles ``rate``/2·N.
+    """
 
     every: int = 0
     rate: float = 0.2
     warmup: int = 0
     ablation: bool = False
+    unit: str = "epoch"
+    mode: str = "recycle"
 
 
 @dataclass(frozen=True)
 class RerandConfig:
     """IteRand: every ``every`` steps re-draw each pruned weight with probability ``prob``;
-    ``rate`` < 1 restricts candidates to the lowest ``rate``·sparsity scores."""
+    ``rate`` < 1 restricts candidates to the lowest ``rate``·sparsity scores.
+
+    ``unit`` "epoch" counts ``every`` in epochs (the event runs before the last step of the
+    epoch). ``mode`` "manual" mixes every candidate deterministically,
+    ``W <- mix_old·W + mix_new·W_new``, instead of the Bernoulli draw.
+    """
 
     every: int = 300
     prob: float = 0.1
     rate: float = 1.0
+    unit: str = "step"
+    mode: str = "bernoulli"
+    mix_old: float = 1.0
+    mix_new: float = 0.0
 
 
 @dataclass(frozen=True)
 class SourceConfig:
     """What the search may select from.
 
-    kind "dense": every weight; "er": a fixed Erdős–Rényi mask of density ``density``;
-    "frozen": fractions ``pruned`` (never kept) and ``locked`` (always kept) of all weights,
-    spread over layers by ``distribution`` ("erk" or "equal").
+    kind "dense": every weight.
+
+    kind "er": a fixed Erdős–Rényi mask of density ``density``. ``sampling`` "bernoulli"
+    draws every weight independently; "exact" draws, without replacement, exactly the count
+    a search at ``method.density = density`` keeps (``floor(d_l N_l)`` per layer), so that
+    density is always reachable.
+    ``er_distribution`` spreads the source density over layers: "uniform" (every layer
+    ``density``), "erk", "balanced" (equal count per layer, capped at dense) or "pyramidal"
+    (density ``x^l`` with depth ``l``).
+
+    kind "frozen": fractions ``pruned`` (never kept) and ``locked`` (always kept) of all
+    weights, spread over layers by ``distribution`` ("erk", "equal" fraction, "epl" equal
+    count, "igq"); ``locked_rule`` "sparsity" takes the locked count of a layer as the
+    difference of the distribution at ``1 - pruned - locked`` and ``1 - pruned``, "density"
+    as the distribution at density ``locked``. ``scope`` "global" searches one threshold over
+    all free entries, "layer" keeps ``method.density`` of every layer.
     """
 
     kind: str = "dense"
@@ -91,6 +144,10 @@ class SourceConfig:
     pruned: float = 0.0
     locked: float = 0.0
     distribution: str = "erk"
+    locked_rule: str = "sparsity"
+    scope: str = "global"
+    sampling: str = "bernoulli"
+    er_distribution: str = "uniform"
 
 
 @dataclass(frozen=True)
@@ -113,7 +170,12 @@ class DissipateConfig:
 
 @dataclass(frozen=True)
 class MethodConfig:
-    """Search method. ``density`` is the fraction of weights KEPT (never "prune rate")."""
+    """Search method. ``density`` is the fraction of weights KEPT (never "prune rate").
+
+    ``score_init``: "kaiming_uniform" = U(±1/sqrt(fan_in)) (hidden-networks),
+    "kaiming_uniform_relu" = U(±sqrt(6/fan_in)) (IteRand's own), "kaiming_normal",
+    "constant".
+    """
 
     name: str = "edge_popup"
     density: float = 0.5
@@ -122,6 +184,12 @@ class MethodConfig:
     # with the reference global variant's cubic schedule (0 = off; its code uses 10)
     anneal_epochs: int = 0
     score_init: str = "kaiming_uniform"
+    # effective weight M ⊙ W times 1/sqrt(density) ("static") or 1/sqrt(the layer's kept
+    # fraction) ("dynamic"), the partially frozen code's scale_method
+    rescale: str = "none"
+    # a named bundle of reference settings, expanded when the config is read (explicit fields
+    # win); the resolved fields carry the identity, so the name itself does not
+    preset: str = field(default="", metadata=NOT_IDENTITY)
     recycle: RecycleConfig = RecycleConfig()
     rerand: RerandConfig = RerandConfig()
     source: SourceConfig = SourceConfig()
@@ -154,11 +222,25 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class OriginConfig:
+    """Where the masks of a run come from.
+
+    ``format`` is empty for masks searched by this toolkit, else the importer that brought
+    them in (``hidden_networks``, ``biprop``, ``iwr``, ``iterand``, ``frozen``, ``er_slt``,
+    ``arrays``) or ``maskset`` for a MaskSet written from Python. It is part of the identity,
+    so imported masks never share a run with searched ones.
+    """
+
+    format: str = ""
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
     method: MethodConfig = MethodConfig()
     train: TrainConfig = TrainConfig()
+    origin: OriginConfig = OriginConfig()
 
     # identity -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

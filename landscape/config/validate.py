@@ -1,23 +1,46 @@
 """Validation of a :class:`~landscape.config.SearchConfig`: every field, with its dotted name
-in the one-line message."""
+in the one-line message.
+
+One function per section (model, data, method and its sub-sections, training), then the
+checks that tie sections together (a method with an initialiser it cannot tell apart from
+another method, say).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
-from landscape.config.schema import SearchConfig
+from landscape.config.schema import MethodConfig, SearchConfig
 from landscape.errors import ConfigError
 
 WEIGHT_INITS = ("signed_constant", "kaiming_normal", "kaiming_uniform", "unsigned_constant")
-SCORE_INITS = ("kaiming_uniform", "kaiming_normal", "constant")
+SCORE_INITS = ("kaiming_uniform", "kaiming_uniform_relu", "kaiming_normal", "constant")
 BATCHNORMS = ("auto", "none", "nonaffine")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "constant")
 SOURCES = ("dense", "er", "frozen")
-DISTRIBUTIONS = ("erk", "equal")
+DISTRIBUTIONS = ("erk", "equal", "epl", "igq")
+ER_DISTRIBUTIONS = ("uniform", "erk", "balanced", "pyramidal")
+LOCKED_RULES = ("sparsity", "density")
+SCOPES = ("global", "layer")
+SAMPLINGS = ("bernoulli", "exact")
+RESCALES = ("none", "static", "dynamic")
+RECYCLE_UNITS = ("epoch", "step")
+RECYCLE_MODES = ("recycle", "iterand_recycle")
+RERAND_UNITS = ("step", "epoch")
+RERAND_MODES = ("bernoulli", "manual")
 FITNESS = ("magnitude", "gradient", "both")
 PRECISIONS = ("fp32", "tf32", "bf16")
+
+# methods that search scores with a top-k (and so take sources, IWR, rescaling)
+SCORE_METHODS = ("edge_popup", "biprop", "iterand")
+# initialisers whose |W| is one constant per layer: Biprop's alpha * sign(W) is then W itself
+CONSTANT_MAGNITUDE_INITS = ("signed_constant", "unsigned_constant")
+
+# Slack when comparing fractions that are sums or differences of other fractions:
+# 1 - 0.8 is 0.19999999999999996, and "density = 1 - pruned" must be accepted.
+FRACTION_EPS = 1e-9
 
 
 def _need(ok: bool, message: str) -> None:
@@ -38,20 +61,69 @@ def _choice(name: str, value: str, allowed: Sequence[str]) -> None:
         raise ConfigError(f"{name}: unknown value {value!r}{hint} (choose from {', '.join(allowed)})")
 
 
+def _validate_mnist1d(g) -> None:
+    """The MNIST-1D generator's arguments (``data.mnist1d``)."""
+    _need(
+        g.num_samples >= 10, f"data.mnist1d.num_samples: must be >= 10 (one per class), got {g.num_samples}"
+    )
+    _need(0 < g.train_split < 1, f"data.mnist1d.train_split: must be in (0, 1), got {g.train_split}")
+    _need(g.template_len >= 2, f"data.mnist1d.template_len: must be >= 2, got {g.template_len}")
+    _need(
+        len(g.padding) == 2 and 0 <= g.padding[0] <= g.padding[1],
+        f"data.mnist1d.padding: must be [low, high] with 0 <= low <= high, got {list(g.padding)}",
+    )
+    _need(
+        1 <= g.max_translation <= g.template_len + g.padding[1],
+        f"data.mnist1d.max_translation: must be in [1, template_len + padding high], got {g.max_translation}",
+    )
+    for name in ("scale_coeff", "corr_noise_scale", "iid_noise_scale", "shear_scale"):
+        value = getattr(g, name)
+        _need(_finite(value) and value >= 0, f"data.mnist1d.{name}: must be >= 0, got {value}")
+    _need(g.final_seq_length >= 2, f"data.mnist1d.final_seq_length: must be >= 2, got {g.final_seq_length}")
+    _need(0 <= g.seed < 2**32, f"data.mnist1d.seed: must be in [0, 2**32), got {g.seed}")
+
+
 def validate(cfg: SearchConfig) -> SearchConfig:
-    """Check ranges and names; registries are consulted for model, dataset and method names."""
+    """Check ranges and names; registries are consulted for model, dataset and method names.
+
+    Returns
+    -------
+    SearchConfig
+        ``cfg`` itself when every check passes.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the first field at fault.
+    """
     from landscape import registries
 
-    m, d, meth, t = cfg.model, cfg.data, cfg.method, cfg.train
-    registries.models.get(m.name)
-    registries.datasets.get(d.name)
-    registries.methods.get(meth.name)
+    registries.models.get(cfg.model.name)
+    registries.datasets.get(cfg.data.name)
+    registries.methods.get(cfg.method.name)
+    _model(cfg)
+    _data(cfg)
+    _method(cfg)
+    _train(cfg)
+    _method_and_model(cfg)
+    if cfg.origin.format and cfg.origin.format != "maskset":  # maskset: written by MaskSet.write
+        registries.importers.get(cfg.origin.format)
+    return cfg
 
+
+# sections ---------------------------------------------------------------------------------------
+
+
+def _model(cfg: SearchConfig) -> None:
+    m = cfg.model
     _need(all(h > 0 for h in m.hidden), f"model.hidden: widths must be positive, got {list(m.hidden)}")
     _need(_finite(m.width_mult) and m.width_mult > 0, f"model.width_mult: must be > 0, got {m.width_mult}")
     _choice("model.weight_init", m.weight_init, WEIGHT_INITS)
     _choice("model.batchnorm", m.batchnorm, BATCHNORMS)
 
+
+def _data(cfg: SearchConfig) -> None:
+    d = cfg.data
     _need(0 <= d.val_fraction < 1, f"data.val_fraction: must be in [0, 1), got {d.val_fraction}")
     _need(0 < d.test_fraction < 1, f"data.test_fraction: must be in (0, 1), got {d.test_fraction}")
     _need(d.val_fraction + d.test_fraction < 1, "data.val_fraction + data.test_fraction: must be < 1")
@@ -61,51 +133,25 @@ def validate(cfg: SearchConfig) -> SearchConfig:
     )
     _need(d.n_classes >= 2, f"data.n_classes: must be >= 2, got {d.n_classes}")
     _need(d.n_train > 0 and d.n_test > 0, "data.n_train, data.n_test: must be positive")
+    _validate_mnist1d(d.mnist1d)
 
+
+def _method(cfg: SearchConfig) -> None:
+    meth = cfg.method
     _need(
         _finite(meth.density) and 0 < meth.density <= 1,
         f"method.density: must be in (0, 1] (fraction of weights kept), got {meth.density}",
     )
     _choice("method.score_init", meth.score_init, SCORE_INITS)
-    r = meth.recycle
-    _need(r.every >= 0, f"method.recycle.every: must be >= 0 epochs, got {r.every}")
-    _need(0 < r.rate <= 0.5, f"method.recycle.rate: must be in (0, 0.5], got {r.rate}")
-    _need(r.warmup >= 0, f"method.recycle.warmup: must be >= 0, got {r.warmup}")
-    q = meth.rerand
-    _need(q.every > 0, f"method.rerand.every: must be > 0 steps, got {q.every}")
-    _need(0 <= q.prob <= 1, f"method.rerand.prob: must be in [0, 1], got {q.prob}")
-    _need(0 < q.rate <= 1, f"method.rerand.rate: must be in (0, 1], got {q.rate}")
-    s = meth.source
-    _choice("method.source.kind", s.kind, SOURCES)
-    _choice("method.source.distribution", s.distribution, DISTRIBUTIONS)
-    _need(0 < s.density <= 1, f"method.source.density: must be in (0, 1], got {s.density}")
-    _need(0 <= s.pruned < 1, f"method.source.pruned: must be in [0, 1), got {s.pruned}")
-    _need(0 <= s.locked < 1, f"method.source.locked: must be in [0, 1), got {s.locked}")
-    if s.kind == "er":
-        _need(
-            meth.density <= s.density,
-            f"method.density: {meth.density} exceeds method.source.density {s.density}; "
-            "a mask cannot be denser than its ER source",
-        )
-    if s.kind == "frozen":
-        _need(s.pruned + s.locked < 1, "method.source.pruned + locked: must be < 1")
-        _need(
-            s.locked <= meth.density <= 1 - s.pruned,
-            f"method.density: {meth.density} is unreachable with source.pruned={s.pruned} and "
-            f"source.locked={s.locked}; it must lie in [{s.locked}, {1 - s.pruned:g}]",
-        )
-    _need(meth.anneal_epochs >= 0, f"method.anneal_epochs: must be >= 0, got {meth.anneal_epochs}")
-    if meth.anneal_epochs:
-        _need(
-            meth.global_topk and s.kind == "dense" and meth.name in ("edge_popup", "biprop", "iterand"),
-            "method.anneal_epochs: anneals a global top-k; needs method.global_topk: true, a dense "
-            "source and a score method (edge_popup, biprop, iterand)",
-        )
-        _need(
-            meth.anneal_epochs < t.epochs,
-            f"method.anneal_epochs: {meth.anneal_epochs} must be below train.epochs ({t.epochs}) so the "
-            "last epochs search at the target density",
-        )
+    _choice("method.rescale", meth.rescale, RESCALES)
+    if meth.preset:
+        from landscape.config.presets import PRESETS
+
+        _choice("method.preset", meth.preset, list(PRESETS))
+    _recycle(meth)
+    _rerand(meth)
+    _source(meth)
+    _annealing(cfg)
     k = meth.kstarts
     _need(k.k >= 1, f"method.kstarts.k: must be >= 1, got {k.k}")
     _need(k.select_after >= 1, f"method.kstarts.select_after: must be >= 1, got {k.select_after}")
@@ -114,6 +160,92 @@ def validate(cfg: SearchConfig) -> SearchConfig:
     _need(_finite(g.tau) and g.tau >= 0, f"method.dissipate.tau: must be >= 0, got {g.tau}")
     _need(0 < g.step <= 1, f"method.dissipate.step: must be in (0, 1], got {g.step}")
 
+
+def _recycle(meth: MethodConfig) -> None:
+    r = meth.recycle
+    _choice("method.recycle.unit", r.unit, RECYCLE_UNITS)
+    _choice("method.recycle.mode", r.mode, RECYCLE_MODES)
+    _need(r.every >= 0, f"method.recycle.every: must be >= 0 {r.unit}s, got {r.every}")
+    if r.mode == "recycle":
+        _need(0 < r.rate <= 0.5, f"method.recycle.rate: must be in (0, 0.5], got {r.rate}")
+    else:  # half re-drawn, half recycled: rate / 2 <= 0.5
+        _need(
+            0 < r.rate <= 1,
+            f"method.recycle.rate: must be in (0, 1] with mode iterand_recycle, got {r.rate}",
+        )
+    _need(r.warmup >= 0, f"method.recycle.warmup: must be >= 0, got {r.warmup}")
+
+
+def _rerand(meth: MethodConfig) -> None:
+    q = meth.rerand
+    _choice("method.rerand.unit", q.unit, RERAND_UNITS)
+    _choice("method.rerand.mode", q.mode, RERAND_MODES)
+    _need(q.every > 0, f"method.rerand.every: must be > 0 {q.unit}s, got {q.every}")
+    _need(0 <= q.prob <= 1, f"method.rerand.prob: must be in [0, 1], got {q.prob}")
+    _need(0 < q.rate <= 1, f"method.rerand.rate: must be in (0, 1], got {q.rate}")
+    _need(_finite(q.mix_old), f"method.rerand.mix_old: must be a finite number, got {q.mix_old}")
+    _need(_finite(q.mix_new), f"method.rerand.mix_new: must be a finite number, got {q.mix_new}")
+
+
+def _source(meth: MethodConfig) -> None:
+    s = meth.source
+    _choice("method.source.kind", s.kind, SOURCES)
+    _choice("method.source.distribution", s.distribution, DISTRIBUTIONS)
+    _choice("method.source.locked_rule", s.locked_rule, LOCKED_RULES)
+    _choice("method.source.scope", s.scope, SCOPES)
+    _choice("method.source.sampling", s.sampling, SAMPLINGS)
+    _choice("method.source.er_distribution", s.er_distribution, ER_DISTRIBUTIONS)
+    _need(0 < s.density <= 1, f"method.source.density: must be in (0, 1], got {s.density}")
+    _need(0 <= s.pruned < 1, f"method.source.pruned: must be in [0, 1), got {s.pruned}")
+    _need(0 <= s.locked < 1, f"method.source.locked: must be in [0, 1), got {s.locked}")
+    if s.kind != "er":
+        for name, value, default in (
+            ("sampling", s.sampling, "bernoulli"),
+            ("er_distribution", s.er_distribution, "uniform"),
+        ):
+            _need(value == default, f"method.source.{name}: applies to an ER source (method.source.kind: er)")
+    if s.kind != "frozen":
+        _need(
+            s.scope == "global",
+            "method.source.scope: applies to a frozen source (method.source.kind: frozen)",
+        )
+    if s.kind == "er":
+        _need(
+            meth.density <= s.density + FRACTION_EPS,
+            f"method.density: {meth.density} exceeds method.source.density {s.density}; "
+            "a mask cannot be denser than its ER source",
+        )
+    if s.kind == "frozen":
+        _need(s.pruned + s.locked < 1, "method.source.pruned + locked: must be < 1")
+        _need(
+            s.locked - FRACTION_EPS <= meth.density <= 1 - s.pruned + FRACTION_EPS,
+            f"method.density: {meth.density} is unreachable with source.pruned={s.pruned} and "
+            f"source.locked={s.locked}; it must lie in [{s.locked:g}, {1 - s.pruned:g}]",
+        )
+        _need(
+            not (meth.global_topk and s.scope == "layer"),
+            "method.source.scope: 'layer' contradicts method.global_topk: true; drop one of them",
+        )
+
+
+def _annealing(cfg: SearchConfig) -> None:
+    meth, t = cfg.method, cfg.train
+    _need(meth.anneal_epochs >= 0, f"method.anneal_epochs: must be >= 0, got {meth.anneal_epochs}")
+    if meth.anneal_epochs:
+        _need(
+            meth.global_topk and meth.source.kind == "dense" and meth.name in SCORE_METHODS,
+            "method.anneal_epochs: anneals a global top-k; needs method.global_topk: true, a dense "
+            f"source and a score method ({', '.join(SCORE_METHODS)})",
+        )
+        _need(
+            meth.anneal_epochs < t.epochs,
+            f"method.anneal_epochs: {meth.anneal_epochs} must be below train.epochs ({t.epochs}) so the "
+            "last epochs search at the target density",
+        )
+
+
+def _train(cfg: SearchConfig) -> None:
+    t = cfg.train
     _need(t.epochs >= 0, f"train.epochs: must be >= 0, got {t.epochs}")
     _need(t.batch_size >= 1, f"train.batch_size: must be >= 1, got {t.batch_size}")
     _choice("train.optimizer", t.optimizer, OPTIMIZERS)
@@ -127,4 +259,25 @@ def validate(cfg: SearchConfig) -> SearchConfig:
     _need(0 <= t.warmup_epochs <= max(t.epochs, 0), "train.warmup_epochs: must be in [0, train.epochs]")
     _need(0 <= t.label_smoothing < 1, f"train.label_smoothing: must be in [0, 1), got {t.label_smoothing}")
     _choice("train.precision", t.precision, PRECISIONS)
-    return cfg
+
+
+# across sections ----------------------------------------------------------------------------------
+
+
+def _method_and_model(cfg: SearchConfig) -> None:
+    meth, model = cfg.method, cfg.model
+    if meth.name == "biprop" and model.weight_init in CONSTANT_MAGNITUDE_INITS and not cfg.origin.format:
+        # |W| is one constant per layer, so alpha = that constant and alpha * sign(W) = W:
+        # every mask a search finds would be bit-identical to Edge-Popup's (imported masks
+        # were searched elsewhere, over the weights they bring)
+        raise ConfigError(
+            f"method.name: biprop with model.weight_init: {model.weight_init} is Edge-Popup (|W| is "
+            "constant, so alpha * sign(W) = W); set model.weight_init=kaiming_normal and "
+            "model.scale_fan=true (Biprop's reference init) or method.preset=biprop-ref"
+        )
+    if meth.rescale != "none":
+        _need(
+            meth.name in ("edge_popup", "iterand"),
+            f"method.rescale: scales the masked weights of edge_popup or iterand, not {meth.name!r}"
+            + (" (Biprop's alpha already sets the scale)" if meth.name == "biprop" else ""),
+        )

@@ -13,6 +13,10 @@ differ in which kernels run:
 - ``"channels_last"``: the grouped convolution on channels-last (NHWC) tensors, which
   cuDNN runs with other kernels; 2-D only (a 1-D layer runs ``"grouped"``).
 
+``MaskedConv2d`` takes its route from here. (``MaskedConv1d`` keeps its own formulation, the
+``"unfold"`` one, which makes batched 1-D searches bit-identical to one-mask ones on the CPU;
+this module takes 1-D weights too.)
+
 On the CPU, ``"vmap"`` gives outputs and gradients bit-identical to ``"grouped"``;
 ``"unfold"`` and ``"channels_last"`` agree within float32 rounding (see
 ``tests/nn/test_conv_routes.py``). Which route is fastest depends on the device and the

@@ -61,12 +61,17 @@ def init_weight(
 def init_scores(shape: tuple[int, ...], fan_in: int, kind: str, gen: torch.Generator) -> torch.Tensor:
     """Draw one mask's score tensor.
 
-    ``kaiming_uniform`` is ``kaiming_uniform_(a=sqrt(5))`` of the reference code, i.e.
-    U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    ``kaiming_uniform`` is ``kaiming_uniform_(a=sqrt(5))`` of hidden-networks (and of
+    Edge-Popup, Biprop and IWR), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    ``kaiming_uniform_relu`` is IteRand's score init, ``kaiming_uniform_(nonlinearity="relu")``:
+    U(-sqrt(6/fan_in), sqrt(6/fan_in)), the same draw scaled by sqrt(6). ``kaiming_normal``
+    is N(0, 2/fan_in); ``constant`` is 0.5 plus a jitter below 1e-6.
     """
     bound = 1.0 / math.sqrt(fan_in)
     if kind == "kaiming_uniform":
         return (torch.rand(shape, generator=gen) * 2 - 1) * bound
+    if kind == "kaiming_uniform_relu":
+        return (torch.rand(shape, generator=gen) * 2 - 1) * (RELU_GAIN * math.sqrt(3.0 / fan_in))
     if kind == "kaiming_normal":
         return torch.randn(shape, generator=gen) * (RELU_GAIN / math.sqrt(fan_in))
     if kind == "constant":

@@ -9,6 +9,7 @@ Activation layouts
 - linear: ``(M, B, features)``
 - conv:   ``(B, M * channels, H, W)`` (mask m owns channel block m; grouped convs keep the
   blocks apart and a BatchNorm over ``M * channels`` keeps separate statistics per mask)
+- 1-D conv: ``(B, M * channels, length)``, the same blocks without the second spatial axis
 
 A layer's binary mask comes from, in order of precedence: ``fixed_mask`` (a stored mask or a
 weight-training baseline), ``dense`` (first/last layer kept dense: all ones), else the
@@ -22,6 +23,7 @@ import math
 from typing import Protocol
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from landscape.nn.conv_routes import ensemble_conv
@@ -151,6 +153,45 @@ class MaskedConv2d(MaskedLayer):
         return ensemble_conv(x, self.effective_weight(), stride=self.stride, padding=self.padding)
 
 
+class MaskedConv1d(MaskedLayer):
+    """``(B, M*C_in, L) -> (B, M*C_out, L')``: one 1-D convolution per mask, as a batched matmul.
+
+    The windows of every mask's input are unfolded into ``(M, C_in * k, B * L')`` columns and
+    multiplied by the masks' ``(M, C_out, C_in * k)`` weights in one ``bmm``. Each mask then
+    runs exactly the arithmetic of a one-mask layer (a grouped ``conv1d`` picks its algorithm
+    by the number of groups, which changes the last bits of the loss), so batched and one-mask
+    searches stay bit-identical; for these small kernels it is also faster on the CPU.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        n_masks: int = 1,
+        dense: bool = False,
+    ):
+        shape = (out_channels, in_channels, kernel_size)
+        super().__init__(shape, fan_in=in_channels * kernel_size, n_masks=n_masks, dense=dense)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m, c_in, c_out = self.n_masks, self.in_channels, self.out_channels
+        k = self.weight_shape[-1]
+        w = self.effective_weight().reshape(m, c_out, c_in * k)
+        if self.padding:
+            x = F.pad(x, (self.padding, self.padding))
+        b = x.shape[0]
+        windows = x.unfold(2, k, self.stride)  # (B, M*C_in, L', k)
+        length = windows.shape[2]
+        cols = windows.reshape(b, m, c_in, length, k).permute(1, 2, 4, 0, 3).reshape(m, c_in * k, b * length)
+        out = torch.bmm(w, cols)  # (M, C_out, B*L')
+        return out.reshape(m, c_out, b, length).permute(2, 0, 1, 3).reshape(b, m * c_out, length)
+
+
 class EnsembleBatchNorm(nn.Module):
     """BatchNorm with separate statistics per mask, for either activation layout.
 
@@ -177,7 +218,13 @@ def to_conv_layout(x: torch.Tensor) -> torch.Tensor:
     return x.permute(1, 0, 2, 3, 4).reshape(b, m * c, h, w)
 
 
+def to_conv1d_layout(x: torch.Tensor) -> torch.Tensor:
+    """``(M, B, C, L) -> (B, M*C, L)``."""
+    m, b, c, length = x.shape
+    return x.permute(1, 0, 2, 3).reshape(b, m * c, length)
+
+
 def conv_to_linear_layout(x: torch.Tensor, n_masks: int) -> torch.Tensor:
-    """``(B, M*C, H, W) -> (M, B, C*H*W)`` (flatten per mask)."""
+    """``(B, M*C, H, W)`` or ``(B, M*C, L)`` -> ``(M, B, C*H*W)`` (flatten per mask)."""
     b = x.shape[0]
     return x.reshape(b, n_masks, -1).transpose(0, 1)

@@ -18,6 +18,7 @@ from landscape.pl.consensus import selection_frequency
 from landscape.pl.distances import distance_distribution
 from landscape.pl.embedding import embedding
 from landscape.pl.heatmap import similarity_heatmap
+from landscape.pl.input_frequency import input_frequency
 from landscape.pl.overlap import layer_overlap
 from landscape.pl.style import (
     DOUBLE_COLUMN,
@@ -41,6 +42,7 @@ __all__ = [
     "embedding",
     "figsize",
     "group_colors",
+    "input_frequency",
     "interpolation",
     "layer_overlap",
     "method_color",

@@ -1,162 +1,35 @@
 """Run the work of a sweep: in-process, in local worker processes (one per GPU), or as a
-submitit job array (Slurm, or its local and debug executors).
+submitit job array (Slurm, or its local and debug executors; see
+:mod:`landscape.search.submitit_jobs`).
 
-The unit of work is a :class:`WorkUnit` — one run, one weight seed, a block of search
-seeds — handed to :func:`run_unit`, a plain picklable function that calls
-:func:`~landscape.search.runner.run_search`. Workers need not coordinate: the store's claims
-and manifest make sure that many workers filling one runs root neither clobber nor
-duplicate a mask, and a re-run skips what is finished.
+Every executor runs :func:`~landscape.search.units.run_unit` on the sweep's
+:class:`~landscape.search.units.WorkUnit` s; the store's claims keep workers from training a
+mask twice, and a re-run skips what is finished.
 """
 
 from __future__ import annotations
 
-import math
 import multiprocessing as mp
 import os
 import queue
-import shutil
-import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from landscape.config import SearchConfig
-from landscape.errors import ConfigError, LandscapeError
-from landscape.search.sweep import SweepProgress, SweepTask, pending_pairs, seed_label
-from landscape.store.claims import make_owner
+from landscape.errors import ConfigError
+from landscape.search.submitit_jobs import check_submitit_options, run_submitit
+from landscape.search.sweep import SweepProgress, SweepTask
+from landscape.search.units import (  # noqa: F401  (re-exported: the executors' vocabulary)
+    SweepReport,
+    UnitResult,
+    WorkUnit,
+    default_threads,
+    make_units,
+    run_unit,
+)
 
 EXECUTORS = ("local", "slurm", "submitit-local", "debug")
-POLL_S = 2.0
-
-
-@dataclass(frozen=True)
-class WorkUnit:
-    """One run, one weight seed and a block of search seeds: one call of ``run_search``."""
-
-    cfg: SearchConfig
-    weight_seed: int
-    search_seeds: tuple[int, ...]
-    runs_root: str
-    device: str | None = "cpu"
-    masks_in_flight: int | None = None
-    threads: int | None = None  # torch CPU threads (None: the CPUs this process may use)
-
-    @property
-    def label(self) -> str:
-        return f"{self.cfg.run_id} w{self.weight_seed} s{seed_label(self.search_seeds)}"
-
-
-@dataclass
-class UnitResult:
-    """What one unit did; ``error`` holds a one-line reason (or a traceback) on failure."""
-
-    unit: WorkUnit
-    done: int = 0
-    skipped: int = 0
-    busy: int = 0
-    error: str | None = None
-    worker: str = ""
-
-
-@dataclass
-class SweepReport:
-    """Outcome of :func:`execute`: per-unit results and the masks still missing afterwards."""
-
-    results: list[UnitResult] = field(default_factory=list)
-    total: int = 0  # masks the sweep asks for
-    missing: int = 0  # masks not in the store when the executor returned
-    job_ids: list[str] = field(default_factory=list)  # submitted jobs (submitit executors)
-
-    @property
-    def done(self) -> int:
-        return sum(r.done for r in self.results)
-
-    @property
-    def failures(self) -> list[UnitResult]:
-        return [r for r in self.results if r.error]
-
-    def line(self) -> str:
-        failed = f", {len(self.failures)} unit(s) failed" if self.failures else ""
-        return f"{self.done} masks searched, {self.total - self.missing}/{self.total} done{failed}"
-
-
-# ----------------------------------------------------------------------------------------------
-# the job function
-
-
-def run_unit(unit: WorkUnit, owner_label: str = "sweep") -> UnitResult:
-    """Search one unit into its runs root (what every executor runs, in whatever process).
-
-    Claims left by dead workers are taken over and live claims get a heartbeat inside
-    :func:`~landscape.search.runner.run_search` (see :mod:`landscape.store.claims`).
-    """
-    import torch
-
-    from landscape.search.runner import run_search
-
-    torch.set_num_threads(unit.threads or default_threads())
-    owner = make_owner(owner_label)
-    result = UnitResult(unit, worker=owner)
-    try:
-        s = run_search(
-            unit.cfg, unit.runs_root, [unit.weight_seed], list(unit.search_seeds), unit.device,
-            unit.masks_in_flight, progress=False, owner=owner,
-        )  # fmt: skip
-        result.done, result.skipped, result.busy = s.done, s.skipped, s.busy
-    except LandscapeError as exc:
-        result.error = f"{unit.label}: {exc}"
-    return result
-
-
-def default_threads() -> int:
-    """Torch threads for a job: Slurm's CPU allocation, ``OMP_NUM_THREADS``, else the CPUs
-    this process may use (torch's own default counts the node's cores, not the allocation)."""
-    for var in ("SLURM_CPUS_PER_TASK", "OMP_NUM_THREADS"):
-        value = os.environ.get(var, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-# ----------------------------------------------------------------------------------------------
-# splitting a sweep into units
-
-
-def make_units(
-    tasks: Sequence[SweepTask],
-    runs_root: str | Path,
-    parallel: int = 1,
-    device: str | None = "cpu",
-    masks_in_flight: int | None = None,
-    threads: int | None = None,
-) -> list[WorkUnit]:
-    """Units covering every pending mask of ``tasks``, finished masks left out.
-
-    Seeds are cut into blocks aligned to each run's full seed list (not to what is pending),
-    so an interrupted block is the same block after a restart and resumes from its
-    checkpoint. Blocks hold ``masks_in_flight`` seeds when given; otherwise whole weight
-    seeds, cut further only when there are fewer of them than ``parallel`` workers.
-    """
-    groups = [(t, w) for t in tasks for w in t.weight_seeds]
-    per_group = max(1, math.ceil(parallel / max(1, len(groups))))
-    units = []
-    for task in tasks:
-        pending = pending_pairs(runs_root, task)
-        if not pending:
-            continue
-        seeds = list(task.search_seeds)
-        size = masks_in_flight or math.ceil(len(seeds) / per_group)
-        for w in task.weight_seeds:
-            for start in range(0, len(seeds), size):
-                block = tuple(s for s in seeds[start : start + size] if (w, s) in pending)
-                if block:
-                    units.append(
-                        WorkUnit(task.cfg, w, block, str(runs_root), device, masks_in_flight, threads)
-                    )
-    return units
-
 
 # ----------------------------------------------------------------------------------------------
 # entry point
@@ -325,79 +198,3 @@ def _worker_loop(inbox, outbox, parent_pid: int) -> None:
         except Exception:  # a bug: keep its traceback for the report
             result = UnitResult(unit, error=f"{unit.label}: {traceback.format_exc()}")
         outbox.put(("done", pid, i, result))
-
-
-# ----------------------------------------------------------------------------------------------
-# claims: heartbeat while training, and claims of dead local workers broken at once
-
-# ----------------------------------------------------------------------------------------------
-# submitit: Slurm job arrays, or the same jobs locally / in-process
-
-_CLUSTERS = {"slurm": "slurm", "submitit-local": "local", "debug": "debug"}
-_SLURM_OPTIONS = {"partition": "slurm_partition", "array_parallelism": "slurm_array_parallelism",
-                  "account": "slurm_account", "qos": "slurm_qos", "constraint": "slurm_constraint"}  # fmt: skip
-_GENERIC_OPTIONS = {"time_min": "timeout_min", "gpus_per_node": "gpus_per_node",
-                    "cpus_per_task": "cpus_per_task", "mem_gb": "mem_gb"}  # fmt: skip
-
-
-def run_submitit(kind, tasks, runs_root, device, masks_in_flight, report, tracker, name, options) -> None:
-    """Submit the pending units as one job array (``executor.map_array``) and wait for it.
-
-    Logs go to ``runs_root/.submitit/<job id>/``. With ``wait=False`` the jobs are left
-    running (the store collects their masks) and their ids are returned in the report.
-    """
-    import submitit
-
-    options = dict(options)
-    wait = options.pop("wait", True)
-    parallel = int(options.get("array_parallelism") or 1)
-    threads = None
-    if kind == "submitit-local":  # jobs share this machine: split its cores between them
-        parallel = max(parallel, default_threads())
-        threads = max(1, default_threads() // parallel)
-    units = make_units(tasks, runs_root, parallel, device, masks_in_flight, threads)
-    if not units:
-        return
-    executor = submitit.AutoExecutor(folder=Path(runs_root) / ".submitit" / "%j", cluster=_CLUSTERS[kind])
-    params: dict[str, Any] = {"name": f"landscape-{name}", "timeout_min": 24 * 60}
-    params.update(
-        {_GENERIC_OPTIONS[k]: v for k, v in options.items() if k in _GENERIC_OPTIONS and v is not None}
-    )
-    params.update({_SLURM_OPTIONS[k]: v for k, v in options.items() if k in _SLURM_OPTIONS and v is not None})
-    executor.update_parameters(**params)
-    jobs = executor.map_array(run_unit, units)
-    report.job_ids = [str(j.job_id) for j in jobs]
-    if not wait:
-        return
-    if kind != "debug":  # debug jobs run in this process when their result is asked for
-        while not all(j.done() for j in jobs):
-            time.sleep(POLL_S)
-    report.results.extend(_job_result(job, unit) for job, unit in zip(jobs, units))
-
-
-def check_submitit_options(kind: str, options: dict) -> None:
-    """Refuse unknown cluster options, and Slurm where there is none, before any work."""
-    unknown = set(options) - set(_SLURM_OPTIONS) - set(_GENERIC_OPTIONS) - {"wait"}
-    if unknown:
-        known = ", ".join(sorted({*_SLURM_OPTIONS, *_GENERIC_OPTIONS, "wait"}))
-        raise ConfigError(f"sweep option {sorted(unknown)[0]!r}: unknown (known: {known})")
-    if kind == "slurm" and not slurm_available():
-        raise ConfigError(
-            "--executor slurm: sbatch not found on this machine; use --executor local "
-            "(or submitit-local to try the job set-up here)"
-        )
-
-
-def _job_result(job, unit: WorkUnit) -> UnitResult:
-    try:
-        return job.result()
-    except Exception as exc:  # submitit wraps the job's own error; keep its last line
-        lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
-        last = lines[-1] if lines else type(exc).__name__
-        return UnitResult(
-            unit, error=f"{unit.label}: job {job.job_id} failed ({last}); log: {job.paths.stderr}"
-        )
-
-
-def slurm_available() -> bool:
-    return shutil.which("sbatch") is not None

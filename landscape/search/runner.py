@@ -8,6 +8,7 @@ its last epoch checkpoint.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ from landscape.store.packing import pack_layers
 # A claim whose heartbeat (refreshed every minute) is older than this belongs to a dead worker
 # on another host; on the same host a dead owner is recognised at once (store.claims).
 CLAIM_STALE_S = 30 * 60
+
+# What a search did, one line per event (claims taken over, batches trained, masks stored);
+# cluster jobs send these lines to their log (landscape.search.submitit_jobs.run_job).
+log = logging.getLogger("landscape.search")
 
 
 @dataclass
@@ -84,7 +89,7 @@ def run_search(
         Claim owner name (defaults to host:pid:random).
     """
     from landscape.search.batching import auto_masks_in_flight
-    from landscape.store.claims import Heartbeat, claim, make_owner, release
+    from landscape.store.claims import Heartbeat, claim, make_owner, read_claim, release
 
     device = resolve_device(device)
     store = open_run(cfg, runs_root)
@@ -108,8 +113,11 @@ def run_search(
         for chunk in _batches(store, w, seeds, m_max):
             mine = []
             for s in chunk:
+                before = read_claim(claims_dir / f"w{w}-s{s}")
                 if claim(claims_dir / f"w{w}-s{s}", owner, CLAIM_STALE_S):
                     mine.append(s)
+                    if before and before.get("owner") not in (None, owner):
+                        log.info("%s w%d s%d: took over the claim of %s", cfg.run_id, w, s, before["owner"])
                 else:
                     summary.busy += 1
             if not mine:
@@ -185,6 +193,7 @@ def _search_batch(
             store.save_batchnorm(weight_seed, seed, stats)
     rows = pack_layers(result.masks, store.layout)
     added = store.write_masks(rows, result.records)
+    log.info("%s: stored %d of %d masks", label, added, len(seeds))
     _drop_checkpoint(store, key)
     return added
 

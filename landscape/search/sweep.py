@@ -6,7 +6,7 @@ fields and the seeds::
     base: ../digits_mlp_edge_popup.yaml   # relative to the sweep file; or an inline `config:`
     set: {train.epochs: 10}                # fixed overrides
     grid:                                  # cartesian product over dotted fields
-      method.name: [edge_popup, biprop]
+      method.name: [edge_popup, iterand]
       method.density: [0.1, 0.3, 0.5]
     weight_seeds: 0-1                      # "0-3,7", a list, or one integer
     search_seeds: 0-7

@@ -8,6 +8,7 @@ arithmetic where the batched kernels agree with the single ones; see BENCHMARKS.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +33,8 @@ from landscape.search.state import CURVE_KEYS, History, SearchResult, load_model
 __all__ = ["CURVE_KEYS", "SearchResult", "Trainer", "build_model", "build_method", "learning_rate"]
 
 _History = History  # the name checkpoints written before the move pickled
+
+log = logging.getLogger("landscape.search")
 
 
 def build_model(cfg: SearchConfig, dataset: Dataset, n_masks: int, device: str | torch.device) -> EnsembleNet:
@@ -112,6 +115,7 @@ class Trainer:
             )
         self.optimizer = self._optimizer()
         self._to_device()
+        self.method.set_steps_per_epoch(math.ceil(len(self.train_y) / cfg.train.batch_size))
 
     # set-up ----------------------------------------------------------------------------
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -169,6 +173,7 @@ class Trainer:
                     x = augment(x, start)
                 self.method.before_step(self.model, hist.steps)
                 self._step(x, y, loss_sum, correct)
+                self.method.after_step(self.model, hist.steps)
                 hist.steps += 1
                 for hook in self.hooks:
                     hook.step_done(hist.steps)
@@ -230,6 +235,11 @@ class Trainer:
             hist.extra["all_ones_test_acc"] = self.all_ones_accuracy()
         epochs = self.cfg.train.epochs if self.method.needs_training else 0
         bar = _progress(epochs, hist.epochs_done, self.label, self.progress)
+        if epochs:
+            resumed = f", resumed from the checkpoint of epoch {hist.epochs_done}" if hist.epochs_done else ""
+            log.info(
+                "%s: training epochs %d-%d of %d%s", self.label, hist.epochs_done + 1, epochs, epochs, resumed
+            )
         t0 = time.perf_counter() - hist.wall_time
         for epoch in range(hist.epochs_done, epochs):
             train_loss, train_acc = self._train_epoch(epoch, hist)

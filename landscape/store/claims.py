@@ -15,6 +15,9 @@ Assumptions
 - A claim made on this host by a process that no longer exists (SIGKILL, crash) is stale at
   once, so a search restarted on the same machine resumes immediately; process ids are
   assumed not to be reused within the life of a claim.
+- A claim made inside a Slurm job records the job id and its restart count. When Slurm runs
+  the job again (requeued after preemption, a node failure or ``scontrol requeue``), the
+  earlier run has ended, so its claims are stale at once wherever the new run lands.
 - Staleness compares file modification times (set by the file server on NFS) with the local
   clock, so hosts need roughly synchronised clocks (NTP); pick ``stale_after_s`` well above
   the worst clock skew and above the longest gap between heartbeats.
@@ -165,8 +168,11 @@ def _clear_abandoned_guard(guard: Path) -> None:
 
 
 def owner_is_dead(path: str | Path) -> bool:
-    """True when the claim was made on this host by a process that no longer runs."""
+    """True when the claim was made on this host by a process that no longer runs, or by an
+    earlier run of the Slurm job this process belongs to."""
     info = read_claim(path)
+    if info and _earlier_run_of_this_job(info):
+        return True
     if not info or info.get("host") != socket.gethostname() or not isinstance(info.get("pid"), int):
         return False
     if info["pid"] == os.getpid():
@@ -178,6 +184,25 @@ def owner_is_dead(path: str | Path) -> bool:
     except PermissionError:  # alive, owned by another user
         return False
     return _is_zombie(info["pid"])
+
+
+def _slurm_job() -> tuple[str, int] | None:
+    """This process's Slurm job id and how often Slurm has restarted the job, if in one."""
+    job = os.environ.get("SLURM_JOB_ID", "")
+    if not job:
+        return None
+    restarts = os.environ.get("SLURM_RESTART_COUNT", "0")
+    return job, int(restarts) if restarts.isdigit() else 0
+
+
+def _earlier_run_of_this_job(info: dict) -> bool:
+    """Slurm runs one instance of a job at a time: a claim from a lower restart count of the
+    same job was left by a run that has ended."""
+    here = _slurm_job()
+    if here is None or str(info.get("slurm_job", "")) != here[0]:
+        return False
+    restarts = info.get("slurm_restarts")
+    return isinstance(restarts, int) and restarts < here[1]
 
 
 def _is_zombie(pid: int) -> bool:
@@ -209,6 +234,9 @@ def _create(path: Path, owner: str) -> bool:
     except FileExistsError:
         return False
     record = {"owner": owner, "host": socket.gethostname(), "pid": os.getpid(), "claimed_at": time.time()}
+    job = _slurm_job()
+    if job is not None:
+        record.update(slurm_job=job[0], slurm_restarts=job[1])
     with os.fdopen(fd, "wb") as fh:
         fh.write(json.dumps(record).encode())
         fh.flush()

@@ -1,9 +1,12 @@
-"""Per-mask array files of a run: final weights and BatchNorm statistics, one npz per mask.
+"""Per-mask array files of a run: final weights, BatchNorm statistics and source patterns,
+one npz per mask.
 
-``<run>/<kind>/w<weight_seed>-s<search_seed>.npz`` (compressed float32), written atomically.
-Methods that change weights (IWR, IteRand, weight training) store each mask's final weights,
-so a rebuilt network is the searched one; models with BatchNorm store each mask's running
-statistics, so a rebuilt network reproduces its recorded accuracy.
+``<run>/<kind>/w<weight_seed>-s<search_seed>.npz`` (compressed float32; int8 for patterns),
+written atomically. Methods that change weights (IWR, IteRand, weight training) store each
+mask's final weights, so a rebuilt network is the searched one; models with BatchNorm store
+each mask's running statistics, so a rebuilt network reproduces its recorded accuracy.
+Imported masks keep the weights and the source pattern (ER or partially frozen) their
+checkpoint carried, since neither can be regenerated from a seed.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ class PerMaskFiles:
     def _mask_file(self, kind: str, weight_seed: int, search_seed: int) -> Path:
         return self.path / kind / f"w{int(weight_seed)}-s{int(search_seed)}.npz"
 
-    def _save_arrays(self, kind: str, weight_seed: int, search_seed: int, arrays: dict) -> None:
+    def _save_arrays(
+        self, kind: str, weight_seed: int, search_seed: int, arrays: dict, dtype=np.float32
+    ) -> None:
         buf = io.BytesIO()
-        np.savez_compressed(buf, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()})
+        np.savez_compressed(buf, **{k: np.asarray(v, dtype=dtype) for k, v in arrays.items()})
         path = self._mask_file(kind, weight_seed, search_seed)
         path.parent.mkdir(exist_ok=True)
         _io.write_atomic(path, buf.getvalue())
@@ -70,3 +75,16 @@ class PerMaskFiles:
 
     def load_batchnorm(self, weight_seed: int, search_seed: int) -> dict[str, np.ndarray]:
         return self._load_arrays("batchnorm", weight_seed, search_seed, "BatchNorm statistics")
+
+    def has_pattern(self, weight_seed: int, search_seed: int) -> bool:
+        return self._mask_file("source", weight_seed, search_seed).exists()
+
+    def save_pattern(self, weight_seed: int, search_seed: int, pattern: dict[str, np.ndarray]) -> None:
+        """Store one mask's source pattern ``{layer: int8}``: -1 never kept, +1 always kept, 0 free."""
+        for name, values in pattern.items():
+            if not np.isin(values, (-1, 0, 1)).all():
+                raise ValueError(f"source pattern of layer {name!r} holds values other than -1, 0, 1")
+        self._save_arrays("source", weight_seed, search_seed, pattern, dtype=np.int8)
+
+    def load_pattern(self, weight_seed: int, search_seed: int) -> dict[str, np.ndarray]:
+        return self._load_arrays("source", weight_seed, search_seed, "source pattern")

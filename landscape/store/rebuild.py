@@ -45,6 +45,40 @@ def _model_class_args(store: RunStore) -> tuple[tuple[int, ...], int]:
     return input_shape, int(shape.get("n_classes", cfg.n_classes))
 
 
+def rebuild_problem(store: RunStore, what: str = "network") -> str | None:
+    """Why the networks (``what="network"``) or the dataset (``what="data"``) of a run cannot
+    be rebuilt for evaluation, in one line; None when they can.
+
+    Imported runs rebuild only from what was imported: a toolkit architecture, a named
+    dataset and the weights of every mask (their random network is not one of this toolkit's
+    seeds, so regenerating it would give a different network).
+    """
+    cfg = store.config
+    if not cfg.origin.format:
+        return None
+    missing = []
+    if what == "network":
+        if cfg.model.name == "external":
+            why = (store.meta.get("provenance") or {}).get("import", {}).get("network")
+            missing.append(f"a network this toolkit builds ({why or 'model.name external'})")
+        if cfg.method.name == "external":
+            missing.append("the search method (method.name external)")
+        lacking = [p for p in sorted(store.finished()) if not store.has_weights(*p)]
+        if lacking and cfg.model.name != "external":
+            w, s = lacking[0]
+            missing.append(f"the weights of its masks (none stored for weight seed {w}, search seed {s})")
+    if cfg.data.name == "external":
+        missing.append("the dataset (data.name external)")
+    if not missing:
+        return None
+    return (
+        f"run {store.run_id} (imported, {cfg.origin.format}) cannot be evaluated: it lacks "
+        + "; ".join(missing)
+        + ". Distances and diversity need none of these; to evaluate, import from files that hold "
+        "them (with --set model.name/method.name/data.name) or pass model_factory= and dataset_factory="
+    )
+
+
 def build_model(store: RunStore, weight_seed: int, search_seeds=None, device: Any = "cpu", rule=None):
     """An ``EnsembleNet`` reproducing stored masks of one weight seed.
 
@@ -74,6 +108,9 @@ def build_model(store: RunStore, weight_seed: int, search_seeds=None, device: An
     """
     import torch
 
+    problem = rebuild_problem(store)
+    if problem:
+        raise StoreError(problem)
     cfg = store.config
     seeds, rows = _select_rows(store, weight_seed, search_seeds)
     input_shape, n_classes = _model_class_args(store)

@@ -11,6 +11,7 @@ from landscape.tl.consensus import consensus
 from landscape.tl.distances import distances
 from landscape.tl.diversity import diversity
 from landscape.tl.embed import embed, mds, pca, tsne, umap
+from landscape.tl.input_frequency import input_frequency
 
 __all__ = [
     "barriers",
@@ -19,6 +20,7 @@ __all__ = [
     "distances",
     "diversity",
     "embed",
+    "input_frequency",
     "mds",
     "pca",
     "random_baseline",

@@ -36,13 +36,22 @@ class StoreAccess:
             self._stores[run_id] = RunStore.open(self.runs[run_id])
         return self._stores[run_id]
 
+    def _rebuildable(self, run_id: str, what: str):
+        from landscape.store.rebuild import rebuild_problem
+
+        store = self.store(run_id)
+        problem = rebuild_problem(store, what)
+        if problem:
+            raise AnalysisError(problem)
+        return store
+
     def model(self, run_id: str, weight_seed: int, search_seeds: list[int], device: str):
-        return self.store(run_id).build_model(weight_seed, search_seeds, device=device)
+        return self._rebuildable(run_id, "network").build_model(weight_seed, search_seeds, device=device)
 
     def dataset(self, run_id: str):
         from landscape.search.runner import load_dataset
 
-        return load_dataset(self.store(run_id).config.data)
+        return load_dataset(self._rebuildable(run_id, "data").config.data)
 
 
 class Engine:

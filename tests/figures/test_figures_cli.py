@@ -35,7 +35,12 @@ def make_run(root, overrides: dict, n: int, layout: Layout = LAYOUT, seed: int =
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     make_run(root, {"method.name": "edge_popup", "method.density": 0.5}, 4, seed=1)
-    make_run(root, {"method.name": "biprop", "method.density": 0.5}, 3, seed=2)
+    make_run(
+        root,
+        {"method.name": "biprop", "model.weight_init": "kaiming_normal", "method.density": 0.5},
+        3,
+        seed=2,
+    )
     make_run(root, {"method.name": "edge_popup", "method.density": 0.2}, 3, seed=3)
     make_run(
         root, {"method.name": "edge_popup", "method.density": 0.5, "model.width_mult": 2.0}, 2, WIDE, seed=4

@@ -33,9 +33,16 @@ def _cfg(method: str, epochs: int):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
+    init = {"model.weight_init": "kaiming_normal", "model.scale_fan": True} if method == "biprop" else {}
     return load_config(
         root / BASE,
-        {"method.name": method, "train.epochs": epochs, "model.hidden": [64, 64], "method.density": 0.3},
+        {
+            "method.name": method,
+            "train.epochs": epochs,
+            "model.hidden": [64, 64],
+            "method.density": 0.3,
+            **init,
+        },
     )
 
 
@@ -60,6 +67,37 @@ def test_batched_masks_equal_sequential_masks(method, epochs, n_masks):
     first = batched.masks[next(iter(batched.masks))]
     assert any(not np.array_equal(first[0], first[i]) for i in range(1, n_masks))
     assert all(r["test_acc"] > 0.5 for r in batched.records)
+
+
+def test_batched_cnn1d_on_mnist1d_equals_one_mask_searches(tmp_path):
+    """The 1-D CNN (grouped conv1d over masks) on MNIST-1D signals: M = 4 batched gives the
+    masks and curves of four one-mask searches."""
+    pytest.importorskip("mnist1d")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(
+        root / "configs" / "mnist1d_cnn1d_edge_popup.yaml",
+        {
+            "data.root": str(tmp_path),
+            "data.mnist1d.num_samples": 600,  # the reference generator, a smaller set: fast
+            "train.epochs": 2,
+            "method.density": 0.3,
+        },
+    )
+    dataset = load_dataset(cfg.data)
+    assert dataset.name == "mnist1d" and dataset.input_shape == (1, 40)
+    seeds = [0, 1, 2, 3]
+    batched = Trainer(cfg, dataset, 0, seeds, progress=False).run()
+    for i, seed in enumerate(seeds):
+        single = Trainer(cfg, dataset, 0, [seed], progress=False).run()
+        for layer, masks in batched.masks.items():
+            differing = int(np.count_nonzero(masks[i] != single.masks[layer][0]))
+            assert differing == 0, f"search seed {seed}, layer {layer}: {differing} bits differ"
+        for key in ("train_loss", "train_acc", "val_acc", "test_acc"):
+            assert batched.records[i]["curves"][key] == single.records[0]["curves"][key], key
+    first = batched.masks["convs.0"]
+    assert any(not np.array_equal(first[0], first[i]) for i in range(1, 4))
 
 
 @pytest.mark.gpu

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from landscape.search.methods import _cpu_kernels as kernels
-from landscape.search.methods import edge_popup
+from landscape.search.methods import _fused_route
 from landscape.search.methods.base import kth_largest_rows
 from landscape.search.methods.edge_popup import EdgePopup
 from landscape.search.methods.iterand import IteRand
@@ -77,7 +77,7 @@ def _step(cls, fused: bool, monkeypatch, **overrides):
         return real(*args)
 
     monkeypatch.setattr(kernels, "masked_weight_rows", counting)
-    monkeypatch.setattr(edge_popup, "_fused_cpu", (lambda: kernels) if fused else (lambda: None))
+    monkeypatch.setattr(_fused_route, "fused_cpu", (lambda: kernels) if fused else (lambda: None))
     model, method = make(cls, m=3, hidden=(64, 48), **overrides)
     x = torch.randn(3, 10, 8, generator=torch.Generator().manual_seed(0))
     model(x).square().sum().backward()
@@ -104,8 +104,8 @@ def test_tied_scores_fall_back_to_the_exact_count():
     layer = next(la for _, la in model.masked_layers() if not la.dense)
     with torch.no_grad():
         layer.scores.copy_(torch.randint(0, 3, layer.scores.shape).float())  # massive ties
-    assert method._fused_effective_weight(layer, by_abs=True) is None
     k = layer_kept(layer.numel, method.cfg.method)
+    assert _fused_route.fused_cpu_weight(layer, k, by_abs=True) is None
     kept = (layer.effective_weight() != 0).reshape(2, -1).sum(1)  # no weight is exactly 0
     assert kept.tolist() == [k, k]
 

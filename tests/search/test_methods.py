@@ -215,7 +215,7 @@ def test_the_trainer_anneals_at_the_start_of_every_epoch(monkeypatch):
 
     def recording(self, model, epoch):
         real(self, model, epoch)
-        kept.append((epoch, self._global_k))
+        kept.append((epoch, self.global_k))
 
     monkeypatch.setattr(EdgePopup, "before_epoch", recording)
     result = Trainer(cfg, load_dataset(cfg.data), 0, [0, 1], "cpu", progress=False).run()

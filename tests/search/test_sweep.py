@@ -63,25 +63,26 @@ def cli(*args: str) -> subprocess.Popen:
 
 
 def test_grid_times_seeds_expands_to_one_task_per_combination(tmp_path):
-    path = write(tmp_path, TINY + "grid:\n  method.name: [edge_popup, biprop]\n"
+    path = write(tmp_path, TINY + "grid:\n  method.name: [edge_popup, iterand]\n"
                  "  method.density: [0.1, 0.3, 0.5]\nweight_seeds: 0-1\nsearch_seeds: [0, 2-4]\n")  # fmt: skip
     sweep = load_sweep(path)
     tasks = sweep.expand()
     assert len(tasks) == 6 and len({t.run_id for t in tasks}) == 6
     assert [(t.cfg.method.name, t.cfg.method.density) for t in tasks] == [
-        (m, d) for m in ("edge_popup", "biprop") for d in (0.1, 0.3, 0.5)
+        (m, d) for m in ("edge_popup", "iterand") for d in (0.1, 0.3, 0.5)
     ]
     assert all(t.weight_seeds == (0, 1) and t.search_seeds == (0, 2, 3, 4) for t in tasks)
     assert sweep.n_masks == 6 * 8
     assert all(t.cfg.train.epochs == 1 and t.cfg.model.hidden == (16, 16) for t in tasks)
-    assert tasks[4].label() == "method.name=biprop, method.density=0.3"
+    assert tasks[4].label() == "method.name=iterand, method.density=0.3"
     text = dry_run_text(sweep)
     assert text.count("\n") == 6 and tasks[0].run_id in text and "8 masks" in text
 
 
 def test_list_of_grids_is_a_union_and_toml_tables_work(tmp_path):
     yaml_path = write(tmp_path, TINY + "grid:\n  - {method.name: [edge_popup], method.density: [0.2, 0.4]}\n"
-                      "  - {method.name: [biprop]}\nweight_seeds: 0\nsearch_seeds: 0-1\n")  # fmt: skip
+                      "  - {method.name: [biprop], model.weight_init: [kaiming_normal]}\n"
+                      "weight_seeds: 0\nsearch_seeds: 0-1\n")  # fmt: skip
     tasks = load_sweep(yaml_path).expand()
     assert [(t.cfg.method.name, t.cfg.method.density) for t in tasks] == [
         ("edge_popup", 0.2), ("edge_popup", 0.4), ("biprop", 0.5)]  # fmt: skip

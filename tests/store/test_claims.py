@@ -126,3 +126,33 @@ def test_file_lock_breaks_a_lock_left_by_a_killed_process(tmp_path):
     _age(lock, 100)
     with file_lock(lock, stale_after_s=60, timeout_s=1):
         assert read_claim(lock)["owner"].endswith(":lock")
+
+
+def test_a_requeued_slurm_job_takes_over_the_claims_of_its_earlier_run(tmp_path, monkeypatch):
+    """Slurm runs one instance of a job at a time, so a claim left by an earlier run of the same
+    job (a lower restart count) is dead wherever that run was, and taken over at once."""
+    import json
+
+    monkeypatch.setenv("SLURM_JOB_ID", "4711")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    earlier = {"owner": "node7:123:abc", "host": "node7", "pid": 123, "claimed_at": time.time()}
+    cases = {
+        "earlier-run": {**earlier, "slurm_job": "4711", "slurm_restarts": 0},
+        "this-run": {**earlier, "slurm_job": "4711", "slurm_restarts": 1},
+        "other-job": {**earlier, "slurm_job": "4712", "slurm_restarts": 0},
+        "no-job": earlier,
+    }
+    for name, record in cases.items():
+        (tmp_path / name).write_text(json.dumps(record))
+    me = make_owner("requeued")
+    taken = {name: claim(tmp_path / name, me, stale_after_s=1800) for name in cases}
+    assert taken == {"earlier-run": True, "this-run": False, "other-job": False, "no-job": False}
+    # the new claim records the job and its restart count for the next run
+    mine = read_claim(tmp_path / "earlier-run")
+    assert (mine["owner"], mine["slurm_job"], mine["slurm_restarts"]) == (me, "4711", 1)
+
+
+def test_claims_outside_slurm_carry_no_job(tmp_path, monkeypatch):
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    assert claim(tmp_path / "c", make_owner(), stale_after_s=60)
+    assert "slurm_job" not in read_claim(tmp_path / "c")

@@ -28,6 +28,8 @@ def _config(method: str = "edge_popup", batchnorm: str = "nonaffine") -> SearchC
             "model.hidden": [24, 16],
             "model.batchnorm": batchnorm,
             "method.name": method,
+            # Biprop needs weights of varying magnitude (on constant |W| it is Edge-Popup)
+            "model.weight_init": "kaiming_normal" if method == "biprop" else "signed_constant",
             "data.name": "synthetic",
             "data.input_shape": [12],
             "data.n_classes": 3,

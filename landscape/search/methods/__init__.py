@@ -15,5 +15,9 @@ looked up by name through :data:`landscape.registries.methods`:
 ========================  ==============================================================
 
 The common machinery (exact top-k, straight-through estimators) lives in
-:mod:`landscape.search.methods.base`.
+:mod:`landscape.search.methods.base`. Each score method's defining rule is one short
+function (``edge_popup_mask``, ``biprop_weight``, ``iterand_mask``); what composes with it
+(global top-k, sources and their layer distributions, rescaling, recycling, the fused CPU
+route) is in :mod:`.score_search` and the modules it names, each proven equal to the rule by
+tests.
 """

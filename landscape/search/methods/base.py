@@ -13,11 +13,13 @@ Order of calls expected from the training loop::
     model.init_scores(search_seeds, ...)      # one score stream per mask
     method.setup(model, weight_seed, search_seeds)
     # optional: model.load_state_dict(...) / method.load_state_dict(...) to resume
+    method.set_steps_per_epoch(n_batches)
     for epoch ...:
         method.before_epoch(model, epoch)
         for step ...:
             method.before_step(model, global_step)
             loss = ...; loss.backward(); optimizer.step()   # over method.parameters(model)
+            method.after_step(model, global_step)
         method.after_epoch(model, epoch, is_last)
 
 ``setup`` must run after ``init_weights``: methods that change weights give every mask its
@@ -130,8 +132,8 @@ def _kth_largest(values: Tensor, k: int) -> Tensor:
     """``(R, 1)`` value of the k-th largest entry per row.
 
     On the CPU numpy's introselect (``np.partition``) is about 7x faster than
-    ``Tensor.kthvalue`` for rows of 10^4-10^6 entries; the value is the same. Other devices (or a torch top-k
-    route, see :mod:`.select`) use torch's selection.
+    ``Tensor.kthvalue`` for rows of 10^4-10^6 entries; the value is the same. Other devices
+    (or a torch top-k route, see :mod:`.select`) use torch's selection.
     """
     route = select.resolve(values)
     if route == "numpy":
@@ -244,6 +246,7 @@ class Method:
         self.density = float(cfg.method.density)
         self.weight_seed: int | None = None
         self.search_seeds: list[int] = []
+        self.steps_per_epoch: int | None = None
         self._layers: list[tuple[str, MaskedLayer]] = []
 
     # training hooks ------------------------------------------------------------------------
@@ -263,8 +266,15 @@ class Method:
     def before_epoch(self, model: EnsembleNet, epoch: int) -> None:
         """Called at the start of epoch ``epoch`` (0-based), before its first step."""
 
+    def set_steps_per_epoch(self, n: int) -> None:
+        """Called once before training: the optimiser steps of one epoch (schedules in epochs)."""
+        self.steps_per_epoch = int(n)
+
     def before_step(self, model: EnsembleNet, step: int) -> None:
         """Called before the forward pass of global step ``step`` (0-based)."""
+
+    def after_step(self, model: EnsembleNet, step: int) -> None:
+        """Called after the optimiser update of global step ``step`` (0-based)."""
 
     def after_epoch(self, model: EnsembleNet, epoch: int, is_last: bool) -> None:
         """Called at the end of epoch ``epoch`` (0-based), after evaluation."""

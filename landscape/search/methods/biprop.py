@@ -10,6 +10,9 @@ weights, ``g ⊙ W ⊙ sign(S)``. The implementation builds
 whose value is exactly the binarised weight (the second term is exactly zero) and whose
 gradient with respect to the straight-through mask ``M_ste`` is ``g ⊙ W``.
 
+With ``|W|`` one constant per layer (signed- or unsigned-constant weights) ``alpha · sign(W)``
+is ``W`` itself and every mask equals Edge-Popup's; the config refuses that pair.
+
 Layer-wise and global top-k, sources and IWR compose exactly as for Edge-Popup. The reference
 global variant anneals its density from 0.5 to the target over 10 epochs with a cubic
 schedule when the target is <= 0.5: set ``method.anneal_epochs: 10`` with
@@ -38,14 +41,23 @@ def biprop_gain(weight: Tensor, hard: Tensor) -> Tensor:
     return total / kept.clamp_min(1)
 
 
+def biprop_weight(mask: Tensor, weight: Tensor) -> Tensor:
+    """Biprop's effective weight from a straight-through 0/1 ``mask`` ``(M, *shape)``.
+
+    Value ``alpha · sign(W) · M`` with ``alpha`` the mean ``|W|`` of the kept entries; the
+    gradient with respect to ``mask`` is ``g ⊙ W`` (no gradient through ``alpha``).
+    """
+    hard = mask.detach()
+    weight = weight.detach()
+    with torch.no_grad():
+        binary = biprop_gain(weight, hard) * torch.sign(weight) * hard
+    return binary + (mask - hard) * weight
+
+
 class Biprop(EdgePopup):
     """Edge-Popup search with binarised effective weights ``alpha * sign(W) * M``."""
 
     fused_weight = False  # the effective weight is alpha * sign(w) * mask, not mask * w
 
     def effective_weight(self, layer: MaskedLayer, mask: Tensor) -> Tensor:
-        hard = mask.detach()
-        weight = layer.weight.detach()
-        with torch.no_grad():
-            binary = biprop_gain(weight, hard) * torch.sign(weight) * hard
-        return binary + (mask - hard) * weight
+        return biprop_weight(mask, layer.weight)

@@ -1,18 +1,33 @@
 """IteRand (Chijiwa et al. 2021): raw-score top-k plus periodic re-draws of pruned weights.
 
-Mask: the ``N - floor((1 - d) N)`` largest *raw* (signed) scores of each layer (IteRand does
-not take the abs); the straight-through gradient goes to ``S`` directly.
+Mask (:func:`iterand_mask`): the ``N - floor((1 - d) N)`` largest *raw* (signed) scores of
+each layer (IteRand does not take the abs); the straight-through gradient goes to ``S``
+directly. The reference code's score init is ``method.score_init: kaiming_uniform_relu``,
+U(±sqrt(6/fan_in)), set by the ``iterand-ref`` preset. The default ``kaiming_uniform`` is
+hidden-networks' U(±1/sqrt(fan_in)), the same draw divided by sqrt(6). The
+straight-through gradient does not depend on the scores' size, so a search from the default
+init at learning rate ``lr`` and weight decay ``wd`` gives the masks of the reference init at
+``lr * sqrt(6)`` and ``wd / sqrt(6)``.
 
-Re-randomisation, before the forward pass of global step ``t`` when ``(t + 1) % every == 0``:
-every currently pruned, searchable weight is replaced, independently with probability
-``rerand.prob``, by a fresh draw from the initial distribution (``model.weight_init`` and
-``model.scale_fan`` at ``method.density``, as the random network was drawn). With
-``rerand.rate = rho < 1`` only the ``floor(rho · n_pruned)`` lowest-score pruned weights are
-candidates. Kept weights and scores are never touched. Mask ``i`` draws from the stream
+Re-randomisation, before the forward pass of global step ``t`` when ``(t + 1) % P == 0``
+with ``P = rerand.every`` steps (``rerand.unit: step``, the reference default) or
+``P = rerand.every * steps_per_epoch`` (``unit: epoch``: the event runs before the last step
+of every ``every``-th epoch, as the reference's epoch unit does at one event per epoch).
+The candidates are every currently pruned, searchable weight; with ``rerand.rate = rho < 1``
+only the ``floor(rho · n_pruned)`` lowest-score pruned weights. Each candidate is
+
+- ``mode: bernoulli`` (the paper's method): replaced, independently with probability
+  ``rerand.prob``, by a fresh draw from the initial distribution (``model.weight_init`` and
+  ``model.scale_fan`` at ``method.density``, as the random network was drawn);
+- ``mode: manual``: mixed, ``W <- mix_old · W + mix_new · W_new`` (``mix_old² + mix_new² = 1``
+  keeps the variance).
+
+Kept weights and scores are never touched. Mask ``i`` draws from the stream
 ``(search_seeds[i], "method", "rerand", t)``: per layer in layout order, the fresh weights,
-then the Bernoulli coins.
+then (Bernoulli mode) the coins.
 
-Sources and global top-k compose as for Edge-Popup (frozen entries are never re-drawn).
+Sources, global top-k and rescaling compose as for Edge-Popup (frozen entries are never
+re-drawn).
 """
 
 from __future__ import annotations
@@ -22,9 +37,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from landscape.nn.init import generator, init_weight
-from landscape.search.methods.base import floor_count, topk_mask
-from landscape.search.methods.edge_popup import EdgePopup
+from landscape.nn.init import generator
+from landscape.search.methods.base import floor_count, kept_count, topk_mask
+from landscape.search.methods.rerandomize import redraw_
+from landscape.search.methods.score_search import ScoreSearch, keep_largest
 
 if TYPE_CHECKING:
     from landscape.config import SearchConfig
@@ -32,21 +48,40 @@ if TYPE_CHECKING:
     from landscape.nn.layers import MaskedLayer
 
 
-class IteRand(EdgePopup):
-    """Edge-Popup on raw scores with Bernoulli re-randomisation of pruned weights."""
+def iterand_mask(scores: Tensor, density: float) -> Tensor:
+    """IteRand's mask of one layer: the ``N - floor((1 - d) N)`` largest raw scores per mask."""
+    keys = scores.detach()
+    return keep_largest(keys, kept_count(keys[0].numel(), density))
+
+
+def rerand_period(every: int, unit: str, steps_per_epoch: int | None) -> int:
+    """Steps between re-randomisations for ``rerand.every`` counted in ``unit``."""
+    if unit == "step":
+        return int(every)
+    if steps_per_epoch is None:
+        raise RuntimeError("method.rerand.unit 'epoch' needs set_steps_per_epoch() before training")
+    return int(every) * int(steps_per_epoch)
+
+
+class IteRand(ScoreSearch):
+    """Edge-Popup on raw scores with re-randomisation of pruned weights."""
+
+    key_is_abs = False
 
     def __init__(self, cfg: SearchConfig) -> None:
         super().__init__(cfg)
-        self.changes_weights = cfg.method.rerand.prob > 0 or self.recycling
-
-    ranks_raw_scores = True
+        rr = cfg.method.rerand
+        self.changes_weights = rr.prob > 0 or rr.mode == "manual" or self.recycling
 
     def score_key(self, scores: Tensor) -> Tensor:
+        """``S``: IteRand ranks the raw scores."""
         return scores
 
     def before_step(self, model: EnsembleNet, step: int) -> None:
         rr = self.cfg.method.rerand
-        if rr.prob > 0 and (step + 1) % rr.every == 0:
+        if rr.mode == "bernoulli" and rr.prob <= 0:
+            return
+        if (step + 1) % rerand_period(rr.every, rr.unit, self.steps_per_epoch) == 0:
             self.rerandomize(step)
 
     @torch.no_grad()
@@ -76,15 +111,18 @@ class IteRand(EdgePopup):
     @torch.no_grad()
     def rerandomize(self, step: int) -> None:
         """Re-draw pruned weights of every mask (the step-``step`` event)."""
-        mcfg, rr = self.cfg.model, self.cfg.method.rerand
+        rr = self.cfg.method.rerand
         gens = [generator(seed, "method", "rerand", int(step)) for seed in self.search_seeds]
         hards = self.global_masks() if self.global_topk else {}
+        manual = rr.mode == "manual"
         for _, layer in self.searchable():
             cand = self.candidates(layer, hards.get(id(layer)))
-            for i, gen in enumerate(gens):
-                fresh = init_weight(
-                    layer.weight_shape, layer.fan_in, mcfg.weight_init, gen, self.density, mcfg.scale_fan
-                )
-                coin = torch.rand(layer.weight_shape, generator=gen) < rr.prob
-                swap = cand[i] & coin.to(cand.device)
-                layer.weight[i] = torch.where(swap, fresh.to(layer.weight), layer.weight[i])
+            redraw_(
+                layer,
+                cand,
+                gens,
+                self.cfg.model,
+                self.density,
+                prob=None if manual else rr.prob,
+                mix=(rr.mix_old, rr.mix_new) if manual else None,
+            )

@@ -3,9 +3,10 @@
 Mask ``i`` is drawn from the stream ``(search_seeds[i], "method", "random")``, layer by layer
 in layout order, with uniform positions and the exact count a search would keep:
 
-- layer-wise searches (the default): ``N - floor((1 - d) N)`` per layer (``floor(d N)``
-  inside an ER source);
-- global searches (``method.global_topk`` or a frozen source): the network-wide count, with
+- layer-wise searches (the default): ``N - floor((1 - d) N)`` per layer (inside an ER
+  source the counts of :func:`.sources.layer_targets`);
+- global searches (``method.global_topk``, or a frozen source with ``scope: global``): the
+  network-wide count, with
   locked entries always in, pruned ones never, and the rest uniform over all free entries.
 
 Dense layers are all ones. Nothing is trained (``needs_training = False``).
@@ -21,7 +22,7 @@ import torch
 from torch import Tensor
 
 from landscape.search.methods.base import Method
-from landscape.search.methods.sources import check_reachable, install_source, layer_kept
+from landscape.search.methods.sources import check_reachable, install_source, layer_kept, layer_targets
 
 if TYPE_CHECKING:
     from landscape.nn.base import EnsembleNet
@@ -64,11 +65,10 @@ def draw_masks(
         sizes = [layer.numel for layer in layers]
         flat = uniform_mask([layer.frozen for layer in layers], sizes, layer_kept(sum(sizes), cfg), gen)
         return [p.reshape(layer.weight_shape) for p, layer in zip(flat.split(sizes), layers)]
+    targets = layer_targets([layer.weight_shape for layer in layers], cfg)
     return [
-        uniform_mask([layer.frozen], [layer.numel], layer_kept(layer.numel, cfg), gen).reshape(
-            layer.weight_shape
-        )
-        for layer in layers
+        uniform_mask([layer.frozen], [layer.numel], k, gen).reshape(layer.weight_shape)
+        for layer, k in zip(layers, targets)
     ]
 
 
@@ -104,8 +104,8 @@ class RandomMasks(Method):
         super().setup(model, weight_seed, search_seeds)
         named = self.searchable()
         meth = self.cfg.method
-        global_ = bool(meth.global_topk) or meth.source.kind == "frozen"
-        install_source(named, meth, self.weight_seed)
+        global_ = bool(meth.global_topk) or (meth.source.kind == "frozen" and meth.source.scope == "global")
+        install_source(named, meth, self.weight_seed, global_)
         layers = [layer for _, layer in named]
         total_k = layer_kept(sum(layer.numel for layer in layers), meth)
         check_reachable(named, meth, total_k if global_ else None)

@@ -10,6 +10,12 @@ The pairing is monotone: the lowest-score slot receives the n-th highest-score v
 n-th lowest slot receives the highest. The ablation control copies from ``order[n:2n]``
 (the next-lowest scores) instead. Scores are untouched, so the mask is unchanged right after
 a recycling step.
+
+Schedules: at the end of epoch ``e`` (:func:`recycle_due`, the reference's
+``rerand_epoch_freq``), or after optimiser step ``i`` of an epoch (:func:`recycle_step_due`,
+its ``rerand_iter_freq``). The combined mode ``iterand_recycle`` (IteRand with probability
+``rate/2`` on the pruned weights, then recycling of ``rate/2 · N``) is composed by the score
+search from :func:`.rerandomize.redraw_` and :func:`recycle_weights_`.
 """
 
 from __future__ import annotations
@@ -27,6 +33,15 @@ def recycle_due(epoch: int, every: int, warmup: int, is_last: bool) -> bool:
     ``epoch > warmup``.
     """
     return every > 0 and epoch > 0 and epoch % every == 0 and not is_last and epoch > warmup
+
+
+def recycle_step_due(epoch: int, batch: int, every: int, warmup: int) -> bool:
+    """Whether recycling runs after step ``batch`` (0-based, within the epoch) of ``epoch``.
+
+    ``batch % every == 0``, from the second epoch on (``epoch > 0``) and only once
+    ``epoch > warmup``; the first step of an epoch counts (``batch = 0``).
+    """
+    return every > 0 and epoch > 0 and epoch > warmup and batch % every == 0
 
 
 @torch.no_grad()

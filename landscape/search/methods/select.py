@@ -7,7 +7,7 @@ never depend on the route; ties at the threshold are then resolved by lowest ind
 - ``"auto"`` (default): ``"numpy"`` for float CPU tensors, ``"kthvalue"`` elsewhere;
 - ``"numpy"``: ``np.partition`` (introselect) split over the torch threads, with the kept
   count checked on the host, and the fused numba kernels of the masked-weight step
-  (``_cpu_kernels``); CPU only;
+  (``_fused_route``, ``_cpu_kernels``); CPU only;
 - ``"kthvalue"``: ``Tensor.kthvalue``;
 - ``"topk"``: ``Tensor.topk`` of the smaller side (the k largest, or the ``N - k + 1``
   smallest) and its extreme value; on CUDA it selects with several thread blocks per row,

@@ -9,19 +9,30 @@ layer by layer in layout order over the searchable, i.e. non-dense, layers):
 - ``0`` searchable.
 
 ER source (Gadhikar et al. 2023)
-    Every weight is inside the source independently with probability ``source.density``.
-    The search keeps ``floor(density * N)`` weights of the full layer (at least one), all
-    inside the source.
+    Layer ``l`` has source density ``d_l`` from ``source.er_distribution`` at the network
+    density ``source.density`` (``uniform``: every layer the same; ``erk``, ``balanced``,
+    ``pyramidal``: see :mod:`.distributions`). With ``sampling: bernoulli`` every weight is
+    inside independently with probability ``d_l``. With ``sampling: exact`` a layer holds
+    exactly what a search at ``method.density = source.density`` keeps: ``floor(d_l N_l)``
+    weights (at least one), or, for a global search, those counts topped up by largest
+    remainders until the network holds ``floor(sum_l d_l N_l)``; positions are the first
+    entries of a ``randperm``. A layer-wise search keeps ``floor(k_l N_l)`` weights of each layer (at
+    least one), all inside the source, with ``k_l = d_l * density / source.density``: every
+    layer keeps the same fraction of its source (``k_l = density`` for a uniform source).
+    So ``density = source.density`` keeps the whole source of an exact source, while a
+    Bernoulli source holds fewer than ``floor(d N)`` weights in about half of all draws.
 
 Partially frozen source (Otsuka et al. 2024)
     Exactly ``floor(pruned * N_total)`` weights are pruned and ``floor(locked * N_total)``
-    locked over the searchable layers. The per-layer split follows the configs'
-    ``sparsity_distribution`` scheme: with ``erk``, the expected pruned count of a layer is
-    its ERK sparsity at density ``1 - pruned`` and the expected frozen count its ERK sparsity
-    at density ``1 - pruned - locked`` (locked = the difference); with ``equal``, every
-    layer gets the same fractions. Expected counts are rounded by largest remainders so the
-    network totals are exact. Positions are uniform within each layer (``randperm``: the
-    first ``n_pruned`` pruned, the next ``n_locked`` locked).
+    locked over the searchable layers. ``locked_rule: sparsity`` (the reference configs'
+    ``r_method: sparsity_distribution``): the expected pruned count of a layer is its
+    sparsity under ``distribution`` at density ``1 - pruned``, the expected frozen count its
+    sparsity at ``1 - pruned - locked``, locked = the difference. ``locked_rule: density``
+    (the reference code's ``density_distribution``, what runs when a config omits
+    ``r_method``): locked = the layer's density under ``distribution`` at density
+    ``locked``. ``equal`` gives every layer the same fractions. Expected counts are rounded
+    by largest remainders so the network totals are exact. Positions are uniform within each
+    layer (``randperm``: the first ``n_pruned`` pruned, the next ``n_locked`` locked).
 """
 
 from __future__ import annotations
@@ -35,28 +46,21 @@ from torch import Tensor
 from landscape.errors import ConfigError
 from landscape.nn.init import generator
 from landscape.search.methods.base import floor_count, kept_count
+from landscape.search.methods.distributions import erk_densities, layer_densities
 
-
-def erk_densities(shapes: Sequence[tuple[int, ...]], density: float) -> list[float]:
-    """Erdős–Rényi-kernel densities per layer whose weighted mean is ``density``.
-
-    Layer ``l`` gets ``eps * sum(shape_l) / prod(shape_l)``, capped at 1; layers that would
-    exceed 1 are made dense and ``eps`` is solved again over the rest (as in RigL).
-    """
-    sizes = [math.prod(s) for s in shapes]
-    raw = [sum(s) / n for s, n in zip(shapes, sizes)]
-    target = density * sum(sizes)
-    dense: set[int] = set()
-    while True:
-        free = [i for i in range(len(sizes)) if i not in dense]
-        budget = target - sum(sizes[i] for i in dense)
-        divisor = sum(raw[i] * sizes[i] for i in free)
-        eps = budget / divisor if divisor > 0 else 0.0
-        over = [i for i in free if eps * raw[i] > 1.0]
-        if not over:
-            break
-        dense.update(over)
-    return [1.0 if i in dense else max(0.0, eps * raw[i]) for i in range(len(sizes))]
+__all__ = [
+    "apportion",
+    "check_reachable",
+    "er_counts",
+    "er_layer_densities",
+    "er_patterns",
+    "erk_densities",
+    "frozen_counts",
+    "frozen_patterns",
+    "install_source",
+    "layer_kept",
+    "layer_targets",
+]
 
 
 def apportion(expected: Sequence[float], total: int, caps: Sequence[int]) -> list[int]:
@@ -82,36 +86,37 @@ def apportion(expected: Sequence[float], total: int, caps: Sequence[int]) -> lis
     return counts
 
 
+# partially frozen -------------------------------------------------------------------------------
+
+
 def frozen_counts(
-    shapes: Sequence[tuple[int, ...]], pruned: float, locked: float, distribution: str
+    shapes: Sequence[tuple[int, ...]],
+    pruned: float,
+    locked: float,
+    distribution: str,
+    locked_rule: str = "sparsity",
 ) -> list[tuple[int, int]]:
     """``(n_pruned, n_locked)`` per layer with exact network totals (see the module doc)."""
     sizes = [math.prod(s) for s in shapes]
     n_total = sum(sizes)
-    if distribution == "erk":
-        d_pruned = erk_densities(shapes, 1.0 - pruned)
-        d_frozen = erk_densities(shapes, 1.0 - pruned - locked)
-        exp_p = [(1.0 - d) * n for d, n in zip(d_pruned, sizes)]
-        exp_f = [(1.0 - d) * n for d, n in zip(d_frozen, sizes)]
-        exp_r = [max(0.0, f - p) for f, p in zip(exp_f, exp_p)]
-    elif distribution == "equal":
+    if distribution == "equal":
         exp_p = [pruned * n for n in sizes]
         exp_r = [locked * n for n in sizes]
     else:
-        raise ConfigError(f"method.source.distribution: unknown value {distribution!r}")
+        try:
+            d_pruned = layer_densities(distribution, shapes, 1.0 - pruned)
+        except ValueError:
+            raise ConfigError(f"method.source.distribution: unknown value {distribution!r}") from None
+        exp_p = [(1.0 - d) * n for d, n in zip(d_pruned, sizes)]
+        if locked_rule == "density":
+            exp_r = [d * n for d, n in zip(layer_densities(distribution, shapes, locked), sizes)]
+        else:
+            d_frozen = layer_densities(distribution, shapes, 1.0 - pruned - locked)
+            exp_f = [(1.0 - d) * n for d, n in zip(d_frozen, sizes)]
+            exp_r = [max(0.0, f - p) for f, p in zip(exp_f, exp_p)]
     n_p = apportion(exp_p, floor_count(n_total, pruned), sizes)
     n_r = apportion(exp_r, floor_count(n_total, locked), [n - p for n, p in zip(sizes, n_p)])
     return list(zip(n_p, n_r))
-
-
-def er_patterns(shapes: Sequence[tuple[int, ...]], density: float, weight_seed: int) -> list[Tensor]:
-    """Bernoulli(``density``) ER sources as int8 ``(1, *shape)`` patterns (0 in, -1 out)."""
-    gen = generator(weight_seed, "source")
-    out = []
-    for shape in shapes:
-        inside = torch.rand(shape, generator=gen) < density
-        out.append(torch.where(inside, 0, -1).to(torch.int8).unsqueeze(0))
-    return out
 
 
 def frozen_patterns(
@@ -129,21 +134,94 @@ def frozen_patterns(
     return out
 
 
-def install_source(layers: Sequence[tuple[str, object]], method_cfg, weight_seed: int) -> None:
+# Erdős–Rényi ------------------------------------------------------------------------------------
+
+
+def er_layer_densities(shapes: Sequence[tuple[int, ...]], src) -> list[float]:
+    """Source density of every layer for the ER source config ``src``."""
+    return layer_densities(src.er_distribution, shapes, src.density)
+
+
+def er_counts(
+    shapes: Sequence[tuple[int, ...]], densities: Sequence[float], network_total: bool = False
+) -> list[int]:
+    """Exact source sizes: what a search at ``method.density = source.density`` keeps.
+
+    ``floor(d_l N_l)`` per layer (at least 1). With ``network_total`` (a global search) the
+    counts are topped up, largest remainders ``d_l N_l - count_l`` first (lowest layer among
+    equal ones), until the network holds ``floor(sum_l d_l N_l)``.
+    """
+    sizes = [math.prod(s) for s in shapes]
+    counts = [min(n, max(1, floor_count(n, d))) for n, d in zip(sizes, densities)]
+    if not network_total:
+        return counts
+    expected = sum(d * n for d, n in zip(densities, sizes))
+    total = min(sum(sizes), max(sum(counts), floor_count(sum(sizes), expected / sum(sizes))))
+    room = sorted(
+        (i for i in range(len(sizes)) if counts[i] < sizes[i]),
+        key=lambda i: (counts[i] - densities[i] * sizes[i], i),
+    )
+    for i in room[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def er_patterns(
+    shapes: Sequence[tuple[int, ...]],
+    density: float | Sequence[float],
+    weight_seed: int,
+    sampling: str = "bernoulli",
+    network_total: bool = False,
+) -> list[Tensor]:
+    """ER sources as int8 ``(1, *shape)`` patterns (0 inside, -1 outside).
+
+    ``density`` is one source density for every layer or one per layer; ``sampling`` is
+    ``"bernoulli"`` (independent draws) or ``"exact"`` (the first :func:`er_counts`
+    positions of a ``randperm`` per layer; ``network_total`` as there).
+    """
+    densities = [float(density)] * len(shapes) if isinstance(density, (int, float)) else list(density)
+    gen = generator(weight_seed, "source")
+    out = []
+    if sampling == "exact":
+        for shape, count in zip(shapes, er_counts(shapes, densities, network_total)):
+            pattern = torch.full((math.prod(shape),), -1, dtype=torch.int8)
+            pattern[torch.randperm(math.prod(shape), generator=gen)[:count]] = 0
+            out.append(pattern.reshape(1, *shape))
+        return out
+    for shape, d in zip(shapes, densities):
+        inside = torch.rand(shape, generator=gen) < d
+        out.append(torch.where(inside, 0, -1).to(torch.int8).unsqueeze(0))
+    return out
+
+
+# installing and checking ------------------------------------------------------------------------
+
+
+def install_source(
+    layers: Sequence[tuple[str, object]], method_cfg, weight_seed: int, global_topk: bool = False
+) -> None:
     """Draw the source of ``method_cfg.source`` and store it in each layer's ``frozen``.
 
-    ``layers`` are the searchable ``(name, MaskedLayer)`` pairs in layout order. A dense
-    source clears any pattern. Raises :class:`ConfigError` when the requested density
-    cannot be met with the drawn source.
+    ``layers`` are the searchable ``(name, MaskedLayer)`` pairs in layout order; ``global_topk``
+    says whether the search ranks them together (an exact ER source then holds the network's
+    count). A dense source clears any pattern.
     """
     src = method_cfg.source
     shapes = [layer.weight_shape for _, layer in layers]
     if src.kind == "dense" or not layers:
         patterns = [None] * len(layers)
     elif src.kind == "er":
-        patterns = er_patterns(shapes, src.density, weight_seed)
+        densities = er_layer_densities(shapes, src)
+        patterns = er_patterns(shapes, densities, weight_seed, src.sampling, network_total=global_topk)
     elif src.kind == "frozen":
-        counts = frozen_counts(shapes, src.pruned, src.locked, src.distribution)
+        try:
+            counts = frozen_counts(shapes, src.pruned, src.locked, src.distribution, src.locked_rule)
+        except ValueError:
+            raise ConfigError(
+                f"method.source.locked: {src.locked} cannot be placed beside source.pruned={src.pruned} "
+                f"under the {src.distribution!r} distribution with locked_rule {src.locked_rule!r}; "
+                "lower one of them or use locked_rule 'sparsity'"
+            ) from None
         for (name, layer), (n_p, _) in zip(layers, counts):
             if n_p >= layer.numel:
                 raise ConfigError(
@@ -157,26 +235,39 @@ def install_source(layers: Sequence[tuple[str, object]], method_cfg, weight_seed
         layer.frozen = None if pattern is None else pattern.to(layer.scores.device)
 
 
-def check_reachable(layers: Sequence[tuple[str, object]], method_cfg, global_k: int | None) -> None:
+def check_reachable(
+    layers: Sequence[tuple[str, object]],
+    method_cfg,
+    global_k: int | None,
+    layer_k: Sequence[int] | None = None,
+) -> None:
     """Raise :class:`ConfigError` when the density cannot be met inside the installed source.
 
     ``global_k`` is the network-wide kept count of a global search (None for layer-wise,
-    which is checked layer by layer with :func:`layer_kept`).
+    which is checked layer by layer against ``layer_k``, by default :func:`layer_targets`).
     """
     kind = method_cfg.source.kind
     if kind == "dense":
         return
+    if global_k is None and layer_k is None:
+        layer_k = layer_targets([layer.weight_shape for _, layer in layers], method_cfg)
     inside = locked = 0
-    for name, layer in layers:
+    for j, (name, layer) in enumerate(layers):
         f = layer.frozen[0]
         n_in, n_lock = int((f >= 0).sum()), int((f > 0).sum())
         inside, locked = inside + n_in, locked + n_lock
         if global_k is None:
-            k = layer_kept(layer.numel, method_cfg)
+            k = layer_k[j]
             if k > n_in:
                 raise ConfigError(
                     f"method.density: layer {name!r} keeps {k} of {layer.numel} weights but its "
                     f"{kind} source holds only {n_in}; raise method.source.density or lower method.density"
+                    + ("" if kind != "er" else " (or use method.source.sampling: exact)")
+                )
+            if k < n_lock:
+                raise ConfigError(
+                    f"method.density: layer {name!r} keeps {k} of {layer.numel} weights but its "
+                    f"frozen source locks {n_lock}; raise method.density or use method.source.scope: global"
                 )
     if global_k is not None and not locked <= global_k <= inside:
         raise ConfigError(
@@ -186,7 +277,22 @@ def check_reachable(layers: Sequence[tuple[str, object]], method_cfg, global_k: 
 
 
 def layer_kept(n: int, method_cfg) -> int:
-    """Kept count of a layer of ``n`` weights under the method's density and source kind."""
+    """Kept count of ``n`` weights at ``method.density`` under the source kind's count rule.
+
+    ER sources keep ``floor(density * n)`` (at least one), as their reference does; every
+    other search ``n - floor((1 - density) n)``. For a whole network this is the count of a
+    global search; per layer, use :func:`layer_targets` (ER distributions differ by layer).
+    """
     if method_cfg.source.kind == "er":
         return max(1, floor_count(n, method_cfg.density))
     return kept_count(n, method_cfg.density)
+
+
+def layer_targets(shapes: Sequence[tuple[int, ...]], method_cfg) -> list[int]:
+    """Kept count of every layer in a layer-wise search (see the module doc for ER sources)."""
+    src = method_cfg.source
+    sizes = [math.prod(s) for s in shapes]
+    if src.kind != "er" or src.er_distribution == "uniform":
+        return [layer_kept(n, method_cfg) for n in sizes]
+    ratio = method_cfg.density / src.density
+    return [max(1, floor_count(n, d * ratio)) for n, d in zip(sizes, er_layer_densities(shapes, src))]

@@ -28,6 +28,38 @@ CASES = {
     "biprop": {},
     "iterand": {"method.rerand.every": 1, "method.rerand.prob": 0.5, "method.rerand.rate": 0.5},
     "iterand_global": {"method.name": "iterand", "method.global_topk": True, "method.rerand.every": 2},
+    "iterand_epochs_manual": {
+        "method.name": "iterand",
+        "method.rerand.unit": "epoch",
+        "method.rerand.every": 1,
+        "method.rerand.mode": "manual",
+        "method.rerand.mix_old": 0.6,
+        "method.rerand.mix_new": 0.8,
+        "method.score_init": "kaiming_uniform_relu",
+    },
+    "edge_popup_recycle_steps": {
+        "method.name": "edge_popup",
+        "method.recycle.every": 1,
+        "method.recycle.unit": "step",
+        "method.recycle.mode": "iterand_recycle",
+        "method.recycle.rate": 0.4,
+    },
+    "edge_popup_frozen_layerwise_rescaled": {
+        "method.name": "edge_popup",
+        "method.source.kind": "frozen",
+        "method.source.pruned": 0.2,
+        "method.source.locked": 0.1,
+        "method.source.scope": "layer",
+        "method.source.distribution": "equal",
+        "method.rescale": "dynamic",
+    },
+    "edge_popup_er_exact_erk": {
+        "method.name": "edge_popup",
+        "method.source.kind": "er",
+        "method.source.density": 0.35,
+        "method.source.sampling": "exact",
+        "method.source.er_distribution": "erk",
+    },
     "random": {},
     "dense": {"method.density": 0.4},
     "kstarts": {"method.kstarts.fitness": "both"},
@@ -71,7 +103,9 @@ def drive(model, method, seeds: list[int]) -> None:
     if not method.needs_training:
         return
     step = 0
+    method.set_steps_per_epoch(2)
     for epoch in range(2):
+        method.before_epoch(model, epoch)
         for _ in range(2):
             method.before_step(model, step)
             x = torch.stack(
@@ -82,6 +116,7 @@ def drive(model, method, seeds: list[int]) -> None:
                 for p in method.parameters(model):
                     p -= 0.1 * p.grad
                     p.grad = None
+            method.after_step(model, step)
             step += 1
         method.after_epoch(model, epoch, is_last=epoch == 3)
 

@@ -166,3 +166,153 @@ def test_random_masks_differ_across_seeds_and_repeat_per_seed():
         assert not np.array_equal(ma[name][0], ma[name][1])
         assert np.array_equal(ma[name][0], mb[name][0])
         assert not np.array_equal(ma[name][1], mb[name][1])
+
+
+# ER source: exact sampling, layer-wise source densities --------------------------------------
+
+
+def test_bernoulli_er_source_is_the_default_and_unchanged():
+    # the default stream: one torch.rand per layer from (weight_seed, "source"), inside < d
+    from landscape.nn.init import generator
+
+    model, _ = make(EdgePopup, m=1, **ER)
+    gen = generator(7, "source")
+    for _, layer in model.masked_layers():
+        inside = torch.rand(layer.weight_shape, generator=gen) < 0.6
+        assert torch.equal(layer.frozen[0] == 0, inside)
+
+
+def test_bernoulli_source_often_holds_fewer_than_the_kept_count_at_k_equal_d_src():
+    cfg = SearchConfig().replace(
+        **{
+            "model.hidden": [40, 30],
+            "method.source.kind": "er",
+            "method.source.density": 0.5,
+            "method.density": 0.5,
+        }
+    )
+    refused = 0
+    for seed in range(20):
+        model = MLP(cfg.model, (20,), 5, n_masks=1)
+        model.init_weights(seed, cfg.model.weight_init)
+        try:
+            EdgePopup(cfg).setup(model, seed, [0])
+        except ConfigError:
+            refused += 1
+    assert refused >= 10  # three layers, each below floor(d N) about half the time
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "erk", "balanced", "pyramidal"])
+@pytest.mark.parametrize("cls", [EdgePopup, RandomMasks])
+def test_exact_er_source_reaches_k_equal_d_src_and_keeps_the_whole_source(cls, distribution):
+    over = {
+        "method.source.kind": "er",
+        "method.source.density": 0.5,
+        "method.density": 0.5,
+        "method.source.sampling": "exact",
+        "method.source.er_distribution": distribution,
+    }
+    for seed in range(5):
+        cfg = SearchConfig().replace(**{"model.hidden": [40, 30], **over})
+        model = MLP(cfg.model, (20,), 5, n_masks=2)
+        model.init_weights(seed, cfg.model.weight_init)
+        model.init_scores([1, 2], cfg.method.score_init)
+        cls(cfg).setup(model, seed, [1, 2])
+        masks = model.current_masks()
+        for name, layer in model.masked_layers():
+            inside = (layer.frozen[0] == 0).numpy()
+            assert (masks[name] == inside).all(), (seed, name)  # the whole source, nothing else
+
+
+def test_exact_er_counts_per_layer_and_network():
+    from landscape.search.methods.sources import er_counts, er_patterns
+
+    shapes = [(41, 20), (30, 41), (5, 30)]
+    sizes = [820, 1230, 150]
+    assert er_counts(shapes, [0.33] * 3) == [floor_count(n, 0.33) for n in sizes] == [270, 405, 49]
+    network = er_counts(shapes, [0.33] * 3, network_total=True)
+    assert sum(network) == floor_count(sum(sizes), 0.33) == 726  # 724 topped up by the 2 largest remainders
+    assert network == [271, 406, 49]  # remainders .6, .9, .5
+    patterns = er_patterns(shapes, 0.33, weight_seed=3, sampling="exact")
+    assert [int((p == 0).sum()) for p in patterns] == [270, 405, 49]
+    again = er_patterns(shapes, 0.33, weight_seed=3, sampling="exact")
+    assert all(torch.equal(a, b) for a, b in zip(patterns, again))
+
+
+def test_er_global_search_at_k_equal_d_src_with_exact_source():
+    over = {**ER, "method.density": 0.6, "method.source.sampling": "exact", "method.global_topk": True}
+    model, method = make(EdgePopup, m=2, **over)
+    masks = model.current_masks()
+    for name, layer in model.masked_layers():
+        assert (masks[name] == (layer.frozen[0] == 0).numpy()).all()
+
+
+def test_er_layerwise_targets_keep_the_same_fraction_of_each_layers_source():
+    from landscape.search.methods.distributions import layer_densities
+    from landscape.search.methods.sources import layer_targets
+
+    over = {
+        "method.source.kind": "er",
+        "method.source.density": 0.4,
+        "method.density": 0.2,
+        "method.source.er_distribution": "erk",
+        "method.source.sampling": "exact",
+    }
+    model, method = make(EdgePopup, m=2, **over)
+    layers = [layer for _, layer in model.masked_layers()]
+    shapes = [layer.weight_shape for layer in layers]
+    d_src = layer_densities("erk", shapes, 0.4)
+    assert layer_targets(shapes, method.cfg.method) == [
+        max(1, floor_count(layer.numel, d * 0.5)) for layer, d in zip(layers, d_src)
+    ]
+    masks = model.current_masks()
+    for (name, layer), d in zip(model.masked_layers(), d_src):
+        kept = masks[name].reshape(2, -1).sum(1)
+        assert kept.tolist() == [max(1, floor_count(layer.numel, d * 0.5))] * 2
+        assert not (masks[name] & (layer.frozen.numpy() < 0)).any()
+
+
+# partially frozen: the upper edge, layer-wise scope ------------------------------------------
+
+
+@pytest.mark.parametrize(("pruned", "density"), [(0.8, 0.2), (0.55, 0.45), (0.9, 0.1)])
+@pytest.mark.parametrize("distribution", ["erk", "equal", "epl", "igq"])
+def test_frozen_upper_edge_keeps_exactly_every_unpruned_weight(pruned, density, distribution):
+    over = {
+        "method.source.kind": "frozen",
+        "method.source.pruned": pruned,
+        "method.density": density,
+        "method.source.distribution": distribution,
+    }
+    model, method = make(EdgePopup, m=2, hidden=(60, 50), **over)
+    masks = model.current_masks()
+    total = sum(layer.numel for _, layer in model.masked_layers())
+    assert method.global_k == kept_count(total, density) == total - floor_count(total, pruned)
+    for name, layer in model.masked_layers():
+        assert (masks[name] == (layer.frozen[0] >= 0).numpy()).all()
+
+
+def test_frozen_layer_scope_keeps_the_density_of_every_layer():
+    over = {**FROZEN, "method.source.scope": "layer", "method.source.distribution": "equal"}
+    model, method = make(EdgePopup, m=2, **over)
+    assert not method.global_topk
+    masks = model.current_masks()
+    for name, layer in model.masked_layers():
+        f = layer.frozen[0].numpy()
+        assert masks[name].reshape(2, -1).sum(1).tolist() == [kept_count(layer.numel, 0.45)] * 2
+        assert masks[name][:, f > 0].all() and not masks[name][:, f < 0].any()
+        free = layer.scores.detach().abs()[0][torch.as_tensor(f == 0)]
+        kept = torch.as_tensor(masks[name][0])[torch.as_tensor(f == 0)]
+        assert free[kept].min() >= free[~kept].max()  # the top-k of the layer's free entries
+
+
+def test_frozen_layer_scope_refuses_a_layer_it_cannot_meet():
+    over = {
+        "method.source.kind": "frozen",
+        "method.source.pruned": 0.6,
+        "method.density": 0.39,
+        "method.source.scope": "layer",
+        "method.source.distribution": "erk",
+    }
+    with pytest.raises(ConfigError, match=r"^method\.density: layer '[^']+' keeps \d+ of \d+ weights"):
+        make(EdgePopup, m=1, **over)  # ERK prunes the big layers more than 60%: 39% is out of reach

@@ -1,0 +1,111 @@
+"""The arguments a reference run saved beside its checkpoints.
+
+allenai/hidden-networks, chrundle/biprop and the IWR code write ``str(args)`` (an argparse
+``Namespace(...)``) to ``settings.txt`` in the run folder whose ``checkpoints/`` subfolder
+holds the checkpoints. The values are read as Python literals; nothing is executed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Any
+
+SETTINGS = "settings.txt"
+_NEXT_ARG = re.compile(r",\s*(?=[A-Za-z_]\w*=)")
+
+
+def settings_beside(checkpoint: Path) -> Path | None:
+    """``settings.txt`` of the run a checkpoint belongs to (its folder or the one above)."""
+    for folder in (checkpoint.parent, checkpoint.parent.parent):
+        candidate = folder / SETTINGS
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def parse_namespace(text: str) -> dict[str, Any]:
+    """``"Namespace(a=1, b='x', c=[1, 2])"`` -> ``{"a": 1, "b": "x", "c": [1, 2]}``.
+
+    Values that are not Python literals (``<function ...>``) are kept as their text.
+    """
+    text = text.strip()
+    match = re.fullmatch(r"Namespace\((.*)\)", text, flags=re.DOTALL)
+    if not match:
+        return {}
+    out: dict[str, Any] = {}
+    for part in _NEXT_ARG.split(match.group(1)):
+        key, sep, raw = part.partition("=")
+        if not sep or not key.strip().isidentifier():
+            continue
+        raw = raw.strip()
+        try:
+            out[key.strip()] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            out[key.strip()] = raw
+    return out
+
+
+def read_settings(checkpoint: Path) -> tuple[dict[str, Any], Path | None]:
+    """The saved arguments of a checkpoint's run (empty when there is no readable file)."""
+    path = settings_beside(checkpoint)
+    if path is None:
+        return {}, None
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")[: 2**20]
+    except OSError:
+        return {}, None
+    args = parse_namespace(text)
+    return (args, path) if args else ({}, None)
+
+
+def as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def as_int(value: Any) -> int | None:
+    number = as_float(value)
+    return int(number) if number is not None and number.is_integer() else None
+
+
+# argparse names of the training hyper-parameters these codes share -> toolkit fields
+TRAIN_ARGS = {
+    "epochs": ("train.epochs", as_int),
+    "lr": ("train.lr", as_float),
+    "momentum": ("train.momentum", as_float),
+    "weight_decay": ("train.weight_decay", as_float),
+    "batch_size": ("train.batch_size", as_int),
+    "nesterov": ("train.nesterov", lambda v: v if isinstance(v, bool) else None),
+    "label_smoothing": ("train.label_smoothing", as_float),
+}
+WEIGHT_INITS = {
+    "signed_constant": "signed_constant",
+    "unsigned_constant": "unsigned_constant",
+    "kaiming_normal": "kaiming_normal",
+    "kaiming_uniform": "kaiming_uniform",
+}
+DATASETS = {"CIFAR10": "cifar10", "MNIST": "mnist"}
+
+
+def common_fields(args: dict[str, Any]) -> dict[str, Any]:
+    """Toolkit config fields the saved arguments state (training, weight init, dataset)."""
+    out: dict[str, Any] = {}
+    for name, (dotted, conv) in TRAIN_ARGS.items():
+        value = conv(args.get(name))
+        if value is not None:
+            out[dotted] = value
+    init = args.get("init", args.get("weight_init"))
+    if isinstance(init, str) and init in WEIGHT_INITS:
+        out["model.weight_init"] = WEIGHT_INITS[init]
+    if isinstance(args.get("scale_fan"), bool):
+        out["model.scale_fan"] = args["scale_fan"]
+    dataset = args.get("set")
+    if isinstance(dataset, str) and dataset in DATASETS:
+        out["data.name"] = DATASETS[dataset]
+    return out

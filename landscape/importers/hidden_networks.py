@@ -1,0 +1,140 @@
+"""Edge-Popup checkpoints of allenai/hidden-networks (and the shared reading of its forks).
+
+``save_checkpoint`` writes ``{"epoch", "arch", "state_dict", "best_acc1", "best_acc5",
+"best_train_acc1", "best_train_acc5", "optimizer", "curr_acc1", "curr_acc5"}``; the state dict
+holds ``<layer>.weight`` and ``<layer>.scores`` of every ``SubnetConv`` (``module.``-prefixed
+under DataParallel), fully connected layers stored as 1x1 convs. The run folder keeps
+``str(args)`` in ``settings.txt`` (``--prune-rate`` is the fraction KEPT there).
+
+The mask is ``GetSubnet``'s: per layer, the ``int((1 - k) * N)`` smallest ``|scores|`` are
+dropped (see :mod:`landscape.importers._rules`). Accuracies are the checkpoint's own:
+``curr_acc1`` (the validation loader of these codes is the CIFAR test set) becomes
+``test_acc``, ``best_acc1`` ``best_test_acc`` (best over epochs), ``epoch`` ``epochs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from landscape.importers import _rules
+from landscape.importers._args import as_float, common_fields, read_settings
+from landscape.importers._build import Context, Extracted, Format
+from landscape.importers._files import bad, file_sha256, find_state, load_torch, number
+from landscape.importers._layers import Layers, parse_layers
+
+RULE = (
+    "hidden-networks GetSubnet: per layer, drop the int((1 - k) * N) smallest |scores| (k = method.density)"
+)
+PATTERNS = ("**/model_best.pth",)
+
+
+def read_checkpoint(path: Path, expected: str) -> tuple[dict, dict]:
+    """The top-level dict and the state dict of a ``save_checkpoint`` file."""
+    obj = load_torch(path)
+    state = find_state(obj, path, ("state_dict",), bare=False, expected=expected)
+    return dict(obj), state
+
+
+def accuracy_record(top: dict) -> dict[str, Any]:
+    """``curr_acc1`` / ``best_acc1`` (percent) and ``epoch`` of a ``save_checkpoint`` dict."""
+    record: dict[str, Any] = {}
+    current, best, epoch = (
+        number(top.get("curr_acc1")),
+        number(top.get("best_acc1")),
+        number(top.get("epoch")),
+    )
+    if current is not None:
+        record["test_acc"] = current / 100
+    if best is not None:
+        record["best_test_acc"] = best / 100
+    if epoch is not None:
+        record["epochs"] = int(epoch)
+    if isinstance(top.get("arch"), str):
+        record["source_arch"] = top["arch"]
+    return record
+
+
+def density_of(path: Path, ctx: Context, ex: Extracted, saved: Any, where: str) -> float:
+    """The fraction kept: saved by the run (``where``) or given with ``--set method.density``."""
+    value = as_float(saved)
+    if value is not None:
+        ctx.fixed(ex.facts, ex.facts_from, "method.density", value, where)
+        return value
+    given = ctx.need(
+        "method.density", path, "no saved prune rate (fraction kept) in or beside this checkpoint"
+    )
+    return float(given)
+
+
+def extracted_from(path: Path, layers: Layers, rule: str) -> Extracted:
+    """An :class:`Extracted` with the layers' shapes and weights (masks filled in by the caller)."""
+    return Extracted(
+        path=path,
+        sha256=file_sha256(path),
+        entry="",
+        layers=layers.shapes(),
+        masks={},
+        rule=rule,
+        weights=layers.weights(),
+        batchnorm=layers.batchnorm or None,
+        obstacles=list(layers.obstacles),
+    )
+
+
+def dense_flags(ctx: Context, ex: Extracted, layers: Layers, where: str) -> None:
+    """Layers the checkpoint keeps without scores are the dense first/last layer."""
+    if layers.first_dense:
+        ctx.fixed(ex.facts, ex.facts_from, "model.first_layer_dense", True, where)
+    if layers.last_dense:
+        ctx.fixed(ex.facts, ex.facts_from, "model.last_layer_dense", True, where)
+
+
+def layerwise_masks(layers: Layers, keep: float, rule: Callable = _rules.topk_drop_smallest) -> dict:
+    return {
+        layer.name: (np.ones(layer.shape, bool) if layer.scores is None else rule(np.abs(layer.scores), keep))
+        for layer in layers.layers
+    }
+
+
+def apply_settings(ctx: Context, ex: Extracted, args: dict, args_path: Path | None) -> None:
+    """Config fields the saved arguments state (training, init, dataset, width)."""
+    if args_path is None:
+        return
+    where = f"{args_path.name} beside the checkpoint"
+    for dotted, value in common_fields(args).items():
+        ctx.fixed(ex.facts, ex.facts_from, dotted, value, where)
+    width = as_float(args.get("width_mult"))
+    if width is not None and width != 1.0:
+        ctx.fixed(ex.facts, ex.facts_from, "model.width_mult", width, where)
+
+
+def _read(path: Path, ctx: Context) -> list[Extracted]:
+    top, state = read_checkpoint(path, "a dict with 'state_dict', as hidden-networks' save_checkpoint writes")
+    args, args_path = read_settings(path)
+    conv_type = args.get("conv_type")
+    if conv_type not in (None, "SubnetConv"):
+        raise bad(
+            args_path, "conv_type", f"{conv_type!r} is not imported (only SubnetConv's top-k masks are)"
+        )
+    layers = parse_layers(state, path, "scores", "hidden-networks")
+    ex = extracted_from(path, layers, RULE)
+    ctx.fixed(ex.facts, ex.facts_from, "method.name", "edge_popup", "format hidden_networks")
+    where = f"prune_rate in {args_path.name}" if args_path else ""
+    keep = density_of(path, ctx, ex, args.get("prune_rate"), where)
+    apply_settings(ctx, ex, args, args_path)
+    dense_flags(ctx, ex, layers, "layers without scores in the checkpoint")
+    ex.masks = layerwise_masks(layers, keep)
+    ex.record = accuracy_record(top)
+    return [ex]
+
+
+FORMAT = Format(
+    name="hidden_networks",
+    summary="Edge-Popup score checkpoints of allenai/hidden-networks (model_best.pth)",
+    patterns=PATTERNS,
+    read=_read,
+)

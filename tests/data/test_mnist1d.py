@@ -1,0 +1,197 @@
+"""MNIST-1D: the reference generator's exact arrays, the cache, the split, and no network."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from landscape.config import DataConfig, Mnist1dConfig, load_config
+from landscape.data import load_dataset
+from landscape.data import mnist1d as m1d
+from landscape.errors import ConfigError
+
+mnist1d = pytest.importorskip("mnist1d")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any use of the package's download path fails the test."""
+    import mnist1d.data
+    import requests
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the MNIST-1D download path was called")
+
+    monkeypatch.setattr(mnist1d.data, "get_dataset", refuse)
+    monkeypatch.setattr(mnist1d.data.requests, "get", refuse)
+    monkeypatch.setattr(requests, "get", refuse)
+    monkeypatch.setattr(requests.Session, "request", refuse)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """``make_dataset(get_dataset_args())``: the benchmark's standard set."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    return make_dataset(get_dataset_args())
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    """A small set (the same generator code path, a fraction of the time)."""
+    return DataConfig(name="mnist1d", root=str(tmp_path), mnist1d=Mnist1dConfig(num_samples=60))
+
+
+@pytest.fixture(scope="module")
+def standard(tmp_path_factory):
+    """The default set, generated once through the loader into a module-wide data root."""
+    return DataConfig(name="mnist1d", root=str(tmp_path_factory.mktemp("data")))
+
+
+def test_defaults_are_the_reference_arguments():
+    from mnist1d.data import get_dataset_args
+
+    ref = get_dataset_args(as_dict=True)
+    ours = m1d.generator_args(Mnist1dConfig())
+    assert set(ref) - set(ours) == {"url"}  # the download location is never an argument here
+    assert ours == {k: v for k, v in ref.items() if k != "url"}
+
+
+def test_generated_equals_reference_exactly(standard, reference):
+    cfg = standard
+    arrays = m1d.generated(cfg)
+    for ours, theirs in [("x", "x"), ("y", "y"), ("x_test", "x_test"), ("y_test", "y_test"), ("t", "t")]:
+        assert np.array_equal(arrays[ours], np.asarray(reference[theirs])), ours
+    assert arrays["x"].shape == (4000, 40) and arrays["x_test"].shape == (1000, 40)
+
+    ds = load_dataset(cfg)
+    assert ds.input_shape == (1, 40) and ds.n_classes == 10 and ds.augment is None
+    assert ds.sizes == {"train": 3200, "val": 800, "test": 1000}
+    # the test split is the reference's test set, in its order, as float32
+    assert torch.equal(ds.test[0][:, 0], torch.from_numpy(reference["x_test"].astype(np.float32)))
+    assert torch.equal(ds.test[1], torch.from_numpy(reference["y_test"].astype(np.int64)))
+    # train and val partition the reference's training set (rows sorted by index)
+    from landscape.data.splits import split_rng, stratified_split
+
+    train, val = stratified_split(reference["y"], (0.2,), split_rng(0, "mnist1d"))
+    assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(4000))
+    assert torch.equal(ds.train[0][:, 0], torch.from_numpy(reference["x"][train].astype(np.float32)))
+    assert torch.equal(ds.val[1], torch.from_numpy(reference["y"][val]))
+    # stratified: each class gives 20% of its training signals to validation
+    counts = np.bincount(reference["y"], minlength=10)
+    assert np.all(np.abs(torch.bincount(ds.val[1], minlength=10).numpy() - 0.2 * counts) <= 1)
+    # values are the generator's own standardisation (whole set: mean 0, std 1)
+    both = np.concatenate([reference["x"], reference["x_test"]])
+    assert abs(both.mean()) < 1e-9 and abs(both.std() - 1) < 1e-9
+
+
+def test_generation_leaves_global_random_state_alone(tmp_path):
+    np.random.seed(5)
+    random.seed(5)
+    expect_np, expect_py = np.random.rand(), random.random()
+    np.random.seed(5)
+    random.seed(5)
+    m1d.generate(dataclasses.replace(Mnist1dConfig(), num_samples=20))
+    assert np.random.rand() == expect_np and random.random() == expect_py
+
+
+def test_cache_round_trips_and_is_read_second_time(cfg, monkeypatch):
+    first = m1d.generated(cfg)
+    path = m1d.cache_path(cfg)
+    assert path.exists() and path.parent.name == "mnist1d"
+    assert not list(path.parent.glob(".*tmp*"))  # atomic write left no temp file
+
+    def no_generate(*args, **kwargs):
+        raise AssertionError("regenerated although the cache was there")
+
+    monkeypatch.setattr(m1d, "generate", no_generate)
+    second = m1d.generated(cfg)
+    for key in m1d.ARRAYS:
+        assert np.array_equal(first[key], second[key]) and first[key].dtype == second[key].dtype
+    assert torch.equal(load_dataset(cfg).train[0], load_dataset(cfg).train[0])
+
+
+def test_standard_set_is_read_back_from_its_cache(standard, reference, monkeypatch):
+    m1d.generated(standard)  # generated by the test above, or here when run alone
+    monkeypatch.setattr(m1d, "generate", lambda *a, **k: pytest.fail("regenerated the cached set"))
+    arrays = m1d.generated(standard)
+    assert np.array_equal(arrays["x"], reference["x"]) and np.array_equal(
+        arrays["y_test"], reference["y_test"]
+    )
+
+
+def test_corrupt_cache_is_reported_by_path_and_regenerated(cfg):
+    small = cfg
+    good = m1d.generated(small)
+    path = m1d.cache_path(small)
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    with pytest.warns(UserWarning, match=str(path)):
+        again = m1d.generated(small)
+    assert np.array_equal(again["x"], good["x"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rewritten: the third read is clean
+        m1d.generated(small)
+
+
+def test_cache_with_other_arguments_is_not_taken(cfg):
+    a = cfg
+    b = dataclasses.replace(cfg, mnist1d=Mnist1dConfig(num_samples=60, seed=7))
+    assert m1d.cache_path(a) != m1d.cache_path(b)
+    xa = m1d.generated(a)["x"]
+    # a file copied under the other arguments' name is refused, not used
+    m1d.cache_path(b).write_bytes(m1d.cache_path(a).read_bytes())
+    with pytest.warns(UserWarning, match="other arguments"):
+        xb = m1d.generated(b)["x"]
+    assert not np.array_equal(xa, xb)
+
+
+def test_generator_arguments_enter_the_run_id_only_when_changed():
+    base = load_config(None, {"data.name": "mnist1d"})
+    assert "mnist1d" not in base.canonical()["data"]
+    same = load_config(None, {"data.name": "mnist1d", "data.mnist1d.seed": 42})
+    assert same.run_id == base.run_id
+    other = load_config(None, {"data.name": "mnist1d", "data.mnist1d.seed": 43})
+    assert other.run_id != base.run_id and other.canonical()["data"]["mnist1d"] == {"seed": 43}
+    moved = load_config(None, {"data.name": "mnist1d", "data.root": "/elsewhere"})
+    assert moved.run_id == base.run_id
+
+
+def test_other_generator_arguments_change_the_data(tmp_path):
+    cfg = load_config(
+        None, {"data.name": "mnist1d", "data.root": str(tmp_path), "data.mnist1d.num_samples": 100}
+    )
+    cfg = cfg.replace(**{"data.mnist1d.final_seq_length": 24, "data.val_fraction": 0.25})
+    ds = load_dataset(cfg.data)
+    assert ds.input_shape == (1, 24) and ds.sizes == {"train": 60, "val": 20, "test": 20}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("num_samples", 3, "data.mnist1d.num_samples"),
+        ("train_split", 1.0, "data.mnist1d.train_split"),
+        ("padding", [60, 36], "data.mnist1d.padding"),
+        ("iid_noise_scale", -1, "data.mnist1d.iid_noise_scale"),
+        ("final_seq_length", 1, "data.mnist1d.final_seq_length"),
+    ],
+)
+def test_bad_generator_arguments_name_the_field(field, value, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, {"data.name": "mnist1d", f"data.mnist1d.{field}": value})
+
+
+def test_the_download_guard_is_live():
+    """The guard above really intercepts the package's download path (so the tests that pass
+    with it prove that loading never downloads)."""
+    import mnist1d.data
+    from mnist1d.data import get_dataset_args
+
+    with pytest.raises(AssertionError, match="download path"):
+        mnist1d.data.get_dataset(get_dataset_args(), path="/nonexistent/mnist1d.pkl", download=True)
+    with pytest.raises(AssertionError, match="download path"):
+        mnist1d.data.requests.get("https://example.invalid")

@@ -1,0 +1,248 @@
+"""Score checkpoints of hidden-networks, Biprop, IWR and IteRand: the imported masks are each
+code's rule applied by hand (torch, in that code's arithmetic), kept counts included."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from landscape.importers import import_masks
+from landscape.search.methods.base import kept_count
+from landscape.store import RunStore
+from tests.importers.conftest import TINY_DATA, frankle_state, save_checkpoint, save_settings, stored_masks
+
+
+# --- the rules, by hand ---------------------------------------------------------------------
+def drop_smallest_by_hand(scores: torch.Tensor, keep: float) -> np.ndarray:
+    """hidden-networks / Biprop / IWR layer-wise: the int((1 - k) N) smallest |S| are zeroed."""
+    flat = scores.abs().flatten()
+    order = flat.sort(stable=True).indices
+    out = torch.ones_like(flat)
+    out[order[: int((1 - keep) * flat.numel())]] = 0
+    return out.reshape(scores.shape).bool().numpy()
+
+
+def biprop_global_by_hand(scores: list[torch.Tensor], keep: float) -> list[np.ndarray]:
+    """One threshold: the sorted |S| of all layers at index int((1 - k) N) - 1, kept if above."""
+    z = torch.cat([s.abs().flatten() for s in scores]).sort().values
+    t = z[int((1 - keep) * z.numel()) - 1]
+    return [(s.abs() > t).numpy() for s in scores]
+
+
+def iterand_by_hand(scores: torch.Tensor, sparsity: float) -> np.ndarray:
+    """IteRand: keep raw scores not below the (100 sparsity)-th percentile (kthvalue)."""
+    k = 1 + round(0.01 * float(sparsity * 100) * (scores.numel() - 1))
+    value = scores.flatten().kthvalue(k).values.item()
+    return (~(scores < value)).numpy()
+
+
+def _import(tmp_path, fmt, sources, *overrides, **kw):
+    result = import_masks(sources, tmp_path / "runs", fmt, [*TINY_DATA, *overrides], **kw)
+    assert len(result.runs) == 1
+    return result, result.runs[0]
+
+
+def _ckpt_layers(state: dict, key: str = "scores") -> dict[str, torch.Tensor]:
+    return {k[: -len(key) - 1]: v for k, v in state.items() if k.endswith("." + key)}
+
+
+TOOLKIT_NAMES = dict(
+    zip(
+        [
+            "convs.0",
+            "convs.2",
+            "convs.5",
+            "convs.7",
+            "convs.10",
+            "convs.12",
+            "linear.0",
+            "linear.2",
+            "linear.4",
+        ],
+        ["convs.0", "convs.1", "convs.2", "convs.3", "convs.4", "convs.5", "fcs.0", "fcs.1", "fcs.2"],
+    )
+)
+
+
+# --- hidden-networks ------------------------------------------------------------------------
+def test_hidden_networks_masks_are_getsubnet_and_weights_come_along(tmp_path):
+    states = [frankle_state(score_seed=s) for s in range(2)]
+    for s, state in enumerate(states):
+        run = tmp_path / "ckpts" / f"seed{s}"
+        save_checkpoint(run / "checkpoints" / "model_best.pth", state)
+        save_settings(
+            run, prune_rate=0.3, arch="Conv6Wide", width_mult=0.0625, conv_type="SubnetConv", epochs=100
+        )
+    result, summary = _import(tmp_path, "hidden_networks", [tmp_path / "ckpts"])
+    store = RunStore.open(summary.path)
+    assert store.config.model.name == "conv6" and store.config.model.width_mult == 0.0625
+    assert store.config.method.density == 0.3 and store.config.train.epochs == 100
+    assert store.config.origin.format == "hidden_networks"
+    masks = stored_masks(summary.path)
+    assert sorted(masks) == [(0, 0), (0, 1)]  # one random network (identical weights), two masks
+    for s, state in enumerate(states):
+        for ref, scores in _ckpt_layers(state).items():
+            expected = drop_smallest_by_hand(scores, 0.3).reshape(masks[(0, s)][TOOLKIT_NAMES[ref]].shape)
+            np.testing.assert_array_equal(masks[(0, s)][TOOLKIT_NAMES[ref]], expected)
+        weights = store.load_weights(0, s)
+        np.testing.assert_array_equal(
+            weights["fcs.0"], state["linear.0.weight"].numpy().reshape(weights["fcs.0"].shape)
+        )
+    records = store.records()
+    assert records["test_acc"].tolist() == [0.805, 0.805] and records["epochs"].tolist() == [100, 100]
+    meta = json.loads((summary.path / "meta.json").read_text())
+    assert "int((1 - k) * N)" in meta["provenance"]["import"]["rule"]
+
+
+def test_reimport_is_a_no_op(tmp_path):
+    save_checkpoint(tmp_path / "ckpts" / "a.pth", frankle_state())
+    _, first = _import(tmp_path, "hidden_networks", [tmp_path / "ckpts" / "a.pth"], "method.density=0.5")
+    before = {p.relative_to(first.path): p.read_bytes() for p in first.path.rglob("*") if p.is_file()}
+    result, again = _import(tmp_path, "hidden_networks", [tmp_path / "ckpts" / "a.pth"], "method.density=0.5")
+    after = {p.relative_to(again.path): p.read_bytes() for p in again.path.rglob("*") if p.is_file()}
+    assert (again.added, again.already) == (0, 1)
+    changed = {k for k in before if before[k] != after.get(k)}
+    assert not changed and set(after) == set(before), changed
+    assert "0 masks added, 1 already there" in result.summary()
+
+
+@pytest.mark.parametrize(("keep", "n"), [(0.9, 10), (0.7, 10), (0.57, 100), (0.29, 100)])
+def test_kept_counts_follow_the_reference_float_arithmetic(tmp_path, keep, n):
+    # int((1 - 0.9) * 10) == 0: hidden-networks keeps all 10, the toolkit's own rule keeps 9
+    from landscape.importers._rules import topk_drop_smallest
+
+    scores = torch.randn(n)
+    mask = topk_drop_smallest(scores.abs().numpy(), keep)
+    assert mask.sum() == n - int((1 - keep) * n)
+    np.testing.assert_array_equal(mask, drop_smallest_by_hand(scores, keep))
+    if (keep, n) == (0.9, 10):
+        assert mask.sum() == 10 and kept_count(n, keep) == 9
+
+
+def test_a_layer_where_rounding_matters_is_stored_with_the_reference_count(tmp_path):
+    # an MLP checkpoint (hidden-networks FC naming) whose last layer has 10 weights at k = 0.9
+    g = torch.Generator().manual_seed(0)
+    state = {}
+    for i, shape in zip((0, 2, 4), ((8, 20, 1, 1), (5, 8, 1, 1), (2, 5, 1, 1))):
+        state[f"linear.{i}.weight"] = torch.randn(shape, generator=g)
+        state[f"linear.{i}.scores"] = torch.randn(shape, generator=g)
+    save_checkpoint(tmp_path / "fc.pth", state, prefix="")
+    shape = ["data.input_shape=[20]", "data.n_classes=2"]
+    _, summary = _import(tmp_path, "hidden_networks", [tmp_path / "fc.pth"], "method.density=0.9", *shape)
+    masks = stored_masks(summary.path)[(0, 0)]
+    assert RunStore.open(summary.path).config.model.name == "mlp"
+    assert masks["fcs.2"].sum() == 10  # 10 - int(0.9999999999999998)
+    assert masks["fcs.1"].sum() == 40 - int((1 - 0.9) * 40)
+
+
+# --- Biprop -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("conv_type", ["SubnetConv", "GlobalSubnetConv"])
+def test_biprop_layerwise_and_global(tmp_path, conv_type):
+    state = frankle_state(depth=4, width=0.125)
+    path = save_checkpoint(tmp_path / "b.pth", state, conv_type=conv_type, prune_rate=0.2)
+    _, summary = _import(tmp_path, "biprop", [path])
+    store = RunStore.open(summary.path)
+    assert store.config.method.name == "biprop" and store.config.method.density == 0.2
+    assert store.config.method.global_topk == (conv_type == "GlobalSubnetConv")
+    masks = stored_masks(summary.path)[(0, 0)]
+    refs = _ckpt_layers(state)
+    names = dict(zip(refs, [*(f"convs.{j}" for j in range(4)), "fcs.0", "fcs.1", "fcs.2"]))
+    if conv_type == "SubnetConv":
+        expected = {names[r]: drop_smallest_by_hand(s, 0.2) for r, s in refs.items()}
+    else:
+        expected = dict(zip(names.values(), biprop_global_by_hand(list(refs.values()), 0.2)))
+        total = sum(m.size for m in expected.values())
+        assert sum(int(m.sum()) for m in expected.values()) == total - int(0.8 * total)
+    for name, mask in expected.items():
+        np.testing.assert_array_equal(masks[name], mask.reshape(masks[name].shape))
+
+
+def test_biprop_density_from_the_checkpoint_must_agree_with_set(tmp_path):
+    from landscape.errors import ConfigError
+
+    path = save_checkpoint(tmp_path / "b.pth", frankle_state(), conv_type="SubnetConv", prune_rate=0.5)
+    with pytest.raises(
+        ConfigError, match=r"method.density=0.3: the source says 0.5 \(checkpoint key prune_rate\)"
+    ):
+        _import(tmp_path, "biprop", [path], "method.density=0.3")
+
+
+# --- IWR --------------------------------------------------------------------------------------
+def test_iwr_reads_recycling_and_seeds_from_settings_and_keeps_recycled_weights(tmp_path):
+    states = [frankle_state(score_seed=s, weight_seed=s) for s in range(2)]  # recycled: weights differ
+    for s, state in enumerate(states):
+        run = tmp_path / "iwr" / f"r{s}"
+        save_checkpoint(run / "checkpoints" / "model_best.pth", state)
+        save_settings(
+            run, conv_type="SubnetConvBiprop", prune_rate=0.5, rerand_type="recycle", rerand_epoch_freq=10,
+            rerand_rate=0.2, weight_seed=0, score_seed=s + 3, width_mult=0.0625,
+        )  # fmt: skip
+    _, summary = _import(tmp_path, "iwr", [tmp_path / "iwr"])
+    store = RunStore.open(summary.path)
+    cfg = store.config
+    assert (cfg.method.name, cfg.method.recycle.every, cfg.method.recycle.rate) == ("biprop", 10, 0.2)
+    masks = stored_masks(summary.path)
+    assert sorted(masks) == [(0, 3), (0, 4)]  # weight_seed / score_seed of the runs
+    for s, state in enumerate(states):
+        np.testing.assert_array_equal(
+            store.load_weights(0, s + 3)["convs.0"], state["convs.0.weight"].numpy()
+        )
+        np.testing.assert_array_equal(
+            masks[(0, s + 3)]["convs.1"], drop_smallest_by_hand(state["convs.2.scores"], 0.5)
+        )
+
+
+def test_iwr_without_settings_needs_the_recycling_schedule(tmp_path):
+    from landscape.errors import ConfigError
+
+    path = save_checkpoint(tmp_path / "x.pth", frankle_state())
+    with pytest.raises(ConfigError, match=r"x.pth: .*recycled.*--set method.recycle.every="):
+        _import(tmp_path, "iwr", [path], "method.density=0.5")
+
+
+# --- IteRand ----------------------------------------------------------------------------------
+def _save_iterand(path, state, epoch=99):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "epoch": epoch,
+            "model_state_dict": state,
+            "optim_state_dict": {"state": {}, "param_groups": []},
+            "sched_state_dict": {"last_epoch": epoch},
+            "best_val": 0.8,
+            "best_epoch": 90,
+            "total_iters": 35200,
+            "total_seconds": 1234.5,
+        },
+        path,
+    )
+    return path
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.4])
+def test_iterand_percentile_rule_on_raw_scores(tmp_path, keep):
+    state = frankle_state(score_key="weight_score", bias=True)
+    path = _save_iterand(tmp_path / "out" / "dump.x.conv6.pth", state)
+    _, summary = _import(tmp_path, "iterand", [tmp_path / "out"], f"method.density={keep}")
+    store = RunStore.open(summary.path)
+    assert store.config.method.name == "iterand" and store.records()["epochs"].tolist() == [100]
+    masks = stored_masks(summary.path)[(0, 0)]
+    for ref, scores in _ckpt_layers(state, "weight_score").items():
+        name = TOOLKIT_NAMES[ref]
+        np.testing.assert_array_equal(
+            masks[name], iterand_by_hand(scores, round(1 - keep, 12)).reshape(masks[name].shape)
+        )
+    assert path.exists()
+
+
+def test_iterand_percentile_rounds_halves_to_even():
+    # N = 10 at sparsity 0.5: 1 + round(4.5) = 5, so S >= the 5th smallest keeps 6 of 10
+    from landscape.importers._rules import iterand_percentile
+
+    scores = torch.randn(10)
+    mask = iterand_percentile(scores.numpy(), 0.5)
+    assert mask.sum() == 6
+    np.testing.assert_array_equal(mask, iterand_by_hand(scores, 0.5))

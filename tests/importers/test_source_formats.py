@@ -1,0 +1,230 @@
+"""Partially frozen and ER-source checkpoints (their patterns kept with the run) and plain arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from landscape.importers import import_masks
+from landscape.store import RunStore
+from tests.importers.conftest import TINY_DATA, frankle_state, stored_masks
+
+FROZEN_NAMES = ["convs.0", "convs.2", "convs.5", "convs.7", "linears.0", "linears.2", "linears.4"]
+
+
+# --- partially frozen ---------------------------------------------------------------------------
+def frozen_masks_by_hand(scores, ternary, sparsity):
+    """global_ep as set_kthvalue and GetSupermask compute it, in float32."""
+    fmax = torch.finfo(torch.float32).max * torch.ones(1)
+    keys = torch.cat([(t * fmax * fmax + s.abs()).flatten() for s, t in zip(scores, ternary)])
+    k = int((keys.numel() * torch.tensor([sparsity], dtype=torch.float32)).int())
+    t = torch.tensor(-1.0) if k == 0 else keys.sort().values[k - 1]
+    out = []
+    for s, f in zip(scores, ternary):
+        m = torch.gt(s.abs(), t).float()
+        m = torch.where(f == -1, torch.zeros_like(m), m)
+        out.append(torch.where(f == 1, torch.ones_like(m), m))
+    return out, t
+
+
+def frozen_checkpoint(path, sparsity=0.7, pruned=0.3, locked=0.1, seed=0, mask_density=None):
+    """A DDP state dict of Conv-4 Supermask layers with every buffer that code keeps."""
+    state = frankle_state(depth=4, width=0.125, score_key="score", fc_group="linears", fc_as_conv=False)
+    g = torch.Generator().manual_seed(seed)
+    names = FROZEN_NAMES
+    ternary = []
+    for name in names:
+        n = state[f"{name}.weight"].numel()
+        f = torch.zeros(n)
+        perm = torch.randperm(n, generator=g)
+        n_p, n_r = int(n * pruned), int(n * locked)
+        f[perm[:n_p]], f[perm[n_p : n_p + n_r]] = -1, 1
+        ternary.append(f.reshape(state[f"{name}.weight"].shape))
+    scores = [state[f"{name}.score"] for name in names]
+    masks, t = frozen_masks_by_hand(scores, ternary, mask_density if mask_density is not None else sparsity)
+    for name, f, m in zip(names, ternary, masks):
+        state[f"{name}.mask"] = m
+        state[f"{name}.ternary_frozen_mask"] = f
+        state[f"{name}.local_sparsity"] = torch.tensor([1 - float(m.mean())])
+        state[f"{name}.global_sparsity"] = torch.tensor([sparsity])
+        state[f"{name}.scale"] = torch.tensor([1.0])
+        state[f"{name}.kthvalue"] = torch.tensor([float(t)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"module." + k: v for k, v in state.items()}, path)
+    return state, masks, ternary
+
+
+def test_frozen_masks_follow_set_kthvalue_and_keep_the_pattern(tmp_path):
+    path = tmp_path / "results" / "best_val_ckpt.pt"
+    state, masks, ternary = frozen_checkpoint(path)
+    result = import_masks([tmp_path / "results"], tmp_path / "runs", "frozen", TINY_DATA)
+    summary = result.runs[0]
+    store = RunStore.open(summary.path)
+    cfg = store.config
+    assert (cfg.method.source.kind, cfg.method.global_topk, cfg.method.density) == ("frozen", True, 0.3)
+    assert cfg.method.source.pruned == pytest.approx(0.3, abs=0.005)
+    assert cfg.model.name == "conv4"
+    stored = stored_masks(summary.path)[(0, 0)]
+    pattern = store.load_pattern(0, 0)
+    toolkit = ["convs.0", "convs.1", "convs.2", "convs.3", "fcs.0", "fcs.1", "fcs.2"]
+    for name, m, f in zip(toolkit, masks, ternary):
+        np.testing.assert_array_equal(stored[name], m.bool().numpy())
+        np.testing.assert_array_equal(pattern[name], f.numpy().astype(np.int8))
+    keys = torch.cat([m.flatten() for m in masks])
+    n = keys.numel()
+    assert int(keys.sum()) == n - int((n * torch.tensor([0.7])).int())  # no ties: the exact count
+
+
+def test_frozen_density_that_does_not_reproduce_the_stored_mask(tmp_path):
+    from landscape.errors import DataError
+
+    path = tmp_path / "best_val_ckpt.pt"
+    frozen_checkpoint(path)
+    with pytest.raises(
+        DataError, match=r"best_val_ckpt.pt: key 'module.convs.0.mask': the stored mask keeps"
+    ) as exc:
+        import_masks([path], tmp_path / "runs", "frozen", [*TINY_DATA, "method.density=0.4"])
+    assert "density 0.4 (global)" in str(exc.value) and "\n" not in str(exc.value)
+
+
+# --- ER source ----------------------------------------------------------------------------------
+def er_state(seed=0):
+    """ER_SLT's SupermaskConv / SupermaskLinear (random biases) with a non-affine BN."""
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "conv1.weight": torch.randn(8, 3, 3, 3, generator=g),
+        "conv1.bias": torch.randn(8, generator=g),
+        "conv1.scoresWeights": torch.rand(8, 3, 3, 3, generator=g),
+        "conv1.scoresBias": torch.rand(8, generator=g),
+        "bn1.running_mean": torch.zeros(8),
+        "bn1.running_var": torch.ones(8),
+        "bn1.num_batches_tracked": torch.tensor(5),
+        "linear.weight": torch.randn(10, 8, generator=g),
+        "linear.bias": torch.randn(10, generator=g),
+        "linear.scoresWeights": torch.rand(10, 8, generator=g),
+        "linear.scoresBias": torch.rand(10, generator=g),
+    }
+
+
+def er_by_hand(sw, sb, inside_w, keep):
+    """The int(k N) largest |score| among weights and biases inside the source (biases inside)."""
+    scores = torch.cat([sw.abs().flatten(), sb.abs().flatten()])
+    inside = torch.cat([inside_w.flatten().bool(), torch.ones(sb.numel(), dtype=torch.bool)])
+    idx = torch.nonzero(inside).flatten()
+    order = scores[idx].sort(descending=True, stable=True).indices
+    mask = torch.zeros(scores.numel(), dtype=torch.bool)
+    mask[idx[order[: int(keep * scores.numel())]]] = True
+    return mask[: sw.numel()].reshape(sw.shape).numpy()
+
+
+def test_er_slt_masks_and_source_pattern(tmp_path):
+    state = er_state()
+    ckpt = tmp_path / "ticket_0_0.2_x.pt"
+    torch.save(state, ckpt)
+    g = torch.Generator().manual_seed(7)
+    source = {
+        name: torch.bernoulli(torch.full(state[f"{name}.weight"].shape, 0.5), generator=g)
+        for name in ("conv1", "linear")
+    }
+    np.savez(tmp_path / "er.npz", **{k: v.numpy() for k, v in source.items()})
+    overrides = ["method.density=0.2", "method.source.density=0.5"]
+    result = import_masks([ckpt], tmp_path / "runs", "er_slt", overrides, pattern=tmp_path / "er.npz")
+    store = RunStore.open(result.runs[0].path)
+    assert store.config.model.name == "external" and store.config.method.source.kind == "er"
+    assert any("no network to evaluate" in n and "non-zero bias" in n for n in result.notes)
+    stored = stored_masks(store.path)[(0, 0)]
+    for name in ("conv1", "linear"):
+        expected = er_by_hand(state[f"{name}.scoresWeights"], state[f"{name}.scoresBias"], source[name], 0.2)
+        np.testing.assert_array_equal(stored[name], expected)
+        np.testing.assert_array_equal(
+            store.load_pattern(0, 0)[name], np.where(source[name].numpy() > 0, 0, -1)
+        )
+        assert not (stored[name] & (source[name].numpy() == 0)).any()  # never outside the source
+
+
+def test_er_slt_without_its_source_mask_says_so(tmp_path):
+    from landscape.errors import DataError
+
+    torch.save(er_state(), tmp_path / "t.pt")
+    with pytest.raises(
+        DataError, match=r"t.pt: key 'conv1.er_mask': missing: the ER source mask .* --pattern FILE"
+    ):
+        import_masks(
+            [tmp_path / "t.pt"],
+            tmp_path / "runs",
+            "er_slt",
+            ["method.density=0.2", "method.source.density=0.5"],
+        )
+
+
+# --- arrays --------------------------------------------------------------------------------------
+def exact_masks(shapes: dict, n: int, density: float, seed=0) -> list[dict[str, np.ndarray]]:
+    """Masks keeping exactly round(density * N) weights of every layer."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        masks = {}
+        for name, shape in shapes.items():
+            size = int(np.prod(shape))
+            flat = np.zeros(size, bool)
+            flat[rng.permutation(size)[: round(density * size)]] = True
+            masks[name] = flat.reshape(shape)
+        out.append(masks)
+    return out
+
+
+SHAPES = {"encoder.fc1.weight": (32, 64), "encoder.fc2.weight": (16, 32), "head.weight": (10, 16)}
+
+
+def test_arrays_npz_layout_from_shapes_and_obs_from_set(tmp_path):
+    import landscape as ls
+
+    for i, masks in enumerate(exact_masks(SHAPES, 3, 0.3)):
+        np.savez(tmp_path / f"mask{i}.npz", **masks)
+    overrides = ["weight_seed=2", "test_acc=0.91", "method.name=edge_popup", "data.name=cifar10"]
+    result = import_masks([tmp_path], tmp_path / "runs", "arrays", overrides)
+    ms = ls.read_runs(tmp_path / "runs")
+    assert ms.layout.names == ["encoder.fc1", "encoder.fc2", "head"]
+    assert ms.obs["weight_seed"].tolist() == [2, 2, 2] and ms.obs["search_seed"].tolist() == [0, 1, 2]
+    assert ms.obs["test_acc"].tolist() == [0.91] * 3 and ms.obs["density"].tolist() == [0.3] * 3
+    assert ms.obs["method"].tolist() == ["edge_popup"] * 3 and ms.obs["origin.format"].iloc[0] == "arrays"
+    assert ms.obs["source_file"].str.endswith("mask0.npz").iloc[0]
+    expected = exact_masks(SHAPES, 3, 0.3)
+    for i in range(3):
+        np.testing.assert_array_equal(ms.dense(i, layer="head").reshape(10, 16), expected[i]["head.weight"])
+    assert "masks only" in result.summary()
+
+
+def test_arrays_torch_prune_masks_stacked_and_renamed(tmp_path):
+    masks = exact_masks({"a": (4, 5), "b": (3, 4)}, 2, 0.5)
+    state = {
+        f"layers.{j}.weight_mask": torch.tensor(np.stack([m[k] for m in masks]), dtype=torch.float32)
+        for j, k in enumerate("ab")
+    }
+    state.update({f"layers.{j}.weight_orig": torch.randn(2, 3) for j in range(2)})  # as prune leaves it
+    torch.save(state, tmp_path / "pruned.pt")
+    result = import_masks(
+        [tmp_path / "pruned.pt"], tmp_path / "runs", "arrays", rename={"layers.0": "first"}, stacked=True
+    )
+    store = RunStore.open(result.runs[0].path)
+    assert store.layout.names == ["first", "layers.1"] and store.config.method.density == 0.5
+    assert store.config.method.name == "external"  # the arrays do not say how they were found
+    stored = stored_masks(store.path)
+    np.testing.assert_array_equal(stored[(0, 1)]["layers.1"], masks[1]["b"])
+
+
+def test_arrays_folder_of_npy_with_reference_names_maps_onto_conv6(tmp_path):
+    state = frankle_state()
+    folder = tmp_path / "npy"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for key, value in state.items():
+        if key.endswith(".weight"):
+            np.save(folder / f"{key}.npy", rng.random(value.shape) < 0.5)
+    result = import_masks([folder], tmp_path / "runs", "arrays", ["method.density=0.5"])
+    store = RunStore.open(result.runs[0].path)
+    assert store.config.model.name == "conv6" and store.config.model.width_mult == 0.0625
+    assert store.layout.names == [*(f"convs.{j}" for j in range(6)), "fcs.0", "fcs.1", "fcs.2"]
+    stored = stored_masks(store.path)[(0, 0)]
+    np.testing.assert_array_equal(stored["fcs.0"], np.load(folder / "linear.0.weight.npy").reshape(16, 256))
