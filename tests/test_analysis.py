@@ -93,3 +93,19 @@ def test_figures_from_the_cli_use_the_barriers_of_an_earlier_analysis(analysed, 
     text = capsys.readouterr().out
     assert "skipped" not in text
     assert (out / "interpolation.png").stat().st_size > 0 and (out / "barrier_matrix.png").stat().st_size > 0
+
+
+def test_cli_memory_budget_gives_the_same_tables_from_resumable_tiles(analysed, tmp_path):
+    """``--memory`` computes the distances as tiles kept under the analysis folder; every
+    table equals the in-memory analysis."""
+    import pandas as pd
+
+    root, _ = analysed
+    args = ["analyze", str(root), "--embed", "mds", "pca", "--no-cache"]
+    assert main([*args, "--out", str(tmp_path / "in_memory")]) == 0
+    assert main([*args, "--out", str(tmp_path / "tiled"), "--memory", "64MB"]) == 0
+    assert list((tmp_path / "tiled" / "tiles").glob("*/tiles/r*.npz"))
+    for name in ("diversity", "baseline", "embedding", "consensus"):
+        tiled = pd.read_csv(tmp_path / "tiled" / f"{name}.csv")
+        pd.testing.assert_frame_equal(tiled, pd.read_csv(tmp_path / "in_memory" / f"{name}.csv"))
+    assert main(["analyze", str(root), "--memory", "lots", "--out", str(tmp_path / "x")]) == 2

@@ -91,6 +91,7 @@ def analyze(
     out: str | Path | None = None,
     recompute: bool = False,
     progress: bool = True,
+    memory: int | str | None = None,
 ) -> Analysis:
     """Analyse every finished run under ``path``.
 
@@ -122,6 +123,9 @@ def analyze(
     recompute
         Recompute distances and embeddings even when stored (the entries are replaced);
         barrier curves are deterministic and always reused.
+    memory
+        Budget for out-of-core distances (bytes or ``"2GB"``), computed as tiles kept under
+        ``<out>/tiles`` so that a killed analysis resumes them. Results do not depend on it.
     """
     from landscape import tl
 
@@ -144,9 +148,11 @@ def analyze(
         if frame is not None and len(frame):
             collected.setdefault(name, []).append(frame)
 
-    gpu = {"device": device} if device not in (None, "cpu") else {}
+    distance_options = {"device": device} if device not in (None, "cpu") else {}
+    if memory is not None:  # out of core: resumable tiles beside the result store
+        distance_options.update(memory=memory, tiles=out_dir / "tiles", progress=progress)
     for ms in masksets.values():
-        count("distances", cached.distances(ms, metrics, store, recompute, **gpu))
+        count("distances", cached.distances(ms, metrics, store, recompute, **distance_options))
         add("baseline", tl.random_baseline(ms, metric=metrics, per_layer=True, groupby=groupby))
         for metric in metrics:
             add(

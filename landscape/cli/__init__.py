@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "import_masks",
     "ls",
     "verify",
+    "rm",
     "path",
     "analyze",
     "clean",

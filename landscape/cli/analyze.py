@@ -45,6 +45,13 @@ def add_parser(sub) -> None:
         action="store_true",
         help="recompute distances and embeddings even when stored (barrier curves are always reused)",
     )
+    p.add_argument(
+        "--memory",
+        default=None,
+        metavar="SIZE",
+        help="compute distances out of core within this budget (e.g. 2GB), as resumable tiles "
+        "under the analysis folder (default: in memory)",
+    )
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -71,6 +78,7 @@ def _analyze(args: argparse.Namespace) -> int:
             device=args.device if args.device == "cpu" else resolve_device(args.device),
             out=args.out,
             recompute=args.recompute,
+            memory=args.memory,
         )
     print(result.summary())
     return 0

@@ -105,13 +105,15 @@ def visible_gpus() -> list[str]:
 
 
 def run_pool(
-    units: Sequence[WorkUnit], n_workers: int, gpus: Sequence[str], tracker=None
+    units: Sequence[WorkUnit], n_workers: int, gpus: Sequence[str], tracker=None, fn=None
 ) -> list[UnitResult]:
     """Run ``units`` on ``n_workers`` spawned processes pulling from one queue.
 
     With GPUs, worker ``i`` sees only ``gpus[i % len(gpus)]`` (``CUDA_VISIBLE_DEVICES``
     set before it starts, so it never touches another device). A worker that dies
-    (killed, out of memory) loses only its current unit; the others go on.
+    (killed, out of memory) loses only its current unit; the others go on. ``fn`` (a
+    module-level function ``unit -> UnitResult``) replaces :func:`run_unit` for other
+    kinds of units (the tiles of a distance job).
     """
     if not units:
         return []
@@ -123,7 +125,7 @@ def run_pool(
     for _ in range(n_workers):
         inbox.put(None)
     procs = [
-        _start_worker(ctx, inbox, outbox, gpus[i % len(gpus)] if gpus else None) for i in range(n_workers)
+        _start_worker(ctx, inbox, outbox, gpus[i % len(gpus)] if gpus else None, fn) for i in range(n_workers)
     ]
     results: dict[int, UnitResult] = {}
     running: dict[int, int] = {}  # worker pid -> unit index
@@ -153,12 +155,12 @@ def run_pool(
     return [results[i] for i in range(len(units))]
 
 
-def _start_worker(ctx, inbox, outbox, gpu: str | None):
+def _start_worker(ctx, inbox, outbox, gpu: str | None, fn=None):
     saved = os.environ.get("CUDA_VISIBLE_DEVICES")
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     try:
-        proc = ctx.Process(target=_worker_loop, args=(inbox, outbox, os.getpid()), daemon=True)
+        proc = ctx.Process(target=_worker_loop, args=(inbox, outbox, os.getpid(), fn), daemon=True)
         proc.start()
     finally:
         if gpu is not None:
@@ -180,7 +182,7 @@ def _reap_dead(procs, running, results, units) -> bool:
     return not any(p.is_alive() for p in procs)
 
 
-def _worker_loop(inbox, outbox, parent_pid: int) -> None:
+def _worker_loop(inbox, outbox, parent_pid: int, fn=None) -> None:
     pid = os.getpid()
     while True:
         try:
@@ -194,7 +196,7 @@ def _worker_loop(inbox, outbox, parent_pid: int) -> None:
         i, unit = item
         outbox.put(("start", pid, i, None))
         try:
-            result = run_unit(unit, "sweep-worker")
+            result = fn(unit) if fn is not None else run_unit(unit, "sweep-worker")
         except Exception:  # a bug: keep its traceback for the report
             result = UnitResult(unit, error=f"{unit.label}: {traceback.format_exc()}")
         outbox.put(("done", pid, i, result))

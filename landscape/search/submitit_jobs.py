@@ -117,6 +117,29 @@ def run_submitit(kind, tasks, runs_root, device, masks_in_flight, report, tracke
         report.results.append(job_result(job, unit, ended.get(str(job.job_id))))
 
 
+def run_array(kind, fn, units, log_root: Path, name: str, options: dict) -> list[UnitResult]:
+    """Run ``fn(unit)`` for every unit as one submitit job array and wait for the results
+    (logs under ``log_root/<job id>/``): the same jobs as a sweep's, with another function
+    (the tiles of a distance job)."""
+    import submitit
+
+    options = dict(options)
+    options.pop("wait", None)
+    check_submitit_options(kind, options)
+    if not units:
+        return []
+    executor = submitit.AutoExecutor(folder=Path(log_root) / "%j", cluster=_CLUSTERS[kind])
+    executor.update_parameters(**sbatch_parameters(name, options))
+    jobs = executor.map_array(fn, units)
+    ended: dict[str, str] = {}
+    if kind == "slurm":
+        ended = wait_for_slurm_jobs(jobs)
+    elif kind != "debug":  # debug jobs run in this process when their result is asked for
+        while not all(j.done() for j in jobs):
+            time.sleep(POLL_S)
+    return [job_result(job, unit, ended.get(str(job.job_id))) for job, unit in zip(jobs, units)]
+
+
 def sbatch_parameters(name: str, options: dict) -> dict[str, Any]:
     """submitit parameters of a sweep's jobs: job name ``landscape-<name>``, a day unless
     ``time_min`` says otherwise, and the cluster options given."""

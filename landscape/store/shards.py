@@ -71,7 +71,7 @@ def verify_file(path: Path, expected_sha: str, expected_size: int | None = None)
         raise StoreError(f"{path}: listed in the manifest but missing") from None
     if expected_size is not None and st.st_size != expected_size:
         raise StoreError(f"{path}: truncated or corrupt ({st.st_size:,} bytes, expected {expected_size:,})")
-    key = (str(path), st.st_mtime_ns, st.st_size)
+    key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
     with _verified_lock:
         if _verified.get(key) == expected_sha:
             return
@@ -80,6 +80,16 @@ def verify_file(path: Path, expected_sha: str, expected_size: int | None = None)
         raise StoreError(f"{path}: corrupt (sha256 does not match the manifest)")
     with _verified_lock:
         _verified[key] = actual
+
+
+def known_checksum(path: Path) -> str | None:
+    """The sha256 of ``path`` if this process verified the file as it is now, else None."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    with _verified_lock:
+        return _verified.get((os.path.abspath(path), st.st_mtime_ns, st.st_size))
 
 
 def check_sizes(folder: Path, entry: dict, row_bytes: int) -> None:

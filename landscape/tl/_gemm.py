@@ -44,15 +44,17 @@ def _unpack_cuda(words_dev, lo: int, hi: int):
     return bits.reshape(chunk.shape[0], -1).to(torch.int8)
 
 
-def _gram(x, route: str):
+def _gram(xa, xb, route: str):
+    """``xa @ xb.T`` of 0/1 chunks, exact, as int64."""
     torch = _torch()
     if route == "int8":
         try:
-            return torch._int_mm(x, x.T).to(torch.int64)
+            return torch._int_mm(xa, xb.T).to(torch.int64)
         except (RuntimeError, AttributeError, NotImplementedError):
             pass  # shape or device not supported by the private kernel
-    xf = x.to(torch.float32)
-    return (xf @ xf.T).round_().to(torch.int64)
+    fa = xa.to(torch.float32)
+    fb = fa if xb is xa else xb.to(torch.float32)
+    return (fa @ fb.T).round_().to(torch.int64)
 
 
 def _pad_rows(n: int, device_type: str) -> int:
@@ -75,29 +77,63 @@ def intersection_gemm(
     ``chunk_columns`` defaults to what fits ``memory_bytes`` of unpacked int8 (float32 needs
     4x that) and never exceeds 2**24.
     """
+    return cross_gemm(words, None, bounds, route, device, chunk_columns, memory_bytes)
+
+
+def cross_gemm(
+    a: np.ndarray,
+    b: np.ndarray | None,
+    bounds: np.ndarray,
+    route: str = "int8",
+    device: str | None = None,
+    chunk_columns: int | None = None,
+    memory_bytes: int = 512 << 20,
+) -> np.ndarray:
+    """Exact ``I[i, j, l] = |a_i & b_j|`` over each layer (int64 ``(na, nb, L)``) by chunked
+    GEMM; ``b=None`` multiplies ``a`` with itself (one unpacked operand instead of two).
+
+    On CUDA the packed words are shipped once (8x less traffic than unpacked columns) and
+    unpacked on the device chunk by chunk, so a tile streams from host memory at the cost
+    of its packed bytes.
+    """
     torch = _torch()
     dev = torch.device(device or "cpu")
-    n = words.shape[0]
+    symmetric = b is None
+    na = a.shape[0]
+    nb = na if symmetric else b.shape[0]
     n_layers = len(bounds) - 1
-    out = np.zeros((n, n, n_layers), dtype=np.int64)
-    if n == 0:
+    out = np.zeros((na, nb, n_layers), dtype=np.int64)
+    if na == 0 or nb == 0:
         return out
     # bytes per unpacked column: int8 (+4 for a float32 copy); unpacking on CUDA goes through
     # one int64 per bit
-    per_column = n * ((1 if route == "int8" else 5) + (8 if dev.type == "cuda" else 0))
+    rows = na + (0 if symmetric else nb)
+    per_column = rows * ((1 if route == "int8" else 5) + (8 if dev.type == "cuda" else 0))
     cols = chunk_columns or max(64, memory_bytes // max(per_column, 1))
     cols = int(min(cols, FLOAT32_EXACT_COLUMNS))
     step = max(1, cols // 64)
-    n_pad = _pad_rows(n, dev.type)
+    pad_a, pad_b = _pad_rows(na, dev.type), _pad_rows(nb, dev.type)
     if dev.type == "cuda":
-        src = np.zeros((n_pad, words.shape[1]), dtype=np.uint64)
-        src[:n] = words
-        words_dev = torch.from_numpy(src.view(np.int64)).to(dev)
+        src_a = _to_device(a, pad_a, dev)
+        src_b = src_a if symmetric else _to_device(b, pad_b, dev)
     for layer in range(n_layers):
-        acc = torch.zeros((n_pad, n_pad), dtype=torch.int64, device=dev)
+        acc = torch.zeros((pad_a, pad_b), dtype=torch.int64, device=dev)
         for lo in range(int(bounds[layer]), int(bounds[layer + 1]), step):
             hi = min(lo + step, int(bounds[layer + 1]))
-            x = _unpack_cuda(words_dev, lo, hi) if dev.type == "cuda" else _unpack_cpu(words, lo, hi)
-            acc += _gram(x, route)
-        out[:, :, layer] = acc[:n, :n].cpu().numpy()
+            if dev.type == "cuda":
+                xa = _unpack_cuda(src_a, lo, hi)
+                xb = xa if symmetric else _unpack_cuda(src_b, lo, hi)
+            else:
+                xa = _unpack_cpu(a, lo, hi)
+                xb = xa if symmetric else _unpack_cpu(b, lo, hi)
+            acc += _gram(xa, xb, route)
+        out[:, :, layer] = acc[:na, :nb].cpu().numpy()
     return out
+
+
+def _to_device(words: np.ndarray, n_pad: int, dev):
+    """Packed words on ``dev`` with zero rows up to ``n_pad`` (zero rows add nothing)."""
+    torch = _torch()
+    src = np.zeros((n_pad, words.shape[1]), dtype=np.uint64)
+    src[: words.shape[0]] = words
+    return torch.from_numpy(src.view(np.int64)).to(dev)

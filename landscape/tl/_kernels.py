@@ -12,10 +12,10 @@ of the 0/1 masks) and the kept counts ``n_i = I[i, i]``:
 Per-layer counts come from the same routine run on each layer's word range; the
 whole-network counts are the exact integer sum over layers (padding bits are zero).
 
-Routes (``backend=``): ``"numba"`` (cache-blocked, 4x4 register-tiled AND-popcount over
-uint64 words, parallel), ``"numpy"`` (blocked ``np.bitwise_count``), ``"int8"`` (torch int8
-GEMM on unpacked column chunks) and ``"float32"`` (torch float32 GEMM on chunks of at most
-2**24 columns, exact). ``device="cuda"`` runs the GEMM routes on the GPU. ``"auto"`` takes
+Routes (``backend=``): ``"numba"`` (cache-blocked, register-tiled AND-popcount on 256-bit
+vectors, parallel; see :mod:`landscape.tl._numba`), ``"numpy"`` (blocked
+``np.bitwise_count``), ``"int8"`` (torch int8 GEMM on unpacked column chunks) and
+``"float32"`` (torch float32 GEMM on chunks of at most 2**24 columns, exact). ``device="cuda"`` runs the GEMM routes on the GPU. ``"auto"`` takes
 int8 GEMM on CUDA and numba on the CPU (with numpy as the fallback when numba is missing).
 """
 
@@ -88,26 +88,9 @@ def _symmetric_numpy(words: np.ndarray, bounds: np.ndarray, rows: int = 16) -> n
 
 
 def _symmetric_numba(words: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    from landscape.tl._numba import triangle_numba
+    from landscape.tl._numba import pair_counts
 
-    n = words.shape[0]
-    n4 = n - n % 4
-    if n4:
-        tri = triangle_numba(words[:n4], bounds).view(np.int64)
-        lower = np.tril_indices(n4, -1)
-        tri[lower] = tri.transpose(1, 0, 2)[lower]  # mirror in place: no second (n, n, L) array
-        if n4 == n:
-            return tri
-        out = np.zeros((n, n, len(bounds) - 1), dtype=np.int64)
-        out[:n4, :n4] = tri
-        del tri
-    else:
-        out = np.zeros((n, n, len(bounds) - 1), dtype=np.int64)
-    if n4 < n:  # the last (< 4) rows against all rows
-        rest = cross_numpy(words[n4:], words, bounds)
-        out[n4:] = rest
-        out[:, n4:] = rest.transpose(1, 0, 2)
-    return out
+    return pair_counts(words, None, bounds)
 
 
 def intersection_counts(
@@ -183,19 +166,30 @@ def hamming_counts(inter: np.ndarray) -> np.ndarray:
 
 def hamming(inter: np.ndarray, n_weights) -> np.ndarray:
     """Normalised Hamming distance: differing bits / ``n_weights`` (per layer when 3-D)."""
-    return hamming_counts(inter) / np.asarray(n_weights, dtype=np.float64)
+    return metric_from_counts(inter, *_counts_pair(inter), "hamming", n_weights)
 
 
 def matching(inter: np.ndarray, n_weights) -> np.ndarray:
     """Fraction of agreeing positions, ``1 - hamming``."""
-    n_weights = np.asarray(n_weights, dtype=np.int64)
-    return (n_weights - hamming_counts(inter)) / n_weights.astype(np.float64)
+    return metric_from_counts(inter, *_counts_pair(inter), "matching", n_weights)
 
 
 def jaccard(inter: np.ndarray) -> np.ndarray:
     """Jaccard distance ``|A ^ B| / |A | B|``; two empty masks are at distance 0."""
-    ni, nj = _counts_pair(inter)
-    union = ni + nj - inter
-    diff = union - inter
-    # scipy computes the same ratio of integers; 0/0 (two empty masks) is 0 there as well
-    return np.divide(diff, union, out=np.zeros(inter.shape, dtype=np.float64), where=union > 0)
+    return metric_from_counts(inter, *_counts_pair(inter), "jaccard")
+
+
+def metric_from_counts(inter: np.ndarray, ni: np.ndarray, nj: np.ndarray, metric: str, n_weights=None):
+    """``metric`` from intersection counts and the kept counts of rows (``ni``) and columns
+    (``nj``), broadcast against ``inter``: the same arithmetic whether ``inter`` is the whole
+    matrix or a block of its rows, so blockwise results equal whole-matrix ones bit for bit."""
+    if metric == "jaccard":
+        union = ni + nj - inter
+        diff = union - inter
+        # scipy computes the same ratio of integers; 0/0 (two empty masks) is 0 there as well
+        return np.divide(diff, union, out=np.zeros(inter.shape, dtype=np.float64), where=union > 0)
+    differing = ni + nj - 2 * inter
+    if metric == "hamming":
+        return differing / np.asarray(n_weights, dtype=np.float64)
+    n_weights = np.asarray(n_weights, dtype=np.int64)
+    return (n_weights - differing) / n_weights.astype(np.float64)

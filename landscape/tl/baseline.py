@@ -29,6 +29,7 @@ from landscape.grouping import CONFIG, group_masks
 from landscape.tl import _kernels
 
 EXACT_SUPPORT = 200_000
+MAX_EXACT_COMBOS = 256  # distinct (K1, K2) per layer summed exactly; beyond, the delta method
 METRICS = ("jaccard", "hamming", "matching")
 
 
@@ -82,18 +83,44 @@ def jaccard_exact(n: int, k1: int, k2: int) -> tuple[float, float]:
     return mean, float(np.sqrt(max(pmf @ (d - mean) ** 2, 0.0)))
 
 
-def _jaccard_layer(n: int, k1: np.ndarray, k2: np.ndarray):
-    """Per-pair Jaccard mean/sd for one layer, exact per distinct (K1, K2) when affordable."""
-    mean_i, var_i = hypergeom_moments(n, k1, k2)
-    mean, sd = jaccard_delta(mean_i, var_i, k1 + k2)
-    combos, inverse = np.unique(
-        np.stack([np.minimum(k1, k2), np.maximum(k1, k2)], 1), axis=0, return_inverse=True
-    )
-    small = (np.minimum(combos[:, 0], n - combos[:, 1]) + 1) <= EXACT_SUPPORT
-    if small.all() and len(combos) <= 256:  # a few distinct sizes: fixed-k masks, a few densities
-        exact = np.array([jaccard_exact(n, int(a), int(b)) for a, b in combos])
-        return exact[inverse.ravel(), 0], exact[inverse.ravel(), 1]
-    return mean, sd
+def _jaccard_layer(n: int, k1: np.ndarray, k2: np.ndarray, moments=None):
+    """Per-pair Jaccard mean/sd for one layer, exact per distinct (K1, K2) when affordable.
+
+    Pairs are keyed by the ranks of their sizes among the distinct sizes, so finding the
+    distinct (K1, K2) needs no sort of the pairs: with more than ``2 * MAX_EXACT_COMBOS``
+    distinct sizes there are more than ``MAX_EXACT_COMBOS`` combinations (every size is in
+    some pair) and the delta method, vectorised over the pairs, is used directly
+    (``moments``: the pairs' hypergeometric mean and variance when already known).
+    """
+    lo, hi = np.minimum(k1, k2), np.maximum(k1, k2)
+    sizes = _distinct(lo, hi)
+    if len(sizes) <= 2 * MAX_EXACT_COMBOS:
+        m = len(sizes)
+        key = np.searchsorted(sizes, lo) * m + np.searchsorted(sizes, hi)
+        present = np.flatnonzero(np.bincount(key.ravel(), minlength=m * m))
+        combos = np.stack([sizes[present // m], sizes[present % m]], axis=1)
+        small = (np.minimum(combos[:, 0], n - combos[:, 1]) + 1) <= EXACT_SUPPORT
+        if len(combos) <= MAX_EXACT_COMBOS and small.all():  # fixed-k masks, a few densities
+            exact = np.array([jaccard_exact(n, int(a), int(b)) for a, b in combos])
+            combo_of = np.zeros(m * m, dtype=np.int64)
+            combo_of[present] = np.arange(len(present))
+            where = combo_of[key]
+            return exact[where, 0], exact[where, 1]
+    mean_i, var_i = moments if moments is not None else hypergeom_moments(n, k1, k2)
+    return jaccard_delta(mean_i, var_i, k1 + k2)
+
+
+def _distinct(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of two integer arrays, by counting when their range is small."""
+    if lo.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    first, last = int(lo.min()), int(hi.max())
+    if last - first <= max(4 * lo.size, 1 << 20):
+        seen = np.zeros(last - first + 1, dtype=bool)
+        seen[lo - first] = True
+        seen[hi - first] = True
+        return np.flatnonzero(seen) + first
+    return np.unique(np.concatenate([lo.ravel(), hi.ravel()]))
 
 
 def pair_moments(counts: np.ndarray, numel: np.ndarray, metric: str, i: np.ndarray, j: np.ndarray):
@@ -101,7 +128,10 @@ def pair_moments(counts: np.ndarray, numel: np.ndarray, metric: str, i: np.ndarr
     k1, k2 = counts[i], counts[j]  # (p, L)
     mean_i, var_i = hypergeom_moments(numel, k1, k2)
     if metric == "jaccard":
-        cols = [_jaccard_layer(int(numel[li]), k1[:, li], k2[:, li]) for li in range(len(numel))]
+        cols = [
+            _jaccard_layer(int(numel[li]), k1[:, li], k2[:, li], (mean_i[:, li], var_i[:, li]))
+            for li in range(len(numel))
+        ]
         mean_l = np.stack([c[0] for c in cols], 1)
         sd_l = np.stack([c[1] for c in cols], 1)
         if len(numel) == 1:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from landscape.errors import AnalysisError
@@ -32,12 +34,25 @@ def distances(
     device: str | None = None,
     key_added: str | None = None,
     copy: bool = False,
+    memory: int | str | None = None,
+    tiles: str | Path | None = None,
+    executor: str | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+    **cluster_options,
 ):
     """Exact pairwise Jaccard/Hamming distances (and matching similarity) between masks.
 
     All metrics derive from the integer intersection counts, computed once by the fastest
     exact route (see :mod:`landscape.tl._kernels`). Results equal
-    ``scipy.spatial.distance.pdist`` on the unpacked masks, bit for bit.
+    ``scipy.spatial.distance.pdist`` on the unpacked masks, bit for bit, on every route.
+
+    With ``memory`` or ``tiles`` the counts are computed out of core: as tiles (row blocks x
+    word ranges) read from the memory-mapped shards, holding at most about ``memory`` bytes
+    (one word range of all rows, the tile buffers, and the result matrices that fit; larger
+    results become memory-mapped ``.npy`` files). With ``tiles`` the job is stored in that
+    folder: a killed call resumes from the finished tiles, and ``executor`` shares the tiles
+    between worker processes or cluster jobs.
 
     Parameters
     ----------
@@ -56,6 +71,20 @@ def distances(
         Prefix of the slots and key in ``uns`` (default: no prefix, ``uns["distances"]``).
     copy
         Work on a copy and return it.
+    memory
+        Budget of the out-of-core route, bytes or a size (``"2GB"``, ``"512MiB"``); default
+        2 GiB when only ``tiles`` is given. It bounds what this process holds beyond the page
+        cache (plus the interpreter itself); each worker process holds as much.
+    tiles
+        Folder for resumable tile jobs (one subfolder per job, named by a key of the masks'
+        checksums, row order, layout and toolkit version). Default: a temporary folder,
+        removed afterwards.
+    executor, workers, **cluster_options
+        Where the tiles run: ``None`` (this process), ``"local"`` (``workers`` processes) or a
+        submitit executor (``"slurm"``, ``"submitit-local"``, ``"debug"``) with the options of
+        ``landscape sweep`` (``partition``, ``time_min``, ``mem_gb``, ...).
+    progress
+        Show a progress bar over the tiles.
 
     Returns
     -------
@@ -66,11 +95,52 @@ def distances(
     """
     metrics = _metrics(metric)
     route = _kernels.resolve_backend(backend, device)
+    if (executor is not None or cluster_options) and memory is None and tiles is None:
+        raise AnalysisError("executor= runs the tiles of an out-of-core job: pass memory= or tiles= too")
     ms = target(ms, copy)
+    params = {"metric": list(metrics), "per_layer": per_layer, "backend": route, "device": device}
+    record = {}
+    if memory is None and tiles is None:
+        slots = _in_memory(ms, metrics, per_layer, route, device)
+    else:
+        from landscape.tl._outofcore import DEFAULT_MEMORY, tiled_distances
+        from landscape.tl._tiles import parse_memory
+
+        budget = DEFAULT_MEMORY if memory is None else parse_memory(memory)
+        slots, record = tiled_distances(
+            ms, metrics, per_layer, route, device, budget, tiles, executor, workers, progress,
+            cluster_options, _slot,
+        )  # fmt: skip
+        params["memory"] = budget
+    prefix = f"{key_added}_" if key_added else ""
+    for name, value in slots.items():
+        ms.obsp[prefix + name] = value
+    ms.uns[key_added or "distances"] = {
+        "params": params,
+        "layers": ms.layout.names,
+        "n_weights": ms.layout.n_weights,
+        **({"tiles": record} if record else {}),
+    }
+    return ms if copy else None
+
+
+def _in_memory(ms, metrics, per_layer: bool, route: str, device) -> dict[str, np.ndarray]:
     bounds = _kernels.layer_bounds(ms.layout)
     layers = _kernels.intersection_counts(ms.words(), bounds, backend=route, device=device)
-    fill_from_counts(ms, layers, metrics, per_layer, key_added=key_added, backend=route, device=device)
-    return ms if copy else None
+    return _slots_from_counts(ms, layers, metrics, per_layer)
+
+
+def _slots_from_counts(ms, layers: np.ndarray, metrics, per_layer: bool) -> dict[str, np.ndarray]:
+    whole = layers.sum(axis=2)
+    slots = {"intersection": whole}
+    for m in metrics:
+        slots[_slot(m)] = _metric(whole, m, ms.layout.n_weights)
+    if per_layer:
+        numel = np.array([s.numel for s in ms.layout], dtype=np.int64)
+        slots["intersection_layers"] = layers
+        for m in metrics:
+            slots[_slot(m) + "_layers"] = _metric(layers, m, numel)
+    return slots
 
 
 def fill_from_counts(
@@ -79,16 +149,9 @@ def fill_from_counts(
     """Write the slots of :func:`distances` from per-layer intersection counts ``(n, n, L)``
     (the diagonal holds each mask's kept count), e.g. counts kept from an earlier run."""
     metrics = _metrics(metrics)
-    whole = layers.sum(axis=2)
     prefix = f"{key_added}_" if key_added else ""
-    ms.obsp[prefix + "intersection"] = whole
-    numel = np.array([s.numel for s in ms.layout], dtype=np.int64)
-    for m in metrics:
-        ms.obsp[prefix + _slot(m)] = _metric(whole, m, ms.layout.n_weights)
-    if per_layer:
-        ms.obsp[prefix + "intersection_layers"] = layers
-        for m in metrics:
-            ms.obsp[prefix + _slot(m) + "_layers"] = _metric(layers, m, numel)
+    for name, value in _slots_from_counts(ms, layers, metrics, per_layer).items():
+        ms.obsp[prefix + name] = value
     ms.uns[key_added or "distances"] = {
         "params": {"metric": list(metrics), "per_layer": per_layer, **provenance},
         "layers": ms.layout.names,

@@ -4,7 +4,12 @@ PCA never unpacks the masks: for 0/1 vectors the Gram matrix ``X X^T`` is the in
 matrix, and the PCA scores are the top eigenvectors of the double-centred Gram matrix scaled
 by the square roots of their eigenvalues (exact, whatever the number of weights). Classical
 MDS does the same with ``-D**2 / 2`` (so PCA equals classical MDS on ``sqrt(Hamming)``).
-t-SNE and UMAP run on the precomputed distance matrix.
+t-SNE and UMAP run on the precomputed distance matrix. Nothing here needs more than the
+``n x n`` matrices: above ``DENSE_EIGEN_MAX`` masks PCA and MDS take only the top
+eigenpairs (Lanczos, ``scipy.sparse.linalg.eigsh``) instead of a full eigendecomposition;
+PCA's explained-variance ratio is then relative to the trace (the total variance, the same
+number), while MDS records no ``eigenvalue_ratio`` (the sum of the positive eigenvalues
+would need all of them).
 """
 
 from __future__ import annotations
@@ -18,32 +23,53 @@ from landscape.tl._utils import distance_slot, intersection_slot, random_state, 
 
 METHODS = ("pca", "mds", "tsne", "umap")
 SMALL_TSNE = 2000  # masks; below this t-SNE runs on one thread
+DENSE_EIGEN_MAX = 3000  # masks; above this PCA and MDS compute only the top eigenpairs
 
 
 def _double_centre(matrix: np.ndarray) -> np.ndarray:
-    centred = matrix - matrix.mean(axis=0, keepdims=True)
-    return centred - centred.mean(axis=1, keepdims=True)
+    """``H M H`` with ``H`` the centring matrix, in place on ``matrix`` (a float64 copy)."""
+    matrix -= matrix.mean(axis=0, keepdims=True)
+    matrix -= matrix.mean(axis=1, keepdims=True)
+    return matrix
 
 
-def _top_eigen(b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scores of the top ``k`` eigenpairs of a symmetric matrix, its eigenvalues (descending)."""
-    values, vectors = np.linalg.eigh(0.5 * (b + b.T))
+def _top_eigen(b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Scores of the top ``k`` eigenpairs of a symmetric matrix, every eigenvalue (descending;
+    None above ``DENSE_EIGEN_MAX`` masks, where only the top ``k`` are computed) and the top
+    ones clipped at zero."""
+    n = b.shape[0]
+    if n > DENSE_EIGEN_MAX and k < n - 1:
+        from scipy.sparse.linalg import eigsh
+
+        # Lanczos on the dense matrix: matrix-vector products only, no O(n^3) factorisation;
+        # a fixed start vector keeps the result deterministic
+        start = np.random.default_rng(0).random(n)
+        values, vectors = eigsh(b, k=k, which="LA", v0=start)
+        everything = None
+    else:
+        b += b.T  # symmetrise in place: 0.5 * (b + b.T) without another n x n array
+        b *= 0.5
+        values, vectors = np.linalg.eigh(b)
+        everything = values
     order = np.argsort(values)[::-1]
     values, vectors = values[order], vectors[:, order]
+    everything = values if everything is not None else None
     # fix the sign so that the largest entry of each component is positive (deterministic)
     signs = np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(vectors.shape[1])])
     vectors = vectors * np.where(signs == 0, 1, signs)
     top = np.clip(values[:k], 0, None)
     scores = vectors[:, :k] * np.sqrt(top)
     if scores.shape[1] < k:  # fewer masks than components: pad with zeros
-        scores = np.hstack([scores, np.zeros((b.shape[0], k - scores.shape[1]))])
-    return scores, values, top
+        scores = np.hstack([scores, np.zeros((n, k - scores.shape[1]))])
+        top = np.concatenate([top, np.zeros(k - len(top))])
+    return scores, everything, top
 
 
 def _pca(ms, n_components: int):
-    gram = intersection_slot(ms).astype(np.float64)
-    scores, values, top = _top_eigen(_double_centre(gram), n_components)
-    total = float(np.clip(values, 0, None).sum())
+    gram = _double_centre(np.array(intersection_slot(ms), dtype=np.float64))
+    trace = float(np.trace(gram))  # the total variance x (n - 1): a centred Gram matrix is PSD
+    scores, values, top = _top_eigen(gram, n_components)
+    total = float(np.clip(values, 0, None).sum()) if values is not None else trace
     ratio = top / total if total > 0 else np.zeros_like(top)
     n = len(ms)
     info = {"explained_variance": top / max(n - 1, 1), "explained_variance_ratio": ratio}
@@ -51,8 +77,12 @@ def _pca(ms, n_components: int):
 
 
 def _mds(ms, metric: str, n_components: int):
-    dist = distance_slot(ms, metric)
-    scores, values, top = _top_eigen(-0.5 * _double_centre(dist**2), n_components)
+    b = np.array(distance_slot(ms, metric), dtype=np.float64)
+    b **= 2
+    b *= -0.5
+    scores, values, top = _top_eigen(_double_centre(b), n_components)
+    if values is None:  # the share of the positive eigenvalues needs all of them
+        return scores, {"eigenvalues": top}
     positive = float(np.clip(values, 0, None).sum())
     ratio = top / positive if positive > 0 else np.zeros_like(top)
     return scores, {"eigenvalues": values[:n_components], "eigenvalue_ratio": ratio}

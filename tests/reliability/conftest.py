@@ -96,6 +96,23 @@ def cli_error(capsys, *argv: str) -> str:
     return err.strip()
 
 
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread for this test (restored after).
+
+    A mask searched again in a batch of another size has the same bits on any number of
+    threads, but with more than one its logged training loss (a float32 mean over a batch)
+    can differ in the last digits; in-process sweeps elsewhere in a session may have left
+    torch on more threads.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory) -> Path:
     """A run directory with three stored masks (copied before each tampering)."""

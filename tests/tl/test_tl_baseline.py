@@ -89,3 +89,28 @@ def test_pairs_stay_inside_one_network():
     obs = pd.DataFrame({"method": ["ep"] * 6, "weight_seed": [0, 0, 0, 1, 1, 1]})
     table = tl.random_baseline(make_maskset(dense, LAYOUT, obs), metric="jaccard", per_layer=False)
     assert table["n_pairs"].tolist() == [6]  # 3 + 3 pairs, none across the two networks
+
+
+def test_chance_moments_exact_per_distinct_sizes_then_delta():
+    """Jaccard chance moments are the exact pmf sums of each distinct (K1, K2) while there
+    are at most MAX_EXACT_COMBOS of them, and the delta method per pair beyond."""
+    from landscape.tl.baseline import MAX_EXACT_COMBOS, _jaccard_layer
+
+    rng = np.random.default_rng(0)
+    n = 500
+    few = rng.choice([0, 10, 250, 499, 500], size=(2, 400))
+    mean, sd = _jaccard_layer(n, few[0], few[1])
+    exact = np.array([jaccard_exact(n, int(min(a, b)), int(max(a, b))) for a, b in few.T])
+    np.testing.assert_array_equal(mean, exact[:, 0])
+    np.testing.assert_array_equal(sd, exact[:, 1])
+    for n_combos, is_exact in ((MAX_EXACT_COMBOS, True), (MAX_EXACT_COMBOS + 1, False)):
+        k1 = np.arange(n_combos) + 1
+        k2 = np.ones(n_combos, dtype=int)  # n_combos distinct (K1, K2)
+        k1, k2 = np.r_[k1, k2], np.r_[k2, k1]  # each combination twice, in both orders
+        mean, sd = _jaccard_layer(n, k1, k2)
+        if is_exact:
+            expected = np.array([jaccard_exact(n, int(min(a, b)), int(max(a, b))) for a, b in zip(k1, k2)]).T
+        else:
+            expected = jaccard_delta(*hypergeom_moments(n, k1, k2), k1 + k2)
+        np.testing.assert_array_equal(mean, expected[0])
+        np.testing.assert_array_equal(sd, expected[1])

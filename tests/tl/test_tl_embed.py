@@ -82,3 +82,31 @@ def test_umap_same_rng_same_embedding():
     ms, _ = masks(5)
     first = tl.umap(ms, rng=3, copy=True).obsm["X_umap"]
     np.testing.assert_array_equal(tl.umap(ms, rng=3, copy=True).obsm["X_umap"], first)
+
+
+def test_top_eigenpairs_route_for_many_masks_equals_the_full_decomposition(monkeypatch):
+    """Above DENSE_EIGEN_MAX masks PCA and MDS take the top eigenpairs only (Lanczos); with
+    the threshold lowered, both routes give the same coordinates and PCA the same ratios."""
+    import importlib
+
+    embed_module = importlib.import_module("landscape.tl.embed")  # tl.embed is the function
+
+    rng = np.random.default_rng(4)
+    centres = rng.random((3, LAYOUT.n_weights)) < 0.5
+    n = 45
+    dense = centres[np.arange(n) % 3] ^ (rng.random((n, LAYOUT.n_weights)) < 0.05)
+    full = make_maskset(dense, LAYOUT, pd.DataFrame({"method": ["m"] * n}))
+    tl.distances(full)
+    top = full.copy()
+    tl.pca(full)
+    tl.mds(full)
+    monkeypatch.setattr(embed_module, "DENSE_EIGEN_MAX", 10)
+    tl.pca(top)
+    tl.mds(top)
+    for key in ("X_pca", "X_mds"):
+        np.testing.assert_allclose(top.obsm[key], full.obsm[key], atol=1e-8)
+    np.testing.assert_allclose(
+        top.uns["pca"]["explained_variance_ratio"], full.uns["pca"]["explained_variance_ratio"]
+    )
+    np.testing.assert_allclose(top.uns["mds"]["eigenvalues"], full.uns["mds"]["eigenvalues"])
+    assert "eigenvalue_ratio" in full.uns["mds"] and "eigenvalue_ratio" not in top.uns["mds"]

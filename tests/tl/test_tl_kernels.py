@@ -56,15 +56,18 @@ def test_gemm_chunks_accumulate_exactly():
         np.testing.assert_array_equal(got[:, :, 0], reference(dense, layout)[:, :, 0])
 
 
-def test_numba_kernel_on_many_rows_and_chunks():
-    from landscape.tl._numba import triangle_numba
+@pytest.mark.parametrize("na, nb", [(40, None), (7, 5), (1, 1), (0, 3), (3, 0)])
+def test_numba_kernel_on_many_rows_and_chunks(na, nb):
+    """Rows that are no multiple of the register tile, layers that end inside a vector, and
+    chunks smaller than a layer: the padded buffers must add no bits."""
+    from landscape.tl._numba import pair_counts
 
     rng = np.random.default_rng(1)
-    words = rng.integers(0, 2**63, size=(40, 300), dtype=np.uint64)
-    tri = triangle_numba(words, np.array([0, 100, 300]), chunk_bytes=40 * 8 * 64).view(np.int64)
-    full = _kernels.cross_numpy(words, words, np.array([0, 100, 300]))
-    upper = np.triu_indices(40)
-    np.testing.assert_array_equal(tri[upper], full[upper])
+    bounds = np.array([0, 1, 100, 103, 300])
+    a = rng.integers(0, 2**63, size=(na, 300), dtype=np.uint64)
+    b = None if nb is None else rng.integers(0, 2**63, size=(nb, 300), dtype=np.uint64)
+    got = pair_counts(a, b, bounds, chunk_bytes=8 * 64 * 8)
+    np.testing.assert_array_equal(got, _kernels.cross_numpy(a, a if b is None else b, bounds))
 
 
 def test_jaccard_of_empty_masks_is_zero_and_hamming_counts():

@@ -1,0 +1,375 @@
+"""Benchmark: out-of-core distances of thousands of ResNet-18-sized masks under a memory budget.
+
+    python benchmarks/scale.py all --root /tmp/scale/runs --n 4096 --memory 2GB --out scale.md
+    python benchmarks/scale.py write --root /tmp/scale/runs --n 4096     # only the runs root
+
+``all`` does, each measured step in a fresh subprocess whose anonymous memory (``RssAnon``
+of ``/proc/<pid>/status``: process memory, not file cache) is sampled every 50 ms:
+
+1. writes ``--n`` random masks of CIFAR ResNet-18 (11,164,352 weights, 21 layers, density
+   0.5) as a runs root of shards of 256 masks (skipped when the root exists);
+2. the tile job of ``tl.distances(per_layer=True, metric=("jaccard", "hamming"),
+   memory=..., tiles=...)``, SIGKILLed once half of its tiles are stored;
+3. the same call again: it resumes (must compute exactly the missing tiles), merges, and
+   derives the metrics (per-layer matrices memory-mapped); its per-layer counts of the first
+   ``--fit`` masks are compared (sha256) with the in-memory kernel's;
+4. tile throughput against the in-memory kernel on the first ``--fit`` masks (both fit);
+5. peers on subsamples: faiss ``IndexBinaryFlat`` all-pairs Hamming (if faiss is installed)
+   and scipy ``pdist`` (hamming + jaccard, extrapolated by pairs), beside this kernel on the
+   same rows.
+
+``--killed part.json`` skips step 2 when its tiles are already in ``--work``/tiles-a (a first
+part killed by hand; the JSON gives its ``wall_s``, ``peak_rss_anon_mb`` and ``load``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+STEP_ENV = "LANDSCAPE_BENCH_STEP"
+
+
+# ------------------------------------------------------------------------------------------
+# the runs root
+
+
+def resnet18_layout():
+    from landscape.config import ModelConfig
+    from landscape.nn.models import resnet18
+
+    return resnet18(ModelConfig(name="resnet18"), (3, 32, 32), 10, 1).layout()
+
+
+def write_root(root: Path, n: int, shard: int = 256) -> float:
+    """``n`` random density-0.5 masks as one run of ``n / shard`` shards; returns seconds."""
+    from landscape.config import SearchConfig
+    from landscape.store.run_store import RunStore
+    from landscape.store.shards import valid_bits
+
+    start = time.perf_counter()
+    layout = resnet18_layout()
+    cfg = SearchConfig().replace(**{"model.name": "resnet18", "data.name": "cifar10"})
+    store = RunStore.create(root, cfg, layout, data_info={"input_shape": [3, 32, 32], "n_classes": 10})
+    store.add_plan([(0, s) for s in range(n)])
+    valid = valid_bits(layout)
+    rng = np.random.default_rng(0)
+    for s0 in range(0, n, shard):
+        seeds = range(s0, min(s0 + shard, n))
+        rows = rng.integers(0, 256, size=(len(seeds), layout.row_bytes), dtype=np.uint8) & valid
+        store.write_masks(rows, [{"weight_seed": 0, "search_seed": s, "test_acc": 0.1} for s in seeds])
+        print(f"  wrote masks {s0}..{seeds[-1]}", flush=True)
+    return time.perf_counter() - start
+
+
+# ------------------------------------------------------------------------------------------
+# steps (run in subprocesses)
+
+
+def _digest(array: np.ndarray, rows: int = 64) -> str:
+    h = hashlib.sha256()
+    for r0 in range(0, array.shape[0], rows):
+        h.update(np.ascontiguousarray(array[r0 : r0 + rows]).tobytes())
+    return h.hexdigest()[:16]
+
+
+def step_tiled(args) -> dict:
+    from landscape import tl
+    from landscape.maskset import read_runs
+    from landscape.tl._tilejob import TileJob
+    from landscape.tl._tiles import parse_memory
+
+    t0 = time.perf_counter()
+    ms = read_runs(args.root)
+    if args.n_masks:
+        ms = ms[: args.n_masks]
+    t_load = time.perf_counter() - t0
+    memory = parse_memory(args.memory)
+    from landscape.tl._numba import pair_counts
+
+    pair_counts(np.zeros((3, 4), dtype=np.uint64), None, np.array([0, 4]))  # load the compiled kernel
+    job = TileJob.prepare(ms, args.tiles, memory)
+    before = len(job.store.finished())
+    t1 = time.perf_counter()
+    computed = job.run(progress=False)
+    t_tiles = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    tl.distances(ms, metric=("jaccard", "hamming"), per_layer=True, memory=memory, tiles=args.tiles)
+    t_merge = time.perf_counter() - t2
+    digests = {k: _digest(v) for k, v in sorted(ms.obsp.items())} if args.digest else {}
+    if args.digest and args.fit:  # the first --fit masks, to compare with the in-memory kernel
+        digests["block"] = _digest(np.asarray(ms.obsp["intersection_layers"][: args.fit, : args.fit]))
+    plan = job.plan
+    return {
+        "n": len(ms), "n_weights": ms.n_weights, "load_s": t_load, "tiles_s": t_tiles, "merge_s": t_merge,
+        "tiles_before": before, "tiles_computed": computed, "n_tiles": len(plan.tiles()),
+        "plan": plan.to_json() | {"ranges": len(plan.ranges()), "blocks": len(plan.blocks())},
+        "word_pairs": len(ms) * (len(ms) + 1) / 2 * ms.layout.row_words,
+        "digests": digests, "on_disk": ms.uns["distances"]["tiles"]["on_disk"],
+    }  # fmt: skip
+
+
+def step_in_memory(args) -> dict:
+    from landscape.maskset import read_runs
+    from landscape.tl import _kernels
+
+    ms = read_runs(args.root)[: args.n_masks]
+    words = np.ascontiguousarray(ms.words())  # in memory: the kernel reads no file
+    bounds = _kernels.layer_bounds(ms.layout)
+    _kernels.intersection_counts(words[:8, :64], backend="numba")
+    t = time.perf_counter()
+    counts = _kernels.intersection_counts(words, bounds, backend="numba")
+    seconds = time.perf_counter() - t
+    n = len(ms)
+    return {"n": n, "seconds": seconds, "word_pairs": n * (n + 1) / 2 * ms.layout.row_words,
+            "digest": _digest(counts)}  # fmt: skip
+
+
+def step_peers(args) -> dict:
+    from scipy.spatial.distance import pdist
+
+    from landscape.maskset import read_runs
+    from landscape.tl import _kernels
+
+    ms = read_runs(args.root)
+    out = {}
+    sub = np.ascontiguousarray(ms.words(np.arange(args.faiss_rows)))
+    _kernels.intersection_counts(sub[:8, :64], backend="numba")
+    t = time.perf_counter()
+    inter = _kernels.intersection_counts(sub, backend="numba")[:, :, 0]
+    ham = _kernels.hamming_counts(inter)
+    out["kernel_s"] = time.perf_counter() - t
+    out["faiss_rows"] = args.faiss_rows
+    try:
+        import faiss
+    except ImportError:
+        out["faiss"] = "not installed"
+    else:
+        codes = sub.view(np.uint8)
+        index = faiss.IndexBinaryFlat(codes.shape[1] * 8)
+        t = time.perf_counter()
+        index.add(codes)
+        dist, idx = index.search(codes, len(codes))
+        out["faiss_s"] = time.perf_counter() - t
+        full = np.empty_like(ham)
+        np.put_along_axis(full, idx.astype(np.int64), dist.astype(np.int64), axis=1)
+        out["faiss_identical"] = bool(np.array_equal(full, ham))
+        out["faiss_version"] = faiss.__version__
+    rows = args.scipy_rows
+    dense = ms.dense(np.arange(rows))
+    t = time.perf_counter()
+    d_ham = pdist(dense, "hamming")
+    pdist(dense, "jaccard")
+    out["scipy_s"] = time.perf_counter() - t
+    out["scipy_rows"] = rows
+    expected = _kernels.hamming(inter[:rows, :rows], ms.n_weights)[np.triu_indices(rows, 1)]
+    out["scipy_identical"] = bool(np.array_equal(d_ham, expected))
+    return out
+
+
+STEPS = {"tiled": step_tiled, "in_memory": step_in_memory, "peers": step_peers}
+
+
+# ------------------------------------------------------------------------------------------
+# the orchestrator
+
+
+def _rss_anon_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_step(name: str, args, extra: list[str], kill_when=None) -> dict:
+    """Run one step in a subprocess; its JSON result with ``peak_rss_anon_mb`` and ``wall_s``.
+
+    ``kill_when()`` (polled) SIGKILLs the step when it returns True.
+    """
+    result_file = Path(args.work) / f"{name}-{time.time_ns()}.json"
+    cmd = [sys.executable, __file__, "_step", name, "--result", str(result_file), *extra]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env={**os.environ, STEP_ENV: "1"})
+    peak, killed = 0, False
+    while proc.poll() is None:
+        peak = max(peak, _rss_anon_kb(proc.pid))
+        if kill_when is not None and not killed and kill_when():
+            os.kill(proc.pid, signal.SIGKILL)
+            killed = True
+        time.sleep(0.05)
+    wall = time.perf_counter() - start
+    if killed:
+        return {"killed": True, "peak_rss_anon_mb": peak / 1024, "wall_s": wall}
+    if proc.returncode != 0:
+        raise SystemExit(f"step {name} failed with exit code {proc.returncode}")
+    result = json.loads(result_file.read_text())
+    result.update(peak_rss_anon_mb=peak / 1024, wall_s=wall)
+    return result
+
+
+def _count_tiles(tiles: Path) -> int:
+    return sum(1 for _ in tiles.glob("*/tiles/r*.npz"))
+
+
+def main_all(args) -> None:
+    root, work = Path(args.root), Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    lines = [f"machine: {os.cpu_count()} CPUs; load at start {os.getloadavg()}"]
+    if not root.exists():
+        seconds = write_root(root, args.n)
+        lines.append(f"wrote {args.n} masks as a runs root in {seconds:.0f} s")
+    size = sum(p.stat().st_size for p in root.rglob("shard-*.bin"))
+    lines.append(f"runs root: {root} ({size / 1e9:.2f} GB of packed shards)")
+    common = ["--root", str(root), "--memory", args.memory]
+    tiles = work / "tiles-a"
+
+    # 2. the job, SIGKILLed once half of its tiles are stored (or that part given), then resumed
+    if args.killed:
+        killed = json.loads(Path(args.killed).read_text())
+    else:
+        shutil.rmtree(tiles, ignore_errors=True)
+        plan_tiles = _planned_tiles(args)
+        run = run_step("tiled", args, [*common, "--tiles", str(tiles)],
+                       kill_when=lambda: _count_tiles(tiles) >= plan_tiles // 2)  # fmt: skip
+        killed = {
+            "wall_s": run["wall_s"],
+            "peak_rss_anon_mb": run["peak_rss_anon_mb"],
+            "load": os.getloadavg(),
+        }
+    killed["stored"] = _count_tiles(tiles)
+    load = os.getloadavg()
+    resumed = run_step("tiled", args, [*common, "--tiles", str(tiles), "--digest", "--fit", str(args.fit)])
+    resumed.update(load=load, killed=killed)
+    print(json.dumps(resumed, indent=1), flush=True)
+
+    # 3. throughput and identity: the in-memory kernel and a tile job on the first --fit masks
+    tiles_c = work / "tiles-c"
+    shutil.rmtree(tiles_c, ignore_errors=True)
+    mem = run_step("in_memory", args, ["--root", str(root), "--n-masks", str(args.fit)])
+    til = run_step("tiled", args, [*common, "--tiles", str(tiles_c), "--n-masks", str(args.fit)])
+
+    # 4. peers
+    peers = run_step("peers", args, ["--root", str(root), "--faiss-rows", str(args.faiss_rows),
+                                     "--scipy-rows", str(args.scipy_rows)])  # fmt: skip
+    lines.append(f"load at end {os.getloadavg()}")
+    text = report(resumed, mem, til, peers, args, lines)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+    if not args.keep:
+        for t in (tiles, tiles_c):
+            shutil.rmtree(t, ignore_errors=True)
+
+
+def _planned_tiles(args) -> int:
+    from landscape.maskset import read_runs
+    from landscape.tl import _kernels
+    from landscape.tl._tiles import TilePlan, parse_memory
+
+    ms = read_runs(args.root)
+    return len(
+        TilePlan.for_budget(len(ms), _kernels.layer_bounds(ms.layout), parse_memory(args.memory)).tiles()
+    )
+
+
+def report(r, mem, til, peers, args, lines) -> str:
+    gb = 1e9
+    k = r["killed"]
+    out = ["```", *lines, "```", ""]
+    out.append(f"**N = {r['n']:,} masks x {r['n_weights']:,} weights, memory = {args.memory}** "
+               f"(plan: {r['plan']['blocks']} row blocks of {r['plan']['block_rows']}, "
+               f"{r['plan']['ranges']} word ranges of {r['plan']['range_words']:,} words, {r['n_tiles']} tiles)")  # fmt: skip
+    out.append("")
+    out.append("| run | tiles computed | seconds | peak RssAnon MB | load (1, 5, 15 min) |")
+    out.append("|---|---|---|---|---|")
+    out.append(f"| killed (SIGKILL) once half the tiles were stored | {k['stored']} of {r['n_tiles']} | "
+               f"{k['wall_s']:.0f} (wall, from start) | {k['peak_rss_anon_mb']:.0f} | {_load(k['load'])} |")  # fmt: skip
+    out.append(f"| resumed | {r['tiles_computed']} of {r['n_tiles']} | load {r['load_s']:.0f} + tiles "
+               f"{r['tiles_s']:.0f} + merge and metrics {r['merge_s']:.0f} | {r['peak_rss_anon_mb']:.0f} | "
+               f"{_load(r['load'])} |")  # fmt: skip
+    out.append("")
+    exact = "identical" if r["digests"].get("block") == mem["digest"] else "DIFFERENT"
+    out.append(f"The resumed run computed {r['tiles_computed']} tiles (= {r['n_tiles']} - {r['tiles_before']} "
+               f"stored before) and reused the rest. Its per-layer counts of the first {mem['n']} masks are "
+               f"{exact} (sha256) to the in-memory kernel's. Per-layer matrices on disk: "
+               f"{', '.join(Path(p).name for p in r['on_disk']) or 'none'}. Tile throughput of the resumed run: "
+               f"{r['word_pairs'] * r['tiles_computed'] / r['n_tiles'] / r['tiles_s'] / gb:.2f} G word pairs/s.")  # fmt: skip
+    out.append("")
+    rate_mem = mem["word_pairs"] / mem["seconds"] / gb
+    rate_til = til["word_pairs"] / til["tiles_s"] / gb
+    out.append(f"**Tiles vs in-memory kernel, N = {mem['n']} (both fit)**: in-memory {mem['seconds']:.1f} s "
+               f"({rate_mem:.2f} G word pairs/s), tiles {til['tiles_s']:.1f} s ({rate_til:.2f} G word pairs/s, "
+               f"{til['n_tiles']} tiles): in-memory / tiles throughput = {rate_mem / rate_til:.2f}x.")  # fmt: skip
+    out.append("")
+    n_f = peers["faiss_rows"]
+    pairs_f = n_f * (n_f - 1) / 2
+    out.append(
+        "**Peers on subsamples** (whole-network Hamming; this kernel gives Jaccard from the same counts):"
+    )
+    out.append("")
+    out.append("| route | masks | seconds | vs this kernel | counts |")
+    out.append("|---|---|---|---|---|")
+    out.append(f"| this kernel (numba, in memory) | {n_f} | {peers['kernel_s']:.2f} | 1x | reference |")
+    if "faiss_s" in peers:
+        out.append(f"| faiss {peers['faiss_version']} IndexBinaryFlat (search k = N) | {n_f} | {peers['faiss_s']:.2f} | "
+                   f"{peers['faiss_s'] / peers['kernel_s']:.1f}x slower | "
+                   f"{'identical' if peers['faiss_identical'] else 'MISMATCH'} |")  # fmt: skip
+    else:
+        out.append(f"| faiss IndexBinaryFlat | {n_f} | - | - | {peers['faiss']} |")
+    n_s = peers["scipy_rows"]
+    scale = pairs_f / (n_s * (n_s - 1) / 2)
+    out.append(f"| scipy pdist hamming + jaccard (bool) | {n_s} | {peers['scipy_s']:.2f} (x{scale:.0f} pairs: "
+               f"{peers['scipy_s'] * scale:.0f} s at {n_f}) | {peers['scipy_s'] * scale / peers['kernel_s']:.0f}x slower | "
+               f"{'identical' if peers['scipy_identical'] else 'MISMATCH'} |")  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def _load(load) -> str:
+    return ", ".join(f"{x:.1f}" for x in load)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["all", "write", "_step"])
+    parser.add_argument("step", nargs="?")
+    parser.add_argument("--root", default="/tmp/scale/runs")
+    parser.add_argument("--work", default="/tmp/scale/work", help="tile folders and step results")
+    parser.add_argument("--n", type=int, default=4096)
+    parser.add_argument("--memory", default="2GB")
+    parser.add_argument("--fit", type=int, default=768, help="masks for the tiles vs in-memory comparison")
+    parser.add_argument("--faiss-rows", type=int, default=256)
+    parser.add_argument("--scipy-rows", type=int, default=16)
+    parser.add_argument("--out", help="also write the markdown report here")
+    parser.add_argument("--keep", action="store_true", help="keep the tile folders")
+    parser.add_argument("--killed", help="JSON of a killed first part already run (skips it)")
+    # step options
+    parser.add_argument("--tiles")
+    parser.add_argument("--n-masks", type=int, default=0)
+    parser.add_argument("--digest", action="store_true")
+    parser.add_argument("--result")
+    args = parser.parse_args(argv)
+    if args.command == "write":
+        print(f"{write_root(Path(args.root), args.n):.0f} s")
+    elif args.command == "_step":
+        result = STEPS[args.step](args)
+        Path(args.result).write_text(json.dumps(result, default=str))
+    else:
+        main_all(args)
+
+
+if __name__ == "__main__":
+    main()

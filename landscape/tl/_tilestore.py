@@ -1,0 +1,191 @@
+"""The on-disk side of a tile job: its key, its description, the rows it reads, its tiles.
+
+```
+<tiles root>/<key>/
+  job.json        key, toolkit version, layout, tile plan (written once: the first writer wins)
+  rows.json       where the rows are read from (shard files, or rows-<sha>.bin saved here)
+  tiles/          r<range>-<block>-<block>.<sha256[:16]>.npz, written atomically
+  outputs/        memory-mapped result matrices (.npy) too large to hold in memory
+```
+
+The key hashes what the counts depend on: the content of every source of rows (the shard
+checksums the run manifests list, or the bytes of in-memory rows), the row order, the
+layout and the toolkit version. The plan is not part of it: a job resumed with another
+memory budget keeps the geometry of its finished tiles. A tile file names the sha256 of its
+own bytes, so a damaged one is recognised (reported by path and recomputed) without any
+shared index that concurrent workers would have to update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from landscape.errors import AnalysisError, StoreError
+from landscape.store import _io
+from landscape.store.layout import Layout
+from landscape.tl._tiles import Tile, TilePlan
+
+FORMAT = 1
+JOB, ROWS = "job.json", "rows.json"
+
+
+def _source_identity(array: np.ndarray) -> tuple[str, dict]:
+    """Content digest of one source of rows, and how a worker process opens it."""
+    filename = getattr(array, "filename", None)
+    if isinstance(array, np.memmap) and filename:
+        from landscape.store.shards import known_checksum
+
+        path = Path(os.path.abspath(filename))
+        st = path.stat()
+        sha = known_checksum(path) or _io.sha256_file(path)
+        entry = {"path": str(path), "offset": int(array.offset), "n_rows": int(array.shape[0]),
+                 "size": st.st_size, "mtime_ns": st.st_mtime_ns}  # fmt: skip
+        return sha, entry
+    data = np.ascontiguousarray(array, dtype=np.uint8)
+    return _io.sha256_bytes(data.tobytes()), {"n_rows": int(data.shape[0])}
+
+
+def job_key(packed_rows, layout: Layout) -> tuple[str, dict]:
+    """The job key of a MaskSet's rows (``ms.X``) and the ``rows.json`` describing them."""
+    from landscape import __version__
+
+    used = np.unique(packed_rows.src)
+    remap = np.full(max(len(packed_rows.sources), 1), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    h = hashlib.sha256(json.dumps({"format": FORMAT, "version": __version__}).encode())
+    h.update(layout.dumps().encode())
+    sources = []
+    for s in used:
+        sha, entry = _source_identity(packed_rows.sources[s])
+        h.update(sha.encode())
+        sources.append({**entry, "sha256": sha})
+    src = remap[packed_rows.src].astype(np.int64)
+    pos = packed_rows.pos.astype(np.int64)
+    h.update(src.tobytes())
+    h.update(pos.tobytes())
+    rows = {"sources": sources, "src": src.tolist(), "pos": pos.tolist(), "row_bytes": packed_rows.row_bytes}
+    return h.hexdigest()[:24], rows
+
+
+class TileStore:
+    """The folder of one job (see the module docstring)."""
+
+    def __init__(self, folder: Path, plan: TilePlan, layout: Layout, key: str):
+        self.folder, self.plan, self.layout, self.key = folder, plan, layout, key
+
+    # creation ---------------------------------------------------------------------------
+    @classmethod
+    def create(cls, root: str | Path, key: str, plan: TilePlan, layout: Layout) -> TileStore:
+        """Open the job ``root/key``, creating it with ``plan`` when it does not exist yet."""
+        folder = Path(root) / key
+        (folder / "tiles").mkdir(parents=True, exist_ok=True)
+        job = {"format": FORMAT, "key": key, "layout": layout.to_json(), "plan": plan.to_json()}
+        from landscape import __version__
+
+        job["version"] = __version__
+        _io.write_new(folder / JOB, _io.dumps(job))  # a concurrent creator's identical plan may win
+        return cls.open(folder)
+
+    @classmethod
+    def open(cls, folder: str | Path) -> TileStore:
+        folder = Path(folder)
+        try:
+            job = _io.read_json(folder / JOB)
+            plan = TilePlan.from_json(job["plan"])
+            layout = Layout.from_json(job["layout"], source=str(folder / JOB))
+            key = str(job["key"])
+        except StoreError as exc:
+            raise AnalysisError(f"tile job {folder}: {exc}") from None
+        except (KeyError, TypeError, ValueError):
+            raise AnalysisError(f"{folder / JOB}: not a tile job description") from None
+        return cls(folder, plan, layout, key)
+
+    # the rows ---------------------------------------------------------------------------
+    def write_rows(self, rows: dict, packed_rows) -> None:
+        """Record where the rows come from; in-memory sources are saved into the job."""
+        sources = []
+        for entry, s in zip(rows["sources"], np.unique(packed_rows.src)):
+            if "path" not in entry:
+                name = f"rows-{entry['sha256'][:16]}.bin"
+                if not (self.folder / name).exists():
+                    data = np.ascontiguousarray(packed_rows.sources[s], dtype=np.uint8).tobytes()
+                    _io.write_atomic(self.folder / name, data)
+                entry = {**entry, "path": name, "offset": 0}
+            sources.append(entry)
+        _io.write_json(self.folder / ROWS, {**rows, "sources": sources}, indent=None)
+
+    def open_rows(self):
+        """The job's rows as :class:`~landscape.store.rows.PackedRows` over memory maps."""
+        from landscape.store.rows import PackedRows
+
+        try:
+            rows = _io.read_json(self.folder / ROWS)
+        except StoreError as exc:
+            raise AnalysisError(f"tile job {self.folder}: {exc}") from None
+        arrays = []
+        for entry in rows["sources"]:
+            path = Path(entry["path"])
+            path = path if path.is_absolute() else self.folder / path
+            try:
+                st = path.stat()
+            except OSError:
+                raise AnalysisError(f"{path}: rows of tile job {self.folder} are missing") from None
+            if "mtime_ns" in entry and (st.st_size, st.st_mtime_ns) != (entry["size"], entry["mtime_ns"]):
+                raise AnalysisError(f"{path}: changed since tile job {self.folder} was planned")
+            shape = (int(entry["n_rows"]), int(rows["row_bytes"]))
+            arrays.append(np.memmap(path, dtype=np.uint8, mode="r", offset=int(entry["offset"]), shape=shape))
+        return PackedRows(arrays, np.asarray(rows["src"]), np.asarray(rows["pos"]), int(rows["row_bytes"]))
+
+    # tiles ------------------------------------------------------------------------------
+    def _tile_dir(self) -> Path:
+        return self.folder / "tiles"
+
+    def finished(self) -> dict[str, Path]:
+        """Tile name -> file, for every tile stored (not yet verified)."""
+        out = {}
+        for path in sorted(self._tile_dir().glob("r*.npz")):
+            out.setdefault(path.name.split(".")[0], path)
+        return out
+
+    def save(self, tile: Tile, counts: np.ndarray, worker: str) -> Path:
+        """Store one tile's counts (uint32) atomically under a name holding their checksum."""
+        if counts.size and counts.max() > np.iinfo(np.uint32).max:
+            raise AnalysisError(f"tile {tile.name}: counts do not fit uint32")  # ranges are far smaller
+        buf = io.BytesIO()
+        np.savez(buf, counts=np.ascontiguousarray(counts, dtype=np.uint32), worker=np.array(worker))
+        data = buf.getvalue()
+        path = self._tile_dir() / f"{tile.name}.{_io.sha256_bytes(data)[:16]}.npz"
+        _io.write_atomic(path, data)
+        return path
+
+    def load(self, path: Path) -> tuple[np.ndarray, str] | None:
+        """A tile's counts and the worker that computed it, or None (with a warning naming the
+        file, which is removed so the tile is recomputed) when the file is damaged."""
+        try:
+            data = path.read_bytes()
+            ok = _io.sha256_bytes(data)[:16] == path.name.split(".")[1]
+            if ok:
+                with np.load(io.BytesIO(data)) as z:
+                    return z["counts"], str(z["worker"])
+        except (OSError, ValueError, KeyError, IndexError):
+            pass
+        warnings.warn(f"{path}: damaged tile removed; it will be recomputed", stacklevel=2)
+        path.unlink(missing_ok=True)
+        return None
+
+    def output_path(self, name: str) -> Path:
+        (self.folder / "outputs").mkdir(exist_ok=True)
+        return self.folder / "outputs" / f"{name}.npy"
+
+
+def remove_job(folder: Path) -> None:
+    """Delete a job folder (temporary jobs)."""
+    shutil.rmtree(folder, ignore_errors=True)
