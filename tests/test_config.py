@@ -136,7 +136,7 @@ def test_section_must_be_a_table():
 @settings(max_examples=50, deadline=None)
 @given(
     density=st.floats(min_value=0.01, max_value=1.0),
-    epochs=st.integers(min_value=0, max_value=500),
+    epochs=st.integers(min_value=1, max_value=500),
     hidden=st.lists(st.integers(min_value=1, max_value=4096), min_size=1, max_size=4),
 )
 def test_round_trip_through_dict(density, epochs, hidden):
@@ -146,6 +146,7 @@ def test_round_trip_through_dict(density, epochs, hidden):
     again = from_dict(cfg.to_dict())
     assert again == cfg
     assert again.run_id == cfg.run_id
+    assert from_dict(cfg.stored_dict()) == cfg  # what config.json holds restores the config
 
 
 def test_configs_are_frozen():

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "ls",
     "verify",
     "predict",
+    "rm",
     "path",
     "analyze",
     "clean",

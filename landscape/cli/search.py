@@ -21,6 +21,12 @@ def add_parser(sub) -> None:
         default=None,
         help="masks trained at once in one batched model (default: from free memory)",
     )
+    p.add_argument(
+        "--store-weights",
+        action="store_true",
+        help="also store each random network in the run (random_weights/), so it rebuilds under "
+        "any torch version; does not change the run id",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -33,12 +39,12 @@ def _search(args: argparse.Namespace) -> int:
     search_seeds = parse_seeds(args.search_seeds, "search-seeds")
     if args.masks_in_flight is not None and args.masks_in_flight < 1:
         raise ConfigError("--masks-in-flight: must be >= 1")
-    summary = run_search(
-        cfg, args.runs, weight_seeds, search_seeds, args.device, args.masks_in_flight, progress=not args.quiet
-    )
+    summary = run_search(cfg, args.runs, weight_seeds, search_seeds, args.device, args.masks_in_flight,
+                         progress=not args.quiet, store_weights=args.store_weights)  # fmt: skip
+    stored = f", {summary.weights_stored} random networks stored" if args.store_weights else ""
     print(
         f"run {summary.run_id} ({cfg.describe()}): {summary.done} masks searched, "
-        f"{summary.skipped} already done, {summary.busy} held by other workers -> {summary.path}"
+        f"{summary.skipped} already done, {summary.busy} held by other workers{stored} -> {summary.path}"
     )
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from landscape.cli._common import add_overrides
 from landscape.errors import ConfigError, LandscapeError
 
 
@@ -15,6 +16,7 @@ def add_parser(subparsers) -> None:
         "again resumes, and several workers may run the same sweep at once.",
     )
     p.add_argument("sweep", help="sweep file (YAML or TOML; see configs/sweeps/)")
+    add_overrides(p)  # --set KEY=VALUE in every run of the sweep
     p.add_argument("--runs", default="runs", help="runs root (default: runs/)")
     p.add_argument("--executor", default="local", choices=["local", "slurm", "submitit-local", "debug"],
                    help="local: this machine; slurm: a submitit job array; submitit-local: the same "
@@ -41,7 +43,7 @@ def add_parser(subparsers) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     from landscape.search.sweep import load_sweep, run_sweep
 
-    sweep = load_sweep(args.sweep)
+    sweep = load_sweep(args.sweep, args.overrides)
     if args.dry_run:
         print(dry_run_text(sweep))
         return 0
@@ -75,7 +77,7 @@ def _sweep(args: argparse.Namespace) -> int:
                        progress=not args.quiet, **{k: v for k, v in options.items() if v is not None})  # fmt: skip
     if report.job_ids and not report.results:
         print(f"sweep {sweep.name}: submitted {len(report.job_ids)} job(s) ({report.job_ids[0]}...); "
-              f"follow with: landscape sweep {args.sweep} --runs {args.runs} --status")  # fmt: skip
+              f"follow with: landscape sweep {args.sweep}{_sets(args)} --runs {args.runs} --status")  # fmt: skip
         return 0
     print(f"sweep {sweep.name}: {report.line()} -> {args.runs}")
     for failure in report.failures:
@@ -87,6 +89,10 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sets(args: argparse.Namespace) -> str:
+    return "".join(f" --set {o}" for o in args.overrides)
+
+
 def dry_run_text(sweep) -> str:
     """The expanded runs: run id, description, masks, grid values."""
     from landscape.search.sweep import seed_label
@@ -94,6 +100,8 @@ def dry_run_text(sweep) -> str:
     tasks = sweep.expand()
     lines = [f"sweep {sweep.name}: {len(tasks)} runs, {sweep.n_masks} masks "
              f"(weight seeds {seed_label(sweep.weight_seeds)}, search seeds {seed_label(sweep.search_seeds)})"]  # fmt: skip
+    if sweep.overrides:
+        lines.append("every run with --set " + " --set ".join(f"{k}={v}" for k, v in sweep.overrides))
     for t in tasks:
         lines.append(f"{t.run_id}  {t.cfg.describe():<34} {t.n_masks:>6} masks  {t.label()}")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from landscape.config.parse import (
 )
 from landscape.config.presets import PRESETS, Preset, preset_values
 from landscape.config.schema import (
+    DATASET_FIELDS,
     NOT_IDENTITY,
     DataConfig,
     DissipateConfig,
@@ -30,10 +31,12 @@ from landscape.config.schema import (
     SearchConfig,
     SourceConfig,
     TrainConfig,
+    data_fields_used,
 )
 from landscape.config.validate import validate
 
 __all__ = [
+    "DATASET_FIELDS",
     "MAX_CONFIG_BYTES",
     "NOT_IDENTITY",
     "PRESETS",
@@ -51,6 +54,7 @@ __all__ = [
     "SourceConfig",
     "TrainConfig",
     "apply_overrides",
+    "data_fields_used",
     "from_dict",
     "load_config",
     "parse_override",

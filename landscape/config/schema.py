@@ -80,6 +80,26 @@ class DataConfig:
     mnist1d: Mnist1dConfig = Mnist1dConfig()
 
 
+# The DataConfig fields each dataset reads, besides ``name``. A run's config.json records only
+# these; a config that gives another identity field a non-default value is refused (it would
+# change the run id, not the data). A dataset missing here is taken to use every field.
+DATASET_FIELDS: dict[str, tuple[str, ...]] = {
+    "digits": ("split_seed", "val_fraction", "test_fraction"),
+    "mnist": ("root", "split_seed", "val_fraction"),
+    "cifar10": ("root", "split_seed", "val_fraction", "augment"),
+    "mnist1d": ("root", "split_seed", "val_fraction", "mnist1d"),
+    "synthetic": ("split_seed", "val_fraction", "augment", "input_shape", "n_classes", "n_train", "n_test"),
+    "external": (),  # imported masks whose data is not named: nothing is loaded
+}
+
+
+def data_fields_used(name: str) -> tuple[str, ...]:
+    """The :class:`DataConfig` fields dataset ``name`` reads (``name`` included)."""
+    if name not in DATASET_FIELDS:
+        return tuple(f.name for f in dataclasses.fields(DataConfig))
+    return ("name", *DATASET_FIELDS[name])
+
+
 @dataclass(frozen=True)
 class RecycleConfig:
     """Iterative Weight Recycling: overwrite the ``rate``·N lowest-|score| weights of each
@@ -201,7 +221,11 @@ class MethodConfig:
 class TrainConfig:
     """Optimisation of the scores (or of the weights, for weight-training baselines).
 
-    Weight decay applies to the scores, as in the reference code.
+    Weight decay applies to the scores, as in the reference code. ``precision`` is the
+    arithmetic of the training steps' matmuls and convolutions: ``fp32`` (IEEE float32,
+    also on GPUs that would default to TF32), ``tf32`` (TF32 tensor cores on CUDA; plain
+    float32 elsewhere) or ``bf16`` (bfloat16 autocast; scores, weights and the optimiser
+    stay float32). Evaluation always runs in IEEE float32.
     """
 
     epochs: int = 30
@@ -214,6 +238,7 @@ class TrainConfig:
     schedule: str = "cosine"
     warmup_epochs: int = 0
     label_smoothing: float = 0.0
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)
@@ -239,7 +264,16 @@ class SearchConfig:
 
     # identity -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """Every field, as plain JSON-able values."""
         return _to_plain(self)
+
+    def stored_dict(self) -> dict[str, Any]:
+        """What a run's ``config.json`` records: :meth:`to_dict` without the data fields the
+        dataset does not read (see ``DATASET_FIELDS``)."""
+        out = self.to_dict()
+        used = data_fields_used(self.data.name)
+        out["data"] = {k: v for k, v in out["data"].items() if k in used}
+        return out
 
     def canonical(self) -> dict[str, Any]:
         """Identity-relevant, non-default fields only (what the run id hashes)."""

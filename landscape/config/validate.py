@@ -8,10 +8,11 @@ another method, say).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
-from landscape.config.schema import MethodConfig, SearchConfig
+from landscape.config.schema import DataConfig, MethodConfig, SearchConfig, data_fields_used
 from landscape.errors import ConfigError
 
 WEIGHT_INITS = ("signed_constant", "kaiming_normal", "kaiming_uniform", "unsigned_constant")
@@ -31,6 +32,9 @@ RECYCLE_MODES = ("recycle", "iterand_recycle")
 RERAND_UNITS = ("step", "epoch")
 RERAND_MODES = ("bernoulli", "manual")
 FITNESS = ("magnitude", "gradient", "both")
+PRECISIONS = ("fp32", "tf32", "bf16")
+# methods that train nothing (``needs_training = False``): the random-mask null model
+UNTRAINED_METHODS = frozenset({"random"})
 
 # methods that search scores with a top-k (and so take sources, IWR, rescaling)
 SCORE_METHODS = ("edge_popup", "biprop", "iterand")
@@ -123,6 +127,7 @@ def _model(cfg: SearchConfig) -> None:
 
 def _data(cfg: SearchConfig) -> None:
     d = cfg.data
+    _check_data_fields_used(d)
     _need(0 <= d.val_fraction < 1, f"data.val_fraction: must be in [0, 1), got {d.val_fraction}")
     _need(0 < d.test_fraction < 1, f"data.test_fraction: must be in (0, 1), got {d.test_fraction}")
     _need(d.val_fraction + d.test_fraction < 1, "data.val_fraction + data.test_fraction: must be < 1")
@@ -133,6 +138,19 @@ def _data(cfg: SearchConfig) -> None:
     _need(d.n_classes >= 2, f"data.n_classes: must be >= 2, got {d.n_classes}")
     _need(d.n_train > 0 and d.n_test > 0, "data.n_train, data.n_test: must be positive")
     _validate_mnist1d(d.mnist1d)
+
+
+def _check_data_fields_used(d: DataConfig) -> None:
+    """Refuse an identity field the dataset does not read that differs from its default."""
+    used = data_fields_used(d.name)
+    for f in dataclasses.fields(DataConfig):
+        if f.name in used or not f.metadata.get("identity", True):
+            continue
+        if getattr(d, f.name) != f.default:
+            reads = ", ".join(f"data.{u}" for u in used[1:]) or "no data field"
+            raise ConfigError(
+                f"data.{f.name}: dataset {d.name!r} does not use this field (it reads {reads}); remove it"
+            )
 
 
 def _method(cfg: SearchConfig) -> None:
@@ -244,8 +262,13 @@ def _annealing(cfg: SearchConfig) -> None:
 
 
 def _train(cfg: SearchConfig) -> None:
-    t = cfg.train
+    t, name = cfg.train, cfg.method.name
     _need(t.epochs >= 0, f"train.epochs: must be >= 0, got {t.epochs}")
+    _need(
+        t.epochs >= 1 or name in UNTRAINED_METHODS or bool(cfg.origin.format),  # imported: searched elsewhere
+        f"train.epochs: must be >= 1 for method.name {name!r} (it trains); 0 epochs would store "
+        "its untrained initial masks",
+    )
     _need(t.batch_size >= 1, f"train.batch_size: must be >= 1, got {t.batch_size}")
     _choice("train.optimizer", t.optimizer, OPTIMIZERS)
     _choice("train.schedule", t.schedule, SCHEDULES)
@@ -257,6 +280,7 @@ def _train(cfg: SearchConfig) -> None:
     )
     _need(0 <= t.warmup_epochs <= max(t.epochs, 0), "train.warmup_epochs: must be in [0, train.epochs]")
     _need(0 <= t.label_smoothing < 1, f"train.label_smoothing: must be in [0, 1), got {t.label_smoothing}")
+    _choice("train.precision", t.precision, PRECISIONS)
 
 
 # across sections ----------------------------------------------------------------------------------

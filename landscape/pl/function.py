@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
-from landscape.pl._common import legend_outside, new_axes, ordered_groups, rotate_if_crowded
+from landscape.pl._common import attach, legend_outside, new_axes, ordered_groups, rotate_if_crowded
 from landscape.pl.style import GREY, MARKERS, group_colors
 
 DENSE_COLOR = "#000000"
@@ -98,7 +98,12 @@ def disagreement_vs_distance(
     ax.set_ylabel("normalised disagreement" if y == "normalised_disagreement" else "prediction disagreement")
     ax.set_ylim(bottom=0)
     legend_outside(ax)
-    return ax
+    return attach(
+        ax,
+        data,
+        "One point per pair of masks in one random network.",
+        f"Dashed: what two classifiers would show ({_params(ms, key).get('expected_disagreement', 'independent errors')}).",
+    )
 
 
 def _prepare_diversity_accuracy(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -159,7 +164,12 @@ def diversity_accuracy(ms: Any, *, key: str = "agreement", groups=None, ax: Any 
     ax.set_xlabel("accuracy (mean of the pair)")
     ax.set_ylabel("normalised disagreement")
     legend_outside(ax)
-    return ax
+    return attach(
+        ax,
+        data,
+        "One point per pair of masks in one random network; 1: "
+        f"{_params(ms, key).get('expected_disagreement', 'independent errors')}.",
+    )
 
 
 # ensembles ---------------------------------------------------------------------------------------
@@ -252,7 +262,12 @@ def ensemble_accuracy(
     ax.set_ylabel("test accuracy" if metric == "acc" else "test NLL")
     ax.xaxis.get_major_locator().set_params(integer=True)
     legend_outside(ax)
-    return ax
+    return attach(
+        ax,
+        curves,
+        "Each point: the mean over random K-subsets of a network's masks; "
+        f"bands: {_params(ms, key).get('interval', '95% intervals')}.",
+    )
 
 
 def _trained(curves: pd.DataFrame, group: str) -> bool:
@@ -327,4 +342,15 @@ def cka_by_layer(ms: Any, *, key: str = "representation_similarity", groups=None
     ax.set_ylabel("linear CKA (pairs of masks)")
     ax.set_ylim(0, 1.02)
     legend_outside(ax)
-    return ax
+    return attach(
+        ax,
+        data,
+        "Each point: the mean over pairs of masks in one network; "
+        f"bands: {_params(ms, key).get('interval', '95% intervals')}.",
+    )
+
+
+def _params(ms: Any, key: str) -> dict:
+    slot = ms.uns.get(key)
+    params = slot.get("params") if isinstance(slot, dict) else None
+    return params if isinstance(params, dict) else {}

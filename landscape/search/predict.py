@@ -40,17 +40,21 @@ def predict(model: EnsembleNet, x: torch.Tensor, batch_size: int = 1024) -> tupl
     m = model.n_masks
     if len(x) == 0:  # an empty split (no validation split): nothing to evaluate
         return np.zeros((m, 0, 0), dtype=np.float16), np.zeros((m, 0), dtype=np.int64)
+    from landscape.search import precision
+
     was_training = model.training
     model.eval()
     logprobs, preds = [], []
-    try:
-        for start in range(0, len(x), batch_size):
-            xb = x[start : start + batch_size]
-            logits = model(xb.unsqueeze(0).expand(m, *xb.shape)).float()
-            preds.append(logits.argmax(-1).cpu())
-            logprobs.append(torch.log_softmax(logits, -1).to(torch.float16).cpu())
-    finally:
-        model.train(was_training)
+    # IEEE float32 on every device, as the search's own evaluation
+    with precision.strict_float32():
+        try:
+            for start in range(0, len(x), batch_size):
+                xb = x[start : start + batch_size]
+                logits = model(xb.unsqueeze(0).expand(m, *xb.shape)).float()
+                preds.append(logits.argmax(-1).cpu())
+                logprobs.append(torch.log_softmax(logits, -1).to(torch.float16).cpu())
+        finally:
+            model.train(was_training)
     return torch.cat(logprobs, 1).numpy(), torch.cat(preds, 1).numpy()
 
 

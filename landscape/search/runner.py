@@ -34,6 +34,7 @@ class SearchSummary:
     done: int  # masks this call stored
     skipped: int  # already finished before this call
     busy: int  # claimed by another live worker
+    weights_stored: int = 0  # random networks this call stored in the run (store_weights)
 
 
 _DATASETS: dict[DataConfig, object] = {}
@@ -78,6 +79,7 @@ def run_search(
     masks_in_flight: int | None = None,
     progress: bool = True,
     owner: str | None = None,
+    store_weights: bool = False,
 ) -> SearchSummary:
     """Search every (weight_seed, search_seed) mask of ``cfg`` not yet in the store.
 
@@ -87,6 +89,10 @@ def run_search(
         Masks trained together in one batched model (None: chosen from free memory).
     owner
         Claim owner name (defaults to host:pid:random).
+    store_weights
+        Also store each requested random network in the run (``random_weights/``, once per
+        weight seed, also for a run whose masks are all done), so it rebuilds under a torch
+        that regenerates other numbers. Does not change the run id.
     """
     from landscape.search.batching import auto_masks_in_flight
     from landscape.store.claims import Heartbeat, claim, make_owner, read_claim, release
@@ -99,6 +105,10 @@ def run_search(
     todo = [p for p in pairs if p not in finished]
     owner = owner or make_owner("search")
     summary = SearchSummary(cfg.run_id, store.path, 0, len(pairs) - len(todo), 0)
+    if store_weights:
+        from landscape.store.rebuild import store_random_weights
+
+        summary.weights_stored = sum(store_random_weights(store, w) for w in sorted({w for w, _ in pairs}))
     if not todo:
         return summary
     dataset = load_dataset(cfg.data)
@@ -185,15 +195,20 @@ def _search_batch(
     result = trainer.run()
     if not stored:
         store.set_weight_checksum(weight_seed, result.weight_checksum)
+    # the digest of each per-mask file goes into the mask's record, so verify can check it
+    digests: list[dict[str, str]] = [{} for _ in seeds]
     if result.weights is not None:
-        for seed, tensors in zip(seeds, result.weights):
-            store.save_weights(weight_seed, seed, tensors)
+        for digest, seed, tensors in zip(digests, seeds, result.weights):
+            digest["weights"] = store.save_weights(weight_seed, seed, tensors)
     if result.batchnorm is not None:
-        for seed, stats in zip(seeds, result.batchnorm):
-            store.save_batchnorm(weight_seed, seed, stats)
+        for digest, seed, stats in zip(digests, seeds, result.batchnorm):
+            digest["batchnorm"] = store.save_batchnorm(weight_seed, seed, stats)
     if result.predictions is not None:  # before the masks: a stored mask has its predictions
         for seed, outputs in zip(seeds, result.predictions):
             store.save_predictions(weight_seed, seed, outputs)
+    for record, digest in zip(result.records, digests):
+        if digest:
+            record["files"] = digest
     rows = pack_layers(result.masks, store.layout)
     added = store.write_masks(rows, result.records)
     log.info("%s: stored %d of %d masks", label, added, len(seeds))

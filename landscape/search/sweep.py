@@ -22,14 +22,37 @@ masks, and several workers can share one sweep (see :mod:`landscape.search.execu
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from landscape.config import SearchConfig, apply_overrides, from_dict, read_config_file, validate
-from landscape.errors import ConfigError, StoreError
+from landscape.config import (
+    SearchConfig,
+    apply_overrides,
+    from_dict,
+    parse_override,
+    read_config_file,
+    validate,
+)
+from landscape.errors import ConfigError
+from landscape.search.seeds import parse_seed_spec, seed_label
+from landscape.search.sweep_progress import SweepProgress, finished_pairs, masks_done, pending_pairs
+
+__all__ = [
+    "RunProgress",
+    "Sweep",
+    "SweepProgress",
+    "SweepTask",
+    "finished_pairs",
+    "load_sweep",
+    "masks_done",
+    "parse_seed_spec",
+    "pending_pairs",
+    "run_sweep",
+    "seed_label",
+    "sweep_from_dict",
+]
 
 SWEEP_KEYS = ("name", "base", "config", "set", "grid", "weight_seeds", "search_seeds")
 
@@ -103,6 +126,8 @@ class Sweep:
         The config every combination starts from (``set`` overrides already applied).
     grid
         A list of grids; each maps dotted fields to the values to try.
+    overrides
+        ``--set`` overrides given on top of the file (already applied to ``base``).
     """
 
     name: str
@@ -111,6 +136,7 @@ class Sweep:
     grid: tuple[tuple[tuple[str, tuple[Any, ...]], ...], ...]
     weight_seeds: tuple[int, ...]
     search_seeds: tuple[int, ...]
+    overrides: tuple[tuple[str, Any], ...] = ()
     _tasks: list[SweepTask] = field(default_factory=list, repr=False, compare=False)
 
     def expand(self) -> list[SweepTask]:
@@ -138,13 +164,17 @@ class Sweep:
 # loading
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_sweep(path: str | Path, overrides: Sequence[str] | Mapping[str, Any] = ()) -> Sweep:
     """Read and validate a sweep file (YAML or TOML).
 
     Parameters
     ----------
     path
         The sweep file. ``base`` inside it is resolved relative to the file's folder.
+    overrides
+        Config fields set in every run of the sweep (``["train.epochs=2", ...]`` as ``--set``
+        writes them, or a mapping), applied after the file's ``set``. A field the grid
+        varies cannot be overridden.
 
     Returns
     -------
@@ -158,15 +188,20 @@ def load_sweep(path: str | Path) -> Sweep:
     """
     path = Path(path)
     data = read_config_file(path)
-    sweep = sweep_from_dict(data, source=str(path), base_dir=path.parent, name=path.stem)
+    sweep = sweep_from_dict(data, source=str(path), base_dir=path.parent, name=path.stem, overrides=overrides)
     sweep.expand()
     return sweep
 
 
 def sweep_from_dict(
-    data: Mapping[str, Any], source: str = "sweep", base_dir: str | Path = ".", name: str | None = None
+    data: Mapping[str, Any],
+    source: str = "sweep",
+    base_dir: str | Path = ".",
+    name: str | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
 ) -> Sweep:
-    """Build a :class:`Sweep` from a mapping with the keys of a sweep file."""
+    """Build a :class:`Sweep` from a mapping with the keys of a sweep file (and ``--set``
+    ``overrides``, see :func:`load_sweep`)."""
     unknown = [k for k in data if k not in SWEEP_KEYS]
     if unknown:
         import difflib
@@ -181,13 +216,30 @@ def sweep_from_dict(
     except ConfigError as exc:
         raise ConfigError(f"{source}: set: {exc}") from None
     grids = _grids(data.get("grid"), source, base)
+    extra = _overrides(overrides)
+    if extra:
+        varied = sorted({key for grid in grids for key, _ in grid} & set(extra))
+        if varied:
+            raise ConfigError(
+                f"--set {varied[0]}: the grid of {source} varies this field; change the grid instead"
+            )
+        try:
+            base = apply_overrides(base, extra)
+        except ConfigError as exc:
+            raise ConfigError(f"--set {exc}") from None
     if "weight_seeds" not in data or "search_seeds" not in data:
         missing = "weight_seeds" if "weight_seeds" not in data else "search_seeds"
         raise ConfigError(f"{source}: {missing}: missing (e.g. {missing}: 0-3)")
     weight_seeds = tuple(parse_seed_spec(data["weight_seeds"], f"{source}: weight_seeds"))
     search_seeds = tuple(parse_seed_spec(data["search_seeds"], f"{source}: search_seeds"))
     label = str(data.get("name") or name or Path(source).stem)
-    return Sweep(label, source, base, grids, weight_seeds, search_seeds)
+    return Sweep(label, source, base, grids, weight_seeds, search_seeds, tuple(extra.items()))
+
+
+def _overrides(overrides: Sequence[str] | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(overrides, Mapping):
+        return dict(overrides)
+    return dict(parse_override(o) for o in overrides)
 
 
 def _base_config(data: Mapping[str, Any], source: str, base_dir: Path) -> SearchConfig:
@@ -285,141 +337,6 @@ def _expand(sweep: Sweep) -> list[SweepTask]:
             seen.add(cfg.run_id)
             tasks.append(SweepTask(cfg, sweep.weight_seeds, sweep.search_seeds, params))
     return tasks
-
-
-def parse_seed_spec(value: Any, where: str = "seeds") -> list[int]:
-    """Seeds from ``3``, ``"0-7"``, ``"0-3,9"`` or ``[0, 1, "4-6"]``; sorted, unique.
-
-    Raises
-    ------
-    ConfigError
-        Naming ``where`` when a part is not a non-negative integer or range.
-    """
-    parts: Sequence[Any] = value if isinstance(value, list) else [value]
-    seeds: set[int] = set()
-    for part in parts:
-        if isinstance(part, bool):
-            raise ConfigError(f"{where}: expected seeds like 0-7 or [0, 3, 5], got {value!r}")
-        if isinstance(part, int):
-            seeds.add(part)
-            continue
-        for piece in str(part).split(","):
-            seeds.update(_seed_range(piece.strip(), value, where))
-    if not seeds or min(seeds) < 0:
-        raise ConfigError(f"{where}: expected non-negative seeds like 0-7, got {value!r}")
-    return sorted(seeds)
-
-
-def seed_label(seeds: Sequence[int]) -> str:
-    """``[0, 1, 2, 3]`` -> ``"0-3"``; anything else comma-separated."""
-    seeds = list(seeds)
-    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
-        return f"{seeds[0]}-{seeds[-1]}"
-    return ",".join(map(str, seeds))
-
-
-def _seed_range(piece: str, value: Any, where: str) -> range:
-    try:
-        if "-" in piece[1:]:
-            lo, hi = (int(x) for x in piece.split("-", 1))
-            if hi < lo:
-                raise ValueError
-            return range(lo, hi + 1)
-        return range(int(piece), int(piece) + 1)
-    except ValueError:
-        raise ConfigError(f"{where}: expected seeds like 0-7 or [0, 3, 5], got {value!r}") from None
-
-
-# ----------------------------------------------------------------------------------------------
-# status
-
-
-def finished_pairs(runs_root: str | Path, task: SweepTask) -> set[tuple[int, int]]:
-    """``task``'s pairs the run's manifest lists (none when the run does not exist yet)."""
-    from landscape.store.run_store import RunStore
-
-    path = Path(runs_root) / task.run_id
-    if not (path / "config.json").is_file():
-        return set()
-    try:
-        finished = RunStore.open(path).finished()
-    except StoreError:
-        return set()  # being created, or unreadable: `landscape ls` reports the latter
-    return finished & task.pairs()
-
-
-def pending_pairs(runs_root: str | Path, task: SweepTask) -> set[tuple[int, int]]:
-    """``task``'s pairs without a stored mask."""
-    return task.pairs() - finished_pairs(runs_root, task)
-
-
-def masks_done(runs_root: str | Path, task: SweepTask) -> int:
-    """How many of ``task``'s masks the run's manifest lists."""
-    return len(finished_pairs(runs_root, task))
-
-
-class SweepProgress:
-    """One progress bar for a whole sweep: masks done / total, rate and ETA.
-
-    A background thread polls the runs' manifests (so it counts the work of every worker,
-    local or on a cluster) every ``interval`` seconds. Use as a context manager.
-    """
-
-    def __init__(
-        self,
-        tasks: Sequence[SweepTask],
-        runs_root: str | Path,
-        enabled: bool = True,
-        desc: str = "sweep",
-        interval: float = 2.0,
-    ) -> None:
-        self.tasks, self.runs_root = list(tasks), runs_root
-        self.total = sum(t.n_masks for t in self.tasks)
-        self.done = self.initial = self.count()
-        self.enabled, self.desc, self.interval = enabled, desc, interval
-        self._bar = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._current = ""
-
-    def count(self) -> int:
-        return sum(masks_done(self.runs_root, t) for t in self.tasks)
-
-    def note(self, text: str) -> None:
-        """Show what is being worked on now (a run label)."""
-        self._current = text
-
-    def refresh(self) -> int:
-        """Poll the store once and update the bar; returns the masks done."""
-        self.done = self.count()
-        if self._bar is not None:
-            self._bar.n = self.done
-            if self._current:
-                self._bar.set_postfix_str(self._current, refresh=False)
-            self._bar.refresh()
-        return self.done
-
-    def __enter__(self) -> SweepProgress:
-        if self.enabled:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=self.total, initial=self.initial, desc=self.desc, unit="mask",
-                             dynamic_ncols=True, smoothing=0.1)  # fmt: skip
-            self._thread = threading.Thread(target=self._poll, name="sweep-progress", daemon=True)
-            self._thread.start()
-        return self
-
-    def _poll(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.refresh()
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.refresh()
-        if self._bar is not None:
-            self._bar.close()
 
 
 def run_sweep(

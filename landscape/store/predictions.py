@@ -146,6 +146,16 @@ class PredictionFiles:
             (folder / previous["file"]).unlink(missing_ok=True)
         return entry
 
+    def drop_predictions(self, file_name: str) -> None:
+        """Unlist the predictions file ``file_name`` (the file itself stays where it is)."""
+        with file_lock(self.path / ".predictions.lock"):
+            files = self.predictions_index()
+            kept = {k: e for k, e in files.items() if e["file"] != file_name}
+            if len(kept) != len(files):
+                _io.write_json(
+                    self.path / INDEX, {"format": INDEX_FORMAT, "run_id": self.run_id, "files": kept}
+                )
+
     # reading ----------------------------------------------------------------------------------
     def load_predictions(
         self, weight_seed: int, search_seed: int, split: str = "test"

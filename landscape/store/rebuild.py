@@ -101,8 +101,10 @@ def build_model(store: RunStore, weight_seed: int, search_seeds=None, device: An
     -------
     EnsembleNet
         In eval mode, ``n_masks = len(search_seeds)``, masks pinned with ``set_fixed_masks``.
-        Weights are regenerated from ``weight_seed`` and checked against ``weights.json``;
-        masks whose method changed the weights get their stored weights instead. BatchNorm
+        The random weights are the run's stored ones (``random_weights/``, checked against
+        ``weights.json``) when it has them, else regenerated from ``weight_seed`` and checked
+        against ``weights.json``; masks whose method changed the weights get their stored
+        final weights instead. BatchNorm
         running statistics are the stored ones of each mask (evaluation then reproduces the
         recorded accuracy); path points between masks need them re-estimated (tl.barriers).
     """
@@ -124,7 +126,10 @@ def build_model(store: RunStore, weight_seed: int, search_seeds=None, device: An
     if rule is None:
         rule = registries.methods.load(cfg.method.name)(cfg)
     model.init_weights(weight_seed, cfg.model.weight_init, cfg.method.density, cfg.model.scale_fan)
-    store.verify_weights(weight_seed, model.weight_checksum())
+    if store.has_random_weights(weight_seed):
+        _load_random_weights(model, store.load_random_weights(weight_seed))
+    else:
+        store.verify_weights(weight_seed, model.weight_checksum())
     stored = [store.has_weights(weight_seed, s) for s in seeds]
     if getattr(rule, "changes_weights", False) and not all(stored):
         lacking = [s for s, ok in zip(seeds, stored) if not ok]
@@ -153,17 +158,56 @@ def _load_stored_weights(store, model, weight_seed: int, seeds: list[int], store
         layer.weight = torch.stack(stack)
 
 
-def verify_weights(store: RunStore) -> list[int]:
-    """Regenerate the random network of every recorded weight seed and compare its checksum.
+def _load_random_weights(model, arrays: dict[str, np.ndarray]) -> None:
+    import torch
 
-    Returns the weight seeds checked; raises :class:`StoreError` on the first mismatch.
-    """
+    for name, layer in model.masked_layers():
+        layer.weight = torch.from_numpy(arrays[name]).unsqueeze(0).to(layer.weight)
+
+
+def random_weights(store: RunStore, weight_seed: int) -> dict[str, np.ndarray]:
+    """The random network of ``weight_seed`` as this torch regenerates it, ``{layer: float32 array}``."""
     cfg = store.config
     input_shape, n_classes = _model_class_args(store)
-    model_cls = registries.models.load(cfg.model.name)
-    seeds = sorted(int(w) for w in store.weight_checksums())
-    for weight_seed in seeds:
-        model = model_cls(cfg.model, input_shape, n_classes, 1)
-        model.init_weights(weight_seed, cfg.model.weight_init, cfg.method.density, cfg.model.scale_fan)
-        store.verify_weights(weight_seed, model.weight_checksum())
-    return seeds
+    model = registries.models.load(cfg.model.name)(cfg.model, input_shape, n_classes, 1)
+    model.init_weights(weight_seed, cfg.model.weight_init, cfg.method.density, cfg.model.scale_fan)
+    return {name: layer.weight[0].detach().cpu().float().numpy() for name, layer in model.masked_layers()}
+
+
+def store_random_weights(store: RunStore, weight_seed: int) -> bool:
+    """Regenerate the random network of ``weight_seed`` and store it in the run (once).
+
+    The regenerated weights must match ``weights.json`` (recorded here when absent), so only
+    the network the masks were searched on is ever stored. False when already stored.
+    """
+    from landscape.store.random_weights import weights_checksum
+
+    if store.has_random_weights(weight_seed):
+        return False
+    arrays = random_weights(store, weight_seed)
+    store.set_weight_checksum(weight_seed, weights_checksum(arrays, store.layout))
+    return store.save_random_weights(weight_seed, arrays)
+
+
+def verify_weights(store: RunStore) -> dict[int, str]:
+    """Regenerate the random network of every recorded weight seed and compare its checksum.
+
+    Returns ``{weight_seed: "exact" | "stored"}``: ``"stored"`` when this torch regenerates
+    other numbers but the run stores the weights (checked against ``weights.json``), so it
+    still rebuilds. Raises :class:`StoreError` on the first seed that neither regenerates
+    nor is stored intact.
+    """
+    from landscape.store.random_weights import weights_checksum
+
+    out: dict[int, str] = {}
+    for weight_seed in sorted(int(w) for w in store.weight_checksums()):
+        regenerated = weights_checksum(random_weights(store, weight_seed), store.layout)
+        if regenerated == store.weight_checksum(weight_seed):
+            out[weight_seed] = "exact"
+            continue
+        if store.has_random_weights(weight_seed):
+            store.load_random_weights(weight_seed)  # raises when the stored file is damaged
+            out[weight_seed] = "stored"
+            continue
+        store.verify_weights(weight_seed, regenerated)  # raises, naming the run and seed
+    return out

@@ -14,11 +14,15 @@ if TYPE_CHECKING:
 KEY_COLUMNS = ("weight_seed", "search_seed")
 
 
+# record keys that are not per-mask scalars: the curves and the digests of per-mask files
+NOT_COLUMNS = ("curves", "files")
+
+
 def records_frame(records: list[dict]) -> pd.DataFrame:
-    """One row per mask (curves left out), key columns first, in the given order."""
+    """One row per mask (curves and file digests left out), key columns first, in the given order."""
     import pandas as pd
 
-    rows = [{k: v for k, v in r.items() if k != "curves"} for r in records]
+    rows = [{k: v for k, v in r.items() if k not in NOT_COLUMNS} for r in records]
     frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=list(KEY_COLUMNS))
     first = [c for c in KEY_COLUMNS if c in frame.columns]
     frame = frame[first + [c for c in frame.columns if c not in first]]

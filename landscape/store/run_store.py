@@ -21,25 +21,27 @@ import numpy as np
 
 from landscape.config import SearchConfig, from_dict
 from landscape.errors import ConfigError, StoreError
-from landscape.store import _io, checkpoints, shards
+from landscape.store import _io, shards
+from landscape.store.checkpoints import CheckpointFiles
 from landscape.store.claims import file_lock
 from landscape.store.layout import Layout
 from landscape.store.mask_files import PerMaskFiles
 from landscape.store.meta import make_meta
 from landscape.store.predictions import PredictionFiles
+from landscape.store.random_weights import RandomWeights
 from landscape.store.records import curves_frame, first_difference, flatten, records_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
 CONFIG, META, LAYOUT, PLAN = "config.json", "meta.json", "layout.json", "plan.json"
-WEIGHTS, MANIFEST = "weights.json", "manifest.json"
+MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 _SHARD_NAME = re.compile(r"^shard-[0-9a-f]{32}$")
 Pair = tuple[int, int]
 
 
-class RunStore(PerMaskFiles, PredictionFiles):
+class RunStore(PerMaskFiles, RandomWeights, CheckpointFiles, PredictionFiles):
     """One run directory. Build with :meth:`create` (writers) or :meth:`open` (readers)."""
 
     def __init__(self, path: Path, run_id: str, config: SearchConfig, layout: Layout, meta: dict):
@@ -76,7 +78,7 @@ class RunStore(PerMaskFiles, PredictionFiles):
         root.mkdir(parents=True, exist_ok=True)
         final = root / cfg.run_id
         files = {
-            CONFIG: _io.dumps({**cfg.to_dict(), "run_id": cfg.run_id}),
+            CONFIG: _io.dumps({**cfg.stored_dict(), "run_id": cfg.run_id}),
             LAYOUT: layout.dumps().encode(),
             META: _io.dumps(make_meta(provenance, data_info)),
         }
@@ -243,14 +245,41 @@ class RunStore(PerMaskFiles, PredictionFiles):
         """Long table ``mask, weight_seed, search_seed, epoch, <metric>...``."""
         return curves_frame(self._records())
 
+    # checking ---------------------------------------------------------------------------------
+    def faults(self) -> list:
+        """Every damaged file, as :class:`~landscape.store.repair.Fault` (empty when sound).
+
+        Reads every listed shard, every per-mask file and the stored random weights in full.
+        A manifest that cannot be parsed is not a fault to repair: :class:`StoreError`.
+        """
+        from landscape.store.repair import find_faults
+
+        return find_faults(self)
+
     def verify(self) -> None:
-        """Check every listed file against its checksum; :class:`StoreError` on the first fault."""
-        self.shard_arrays()
-        self._records()
-        self.verify_predictions()
+        """Check every stored file against its checksum; :class:`StoreError` on the first fault."""
+        faults = self.faults()
+        if faults:
+            raise StoreError(faults[0].reason)
+
+    def repair(self) -> list[dict]:
+        """Quarantine every damaged mask (see :mod:`landscape.store.repair`); what was moved."""
+        from landscape.store.repair import quarantine
+
+        return quarantine(self, self.faults())
+
+    def last_verification(self):
+        """The record of the last ``landscape verify`` (``verified.json``), or None."""
+        from landscape.store import verification
+
+        return verification.last(self.path)
 
     def status(self) -> str:
-        """``"complete"``, ``"partial"``, ``"empty"`` or ``"corrupt: <reason>"`` (cheap checks)."""
+        """``"complete"``, ``"partial"``, ``"empty"`` or ``"corrupt: <reason>"``.
+
+        Cheap: listed files must exist with the right sizes (no checksums), and a run whose
+        last ``landscape verify`` failed stays corrupt until a verify passes again.
+        """
         try:
             manifest = self.manifest()
             for e in manifest["shards"]:
@@ -258,70 +287,13 @@ class RunStore(PerMaskFiles, PredictionFiles):
             plan = self.plan()
         except StoreError as exc:
             return f"corrupt: {exc}"
+        last = self.last_verification()
+        if last is not None and not last.ok:
+            return f"corrupt: last verify failed: {last.fault}"
         done = {tuple(p) for e in manifest["shards"] for p in e["pairs"]}
         if not done:
             return "empty"
         return "complete" if plan <= done else "partial"
-
-    # weights ---------------------------------------------------------------------------------
-    def weight_checksum(self, weight_seed: int) -> str | None:
-        """The stored sha256 of the regenerated random weights of ``weight_seed`` (or None)."""
-        path = self.path / WEIGHTS
-        return _io.read_json(path).get(str(int(weight_seed))) if path.exists() else None
-
-    def weight_checksums(self) -> dict[str, str]:
-        """``{weight seed: sha256}`` of every recorded random network."""
-        path = self.path / WEIGHTS
-        return dict(_io.read_json(path)) if path.exists() else {}
-
-    def set_weight_checksum(self, weight_seed: int, sha256: str) -> None:
-        """Record the checksum the first time; later calls must agree (see :meth:`verify_weights`)."""
-        with file_lock(self.path / ".weights.lock"):
-            path = self.path / WEIGHTS
-            table = _io.read_json(path) if path.exists() else {}
-            key = str(int(weight_seed))
-            if key in table:
-                self.verify_weights(weight_seed, sha256)
-                return
-            table[key] = sha256
-            _io.write_json(path, table)
-
-    def verify_weights(self, weight_seed: int, checksum: str) -> None:
-        stored = self.weight_checksum(weight_seed)
-        if stored is not None and stored != checksum:
-            raise StoreError(
-                f"run {self.run_id}, weight seed {weight_seed}: weights regenerated by this torch "
-                "version differ from the stored checksum"
-            )
-
-    # checkpoints -----------------------------------------------------------------------------
-    def checkpoint_path(self, weight_seed: int, search_seeds: Iterable[int]) -> Path:
-        """Where the resumable state of one batch of masks lives."""
-        seeds = [int(s) for s in search_seeds]
-        label = "-".join(map(str, seeds)) if len(seeds) <= 4 else _short_hash(seeds, len(seeds))
-        return self.path / "checkpoints" / f"w{int(weight_seed)}-s{label}.pt"
-
-    def _ckpt(self, key: Path | tuple) -> Path:
-        return Path(key) if isinstance(key, (str, Path)) else self.checkpoint_path(*key)
-
-    def save_checkpoint(self, key: Path | tuple, obj: Any) -> None:
-        """Save resumable state; ``key`` is a path or ``(weight_seed, search_seeds)``."""
-        checkpoints.save(self._ckpt(key), obj)
-
-    def load_checkpoint(self, key: Path | tuple) -> Any | None:
-        """The saved state, or None when absent. A corrupt file is reported and dropped."""
-        return checkpoints.load(self._ckpt(key))
-
-    def drop_checkpoint(self, key: Path | tuple) -> None:
-        """Remove a checkpoint and any temp file a killed writer left beside it.
-
-        Only the worker holding the claims of these masks writes this checkpoint, so a temp
-        sibling seen here belongs to a writer that is gone.
-        """
-        path = self._ckpt(key)
-        path.unlink(missing_ok=True)
-        for orphan in path.parent.glob(f".{path.name}.tmp-*"):
-            orphan.unlink(missing_ok=True)
 
     # models ----------------------------------------------------------------------------------
     def build_model(self, weight_seed: int, search_seeds=None, device="cpu", rule=None):
@@ -393,8 +365,3 @@ def _valid_entry(e: Any) -> bool:
         )
     except (KeyError, TypeError, ValueError):
         return False
-
-
-def _short_hash(seeds: list[int], n: int) -> str:
-    digest = _io.sha256_bytes(",".join(map(str, seeds)).encode())[:10]
-    return f"{seeds[0]}-n{n}-{digest}"

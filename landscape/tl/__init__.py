@@ -9,18 +9,21 @@ from landscape.tl.barriers import barriers
 from landscape.tl.baseline import random_baseline
 from landscape.tl.cluster import cluster
 from landscape.tl.consensus import consensus
+from landscape.tl.cross_method import cross_method
 from landscape.tl.distances import distances
 from landscape.tl.diversity import diversity
 from landscape.tl.embed import embed, mds, pca, tsne, umap
 from landscape.tl.ensemble import ensemble
 from landscape.tl.input_frequency import input_frequency
 from landscape.tl.representation import representation_similarity
+from landscape.tl.typicality import typicality
 
 __all__ = [
     "agreement",
     "barriers",
     "cluster",
     "consensus",
+    "cross_method",
     "distances",
     "diversity",
     "embed",
@@ -31,5 +34,6 @@ __all__ = [
     "random_baseline",
     "representation_similarity",
     "tsne",
+    "typicality",
     "umap",
 ]

@@ -33,8 +33,11 @@ def drive(tmp_path: Path, jobs: list[dict], mode: str = "sequential", timeout: f
     return json.loads(out.read_text())
 
 
-def search_job(root: Path, weight_seeds, search_seeds, kill=None, masks_in_flight=2, extra=()) -> dict:
+def search_job(
+    root: Path, weight_seeds, search_seeds, kill=None, masks_in_flight=2, extra=(), device="cpu"
+) -> dict:
     return {
+        "device": device,
         "kind": "search",
         "root": str(root),
         "overrides": [*TINY, *extra],
@@ -91,6 +94,23 @@ def cli_error(capsys, *argv: str) -> str:
     assert err.endswith("\n") and err.count("\n") == 1, err
     assert err.startswith(f"landscape {argv[0]}: error: ")
     return err.strip()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread for this test (restored after).
+
+    A mask searched again in a batch of another size has the same bits on any number of
+    threads, but with more than one its logged training loss (a float32 mean over a batch)
+    can differ in the last digits; in-process sweeps elsewhere in a session may have left
+    torch on more threads.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -78,12 +78,31 @@ from landscape.search.runner import run_search
 cfg = load_config("configs/digits_mlp_edge_popup.yaml", {overrides!r})
 run_search(cfg, sys.argv[1], [0], [0, 1], progress=False)
 """
+LONG = [*TINY, "train.epochs=20"]  # long enough that a kill or Ctrl-C lands mid-search
 
 
-def test_killed_search_resumes_to_the_same_masks(tmp_path):
-    overrides = [*TINY, "train.epochs=60"]  # long enough that the kill lands mid-search
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> RunStore:
+    """The run of ``LONG``, searched without interruption (what the resumed runs must equal)."""
+    root = tmp_path_factory.mktemp("uninterrupted")
+    script = root / "search.py"
+    script.write_text(KILL_SCRIPT.format(overrides=LONG))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, str(script), str(root / "runs")], cwd=ROOT, env=env, check=True)
+    return RunStore.open(next((root / "runs").iterdir()))
+
+
+def _assert_equals_uninterrupted(run: Path, reference: RunStore) -> None:
+    a = RunStore.open(run)
+    assert np.array_equal(a.read_rows(), reference.read_rows())
+    assert a.records()["test_acc"].tolist() == reference.records()["test_acc"].tolist()
+    assert a.curves().drop(columns="mask").equals(reference.curves().drop(columns="mask"))
+    assert not list(run.glob("checkpoints/*"))
+
+
+def test_killed_search_resumes_to_the_same_masks(tmp_path, uninterrupted):
     script = tmp_path / "search.py"
-    script.write_text(KILL_SCRIPT.format(overrides=overrides))
+    script.write_text(KILL_SCRIPT.format(overrides=LONG))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, str(script), str(killed)], cwd=ROOT, env=env)
@@ -103,12 +122,31 @@ def test_killed_search_resumes_to_the_same_masks(tmp_path):
     run = next(p for p in killed.iterdir() if p.is_dir())
     assert RunStore.open(run).n_masks == 0  # nothing finished yet
     subprocess.run([sys.executable, str(script), str(killed)], cwd=ROOT, env=env, check=True)
-    uninterrupted = tmp_path / "clean"
-    subprocess.run([sys.executable, str(script), str(uninterrupted)], cwd=ROOT, env=env, check=True)
-    a, b = RunStore.open(run), RunStore.open(next(uninterrupted.iterdir()))
-    assert np.array_equal(a.read_rows(), b.read_rows())
-    assert a.records()["test_acc"].tolist() == b.records()["test_acc"].tolist()
-    assert not list(run.glob("checkpoints/*"))
+    _assert_equals_uninterrupted(run, uninterrupted)
+
+
+def test_ctrl_c_leaves_the_last_finished_epoch_resumable(tmp_path, uninterrupted):
+    import torch
+
+    args = [sys.executable, "-m", "landscape.cli", "search", "configs/digits_mlp_edge_popup.yaml", "--quiet",
+            "--search-seeds", "0-1", "--runs", str(tmp_path), *(a for o in LONG for a in ("--set", o))]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not list(tmp_path.glob("*/checkpoints/*.pt")):
+        time.sleep(0.02)
+    assert proc.poll() is None, "search finished before a checkpoint was seen; raise train.epochs"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err == "landscape search: interrupted; finished masks are kept, run again to resume\n"
+    run = next(p for p in tmp_path.iterdir() if p.is_dir())
+    (checkpoint,) = run.glob("checkpoints/*.pt")
+    saved = torch.load(checkpoint, weights_only=False)["history"].epochs_done
+    assert 1 <= saved < 20  # the last finished epoch, kept for the restart
+    assert RunStore.open(run).n_masks == 0 and not list((run / "claims").iterdir())
+    subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True)
+    _assert_equals_uninterrupted(run, uninterrupted)
 
 
 def test_rebuilt_batchnorm_model_reproduces_the_stored_accuracy(tmp_path):

@@ -231,3 +231,58 @@ def test_cli_dry_run_status_and_errors(tmp_path, capsys):
     assert main(["sweep", str(bad), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "combination method.density=2" in err
+
+
+def test_cli_set_overrides_every_run_and_shows_in_the_dry_run(tmp_path, capsys):
+    from landscape.cli import main
+    from landscape.config import load_config
+
+    path = write(tmp_path, TINY + "grid: {method.density: [0.3, 0.5]}\nweight_seeds: 0\nsearch_seeds: 0-1\n")
+    sets = ["train.epochs=2", "method.score_init=kaiming_normal"]
+    sweep = load_sweep(path, sets)
+    expected = {
+        load_config(
+            BASE,
+            [
+                "train.epochs=2",
+                "model.hidden=[16, 16]",
+                "train.batch_size=128",
+                "method.score_init=kaiming_normal",
+                f"method.density={d}",
+            ],
+        ).run_id  # fmt: skip
+        for d in (0.3, 0.5)
+    }
+    assert {t.run_id for t in sweep.expand()} == expected
+    assert not expected & {t.run_id for t in load_sweep(path).expand()}
+    args = ["sweep", str(path), *(a for s in sets for a in ("--set", s))]
+    assert main([*args, "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "every run with --set train.epochs=2 --set method.score_init=kaiming_normal"
+    assert {line.split()[0] for line in out[2:]} == expected
+    assert main([*args, "--runs", str(tmp_path / "runs"), "--quiet", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    assert all(RunStore.open(tmp_path / "runs" / r).config.train.epochs == 2 for r in expected)
+    assert main([*args, "--status", "--runs", str(tmp_path / "runs")]) == 0
+    assert "4/4 masks done" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("train.epocs=2", "--set train.epocs: unknown field; did you mean 'epochs'?"),
+        ("train.epochs=-1", "--set train.epochs: must be >= 0, got -1"),
+        (
+            "method.density=0.2",
+            "--set method.density: the grid of {path} varies this field; change the grid instead",
+        ),
+        ("train.epochs", "--set 'train.epochs': expected dotted.key=value"),
+    ],
+)
+def test_cli_bad_set_is_one_line_naming_the_field(tmp_path, capsys, text, expected):
+    from landscape.cli import main
+
+    path = write(tmp_path, "grid: {method.density: [0.3, 0.5]}\nweight_seeds: 0\nsearch_seeds: 0\n")
+    assert main(["sweep", str(path), "--set", text, "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"landscape sweep: error: {expected.format(path=path)}\n"

@@ -88,6 +88,17 @@ def test_verify_checks_the_predictions(tiny_runs, tmp_path, capsys):
     with pytest.warns(UserWarning, match="without stored test predictions"):
         table = ls.tl.agreement(ms)
     assert run.name not in set(table["run_id"]) and len(table) == 2
+    # repair unlists the damaged file and keeps every mask; predict evaluates it again
+    sha = {k: e["sha256"] for k, e in store.predictions_index().items()}
+    n_masks = store.n_masks
+    assert main(["verify", "--repair", str(root)]) == 0
+    repaired = [line for line in capsys.readouterr().out.splitlines() if line.startswith("REPAIRED")]
+    assert len(repaired) == 1 and "0 masks quarantined" in repaired[0] and "landscape predict" in repaired[0]
+    store = RunStore.open(run)
+    assert store.n_masks == n_masks and not store.has_predictions(w, s)
+    assert any((run / "quarantine").glob(f"*/predictions/{target.name}"))
+    assert main(["predict", str(root)]) == 0 and main(["verify", str(root)]) == 0
+    assert {k: e["sha256"] for k, e in RunStore.open(run).predictions_index().items()} == sha
 
 
 def test_old_runs_still_read_and_analyse_and_predict_fills_them_in(tiny_runs, tmp_path, capsys):

@@ -13,8 +13,9 @@ from typing import Any
 import pandas as pd
 
 from landscape import pl
-from landscape.figures.builtin import RANDOM, _tool
 from landscape.figures.registry import FigureSkipped, figure, step
+from landscape.figures.select import RANDOM
+from landscape.figures.steps import _tool
 from landscape.tl._predictions import WEIGHT_TRAINING
 
 
@@ -69,6 +70,9 @@ def searches_and_trained(obs: pd.DataFrame) -> pd.Series:
         main = counts[counts == counts.max()].index.max()
         keep &= obs["density"] == main
     return keep | _method(obs).isin(WEIGHT_TRAINING)
+
+
+searches_and_trained.holds = {"density": "the density with the most searched masks"}
 
 
 def _need_groups(ms: Any, key: str, what: str) -> None:

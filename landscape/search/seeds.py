@@ -1,0 +1,51 @@
+"""Seed lists as sweep files and the command line write them: ``3``, ``"0-7"``, ``"0-3,9"``, lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from landscape.errors import ConfigError
+
+
+def parse_seed_spec(value: Any, where: str = "seeds") -> list[int]:
+    """Seeds from ``3``, ``"0-7"``, ``"0-3,9"`` or ``[0, 1, "4-6"]``; sorted, unique.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``where`` when a part is not a non-negative integer or range.
+    """
+    parts: Sequence[Any] = value if isinstance(value, list) else [value]
+    seeds: set[int] = set()
+    for part in parts:
+        if isinstance(part, bool):
+            raise ConfigError(f"{where}: expected seeds like 0-7 or [0, 3, 5], got {value!r}")
+        if isinstance(part, int):
+            seeds.add(part)
+            continue
+        for piece in str(part).split(","):
+            seeds.update(_seed_range(piece.strip(), value, where))
+    if not seeds or min(seeds) < 0:
+        raise ConfigError(f"{where}: expected non-negative seeds like 0-7, got {value!r}")
+    return sorted(seeds)
+
+
+def seed_label(seeds: Sequence[int]) -> str:
+    """``[0, 1, 2, 3]`` -> ``"0-3"``; anything else comma-separated."""
+    seeds = list(seeds)
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
+
+
+def _seed_range(piece: str, value: Any, where: str) -> range:
+    try:
+        if "-" in piece[1:]:
+            lo, hi = (int(x) for x in piece.split("-", 1))
+            if hi < lo:
+                raise ValueError
+            return range(lo, hi + 1)
+        return range(int(piece), int(piece) + 1)
+    except ValueError:
+        raise ConfigError(f"{where}: expected seeds like 0-7 or [0, 3, 5], got {value!r}") from None

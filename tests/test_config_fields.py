@@ -1,0 +1,112 @@
+"""Fields that cannot matter are refused: zero epochs for methods that train, data fields the
+dataset does not read. A run's config.json records only the data fields its dataset reads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from landscape import registries
+from landscape.cli import main
+from landscape.config import DATASET_FIELDS, DataConfig, SearchConfig, load_config
+from landscape.config.validate import UNTRAINED_METHODS
+from landscape.errors import ConfigError
+from landscape.store import RunStore, list_runs
+from landscape.store.layout import Layout
+
+CONFIG = "configs/digits_mlp_edge_popup.yaml"
+
+
+def test_untrained_methods_are_exactly_those_that_need_no_training():
+    for name in registries.methods.names():  # ("external" stands for imported masks: it cannot search)
+        trains = getattr(registries.methods.load(name), "needs_training", True)
+        assert (name in UNTRAINED_METHODS) == (not trains), name
+
+
+@pytest.mark.parametrize("method", ["edge_popup", "biprop", "iterand", "dense"])
+def test_zero_epochs_are_refused_for_methods_that_train(tmp_path, capsys, method):
+    argv = [
+        "search",
+        CONFIG,
+        "--runs",
+        str(tmp_path),
+        "--set",
+        f"method.name={method}",
+        "--set",
+        "train.epochs=0",
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"landscape search: error: train.epochs: must be >= 1 for method.name '{method}'")
+    assert not list(tmp_path.iterdir())  # no run was created
+
+
+def test_the_random_null_model_needs_no_epochs():
+    assert load_config(CONFIG, ["method.name=random", "train.epochs=0"]).train.epochs == 0
+
+
+def test_every_dataset_says_which_data_fields_it_reads():
+    fields = {f.name for f in DataConfig.__dataclass_fields__.values()}
+    assert set(DATASET_FIELDS) == set(registries.datasets.names())
+    for name, used in DATASET_FIELDS.items():
+        assert set(used) <= fields - {"name"}, name
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        (["data.n_train=100"], "data.n_train"),
+        (["data.input_shape=[64]"], "data.input_shape"),
+        (["data.augment=false"], "data.augment"),
+        (["data.name=mnist", "data.test_fraction=0.1"], "data.test_fraction"),
+    ],
+)
+def test_a_data_field_the_dataset_does_not_read_is_refused(overrides, field):
+    with pytest.raises(ConfigError) as err:
+        load_config(CONFIG, overrides)
+    name = "mnist" if "data.name=mnist" in overrides else "digits"
+    assert str(err.value).startswith(f"{field}: dataset '{name}' does not use this field (it reads data.")
+
+
+def test_fields_the_dataset_reads_and_where_data_lives_are_accepted():
+    assert load_config(CONFIG, ["data.name=synthetic", "data.n_train=100"]).data.n_train == 100
+    assert load_config(CONFIG, ["data.test_fraction=0.3"]).data.test_fraction == 0.3
+    # the data root is no part of the identity: a sweep may set it for every dataset
+    assert load_config(CONFIG, ["data.root=/data"]).run_id == load_config(CONFIG).run_id
+
+
+def _create(root, cfg: SearchConfig) -> RunStore:
+    return RunStore.create(
+        root, cfg, Layout([("fcs.0", (4, 64))]), data_info={"input_shape": [64], "n_classes": 10}
+    )
+
+
+def test_config_json_holds_only_the_data_fields_the_dataset_reads(tmp_path):
+    digits = _create(tmp_path, load_config(CONFIG))
+    data = json.loads((digits.path / "config.json").read_text())["data"]
+    assert set(data) == {"name", "split_seed", "val_fraction", "test_fraction"}
+    synthetic = _create(tmp_path, load_config(CONFIG, ["data.name=synthetic", "data.n_train=64"]))
+    data = json.loads((synthetic.path / "config.json").read_text())["data"]
+    assert set(data) == {"name", *DATASET_FIELDS["synthetic"]} and data["n_train"] == 64
+    assert RunStore.open(synthetic.path).config == synthetic.config
+
+
+def test_a_run_whose_config_json_has_every_field_still_opens_extends_and_analyses(
+    tiny_runs, tmp_path, capsys
+):
+    root = tmp_path / "runs"
+    shutil.copytree(tiny_runs, root, ignore=shutil.ignore_patterns("_analysis"))
+    for run in root.iterdir():  # as earlier versions wrote it: every data field
+        store = RunStore.open(run)
+        (run / "config.json").write_text(json.dumps({**store.config.to_dict(), "run_id": store.run_id}))
+        assert "n_train" in json.loads((run / "config.json").read_text())["data"]
+        again = RunStore.open(run)
+        assert again.config == store.config and again.run_id == store.run_id == run.name
+        assert RunStore.create(root, store.config, store.layout).path == run  # joined, not refused
+    assert all(info.status == "complete" for info in list_runs(root))
+    assert main(["verify", str(root)]) == 0
+    assert main(["analyze", str(root), "--embed", "pca"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
