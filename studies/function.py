@@ -70,8 +70,8 @@ DATASETS = {
             "biprop": BIPROP,
             "iterand": {"method.name": "iterand", "method.rerand.every": 20, "method.rerand.prob": 0.1},
         },
-        (0.1, 0.3, 0.5),
-        networks=2,
+        (0.1, 0.5),
+        networks=1,
         runs="runs_function",
         notes=[
             "scikit-learn's digits (8×8), stratified 60/20/20 split; MLP 64-256-256-10 "
@@ -84,8 +84,9 @@ DATASETS = {
         "configs/mnist1d_mlp_edge_popup.yaml",
         {"train.epochs": 20, "model.hidden": "[128, 128]"},
         {"edge_popup": {}, "biprop": BIPROP},
-        (0.1, 0.5),
+        (0.5,),
         networks=1,
+        dense=4,
         runs="runs_function_mnist1d",
         notes=[
             "MNIST-1D from its reference generator: 3,200 / 800 / 1,000 train/val/test signals of "

@@ -116,3 +116,31 @@ def test_two_runs_differing_only_in_epochs_draw_two_groups(tmp_path):
     assert set(accuracy["group"]) == {"epochs 2", "epochs 3"}
     embedding = pd.read_csv(tmp_path / "figs" / "embedding.csv")
     assert set(embedding["group"]) == {"epochs 2", "epochs 3"}
+
+
+def test_function_tables_of_analyze_keep_configurations_and_networks_apart(paper_runs):
+    import landscape as ls
+    from landscape.maskset import read_layout_groups
+
+    agree = pd.read_csv(paper_runs / "_analysis" / "agreement.csv")
+    # 12 configurations x 2 networks, 3 masks each: every row one network of one configuration
+    assert len(agree) == 24 and (agree["n_masks"] == 3).all() and (agree["n_pairs"] == 3).all()
+    assert agree.groupby("group")["weight_seed"].nunique().eq(2).all()
+    assert agree["pooled"].isna().all()
+    ens = pd.read_csv(paper_runs / "_analysis" / "ensemble.csv")
+    assert set(ens["group"]) == set(agree["group"]) and ens["k"].max() == 3
+    # the groups are the configurations of the structural tables, never pooled
+    diversity = pd.read_csv(paper_runs / "_analysis" / "diversity.csv")
+    assert set(agree["group"]) == set(diversity["group"])
+    n_pairs = 0
+    for ms in read_layout_groups(paper_runs):  # one MaskSet per width
+        run_of = dict(zip(ms.obs.index.astype(str), ms.obs["run_id"].astype(str)))
+        seed_of = dict(zip(ms.obs.index.astype(str), ms.obs["weight_seed"]))
+        ls.tl.agreement(ms)
+        pairs = ms.uns["agreement"]["pairs"]
+        n_pairs += len(pairs)
+        assert all(
+            run_of[a] == run_of[b] and seed_of[a] == seed_of[b]
+            for a, b in zip(pairs["obs_i"], pairs["obs_j"])
+        )
+    assert n_pairs == 72
