@@ -122,7 +122,8 @@ def analyze(
     out
         Analysis folder: the result store and the table views (default ``<path>/_analysis``).
     recompute
-        Recompute distances and embeddings even when stored (the entries are replaced);
+        Recompute distances, embeddings and the agreement and ensemble tables even when
+        stored (the entries are replaced);
         barrier curves are deterministic and always reused.
     memory
         Budget for out-of-core distances (bytes or ``"2GB"``), computed as tiles kept under
@@ -160,7 +161,10 @@ def analyze(
                 "diversity", tl.diversity(ms, metric=metric, groupby=groupby, key_added=f"diversity_{metric}")
             )
             add("diversity_summary", ms.uns[f"diversity_{metric}"]["summary"])
-        for name, frame in function_tables(ms, groupby).items():  # from stored predictions
+        function, how = function_tables(ms, groupby, store, recompute)  # from stored predictions
+        if how != "none":
+            count("function tables", how)
+        for name, frame in function.items():
             add(name, frame)
         if len(ms) >= 2:
             add("consensus", tl.consensus(ms, groupby=groupby))

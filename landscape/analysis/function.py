@@ -1,37 +1,114 @@
 """The function-space part of ``landscape analyze``: prediction agreement and mask ensembles,
 from the predictions stored with the masks (runs without them are left out, and the summary
-says how to add them)."""
+says how to add them).
+
+The tables are kept in the result store under the masks, the checksums of their stored
+predictions and the parameters: a re-analysis of the same masks reads them back, and masks
+whose predictions were replaced (``landscape predict --force``) are computed again.
+"""
 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import pandas as pd
 
-from landscape.errors import AnalysisError
+from landscape.errors import AnalysisError, StoreError
 
 TABLES = ("agreement", "agreement_summary", "ensemble", "ensemble_summary")
+KIND = "function_tables"
+SPLIT, SELECT_SPLIT = "test", "val"
 
 
-def function_tables(ms, groupby) -> dict[str, pd.DataFrame]:
+def function_tables(ms, groupby, store=None, recompute: bool = False) -> tuple[dict[str, pd.DataFrame], str]:
     """``{table: frame}`` of :func:`landscape.tl.agreement` and :func:`landscape.tl.ensemble`
-    on the test split; empty when no mask has stored predictions."""
+    on the test split (empty when no mask has stored predictions), and ``"computed"``,
+    ``"reused"`` (from ``store``, a :class:`~landscape.store.results.ResultStore`) or
+    ``"none"`` (nothing to compute)."""
+    from landscape.store.results import ResultStore
+
+    inputs = _inputs(ms, groupby) if store is not None else None
+    if store is not None and inputs is None:
+        return {}, "none"
+    key = ResultStore.key(KIND, inputs) if inputs is not None else None
+    if key is not None and not recompute:
+        record = store.get(KIND, key)
+        if record is not None:
+            try:
+                return {name: _frame(t) for name, t in record["payload"]["tables"].items()}, "reused"
+            except (KeyError, TypeError, ValueError):
+                pass  # an unreadable entry is computed again (and replaced)
+    tables = _compute(ms, groupby)
+    if key is not None:
+        store.put(KIND, key, inputs, {"tables": {name: _plain_frame(t) for name, t in tables.items()}})
+    return tables, "computed" if tables else "none"
+
+
+def _compute(ms, groupby) -> dict[str, pd.DataFrame]:
     from landscape import tl
 
     out: dict[str, pd.DataFrame] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # runs without predictions: the summary names the fix
         try:
-            out["agreement"] = tl.agreement(ms, groupby=groupby)
+            out["agreement"] = tl.agreement(ms, split=SPLIT, groupby=groupby)
             out["agreement_summary"] = ms.uns["agreement"]["summary"]
         except AnalysisError:
             pass
         try:
-            out["ensemble"] = tl.ensemble(ms, groupby=groupby)
+            out["ensemble"] = tl.ensemble(ms, split=SPLIT, select_split=SELECT_SPLIT, groupby=groupby)
             out["ensemble_summary"] = ms.uns["ensemble"]["summary"]
         except AnalysisError:
             pass
     return out
+
+
+def _inputs(ms, groupby) -> dict[str, Any] | None:
+    """What the tables depend on: each mask (bits and place), the checksum of its stored
+    predictions, the grouping and the tools' parameters; None when no mask has predictions."""
+    from landscape.analysis.cached import mask_ids
+    from landscape.store.predictions import mask_key
+    from landscape.store.run_store import RunStore
+    from landscape.tl.baseline import _describe_groupby
+
+    obs = ms.obs
+    if not {"run_id", "weight_seed", "search_seed"} <= set(obs.columns):
+        return None
+    indexes: dict[str, dict] = {}
+    digests = []
+    for run, w, s in zip(obs["run_id"].astype(str), obs["weight_seed"], obs["search_seed"]):
+        if run not in indexes:
+            try:
+                indexes[run] = RunStore.open(ms.runs[run]).predictions_index() if run in ms.runs else {}
+            except StoreError:
+                indexes[run] = {}
+        entry = indexes[run].get(mask_key(int(w), int(s)))
+        digests.append(entry["sha256"] if entry else None)
+    if not any(digests):
+        return None
+    return {
+        "masks": mask_ids(ms),
+        "predictions": digests,
+        "groupby": _describe_groupby(groupby),
+        "params": {"split": SPLIT, "select_split": SELECT_SPLIT, "baseline": "confusion", "rng": 0},
+    }
+
+
+def _plain_frame(frame: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "columns": [str(c) for c in frame.columns],
+        "dtypes": [str(t) for t in frame.dtypes],
+        "data": frame.astype(object).where(frame.notna(), None).to_numpy().tolist(),
+    }
+
+
+def _frame(stored: dict[str, Any]) -> pd.DataFrame:
+    frame = pd.DataFrame(stored["data"], columns=stored["columns"])
+    for column, dtype in zip(stored["columns"], stored["dtypes"]):
+        if dtype != "object":
+            frame[column] = frame[column].astype(dtype)
+    return frame
 
 
 def format_function(tables: dict[str, pd.DataFrame]) -> list[str]:

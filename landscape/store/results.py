@@ -35,7 +35,7 @@ from landscape.store import _io
 
 RESULTS_DIR = "results"
 #: computation version per kind of result
-VERSIONS = {"intersections": 1, "barrier_curve": 1, "embedding": 1}
+VERSIONS = {"intersections": 1, "barrier_curve": 1, "embedding": 1, "function_tables": 1}
 
 
 def mask_hashes(rows: np.ndarray) -> list[str]:

@@ -7,6 +7,7 @@ import shutil
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from landscape.cli import main
@@ -135,6 +136,20 @@ def test_old_runs_still_read_and_analyse_and_predict_fills_them_in(tiny_runs, tm
     assert {"agreement", "agreement_summary", "ensemble", "ensemble_summary"} <= set(filled.tables)
     assert "test predictions within a group" in filled.summary()
     assert (root / "_analysis" / "ensemble_summary.csv").exists()
+    # the tables are kept in the result store: read back as computed, until predictions change
+    again = analyze(root, progress=False)
+    assert filled.work["function tables"] == {"computed": 1, "reused": 0}
+    assert again.work["function tables"] == {"computed": 0, "reused": 1}
+    for name in ("agreement", "agreement_summary", "ensemble", "ensemble_summary"):
+        pd.testing.assert_frame_equal(again.tables[name], filled.tables[name])
+    store = RunStore.open(runs[0])
+    w, s = (int(v) for v in store.records()[["weight_seed", "search_seed"]].iloc[0])
+    outputs = {split: store.load_predictions(w, s, split) for split in ("val", "test")}
+    outputs["test"]["pred"] = (outputs["test"]["pred"] + 1) % outputs["test"]["logprob"].shape[1]
+    store.save_predictions(w, s, outputs)
+    changed = analyze(root, progress=False)
+    assert changed.work["function tables"] == {"computed": 1, "reused": 0}
+    assert not changed.tables["agreement"].equals(filled.tables["agreement"])
 
 
 def test_predictions_without_a_validation_split(tmp_path):
