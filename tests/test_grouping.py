@@ -140,5 +140,7 @@ def test_clean_removes_only_what_it_is_asked_to(tiny_runs, tmp_path, capsys):
     # the removed run's curves and the distances that included its masks went; the rest stay
     assert len(list(results.glob("barrier_curve/*.json"))) == 2 * 2
     assert not list(results.glob("intersections/*.json"))
+    assert not list(results.glob("function_tables/*.json"))  # they used the removed run's masks
     assert main(["clean", str(root), "--all"]) == 0
-    assert not list(results.glob("*/*.json")) and n == 3 * 2 + 2  # curves, distances, the PCA
+    # curves, distances, the PCA, the agreement and ensemble tables
+    assert not list(results.glob("*/*.json")) and n == 3 * 2 + 2 + 1
