@@ -57,6 +57,10 @@ def timed(fn):
     return time.perf_counter() - start, out
 
 
+def load_text() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def differences(ours: pd.DataFrame, ref: pd.DataFrame) -> str:
     """Largest relative difference over the float columns, and the largest absolute one over
     the excess columns and p-values: an excess is a difference of two means of ~0.3 that
@@ -119,16 +123,16 @@ def bench_diversity(args) -> None:
     small = ms[:8]
     tl.distances(small, per_layer=True)  # load the compiled kernels
     tl.diversity(small)
-    print(f"load {os.getloadavg()[0]:.1f}; N = {args.n} masks x {ms.n_weights:,} weights, "
+    print(f"load {load_text()}; N = {args.n} masks x {ms.n_weights:,} weights, "
           f"{args.n * (args.n - 1) // 2:,} pairs, 7 layers")  # fmt: skip
     t_dist, _ = timed(lambda: tl.distances(ms, metric=("jaccard", "hamming"), per_layer=True))
-    rows = [("tl.distances (per layer, Jaccard + Hamming)", t_dist, None)]
+    rows = [("tl.distances (per layer, Jaccard + Hamming)", t_dist, None, load_text())]
     tables = {}
     for metric in ("jaccard", "hamming"):
         t, tables[metric] = timed(lambda m=metric: tl.diversity(ms, metric=m))
-        rows.append((f"tl.diversity, {metric} (with its baseline)", t, None))
+        rows.append((f"tl.diversity, {metric} (with its baseline)", t, None, load_text()))
     t, base = timed(lambda: tl.random_baseline(ms, metric=("jaccard", "hamming"), copy=True))
-    rows.append(("tl.random_baseline, jaccard + hamming, per layer", t, None))
+    rows.append(("tl.random_baseline, jaccard + hamming, per layer", t, None, load_text()))
     current = diversity_module._network_rows
     diversity_module._network_rows = reference_network_rows
     checks = []
@@ -136,17 +140,17 @@ def bench_diversity(args) -> None:
         for metric in ("jaccard", "hamming"):
             t, prev = timed(lambda m=metric: tl.diversity(ms, metric=m))
             note = differences(tables[metric], prev)
-            rows.append((f"previous route: tl.diversity, {metric} (full matrices)", t, note))
+            rows.append((f"previous route: tl.diversity, {metric} (full matrices)", t, note, load_text()))
             checks.append(errors_against_exact_sums(ms, metric, {"this": tables[metric], "previous": prev}))
     finally:
         diversity_module._network_rows = current
     t, prev = timed(lambda: reference_baseline(ms, ("jaccard", "hamming"), group_masks(ms.obs, "config")))
     cols = list(prev.columns)
     note = differences(base[cols].reset_index(drop=True), prev)
-    rows.append(("previous route: tl.random_baseline (per-pair arrays)", t, note))
-    print("\n| step | seconds | / distances | note |\n|---|---|---|---|")
-    for name, seconds, note in rows:
-        print(f"| {name} | {seconds:.2f} | {seconds / t_dist:.1%} | {note or ''} |")
+    rows.append(("previous route: tl.random_baseline (per-pair arrays)", t, note, load_text()))
+    print("\n| step | seconds | / distances | load after (1, 5, 15 min) | note |\n|---|---|---|---|---|")
+    for name, seconds, note, load in rows:
+        print(f"| {name} | {seconds:.2f} | {seconds / t_dist:.1%} | {load} | {note or ''} |")
     print("", *checks, sep="\n")
     print(f"\nload at end {os.getloadavg()[0]:.1f}; max RSS {maxrss_mb():.0f} MB")
 
