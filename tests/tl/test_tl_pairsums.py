@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 
 from landscape import tl
+from landscape.maskset import read_runs
 from landscape.store.layout import Layout
 from landscape.tl import _stats, baseline
 from landscape.tl.baseline import chance_similarity
 from tests.tl.conftest import ODD_LAYOUT, make_maskset
+from tests.tl.test_tl_tiles import small_job, special_masks, write_runs
 
 diversity = importlib.import_module("landscape.tl.diversity")  # the module, not the function
 RTOL, ATOL = 1e-12, 1e-15  # ATOL: spreads that are zero up to rounding
@@ -183,3 +185,20 @@ def test_random_baseline_equals_pooling_every_pair(kind):
     ours = table[["group", "metric", "layer", "chance_similarity", "chance_similarity_sd"]]
     assert table.groupby("method")["n_pairs"].first().to_dict() == {"x": 13, "y": 13, "z": 0}
     assert_tables_equal(ours.reset_index(drop=True), ref)
+
+
+def test_tables_from_memory_mapped_distances_equal_the_in_memory_ones(tmp_path):
+    """Out-of-core distances leave per-layer matrices memory-mapped; the compiled pass reads
+    them as they are."""
+    dense = special_masks(n=9, seed=3)
+    ms = read_runs(write_runs(tmp_path / "runs", dense))
+    ref = ms.copy()
+    tl.distances(ref, per_layer=True)
+    small_job(ms, tmp_path / "tiles", block_rows=2, range_words=5)
+    tl.distances(ms, per_layer=True, tiles=tmp_path / "tiles", memory=6_000)
+    assert isinstance(ms.obsp["dist_jaccard_layers"], np.memmap)
+    for metric in ("jaccard", "hamming"):
+        ours = tl.diversity(ms, metric=metric)
+        expected = tl.diversity(ref, metric=metric)
+        assert len(ours) == 1 + len(ODD_LAYOUT.names)
+        pd.testing.assert_frame_equal(ours, expected, check_exact=True)
