@@ -8,15 +8,18 @@ from landscape.tl.barriers import barriers
 from landscape.tl.baseline import random_baseline
 from landscape.tl.cluster import cluster
 from landscape.tl.consensus import consensus
+from landscape.tl.cross_method import cross_method
 from landscape.tl.distances import distances
 from landscape.tl.diversity import diversity
 from landscape.tl.embed import embed, mds, pca, tsne, umap
 from landscape.tl.input_frequency import input_frequency
+from landscape.tl.typicality import typicality
 
 __all__ = [
     "barriers",
     "cluster",
     "consensus",
+    "cross_method",
     "distances",
     "diversity",
     "embed",
@@ -25,5 +28,6 @@ __all__ = [
     "pca",
     "random_baseline",
     "tsne",
+    "typicality",
     "umap",
 ]
