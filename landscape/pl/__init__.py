@@ -16,6 +16,12 @@ from landscape.pl.accuracy import accuracy_vs
 from landscape.pl.barriers import barrier_matrix, barrier_vs_distance, interpolation
 from landscape.pl.consensus import selection_frequency
 from landscape.pl.distances import distance_distribution
+from landscape.pl.dynamics import (
+    bits_flipped,
+    distance_from_start,
+    seed_attribution,
+    similarity_over_training,
+)
 from landscape.pl.embedding import embedding
 from landscape.pl.heatmap import similarity_heatmap
 from landscape.pl.input_frequency import input_frequency
@@ -38,6 +44,8 @@ __all__ = [
     "accuracy_vs",
     "barrier_matrix",
     "barrier_vs_distance",
+    "bits_flipped",
+    "distance_from_start",
     "distance_distribution",
     "embedding",
     "figsize",
@@ -48,6 +56,8 @@ __all__ = [
     "method_color",
     "publication_style",
     "save_figure",
+    "seed_attribution",
     "selection_frequency",
     "similarity_heatmap",
+    "similarity_over_training",
 ]
