@@ -46,6 +46,9 @@ class SnapshotFiles:
         path = self._mask_file(KIND, weight_seed, search_seed)
         path.parent.mkdir(exist_ok=True)
         _io.write_atomic(path, buf.getvalue())
+        # the searcher holds this mask's claim: a temp sibling is a killed writer's leftover
+        for orphan in path.parent.glob(f".{path.name}.tmp-*"):
+            orphan.unlink(missing_ok=True)
         return arrays_digest(arrays)
 
     def load_snapshots(

@@ -45,7 +45,7 @@ import pandas as pd
 
 from landscape.config.seeds import SEED_FIELDS
 from landscape.errors import AnalysisError
-from landscape.grouping import CONFIG, EPOCH, Group, config_columns, group_masks
+from landscape.grouping import CONFIG, EPOCH, TABLE_COLUMNS, Group, config_columns, group_masks
 from landscape.tl import _stats
 from landscape.tl._pairsets import (
     SIMILARITY_METRICS,
@@ -285,7 +285,8 @@ def _matching_fields(obs: pd.DataFrame, fams_a: list[Group], fams_b: list[Group]
 
 def _heads(g: Group, prefix: str = "") -> dict[str, Any]:
     """The family's label and table columns (and its epoch, in a snapshot set)."""
-    values = {**g.columns, **({EPOCH: g.key[EPOCH]} if EPOCH in g.key else {})}
+    shown = {k: g.key[k] for k in (*TABLE_COLUMNS, EPOCH) if k in g.key}  # a family's key is its config
+    values = {**shown, **g.columns}
     return {f"{prefix}group": g.label, **{f"{prefix}{k}": v for k, v in values.items()}}
 
 
