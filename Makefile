@@ -12,7 +12,14 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slurm lint format bench clean
+# The device check (benchmarks/gpu_check.py): no install needed, runs from a bare checkout.
+#   make gpu-check OUT=/path/to/report                 on a CUDA machine (about 7 minutes)
+#   make gpu-check DEVICE=cpu TINY=1 OUT=/tmp/dry      the CPU dry run (about a minute)
+DEVICE ?= cuda
+TINY   ?=
+OUT    ?= gpu_check_report
+
+.PHONY: run test test-slurm lint format bench clean gpu-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +51,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/distances.py
 	$(BIN)/python benchmarks/search_throughput.py
+
+gpu-check:
+	PYTHONPATH=. $(PYTHON) benchmarks/gpu_check.py --out $(OUT) --device $(DEVICE) $(if $(filter 1 yes true,$(TINY)),--tiny,)
 
 clean:
 	rm -rf $(VENV) runs/* .pytest_cache

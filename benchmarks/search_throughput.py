@@ -6,9 +6,10 @@ configuration, process and thread count, and both include building the model and
 per-epoch evaluation, i.e. everything one mask of a real search costs.
 
 CPU: the digits MLP 64-256-256-10 of ``configs/digits_mlp_edge_popup.yaml``.
-GPU (when CUDA is available): Conv-4 and ResNet-18 on synthetic CIFAR-shaped data, M doubled
-until memory runs out, with the achieved TFLOP/s of the training steps next to the device's
-own matmul throughput measured in the same run.
+GPU (when CUDA is available): Conv-4 and ResNet-18 on synthetic CIFAR-shaped data at M = 1, 8,
+32, 128 and the largest M the memory estimate allows, with the achieved TFLOP/s of the
+training steps next to the device's own matmul throughput measured in the same run
+(``benchmarks/gpu_check.py`` runs these tables inside its time boxes).
 
     python benchmarks/search_throughput.py                 # CPU table (and GPU when present)
     python benchmarks/search_throughput.py --profile 16    # where a batched epoch spends time
@@ -17,7 +18,9 @@ own matmul throughput measured in the same run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import platform
 import sys
@@ -108,36 +111,64 @@ def torch_route_rates(cfg, dataset, loop_masks: int, m: int, repeats: int) -> di
 
 
 # ----------------------------------------------------------------------------------------------
-# GPU
+# Conv-4 and ResNet-18 on synthetic CIFAR-shaped data: the GPU tables (and, tiny, their CPU dry run)
 
 
-def matmul_tflops(tf32: bool, n: int = 8192, reps: int = 20) -> float:
-    """Measured dense fp32 (or TF32) matmul throughput of this device."""
-    before = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    a = torch.randn(n, n, device="cuda")
-    b = torch.randn(n, n, device="cuda")
-    a @ b
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    torch.cuda.synchronize()
-    torch.backends.cuda.matmul.allow_tf32 = before
-    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e12
+def image_config(model: str, tiny: bool = False, **overrides):
+    """Synthetic 3x32x32 data (2,048 rows, 80% train), batch 128, 2 epochs; tiny: 3x8x8 at
+    width 0.125, 80 rows, batch 32, 1 epoch (a second on a CPU)."""
+    base = {"model.name": model, "data.name": "synthetic", "data.input_shape": [3, 32, 32],
+            "data.n_train": 2048, "data.n_test": 512, "train.epochs": 2, "train.batch_size": 128}  # fmt: skip
+    if tiny:
+        base.update({"data.input_shape": [3, 8, 8], "model.width_mult": 0.125, "data.n_train": 80,
+                     "data.n_test": 40, "train.epochs": 1, "train.batch_size": 32})  # fmt: skip
+    return load_config(CPU_CONFIG, {**base, **overrides})
 
 
-def step_flops(cfg, dataset, m: int) -> float:
-    """FLOPs of one training step (forward + backward) of the M-mask model."""
+def synchronize(device: str) -> None:
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def matmul_tflops(precision: str = "fp32", device: str = "cuda", n: int = 8192, reps: int = 10) -> float:
+    """Dense ``n x n`` matmul throughput at ``precision`` (fp32 IEEE, tf32, bf16): the median
+    of ``reps`` timed products after a warm-up, on fresh random inputs."""
+    from landscape.search.precision import float32_kernels
+
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    times = []
+    with float32_kernels(precision == "tf32"):
+        for i in range(reps + 1):
+            synchronize(device)
+            t0 = time.perf_counter()
+            a @ b
+            synchronize(device)
+            if i:  # the first product is the warm-up
+                times.append(time.perf_counter() - t0)
+    return 2 * n**3 / sorted(times)[len(times) // 2] / 1e12
+
+
+def flops_per_example(cfg, dataset, device: str) -> float:
+    """Matmul/convolution FLOPs of one training step (forward + backward) per example and mask.
+
+    Counted by ``torch.utils.flop_counter`` on a one-mask model; an M-mask step does exactly M
+    times this (grouped convolutions and batched matmuls, one slice per mask).
+    """
     from torch.utils.flop_counter import FlopCounterMode
 
-    trainer = Trainer(cfg, dataset, 0, list(range(m)), "cuda", progress=False)
-    x = trainer.train_x[: cfg.train.batch_size].unsqueeze(0).expand(m, -1, *dataset.input_shape)
-    y = trainer.train_y[: cfg.train.batch_size].repeat(m)
+    from landscape.search.precision import forward_autocast
+
+    trainer = Trainer(cfg, dataset, 0, [0], device, progress=False)
+    b = min(cfg.train.batch_size, len(trainer.train_y))
+    x, y = trainer.train_x[:b].unsqueeze(0), trainer.train_y[:b]
     with FlopCounterMode(display=False) as counter:
-        logits = trainer.model(x.contiguous())
-        torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y).backward()
-    return float(counter.get_total_flops())
+        with forward_autocast(cfg.train.precision, device):
+            logits = trainer.model(x)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(b, -1).float(), y)
+        loss.backward()
+    return float(counter.get_total_flops()) / b
 
 
 class Utilisation:
@@ -166,33 +197,106 @@ class Utilisation:
         return sum(self.samples) / len(self.samples) if self.samples else None
 
 
-def gpu_table(model: str, epochs: int, max_m: int) -> dict:
-    overrides = {"model.name": model, "data.name": "synthetic", "data.input_shape": [3, 32, 32],
-                 "data.n_train": 2048, "train.epochs": epochs, "train.batch_size": 128}  # fmt: skip
-    cfg = load_config(CPU_CONFIG, overrides)
+def measured_run(cfg, dataset, seeds: list[int], device: str) -> dict:
+    """One Trainer over ``seeds``: wall seconds (build and evaluation included), step-loop
+    seconds, peak device memory, mean test accuracy."""
+    from landscape.search.profiling import StepTimer
+
+    cuda = str(device).startswith("cuda")
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    timer = StepTimer()
+    synchronize(device)
+    t0 = time.perf_counter()
+    with Utilisation() if cuda else contextlib.nullcontext() as util:
+        result = Trainer(cfg, dataset, 0, seeds, device, progress=False, hooks=[timer]).run()
+    synchronize(device)
+    seconds = time.perf_counter() - t0
+    accs = [r["test_acc"] for r in result.records]
+    return {"seconds": seconds, "step_seconds": timer.total, "steps": timer.steps_run,
+            "peak_bytes": torch.cuda.max_memory_allocated() if cuda else None,
+            "test_acc": sum(accs) / len(accs), "utilisation": util.mean if cuda else None}  # fmt: skip
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    oom = getattr(torch.cuda, "OutOfMemoryError", ())
+    return isinstance(exc, oom) or "out of memory" in str(exc).lower()
+
+
+def device_table(model: str, device: str, sizes: list[int], *, tiny: bool = False, deadline: float = math.inf,
+                 largest_cap: int = 512, loop_masks: int = 2, plain_masks: int = 1, precision: str = "fp32",
+                 matmul: float | None = None, on_row=None, log=print) -> dict:  # fmt: skip
+    """Masks/hour of a batched search at each M, against this engine one mask at a time and
+    the plain per-mask loop, with the achieved training TFLOP/s and device memory per mask.
+
+    Rows run in order of M; a row whose predicted time (the last row's, scaled by M) would
+    pass ``deadline`` (a ``time.time()`` value) is recorded as skipped. The largest M the
+    memory estimate allows (``search.batching``, capped at ``largest_cap``) is added as a row.
+    ``on_row(table)`` is called after every row, so partial results can be saved.
+    """
+    from plain_loop import train_one
+
+    from landscape.search.batching import auto_masks_in_flight, bytes_per_mask
+
+    cfg = image_config(model, tiny, **({"train.precision": precision} if precision != "fp32" else {}))
     dataset = load_dataset(cfg.data)
-    timed_run(cfg.replace(**{"train.epochs": 1}), dataset, [0], "cuda")
-    loop = loop_rate(cfg, dataset, 2, "cuda")
-    n_steps = epochs * -(-len(dataset.train[1]) // cfg.train.batch_size)
-    rows, m = [], 1
-    while m <= max_m:
+    t = cfg.train
+    per_example = flops_per_example(cfg, dataset, device)
+    examples = len(dataset.train[1]) * t.epochs
+    fit = auto_masks_in_flight(cfg, dataset, device, largest_cap)
+    sizes = sorted({*sizes, *([fit] if fit > max(sizes) else [])})
+    table = {"model": model, "device": device, "precision": precision, "epochs": t.epochs,
+             "train_rows": len(dataset.train[1]), "batch_size": t.batch_size,
+             "width_mult": cfg.model.width_mult, "input_shape": list(cfg.data.input_shape),
+             "flops_per_example": per_example, "matmul_tflops": matmul, "largest_fit": fit,
+             "estimate_bytes_per_mask": bytes_per_mask(cfg, dataset), "rows": []}  # fmt: skip
+    if not tiny:  # warm-up: kernel selection, allocator, lazy imports
+        measured_run(cfg.replace(**{"train.epochs": 1}), dataset, [0], device)
+    if plain_masks:
+        t0 = time.perf_counter()
+        for seed in range(plain_masks):
+            train_one(dataset, density=cfg.method.density, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
+                      seed=seed, model=model, width=cfg.model.width_mult, device=device)  # fmt: skip
+        synchronize(device)
+        table["plain_loop_masks_per_hour"] = plain_masks * 3600 / (time.perf_counter() - t0)
+    if loop_masks:
+        loop = [measured_run(cfg, dataset, [s], device)["seconds"] for s in range(loop_masks)]
+        table["loop_masks_per_hour"] = loop_masks * 3600 / sum(loop)
+        log(f"  {model}: plain loop {table.get('plain_loop_masks_per_hour', 0):.0f} masks/h, "
+            f"engine one at a time {table['loop_masks_per_hour']:.0f} masks/h")  # fmt: skip
+    if on_row:
+        on_row(table)
+    last = None
+    for m in sizes:
+        if last is not None and time.time() + last["seconds"] * m / last["M"] > deadline:
+            table["rows"].append({"M": m, "skipped": "predicted to pass the time box"})
+            continue
         try:
-            flops = step_flops(cfg, dataset, m) * n_steps
-            with Utilisation() as util:
-                seconds = timed_run(cfg, dataset, list(range(m)), "cuda")
-        except torch.cuda.OutOfMemoryError:
-            print(f"  M={m}: out of memory")
+            run = measured_run(cfg, dataset, list(range(m)), device)
+        except (RuntimeError, MemoryError) as exc:
+            if not _out_of_memory(exc):
+                raise
+            table["rows"].append({"M": m, "skipped": "out of memory"})
             break
-        finally:
-            torch.cuda.empty_cache()
-        rate = m * 3600 / seconds
-        row = {"M": m, "seconds": seconds, "masks_per_hour": rate, "speedup": rate / loop,
-               "train_tflops": flops / seconds / 1e12, "utilisation": util.mean}  # fmt: skip
-        rows.append(row)
-        print(f"  {model} M={m:<4} {seconds:7.2f} s {rate:9.0f} masks/h x{rate / loop:6.2f} "
-              f"{row['train_tflops']:6.2f} TFLOP/s util={util.mean}", flush=True)  # fmt: skip
-        m *= 2
-    return {"model": model, "epochs": epochs, "loop_masks_per_hour": loop, "rows": rows}
+        row = {"M": m, **run, "masks_per_hour": m * 3600 / run["seconds"]}
+        for key, peer in (("vs_loop", "loop_masks_per_hour"), ("vs_plain", "plain_loop_masks_per_hour")):
+            if peer in table:
+                row[key] = row["masks_per_hour"] / table[peer]
+        row["train_tflops"] = per_example * examples * m / max(run["step_seconds"], 1e-12) / 1e12
+        if matmul:
+            row["fraction_of_matmul"] = row["train_tflops"] / matmul
+        if run["peak_bytes"] is not None:
+            row["bytes_per_mask"] = run["peak_bytes"] / m
+            if last is not None and last.get("peak_bytes") is not None:
+                row["marginal_bytes_per_mask"] = (run["peak_bytes"] - last["peak_bytes"]) / (m - last["M"])
+        table["rows"].append(row)
+        last = row
+        log(f"  {model} {precision} M={m:<4} {run['seconds']:7.2f} s {row['masks_per_hour']:10.0f} masks/h "
+            f"x{row.get('vs_loop', math.nan):.2f} vs one at a time, {row['train_tflops']:.3f} TFLOP/s")  # fmt: skip
+        if on_row:
+            on_row(table)
+    return table
 
 
 # ----------------------------------------------------------------------------------------------
@@ -233,7 +337,6 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=1, help="best of this many timings")
     p.add_argument("--hidden", default="256,256", help="MLP hidden widths (CPU), e.g. 64,64")
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch CPU threads")
-    p.add_argument("--gpu-epochs", type=int, default=2)
     p.add_argument("--gpu-max-masks", type=int, default=256)
     p.add_argument("--no-gpu", action="store_true")
     p.add_argument(
@@ -256,9 +359,15 @@ def main() -> None:
     print(markdown(results["cpu"], args.threads))
     if torch.cuda.is_available() and not args.no_gpu:
         results["device"] = torch.cuda.get_device_name()
-        results["matmul_tflops"] = {"fp32": matmul_tflops(False), "tf32": matmul_tflops(True)}
+        results["matmul_tflops"] = {p: matmul_tflops(p) for p in ("fp32", "tf32", "bf16")}
         print(f"GPU {results['device']}: matmul {results['matmul_tflops']}")
-        results["gpu"] = [gpu_table(m, args.gpu_epochs, args.gpu_max_masks) for m in ("conv4", "resnet18")]
+        sizes = [1, 8, 32, 128]
+        results["gpu"] = [
+            device_table(
+                m, "cuda", sizes, largest_cap=args.gpu_max_masks, matmul=results["matmul_tflops"]["fp32"]
+            )
+            for m in ("conv4", "resnet18")
+        ]
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 

@@ -195,6 +195,22 @@ def _hashable(frame: pd.DataFrame) -> list[tuple]:
     return [tuple(tuple(v) if isinstance(v, (list, np.ndarray)) else v for v in row) for row in values]
 
 
+class _Columns:
+    """Hashable values of obs columns, converted once per column (groups then only index them)."""
+
+    def __init__(self, obs: pd.DataFrame) -> None:
+        self.obs, self._cache = obs, {}
+
+    def __getitem__(self, column: str) -> list[Any]:
+        if column not in self._cache:
+            self._cache[column] = [row[0] for row in _hashable(self.obs[[column]])]
+        return self._cache[column]
+
+    def distinct(self, column: str, positions: np.ndarray) -> list[Any]:
+        values = self[column]
+        return list(dict.fromkeys(values[p] for p in positions))
+
+
 def group_masks(obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = ()) -> list[Group]:
     """The groups of masks in ``obs`` under the toolkit's rule (see the module docstring).
 
@@ -230,6 +246,7 @@ def group_masks(obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = ()) 
     for pos, key in enumerate(keys):
         codes.setdefault(key, []).append(pos)
     networks_of = obs["weight_seed"].to_numpy() if "weight_seed" in obs.columns else np.zeros(n, dtype=int)
+    columns = _Columns(obs)
     groups = []
     for key, positions in codes.items():
         pos = np.asarray(positions, dtype=np.int64)
@@ -241,15 +258,15 @@ def group_masks(obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = ()) 
             for c in config:
                 if c in cols or c in vary or (c in _SHOWN_BY and _SHOWN_BY[c] in config):
                     continue
-                values = list(dict.fromkeys(_hashable(obs[[c]].iloc[pos])))
+                values = columns.distinct(c, pos)
                 if len(values) > 1:
-                    pooled[c] = _sorted([v[0] for v in values])
+                    pooled[c] = _sorted(values)
         groups.append(Group("", dict(zip(cols, key)), pos, nets, pooled))
-    _label(groups, obs, cols if not default or vary else None)
+    _label(groups, obs, cols if not default or vary else None, columns)
     return groups
 
 
-def _label(groups: list[Group], obs: pd.DataFrame, key_cols: list[str] | None) -> None:
+def _label(groups: list[Group], obs: pd.DataFrame, key_cols: list[str] | None, columns: _Columns) -> None:
     """Set each group's label from the fields that differ between the groups."""
     if key_cols is None:  # one group per configuration: compare the configurations
         candidates = config_columns(obs) + ([EPOCH] if EPOCH in obs.columns else [])
@@ -259,7 +276,7 @@ def _label(groups: list[Group], obs: pd.DataFrame, key_cols: list[str] | None) -
     if key_cols == []:  # everything pooled into one group
         for g in groups:
             g.label = describe({})
-        _table_columns(groups, obs, [])
+        _table_columns(groups, obs, [], columns)
         return
     rows = [obs.iloc[g.positions[0]] for g in groups]
     varying = [c for c in candidates if len({format_value(r[c]) for r in rows}) > 1]
@@ -268,25 +285,23 @@ def _label(groups: list[Group], obs: pd.DataFrame, key_cols: list[str] | None) -
     varying.sort(key=lambda c: (_FIRST.index(c) if c in _FIRST else len(_FIRST), candidates.index(c)))
     for g, row in zip(groups, rows):
         g.label = describe({c: row[c] for c in varying})
-    _table_columns(groups, obs, varying)
+    _table_columns(groups, obs, varying, columns)
     labels = [g.label for g in groups]
     if len(set(labels)) < len(labels):  # same shown fields (list-valued fields, say): keep them apart
         for g in groups:
             g.label = f"{g.label} [{_short_key(g.key)}]"
 
 
-def _table_columns(groups: list[Group], obs: pd.DataFrame, varying: list[str]) -> None:
+def _table_columns(groups: list[Group], obs: pd.DataFrame, varying: list[str], columns: _Columns) -> None:
     """Fill each group's ``columns`` with the table columns it holds a single value of."""
     shown = [c for c in dict.fromkeys([*TABLE_COLUMNS, *varying]) if c in obs.columns]
     for g in groups:
-        part = obs.iloc[g.positions]
         g.columns = {}
         for c in shown:
             if c in g.key:
                 continue
-            values = list(dict.fromkeys(_hashable(part[[c]])))
-            if len(values) == 1:
-                g.columns[c] = part[c].iloc[0]
+            if len(columns.distinct(c, g.positions)) == 1:
+                g.columns[c] = obs[c].iloc[g.positions[0]]
 
 
 def _sorted(values: list[Any]) -> list[Any]:

@@ -46,10 +46,10 @@ def test_the_readmes_sweep_example_expands():
 
 
 def test_the_study_and_demo_plans_load():
-    from landscape.demo import BASE_CONFIG, demo_plan
+    from landscape.demo import demo_plan
 
     for item in demo_plan():
-        load_config(BASE_CONFIG, list(item.overrides))
+        load_config(item.config, list(item.overrides))
     sys.path.insert(0, str(ROOT / "studies"))
     try:
         import fidelity_plan

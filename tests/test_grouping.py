@@ -94,7 +94,7 @@ def test_figures_draw_one_group_per_configuration(variant_runs, tmp_path):
     ax = pl.accuracy_vs(ms.obs, x="density")  # the x field varies along a curve, epochs split curves
     assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"epochs 3", "epochs 1"}
     pooled = pl.layer_overlap(ms, groupby="method")  # on request, and the legend says so
-    assert "edge_popup (pools epochs 1, 3)" in [t.get_text() for t in pooled.get_legend().get_texts()]
+    assert "Edge-Popup (pools epochs 1, 3)" in [t.get_text() for t in pooled.get_legend().get_texts()]
 
 
 def test_barriers_accumulate_across_analyses_and_nothing_is_lost(tiny_runs, tmp_path, capsys):

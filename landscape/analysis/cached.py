@@ -51,6 +51,20 @@ def distances(ms, metrics, store: ResultStore, recompute: bool = False, **kwargs
     return "computed"
 
 
+def stored_distances(ms, metrics, store: ResultStore) -> bool:
+    """Fill ``ms``'s distance slots from the store when an entry holds these masks (or a
+    superset); never computes. Returns whether they were found."""
+    from landscape.tl.distances import fill_from_counts
+
+    ids = mask_ids(ms)
+    key = ResultStore.key("intersections", {"masks": ids, "layout": ms.layout.dumps()})
+    layers = _stored_intersections(store, key, ids, ms.layout.dumps())
+    if layers is None:
+        return False
+    fill_from_counts(ms, layers, metrics, per_layer=True, origin="analysis result store")
+    return True
+
+
 def _stored_intersections(store: ResultStore, key: str, ids: list[str], layout: str) -> np.ndarray | None:
     arrays = store.get_arrays("intersections", key)
     if arrays is not None:

@@ -56,6 +56,7 @@ def add_parser(sub) -> None:
 
 def _analyze(args: argparse.Namespace) -> int:
     from landscape.analysis import analyze
+    from landscape.search.runner import resolve_device
 
     if args.barriers < 0:
         raise ConfigError("--barriers: must be >= 0")
@@ -73,7 +74,8 @@ def _analyze(args: argparse.Namespace) -> int:
             barrier_points=args.points,
             embed=tuple(args.embed),
             rng=args.rng,
-            device=args.device,
+            # a missing GPU is one line here, not a traceback deep in the distances
+            device=args.device if args.device == "cpu" else resolve_device(args.device),
             out=args.out,
             recompute=args.recompute,
             memory=args.memory,

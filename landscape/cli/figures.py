@@ -9,9 +9,13 @@ from collections.abc import Callable
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "figures",
-        help="draw the named paper figures (PDF/PNG + provenance JSON)",
-        description="Draw named figures from stored runs. Figures whose data is absent (no barriers "
-        "computed, a single density...) are skipped with the reason; --list shows the names.",
+        help="draw the named paper figures (PDF/PNG, caption, numbers, provenance, index.html)",
+        description="Draw named figures from stored runs, using what `landscape analyze` stored "
+        "(distances, barriers). Beside each figure: <name>.txt (its caption, with the selection: "
+        "dataset, model, density, width, epochs, masks, networks), <name>.csv (the numbers drawn) "
+        "and <name>.json (provenance); index.html shows them all and opens without a server. "
+        "Figures whose data is absent (no barriers computed, a single density...) are skipped with "
+        "the reason; --list shows the names.",
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="figures to draw (default: all)")
     p.add_argument("--runs", default="runs", help="runs root or one run directory (default: runs/)")
@@ -42,8 +46,9 @@ def _figures(args: argparse.Namespace) -> int:
     from landscape.figures import FIGURES, build_figures
 
     if args.list:
+        width = max(len(n) for n in FIGURES.names()) + 2
         for name in FIGURES.names():
-            print(f"{name:<24} {FIGURES.get(name).description}")
+            print(f"{name:<{width}}{FIGURES.get(name).description}")
         return 0
     if args.dpi < 1:
         raise ConfigError(f"--dpi: must be >= 1, got {args.dpi}")
@@ -54,6 +59,8 @@ def _figures(args: argparse.Namespace) -> int:
         print(f"{name}: " + ", ".join(str(f) for f in files))
     for name, reason in built.skipped:
         print(f"{name}: skipped ({reason})")
+    if built.index is not None:
+        print(f"index: {built.index} (every figure with its caption, numbers and provenance)")
     if not built.files:
         print(f"no figures written to {args.out}")
     return 0

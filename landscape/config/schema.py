@@ -228,7 +228,11 @@ class MethodConfig:
 class TrainConfig:
     """Optimisation of the scores (or of the weights, for weight-training baselines).
 
-    Weight decay applies to the scores, as in the reference code.
+    Weight decay applies to the scores, as in the reference code. ``precision`` is the
+    arithmetic of the training steps' matmuls and convolutions: ``fp32`` (IEEE float32,
+    also on GPUs that would default to TF32), ``tf32`` (TF32 tensor cores on CUDA; plain
+    float32 elsewhere) or ``bf16`` (bfloat16 autocast; scores, weights and the optimiser
+    stay float32). Evaluation always runs in IEEE float32.
 
     ``data_seed``: one seed for every mask's data order and augmentation (None: each mask's
     search seed), so that only the score initialisation differs between the masks of a run.
@@ -249,6 +253,7 @@ class TrainConfig:
     schedule: str = "cosine"
     warmup_epochs: int = 0
     label_smoothing: float = 0.0
+    precision: str = "fp32"
     data_seed: int | None = None
     snapshot_every: int = field(default=0, metadata=NOT_STORED)
     snapshot_epochs: tuple[int, ...] = field(default=(), metadata=NOT_STORED)

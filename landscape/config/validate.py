@@ -32,6 +32,7 @@ RECYCLE_MODES = ("recycle", "iterand_recycle")
 RERAND_UNITS = ("step", "epoch")
 RERAND_MODES = ("bernoulli", "manual")
 FITNESS = ("magnitude", "gradient", "both")
+PRECISIONS = ("fp32", "tf32", "bf16")
 # methods that train nothing (``needs_training = False``): the random-mask null model
 UNTRAINED_METHODS = frozenset({"random"})
 
@@ -279,6 +280,7 @@ def _train(cfg: SearchConfig) -> None:
     )
     _need(0 <= t.warmup_epochs <= max(t.epochs, 0), "train.warmup_epochs: must be in [0, train.epochs]")
     _need(0 <= t.label_smoothing < 1, f"train.label_smoothing: must be in [0, 1), got {t.label_smoothing}")
+    _choice("train.precision", t.precision, PRECISIONS)
     _seeds(cfg)
     _snapshots(cfg)
 

@@ -29,13 +29,29 @@ class CropFlip:
             flips.append(torch.rand(batch, generator=gen) < 0.5)
         return torch.stack(offsets), torch.stack(flips)
 
+    def plan(
+        self, batch_sizes: list[int], generators: list[torch.Generator]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The draws of a whole epoch at once: offsets ``(M, sum(B), 2)`` and flips ``(M, sum(B))``.
+
+        Batch ``s`` of the epoch takes columns ``[B_0 + ... + B_{s-1}, ... + B_s)``: exactly
+        what ``draw`` returns for it when called step by step, so a training loop can move
+        one epoch's draws to the device once instead of copying at every step.
+        """
+        steps = [self.draw(b, generators) for b in batch_sizes]
+        return torch.cat([o for o, _ in steps], dim=1), torch.cat([f for _, f in steps], dim=1)
+
     def __call__(self, x: torch.Tensor, generators: list[torch.Generator]) -> torch.Tensor:
         if x.dim() != 5:
             raise ValueError(f"augment expects x of shape (M, B, C, H, W), got {tuple(x.shape)}")
+        if len(generators) != x.shape[0]:
+            raise ValueError(f"{len(generators)} generators for {x.shape[0]} masks")
+        offsets, flips = self.draw(x.shape[1], generators)
+        return self.apply(x, offsets, flips)
+
+    def apply(self, x: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
+        """Crop and flip ``x`` ``(M, B, C, H, W)`` with given draws (see :meth:`draw`)."""
         m, b, c, h, w = x.shape
-        if len(generators) != m:
-            raise ValueError(f"{len(generators)} generators for {m} masks")
-        offsets, flips = self.draw(b, generators)
         offsets, flips = offsets.to(x.device), flips.to(x.device)
         p = self.pad
         hp, wp = h + 2 * p, w + 2 * p

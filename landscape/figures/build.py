@@ -1,4 +1,10 @@
-"""Build named figures from a runs root or a MaskSet: select masks, analyse, draw, save."""
+"""Build named figures from a runs root or a MaskSet: select masks, analyse, draw, save.
+
+Beside each figure ``<name>.<fmt>``: ``<name>.txt`` (its caption: what it shows, over what its
+bars run and its selection — dataset, model, density, width, epochs, masks, networks),
+``<name>.csv`` (the numbers it drew) and ``<name>.json`` (provenance, caption and selection
+included); ``index.html`` shows them all.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +12,30 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from landscape.errors import AnalysisError, ConfigError, LandscapeError
+from landscape.errors import ConfigError, LandscapeError
+from landscape.figures.caption import caption, selection_summary
+from landscape.figures.index import write_index
 from landscape.figures.registry import FIGURES, FigureSkipped, FigureSpec, ensure
+from landscape.figures.select import searched_masks
+from landscape.figures.source import Source
+from landscape.store._io import write_atomic
 
-# uns entries that stay valid when masks are subset (the barrier pl functions find pairs by
-# obs name); every other tool result describes the whole set and is recomputed on a subset.
-_SUBSET_SAFE_UNS = ("barrier", "read_runs", "skipped_runs")
 _MAX_LISTED_MASKS = 5000
 
 
 class BuiltFigures(list):
-    """The files written (a list of Path), with ``skipped``: ``(name, reason)`` per figure left out."""
+    """The files written (a list of Path), with ``skipped``: ``(name, reason)`` per figure left
+    out, ``files``: ``{name: [Path, ...]}``, ``captions``: ``{name: caption}`` and ``index``:
+    the path of ``index.html`` (None when not written)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.skipped: list[tuple[str, str]] = []
         self.files: dict[str, list[Path]] = {}
+        self.captions: dict[str, str] = {}
+        self.index: Path | None = None
 
 
 def figure_names() -> list[str]:
@@ -41,8 +52,9 @@ def build_figures(
     where: str | None = None,
     dpi: int = 300,
     masks: Any = None,
+    index: bool = True,
 ) -> BuiltFigures:
-    """Write named figures (``<out>/<name>.<fmt>``) and their provenance (``<name>.json``).
+    """Write named figures (``<out>/<name>.<fmt>``), their captions, numbers and provenance.
 
     Parameters
     ----------
@@ -64,6 +76,9 @@ def build_figures(
         Optional MaskSet for the mask figures when ``source`` is a runs root, e.g. the one
         :func:`landscape.analysis.analyze` returns with barriers already computed (accuracy
         figures still read every run under ``source``).
+    index
+        Write ``<out>/index.html`` (every figure in the folder with its caption, numbers and
+        provenance).
 
     Returns
     -------
@@ -80,18 +95,21 @@ def build_figures(
     """
     specs = [FIGURES.get(n) for n in (list(names) if names else FIGURES.names())]
     formats = _check_formats(formats)
-    source_obj = _Source(source, where, masks)
+    source_obj = Source(source, where, masks)
     source_obj.obs()  # no runs, or a bad where: an error for every figure, so raise it once
     out = Path(out)
     built = BuiltFigures()
     for spec in specs:
         try:
-            files = _build_one(spec, source_obj, out, formats, dpi)
+            files, text = _build_one(spec, source_obj, out, formats, dpi)
         except (FigureSkipped, LandscapeError) as exc:
             built.skipped.append((spec.name, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
             continue
         built.files[spec.name] = files
+        built.captions[spec.name] = text
         built.extend(files)
+    if index:
+        built.index = write_index(out, built.skipped)
     return built
 
 
@@ -109,161 +127,61 @@ def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
     return cleaned
 
 
+def _obs_of(data: Any) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, list):
+        return pd.concat([d.obs for d in data])
+    return data.obs
+
+
 def _build_one(
-    spec: FigureSpec, source: _Source, out: Path, formats: tuple[str, ...], dpi: int
-) -> list[Path]:
+    spec: FigureSpec, source: Source, out: Path, formats: tuple[str, ...], dpi: int
+) -> tuple[list[Path], str]:
     import matplotlib.pyplot as plt
 
+    from landscape.pl import data_of, notes_of
     from landscape.pl.style import figsize, publication_style, save_figure
 
     data, selection = source.select(spec)
-    computed = ensure(data, spec.needs) if spec.masks else []
+    computed: list[str] = []
+    if spec.masks:
+        for part in data if isinstance(data, list) else [data]:
+            computed += [c for c in ensure(part, spec.needs) if c not in computed]
     with publication_style(**{"figure.figsize": figsize(spec.width, spec.aspect)}):
         drawn = spec.draw(data)
         fig = drawn if hasattr(drawn, "savefig") else drawn.figure
         try:
+            obs = _obs_of(data)
+            available = source.obs()
+            summary = selection_summary(obs, available[searched_masks(available).to_numpy()])
+            text = caption(spec.description, notes_of(drawn), summary, selection.get("reasons"))
+            out.mkdir(parents=True, exist_ok=True)
+            extra = _write_extras(out, spec.name, text, data_of(drawn))
             provenance = _provenance(spec, data, source, selection, computed)
-            return save_figure(fig, out / spec.name, formats, dpi, provenance)
+            provenance.update(caption=text, selection=summary)
+            if extra.get("csv"):
+                provenance["data_file"] = extra["csv"].name
+            images = [f"{spec.name}.{fmt}" for fmt in formats]
+            provenance["files"] = images + [p.name for p in extra.values()]
+            written = save_figure(fig, out / spec.name, formats, dpi, provenance)
+            return written[:-1] + list(extra.values()) + written[-1:], text
         finally:
             plt.close(fig)
 
 
-class _Source:
-    """Loads masks (one layout) or only the obs table (any layouts) once, and selects from them."""
-
-    def __init__(self, source: Any, where: str | None, masks: Any = None) -> None:
-        self.source, self.where = source, where
-        self._given_masks = masks
-        self._masks: Any = None
-        self._masks_error: LandscapeError | None = None
-        self._obs: pd.DataFrame | None = None
-        self._subsets: dict[tuple, Any] = {}
-
-    def describe(self) -> str:
-        if hasattr(self.source, "obsp"):
-            return "MaskSet"
-        return str(self.source) + (" (masks: an analysed MaskSet)" if self._given_masks is not None else "")
-
-    def masks(self) -> Any:
-        if self._masks is None and self._masks_error is None:
-            try:
-                self._masks = self._load_masks()
-            except LandscapeError as exc:
-                self._masks_error = exc
-        if self._masks_error is not None:
-            raise self._masks_error
-        return self._masks
-
-    def _load_masks(self) -> Any:
-        given = self._given_masks if self._given_masks is not None else self.source
-        if hasattr(given, "obsp"):
-            ms = given[np.arange(len(given))]  # a new object: slots written here stay here
-            return _subset(ms, _query(ms.obs, self.where, "where")) if self.where else ms
-        # runs of several layouts (a width sweep beside the ensembles): mask figures use the
-        # layout with the most masks; accuracy figures read every run's table (see obs())
-        from landscape.analysis import attach_barriers
-        from landscape.maskset import read_layout_groups
-
-        groups = read_layout_groups(self.source, where=self.where)
-        self.n_layouts = len(groups)
-        attach_barriers(groups[0], self.source)  # barriers of an earlier `landscape analyze`
-        return groups[0]
-
-    def obs(self) -> pd.DataFrame:
-        if self._obs is None:
-            if hasattr(self.source, "obsp"):
-                self._obs = self.masks().obs
-            else:
-                # runs of several layouts (widths, depths) cannot share a MaskSet, but their
-                # tables can share an accuracy figure
-                self._obs = _read_obs_per_run(Path(self.source), self.where)
-        return self._obs
-
-    def select(self, spec: FigureSpec) -> tuple[Any, dict[str, Any]]:
-        """The masks (or obs) a figure uses, and a record of how they were chosen."""
-        selection: dict[str, Any] = {"where": self.where, "figure_where": _describe_where(spec.where)}
-        if not spec.masks:
-            obs = self.obs()
-            keep = _query(obs, spec.where, f"figure {spec.name}")
-            return obs[keep], selection
-        ms = self.masks()
-        keep = _query(ms.obs, spec.where, f"figure {spec.name}")
-        if spec.one_density and "density" in ms.obs.columns:
-            density = _main_density(ms.obs[keep])
-            if density is not None:
-                keep &= ms.obs["density"].to_numpy() == density
-                selection["density"] = density
-        if not keep.any():
-            raise FigureSkipped("no masks selected")
-        key = (
-            spec.where if isinstance(spec.where, str) else getattr(spec.where, "__name__", None),
-            selection.get("density"),
-        )
-        if keep.all():
-            return ms, selection
-        if key not in self._subsets:
-            self._subsets[key] = _subset(ms, keep)
-        return self._subsets[key], selection
+def _write_extras(out: Path, name: str, text: str, table: Any) -> dict[str, Path]:
+    """``<name>.txt`` (the caption) and ``<name>.csv`` (the numbers drawn, when recorded)."""
+    files = {"txt": out / f"{name}.txt"}
+    write_atomic(files["txt"], (text + "\n").encode())
+    if isinstance(table, pd.DataFrame):
+        files["csv"] = out / f"{name}.csv"
+        write_atomic(files["csv"], table.to_csv(index=False).encode())
+    return files
 
 
-def _query(obs: pd.DataFrame, where: Any, what: str) -> np.ndarray:
-    if where is None:
-        return np.ones(len(obs), dtype=bool)
-    from landscape.maskset import select_obs
-
-    try:
-        return select_obs(obs, where, what)
-    except AnalysisError as exc:  # a bad where is a bad argument to this call
-        raise ConfigError(str(exc)) from None
-
-
-def _subset(ms: Any, keep: np.ndarray) -> Any:
-    """Masks ``keep`` with pairwise slots carried over and whole-set tool results dropped."""
-    sub = ms[np.flatnonzero(keep)]
-    sub.obsm = {}
-    sub.uns = {k: v for k, v in sub.uns.items() if k in _SUBSET_SAFE_UNS}
-    return sub
-
-
-def _main_density(obs: pd.DataFrame) -> float | None:
-    """The density with the most masks (ties: the larger density)."""
-    values = pd.to_numeric(obs["density"], errors="coerce").dropna()
-    if values.nunique() <= 1:
-        return None if values.empty else float(values.iloc[0])
-    counts = values.value_counts()
-    best = counts[counts == counts.max()].index.max()
-    return float(best)
-
-
-def _describe_where(where: Any) -> str | None:
-    if where is None or isinstance(where, str):
-        return where
-    doc = (getattr(where, "__doc__", None) or "").strip().splitlines()
-    return doc[0] if doc else getattr(where, "__name__", repr(where))
-
-
-def _read_obs_per_run(root: Path, where: str | None) -> pd.DataFrame:
-    import warnings
-
-    from landscape.maskset import read_runs
-    from landscape.store.catalog import run_dirs
-
-    frames = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # unreadable runs were already reported by read_runs
-        for d in run_dirs(root):
-            try:
-                frames.append(read_runs(d).obs)
-            except LandscapeError:
-                continue
-    if not frames:
-        raise AnalysisError(f"{root}: no readable runs with stored masks")
-    obs = pd.concat(frames)
-    return obs[_query(obs, where, "where")] if where else obs
-
-
-def _provenance(spec: FigureSpec, data: Any, source: _Source, selection: dict, computed: list[str]) -> dict:
-    obs = data if isinstance(data, pd.DataFrame) else data.obs
+def _provenance(spec: FigureSpec, data: Any, source: Source, selection: dict, computed: list[str]) -> dict:
+    obs = _obs_of(data)
     record: dict[str, Any] = {
         "figure": spec.name,
         "description": spec.description,
@@ -279,8 +197,9 @@ def _provenance(spec: FigureSpec, data: Any, source: _Source, selection: dict, c
         record["masks"] = [str(i) for i in obs.index]
     record["plot_params"] = dict(spec.params)
     if not isinstance(data, pd.DataFrame):
+        sets = data if isinstance(data, list) else [data]
         record["analysis"] = {
-            k: v["params"] for k, v in data.uns.items() if isinstance(v, dict) and "params" in v
+            k: v["params"] for ms in sets for k, v in ms.uns.items() if isinstance(v, dict) and "params" in v
         }
         record["computed_for_figure"] = list(computed)
     return record

@@ -51,6 +51,9 @@ class FigureSpec:
     masks
         True when the figure needs the masks themselves (one layout); False when ``obs`` is
         enough (accuracy figures can span runs of different layouts).
+    layouts
+        With ``masks``: the draw function gets a list of MaskSets, one per layout (a width
+        axis spans several), each with ``needs`` made available.
     one_density
         Restrict to the density with the most masks when several are present (distances
         between masks of different densities mix two effects).
@@ -59,7 +62,9 @@ class FigureSpec:
     aspect
         Height / width.
     description
-        One line for listings.
+        One line for listings; it opens the caption.
+    params
+        Plot parameters recorded in the provenance.
     """
 
     name: str
@@ -72,6 +77,7 @@ class FigureSpec:
     aspect: float = 0.75
     description: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    layouts: bool = False
 
 
 FIGURES: Registry[FigureSpec] = Registry("figure", "figures")
@@ -88,6 +94,7 @@ def figure(
     width: str = "single",
     aspect: float = 0.75,
     params: dict[str, Any] | None = None,
+    layouts: bool = False,
 ) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     """Register a draw function as a named figure.
 
@@ -101,7 +108,10 @@ def figure(
         STEPS.get(step)  # an unknown step is a mistake in the registration itself
 
     def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        doc = (fn.__doc__ or "").strip().splitlines()
+        import inspect
+
+        paragraph = inspect.cleandoc(fn.__doc__ or "").split("\n\n")[0]
+        doc = [" ".join(line.strip() for line in paragraph.splitlines())] if paragraph else []
         spec = FigureSpec(
             name,
             fn,
@@ -113,6 +123,7 @@ def figure(
             aspect,
             doc[0] if doc else "",
             dict(params or {}),
+            layouts,
         )
         FIGURES.add(name, spec)
         return fn

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from landscape.nn.conv_routes import ensemble_conv
+
 
 class MaskRule(Protocol):
     """What a search method supplies to the layers (see ``landscape.search.methods``)."""
@@ -128,7 +130,8 @@ class MaskedLinear(MaskedLayer):
 
 
 class MaskedConv2d(MaskedLayer):
-    """``(B, M*C_in, H, W) -> (B, M*C_out, H', W')`` as one grouped convolution."""
+    """``(B, M*C_in, H, W) -> (B, M*C_out, H', W')`` as one grouped convolution (or another
+    exact formulation chosen with :mod:`landscape.nn.conv_routes`)."""
 
     def __init__(
         self,
@@ -146,9 +149,8 @@ class MaskedConv2d(MaskedLayer):
         self.stride, self.padding = stride, padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.effective_weight()
-        w = w.reshape(self.n_masks * self.out_channels, *self.weight_shape[1:])
-        return F.conv2d(x, w, stride=self.stride, padding=self.padding, groups=self.n_masks)
+        # grouped convolution by default; other exact formulations in conv_routes
+        return ensemble_conv(x, self.effective_weight(), stride=self.stride, padding=self.padding)
 
 
 class MaskedConv1d(MaskedLayer):

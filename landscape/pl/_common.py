@@ -105,6 +105,10 @@ def legend_outside(ax: Any, where: str = "right", **kwargs: Any) -> Any:
     else:
         opts = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0)}
     opts.update({"borderaxespad": 0.0, "handlelength": 1.5, **kwargs})
+    if opts.get("title"):  # a long title beside the axes would squeeze them: wrap it
+        import textwrap
+
+        opts["title"] = textwrap.fill(str(opts["title"]), 30 if where == "right" else 60)
     return ax.legend(handles, labels, **opts)
 
 
@@ -116,7 +120,8 @@ def rotate_if_crowded(ax: Any, labels: Sequence[str]) -> None:
 
     slot_pt = ax.get_position().width * ax.figure.get_figwidth() * 72 / len(labels)
     size = mpl.font_manager.FontProperties(size=mpl.rcParams["xtick.labelsize"]).get_size_in_points()
-    if max(len(str(t)) for t in labels) * 0.6 * size > 0.9 * slot_pt:  # ~0.6 em per character
+    longest = max(len(line) for t in labels for line in str(t).splitlines() or [""])
+    if longest * 0.6 * size > 0.9 * slot_pt:  # ~0.6 em per character
         ax.tick_params(axis="x", labelrotation=30)
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")
@@ -152,3 +157,116 @@ def axis_label(column: str, values: Any = None) -> str:
     if column.endswith("_acc") or column.endswith("acc_at_best_val"):
         return accuracy_label(column, values)
     return column.replace("_", " ")
+
+
+def group_methods(obs: pd.DataFrame, labels: pd.Series) -> dict[str, str]:
+    """``{group label: method}`` for groups whose masks share one ``method`` (for colours)."""
+    if "method" not in obs.columns:
+        return {}
+    frame = pd.DataFrame(
+        {"group": pd.Series(labels).astype(str).to_numpy(), "method": obs["method"].astype(str)}
+    )
+    single = frame.groupby("group", sort=False)["method"].agg(
+        lambda m: m.iloc[0] if m.nunique() == 1 else None
+    )
+    return {g: m for g, m in single.items() if m is not None}
+
+
+# what a plot drew, for captions, tables and tests ------------------------------------------------
+
+
+def attach(target: Any, data: Any, *notes: str) -> Any:
+    """Keep the numbers a plot drew (``data``, usually its ``_prepare_*`` frame) and sentences
+    for its caption on the Axes or Figure; :func:`data_of` and :func:`notes_of` read them."""
+    target.landscape_data = data
+    target.landscape_notes = [n for n in notes if n]
+    return target
+
+
+def data_of(drawn: Any) -> Any:
+    """The numbers behind a plot drawn by ``landscape.pl`` (None when it recorded none)."""
+    for obj in (drawn, getattr(drawn, "figure", None)):
+        if obj is not None and hasattr(obj, "landscape_data"):
+            return obj.landscape_data
+    return None
+
+
+def notes_of(drawn: Any) -> list[str]:
+    """Caption sentences a plot recorded (what its bars and bands run over)."""
+    for obj in (drawn, getattr(drawn, "figure", None)):
+        if obj is not None and hasattr(obj, "landscape_notes"):
+            return list(obj.landscape_notes)
+    return []
+
+
+def networks_text(n_networks: int) -> str:
+    return "1 network" if n_networks == 1 else f"{n_networks} networks"
+
+
+# tick labels that never collide ------------------------------------------------------------------
+
+
+def spaced_labels(
+    positions: Sequence[float], labels: Sequence[str], span_pt: float, size_pt: float
+) -> list[str]:
+    """Labels at increasing ``positions`` (axis units spread over ``span_pt`` points), blank
+    where a label would run into a shown neighbour; the first and the last are always shown."""
+    pos = np.asarray(positions, dtype=float)
+    labels = [str(t) for t in labels]
+    if len(pos) < 3:
+        return labels
+    scale = span_pt / max(pos[-1] - pos[0], 1e-12)
+    half = [0.3 * size_pt * len(t) for t in labels]  # ~0.6 em per character
+
+    def fits(a: int, b: int) -> bool:
+        return (pos[b] - pos[a]) * scale >= half[a] + half[b] + 0.5 * size_pt
+
+    shown = [labels[0]] + [""] * (len(pos) - 2) + [labels[-1]]
+    last = 0
+    for k in range(1, len(pos) - 1):
+        if fits(last, k) and fits(k, len(pos) - 1):
+            shown[k], last = labels[k], k
+    return shown
+
+
+def set_value_ticks(ax: Any, values: Sequence[float]) -> None:
+    """x ticks at the data's values (density or width levels) whose labels never collide:
+    at draw time, after the layout is final, a label that would run into a neighbour is left
+    blank (the first and the last are kept)."""
+    from matplotlib import ticker
+
+    values = np.sort(np.unique(np.asarray(values, dtype=float)))
+    if not len(values):
+        return
+
+    class Spaced(ticker.Formatter):
+        def __call__(self, x: float, pos: Any = None) -> str:
+            return f"{x:g}"
+
+        def format_ticks(self, locs: Sequence[float]) -> list[str]:
+            labels = [self(v) for v in locs]
+            axes = self.axis.axes
+            points = axes.transData.transform(np.c_[locs, np.zeros(len(locs))])[:, 0] * 72 / axes.figure.dpi
+            ticks = self.axis.get_major_ticks()
+            size = ticks[0].label1.get_fontsize() if ticks else 7.0
+            order = np.argsort(points)
+            shown = spaced_labels(
+                points[order], [labels[k] for k in order], float(np.ptp(points)) or 1.0, size
+            )
+            out = [""] * len(labels)
+            for k, text in zip(order, shown):
+                out[k] = text
+            return out
+
+    ax.xaxis.set_major_locator(ticker.FixedLocator(values))
+    ax.xaxis.set_major_formatter(Spaced())
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
+
+
+def legend_names(groups: Sequence[str]) -> tuple[dict[str, str], str]:
+    """Display names of the groups shown together, and the caption note on what they hide
+    (:func:`landscape.pl.names.display_names`)."""
+    from landscape.pl.names import display_names, recipe_note
+
+    groups = [str(g) for g in groups]
+    return display_names(groups), recipe_note(groups)

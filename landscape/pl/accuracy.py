@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -10,12 +10,19 @@ import pandas as pd
 
 from landscape.errors import AnalysisError
 from landscape.pl._common import (
+    attach,
     axis_label,
+    data_of,
     group_labels,
+    group_methods,
+    legend_names,
     legend_outside,
     new_axes,
+    notes_of,
     ordered_groups,
     require_obs,
+    set_value_ticks,
+    spaced_labels,
 )
 from landscape.pl.style import MARKERS, METHOD_COLORS, figsize, group_colors
 
@@ -27,7 +34,8 @@ _DENSITY_AXES = ("density", "sparsity")
 class AccuracyData:
     """What :func:`accuracy_vs` draws.
 
-    ``curves``: ``group, x, mean, sd, n`` (one row per group and x value, sorted by x);
+    ``curves``: ``group, x, mean, sd, n, n_networks, spread`` (one row per group and x
+    value, sorted by x; ``spread`` says whether ``sd`` runs over masks or networks);
     ``dense``: the same columns for the dense reference (empty when there is none);
     ``dense_kind``: ``"line"`` (one level, drawn horizontally), ``"curve"`` or None.
     """
@@ -35,13 +43,42 @@ class AccuracyData:
     curves: pd.DataFrame
     dense: pd.DataFrame
     dense_kind: str | None
+    methods: dict[str, str] = field(default_factory=dict)
 
 
 def _summarise(frame: pd.DataFrame, by: list[str], y: str) -> pd.DataFrame:
-    stats = frame.groupby(by, sort=False)[y].agg(["mean", "std", "count"]).reset_index()
-    stats = stats.rename(columns={"std": "sd", "count": "n"})
+    """Mean and spread of ``y`` per ``by``: with one network the sd over its masks
+    (``spread == "masks"``); with several, the mean and sd over the networks' means
+    (``spread == "networks"``), so masks of one network never count as independent draws."""
+    if "network" not in frame.columns or frame["network"].nunique(dropna=False) <= 1:
+        stats = frame.groupby(by, sort=False)[y].agg(["mean", "std", "count"]).reset_index()
+        stats = stats.rename(columns={"std": "sd", "count": "n"})
+        stats["n_networks"] = 1
+        stats["spread"] = "masks"
+    else:
+        per_net = frame.groupby([*by, "network"], sort=False)[y].agg(["mean", "count"]).reset_index()
+        stats = per_net.groupby(by, sort=False).agg(
+            mean=("mean", "mean"), sd=("mean", "std"), n=("count", "sum"), n_networks=("network", "nunique")
+        )
+        stats = stats.reset_index()
+        stats["spread"] = np.where(stats["n_networks"] > 1, "networks", "masks")
+        # a point seen in one network only: the sd over its masks
+        within = frame.groupby(by, sort=False)[y].std().rename("_sd_masks").reset_index()
+        stats = stats.merge(within, on=by, how="left")
+        stats["sd"] = np.where(stats["n_networks"] > 1, stats["sd"], stats["_sd_masks"])
+        stats = stats.drop(columns="_sd_masks")
     stats["sd"] = stats["sd"].fillna(0.0)
     return stats
+
+
+def spread_text(curves: pd.DataFrame) -> str:
+    """What the error bars of an accuracy figure run over."""
+    if curves.empty or (curves["spread"] == "masks").all():
+        return "mean ± sd over masks"
+    nets = int(curves["n_networks"].max())
+    if (curves["spread"] == "networks").all():
+        return f"mean ± sd over {nets} networks"
+    return "mean ± sd over networks (masks where one network)"
 
 
 def _prepare_accuracy_vs(
@@ -65,6 +102,7 @@ def _prepare_accuracy_vs(
             "y": pd.to_numeric(obs[y], errors="coerce"),
             # one curve per configuration: the x field itself varies along it
             "group": group_labels(obs, groupby, vary=(x,)),
+            "network": obs["weight_seed"].to_numpy() if "weight_seed" in obs.columns else 0,
         },
         index=obs.index,
     )
@@ -73,6 +111,7 @@ def _prepare_accuracy_vs(
         if dense_line and "method" in obs
         else np.zeros(len(obs), bool)
     )
+    methods = group_methods(obs, frame["group"]) if "method" in obs.columns else {}
     dense = frame[is_dense].dropna(subset=["y"])
     main = frame[~is_dense].dropna(subset=["x", "y"])
     curves = _summarise(main, ["group", "x"], "y").sort_values(["group", "x"], kind="stable")
@@ -81,7 +120,7 @@ def _prepare_accuracy_vs(
         drop=True
     )
     if dense.empty:
-        return AccuracyData(curves, pd.DataFrame(columns=["x", "mean", "sd", "n"]), None)
+        return AccuracyData(curves, pd.DataFrame(columns=["x", "mean", "sd", "n"]), None, methods)
     if x in _DENSITY_AXES or dense["x"].nunique() <= 1:
         level = dense["y"]
         row = {
@@ -90,9 +129,9 @@ def _prepare_accuracy_vs(
             "sd": level.std(ddof=1) if len(level) > 1 else 0.0,
             "n": len(level),
         }
-        return AccuracyData(curves, pd.DataFrame([row]), "line")
+        return AccuracyData(curves, pd.DataFrame([row]), "line", methods)
     dense_curve = _summarise(dense.dropna(subset=["x"]), ["x"], "y").sort_values("x").reset_index(drop=True)
-    return AccuracyData(curves, dense_curve, "curve")
+    return AccuracyData(curves, dense_curve, "curve", methods)
 
 
 def accuracy_vs(
@@ -156,7 +195,8 @@ def accuracy_vs(
     for panel in axes[0][1:]:
         panel.set_ylabel("")
     legend_outside(axes[0][-1])
-    return fig
+    frames = [data_of(panel).assign(panel=value) for panel, value in zip(axes[0], values)]
+    return attach(fig, pd.concat(frames, ignore_index=True), *notes_of(axes[0][0]))
 
 
 def _draw(
@@ -164,17 +204,20 @@ def _draw(
 ) -> Any:
     if data.curves.empty and data.dense.empty:
         raise AnalysisError(f"no masks with both {x!r} and {y!r} to plot")
-    colors = group_colors(ordered_groups(data.curves["group"]))
+    colors = group_colors(ordered_groups(data.curves["group"]), data.methods)
+    names, recipe = legend_names(ordered_groups(data.curves["group"]))
     for k, (group, frame) in enumerate(data.curves.groupby("group", sort=False)):
+        null = data.methods.get(group) == "random"
         ax.errorbar(
             frame["x"],
             frame["mean"],
             yerr=frame["sd"],
             color=colors[group],
             marker=MARKERS[k % len(MARKERS)],
+            markerfacecolor="white" if null else colors[group],
             capsize=1.5,
             elinewidth=0.6,
-            label=group,
+            label=names[group],
         )
     _draw_dense(ax, data)
     xs = data.curves["x"].dropna()
@@ -182,16 +225,18 @@ def _draw(
         logx = x == "model.width_mult" and len(xs) > 0 and xs.min() > 0 and xs.max() / xs.min() >= 4
     if logx:
         ax.set_xscale("log", base=2 if x == "model.width_mult" else 10)
-    if len(xs):
-        ticks = np.sort(xs.unique())
-        if len(ticks) <= 8:
-            ax.set_xticks(ticks, _tick_labels(ticks, logx))
-            ax.minorticks_off()
+    if len(xs) and xs.nunique() <= 12:
+        set_value_ticks(ax, xs)
     ax.set_xlabel(axis_label(x))
     ax.set_ylabel(axis_label(y, obs[y]))
     if legend:
-        legend_outside(ax)
-    return ax
+        legend_outside(ax, title=spread_text(data.curves))
+    frame = data.curves.assign(reference=False)
+    if not data.dense.empty:
+        frame = pd.concat(
+            [frame, data.dense.assign(group="dense (weights trained)", reference=True)], ignore_index=True
+        )
+    return attach(ax, frame, f"Error bars: {spread_text(data.curves)}.", recipe)
 
 
 def _draw_dense(ax: Any, data: AccuracyData) -> None:
@@ -207,13 +252,8 @@ def _draw_dense(ax: Any, data: AccuracyData) -> None:
         ax.plot(d["x"], d["mean"], color=color, linestyle="--", marker="x", label="dense (weights trained)")
 
 
-def _tick_labels(ticks: np.ndarray, logx: bool) -> list[str]:
-    """Labels for every tick, blank where one would run into the previous label."""
-    pos = np.log2(ticks) if logx else ticks
-    room = 0.07 * (pos[-1] - pos[0]) if len(pos) > 1 else 0.0
-    labels, last = [], -np.inf
-    for t, p in zip(ticks, pos):
-        labels.append(f"{t:g}" if p - last >= room else "")
-        if labels[-1]:
-            last = p
-    return labels
+def _tick_labels(ticks: np.ndarray, logx: bool, width_pt: float = 150.0, size_pt: float = 7.0) -> list[str]:
+    """Labels for every tick, blank where one would run into a shown neighbour (see
+    :func:`landscape.pl._common.spaced_labels`)."""
+    pos = np.log2(ticks) if logx else np.asarray(ticks, dtype=float)
+    return spaced_labels(pos, [f"{t:g}" for t in ticks], width_pt, size_pt)

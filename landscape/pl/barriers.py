@@ -1,211 +1,112 @@
-"""Interpolation between masks: curves along the paths, the barrier matrix, barrier vs distance.
-
-Reads what ``landscape.tl.barriers`` stores: ``uns[key]["curves"]`` (one row per pair, path,
-split and alpha, with ``loss`` and ``acc``), ``uns[key]["table"]`` (one row per pair, path and
-split, with ``barrier_loss``, ``barrier_acc`` and the normalised Hamming distance ``hamming``)
-and ``obsp[key]`` (n × n, NaN where a pair was not interpolated).
-"""
+"""Loss barriers between masks: one matrix per group (only the pairs that were interpolated)
+and the barrier of each pair against its distance."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
+from landscape.pl._barrier_data import _FIX, _barrier_slot, _pair_groups
 from landscape.pl._common import (
-    accuracy_label,
+    attach,
     group_labels,
+    group_methods,
+    legend_names,
     legend_outside,
+    networks_of,
     new_axes,
     ordered_groups,
     require_obsp,
-    rotate_if_crowded,
     seed_order,
 )
-from landscape.pl.heatmap import draw_matrix
-from landscape.pl.style import group_colors
+from landscape.pl.style import figsize, group_colors
 
-METRICS = ("loss", "acc")
-_LINESTYLES = ("-", "--", ":", "-.")
-_FIX = "landscape.tl.barriers(ms)"
+#: method whose masks sit at chance loss: a flat path between two of them is no connection
+RANDOM = "random"
 
 
-def _barrier_slot(ms: Any, key: str) -> dict:
-    if key not in ms.uns or not isinstance(ms.uns[key], dict):
-        raise AnalysisError(f'uns["{key}"] is missing: run {_FIX} first')
-    return ms.uns[key]
+@dataclass
+class BarrierPanel:
+    """One group's masks that take part in an interpolated pair, and their barriers.
 
-
-def _with_names(curves: pd.DataFrame, table: Any) -> pd.DataFrame:
-    """Add the obs names of each pair to the curves (the table records them per pair)."""
-    if {"obs_i", "obs_j"} <= set(curves.columns) or not isinstance(table, pd.DataFrame):
-        return curves
-    if not {"pair", "obs_i", "obs_j"} <= set(table.columns) or "pair" not in curves.columns:
-        return curves
-    names = table.drop_duplicates("pair").set_index("pair")[["obs_i", "obs_j"]]
-    return curves.join(names, on="pair")
-
-
-def _pair_groups(frame: pd.DataFrame, labels: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
-    """The pairs whose masks are in ``labels`` and the group of each.
-
-    A pair's group is the shared group of its masks, or ``"a × b"`` across groups. Pairs are
-    found by obs name (``obs_i``/``obs_j``, or ``i``/``j`` holding names), which survives
-    subsetting the MaskSet; integer ``i``/``j`` are positions and are used only when no names
-    are recorded.
+    ``matrix[r, c]`` is the barrier between the masks on row r and column c (NaN where that
+    pair was not interpolated); ``rows``/``cols`` are their positions in the MaskSet and
+    ``row_ticks``/``col_ticks`` their search seeds (``w<weight seed>/s<search seed>`` when
+    the group spans several networks). A panel ``"a × b"`` holds pairs across two groups.
     """
-    names = labels.astype(str)
-    if {"obs_i", "obs_j"} <= set(frame.columns):
-        cols = ("obs_i", "obs_j")
-    elif pd.api.types.is_integer_dtype(frame["i"]):
-        bad = (frame["i"] < 0) | (frame["i"] >= len(names)) | (frame["j"] < 0) | (frame["j"] >= len(names))
-        if bad.any():
-            raise AnalysisError(
-                f"barrier pairs refer to masks beyond the {len(names)} in this set; rerun {_FIX}"
-            )
-        a = names.to_numpy()[frame["i"].to_numpy()]
-        b = names.to_numpy()[frame["j"].to_numpy()]
-        return frame, _combine(a, b, frame.index)
-    else:
-        cols = ("i", "j")
-    first, second = frame[cols[0]].astype(str), frame[cols[1]].astype(str)
-    present = first.isin(names.index) & second.isin(names.index)
-    frame = frame[present.to_numpy()]
-    if frame.empty:
-        raise AnalysisError(f"none of the interpolated pairs lie in this set of masks; rerun {_FIX}")
-    a = names.loc[first[present]].to_numpy()
-    b = names.loc[second[present]].to_numpy()
-    return frame, _combine(a, b, frame.index)
 
-
-def _combine(a: np.ndarray, b: np.ndarray, index: pd.Index) -> pd.Series:
-    pair = [x if x == y else " × ".join(sorted((x, y))) for x, y in zip(a, b)]
-    return pd.Series(pair, index=index, name="group")
-
-
-def _prepare_interpolation(
-    curves: pd.DataFrame,
-    labels: pd.Series,
-    metric: str = "loss",
-    split: str | Sequence[str] | None = "test",
-) -> pd.DataFrame:
-    """Mean and sd over pairs of ``metric`` at each alpha, per (group, path, split).
-
-    Returns
-    -------
-    DataFrame
-        ``group, path, split, alpha, mean, sd, n_pairs`` sorted by alpha within each curve.
-    """
-    if metric not in METRICS:
-        raise AnalysisError(f"metric: expected 'loss' or 'acc', got {metric!r}")
-    missing = {"i", "j", "path", "alpha", "split", metric} - set(curves.columns)
-    if missing:
-        raise AnalysisError(f"barrier curves lack columns {sorted(missing)}; rerun {_FIX}")
-    frame = curves
-    if split is not None:
-        splits = [split] if isinstance(split, str) else list(split)
-        frame = frame[frame["split"].isin(splits)]
-        if frame.empty:
-            raise AnalysisError(f"split: no curves for {split!r} (have {sorted(curves['split'].unique())})")
-    frame, groups = _pair_groups(frame, labels)
-    frame = frame.assign(group=groups)
-    stats = frame.groupby(["group", "path", "split", "alpha"], sort=False)[metric].agg(
-        ["mean", "std", "count"]
-    )
-    stats = stats.rename(columns={"std": "sd", "count": "n_pairs"}).reset_index()
-    stats["sd"] = stats["sd"].fillna(0.0)
-    # groups in the order their masks appear, pairs across groups after them
-    rank = {g: n for n, g in enumerate(ordered_groups(labels.astype(str)))}
-    stats["_rank"] = stats["group"].map(lambda g: rank.get(g, len(rank)))
-    stats = stats.sort_values(["_rank", "group", "path", "split", "alpha"], kind="stable")
-    return stats.drop(columns="_rank").reset_index(drop=True)
-
-
-def interpolation(
-    ms: Any,
-    *,
-    key: str = "barrier",
-    metric: str = "loss",
-    split: str | Sequence[str] | None = "test",
-    groupby: Any = "config",
-    ax: Any = None,
-) -> Any:
-    """Loss or accuracy along the interpolation paths between masks (mean ± sd over pairs).
-
-    Parameters
-    ----------
-    ms
-        MaskSet with ``uns[key]["curves"]`` (from ``landscape.tl.barriers``).
-    key
-        The slot the barrier tool wrote.
-    metric
-        ``"loss"`` or ``"acc"``.
-    split
-        Data split(s) to show (``"test"``, ``"train"``, a list, or None for all).
-    groupby
-        obs column naming the groups; colour = group, line style = path (and split).
-    ax
-        Axes to draw on.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    curves = _barrier_slot(ms, key).get("curves")
-    if not isinstance(curves, pd.DataFrame) or curves.empty:
-        raise AnalysisError(f'uns["{key}"]["curves"] is empty: run {_FIX} first')
-    curves = _with_names(curves, ms.uns[key].get("table"))
-    data = _prepare_interpolation(curves, group_labels(ms.obs, groupby), metric, split)
-    ax = new_axes(ax)
-    colors = group_colors(ordered_groups(data["group"]))
-    styles = {
-        k: _LINESTYLES[n % len(_LINESTYLES)]
-        for n, k in enumerate(dict.fromkeys(zip(data["path"], data["split"])))
-    }
-    several_splits = data["split"].nunique() > 1
-    for (group, path, sp), frame in data.groupby(["group", "path", "split"], sort=False):
-        x, mean, sd = frame["alpha"].to_numpy(), frame["mean"].to_numpy(), frame["sd"].to_numpy()
-        color = colors[group]
-        ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.18, linewidth=0)
-        label = f"{group}, {path}" + (f" ({sp})" if several_splits else "")
-        ax.plot(x, mean, color=color, linestyle=styles[(path, sp)], label=label)
-    ax.set_xlabel(r"interpolation coefficient $\alpha$")
-    split_text = split if isinstance(split, str) else "all splits" if split is None else "/".join(split)
-    ylabel = f"{split_text} loss" if metric == "loss" else accuracy_label(f"{split_text}_acc", curves["acc"])
-    ax.set_ylabel(ylabel.replace("_", " "))
-    ax.set_xlim(0, 1)
-    legend_outside(ax)
-    return ax
+    group: str
+    matrix: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    row_ticks: list[str]
+    col_ticks: list[str]
 
 
 @dataclass
 class BarrierMatrixData:
-    """The reordered barrier matrix and where each group's block starts."""
+    """The panels drawn and the groups left out (with the reason)."""
 
-    matrix: np.ndarray
-    order: np.ndarray  # positions of the masks on the rows/columns
-    groups: list[str]
-    bounds: list[int]  # first row of each group, plus the total size at the end
+    panels: list[BarrierPanel]
+    left_out: dict[str, str] = field(default_factory=dict)
+
+
+def _ticks(obs: pd.DataFrame | None, positions: np.ndarray) -> list[str]:
+    if obs is None or "search_seed" not in obs.columns:
+        return [str(p) for p in positions]
+    seeds = obs["search_seed"].to_numpy()[positions]
+    if "weight_seed" in obs.columns and obs["weight_seed"].iloc[positions].nunique() > 1:
+        nets = obs["weight_seed"].to_numpy()[positions]
+        return [f"w{w}/s{s}" for w, s in zip(nets, seeds)]
+    return [str(s) for s in seeds]
 
 
 def _prepare_barrier_matrix(
-    matrix: np.ndarray, labels: pd.Series, order: np.ndarray | None = None
+    matrix: np.ndarray,
+    labels: pd.Series,
+    order: np.ndarray | None = None,
+    exclude: dict[str, str] | None = None,
+    obs: pd.DataFrame | None = None,
 ) -> BarrierMatrixData:
-    """Reorder masks by group (first-seen order) then by ``order``; NaN stays NaN."""
+    """One panel per group (first-seen order) holding only its masks that take part in an
+    interpolated pair, in ``order``; a panel per pair of groups with pairs across them.
+    Groups in ``exclude`` (``{group: reason}``) are left out and named in ``left_out``."""
     matrix = np.asarray(matrix, dtype=float)
     labels = pd.Series(labels).astype(str).to_numpy()
     if matrix.shape != (len(labels), len(labels)):
         raise AnalysisError(f"barrier matrix {matrix.shape} does not match {len(labels)} masks")
     order = np.arange(len(labels)) if order is None else np.asarray(order)
-    groups = ordered_groups(labels)
-    blocks = [order[labels[order] == g] for g in groups]
-    full = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.intp)
-    bounds = list(np.cumsum([0] + [len(b) for b in blocks]))
-    return BarrierMatrixData(matrix[np.ix_(full, full)], full, groups, [int(b) for b in bounds])
+    exclude = dict(exclude or {})
+    groups = [g for g in ordered_groups(labels)]
+    members = {g: order[labels[order] == g] for g in groups}
+    done = np.isfinite(matrix)
+    panels, left_out = [], {}
+    for x, a in enumerate(groups):
+        for b in groups[x:]:
+            if a in exclude or b in exclude:
+                for g in (a, b):
+                    if g in exclude and done[np.ix_(members[g], members[g])].any():
+                        left_out[g] = exclude[g]
+                continue
+            block = done[np.ix_(members[a], members[b])]
+            if not block.any():
+                continue
+            if a == b:
+                used = block.any(axis=0) | block.any(axis=1)
+                rows = cols = members[a][used]
+            else:
+                rows, cols = members[a][block.any(axis=1)], members[b][block.any(axis=0)]
+            name = a if a == b else f"{a} × {b}"
+            panels.append(
+                BarrierPanel(
+                    name, matrix[np.ix_(rows, cols)], rows, cols, _ticks(obs, rows), _ticks(obs, cols)
+                )
+            )
+    return BarrierMatrixData(panels, left_out)
 
 
 def barrier_matrix(
@@ -214,31 +115,84 @@ def barrier_matrix(
     key: str = "barrier",
     groupby: Any = "config",
     cmap: str = "magma",
-    ax: Any = None,
+    include_random: bool = False,
 ) -> Any:
-    """Heatmap of ``obsp[key]`` (the barrier of each interpolated pair), blank where not computed.
+    """The barrier of each interpolated pair: one small matrix per group with only the masks
+    that take part in a computed pair (no empty blocks), one colour scale for all.
 
-    Masks are ordered by group then seed; thin lines separate the groups.
+    Random-mask runs (``method == "random"``) are left out unless ``include_random``: both
+    ends of their paths sit at chance loss, so a flat path says nothing about connectivity.
 
     Returns
     -------
-    matplotlib.axes.Axes
+    matplotlib.figure.Figure
     """
+    import matplotlib.pyplot as plt
+
     matrix = require_obsp(ms, key, _FIX)
-    data = _prepare_barrier_matrix(matrix, group_labels(ms.obs, groupby), seed_order(ms.obs))
-    if not np.isfinite(data.matrix).any():
-        raise AnalysisError(f'obsp["{key}"] has no computed pair: run {_FIX} first')
-    ax = new_axes(ax)
-    draw_matrix(ax, data.matrix, cmap=cmap, label=_barrier_label(ms.uns.get(key, {})))
-    for b in data.bounds[1:-1]:
-        ax.axhline(b - 0.5, color="black", linewidth=0.5)
-        ax.axvline(b - 0.5, color="black", linewidth=0.5)
-    centres = [(lo + hi - 1) / 2 for lo, hi in zip(data.bounds[:-1], data.bounds[1:])]
-    ax.set_xticks(centres, data.groups)
-    rotate_if_crowded(ax, data.groups)
-    ax.set_yticks(centres, data.groups)
-    ax.tick_params(length=0)
-    return ax
+    labels = group_labels(ms.obs, groupby)
+    methods = group_methods(ms.obs, labels)
+    exclude = {} if include_random else {
+        g: "random masks: both ends at chance loss, a flat path is no connection" for g, m in methods.items() if m == RANDOM
+    }  # fmt: skip
+    data = _prepare_barrier_matrix(matrix, labels, seed_order(ms.obs), exclude, ms.obs)
+    if not data.panels:
+        raise AnalysisError(f'obsp["{key}"] has no computed pair outside random-mask runs: run {_FIX} first')
+    finite = np.concatenate([p.matrix[np.isfinite(p.matrix)] for p in data.panels])
+    vmin, vmax = float(finite.min()), float(finite.max())
+    if vmax - vmin < 1e-9:  # one value everywhere: a scale around it, not a degenerate one
+        vmin, vmax = vmin - max(abs(vmin), 1.0) * 0.05, vmax + max(abs(vmax), 1.0) * 0.05
+    n = len(data.panels)
+    cols = min(n, 3)
+    rows = int(np.ceil(n / cols))
+    width, _ = figsize("single" if n == 1 else "double")
+    fig, axes = plt.subplots(rows, cols, figsize=(width, 2.3 * rows), squeeze=False)
+    colors = group_colors([p.group for p in data.panels], methods)
+    names, recipe = legend_names([*ordered_groups(labels)])
+    names = {
+        **names,
+        **{p.group: " × ".join(names.get(g, g) for g in p.group.split(" × ")) for p in data.panels},
+    }
+    image = None
+    for k, panel in enumerate(data.panels):
+        ax = axes[k // cols][k % cols]
+        import matplotlib as mpl
+
+        colormap = mpl.colormaps[cmap].with_extremes(bad=(0.93, 0.93, 0.93, 1.0))
+        image = ax.imshow(
+            np.ma.masked_invalid(panel.matrix), cmap=colormap, vmin=vmin, vmax=vmax, interpolation="nearest"
+        )
+        ax.set_title(names[panel.group], color=colors.get(panel.group, "black"))
+        step = max(1, int(np.ceil(len(panel.col_ticks) / 8)))
+        ax.set_xticks(range(0, len(panel.col_ticks), step), panel.col_ticks[::step])
+        ax.set_yticks(range(0, len(panel.row_ticks), step), panel.row_ticks[::step])
+        ax.tick_params(length=0, labelsize=6)
+        seeds = "w<weight seed>/s<search seed>" if "/" in "".join(panel.col_ticks) else "search seed"
+        ax.set_xlabel(seeds, fontsize=6)
+        ax.spines[["top", "right"]].set_visible(True)
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
+    bar = fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.046, pad=0.04)
+    bar.set_label(_barrier_label(ms.uns.get(key, {})))
+    bar.outline.set_linewidth(0.5)
+    table = pd.concat([_panel_table(ms, p) for p in data.panels], ignore_index=True)
+    notes = ["Cells: search seeds of the two masks of a pair; grey: pair not interpolated."]
+    notes += [f"Left out {names.get(g, g)}: {why}." for g, why in data.left_out.items()]
+    return attach(fig, table, *notes, recipe)
+
+
+def _panel_table(ms: Any, panel: BarrierPanel) -> pd.DataFrame:
+    r, c = np.nonzero(np.isfinite(panel.matrix))
+    keep = (panel.rows[r] < panel.cols[c]) if panel.group.find(" × ") < 0 else np.ones(len(r), bool)
+    names = ms.obs.index.astype(str)
+    return pd.DataFrame(
+        {
+            "group": panel.group,
+            "mask_a": names[panel.rows[r[keep]]],
+            "mask_b": names[panel.cols[c[keep]]],
+            "barrier": panel.matrix[r[keep], c[keep]],
+        }
+    )
 
 
 def _barrier_label(slot: Any) -> str:
@@ -289,22 +243,26 @@ def barrier_vs_distance(
     table = _barrier_slot(ms, key).get("table")
     if not isinstance(table, pd.DataFrame) or table.empty:
         raise AnalysisError(f'uns["{key}"]["table"] is empty: run {_FIX} first')
-    data = _prepare_barrier_vs_distance(table, group_labels(ms.obs, groupby), metric, split)
+    labels = group_labels(ms.obs, groupby)
+    data = _prepare_barrier_vs_distance(table, labels, metric, split)
     ax = new_axes(ax)
-    colors = group_colors(ordered_groups(data["group"]))
+    methods = group_methods(ms.obs, labels)
+    colors = group_colors(ordered_groups(data["group"]), methods)
     markers = {p: m for p, m in zip(dict.fromkeys(data["path"]), ("o", "^", "s", "D"))}
+    names, recipe = legend_names(ordered_groups(data["group"]))
     for (group, path), frame in data.groupby(["group", "path"], sort=False):
-        ax.scatter(
-            frame["hamming"],
-            frame["barrier"],
-            s=8,
-            color=colors[group],
-            marker=markers[path],
-            label=f"{group}, {path}",
-            linewidths=0,
-        )
+        null = methods.get(group) == RANDOM
+        paint = {"facecolors": "none", "edgecolors": colors[group], "linewidths": 0.6} if null else {
+            "color": colors[group], "linewidths": 0}  # fmt: skip
+        ax.scatter(frame["hamming"], frame["barrier"], s=8, marker=markers[path],
+                   label=f"{names[group]}, {path}", **paint)  # fmt: skip
     ax.axhline(0.0, color="black", linewidth=0.5)
     ax.set_xlabel("normalised Hamming distance")
     ax.set_ylabel(f"{split} {'loss' if metric == 'loss' else 'accuracy'} barrier")
     legend_outside(ax)
-    return ax
+    nets = networks_of(ms.obs)
+    n_nets = len(set(nets.tolist())) if nets is not None else 1
+    note = f"Each point: one interpolated pair of masks of one network ({n_nets} networks)."
+    if (pd.Series(methods).reindex(data["group"].unique()) == RANDOM).any():
+        note += " Open marks: random-mask runs (ends at chance loss: a low barrier is no connection)."
+    return attach(ax, data, note, recipe)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
-from landscape.pl._common import legend_outside, new_axes
-from landscape.pl.style import GREY, method_color
+from landscape.pl._common import attach, legend_names, legend_outside, new_axes
+from landscape.pl.style import GREY, figsize, method_color
 
 _FIX = "landscape.tl.consensus(ms)"
 
@@ -68,21 +69,6 @@ def _consensus_slot(ms: Any, key: str) -> dict:
     return slot
 
 
-def _group_entry(slot: dict, group: str | None, key: str) -> tuple[str, dict]:
-    """The stored group matching ``group``: its exact label, or one part of it (``tl.consensus``
-    labels groups by the fields that differ, ``"biprop · epochs 2"``)."""
-    groups = [str(g) for g, v in slot.items() if isinstance(v, dict) and "freq" in v]
-    if not groups:
-        raise AnalysisError(f'uns["{key}"] holds no per-weight frequencies: run {_FIX} first')
-    if group is None:
-        return groups[0], slot[groups[0]]
-    group = str(group)
-    matches = [g for g in groups if g == group] or [g for g in groups if group in g.split(" · ")]
-    if not matches:
-        raise AnalysisError(f"group: no consensus for {group!r} (have {'; '.join(groups)})")
-    return matches[0], slot[matches[0]]
-
-
 def _n_masks(entry: dict, slot: dict, group: str) -> int:
     if "n_masks" in entry:
         return int(entry["n_masks"])
@@ -95,9 +81,31 @@ def _n_masks(entry: dict, slot: dict, group: str) -> int:
     raise AnalysisError(f'uns["consensus"]["{group}"] does not record n_masks; rerun {_FIX}')
 
 
-def _short(label: str) -> str:
-    """The label as legends and colours use it (the method when it is the only part)."""
-    return label
+def _base_groups(slot: dict) -> dict[str, list[str]]:
+    """``{group: [stored entries]}``: ``tl.consensus`` stores one entry per network of a group
+    that spans several (``"<group> · weight seed <w>"``)."""
+    entries = [str(g) for g, v in slot.items() if isinstance(v, dict) and "freq" in v]
+    out: dict[str, list[str]] = {}
+    for entry in entries:
+        base = re.sub(r" · weight seed [^·]+$", "", entry)
+        out.setdefault(base, []).append(entry)
+    return out
+
+
+def _pooled_frequencies(slot: dict, entries: list[str], layer: str | None) -> tuple[dict, int, int]:
+    """Per-weight counts of the group's networks that hold its most common number of masks
+    (``{"<entry>/<layer>": counts}``), that number and how many networks were used."""
+    sizes = {e: _n_masks(slot[e], slot, e) for e in entries}
+    n_masks = max(set(sizes.values()), key=lambda n: (list(sizes.values()).count(n), n))
+    used = [e for e in entries if sizes[e] == n_masks]
+    freq = {}
+    for entry in used:
+        layers = slot[entry]["freq"]
+        if layer is not None and layer not in layers:
+            raise AnalysisError(f"layer: no frequencies for {layer!r} (layers: {', '.join(layers)})")
+        for name in [layer] if layer is not None else layers:
+            freq[f"{entry}/{name}"] = layers[name]
+    return freq, n_masks, len(used)
 
 
 def selection_frequency(
@@ -109,14 +117,19 @@ def selection_frequency(
     logy: bool = True,
     ax: Any = None,
 ) -> Any:
-    """Share of weights kept by exactly k of the n masks, against Binomial(n, density).
+    """Share of weights kept by exactly k of the n masks of a group, against Binomial(n,
+    density), for every group (one panel each) or one.
+
+    A group spanning several networks pools the counts of its networks (each counted within
+    its own network) whose number of masks is the group's most common one; the null is then
+    the mixture of the networks' and layers' binomials.
 
     Parameters
     ----------
     ms
         MaskSet with ``uns[key]`` from ``landscape.tl.consensus``.
     group
-        Which group's masks (default: the first one stored).
+        One group's label (or a part of it, such as its method); default: every group.
     layer
         One layer, or None for the whole network (layers pooled, null a size-weighted
         mixture of per-layer binomials).
@@ -125,42 +138,74 @@ def selection_frequency(
     logy
         Log-scale y axis (the null's tails are many orders of magnitude below its peak).
     ax
-        Axes to draw on.
+        Axes to draw on (when one group is drawn).
 
     Returns
     -------
-    matplotlib.axes.Axes
+    matplotlib.axes.Axes for one group, else a matplotlib.figure.Figure (one panel per group).
     """
     slot = _consensus_slot(ms, key)
-    group, entry = _group_entry(slot, group, key)
-    freq = entry["freq"]
-    if layer is not None:
-        if layer not in freq:
-            raise AnalysisError(f"layer: no frequencies for {layer!r} (layers: {', '.join(freq)})")
-        freq = {layer: freq[layer]}
-    n_masks = _n_masks(entry, slot, group)
-    data = _prepare_selection_frequency(freq, n_masks)
-    ax = new_axes(ax)
-    name = _short(group)
-    ax.bar(
-        data["k"],
-        data["fraction"],
-        width=0.8,
-        color=method_color(name),
-        alpha=0.8,
-        label=f"{name} masks",
-        linewidth=0,
-    )
+    bases = _base_groups(slot)
+    if not bases:
+        raise AnalysisError(f'uns["{key}"] holds no per-weight frequencies: run {_FIX} first')
+    names, recipe = legend_names(list(bases))
+    if group is not None:
+        group = str(group)
+        matches = (
+            [b for b in bases if b == group]
+            or [b for b in bases if group in b.split(" · ")]
+            or [b for b, entries in bases.items() if group in entries]
+        )
+        if not matches:
+            raise AnalysisError(f"group: no consensus for {group!r} (have {'; '.join(bases)})")
+        bases = {matches[0]: bases[matches[0]]}
+    frames = []
+    for base, entries in bases.items():
+        freq, n_masks, n_nets = _pooled_frequencies(slot, entries, layer)
+        frames.append(
+            _prepare_selection_frequency(freq, n_masks).assign(
+                group=base, shown=names[base], n_masks=n_masks, n_networks=n_nets
+            )
+        )
+    if len(frames) == 1:
+        ax = new_axes(ax)
+        _draw_panel(ax, frames[0], layer, logy, legend=True)
+        return attach(ax, frames[0], _NOTE, recipe)
+    import matplotlib.pyplot as plt
+
+    n = len(frames)
+    cols = min(n, 3)
+    rows = int(np.ceil(n / cols))
+    width, _ = figsize("double")
+    fig, axes = plt.subplots(rows, cols, figsize=(width, 2.0 * rows), squeeze=False, sharey=True)
+    for k, frame in enumerate(frames):
+        _draw_panel(axes[k // cols][k % cols], frame, layer, logy, legend=False)
+        if k % cols:
+            axes[k // cols][k % cols].set_ylabel("")
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    null = [h for h, text in zip(handles, labels) if text.startswith("independent")]
+    fig.legend(null, ["independent masks (binomial at each layer's density)"], loc="outside lower center")
+    return attach(fig, pd.concat(frames, ignore_index=True), _NOTE, recipe)
+
+
+_NOTE = (
+    "Bars: share of weights kept by exactly k masks of a group (counted within each network); "
+    "dashed: independent masks at each layer's density (binomial)."
+)
+
+
+def _draw_panel(ax: Any, data: pd.DataFrame, layer: str | None, logy: bool, legend: bool) -> None:
+    from matplotlib import ticker
+
+    group = str(data["group"].iloc[0])
+    n_masks, n_nets = int(data["n_masks"].iloc[0]), int(data["n_networks"].iloc[0])
+    ax.bar(data["k"], data["fraction"], width=0.8, color=method_color(group), alpha=0.85, linewidth=0,
+           label=f"{data['shown'].iloc[0]} masks")  # fmt: skip
     shown = data[data["expected"] > 0] if logy else data
-    ax.plot(
-        shown["k"],
-        shown["expected"],
-        color=GREY,
-        marker="o",
-        markersize=2.5,
-        linestyle="--",
-        label=f"independent masks\n(binomial, n={n_masks})",
-    )
+    ax.plot(shown["k"], shown["expected"], color=GREY, marker="o", markersize=2.5, linestyle="--",
+            label=f"independent masks\n(binomial, n={n_masks})")  # fmt: skip
     if logy:
         ax.set_yscale("log")
         positive = np.concatenate(
@@ -168,7 +213,12 @@ def selection_frequency(
         )
         if positive.size:
             ax.set_ylim(bottom=max(positive.min() / 2, 1e-12))
+    nets = f", {n_nets} networks" if n_nets > 1 else ""
+    ax.set_title(f"{data['shown'].iloc[0]} ({n_masks} masks{nets})")
     ax.set_xlabel(f"masks keeping the weight (of {n_masks})")
+    step = max(1, int(np.ceil((n_masks + 1) / 10)))
+    ax.set_xticks(range(0, n_masks + 1, step))
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
     ax.set_ylabel("fraction of weights" + (f" in {layer}" if layer else ""))
-    legend_outside(ax)
-    return ax
+    if legend:
+        legend_outside(ax)

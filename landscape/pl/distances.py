@@ -10,7 +10,10 @@ import pandas as pd
 from landscape.errors import AnalysisError
 from landscape.pl._baseline import chance_distance
 from landscape.pl._common import (
+    attach,
     group_labels,
+    group_methods,
+    legend_names,
     legend_outside,
     metric_label,
     networks_of,
@@ -135,9 +138,10 @@ def distance_distribution(
         [RANDOM] if (data["group"] == RANDOM).any() else []
     )
     ax = new_axes(ax)
-    colors = group_colors(groups)
+    colors = group_colors(groups, group_methods(ms.obs, labels))
     for x, group in enumerate(groups):
         _draw_violin(ax, x, data.loc[data["group"] == group, "value"].to_numpy(), colors[group])
+    chance = None
     if null in ("analytic", "both"):
         counts = layer_counts(ms)
         sizes = np.array([s.numel for s in ms.layout])
@@ -145,11 +149,26 @@ def distance_distribution(
         chance = _prepare_chance_levels(counts[keep], sizes, labels[keep], metric, similarity)
         _draw_chance(ax, chance, groups)
         legend_outside(ax, where="top")
-    ax.set_xticks(range(len(groups)), groups)
-    rotate_if_crowded(ax, groups)
+    names, recipe = legend_names([g for g in groups if g != RANDOM])
+    ticks = ["random-mask runs" if g == RANDOM else names[g] for g in groups]
+    ax.set_xticks(range(len(groups)), ticks)
+    rotate_if_crowded(ax, ticks)
     ax.set_xlim(-0.6, len(groups) - 0.4)
+    nets = networks_of(ms.obs)
+    n_nets = len(set(nets.tolist())) if nets is not None else 1
     ax.set_ylabel(f"{metric_label(metric, similarity)} (pairs)")
-    return ax
+    summary = data.groupby("group", sort=False)["value"].agg(["count", "mean", "median", "min", "max"])
+    summary = summary.rename(columns={"count": "n_pairs"}).reset_index()
+    if chance is not None:
+        summary = summary.merge(
+            chance.add_prefix("chance_").rename(columns={"chance_group": "group"}), on="group", how="left"
+        )
+    note = "Violins and dots: pairs of masks within one network"
+    note += f" ({n_nets} networks pooled)" if n_nets > 1 else ""
+    note += "; black bar: median"
+    if chance is not None:
+        note += "; grey band: analytic chance of independent random masks (mean ± 2 sd of one pair)"
+    return attach(ax, summary, note + ".", recipe)
 
 
 def _draw_violin(ax: Any, x: float, values: np.ndarray, color: str) -> None:
@@ -167,17 +186,12 @@ def _draw_violin(ax: Any, x: float, values: np.ndarray, color: str) -> None:
 
 
 def _draw_chance(ax: Any, chance: pd.DataFrame, groups: list[str]) -> None:
+    # above the violins (a narrow band would vanish behind them), edged so that it stays visible
     for n, (_, row) in enumerate(chance.iterrows()):
         x = groups.index(row["group"])
-        label = "random masks (mean ± 2 sd)" if n == 0 else None
-        ax.fill_between(
-            [x - 0.4, x + 0.4],
-            row["lo"],
-            row["hi"],
-            color=GREY,
-            alpha=0.3,
-            linewidth=0,
-            zorder=1,
-            label=label,
-        )
-        ax.hlines(row["mean"], x - 0.4, x + 0.4, color=GREY, linestyle="--", linewidth=0.8, zorder=2)
+        label = "independent random masks, analytic (mean ± 2 sd)" if n == 0 else None
+        ax.fill_between([x - 0.42, x + 0.42], row["lo"], row["hi"], color=GREY, alpha=0.35, linewidth=0,
+                        zorder=5, label=label)  # fmt: skip
+        for edge in (row["lo"], row["hi"]):
+            ax.hlines(edge, x - 0.42, x + 0.42, color="#666666", linewidth=0.5, zorder=6)
+        ax.hlines(row["mean"], x - 0.42, x + 0.42, color="#333333", linestyle="--", linewidth=0.9, zorder=6)

@@ -9,7 +9,17 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
-from landscape.pl._common import axis_label, legend_outside, new_axes, ordered_groups, require_obs
+from landscape.pl._common import (
+    attach,
+    axis_label,
+    group_labels,
+    group_methods,
+    legend_names,
+    legend_outside,
+    new_axes,
+    ordered_groups,
+    require_obs,
+)
 from landscape.pl.style import MARKERS, group_colors
 
 BASES = ("pca", "mds", "tsne", "umap")
@@ -81,6 +91,7 @@ def embedding(
     dims: tuple[int, int] = (0, 1),
     cmap: str = "viridis",
     size: float | None = None,
+    groupby: Any = "config",
     ax: Any = None,
 ) -> Any:
     """Scatter of ``obsm["X_<basis>"]`` coloured by an obs column.
@@ -95,13 +106,16 @@ def embedding(
         ``"pca"``, ``"mds"``, ``"tsne"`` or ``"umap"`` (any ``X_<basis>`` slot works).
     color
         obs column: categorical values get the method palette and a legend, numeric values
-        (``density``, ``test_acc``...) a colour bar. None draws every mask in one colour.
+        (``density``, ``test_acc``...) a colour bar; ``"group"``: the groups of ``groupby``
+        (one per configuration by default). None draws every mask in one colour.
     dims
         The two embedding dimensions shown.
     cmap
         Colour map of numeric values.
     size
         Marker area in pt² (default: smaller for large sets).
+    groupby
+        Grouping used by ``color="group"``.
     ax
         Axes to draw on.
 
@@ -112,13 +126,20 @@ def embedding(
     key = f"X_{basis}"
     if key not in ms.obsm:
         raise AnalysisError(f'obsm["{key}"] is missing: run landscape.tl.{basis}(ms) first')
-    values = require_obs(ms.obs, color) if color is not None else pd.Series("masks", index=ms.obs.index)
+    methods: dict[str, str] = {}
+    if color == "group":  # the toolkit's groups (one per configuration)
+        values = group_labels(ms.obs, groupby)
+        methods = group_methods(ms.obs, values)
+    else:
+        values = require_obs(ms.obs, color) if color is not None else pd.Series("masks", index=ms.obs.index)
     data = _prepare_embedding(np.asarray(ms.obsm[key]), values, dims)
     ax = new_axes(ax)
     size = size if size is not None else float(np.clip(400 / np.sqrt(max(len(data.frame), 1)), 3, 30))
     frame = data.frame
     if data.categorical:
-        colors = group_colors(data.categories)
+        colors = group_colors(data.categories, methods)
+        names, recipe = legend_names(data.categories) if color in ("method", "group") else ({}, "")
+        show = names.get if names else str
         for k, cat in enumerate(data.categories):
             part = frame[frame["value"] == cat]
             ax.scatter(
@@ -127,13 +148,13 @@ def embedding(
                 s=size,
                 color=colors[cat],
                 marker=MARKERS[k % len(MARKERS)],
-                label=cat,
+                label=show(cat),
                 linewidths=0.3,
                 edgecolors="white",
                 alpha=0.9,
             )
         if color is not None:
-            legend_outside(ax, title=axis_label(color), markerscale=1.2)
+            legend_outside(ax, title=None if color == "group" else axis_label(color), markerscale=1.2)
     else:
         points = ax.scatter(
             frame["x"], frame["y"], c=frame["value"], s=size, cmap=cmap, linewidths=0.3, edgecolors="white"
@@ -147,4 +168,9 @@ def embedding(
         ax.set_aspect("equal", adjustable="datalim")
         ax.set_xticks([])
         ax.set_yticks([])
-    return ax
+    table = frame.rename(
+        columns={"x": f"{basis}_{dims[0] + 1}", "y": f"{basis}_{dims[1] + 1}", "value": color or "value"}
+    )
+    recipe = recipe if data.categorical else ""
+    what = axis_label(color) if color not in (None, "group") else ("all masks" if color is None else "group")
+    return attach(ax, table.reset_index(names="mask"), f"Each point: one mask; colour: {what}.", recipe)

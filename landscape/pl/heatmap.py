@@ -10,7 +10,9 @@ import pandas as pd
 
 from landscape.errors import AnalysisError
 from landscape.pl._common import (
+    attach,
     group_labels,
+    legend_names,
     metric_label,
     new_axes,
     ordered_groups,
@@ -84,15 +86,24 @@ def _prepare_similarity_heatmap(
     return HeatmapData(matrix, lower, upper, list(names[pos_a]), list(names[pos_b]), ticks, title)
 
 
+def _match_group(groups: list[str], value: str, name: str) -> str:
+    """``value`` itself, or the one group whose label has it as a part (``"biprop"`` for
+    ``"biprop · init kaiming_normal"``)."""
+    if value in groups:
+        return value
+    matches = [g for g in groups if value in g.split(" · ") or value in g.split(" (pools")[0].split(" · ")]
+    if len(matches) == 1:
+        return matches[0]
+    what = "several groups" if matches else "no group"
+    raise AnalysisError(f"{name}: {what} {value!r} (groups: {', '.join(groups)})")
+
+
 def _pick_groups(groups: list[str], lower: str | None, upper: str | None) -> tuple[str, str]:
-    for name, value in (("lower", lower), ("upper", upper)):
-        if value is not None and str(value) not in groups:
-            raise AnalysisError(f"{name}: no group {value!r} (groups: {', '.join(groups)})")
-    lower = str(lower) if lower is not None else groups[0]
-    if upper is None:
-        others = [g for g in groups if g != lower]
-        upper = others[0] if others else lower
-    return lower, str(upper)
+    lower = _match_group(groups, str(lower), "lower") if lower is not None else groups[0]
+    if upper is not None:
+        return lower, _match_group(groups, str(upper), "upper")
+    others = [g for g in groups if g != lower]
+    return lower, others[0] if others else lower
 
 
 def similarity_heatmap(
@@ -146,9 +157,23 @@ def similarity_heatmap(
     ax.set_yticks(ticks, [data.ticklabels[t] for t in ticks])
     ax.set_xlabel(data.tick_title)
     ax.set_ylabel(data.tick_title)
-    title = data.lower if data.lower == data.upper else f"upper: {data.upper}   lower: {data.lower}"
-    ax.set_title(title)
-    return ax
+    names, recipe = legend_names([data.lower, data.upper])
+    low, up = names[data.lower], names[data.upper]
+    ax.set_title(low if data.lower == data.upper else f"upper: {up}   lower: {low}")
+    r, c = np.nonzero(np.isfinite(data.matrix))
+    below = r > c
+    table = pd.DataFrame(
+        {
+            "triangle": np.where(below, "lower", "upper"),
+            "group": np.where(below, data.lower, data.upper),
+            "row": [data.ticklabels[k] for k in r],
+            "column": [data.ticklabels[k] for k in c],
+            "value": data.matrix[r, c],
+        }
+    )
+    return attach(
+        ax, table, f"Each cell: one pair of masks of one network; ticks: {data.tick_title}.", recipe
+    )
 
 
 def draw_matrix(ax: Any, matrix: np.ndarray, *, cmap: str, vmin=None, vmax=None, label: str = "") -> Any:

@@ -9,9 +9,13 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
+from landscape.grouping import group_masks
 from landscape.pl._baseline import chance_distance
 from landscape.pl._common import (
+    attach,
     group_labels,
+    group_methods,
+    legend_names,
     legend_outside,
     metric_label,
     networks_of,
@@ -22,7 +26,11 @@ from landscape.pl._common import (
     within_pairs,
 )
 from landscape.pl._counts import layer_counts
+from landscape.pl.names import display_names, layer_labels
 from landscape.pl.style import GREY, group_colors
+
+RANDOM = "random"
+NULL_COLOR = "#555555"  # random-mask runs: darker than the analytic band, open markers
 
 
 def _prepare_layer_overlap(
@@ -130,6 +138,40 @@ def _prepare_layer_baseline(
     return pd.DataFrame(rows, columns=["groups", "layer", "layer_index", "mean", "sd", "lo", "hi"])
 
 
+def _prepare_network_intervals(
+    summary: pd.DataFrame, full_labels: dict[str, str], metric: str
+) -> pd.DataFrame:
+    """Per (group, layer) the mean over networks and its 95% interval from a ``tl.diversity``
+    summary (``group`` renamed to the labels the plot shows)."""
+    rows = summary[(summary["metric"] == metric) & (summary["layer"] != "whole")]
+    rows = rows[rows["group"].astype(str).isin(full_labels)]
+    return pd.DataFrame(
+        {
+            "group": rows["group"].astype(str).map(full_labels).to_numpy(),
+            "layer": rows["layer"].to_numpy(),
+            "network_mean": rows["similarity"].to_numpy(float),
+            "ci_low": rows["similarity_ci_low"].to_numpy(float),
+            "ci_high": rows["similarity_ci_high"].to_numpy(float),
+            "n_networks": rows["n_networks"].to_numpy(),
+            "interval": rows["interval"].to_numpy(),
+        }
+    )
+
+
+def _summary_for(ms: Any, groupby: Any, metric: str) -> pd.DataFrame | None:
+    """The per-layer ``tl.diversity`` summary of ``ms`` when it used this grouping and metric."""
+    from landscape.tl.baseline import _describe_groupby
+
+    for key in (f"diversity_{metric}", "diversity"):
+        slot = ms.uns.get(key)
+        if not isinstance(slot, dict) or not isinstance(slot.get("summary"), pd.DataFrame):
+            continue
+        params = slot.get("params", {})
+        if params.get("metric") == metric and params.get("groupby") == _describe_groupby(groupby):
+            return slot["summary"]
+    return None
+
+
 def layer_overlap(
     ms: Any,
     *,
@@ -145,15 +187,19 @@ def layer_overlap(
     ----------
     ms
         MaskSet with ``obsp["dist_<metric>_layers"]`` (from ``landscape.tl.distances``).
+        When ``uns["diversity"]`` (``tl.diversity`` with the same metric and grouping) is
+        present and a group spans several networks, its points are the mean over networks
+        with the 95% interval over networks as error bars.
     metric
         ``"jaccard"`` or ``"hamming"``.
     groupby
         ``"config"`` (default): one group per configuration (one line each), labelled by the
         fields that differ; obs columns pool configurations; None pools all masks.
     baseline
-        Draw the chance level of two random masks with each group's per-layer kept counts
-        (dashed line and 95% band of a single pair). Groups sharing a chance level share one
-        grey line.
+        Draw the analytic chance level of two independent random masks with each group's
+        per-layer kept counts (dashed grey line, 95% band of a single pair). Groups sharing
+        a chance level share one line. Random-mask runs (``method == "random"``, the searched
+        null) are drawn as a group of their own with open markers, a different mark.
     similarity
         Plot ``1 - distance`` (default) or the distance.
     ax
@@ -170,23 +216,53 @@ def layer_overlap(
     data = _prepare_layer_overlap(dist_layers, labels, names, similarity, networks_of(ms.obs))
     if data.empty:
         raise AnalysisError(f"layer overlap: every group of {groupby!r} has fewer than two masks")
+    summary = _summary_for(ms, groupby, metric) if similarity and groupby is not None else None
+    if summary is not None:
+        full = {g.label: _full_label(g) for g in group_masks(ms.obs, groupby)}
+        data = data.merge(
+            _prepare_network_intervals(summary, full, metric), on=["group", "layer"], how="left"
+        )
     ax = new_axes(ax)
-    colors = group_colors(data["group"])
+    methods = group_methods(ms.obs, labels)
+    colors = group_colors(list(dict.fromkeys(data["group"])), methods)
     if baseline:
         keep = labels.isin(colors).to_numpy()
         sizes = [s.numel for s in ms.layout]
         base = _prepare_layer_baseline(layer_counts(ms)[keep], sizes, labels[keep], names, metric, similarity)
         _draw_baseline(ax, base, colors)
+    shown, recipe = legend_names(list(dict.fromkeys(data["group"])))
+    several = "n_networks" in data and (data["n_networks"].fillna(1) > 1).any()
     for group, frame in data.groupby("group", sort=False):
         x = frame["layer_index"].to_numpy()
-        ax.fill_between(x, frame["min"], frame["max"], color=colors[group], alpha=0.2, linewidth=0)
-        ax.plot(x, frame["mean"], marker="o", color=colors[group], label=group)
-    ax.set_xticks(range(len(names)), names)
-    rotate_if_crowded(ax, names)
+        null = methods.get(group) == RANDOM
+        color = NULL_COLOR if null else colors[group]
+        y = frame["network_mean"].fillna(frame["mean"]) if several else frame["mean"]
+        if not null:
+            ax.fill_between(x, frame["min"], frame["max"], color=color, alpha=0.2, linewidth=0)
+        style = {"marker": "s", "markerfacecolor": "white", "linestyle": ":"} if null else {"marker": "o"}
+        label = "random-mask runs (searched null)" if null else shown[group]
+        ax.plot(x, y, color=color, label=label, **style)
+        if several:
+            err = np.nan_to_num(np.vstack([y - frame["ci_low"], frame["ci_high"] - y]), nan=0.0)
+            ax.errorbar(x, y, yerr=err, color=color, linestyle="none", capsize=1.5, elinewidth=0.6)
+    ticks = layer_labels(ms.layout)
+    ax.set_xticks(range(len(names)), ticks)
+    rotate_if_crowded(ax, ticks)
     ax.set_xlabel("layer")
     ax.set_ylabel(f"{metric_label(metric, similarity)} (pairs)")
-    legend_outside(ax)
-    return ax
+    n_nets = int(data["n_networks"].max()) if several else None
+    what = (
+        f"points: mean over {n_nets} networks ± 95% CI; bands: min–max over pairs"
+        if several
+        else "bands: min–max over pairs"
+    )
+    legend_outside(ax, title=what)
+    return attach(ax, data, f"Pairs: two masks of one network; {what}.", recipe)
+
+
+def _full_label(g: Any) -> str:
+    text = g.pooled_text()
+    return f"{g.label} (pools {text})" if text else g.label
 
 
 def _draw_baseline(ax: Any, base: pd.DataFrame, colors: dict[str, str]) -> None:
@@ -194,7 +270,9 @@ def _draw_baseline(ax: Any, base: pd.DataFrame, colors: dict[str, str]) -> None:
     for members, frame in classes:
         first = members.split(", ")[0]
         color = GREY if len(classes) == 1 else colors.get(first, GREY)
-        label = "random masks (95%)" if len(classes) == 1 else f"random masks ({members})"
+        label = "independent random masks\n(analytic, 95% of pairs)"
+        if len(classes) > 1:
+            label = f"analytic chance ({', '.join(display_names(members.split(', ')).values())})"
         x = frame["layer_index"].to_numpy()
-        ax.fill_between(x, frame["lo"], frame["hi"], color=color, alpha=0.15, linewidth=0)
-        ax.plot(x, frame["mean"], linestyle="--", color=color, label=label)
+        ax.fill_between(x, frame["lo"], frame["hi"], color=color, alpha=0.3, linewidth=0, zorder=0)
+        ax.plot(x, frame["mean"], linestyle="--", color=color, linewidth=1.2, label=label, zorder=1)

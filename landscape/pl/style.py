@@ -149,22 +149,52 @@ def figsize(width: str | float = "single", aspect: float = ASPECT) -> tuple[floa
 
 
 def method_color(name: str) -> str:
-    """The colour of a method or group name (fixed for known methods, a stable hash otherwise)."""
+    """The colour of a method or group label: a label's method part (``"biprop · epochs 2"``)
+    keeps the method's fixed colour; other names get a stable hashed colour."""
+    from landscape.pl.names import method_part
+
     name = str(name)
     if name in METHOD_COLORS:
         return METHOD_COLORS[name]
+    method = method_part(name)
+    if method in METHOD_COLORS:
+        return METHOD_COLORS[method]
     return EXTRA_COLORS[zlib.crc32(name.encode()) % len(EXTRA_COLORS)]
 
 
-def group_colors(names: Iterable[Any]) -> dict[Any, str]:
-    """Colours for the groups of one plot: known methods keep theirs, the rest get distinct ones.
+def shade(color: str, k: int) -> str:
+    """The ``k``-th shade of a colour (0: itself; then darker and lighter in turn), for groups
+    of one method that must still be told apart."""
+    if k == 0:
+        return color
+    rgb = np.array(mpl.colors.to_rgb(color))
+    step = (k + 1) // 2
+    amount = min(0.3 * step, 0.75)
+    target = np.zeros(3) if k % 2 else np.ones(3)
+    return mpl.colors.to_hex((1 - amount) * rgb + amount * target)
+
+
+def group_colors(names: Iterable[Any], methods: Mapping[Any, str] | None = None) -> dict[Any, str]:
+    """Colours for the groups of one plot: a group of a known method takes the method's colour
+    (from ``methods``, ``{group: method}``, or the method part of its label), several groups
+    of one method take shades of it; other groups get distinct colours.
 
     A name without a fixed colour gets its hashed colour unless another group of the same plot
     already uses it; then it takes the first unused extra colour, so groups never share a colour
     while there are colours left.
     """
+    from landscape.pl.names import method_part
+
     names = list(dict.fromkeys(names))
-    colors: dict[Any, str] = {n: METHOD_COLORS[str(n)] for n in names if str(n) in METHOD_COLORS}
+    methods = dict(methods or {})
+    colors: dict[Any, str] = {}
+    per_method: dict[str, int] = {}
+    for n in names:
+        method = methods.get(n) or (str(n) if str(n) in METHOD_COLORS else method_part(str(n)))
+        if method in METHOD_COLORS:
+            k = per_method.get(method, 0)
+            per_method[method] = k + 1
+            colors[n] = shade(METHOD_COLORS[method], k)
     used = set(colors.values())
     for name in names:
         if name in colors:

@@ -31,10 +31,23 @@ def bytes_per_mask(cfg: SearchConfig, dataset) -> int:
     return int(4 * (FLOATS_PER_WEIGHT * n_weights + ACTIVATION_FACTOR * per_example * cfg.train.batch_size))
 
 
+def resident_bytes(dataset) -> int:
+    """Bytes of the splits the trainer keeps on the device for the whole search."""
+    return sum(
+        t.numel() * t.element_size() for split in (dataset.train, dataset.val, dataset.test) for t in split
+    )
+
+
 def auto_masks_in_flight(cfg: SearchConfig, dataset, device: str, n_todo: int) -> int:
-    """Masks per batched model: as many as fit (with margin), capped per device kind."""
+    """Masks per batched model: as many as fit (with margin), capped per device kind.
+
+    On CUDA the memory the data takes on the device is set aside first (on the CPU the data
+    already sits in the RAM that the available figure excludes).
+    """
     from landscape.nn.memory import available_bytes
 
-    cap = CUDA_CAP if device.startswith("cuda") else CPU_CAP
-    fit = max(1, math.floor(available_bytes(device) / max(1, bytes_per_mask(cfg, dataset))))
+    cuda = device.startswith("cuda")
+    cap = CUDA_CAP if cuda else CPU_CAP
+    free = available_bytes(device) - (resident_bytes(dataset) if cuda else 0)
+    fit = max(1, math.floor(free / max(1, bytes_per_mask(cfg, dataset))))
     return max(1, min(n_todo, fit, cap))

@@ -32,19 +32,20 @@ def evaluate(
         else []
     )
     model.train(train_mode)
-    loss_sum = torch.zeros(m, dtype=torch.float64)
-    correct = torch.zeros(m, dtype=torch.float64)
+    # sums stay on the device: one transfer at the end, not a host sync per batch
+    loss_sum = torch.zeros(m, dtype=torch.float64, device=x.device)
+    correct = torch.zeros(m, dtype=torch.float64, device=x.device)
     for start in range(0, len(y), batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         logits = model(xb.unsqueeze(0).expand(m, *xb.shape))
         flat = logits.reshape(-1, logits.shape[-1]).float()
         target = yb.repeat(m)
         losses = F.cross_entropy(flat, target, reduction="none").reshape(m, -1)
-        loss_sum += losses.sum(1).double().cpu()
-        correct += (flat.argmax(1) == target).reshape(m, -1).sum(1).double().cpu()
+        loss_sum += losses.sum(1).double()
+        correct += (flat.argmax(1) == target).reshape(m, -1).sum(1).double()
     for bn, (mean, var, count) in zip(model.batchnorms(), saved):
         bn.bn.running_mean.copy_(mean)
         bn.bn.running_var.copy_(var)
         bn.bn.num_batches_tracked.copy_(count)
     model.train(was_training)
-    return loss_sum / len(y), correct / len(y)
+    return (loss_sum / len(y)).cpu(), (correct / len(y)).cpu()

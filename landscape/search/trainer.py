@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -27,12 +27,17 @@ from landscape.data.dataset import Dataset
 from landscape.errors import ConfigError, SearchDiverged
 from landscape.nn.base import EnsembleNet
 from landscape.nn.init import generator
+from landscape.search import precision
 from landscape.search.evaluate import evaluate
+from landscape.search.profiling import StepHook
 from landscape.search.snapshots import Snapshots
+from landscape.search.state import CURVE_KEYS, History, SearchResult, load_model_state
+
+__all__ = ["CURVE_KEYS", "SearchResult", "Trainer", "build_model", "build_method", "learning_rate"]
+
+_History = History  # the name checkpoints written before the move pickled
 
 log = logging.getLogger("landscape.search")
-
-CURVE_KEYS = ("lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
 
 
 def build_model(cfg: SearchConfig, dataset: Dataset, n_masks: int, device: str | torch.device) -> EnsembleNet:
@@ -55,38 +60,6 @@ def learning_rate(cfg: SearchConfig, epoch: int) -> float:
     return 0.5 * t.lr * (1 + math.cos(math.pi * progress))
 
 
-@dataclass
-class SearchResult:
-    """What one trained ensemble hands to the store."""
-
-    masks: dict[str, np.ndarray]  # layer -> bool (M, *shape)
-    records: list[dict[str, Any]]  # one per mask, curves included
-    weights: list[dict[str, np.ndarray]] | None = None  # per mask, when the method changed them
-    batchnorm: list[dict[str, np.ndarray]] | None = None  # per mask running statistics, if any BN
-    weight_checksum: str = ""
-
-
-@dataclass
-class _History:
-    curves: list[dict[str, list[float]]]
-    best_val: np.ndarray
-    best_epoch: np.ndarray
-    test_at_best: np.ndarray
-    wall_time: float = 0.0
-    steps: int = 0
-    epochs_done: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def empty(cls, m: int) -> _History:
-        return cls(
-            curves=[{k: [] for k in CURVE_KEYS} for _ in range(m)],
-            best_val=np.full(m, -np.inf),
-            best_epoch=np.full(m, -1),
-            test_at_best=np.full(m, np.nan),
-        )
-
-
 class Trainer:
     """Trains ``len(search_seeds)`` masks on the network of ``weight_seed``.
 
@@ -105,6 +78,9 @@ class Trainer:
         ``load()`` returns the last state or None; a resumed search continues from it.
     label
         Names the run in errors and progress output.
+    hooks
+        :class:`~landscape.search.profiling.StepHook` objects around every epoch's step
+        loop (timing, host-sync audit, torch.profiler); they never change what is computed.
     """
 
     def __init__(
@@ -117,6 +93,7 @@ class Trainer:
         checkpoint: tuple[Callable[[dict], None], Callable[[], dict | None]] | None = None,
         label: str = "",
         progress: bool = True,
+        hooks: Sequence[StepHook] = (),
     ) -> None:
         self.cfg, self.dataset = cfg, dataset
         self.weight_seed, self.search_seeds = int(weight_seed), [int(s) for s in search_seeds]
@@ -124,6 +101,7 @@ class Trainer:
         self.checkpoint = checkpoint
         self.label = label or cfg.run_id
         self.progress = progress
+        self.hooks = list(hooks)
         self.m = len(self.search_seeds)
 
         self.method = build_method(cfg)
@@ -180,7 +158,7 @@ class Trainer:
         perms = [torch.randperm(n, generator=generator(s, "data", epoch)) for s in self.data_seeds]
         return torch.stack(perms).to(self.device)
 
-    def _train_epoch(self, epoch: int, hist: _History) -> tuple[np.ndarray, np.ndarray]:
+    def _train_epoch(self, epoch: int, hist: History) -> tuple[np.ndarray, np.ndarray]:
         lr = learning_rate(self.cfg, epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -188,30 +166,26 @@ class Trainer:
         self.model.train()
         order = self._epoch_order(epoch)
         n, bs = order.shape[1], self.cfg.train.batch_size
-        aug_gens = [generator(s, "augment", epoch) for s in self.data_seeds]
+        starts = range(0, n, bs)
+        augment = self._epoch_augment(epoch, [min(bs, n - s) for s in starts])
         loss_sum = torch.zeros(self.m, dtype=torch.float64, device=self.device)
         correct = torch.zeros(self.m, dtype=torch.float64, device=self.device)
-        smoothing = self.cfg.train.label_smoothing
-        for start in range(0, n, bs):
-            idx = order[:, start : start + bs]
-            x, y = self.train_x[idx], self.train_y[idx]
-            if self.dataset.augment is not None:
-                x = self.dataset.augment(x, aug_gens)
-            self.method.before_step(self.model, hist.steps)
-            logits = self.model(x)
-            b = y.shape[1]
-            flat = logits.reshape(self.m * b, -1)
-            losses = F.cross_entropy(flat, y.reshape(-1), reduction="none", label_smoothing=smoothing)
-            per_mask = losses.reshape(self.m, b).mean(1)
-            # Sum, not mean: each mask's gradient is exactly that of its own loss.
-            self.optimizer.zero_grad(set_to_none=True)
-            per_mask.sum().backward()
-            self.optimizer.step()
-            self.method.after_step(self.model, hist.steps)
-            hist.steps += 1
-            with torch.no_grad():
-                loss_sum += per_mask.detach().double() * b
-                correct += (flat.argmax(1) == y.reshape(-1)).reshape(self.m, b).sum(1).double()
+        # the step loop reads nothing back to the host: the device never waits for Python
+        with ExitStack() as stack:
+            stack.enter_context(precision.training_kernels(self.cfg.train.precision))
+            for hook in self.hooks:
+                stack.enter_context(hook.steps(self, epoch))
+            for start in starts:
+                idx = order[:, start : start + bs]
+                x, y = self.train_x[idx], self.train_y[idx]
+                if augment is not None:
+                    x = augment(x, start)
+                self.method.before_step(self.model, hist.steps)
+                self._step(x, y, loss_sum, correct)
+                self.method.after_step(self.model, hist.steps)
+                hist.steps += 1
+                for hook in self.hooks:
+                    hook.step_done(hist.steps)
         train_loss = (loss_sum / n).cpu().numpy()
         if not np.all(np.isfinite(train_loss)):
             bad = [s for s, v in zip(self.search_seeds, train_loss) if not np.isfinite(v)]
@@ -221,9 +195,51 @@ class Trainer:
             )
         return train_loss, (correct / n).cpu().numpy()
 
+    def _step(self, x: torch.Tensor, y: torch.Tensor, loss_sum: torch.Tensor, correct: torch.Tensor) -> None:
+        """One optimiser step of every mask on its own batch; adds to the epoch's sums."""
+        with precision.forward_autocast(self.cfg.train.precision, self.device):
+            logits = self.model(x)
+            b = y.shape[1]
+            flat = logits.reshape(self.m * b, -1)
+            losses = F.cross_entropy(
+                flat, y.reshape(-1), reduction="none", label_smoothing=self.cfg.train.label_smoothing
+            )
+            per_mask = losses.reshape(self.m, b).mean(1)
+        # Sum, not mean: each mask's gradient is exactly that of its own loss.
+        self.optimizer.zero_grad(set_to_none=True)
+        per_mask.sum().backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            loss_sum += per_mask.detach().double() * b
+            correct += (flat.argmax(1) == y.reshape(-1)).reshape(self.m, b).sum(1).double()
+
+    def _epoch_augment(self, epoch: int, batch_sizes: list[int]):
+        """``augment(x, start)`` for this epoch's batches, or None without augmentation.
+
+        An augmentation that can plan its draws (``plan``/``apply``, as ``CropFlip``) draws
+        the whole epoch's at once and moves them to the device in one copy; the draws, and
+        so the masks, are those of drawing batch by batch.
+        """
+        aug = self.dataset.augment
+        if aug is None:
+            return None
+        gens = [generator(s, "augment", epoch) for s in self.data_seeds]
+        if not (hasattr(aug, "plan") and hasattr(aug, "apply")):
+            return lambda x, start: aug(x, gens)
+        offsets, flips = aug.plan(batch_sizes, gens)
+        offsets, flips = offsets.to(self.device), flips.to(self.device)
+        return lambda x, start: aug.apply(
+            x, offsets[:, start : start + x.shape[1]], flips[:, start : start + x.shape[1]]
+        )
+
     # the whole search --------------------------------------------------------------------
     def run(self) -> SearchResult:
-        hist = self._resume() or _History.empty(self.m)
+        # evaluation in IEEE float32 on every device; the step loop sets train.precision
+        with precision.strict_float32():
+            return self._run()
+
+    def _run(self) -> SearchResult:
+        hist = self._resume() or History.empty(self.m)
         if "all_ones_test_acc" not in hist.extra:
             hist.extra["all_ones_test_acc"] = self.all_ones_accuracy()
         epochs = self.cfg.train.epochs if self.method.needs_training else 0
@@ -275,7 +291,7 @@ class Trainer:
             self.model.train(was_training)
         return float(acc[0])
 
-    def _log_epoch(self, hist: _History, epoch: int, train_loss: np.ndarray, train_acc: np.ndarray) -> None:
+    def _log_epoch(self, hist: History, epoch: int, train_loss: np.ndarray, train_acc: np.ndarray) -> None:
         val_loss, val_acc = evaluate(self.model, self.val_x, self.val_y)
         test_loss, test_acc = evaluate(self.model, self.test_x, self.test_y)
         lr = self.optimizer.param_groups[0]["lr"]
@@ -297,7 +313,7 @@ class Trainer:
                 hist.best_val[i], hist.best_epoch[i] = score, epoch
                 hist.test_at_best[i] = float(test_acc[i])
 
-    def _result(self, hist: _History, epochs: int) -> SearchResult:
+    def _result(self, hist: History, epochs: int) -> SearchResult:
         masks = self.model.current_masks()
         n_kept = sum(m.reshape(self.m, -1).sum(1) for m in masks.values())
         records = []
@@ -345,7 +361,7 @@ class Trainer:
         return extra(self.model) if callable(extra) else [{} for _ in range(self.m)]
 
     # checkpoints ---------------------------------------------------------------------------
-    def _state(self, hist: _History) -> dict[str, Any]:
+    def _state(self, hist: History) -> dict[str, Any]:
         return {
             "format": 1,
             "search_seeds": self.search_seeds,
@@ -356,7 +372,7 @@ class Trainer:
             "history": hist,
         }
 
-    def _resume(self) -> _History | None:
+    def _resume(self) -> History | None:
         if self.checkpoint is None:
             return None
         state = self.checkpoint[1]()
@@ -368,23 +384,6 @@ class Trainer:
         self.optimizer = self._optimizer()
         self.optimizer.load_state_dict(state["optimizer"])
         return state["history"]
-
-
-def load_model_state(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Load a state dict, also into buffers that are None in a fresh model (fixed masks...)."""
-    for key, value in state.items():
-        *path, name = key.split(".")
-        module = model.get_submodule(".".join(path)) if path else model
-        current = getattr(module, name, None)
-        device = next(model.parameters()).device
-        if isinstance(current, torch.nn.Parameter):
-            if current.shape != value.shape:
-                module._parameters[name] = torch.nn.Parameter(value.to(device).clone())
-            else:
-                with torch.no_grad():
-                    current.copy_(value)
-        else:
-            module._buffers[name] = value.to(device).clone()
 
 
 def _progress(total: int, done: int, label: str, enabled: bool):

@@ -8,17 +8,20 @@ from landscape.tl.barriers import barriers
 from landscape.tl.baseline import random_baseline
 from landscape.tl.cluster import cluster
 from landscape.tl.consensus import consensus
+from landscape.tl.cross_method import cross_method
 from landscape.tl.distances import distances
 from landscape.tl.diversity import diversity
 from landscape.tl.embed import embed, mds, pca, tsne, umap
 from landscape.tl.input_frequency import input_frequency
 from landscape.tl.seed_sources import seed_sources
 from landscape.tl.trajectory import trajectory
+from landscape.tl.typicality import typicality
 
 __all__ = [
     "barriers",
     "cluster",
     "consensus",
+    "cross_method",
     "distances",
     "diversity",
     "embed",
@@ -29,5 +32,6 @@ __all__ = [
     "seed_sources",
     "trajectory",
     "tsne",
+    "typicality",
     "umap",
 ]

@@ -31,6 +31,8 @@ import numpy as np
 from scipy import special
 
 CONFIDENCE = 0.95
+#: two-sided 95% quantile of the standard normal
+Z95 = 1.959963984540054
 
 
 def t_quantile(dof: int, confidence: float = CONFIDENCE) -> float:

@@ -164,6 +164,8 @@ def barriers(
         batch_size=batch_size,
         seed=seed,
     )
+    from landscape.search.precision import strict_float32
+
     cache = BarrierCache(store if model_factory is None and dataset_factory is None else None, ms, obs, names)
     setting = {"alphas": [round(float(a), 12) for a in alphas], "split": split, "bn_batches": bn_batches,
                "batch_size": int(batch_size), "seed": seed}  # fmt: skip
@@ -171,7 +173,8 @@ def barriers(
     for p in paths:
         todo = [pair for pair in unique if (pair, p) not in curves_by_pair]
         if todo:
-            new, dist = engine.run(todo, (p,), alphas, batch_points, progress)
+            with strict_float32():  # no TF32 convolutions on CUDA: curves comparable across devices
+                new, dist = engine.run(todo, (p,), alphas, batch_points, progress)
             curves_by_pair.update(new)
             distances.update(dist)
             cache.save(todo, p, setting, new, dist, engine)

@@ -172,7 +172,9 @@ def across_networks(table: pd.DataFrame) -> pd.DataFrame:
     """Per group and layer across its networks: the mean of the per-network values, their sd
     over networks and a 95% t interval over networks (``interval == "networks"``); with one
     network, that network's interval over masks (``interval == "masks"``). ``p_value`` tests
-    all the group's within-network pairs together."""
+    all the group's within-network pairs together; ``chance_range_low/high`` is the central
+    95% range of ``similarity`` under that test's null (independent random masks with the
+    group's counts and numbers of pairs), so a value outside it differs from chance."""
     if table.empty:
         return table.copy()
     keys = [c for c in table.columns if c not in COLUMNS and not str(c).startswith("_") and c != "pooled"]
@@ -196,6 +198,11 @@ def across_networks(table: pd.DataFrame) -> pd.DataFrame:
                 row[f"{prefix}_ci_low"] = float(first[f"{prefix}_ci_low"])
                 row[f"{prefix}_ci_high"] = float(first[f"{prefix}_ci_high"])
         row["chance_similarity"] = float(part["chance_similarity"].mean())
+        if "_null_var_sum" in part:
+            # sd under H0 of the mean over networks of each network's mean over its pairs
+            null_sd = np.sqrt((part["_null_var_sum"] / part["n_pairs"] ** 2).sum()) / w
+            row["chance_range_low"] = row["chance_similarity"] - _stats.Z95 * null_sd
+            row["chance_range_high"] = row["chance_similarity"] + _stats.Z95 * null_sd
         row["interval"] = "networks" if w > 1 else "masks"
         if "_excess_sum" in part:
             z = part["_excess_sum"].sum() / np.sqrt(part["_null_var_sum"].sum())

@@ -89,3 +89,20 @@ def test_content_is_preserved_up_to_the_border():
     kept = aug_out[aug_out != 0]
     assert set(kept.tolist()) <= set(x.flatten().tolist())  # only original pixels and zeros
     assert (out == 0).sum() <= 3 * (32 * 32 - 24 * 24)
+
+
+def test_an_epoch_plan_gives_the_draws_of_batch_by_batch_calls():
+    aug = CropFlip(pad=4)
+    sizes = [16, 16, 5]  # the last batch is short
+    offsets, flips = aug.plan(sizes, gens([3, 9], epoch=2))
+    assert offsets.shape == (2, 37, 2) and flips.shape == (2, 37)
+    step_gens = gens([3, 9], epoch=2)
+    x = torch.randn(2, 37, 3, 12, 12)
+    start = 0
+    for b in sizes:
+        o, f = aug.draw(b, step_gens)
+        assert torch.equal(offsets[:, start : start + b], o) and torch.equal(flips[:, start : start + b], f)
+        batch = x[:, start : start + b]
+        planned = aug.apply(batch, offsets[:, start : start + b], flips[:, start : start + b])
+        assert torch.equal(planned, reference(batch, o, f, 4))
+        start += b

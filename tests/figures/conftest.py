@@ -125,3 +125,72 @@ def add_barriers(ms: MaskSet, pairs: list[tuple[int, int]]) -> None:
 def _close_figures():
     yield
     plt.close("all")
+
+
+# a runs root shaped like a paper's: two methods x three densities x two widths x two networks --
+
+PAPER_METHODS = {
+    "edge_popup": [],
+    "biprop": ["method.name=biprop", "model.weight_init=kaiming_normal", "model.scale_fan=true"],
+}
+PAPER_DENSITIES = (0.1, 0.3, 0.5)
+PAPER_WIDTHS = (0.5, 1.0)
+PAPER_NETWORKS = (0, 1)
+PAPER_SEEDS = (0, 1, 2)
+PAPER_TINY = ["model.hidden=[16, 16]", "train.epochs=2", "train.batch_size=128"]
+
+
+def planted_rows(layout: Layout, density: float, network: int, seed: int, method: str) -> np.ndarray:
+    """One mask per layer's top-k of a score shared by the network (masks of one network
+    overlap more than chance), by the search seed (masks of two methods from one seed are
+    twins) and noise of the method."""
+    parts = []
+    for k, spec in enumerate(layout):
+        shared = np.random.default_rng([network, k]).normal(size=spec.numel)
+        twin = np.random.default_rng([network, seed, k, 7]).normal(size=spec.numel)
+        noise = np.random.default_rng([network, seed, k, len(method)]).normal(size=spec.numel)
+        score = 0.6 * shared + 1.0 * twin + 1.0 * noise
+        keep = np.zeros(spec.numel, dtype=bool)
+        keep[np.argsort(-score, kind="stable")[: max(1, round(density * spec.numel))]] = True
+        parts.append(keep)
+    return np.concatenate(parts)
+
+
+def make_paper_runs(root, methods=PAPER_METHODS, densities=PAPER_DENSITIES, widths=PAPER_WIDTHS, extra=()):
+    """Real run stores of the tiny digits MLP (configs and layouts as a search writes them)
+    holding planted masks; accuracies rise with density and with the shared score."""
+    from landscape.config import load_config
+    from landscape.search.runner import open_run
+    from landscape.store.packing import pack_flat
+
+    for method, overrides in methods.items():
+        for density in densities:
+            for width in widths:
+                sets = [f"method.density={density}", f"model.width_mult={width}"]
+                cfg = load_config(
+                    "configs/digits_mlp_edge_popup.yaml", [*PAPER_TINY, *overrides, *sets, *extra]
+                )
+                store = open_run(cfg, root)
+                pairs = [(w, s) for w in PAPER_NETWORKS for s in PAPER_SEEDS]
+                store.add_plan(pairs)
+                masks = np.stack([planted_rows(store.layout, density, w, s, method) for w, s in pairs])
+                records = [
+                    {
+                        "weight_seed": w,
+                        "search_seed": s,
+                        "test_acc": 0.5 + 0.4 * density + 0.02 * s + 0.01 * w,
+                    }
+                    for w, s in pairs
+                ]
+                store.write_masks(pack_flat(masks, store.layout), records)
+    return root
+
+
+@pytest.fixture(scope="session")
+def paper_runs(tmp_path_factory):
+    """The paper-shaped runs root, analysed once with one barrier pair per run and network."""
+    from landscape.analysis import analyze
+
+    root = make_paper_runs(tmp_path_factory.mktemp("paper"))
+    analyze(root, barriers=1, barrier_points=3, embed=("mds",), progress=False)
+    return root

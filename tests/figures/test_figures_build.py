@@ -26,6 +26,12 @@ EXPECTED = {
     "accuracy_vs_density",
     "accuracy_vs_width",
     "selection_frequency",
+    "diversity_vs_density",
+    "diversity_vs_density_layers",
+    "diversity_vs_width",
+    "cross_method",
+    "barrier_vs_distance",
+    "accuracy_vs_typicality",
 }
 
 
@@ -46,15 +52,21 @@ def test_build_writes_files_and_provenance(tmp_path, annotated):
     assert not built.skipped
     assert set(built.files) == EXPECTED
     for name in EXPECTED:
-        for ext in ("pdf", "png", "json"):
+        for ext in ("pdf", "png", "txt", "csv", "json"):
             path = tmp_path / "figs" / f"{name}.{ext}"
             assert path.exists() and path.stat().st_size > 0, path
-    assert len(built) == 3 * len(EXPECTED)
+    assert len(built) == 5 * len(EXPECTED) and built.index == tmp_path / "figs" / "index.html"
     record = json.loads((tmp_path / "figs" / "layer_overlap.json").read_text())
     # searched masks at the most common density: edge_popup, biprop and random at 0.5
     assert record["density"] == 0.5 and record["n_masks"] == 5 + 4 + 3 + 2
     assert "dense-1.0-1.0" not in record["run_ids"] and record["masks_per_run"]["edge_popup-0.5-1.0"] == 5
     assert {"landscape_version", "numpy_version", "matplotlib_version", "created_at"} <= set(record)
+    # the selection, never chosen silently: on the image's caption, beside it and in the record
+    assert record["selection"]["density"] == [0.5] and record["selection"]["n_networks"] == 1
+    assert record["selection"]["chosen"]["density"] == {"value": 0.5, "also_present": [0.2]}
+    caption = (tmp_path / "figs" / "layer_overlap.txt").read_text().strip()
+    assert caption == record["caption"] and "Density 0.5 shown (the density with the most masks)" in caption
+    assert record["data_file"] == "layer_overlap.csv" and set(record["files"]) >= {"layer_overlap.csv"}
     barrier = json.loads((tmp_path / "figs" / "interpolation.json").read_text())
     assert barrier["analysis"]["barrier"]["n_points"] == 5
     embedding = json.loads((tmp_path / "figs" / "embedding.json").read_text())
@@ -93,7 +105,12 @@ def test_absent_data_is_skipped_with_a_reason(tmp_path, annotated):
     assert "found 0.5" in reasons["accuracy_vs_density"]
     assert "model.width_mult" in reasons["accuracy_vs_width"] and "found 1" in reasons["accuracy_vs_width"]
     assert all("\n" not in r for r in reasons.values())
-    assert [p.name for p in built] == ["layer_overlap.png", "layer_overlap.json"]
+    assert [p.name for p in built] == [
+        "layer_overlap.png",
+        "layer_overlap.txt",
+        "layer_overlap.csv",
+        "layer_overlap.json",
+    ]
 
 
 def test_global_where_selects_masks(tmp_path, annotated):
@@ -105,7 +122,7 @@ def test_global_where_selects_masks(tmp_path, annotated):
         "edge_popup-0.5-1.0",
         "edge_popup-0.5-0.5",
     }
-    assert len(built) == 2
+    assert len(built) == 4
     with pytest.raises(ConfigError, match="where"):
         build_figures(annotated, ["similarity_heatmap"], out=tmp_path, where="no_such_column > 1")
 

@@ -31,7 +31,7 @@ def test_similarity_heatmap(toy):
     # lower triangle holds biprop pairs in seed order: masks 5..8
     inter = (masks[6] & masks[5]).sum()
     assert image[1, 0] == pytest.approx(inter / (masks[6] | masks[5]).sum())
-    assert "upper: edge_popup" in ax.get_title()
+    assert "upper: Edge-Popup" in ax.get_title()  # display names, not identifiers
     assert len(ax.figure.axes) == 2  # the colour bar
 
 
@@ -39,9 +39,20 @@ def test_layer_overlap_has_one_line_per_group_and_one_baseline(toy):
     ms, _ = toy
     ax = drawn(pl.layer_overlap(ms))
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["random masks (95%)", "edge_popup", "biprop", "random"]
+    # the analytic chance and the random-mask runs are two different marks, both in the legend
+    assert labels == [
+        "independent random masks\n(analytic, 95% of pairs)",
+        "Edge-Popup",
+        "Biprop",
+        "random-mask runs (searched null)",
+    ]
+    null = next(line for line in ax.get_lines() if line.get_label().startswith("random-mask"))
+    chance = next(line for line in ax.get_lines() if line.get_label().startswith("independent"))
+    assert (
+        null.get_marker() == "s" and null.get_markerfacecolor() == "white" and chance.get_linestyle() == "--"
+    )
     assert [t.get_text() for t in ax.get_xticklabels()] == ["fc0", "fc1", "fc2"]
-    ep = next(line for line in ax.get_lines() if line.get_label() == "edge_popup")
+    ep = next(line for line in ax.get_lines() if line.get_label() == "Edge-Popup")
     dist = ms.obsp["dist_jaccard_layers"][:5, :5, 0]
     assert ep.get_ydata()[0] == pytest.approx(1 - dist[np.triu_indices(5, 1)].mean())
 
@@ -61,7 +72,9 @@ def test_distance_distribution(toy, null):
     ax = drawn(pl.distance_distribution(ms, null=null))
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     assert ticks == (
-        ["edge_popup", "biprop", "random"] if null in ("random", "both") else ["edge_popup", "biprop"]
+        ["Edge-Popup", "Biprop", "random-mask runs"]
+        if null in ("random", "both")
+        else ["Edge-Popup", "Biprop"]
     )
 
 
@@ -77,7 +90,7 @@ def test_distance_distribution_without_random_runs(toy):
 def test_embedding_categorical_and_continuous(toy):
     ms, _ = toy
     ax = drawn(pl.embedding(ms, basis="mds", color="method"))
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["edge_popup", "biprop", "random"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Edge-Popup", "Biprop", "random masks"]
     assert ax.collections[0].get_facecolor()[0][:3] == pytest.approx(
         matplotlib.colors.to_rgb(pl.METHOD_COLORS["edge_popup"])
     )
@@ -139,11 +152,14 @@ def test_interpolation_barrier_matrix_and_barrier_vs_distance(toy):
     }
     ms.obsp["barrier"] = matrix
     ax = drawn(pl.interpolation(ms))
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["edge_popup, linear", "biprop, linear"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Edge-Popup, linear", "Biprop, linear"]
     assert ax.get_ylabel() == "test loss"
     drawn(pl.interpolation(ms, metric="acc"))
-    ax = drawn(pl.barrier_matrix(ms))
-    assert ax.figure.axes[1].get_ylabel() == "test loss barrier"
+    fig = pl.barrier_matrix(ms)
+    fig.canvas.draw()
+    titles = [a.get_title() for a in fig.axes if a.get_title()]
+    assert titles == ["Edge-Popup", "Biprop"] and fig.axes[-1].get_ylabel() == "test loss barrier"
+    assert pl.data_of(fig)["barrier"].tolist() == [1.0, 2.0, 3.0]
     drawn(pl.barrier_vs_distance(ms))
 
 
@@ -211,7 +227,7 @@ def test_plots_from_real_tools(toy):
     bp = masks[5:9]
     expected = np.bincount(bp.sum(0), minlength=5) / bp.shape[1]
     assert [p.get_height() for p in ax.patches] == pytest.approx(expected.tolist())
-    assert "biprop masks" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "Biprop masks" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def test_chance_level_agrees_with_tl_random_baseline(toy):

@@ -10,15 +10,12 @@ from scipy import stats
 from landscape.errors import AnalysisError
 from landscape.pl._baseline import chance_distance
 from landscape.pl.accuracy import _prepare_accuracy_vs
-from landscape.pl.barriers import (
-    _prepare_barrier_matrix,
-    _prepare_barrier_vs_distance,
-    _prepare_interpolation,
-)
+from landscape.pl.barriers import _prepare_barrier_matrix, _prepare_barrier_vs_distance
 from landscape.pl.consensus import _prepare_selection_frequency
 from landscape.pl.distances import _prepare_chance_levels, _prepare_distance_distribution
 from landscape.pl.embedding import _prepare_embedding, is_categorical
 from landscape.pl.heatmap import _prepare_similarity_heatmap
+from landscape.pl.interpolation import _prepare_interpolation
 from landscape.pl.overlap import _prepare_layer_baseline, _prepare_layer_overlap
 
 
@@ -61,6 +58,17 @@ def test_heatmap_order_and_seed_ticks():
     # rows are masks 1, 2, 0: entry (row 1, col 0) is pair (2, 1)
     assert data.matrix[1, 0] == pytest.approx(1 - 0.3) and data.matrix[0, 1] == pytest.approx(1 - 0.3)
     assert data.matrix[2, 0] == pytest.approx(1 - 0.1)
+
+
+def test_heatmap_groups_can_be_named_by_their_method():
+    dist = sym({(0, 1): 0.1, (2, 3): 0.4}, 4)
+    labels = pd.Series(["edge_popup · init signed_constant"] * 2 + ["biprop · init kaiming_normal"] * 2)
+    data = _prepare_similarity_heatmap(dist, labels, lower="biprop", upper="edge_popup")
+    assert data.lower == "biprop · init kaiming_normal" and data.matrix[1, 0] == pytest.approx(0.6)
+    with pytest.raises(AnalysisError, match="several groups 'edge_popup'"):
+        _prepare_similarity_heatmap(
+            dist, pd.Series(["edge_popup · epochs 1"] * 2 + ["edge_popup · epochs 2"] * 2), lower="edge_popup"
+        )
 
 
 def test_heatmap_rejects_unknown_group_and_tiny_groups():
@@ -233,13 +241,23 @@ def test_interpolation_accepts_obs_names():
     assert set(data["group"]) == {"a", "a × b"}
 
 
-def test_barrier_matrix_reorders_by_group():
-    m = np.full((4, 4), np.nan)
-    m[0, 2] = m[2, 0] = 0.5
-    m[1, 3] = m[3, 1] = 0.25
-    data = _prepare_barrier_matrix(m, pd.Series(["a", "b", "a", "b"]))
-    assert data.order.tolist() == [0, 2, 1, 3] and data.bounds == [0, 2, 4] and data.groups == ["a", "b"]
-    assert data.matrix[0, 1] == 0.5 and data.matrix[2, 3] == 0.25 and np.isnan(data.matrix[0, 2])
+def test_barrier_matrix_has_one_panel_per_group_with_only_interpolated_masks():
+    m = np.full((6, 6), np.nan)
+    m[0, 2] = m[2, 0] = 0.5  # group a: masks 0 and 2 (mask 4 of a takes part in no pair)
+    m[1, 3] = m[3, 1] = 0.25  # group b
+    m[1, 5] = m[5, 1] = 0.75
+    data = _prepare_barrier_matrix(m, pd.Series(["a", "b", "a", "b", "a", "b"]))
+    assert [p.group for p in data.panels] == ["a", "b"]  # no empty a × b block
+    a, b = data.panels
+    assert a.rows.tolist() == [0, 2] and a.matrix[0, 1] == 0.5 and np.isnan(a.matrix[0, 0])
+    assert b.rows.tolist() == [1, 3, 5] and b.matrix[0, 2] == 0.75 and np.isnan(b.matrix[1, 2])
+    # pairs across groups get a panel of their own; excluded groups are named, not drawn
+    m[0, 1] = m[1, 0] = 0.1
+    data = _prepare_barrier_matrix(m, pd.Series(["a", "b", "a", "b", "a", "b"]), exclude={"b": "random"})
+    assert [p.group for p in data.panels] == ["a"] and data.left_out == {"b": "random"}
+    data = _prepare_barrier_matrix(m, pd.Series(["a", "b", "a", "b", "a", "b"]))
+    cross = next(p for p in data.panels if p.group == "a × b")
+    assert cross.rows.tolist() == [0] and cross.cols.tolist() == [1] and cross.matrix[0, 0] == 0.1
 
 
 def test_barrier_vs_distance_picks_split_and_metric():

@@ -9,7 +9,7 @@ SPEC is a JSON file::
 
     {"mode": "sequential" | "parallel",
      "jobs": [{"kind": "search", "root": ..., "overrides": [...], "weight_seeds": [...],
-               "search_seeds": [...], "masks_in_flight": 2, "kill": {...} | null}
+               "search_seeds": [...], "masks_in_flight": 2, "kill": {...} | null, "device": "cpu"}
               | {"kind": "sweep", "root": ..., "sweep": "path.yaml", "masks_in_flight": 1}],
      "out": "result.json"}
 
@@ -95,7 +95,7 @@ def _run_job(job: dict) -> dict:
     from landscape.search.runner import run_search
 
     cfg = load_config(CONFIG, job["overrides"])
-    summary = run_search(cfg, job["root"], job["weight_seeds"], job["search_seeds"], device="cpu",
+    summary = run_search(cfg, job["root"], job["weight_seeds"], job["search_seeds"], device=job.get("device", "cpu"),
                          masks_in_flight=job.get("masks_in_flight"), progress=False)  # fmt: skip
     return {"done": summary.done, "skipped": summary.skipped, "busy": summary.busy}
 

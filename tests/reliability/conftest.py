@@ -33,8 +33,11 @@ def drive(tmp_path: Path, jobs: list[dict], mode: str = "sequential", timeout: f
     return json.loads(out.read_text())
 
 
-def search_job(root: Path, weight_seeds, search_seeds, kill=None, masks_in_flight=2, extra=()) -> dict:
+def search_job(
+    root: Path, weight_seeds, search_seeds, kill=None, masks_in_flight=2, extra=(), device="cpu"
+) -> dict:
     return {
+        "device": device,
         "kind": "search",
         "root": str(root),
         "overrides": [*TINY, *extra],

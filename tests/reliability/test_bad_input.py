@@ -101,6 +101,16 @@ def test_bad_search_arguments_name_the_flag(tmp_path, capsys, argv, culprit):
     assert culprit in cli_error(capsys, *SEARCH, "--runs", tmp_path / "runs", *argv)
 
 
+def test_analyze_on_a_missing_gpu_names_the_flag(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    (tmp_path / "runs").mkdir()
+    assert "--device cuda: CUDA is not available" in cli_error(
+        capsys, "analyze", tmp_path / "runs", "--device", "cuda"
+    )
+
+
 def test_unreadable_config_files(tmp_path, capsys):
     binary = write(tmp_path / "binary.yaml", b"\xff\xfe\x00\x81 not text")
     assert f"{binary}: not a UTF-8 text file" in cli_error(capsys, "search", binary)

@@ -426,3 +426,37 @@ def test_conv_net_with_batchnorm_ends_match_reestimated_end_networks(tmp_path):
         assert row["loss_end"] == pytest.approx(loss[0].item(), rel=1e-6)
         assert row["acc_start"] == acc[1].item() and row["acc_end"] == acc[0].item()
     assert ms.uns["barrier"]["params"]["bn_reestimated"]
+
+
+BARRIER_DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
+
+
+@pytest.mark.parametrize("device", BARRIER_DEVICES)
+def test_barriers_on_a_device_equal_the_cpu_within_float32_rounding(tmp_path, device):
+    """Conv net with BatchNorm: both paths, BN re-estimation, on ``device`` against the CPU.
+
+    The stated tolerance: losses within 1e-4 relative (float32 evaluation on both devices,
+    TF32 off), accuracies equal up to one flipped prediction per point.
+    """
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    cfg = _config(batchnorm="nonaffine").replace(
+        **{
+            "model.name": "conv2",
+            "model.width_mult": 0.0625,
+            "data.input_shape": [3, 8, 8],
+            "data.augment": False,
+        }
+    )
+    _make_run(tmp_path, cfg, n_masks=3)
+    kwargs = {"pairs": [(0, 1), (2, 0)], "n_points": 4, "bn_batches": 2, "batch_size": 64, "progress": False}
+    on_cpu, on_device = read_runs(tmp_path), read_runs(tmp_path)
+    barriers(on_cpu, device="cpu", **kwargs)
+    barriers(on_device, device=device, **kwargs)
+    a, b = on_cpu.uns["barrier"]["curves"], on_device.uns["barrier"]["curves"]
+    assert on_device.uns["barrier"]["params"]["device"] == device
+    np.testing.assert_allclose(b["loss"], a["loss"], rtol=1e-4)
+    n_test = len(load_dataset(cfg.data).test[1])
+    assert np.abs(b["acc"].to_numpy() - a["acc"].to_numpy()).max() <= 1 / n_test + 1e-12
+    if device == "cpu":  # the same device twice: exactly the same numbers
+        pd.testing.assert_frame_equal(a, b)

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from landscape.search.methods import select
 from landscape.search.methods.base import kth_largest_rows
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ class MaskedWeight(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         scores, weight = ctx.saved_tensors
-        kernels = fused_cpu() if grad.device.type == "cpu" else None  # numba never loads on GPU runs
+        # numba never loads on GPU runs (nor on the torch top-k routes, see .select)
+        kernels = fused_cpu() if grad.device.type == "cpu" and select.host_kernels() else None
         if kernels is not None and kernels.applies(grad, weight, scores):
             g = kernels.score_grad_rows(grad, weight, scores, ctx.through_abs)
             return g, None, None, None, None
@@ -72,10 +74,11 @@ def fused_cpu() -> ModuleType | None:
 def fused_cpu_weight(layer: MaskedLayer, k: int, by_abs: bool) -> Tensor | None:
     """``W * mask`` of a layer-wise top-k of ``k`` entries in two CPU passes, or None.
 
-    None when the route does not apply (not on the CPU, numba missing, a layout the kernel
-    does not take, ``k`` keeping none or all) or when ties broke a row's count.
+    None when the route does not apply (not on the CPU, a torch top-k route chosen in
+    :mod:`.select`, numba missing, a layout the kernel does not take, ``k`` keeping none or
+    all) or when ties broke a row's count.
     """
-    if layer.scores.device.type != "cpu" or layer.frozen is not None:
+    if layer.scores.device.type != "cpu" or layer.frozen is not None or not select.host_kernels():
         return None
     kernels = fused_cpu()
     if kernels is None or not kernels.applies(layer.scores, layer.weight):

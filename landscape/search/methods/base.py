@@ -33,7 +33,8 @@ A layer of ``N`` weights at density ``d`` keeps exactly ``N - floor((1 - d) N)``
 for example, ``d = 0.9, N = 10`` keeps 9 and not 10. The top-k is a threshold per row (numpy's
 introselect on the CPU, ``kthvalue`` elsewhere; both far faster than a sort), checked for
 the exact count; only rows whose count ties broke are resolved, keeping the lowest indices among
-tied values (on accelerators the tie resolution always runs, to avoid a host sync).
+tied values (on accelerators, and on every torch route of :mod:`.select`, the tie resolution
+always runs, to avoid a host sync).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import Tensor
+
+from landscape.search.methods import select
 
 if TYPE_CHECKING:
     from landscape.config import SearchConfig
@@ -110,10 +113,11 @@ def topk_mask(values: Tensor, k: int | Tensor) -> Tensor:
         return torch.zeros((r, n), dtype=torch.bool, device=values.device)
     if k >= n:
         return torch.ones((r, n), dtype=torch.bool, device=values.device)
+    route = select.resolve(values)
+    if route != "numpy":
+        # no host read (no sync on accelerators): always resolve ties, cheap next to the selection
+        return _break_ties(values, select.kth_largest_torch(values, k, route), k)
     threshold = _kth_largest(values, k)
-    if values.device.type != "cpu":
-        # no host sync on accelerators: always resolve ties (cheap next to the selection)
-        return _break_ties(values, threshold, k)
     mask = values >= threshold
     bad = torch.from_numpy(
         np.flatnonzero(np.count_nonzero(mask.numpy(), axis=1) != k)
@@ -128,13 +132,14 @@ def _kth_largest(values: Tensor, k: int) -> Tensor:
     """``(R, 1)`` value of the k-th largest entry per row.
 
     On the CPU numpy's introselect (``np.partition``) is about 7x faster than
-    ``Tensor.kthvalue`` for rows of 10^4-10^6 entries; the value is the same.
+    ``Tensor.kthvalue`` for rows of 10^4-10^6 entries; the value is the same. Other devices
+    (or a torch top-k route, see :mod:`.select`) use torch's selection.
     """
-    n = values.shape[1]
-    if values.device.type == "cpu" and values.dtype in (torch.float32, torch.float64):
+    route = select.resolve(values)
+    if route == "numpy":
         rows = values.detach().contiguous().numpy()
         return torch.from_numpy(kth_largest_rows(rows, k)[:, None])
-    return values.kthvalue(n - k + 1, dim=1, keepdim=True).values
+    return select.kth_largest_torch(values, k, route)
 
 
 # below this many values a thread hand-off costs more than it saves

@@ -1,0 +1,116 @@
+"""What a figure shows, in words: its selection (dataset, model, density, width, epochs, masks,
+networks), the values chosen for it, and what its bars and bands run over."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from landscape.grouping import format_value
+from landscape.pl.names import method_name
+
+#: obs column -> name in the selection, in caption order
+FIELDS = (
+    ("data.name", "dataset"),
+    ("model.name", "model"),
+    ("density", "density"),
+    ("model.width_mult", "width"),
+    ("train.epochs", "epochs"),
+)
+# held fixed by a figure: when the source has more values, the caption names the choice
+CHOSEN = ("density", "width")
+
+
+def _values(obs: pd.DataFrame, column: str) -> list[Any]:
+    if column not in obs.columns:
+        return []
+    values = obs[column].dropna()
+    try:
+        return sorted(pd.unique(values))
+    except TypeError:
+        return list(pd.unique(values.astype(str)))
+
+
+def selection_summary(obs: pd.DataFrame, available: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The selection of a figure's masks as a JSON-ready dict.
+
+    ``available`` is the table the figure chose from (after the build's own ``where``): a
+    density or width held at one value where it had several is reported under ``chosen``.
+    """
+    out: dict[str, Any] = {}
+    for column, name in FIELDS:
+        values = _values(obs, column)
+        if values:
+            out[name] = [v.item() if hasattr(v, "item") else v for v in values]
+    if "model.hidden" in obs.columns and obs["model.hidden"].notna().any():
+        out["hidden"] = sorted({format_value(v) for v in obs["model.hidden"].dropna()})
+    if "method" in obs.columns:
+        out["methods"] = list(dict.fromkeys(obs["method"].astype(str)))
+    out["n_masks"] = int(len(obs))
+    if "run_id" in obs.columns:
+        out["n_configurations"] = int(obs["run_id"].nunique())
+    seeds = _values(obs, "weight_seed")
+    out["n_networks"] = max(len(seeds), 1)
+    if seeds:
+        out["weight_seeds"] = [int(s) for s in seeds]
+    if available is not None:
+        chosen = {}
+        for column, name in FIELDS:
+            if name not in CHOSEN:
+                continue
+            have, shown = _values(available, column), out.get(name, [])
+            if len(shown) == 1 and len(have) > 1:
+                chosen[name] = {"value": shown[0], "also_present": [v for v in have if v != shown[0]]}
+        if chosen:
+            out["chosen"] = chosen
+    return out
+
+
+def _list(values: Sequence[Any]) -> str:
+    return ", ".join(format_value(v) for v in values)
+
+
+def selection_text(summary: dict[str, Any], reasons: dict[str, str] | None = None) -> str:
+    """``"digits · mlp (hidden 16-16) · density 0.5 · width 1 · 3 epochs · 24 masks of 4
+    configurations in 2 networks (weight seeds 0, 1)."`` plus what was chosen and why."""
+    parts = []
+    if "dataset" in summary:
+        parts.append(_list(summary["dataset"]))
+    if "model" in summary:
+        hidden = f" (hidden {', '.join(summary['hidden'])})" if summary.get("hidden") else ""
+        parts.append(_list(summary["model"]) + hidden)
+    for name, plural in (("density", "densities"), ("width", "widths")):
+        if name in summary:
+            values = summary[name]
+            parts.append(f"{name} {_list(values)}" if len(values) == 1 else f"{plural} {_list(values)}")
+    if "epochs" in summary:
+        parts.append(f"{_list(summary['epochs'])} epochs")
+    if summary.get("methods"):
+        parts.append(", ".join(method_name(m) for m in summary["methods"]))
+    configs = summary.get("n_configurations")
+    masks = f"{summary['n_masks']} masks" + (
+        f" of {configs} configurations" if configs and configs > 1 else ""
+    )
+    nets = summary["n_networks"]
+    seeds = summary.get("weight_seeds")
+    seed_text = f" (weight seed{'s' if len(seeds or []) != 1 else ''} {_list(seeds)})" if seeds else ""
+    masks += f" in {nets} network" + ("s" if nets != 1 else "") + seed_text
+    parts.append(masks)
+    text = "Selection: " + " · ".join(parts) + "."
+    for name, choice in summary.get("chosen", {}).items():
+        text += f" {name.capitalize()} {format_value(choice['value'])} shown"
+        text += f" ({reasons[name]})" if reasons and name in reasons else ""
+        text += f"; also present: {_list(choice['also_present'])} (choose with --where)."
+    return text
+
+
+def caption(
+    description: str, notes: Sequence[str], summary: dict[str, Any], reasons: dict[str, str] | None = None
+) -> str:
+    """The caption ``landscape figures`` writes beside a figure and into its provenance."""
+    first = description.strip()
+    if first and not first.endswith("."):
+        first += "."
+    return " ".join(p for p in (first, *notes, selection_text(summary, reasons)) if p)

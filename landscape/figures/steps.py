@@ -1,0 +1,88 @@
+"""The analysis steps named figures rely on: present when their slot is, computed when cheap.
+
+Loss barriers are never computed by a figure build (they need the data and a network per
+pair): their figures read what ``landscape analyze --barriers N`` stored and are skipped with
+the reason until then.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from landscape.figures.registry import FigureSkipped, step
+
+BARRIERS_MISSING = (
+    "no loss barriers computed: run `landscape analyze RUNS --barriers N` (or landscape.tl.barriers(ms))"
+)
+
+
+def _tool(name: str) -> Any:
+    """``landscape.tl.<name>``, or a skip naming the tool when this installation lacks it."""
+    import landscape.tl as tl
+
+    fn = getattr(tl, name, None)
+    if fn is None:
+        raise FigureSkipped(f"landscape.tl.{name} is not available in this installation")
+    return fn
+
+
+def _distances(metric: str):
+    def present(ms: Any) -> bool:
+        return f"dist_{metric}" in ms.obsp and f"dist_{metric}_layers" in ms.obsp
+
+    def compute(ms: Any) -> None:
+        _tool("distances")(ms, metric=metric, per_layer=True)
+
+    return present, compute
+
+
+for _metric in ("jaccard", "hamming"):
+    _present, _compute = _distances(_metric)
+    step(f"distances:{_metric}", _present, _compute, f"no {_metric} distances")
+step("distances", *_distances("jaccard"), "no jaccard distances")
+
+
+def _embedding(basis: str):
+    def present(ms: Any) -> bool:
+        return f"X_{basis}" in ms.obsm
+
+    def compute(ms: Any) -> None:
+        if len(ms) < 4:
+            raise FigureSkipped(f"{len(ms)} masks: an embedding needs at least 4")
+        # t-SNE and UMAP are random: a fixed seed makes the figure rebuildable
+        kwargs = {"rng": 0} if basis in ("tsne", "umap") else {}
+        _tool(basis)(ms, **kwargs)
+
+    return present, compute
+
+
+for _basis in ("pca", "mds", "tsne", "umap"):
+    step(_basis, *_embedding(_basis), f"no {_basis} embedding")
+
+
+def _barriers_present(ms: Any) -> bool:
+    slot = ms.uns.get("barrier")
+    return (
+        isinstance(slot, dict) and isinstance(slot.get("curves"), pd.DataFrame) and not slot["curves"].empty
+    )
+
+
+step("barriers", _barriers_present, None, BARRIERS_MISSING)
+
+
+def _slot_step(name: str, tool: str, **kwargs: Any) -> None:
+    """A step whose result is ``uns[name]``, computed by ``tl.<tool>(ms, **kwargs)``."""
+
+    def compute(ms: Any) -> None:
+        _tool(tool)(ms, **kwargs)
+
+    step(name, lambda ms: isinstance(ms.uns.get(name), dict), compute, f"no {name}")
+
+
+_slot_step("consensus", "consensus")
+# jaccard similarity per configuration and network, with intervals over masks and networks
+_slot_step("diversity", "diversity", metric="jaccard")
+_slot_step("cross_method", "cross_method", metric="jaccard")
+_slot_step("typicality", "typicality", metric="jaccard")

@@ -1,0 +1,72 @@
+"""Reading what ``landscape.tl.barriers`` stores, shared by the interpolation and barrier plots.
+
+``uns[key]["curves"]``: one row per pair, path, split and alpha, with ``loss`` and ``acc``;
+``uns[key]["table"]``: one row per pair, path and split, with ``barrier_loss``,
+``barrier_acc`` and the normalised Hamming distance ``hamming``; ``obsp[key]``: n × n, NaN
+where a pair was not interpolated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from landscape.errors import AnalysisError
+
+METRICS = ("loss", "acc")
+_FIX = "landscape.tl.barriers(ms)"
+
+
+def _barrier_slot(ms: Any, key: str) -> dict:
+    if key not in ms.uns or not isinstance(ms.uns[key], dict):
+        raise AnalysisError(f'uns["{key}"] is missing: run {_FIX} first')
+    return ms.uns[key]
+
+
+def _with_names(curves: pd.DataFrame, table: Any) -> pd.DataFrame:
+    """Add the obs names of each pair to the curves (the table records them per pair)."""
+    if {"obs_i", "obs_j"} <= set(curves.columns) or not isinstance(table, pd.DataFrame):
+        return curves
+    if not {"pair", "obs_i", "obs_j"} <= set(table.columns) or "pair" not in curves.columns:
+        return curves
+    names = table.drop_duplicates("pair").set_index("pair")[["obs_i", "obs_j"]]
+    return curves.join(names, on="pair")
+
+
+def _pair_groups(frame: pd.DataFrame, labels: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
+    """The pairs whose masks are in ``labels`` and the group of each.
+
+    A pair's group is the shared group of its masks, or ``"a × b"`` across groups. Pairs are
+    found by obs name (``obs_i``/``obs_j``, or ``i``/``j`` holding names), which survives
+    subsetting the MaskSet; integer ``i``/``j`` are positions and are used only when no names
+    are recorded.
+    """
+    names = labels.astype(str)
+    if {"obs_i", "obs_j"} <= set(frame.columns):
+        cols = ("obs_i", "obs_j")
+    elif pd.api.types.is_integer_dtype(frame["i"]):
+        bad = (frame["i"] < 0) | (frame["i"] >= len(names)) | (frame["j"] < 0) | (frame["j"] >= len(names))
+        if bad.any():
+            raise AnalysisError(
+                f"barrier pairs refer to masks beyond the {len(names)} in this set; rerun {_FIX}"
+            )
+        a = names.to_numpy()[frame["i"].to_numpy()]
+        b = names.to_numpy()[frame["j"].to_numpy()]
+        return frame, _combine(a, b, frame.index)
+    else:
+        cols = ("i", "j")
+    first, second = frame[cols[0]].astype(str), frame[cols[1]].astype(str)
+    present = first.isin(names.index) & second.isin(names.index)
+    frame = frame[present.to_numpy()]
+    if frame.empty:
+        raise AnalysisError(f"none of the interpolated pairs lie in this set of masks; rerun {_FIX}")
+    a = names.loc[first[present]].to_numpy()
+    b = names.loc[second[present]].to_numpy()
+    return frame, _combine(a, b, frame.index)
+
+
+def _combine(a: np.ndarray, b: np.ndarray, index: pd.Index) -> pd.Series:
+    pair = [x if x == y else " × ".join(sorted((x, y))) for x, y in zip(a, b)]
+    return pd.Series(pair, index=index, name="group")

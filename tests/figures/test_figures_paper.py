@@ -1,0 +1,118 @@
+"""Every named figure on a runs root shaped like a paper's (two methods, three densities, two
+widths, two networks): drawn, captioned with its selection, its numbers and provenance beside
+it, all on one index.html; and configurations are never pooled."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from landscape.cli import main
+from landscape.figures import build_figures, figure_names
+from tests.figures.conftest import make_paper_runs
+
+NEW = {
+    "diversity_vs_density",
+    "diversity_vs_density_layers",
+    "diversity_vs_width",
+    "cross_method",
+    "barrier_vs_distance",
+    "accuracy_vs_typicality",
+}
+
+
+@pytest.fixture(scope="module")
+def paper_figures(paper_runs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("figs")
+    return build_figures(paper_runs, out=out, formats=("png",)), out
+
+
+def test_every_figure_is_drawn_with_caption_numbers_and_provenance(paper_figures):
+    built, out = paper_figures
+    assert built.skipped == [] and set(built.files) == set(figure_names()) >= NEW
+    for name in figure_names():
+        for ext in ("png", "txt", "csv", "json"):
+            assert (out / f"{name}.{ext}").stat().st_size > 0, (name, ext)
+        record = json.loads((out / f"{name}.json").read_text())
+        caption = (out / f"{name}.txt").read_text().strip()
+        assert record["caption"] == caption == built.captions[name]
+        sel = record["selection"]
+        assert sel["dataset"] == ["digits"] and sel["model"] == ["mlp"] and sel["epochs"] == [2]
+        assert (
+            sel["n_networks"] == 2 and sel["weight_seeds"] == [0, 1] and sel["n_masks"] == record["n_masks"]
+        )
+        for word in ("digits", "mlp", "epochs", f"{sel['n_masks']} masks", "2 networks"):
+            assert word in caption, (name, word)
+        # never a silently chosen density or width: one value shown of several is named
+        for field, present in (("density", [0.1, 0.3, 0.5]), ("width", [0.5, 1.0])):
+            if len(sel[field]) == 1:
+                chosen = sel["chosen"][field]
+                assert chosen["value"] == sel[field][0] and set(chosen["also_present"]) | {
+                    chosen["value"]
+                } == set(present)
+                assert f"{field.capitalize()} {chosen['value']:g} shown" in caption
+    record = json.loads((out / "layer_overlap.json").read_text())
+    assert "the density with the most masks" in record["caption"] and record["density"] == 0.5
+    # what `landscape analyze` stored is used, not recomputed: distances of every layout
+    for name in ("layer_overlap", "diversity_vs_width", "cross_method"):
+        record = json.loads((out / f"{name}.json").read_text())
+        assert "distances" not in record["computed_for_figure"], name
+        assert record["analysis"]["distances"]["origin"] == "analysis result store", name
+
+
+def test_index_references_every_png_with_its_caption_and_numbers(paper_figures):
+    built, out = paper_figures
+    page = (out / "index.html").read_text()
+    images = set(re.findall(r'<img src="([^"]+)"', page))
+    assert images == {p.name for p in out.glob("*.png")}  # every PNG there, nothing missing
+    for name in figure_names():
+        section = page[page.index(f'<section id="{name}">') :].split("</section>")[0]
+        assert "Selection:" in section and "provenance" in section and f'href="{name}.csv"' in section
+        assert "<table" in section  # the numbers behind it
+    assert "://" not in page and "<script" not in page  # opens from disk, nothing fetched
+
+
+def test_the_headline_figures_show_lines_over_networks(paper_figures):
+    _, out = paper_figures
+    density = pd.read_csv(out / "diversity_vs_density.csv")
+    sim = density[density["value"] == "similarity"]
+    assert sim["line"].nunique() == 2 and sorted(sim["x"].unique()) == [0.1, 0.3, 0.5]
+    assert (sim["interval"] == "networks").all() and (sim["n_networks"] == 2).all()
+    assert (sim["y"] > sim["chance"]).all()  # the planted network-level preference
+    width = pd.read_csv(out / "diversity_vs_width.csv")
+    assert width["line"].nunique() == 2 and sorted(width["x"].unique()) == [0.5, 1.0]
+    layers = pd.read_csv(out / "diversity_vs_density_layers.csv")
+    assert set(layers["layer"]) == {"whole", "fcs.0", "fcs.1", "fcs.2"}
+    twins = pd.read_csv(out / "cross_method.csv").set_index("comparison")["similarity"]
+    assert twins["across, same seed"] > twins["across, other seeds"]  # planted twins
+    barriers = pd.read_csv(out / "barrier_vs_distance.csv")
+    assert barriers["group"].nunique() == 2 and set(barriers["path"]) == {"linear", "swap"}
+    accuracy = pd.read_csv(out / "accuracy_vs_density.csv")
+    assert (accuracy["spread"] == "networks").all()
+
+
+def test_figures_list_shows_the_new_names(capsys):
+    assert main(["figures", "--list"]) == 0
+    listed = {line.split()[0] for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert listed >= NEW
+
+
+def test_two_runs_differing_only_in_epochs_draw_two_groups(tmp_path):
+    root = tmp_path / "runs"
+    one = {"edge_popup": []}
+    make_paper_runs(root, methods=one, densities=(0.3, 0.5), widths=(1.0,))
+    make_paper_runs(root, methods=one, densities=(0.3, 0.5), widths=(1.0,), extra=("train.epochs=3",))
+    names = ["layer_overlap", "diversity_vs_density", "accuracy_vs_density", "embedding"]
+    built = build_figures(root, names, out=tmp_path / "figs", formats=("png",))
+    assert built.skipped == []
+    overlap = pd.read_csv(tmp_path / "figs" / "layer_overlap.csv")
+    assert set(overlap["group"]) == {"epochs 2", "epochs 3"}
+    lines = pd.read_csv(tmp_path / "figs" / "diversity_vs_density.csv")
+    assert set(lines["line"]) == {"epochs 2", "epochs 3"}
+    accuracy = pd.read_csv(tmp_path / "figs" / "accuracy_vs_density.csv")
+    assert set(accuracy["group"]) == {"epochs 2", "epochs 3"}
+    embedding = pd.read_csv(tmp_path / "figs" / "embedding.csv")
+    assert set(embedding["group"]) == {"epochs 2", "epochs 3"}
