@@ -14,7 +14,8 @@ seed held at 0). It prints Markdown tables:
 
     python studies/dynamics.py --runs runs/dynamics
 
-about 8 minutes on 2 cores (searches resume: a second call only analyses).
+searched 96 masks in 23 minutes on 2 cores shared with other jobs (load average 5-7); the
+analysis takes seconds, and searches resume: a second call only analyses.
 """
 
 from __future__ import annotations
