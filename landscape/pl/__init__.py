@@ -22,6 +22,12 @@ from landscape.pl.consensus import selection_frequency
 from landscape.pl.cross_method import cross_method
 from landscape.pl.distances import distance_distribution
 from landscape.pl.diversity import diversity_vs
+from landscape.pl.dynamics import (
+    bits_flipped,
+    distance_from_start,
+    seed_attribution,
+    similarity_over_training,
+)
 from landscape.pl.embedding import embedding
 from landscape.pl.heatmap import similarity_heatmap
 from landscape.pl.input_frequency import input_frequency
@@ -48,10 +54,12 @@ __all__ = [
     "accuracy_vs_typicality",
     "barrier_matrix",
     "barrier_vs_distance",
+    "bits_flipped",
     "cross_method",
     "data_of",
     "display_label",
     "distance_distribution",
+    "distance_from_start",
     "diversity_vs",
     "embedding",
     "figsize",
@@ -65,6 +73,8 @@ __all__ = [
     "notes_of",
     "publication_style",
     "save_figure",
+    "seed_attribution",
     "selection_frequency",
     "similarity_heatmap",
+    "similarity_over_training",
 ]

@@ -203,6 +203,9 @@ def _search_batch(
     if result.batchnorm is not None:
         for digest, seed, stats in zip(digests, seeds, result.batchnorm):
             digest["batchnorm"] = store.save_batchnorm(weight_seed, seed, stats)
+    if trainer.snapshot_rows is not None:
+        for digest, seed, snaps in zip(digests, seeds, trainer.snapshot_rows):
+            digest["snapshots"] = store.save_snapshots(weight_seed, seed, snaps)
     for record, digest in zip(result.records, digests):
         if digest:
             record["files"] = digest

@@ -29,6 +29,7 @@ from landscape.store.mask_files import PerMaskFiles
 from landscape.store.meta import make_meta
 from landscape.store.random_weights import RandomWeights
 from landscape.store.records import curves_frame, first_difference, flatten, records_frame
+from landscape.store.snapshots import SnapshotFiles
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,7 +41,7 @@ _SHARD_NAME = re.compile(r"^shard-[0-9a-f]{32}$")
 Pair = tuple[int, int]
 
 
-class RunStore(PerMaskFiles, RandomWeights, CheckpointFiles):
+class RunStore(PerMaskFiles, RandomWeights, CheckpointFiles, SnapshotFiles):
     """One run directory. Build with :meth:`create` (writers) or :meth:`open` (readers)."""
 
     def __init__(self, path: Path, run_id: str, config: SearchConfig, layout: Layout, meta: dict):

@@ -13,6 +13,8 @@ from landscape.tl.distances import distances
 from landscape.tl.diversity import diversity
 from landscape.tl.embed import embed, mds, pca, tsne, umap
 from landscape.tl.input_frequency import input_frequency
+from landscape.tl.seed_sources import seed_sources
+from landscape.tl.trajectory import trajectory
 from landscape.tl.typicality import typicality
 
 __all__ = [
@@ -27,6 +29,8 @@ __all__ = [
     "mds",
     "pca",
     "random_baseline",
+    "seed_sources",
+    "trajectory",
     "tsne",
     "typicality",
     "umap",
