@@ -8,8 +8,10 @@ and embeddings of many masks from precomputed distances.
 whose per-layer densities vary from mask to mask (uniform in 0.3-0.7, as global top-k,
 frozen sources or random masks give), so nearly every pair has its own (K1, K2) per layer.
 Timed: ``tl.distances(per_layer=True)`` (Jaccard + Hamming), then ``tl.diversity`` for each
-metric (which computes the chance baseline), and ``tl.diversity`` with the previous
-baseline code (distinct sizes found by ``np.unique(..., axis=0)`` on the pairs) as the peer.
+metric (one compiled pass over each network's pairs, chance moments included) and
+``tl.random_baseline``; the peers are the previous numpy route, full ``(m, m, L + 1)``
+matrices and per-pair chance arrays (kept as the reference of ``tests/tl/test_tl_pairsums.py``),
+with the largest relative difference between the two routes' tables.
 
 ``embed``: N masks of the digits MLP layout (84,480 weights) around 10 planted centres (5%
 of bits flipped), ``tl.distances``, then each embedding on the precomputed matrices.
@@ -49,55 +51,107 @@ def varying_density_masks(n: int, layout: Layout, rng) -> MaskSet:
     return MaskSet.from_rows(rows, layout, obs)
 
 
-def previous_jaccard_layer(n, k1, k2):
-    """The baseline's per-layer step before: distinct sizes by sorting the pairs."""
-    from landscape.tl.baseline import EXACT_SUPPORT, hypergeom_moments, jaccard_delta, jaccard_exact
-
-    mean_i, var_i = hypergeom_moments(n, k1, k2)
-    mean, sd = jaccard_delta(mean_i, var_i, k1 + k2)
-    combos, inverse = np.unique(
-        np.stack([np.minimum(k1, k2), np.maximum(k1, k2)], 1), axis=0, return_inverse=True
-    )
-    small = (np.minimum(combos[:, 0], n - combos[:, 1]) + 1) <= EXACT_SUPPORT
-    if small.all() and len(combos) <= 256:
-        exact = np.array([jaccard_exact(n, int(a), int(b)) for a, b in combos])
-        return exact[inverse.ravel(), 0], exact[inverse.ravel(), 1]
-    return mean, sd
-
-
 def timed(fn):
     start = time.perf_counter()
     out = fn()
     return time.perf_counter() - start, out
 
 
+def load_text() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def differences(ours: pd.DataFrame, ref: pd.DataFrame) -> str:
+    """Largest relative difference over the float columns, and the largest absolute one over
+    the excess columns and p-values: an excess is a difference of two means of ~0.3 that
+    nearly cancel, so its relative difference says nothing about either route."""
+    rel = absolute = 0.0
+    for col in ours.columns:
+        a, b = ours[col].to_numpy(), ref[col].to_numpy()
+        if a.dtype.kind != "f":
+            continue
+        keep = ~(np.isnan(a) & np.isnan(b))
+        diff = np.abs(a - b)[keep]
+        if col.startswith("excess") or col == "p_value":
+            absolute = max(absolute, float(diff.max(initial=0.0)))
+        else:
+            rel = max(rel, float((diff / np.maximum(np.abs(b[keep]), 1e-300)).max(initial=0.0)))
+    return f"max relative difference {rel:.1e}, excess and p-value max absolute difference {absolute:.1e}"
+
+
+def errors_against_exact_sums(ms, metric: str, tables: dict[str, pd.DataFrame]) -> str:
+    """Each route's largest absolute error, over the whole-network and layer rows of the one
+    network, against the same statistics from exactly rounded sums over the pairs
+    (``math.fsum`` of every pair's similarity, chance and chance variance)."""
+    import math
+
+    from scipy import special
+
+    from landscape.tl.baseline import chance_similarity, layer_sizes
+
+    counts, numel = layer_sizes(ms)
+    i, j = np.triu_indices(ms.n_masks, 1)
+    mean_l, sd_l, mean_w, sd_w = chance_similarity(counts, numel, metric, i, j)
+    sims = [1 - ms.obsp[f"dist_{metric}"][i, j]] + [
+        1 - ms.obsp[f"dist_{metric}_layers"][i, j, k] for k in range(len(numel))
+    ]
+    chances = [mean_w] + [mean_l[:, k] for k in range(len(numel))]
+    variances = [sd_w**2] + [sd_l[:, k] ** 2 for k in range(len(numel))]
+    p = len(i)
+    exact = {"similarity": [], "chance_similarity": [], "excess_similarity": [], "p_value": []}
+    for sim, chance, var in zip(sims, chances, variances):
+        excess = math.fsum(np.concatenate([sim, -chance])) / p
+        exact["similarity"].append(math.fsum(sim) / p)
+        exact["chance_similarity"].append(math.fsum(chance) / p)
+        exact["excess_similarity"].append(excess)
+        exact["p_value"].append(special.erfc(abs(excess * p / math.sqrt(math.fsum(var))) / math.sqrt(2)))
+    parts = []
+    for col, values in exact.items():
+        errs = [float(np.abs(t[col].to_numpy() - np.array(values)).max()) for t in tables.values()]
+        parts.append(f"{col} " + " / ".join(f"{e:.1e}" for e in errs))
+    return f"{metric}, max absolute error vs exactly rounded sums ({' / '.join(tables)}): " + "; ".join(parts)
+
+
 def bench_diversity(args) -> None:
     import importlib
 
-    baseline = importlib.import_module("landscape.tl.baseline")
+    from landscape.grouping import group_masks
+    from tests.tl.test_tl_pairsums import reference_baseline, reference_network_rows
+
+    diversity_module = importlib.import_module("landscape.tl.diversity")
     ms = varying_density_masks(args.n, CONV4, np.random.default_rng(0))
-    tl.distances(ms[:8])  # load the compiled kernel
-    print(f"load {os.getloadavg()[0]:.1f}; N = {args.n} masks x {ms.n_weights:,} weights, "
+    small = ms[:8]
+    tl.distances(small, per_layer=True)  # load the compiled kernels
+    tl.diversity(small)
+    print(f"load {load_text()}; N = {args.n} masks x {ms.n_weights:,} weights, "
           f"{args.n * (args.n - 1) // 2:,} pairs, 7 layers")  # fmt: skip
     t_dist, _ = timed(lambda: tl.distances(ms, metric=("jaccard", "hamming"), per_layer=True))
-    rows = [("tl.distances (per layer, Jaccard + Hamming)", t_dist, None)]
+    rows = [("tl.distances (per layer, Jaccard + Hamming)", t_dist, None, load_text())]
     tables = {}
     for metric in ("jaccard", "hamming"):
         t, tables[metric] = timed(lambda m=metric: tl.diversity(ms, metric=m))
-        rows.append((f"tl.diversity, {metric} (with its baseline)", t, None))
-    current = baseline._jaccard_layer
-    baseline._jaccard_layer = lambda n, k1, k2, moments=None: previous_jaccard_layer(n, k1, k2)
+        rows.append((f"tl.diversity, {metric} (with its baseline)", t, None, load_text()))
+    t, base = timed(lambda: tl.random_baseline(ms, metric=("jaccard", "hamming"), copy=True))
+    rows.append(("tl.random_baseline, jaccard + hamming, per layer", t, None, load_text()))
+    current = diversity_module._network_rows
+    diversity_module._network_rows = reference_network_rows
+    checks = []
     try:
-        t_prev, prev = timed(lambda: tl.diversity(ms, metric="jaccard"))
+        for metric in ("jaccard", "hamming"):
+            t, prev = timed(lambda m=metric: tl.diversity(ms, metric=m))
+            note = differences(tables[metric], prev)
+            rows.append((f"previous route: tl.diversity, {metric} (full matrices)", t, note, load_text()))
+            checks.append(errors_against_exact_sums(ms, metric, {"this": tables[metric], "previous": prev}))
     finally:
-        baseline._jaccard_layer = current
-    same = prev.equals(tables["jaccard"])
-    rows.append(
-        ("tl.diversity, jaccard, previous baseline code", t_prev, "identical table" if same else "DIFFERENT")
-    )
-    print("\n| step | seconds | / distances | note |\n|---|---|---|---|")
-    for name, seconds, note in rows:
-        print(f"| {name} | {seconds:.2f} | {seconds / t_dist:.1%} | {note or ''} |")
+        diversity_module._network_rows = current
+    t, prev = timed(lambda: reference_baseline(ms, ("jaccard", "hamming"), group_masks(ms.obs, "config")))
+    cols = list(prev.columns)
+    note = differences(base[cols].reset_index(drop=True), prev)
+    rows.append(("previous route: tl.random_baseline (per-pair arrays)", t, note, load_text()))
+    print("\n| step | seconds | / distances | load after (1, 5, 15 min) | note |\n|---|---|---|---|---|")
+    for name, seconds, note, load in rows:
+        print(f"| {name} | {seconds:.2f} | {seconds / t_dist:.1%} | {load} | {note or ''} |")
+    print("", *checks, sep="\n")
     print(f"\nload at end {os.getloadavg()[0]:.1f}; max RSS {maxrss_mb():.0f} MB")
 
 

@@ -18,6 +18,15 @@ of ``/proc/<pid>/status``: process memory, not file cache) is sampled every 50 m
    and scipy ``pdist`` (hamming + jaccard, extrapolated by pairs), beside this kernel on the
    same rows.
 
+``ratio`` repeats step 4 alone on an existing root (``--repeats`` times for each of the
+comma-separated ``--memory`` budgets, the two routes in alternating order so neither always
+runs first), checks each tile job's per-layer counts against the in-memory kernel's
+(sha256), and reports every ratio with the load beside it, then its minimum, median and
+maximum::
+
+    python benchmarks/scale.py write --root /tmp/scale/runs512 --n 512
+    python benchmarks/scale.py ratio --root /tmp/scale/runs512 --fit 512 --memory 256MB,1GB --repeats 3
+
 ``--killed part.json`` skips step 2 when its tiles are already in ``--work``/tiles-a (a first
 part killed by hand; the JSON gives its ``wall_s``, ``peak_rss_anon_mb`` and ``load``).
 """
@@ -275,6 +284,44 @@ def main_all(args) -> None:
             shutil.rmtree(t, ignore_errors=True)
 
 
+def main_ratio(args) -> None:
+    root, work = Path(args.root), Path(args.work)
+    if not root.exists():
+        raise SystemExit(f"{root}: no runs root; write one first with: scale.py write --root {root} --n N")
+    work.mkdir(parents=True, exist_ok=True)
+    tiles = work / "tiles-ratio"
+    fit = ["--n-masks", str(args.fit)]
+    print(f"tiles vs in-memory kernel on the first {args.fit} masks of {root}; {os.cpu_count()} CPUs")
+    print(
+        "| repeat | memory | tiles | first | in-memory s | tiles s | tiles / in-memory | counts | load (1, 5, 15 min) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    ratios: dict[str, list[float]] = {}
+    plans: dict[str, str] = {}
+    for repeat in range(args.repeats):
+        for memory in args.memory.split(","):
+            load = os.getloadavg()
+            shutil.rmtree(tiles, ignore_errors=True)
+            steps = [("in_memory", fit),
+                     ("tiled", ["--memory", memory, "--tiles", str(tiles), "--digest", "--fit", str(args.fit), *fit])]  # fmt: skip
+            order = steps if repeat % 2 == 0 else steps[::-1]  # neither always runs first
+            done = {name: run_step(name, args, ["--root", str(root), *extra]) for name, extra in order}
+            mem, til = done["in_memory"], done["tiled"]
+            ratio = til["tiles_s"] / mem["seconds"]  # the same word pairs, the same kernel
+            ratios.setdefault(memory, []).append(ratio)
+            p = til["plan"]
+            plans[memory] = (f"{p['blocks']} row blocks of {p['block_rows']} x {p['ranges']} word ranges of "
+                             f"{p['range_words']:,} words")  # fmt: skip
+            same = "identical" if til["digests"]["block"] == mem["digest"] else "DIFFERENT"
+            print(f"| {repeat + 1} | {memory} | {til['n_tiles']} | {order[0][0]} | {mem['seconds']:.2f} | "
+                  f"{til['tiles_s']:.2f} | {ratio:.3f} | {same} | {_load(load)} |", flush=True)  # fmt: skip
+    shutil.rmtree(tiles, ignore_errors=True)
+    for memory, values in ratios.items():
+        print(f"memory {memory} ({plans[memory]}): tiles / in-memory min {min(values):.3f}, "
+              f"median {np.median(values):.3f}, max {max(values):.3f} over {len(values)} repeats")  # fmt: skip
+    print(f"load at end {_load(os.getloadavg())}")
+
+
 def _planned_tiles(args) -> int:
     from landscape.maskset import read_runs
     from landscape.tl import _kernels
@@ -344,17 +391,18 @@ def _load(load) -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["all", "write", "_step"])
+    parser.add_argument("command", choices=["all", "write", "ratio", "_step"])
     parser.add_argument("step", nargs="?")
     parser.add_argument("--root", default="/tmp/scale/runs")
     parser.add_argument("--work", default="/tmp/scale/work", help="tile folders and step results")
     parser.add_argument("--n", type=int, default=4096)
-    parser.add_argument("--memory", default="2GB")
+    parser.add_argument("--memory", default="2GB", help="budget (ratio: comma-separated budgets)")
     parser.add_argument("--fit", type=int, default=768, help="masks for the tiles vs in-memory comparison")
     parser.add_argument("--faiss-rows", type=int, default=256)
     parser.add_argument("--scipy-rows", type=int, default=16)
     parser.add_argument("--out", help="also write the markdown report here")
     parser.add_argument("--keep", action="store_true", help="keep the tile folders")
+    parser.add_argument("--repeats", type=int, default=5, help="ratio: repeats per budget")
     parser.add_argument("--killed", help="JSON of a killed first part already run (skips it)")
     # step options
     parser.add_argument("--tiles")
@@ -364,6 +412,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.command == "write":
         print(f"{write_root(Path(args.root), args.n):.0f} s")
+    elif args.command == "ratio":
+        main_ratio(args)
     elif args.command == "_step":
         result = STEPS[args.step](args)
         Path(args.result).write_text(json.dumps(result, default=str))

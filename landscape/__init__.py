@@ -11,6 +11,7 @@ _LAZY = {
     "read_runs": "landscape.maskset",
     "read_layout_groups": "landscape.maskset",
     "MaskSet": "landscape.maskset",
+    "read_snapshots": "landscape.snapshots",
     "analyze": "landscape.analysis",
     "import_masks": "landscape.importers",
 }

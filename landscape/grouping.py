@@ -12,6 +12,11 @@ The toolkit's rule, used by every statistic, table and figure:
   output names the configuration fields that were pooled (:attr:`Group.pooled`).
 - Groups are labelled by the fields that differ between the groups being shown
   (``edge_popup · density 0.3 · epochs 2``), never by identifiers.
+- Snapshots of masks during their search (an ``epoch`` column, :mod:`landscape.snapshots`)
+  are compared within one epoch: ``epoch`` is part of every group's key.
+- A run that holds the score seed or the data seed fixed (``method.score_seed``,
+  ``train.data_seed``) is a configuration of its own: its masks differ only in the other
+  source of randomness, which its ``varies`` column names.
 
 Masks built in Python without run columns (:meth:`MaskSet.from_dense`) form one configuration
 unless their ``obs`` carries config columns (dotted names such as ``train.epochs``).
@@ -48,13 +53,20 @@ FIELD_NAMES = {
     "train.epochs": "epochs",
     "train.lr": "lr",
     "origin.format": "imported from",
+    "method.score_seed": "score seed",
+    "train.data_seed": "data seed",
+    "epoch": "epoch",
 }
+#: the value a seed field shows when it follows each mask's search seed
+_FOLLOWS_SEARCH_SEED = {"method.score_seed", "train.data_seed"}
+#: obs column of snapshot sets: masks are compared within one epoch
+EPOCH = "epoch"
 # fields whose variation another column already shows ("method" is method.name plus suffixes)
 _SHOWN_BY = {"method.name": "method", "method.density": "density"}
 # label order: these first, then the rest in the order of obs
 _FIRST = ("method", "density", "model.width_mult")
 #: columns every table of groups carries (where the group holds one value), besides its label
-TABLE_COLUMNS = ("method", "density", "model.name", "model.width_mult", "data.name", "train.epochs")
+TABLE_COLUMNS = ("method", "density", "model.name", "model.width_mult", "data.name", "train.epochs", "varies")
 
 
 def config_columns(obs: pd.DataFrame) -> list[str]:
@@ -87,6 +99,9 @@ def describe(values: dict[str, Any]) -> str:
     parts = []
     for col, value in values.items():
         name = field_name(col)
+        if col in _FOLLOWS_SEARCH_SEED and _missing(value):
+            parts.append(f"{name} = search seed")
+            continue
         parts.append(f"{name} {format_value(value)}" if name else format_value(value))
     return " · ".join(parts) if parts else "all masks"
 
@@ -147,8 +162,19 @@ class Group:
         )
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
 def _key_columns(obs: pd.DataFrame, groupby) -> tuple[list[str], bool]:
     """Columns that define groups, and whether they are the default configuration rule."""
+    cols, default = _base_key_columns(obs, groupby)
+    if groupby is not None and EPOCH in obs.columns and EPOCH not in cols:
+        cols = [*cols, EPOCH]  # snapshots: never pair masks of different epochs
+    return cols, default
+
+
+def _base_key_columns(obs: pd.DataFrame, groupby) -> tuple[list[str], bool]:
     if groupby is None:
         return [], False
     if isinstance(groupby, str) and groupby == CONFIG:
@@ -214,7 +240,7 @@ def group_masks(obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = ()) 
         vary |= {"density", "method.density"}
     config = config_columns(obs)
     if default and vary:
-        cols = [c for c in config if c not in vary]
+        cols = [c for c in config if c not in vary] + ([EPOCH] if EPOCH in cols else [])
     keys = _hashable(obs[cols]) if cols else [()] * n
     codes: dict[tuple, list[int]] = {}
     for pos, key in enumerate(keys):
@@ -243,7 +269,7 @@ def group_masks(obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = ()) 
 def _label(groups: list[Group], obs: pd.DataFrame, key_cols: list[str] | None, columns: _Columns) -> None:
     """Set each group's label from the fields that differ between the groups."""
     if key_cols is None:  # one group per configuration: compare the configurations
-        candidates = config_columns(obs)
+        candidates = config_columns(obs) + ([EPOCH] if EPOCH in obs.columns else [])
     else:
         candidates = [c for c in key_cols if c != "run_id"] or key_cols
     candidates = [c for c in candidates if not (c in _SHOWN_BY and _SHOWN_BY[c] in candidates)]

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from landscape.config.schema import NOT_STORED_FIELDS
 from landscape.errors import AnalysisError, StoreError
 from landscape.store.layout import Layout
 from landscape.store.packing import as_words, layer_counts, pack_flat, pack_layers, unpack_flat, unpack_layer
@@ -355,7 +356,9 @@ def read_layout_groups(path: str | Path, where: str | Mapping[str, Any] | None =
     return groups
 
 
-def read_runs(path: str | Path, where: str | Mapping[str, Any] | None = None) -> MaskSet:
+def read_runs(
+    path: str | Path, where: str | Mapping[str, Any] | None = None, *, snapshots: bool = False
+) -> MaskSet:
     """Load the stored masks of a runs root (or of one run directory) as one MaskSet.
 
     Parameters
@@ -377,6 +380,10 @@ def read_runs(path: str | Path, where: str | Mapping[str, Any] | None = None) ->
         metric and every config field under its dotted name. ``uns["skipped_runs"]`` lists
         ``{"path", "reason"}`` of the runs left out.
 
+        With ``snapshots=True``: the masks kept during each search instead, one row per
+        mask and kept epoch with an ``epoch`` column (see :func:`landscape.snapshots.read_snapshots`);
+        masks searched without snapshots are left out.
+
     Runs without finished masks (no manifest) or with a corrupt, truncated or missing file
     are skipped with a warning. Runs of different layouts are never mixed: unless ``where``
     leaves only one layout, :class:`AnalysisError` lists the runs of each layout.
@@ -393,6 +400,10 @@ def read_runs(path: str | Path, where: str | Mapping[str, Any] | None = None) ->
             "where": where if where is None or isinstance(where, str) else dict(where),
         }
     }
+    if snapshots:
+        from landscape.snapshots import read_snapshots
+
+        return read_snapshots(out)
     return out
 
 
@@ -412,10 +423,27 @@ def _load_run(path: Path) -> MaskSet | None:
         index=pd.Index(labels),
     )
     records.index = head.index
-    config = pd.DataFrame({k: [v] * len(labels) for k, v in flatten(cfg.to_dict()).items()}, index=head.index)
+    _add_seed_columns(records, cfg)
+    fields = {k: v for k, v in flatten(cfg.to_dict()).items() if k not in NOT_STORED_FIELDS}
+    config = pd.DataFrame({k: [v] * len(labels) for k, v in fields.items()}, index=head.index)
     obs = pd.concat([head, records, config.drop(columns=[c for c in config if c in records])], axis=1)
     X = PackedRows.from_arrays(arrays, store.layout.row_bytes)
     return MaskSet(X, obs, store.layout, runs={store.run_id: str(store.path)})
+
+
+def _add_seed_columns(records: pd.DataFrame, cfg) -> None:
+    """``score_seed`` and ``data_seed`` after ``search_seed``, and ``varies`` (which of them
+    differ between the run's masks), from the run's config (runs searched before these
+    existed read as searched: both follow the search seed)."""
+    from landscape.config.seeds import data_seed, score_seed, varies
+
+    if "search_seed" not in records.columns:
+        return
+    at = records.columns.get_loc("search_seed") + 1
+    seeds = records["search_seed"].to_numpy()
+    records.insert(at, "score_seed", np.array([score_seed(cfg, s) for s in seeds], dtype=np.int64))
+    records.insert(at + 1, "data_seed", np.array([data_seed(cfg, s) for s in seeds], dtype=np.int64))
+    records.insert(at + 2, "varies", varies(cfg))
 
 
 def _aligned(selector: pd.Series, obs: pd.DataFrame) -> np.ndarray:

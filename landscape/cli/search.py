@@ -13,7 +13,20 @@ def add_parser(sub) -> None:
     add_config_args(p)
     p.add_argument("--runs", default="runs", help="runs root (default: runs/)")
     p.add_argument("--weight-seeds", default="0", help="random networks, e.g. 0-3 (default 0)")
-    p.add_argument("--search-seeds", default="0", help="masks per network, e.g. 0-15 (default 0)")
+    p.add_argument("--search-seeds", default=None, help="masks per network, e.g. 0-15 (default 0)")
+    p.add_argument(
+        "--score-seeds",
+        "--score-seed",
+        default=None,
+        help="score initialisations, with --data-seed(s): vary one, hold the other, e.g. "
+        "--score-seeds 0-7 --data-seed 0 (instead of --search-seeds)",
+    )
+    p.add_argument(
+        "--data-seeds",
+        "--data-seed",
+        default=None,
+        help="data orders (and augmentation), with --score-seed(s), e.g. --score-seed 0 --data-seeds 0-7",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 or auto (default cpu)")
     p.add_argument(
         "--masks-in-flight",
@@ -36,7 +49,7 @@ def _search(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.overrides)
     weight_seeds = parse_seeds(args.weight_seeds, "weight-seeds")
-    search_seeds = parse_seeds(args.search_seeds, "search-seeds")
+    cfg, search_seeds = _seeds(cfg, args)
     if args.masks_in_flight is not None and args.masks_in_flight < 1:
         raise ConfigError("--masks-in-flight: must be >= 1")
     summary = run_search(cfg, args.runs, weight_seeds, search_seeds, args.device, args.masks_in_flight,
@@ -47,6 +60,32 @@ def _search(args: argparse.Namespace) -> int:
         f"{summary.skipped} already done, {summary.busy} held by other workers{stored} -> {summary.path}"
     )
     return 0
+
+
+def _seeds(cfg, args: argparse.Namespace):
+    """The config (holding a source fixed when asked) and the search seeds."""
+    from landscape.search.seeds import hold_one_source
+
+    split = args.score_seeds is not None or args.data_seeds is not None
+    if not split:
+        return cfg, parse_seeds(args.search_seeds or "0", "search-seeds")
+    if args.search_seeds is not None:
+        raise ConfigError(
+            "--search-seeds: give either search seeds or --score-seeds with --data-seeds, not both"
+        )
+    if args.score_seeds is None or args.data_seeds is None:
+        given, other = (
+            ("--score-seeds", "--data-seed") if args.score_seeds else ("--data-seeds", "--score-seed")
+        )
+        raise ConfigError(
+            f"{given}: also give {other} (the seed held fixed), e.g. --score-seeds 0-7 --data-seed 0"
+        )
+    overrides, seeds = hold_one_source(args.score_seeds, args.data_seeds, "--score-seeds/--data-seeds")
+    held = {"method.score_seed", "train.data_seed"}
+    clash = [o.split("=", 1)[0].strip() for o in args.overrides if o.split("=", 1)[0].strip() in held]
+    if clash:
+        raise ConfigError(f"--set {clash[0]}: already set by --score-seeds/--data-seeds; give one of them")
+    return cfg.replace(**overrides), seeds
 
 
 COMMANDS = {"search": _search}

@@ -13,11 +13,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 # Fields marked with this metadata do not enter the run id (where the data lives, say).
 NOT_IDENTITY = {"identity": False}
+# ... and these are not recorded in a run's config.json either: they say what a search keeps
+# beside its masks (snapshots), which each mask's own files record
+NOT_STORED = {"identity": False, "stored": False}
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,9 @@ class MethodConfig:
     # with the reference global variant's cubic schedule (0 = off; its code uses 10)
     anneal_epochs: int = 0
     score_init: str = "kaiming_uniform"
+    # one score seed for every mask of the run (None: each mask's search seed); holding it
+    # while the search seeds vary leaves the data order as the only randomness between masks
+    score_seed: int | None = None
     # effective weight M ⊙ W times 1/sqrt(density) ("static") or 1/sqrt(the layer's kept
     # fraction) ("dynamic"), the partially frozen code's scale_method
     rescale: str = "none"
@@ -226,6 +233,14 @@ class TrainConfig:
     also on GPUs that would default to TF32), ``tf32`` (TF32 tensor cores on CUDA; plain
     float32 elsewhere) or ``bf16`` (bfloat16 autocast; scores, weights and the optimiser
     stay float32). Evaluation always runs in IEEE float32.
+
+    ``data_seed``: one seed for every mask's data order and augmentation (None: each mask's
+    search seed), so that only the score initialisation differs between the masks of a run.
+
+    Snapshots (neither part of the run id nor of ``config.json``): with ``snapshot_every``
+    ``k > 0`` or a non-empty ``snapshot_epochs``, each mask's state is kept after every
+    ``k``-th epoch and after the listed epochs, always with epoch 0 (the top-k of the initial
+    scores, before the first step) and the last epoch (the stored mask).
     """
 
     epochs: int = 30
@@ -239,6 +254,16 @@ class TrainConfig:
     warmup_epochs: int = 0
     label_smoothing: float = 0.0
     precision: str = "fp32"
+    data_seed: int | None = None
+    snapshot_every: int = field(default=0, metadata=NOT_STORED)
+    snapshot_epochs: tuple[int, ...] = field(default=(), metadata=NOT_STORED)
+
+    def snapshot_set(self) -> tuple[int, ...]:
+        """The epochs whose masks a search keeps (empty: snapshots off), sorted."""
+        if not self.snapshot_every and not self.snapshot_epochs:
+            return ()
+        every = range(0, self.epochs + 1, self.snapshot_every) if self.snapshot_every else ()
+        return tuple(sorted({0, self.epochs, *every, *self.snapshot_epochs}))
 
 
 @dataclass(frozen=True)
@@ -273,6 +298,9 @@ class SearchConfig:
         out = self.to_dict()
         used = data_fields_used(self.data.name)
         out["data"] = {k: v for k, v in out["data"].items() if k in used}
+        for dotted in NOT_STORED_FIELDS:
+            section, name = dotted.split(".")
+            out[section].pop(name, None)
         return out
 
     def canonical(self) -> dict[str, Any]:
@@ -326,3 +354,12 @@ def _default_of(f: dataclasses.Field) -> Any:
     if f.default is not dataclasses.MISSING:
         return f.default
     return f.default_factory()  # type: ignore[misc]
+
+
+#: dotted names of the fields a run's ``config.json`` leaves out (see :data:`NOT_STORED`)
+NOT_STORED_FIELDS = tuple(
+    f"{section}.{f.name}"
+    for section, cls in typing.get_type_hints(SearchConfig).items()
+    for f in dataclasses.fields(cls)
+    if not f.metadata.get("stored", True)
+)

@@ -281,6 +281,32 @@ def _train(cfg: SearchConfig) -> None:
     _need(0 <= t.warmup_epochs <= max(t.epochs, 0), "train.warmup_epochs: must be in [0, train.epochs]")
     _need(0 <= t.label_smoothing < 1, f"train.label_smoothing: must be in [0, 1), got {t.label_smoothing}")
     _choice("train.precision", t.precision, PRECISIONS)
+    _seeds(cfg)
+    _snapshots(cfg)
+
+
+def _seeds(cfg: SearchConfig) -> None:
+    score, data = cfg.method.score_seed, cfg.train.data_seed
+    for name, value in (("method.score_seed", score), ("train.data_seed", data)):
+        _need(value is None or value >= 0, f"{name}: must be a non-negative seed (or null), got {value}")
+    _need(
+        score is None or data is None,
+        "method.score_seed, train.data_seed: both are held fixed, so every mask of the run would be "
+        "the same search; hold at most one (the search seed drives the other)",
+    )
+
+
+def _snapshots(cfg: SearchConfig) -> None:
+    t = cfg.train
+    _need(
+        t.snapshot_every >= 0, f"train.snapshot_every: must be >= 0 epochs (0: off), got {t.snapshot_every}"
+    )
+    bad = [e for e in t.snapshot_epochs if not 0 <= e <= t.epochs]
+    _need(
+        not bad,
+        f"train.snapshot_epochs: {bad[0] if bad else ''} is outside [0, train.epochs = {t.epochs}] "
+        "(epoch 0 is the mask before the first step)",
+    )
 
 
 # across sections ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ New figures register with :func:`figure`; see :mod:`landscape.figures.builtin` f
 """
 
 from landscape.figures import builtin as _builtin  # noqa: F401  (registers the named figures)
+from landscape.figures import fig_dynamics as _dynamics  # noqa: F401  (snapshots, seed sources)
 from landscape.figures.build import BuiltFigures, build_figures, figure_names
 from landscape.figures.registry import FIGURES, STEPS, FigureSkipped, FigureSpec, figure, step
 

@@ -22,6 +22,12 @@ from landscape.pl.consensus import selection_frequency
 from landscape.pl.cross_method import cross_method
 from landscape.pl.distances import distance_distribution
 from landscape.pl.diversity import diversity_vs
+from landscape.pl.dynamics import (
+    bits_flipped,
+    distance_from_start,
+    seed_attribution,
+    similarity_over_training,
+)
 from landscape.pl.embedding import embedding
 from landscape.pl.function import (
     cka_by_layer,
@@ -54,12 +60,14 @@ __all__ = [
     "accuracy_vs_typicality",
     "barrier_matrix",
     "barrier_vs_distance",
+    "bits_flipped",
     "cka_by_layer",
     "cross_method",
     "data_of",
     "disagreement_vs_distance",
     "display_label",
     "distance_distribution",
+    "distance_from_start",
     "diversity_accuracy",
     "diversity_vs",
     "embedding",
@@ -75,6 +83,8 @@ __all__ = [
     "notes_of",
     "publication_style",
     "save_figure",
+    "seed_attribution",
     "selection_frequency",
     "similarity_heatmap",
+    "similarity_over_training",
 ]

@@ -206,6 +206,9 @@ def _search_batch(
     if result.predictions is not None:  # before the masks: a stored mask has its predictions
         for seed, outputs in zip(seeds, result.predictions):
             store.save_predictions(weight_seed, seed, outputs)
+    if trainer.snapshot_rows is not None:
+        for digest, seed, snaps in zip(digests, seeds, trainer.snapshot_rows):
+            digest["snapshots"] = store.save_snapshots(weight_seed, seed, snaps)
     for record, digest in zip(result.records, digests):
         if digest:
             record["files"] = digest

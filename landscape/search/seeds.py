@@ -49,3 +49,30 @@ def _seed_range(piece: str, value: Any, where: str) -> range:
         return range(int(piece), int(piece) + 1)
     except ValueError:
         raise ConfigError(f"{where}: expected seeds like 0-7 or [0, 3, 5], got {value!r}") from None
+
+
+def hold_one_source(score_seeds: Any, data_seeds: Any, where: str = "") -> tuple[dict[str, int], list[int]]:
+    """A search that varies one source of randomness and holds the other.
+
+    ``score_seeds`` and ``data_seeds`` are seed specs (``"0-7"``, ``0``, lists); one of them is
+    a single seed (the source held fixed for every mask), the other the seeds to vary. Both
+    single: the data seed is held.
+
+    Returns
+    -------
+    overrides, search_seeds
+        ``{"train.data_seed": d}`` or ``{"method.score_seed": s}`` for the config, and the
+        search seeds, which then drive only the varied source (see
+        :mod:`landscape.config.seeds`).
+    """
+    prefix = f"{where}: " if where else ""
+    scores = parse_seed_spec(score_seeds, f"{prefix}score seeds")
+    data = parse_seed_spec(data_seeds, f"{prefix}data seeds")
+    if len(scores) > 1 and len(data) > 1:
+        raise ConfigError(
+            f"{prefix}score seeds {seed_label(scores)} and data seeds {seed_label(data)}: hold one of "
+            "them at a single seed (to vary both, give search seeds)"
+        )
+    if len(data) == 1:
+        return {"train.data_seed": data[0]}, scores
+    return {"method.score_seed": scores[0]}, data

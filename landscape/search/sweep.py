@@ -11,6 +11,10 @@ fields and the seeds::
     weight_seeds: 0-1                      # "0-3,7", a list, or one integer
     search_seeds: 0-7
 
+Instead of ``search_seeds``, ``score_seeds`` with ``data_seeds`` vary one source of randomness
+and hold the other at one seed (``score_seeds: 0-7`` and ``data_seeds: 0``: eight score
+initialisations, one data order; see :mod:`landscape.config.seeds`).
+
 ``grid`` may also be a list of such mappings: the sweep is then the union of their products
 (for fields that only make sense for one method, say). Nested mappings are read as dotted
 keys, so TOML tables (``[grid.method]``) work too.
@@ -36,7 +40,7 @@ from landscape.config import (
     validate,
 )
 from landscape.errors import ConfigError
-from landscape.search.seeds import parse_seed_spec, seed_label
+from landscape.search.seeds import hold_one_source, parse_seed_spec, seed_label
 from landscape.search.sweep_progress import SweepProgress, finished_pairs, masks_done, pending_pairs
 
 __all__ = [
@@ -54,7 +58,17 @@ __all__ = [
     "sweep_from_dict",
 ]
 
-SWEEP_KEYS = ("name", "base", "config", "set", "grid", "weight_seeds", "search_seeds")
+SWEEP_KEYS = (
+    "name",
+    "base",
+    "config",
+    "set",
+    "grid",
+    "weight_seeds",
+    "search_seeds",
+    "score_seeds",
+    "data_seeds",
+)
 
 
 @dataclass(frozen=True)
@@ -211,12 +225,26 @@ def sweep_from_dict(
         raise ConfigError(f"{source}: unknown sweep key {unknown[0]!r}{hint}")
     base = _base_config(data, source, Path(base_dir))
     fixed = _flatten(data.get("set") or {}, source, "set")
+    held, split_seeds = _held_source(data, source)
+    clash = sorted(set(held) & set(fixed))
+    if clash:
+        raise ConfigError(f"{source}: set: {clash[0]} is already held by score_seeds/data_seeds")
+    fixed.update(held)
     try:
         base = apply_overrides(base, fixed) if fixed else base
     except ConfigError as exc:
         raise ConfigError(f"{source}: set: {exc}") from None
     grids = _grids(data.get("grid"), source, base)
+    varied_held = sorted({key for grid in grids for key, _ in grid} & set(held))
+    if varied_held:
+        raise ConfigError(
+            f"{source}: grid: {varied_held[0]} is held by score_seeds/data_seeds; vary one or the other"
+        )
     extra = _overrides(overrides)
+    if set(extra) & set(held):
+        raise ConfigError(
+            f"--set {sorted(set(extra) & set(held))[0]}: held by the sweep's score_seeds/data_seeds"
+        )
     if extra:
         varied = sorted({key for grid in grids for key, _ in grid} & set(extra))
         if varied:
@@ -227,13 +255,29 @@ def sweep_from_dict(
             base = apply_overrides(base, extra)
         except ConfigError as exc:
             raise ConfigError(f"--set {exc}") from None
-    if "weight_seeds" not in data or "search_seeds" not in data:
+    if "weight_seeds" not in data or ("search_seeds" not in data and split_seeds is None):
         missing = "weight_seeds" if "weight_seeds" not in data else "search_seeds"
         raise ConfigError(f"{source}: {missing}: missing (e.g. {missing}: 0-3)")
     weight_seeds = tuple(parse_seed_spec(data["weight_seeds"], f"{source}: weight_seeds"))
-    search_seeds = tuple(parse_seed_spec(data["search_seeds"], f"{source}: search_seeds"))
+    if split_seeds is None:
+        search_seeds = tuple(parse_seed_spec(data["search_seeds"], f"{source}: search_seeds"))
+    else:
+        search_seeds = tuple(split_seeds)
     label = str(data.get("name") or name or Path(source).stem)
     return Sweep(label, source, base, grids, weight_seeds, search_seeds, tuple(extra.items()))
+
+
+def _held_source(data: Mapping[str, Any], source: str) -> tuple[dict[str, int], list[int] | None]:
+    """The config field a ``score_seeds``/``data_seeds`` pair holds, and the seeds to search."""
+    given = [k for k in ("score_seeds", "data_seeds") if k in data]
+    if not given:
+        return {}, None
+    if "search_seeds" in data:
+        raise ConfigError(f"{source}: give search_seeds or score_seeds with data_seeds, not both")
+    if len(given) == 1:
+        other = "data_seeds" if given[0] == "score_seeds" else "score_seeds"
+        raise ConfigError(f"{source}: {given[0]}: also give {other} (e.g. score_seeds: 0-7, data_seeds: 0)")
+    return hold_one_source(data["score_seeds"], data["data_seeds"], source)
 
 
 def _overrides(overrides: Sequence[str] | Mapping[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The search loop: M masks of one configuration and one weight seed, trained as one model.
 
-Each mask draws its score init, data order and augmentation from its own ``search_seed``
-streams, and its loss is a separate term of the summed objective, so mask ``i`` of a batched
-search follows the same trajectory as a one-mask search with that seed (exactly in
-arithmetic where the batched kernels agree with the single ones; see BENCHMARKS.md).
+Each mask draws its score init, data order and augmentation from its own seed streams (its
+``search_seed``, unless the config holds the score or the data seed fixed), and its loss is a
+separate term of the summed objective, so mask ``i`` of a batched search follows the same
+trajectory as a one-mask search with those seeds (exactly in arithmetic where the batched
+kernels agree with the single ones; see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 
 from landscape import registries
 from landscape.config import SearchConfig
+from landscape.config.seeds import mask_seeds
 from landscape.data.dataset import Dataset
 from landscape.errors import ConfigError, SearchDiverged
 from landscape.nn.base import EnsembleNet
@@ -29,6 +31,7 @@ from landscape.search import precision
 from landscape.search.evaluate import evaluate
 from landscape.search.predict import split_predictions
 from landscape.search.profiling import StepHook
+from landscape.search.snapshots import Snapshots
 from landscape.search.state import CURVE_KEYS, History, SearchResult, load_model_state
 
 __all__ = ["CURVE_KEYS", "SearchResult", "Trainer", "build_model", "build_method", "learning_rate"]
@@ -66,7 +69,9 @@ class Trainer:
     cfg, dataset
         What to search and on which data.
     weight_seed, search_seeds
-        The random network and one search seed per mask.
+        The random network and one search seed per mask; it drives the mask's score
+        initialisation and data order unless the config holds one of them fixed
+        (``method.score_seed``, ``train.data_seed``; see :mod:`landscape.config.seeds`).
     device
         torch device for the model and the data.
     checkpoint
@@ -106,8 +111,12 @@ class Trainer:
         self.model = build_model(cfg, dataset, self.m, self.device)
         self.model.init_weights(weight_seed, cfg.model.weight_init, cfg.method.density, cfg.model.scale_fan)
         self.weight_checksum = self.model.weight_checksum()
-        self.model.init_scores(self.search_seeds, cfg.method.score_init)
-        self.method.setup(self.model, self.weight_seed, self.search_seeds)
+        self.score_seeds, self.data_seeds = mask_seeds(cfg, self.search_seeds)
+        self.model.init_scores(self.score_seeds, cfg.method.score_init)
+        self.method.setup(self.model, self.weight_seed, self.score_seeds)
+        trained = cfg.train.epochs if self.method.needs_training else 0
+        self.snapshots = Snapshots(cfg.train.snapshot_set(), trained, self.model.layout())
+        self.snapshot_rows: list[dict[int, np.ndarray]] | None = None  # per mask, after run()
         self.params = list(self.method.parameters(self.model))
         if self.method.needs_training and not self.params:
             raise ConfigError(
@@ -147,7 +156,7 @@ class Trainer:
     def _epoch_order(self, epoch: int) -> torch.Tensor:
         """``(M, N)`` permutation of the training set per mask for this epoch."""
         n = len(self.train_y)
-        perms = [torch.randperm(n, generator=generator(s, "data", epoch)) for s in self.search_seeds]
+        perms = [torch.randperm(n, generator=generator(s, "data", epoch)) for s in self.data_seeds]
         return torch.stack(perms).to(self.device)
 
     def _train_epoch(self, epoch: int, hist: History) -> tuple[np.ndarray, np.ndarray]:
@@ -215,7 +224,7 @@ class Trainer:
         aug = self.dataset.augment
         if aug is None:
             return None
-        gens = [generator(s, "augment", epoch) for s in self.search_seeds]
+        gens = [generator(s, "augment", epoch) for s in self.data_seeds]
         if not (hasattr(aug, "plan") and hasattr(aug, "apply")):
             return lambda x, start: aug(x, gens)
         offsets, flips = aug.plan(batch_sizes, gens)
@@ -242,12 +251,14 @@ class Trainer:
                 "%s: training epochs %d-%d of %d%s", self.label, hist.epochs_done + 1, epochs, epochs, resumed
             )
         t0 = time.perf_counter() - hist.wall_time
+        self.snapshots.take(self.model, hist.extra, 0)
         for epoch in range(hist.epochs_done, epochs):
             train_loss, train_acc = self._train_epoch(epoch, hist)
             is_last = epoch == epochs - 1
             self.method.after_epoch(self.model, epoch, is_last)
             self._log_epoch(hist, epoch, train_loss, train_acc)
             hist.epochs_done = epoch + 1
+            self.snapshots.take(self.model, hist.extra, epoch + 1)
             hist.wall_time = time.perf_counter() - t0
             if self.checkpoint is not None and not is_last:
                 self.checkpoint[0](self._state(hist))
@@ -259,6 +270,7 @@ class Trainer:
         if epochs == 0:
             self._log_epoch(hist, -1, np.full(self.m, np.nan), np.full(self.m, np.nan))
         hist.wall_time = time.perf_counter() - t0
+        self.snapshot_rows = Snapshots.per_mask(hist.extra, self.m)
         return self._result(hist, epochs)
 
     @torch.no_grad()

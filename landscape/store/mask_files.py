@@ -25,7 +25,7 @@ import numpy as np
 from landscape.errors import StoreError
 from landscape.store import _io
 
-MASK_FILE_KINDS = ("weights", "batchnorm", "source")
+MASK_FILE_KINDS = ("weights", "batchnorm", "source", "snapshots")  # snapshots: store.snapshots
 
 
 def arrays_digest(arrays: dict[str, np.ndarray]) -> str:

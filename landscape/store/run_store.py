@@ -30,6 +30,7 @@ from landscape.store.meta import make_meta
 from landscape.store.predictions import PredictionFiles
 from landscape.store.random_weights import RandomWeights
 from landscape.store.records import curves_frame, first_difference, flatten, records_frame
+from landscape.store.snapshots import SnapshotFiles
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,7 +42,7 @@ _SHARD_NAME = re.compile(r"^shard-[0-9a-f]{32}$")
 Pair = tuple[int, int]
 
 
-class RunStore(PerMaskFiles, RandomWeights, CheckpointFiles, PredictionFiles):
+class RunStore(PerMaskFiles, RandomWeights, CheckpointFiles, SnapshotFiles, PredictionFiles):
     """One run directory. Build with :meth:`create` (writers) or :meth:`open` (readers)."""
 
     def __init__(self, path: Path, run_id: str, config: SearchConfig, layout: Layout, meta: dict):

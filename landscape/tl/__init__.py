@@ -16,6 +16,8 @@ from landscape.tl.embed import embed, mds, pca, tsne, umap
 from landscape.tl.ensemble import ensemble
 from landscape.tl.input_frequency import input_frequency
 from landscape.tl.representation import representation_similarity
+from landscape.tl.seed_sources import seed_sources
+from landscape.tl.trajectory import trajectory
 from landscape.tl.typicality import typicality
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "pca",
     "random_baseline",
     "representation_similarity",
+    "seed_sources",
+    "trajectory",
     "tsne",
     "typicality",
     "umap",

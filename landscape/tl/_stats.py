@@ -61,6 +61,13 @@ def leave_one_out_means(values: np.ndarray) -> np.ndarray:
     total = values[i, j].sum(axis=0)
     diag = values[np.arange(m), np.arange(m)]
     rows = values.sum(axis=1) - diag  # sum over the pairs that contain mask k
+    return leave_one_out_from_sums(rows, total)
+
+
+def leave_one_out_from_sums(rows: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Leave-one-out pair means from each mask's row sum ``(m, ...)`` (over the pairs that
+    contain it) and the total over all pairs."""
+    m = rows.shape[0]
     return (total - rows) / ((m - 1) * (m - 2) / 2)
 
 
@@ -70,7 +77,19 @@ def jackknife_se(values: np.ndarray) -> np.ndarray:
     m = values.shape[0]
     if m < 3:
         return np.full(values.shape[2:], np.nan)
-    loo = leave_one_out_means(values)
+    return _jackknife(leave_one_out_means(values))
+
+
+def jackknife_se_from_sums(rows: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """:func:`jackknife_se` from row sums ``(m, ...)`` and the pair total."""
+    m = rows.shape[0]
+    if m < 3:
+        return np.full(rows.shape[1:], np.nan)
+    return _jackknife(leave_one_out_from_sums(rows, total))
+
+
+def _jackknife(loo: np.ndarray) -> np.ndarray:
+    m = loo.shape[0]
     return np.sqrt((m - 1) / m * ((loo - loo.mean(axis=0)) ** 2).sum(axis=0))
 
 
@@ -79,7 +98,8 @@ def within_network(sim: np.ndarray, chance: np.ndarray, chance_var: np.ndarray) 
     similarity, chance similarity and chance variance of each pair (diagonal ignored).
 
     Returns ``similarity, similarity_se, excess, excess_se, z, null_var_sum, n_pairs`` with
-    the trailing shape of the inputs.
+    the trailing shape of the inputs. (The definition; tables use :func:`from_pair_sums`,
+    the same from sums over the pairs.)
     """
     m = sim.shape[0]
     i, j = np.triu_indices(m, 1)
@@ -94,6 +114,25 @@ def within_network(sim: np.ndarray, chance: np.ndarray, chance_var: np.ndarray) 
         "similarity_se": jackknife_se(sim),
         "excess": theta - base,
         "excess_se": jackknife_se(sim - chance),
+        "chance": base,
+        "z": z,
+        "null_var_sum": var_sum,
+        "n_pairs": n_pairs,
+    }
+
+
+def from_pair_sums(n_pairs, sim_total, sim_rows, excess_total, excess_rows, chance_total, var_sum):
+    """:func:`within_network` from sums over the ``n_pairs`` pairs (totals per column) and
+    per-mask row sums ``(m, ...)`` of the similarity and of similarity - chance."""
+    theta = sim_total / n_pairs
+    base = chance_total / n_pairs
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (theta - base) * n_pairs / np.sqrt(var_sum)
+    return {
+        "similarity": theta,
+        "similarity_se": jackknife_se_from_sums(sim_rows, sim_total),
+        "excess": theta - base,
+        "excess_se": jackknife_se_from_sums(excess_rows, excess_total),
         "chance": base,
         "z": z,
         "null_var_sum": var_sum,

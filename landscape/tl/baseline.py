@@ -123,6 +123,56 @@ def _distinct(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([lo.ravel(), hi.ravel()]))
 
 
+def exact_combos(n: int, networks) -> np.ndarray | None:
+    """The distinct ``(K1, K2)`` (``K1 <= K2``) of the pairs within each network, for one
+    layer of ``n`` weights (``networks``: each network's kept counts), or ``None`` when
+    :func:`_jaccard_layer` would take the delta method for those pairs (more than
+    ``MAX_EXACT_COMBOS`` combinations, or one whose support exceeds ``EXACT_SUPPORT``)."""
+    found = []
+    for k in networks:
+        sizes, mult = np.unique(np.asarray(k, dtype=np.int64), return_counts=True)
+        if len(sizes) * (len(sizes) - 1) // 2 > MAX_EXACT_COMBOS:
+            return None
+        a, b = np.triu_indices(len(sizes), 1)
+        twice = sizes[mult > 1]  # a size held by two masks pairs with itself
+        found.append(np.stack([np.r_[sizes[a], twice], np.r_[sizes[b], twice]], axis=1))
+    combos = np.unique(np.concatenate(found), axis=0) if found else np.zeros((0, 2), np.int64)
+    small = (np.minimum(combos[:, 0], n - combos[:, 1]) + 1) <= EXACT_SUPPORT
+    return combos if len(combos) <= MAX_EXACT_COMBOS and small.all() else None
+
+
+def exact_tables(counts: np.ndarray, numel: np.ndarray, metric: str, networks):
+    """What a compiled pass over the pairs of ``networks`` (positions, each a network of at
+    least two masks) needs for the exact Jaccard moments, decided per layer as
+    :func:`pair_moments` decides it for the same pairs.
+
+    Returns ``exact (L,)`` bool, ``ranks`` (per network, ``(m, L)`` rank of each mask's count
+    among the layer's distinct sizes) and ``mean, sd (L, d, d)`` (Jaccard distance, at
+    ``[lo rank, hi rank]``).
+    """
+    n_layers = len(numel)
+    exact = np.zeros(n_layers, dtype=bool)
+    ranks = [np.zeros((len(pos), n_layers), dtype=np.int64) for pos in networks]
+    found = []
+    if metric == "jaccard":
+        for li in range(n_layers):
+            combos = exact_combos(int(numel[li]), [counts[pos, li] for pos in networks])
+            if combos is not None:
+                exact[li] = True
+                found.append((li, combos))
+    width = max([len(np.unique(c)) for _, c in found], default=1)
+    mean = np.zeros((n_layers, width, width))
+    sd = np.zeros((n_layers, width, width))
+    for li, combos in found:
+        sizes = np.unique(combos)
+        for pos, rank in zip(networks, ranks):
+            rank[:, li] = np.searchsorted(sizes, counts[pos, li])
+        lo, hi = np.searchsorted(sizes, combos[:, 0]), np.searchsorted(sizes, combos[:, 1])
+        for (a, b), x, y in zip(combos, lo, hi):
+            mean[li, x, y], sd[li, x, y] = jaccard_exact(int(numel[li]), int(a), int(b))
+    return exact, ranks, mean, sd
+
+
 def pair_moments(counts: np.ndarray, numel: np.ndarray, metric: str, i: np.ndarray, j: np.ndarray):
     """Per-pair baseline mean and sd, per layer ``(p, L)`` and whole network ``(p,)``."""
     k1, k2 = counts[i], counts[j]  # (p, L)
@@ -179,12 +229,16 @@ def baseline_table(ms, metrics, per_layer: bool, groups) -> pd.DataFrame:
     counts, numel = layer_sizes(ms)
     rows = []
     for g in groups:
-        i, j = g.pairs()
-        n_pairs = len(i)
-        if not n_pairs:  # a single mask: the chance level of a mask and an independent twin
-            i = j = g.positions[:1]
+        networks = [pos for pos in g.networks.values() if len(pos) > 1]
+        n_pairs = sum(len(pos) * (len(pos) - 1) // 2 for pos in networks)
         for metric in metrics:
-            mean_l, sd_l, mean_w, sd_w = chance_similarity(counts, numel, metric, i, j)
+            if n_pairs:
+                mean, sd = _pooled_pairs(counts, numel, metric, networks)
+            else:  # a single mask: the chance level of a mask and an independent twin
+                i = j = g.positions[:1]
+                mean_l, sd_l, mean_w, sd_w = chance_similarity(counts, numel, metric, i, j)
+                cols = [_pool(mean_w, sd_w)] + [_pool(mean_l[:, k], sd_l[:, k]) for k in range(len(numel))]
+                mean, sd = np.array(cols).T
             base = {
                 "group": g.label,
                 **g.key,
@@ -193,17 +247,31 @@ def baseline_table(ms, metrics, per_layer: bool, groups) -> pd.DataFrame:
                 "n_pairs": n_pairs,
                 "pooled": g.pooled_text(),
             }
-            whole = _pool(mean_w, sd_w)
-            rows.append(
-                {**base, "layer": "whole", "chance_similarity": whole[0], "chance_similarity_sd": whole[1]}
-            )
-            if per_layer:
-                for li, spec in enumerate(ms.layout):
-                    m, s = _pool(mean_l[:, li], sd_l[:, li])
-                    rows.append(
-                        {**base, "layer": spec.name, "chance_similarity": m, "chance_similarity_sd": s}
-                    )
+            names = ["whole", *(ms.layout.names if per_layer else [])]
+            for k, layer in enumerate(names):
+                rows.append(
+                    {
+                        **base,
+                        "layer": layer,
+                        "chance_similarity": float(mean[k]),
+                        "chance_similarity_sd": float(sd[k]),
+                    }
+                )
     return pd.DataFrame(rows)
+
+
+def _pooled_pairs(counts, numel, metric: str, networks) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd (whole network, then layers) of the chance similarity of a random pair of
+    the networks' pairs, in one compiled pass per network."""
+    from landscape.tl import _pairsums
+
+    dist = "hamming" if metric == "matching" else metric
+    exact, ranks, tmean, tsd = exact_tables(counts, numel, dist, networks)
+    parts = [
+        _pairsums.network_sums(pos, counts, numel, dist, (exact, rank, tmean, tsd))
+        for pos, rank in zip(networks, ranks)
+    ]
+    return _pairsums.pooled_chance(parts)
 
 
 def random_baseline(

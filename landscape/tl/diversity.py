@@ -14,7 +14,7 @@ import pandas as pd
 from landscape.grouping import CONFIG, group_masks
 from landscape.tl import _stats
 from landscape.tl._utils import distance_slot
-from landscape.tl.baseline import _describe_groupby, chance_similarity, layer_sizes
+from landscape.tl.baseline import _describe_groupby, exact_tables, layer_sizes
 
 #: what every similarity column means, by metric
 SIMILARITY = {
@@ -45,29 +45,32 @@ COLUMNS = (
 
 
 def _network_rows(g, net, pos, whole, layered, counts, numel, metric, layer_names, pooled):
-    """Rows (whole network, then layers) for the masks ``pos`` of one network."""
-    m = len(pos)
-    i_loc, j_loc = np.triu_indices(m, 1)
-    dist = whole[np.ix_(pos, pos)][..., None]
-    if layered is not None:
-        dist = np.concatenate([dist, layered[np.ix_(pos, pos)]], axis=2)
-    sim = 1.0 - dist
-    mean_l, sd_l, mean_w, sd_w = chance_similarity(counts, numel, metric, pos[i_loc], pos[j_loc])
-    per_pair_mean = np.concatenate([mean_w[:, None], mean_l], axis=1)[:, : sim.shape[2]]
-    per_pair_var = np.concatenate([sd_w[:, None], sd_l], axis=1)[:, : sim.shape[2]] ** 2
-    chance = np.zeros_like(sim)
-    chance_var = np.zeros_like(sim)
-    for target, values in ((chance, per_pair_mean), (chance_var, per_pair_var)):
-        target[i_loc, j_loc] = values
-        target[j_loc, i_loc] = values
-    st = _stats.within_network(sim, chance, chance_var)
+    """Rows (whole network, then layers) for the masks ``pos`` of one network, from one
+    compiled pass over its pairs (no per-pair or per-cell arrays)."""
+    from landscape.tl import _pairsums as ps
+
+    exact, ranks, tmean, tsd = exact_tables(counts, numel, metric, [pos])
+    sums = ps.network_sums(pos, counts, numel, metric, (exact, ranks[0], tmean, tsd), whole, layered)
+    n_cols = sums.sim_rows.shape[1]
+    acc = sums.acc[:, :n_cols]
+    m, n_pairs = sums.n_masks, sums.n_pairs
+    st = _stats.from_pair_sums(
+        n_pairs,
+        acc[ps.SIM],
+        sums.sim_rows,
+        acc[ps.EXCESS],
+        sums.excess_rows,
+        acc[ps.CHANCE],
+        acc[ps.NULL_VAR],
+    )
     dof = m - 1
     sim_lo, sim_hi = _stats.interval(st["similarity"], st["similarity_se"], dof)
     ex_lo, ex_hi = _stats.interval(st["excess"], st["excess_se"], dof)
-    pair_sim = sim[i_loc, j_loc]
+    sim_sd = np.sqrt(sums.variance(ps.SIM_DEV, ps.SIM_DEV2, ddof=1)[:n_cols])
+    # sd of one random pair's chance similarity: mean null variance + variance of the means
+    chance_var = acc[ps.NULL_VAR] / n_pairs + sums.variance(ps.CHANCE_DEV, ps.CHANCE_DEV2, ddof=0)[:n_cols]
     rows = []
-    for k, layer in enumerate(["whole", *layer_names][: sim.shape[2]]):
-        v = pair_sim[:, k]
+    for k, layer in enumerate(["whole", *layer_names][:n_cols]):
         rows.append(
             {
                 "group": g.label,
@@ -77,22 +80,22 @@ def _network_rows(g, net, pos, whole, layered, counts, numel, metric, layer_name
                 "metric": metric,
                 "weight_seed": net,
                 "n_masks": m,
-                "n_pairs": len(v),
+                "n_pairs": n_pairs,
                 "similarity": float(st["similarity"][k]),
-                "similarity_sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-                "similarity_min": float(v.min()),
-                "similarity_max": float(v.max()),
+                "similarity_sd": float(sim_sd[k]),
+                "similarity_min": float(sums.sim_min[k]),
+                "similarity_max": float(sums.sim_max[k]),
                 "similarity_ci_low": float(sim_lo[k]),
                 "similarity_ci_high": float(sim_hi[k]),
                 "chance_similarity": float(st["chance"][k]),
-                "chance_similarity_sd": float(np.sqrt(per_pair_var[:, k].mean() + per_pair_mean[:, k].var())),
+                "chance_similarity_sd": float(np.sqrt(chance_var[k])),
                 "excess_similarity": float(st["excess"][k]),
                 "excess_ci_low": float(ex_lo[k]),
                 "excess_ci_high": float(ex_hi[k]),
                 "p_value": float(_stats.two_sided_p(st["z"][k])),
                 "pooled": pooled,
                 # kept for the across-network test (pairs are independent under the null)
-                "_excess_sum": float(st["excess"][k] * len(v)),
+                "_excess_sum": float(st["excess"][k] * n_pairs),
                 "_null_var_sum": float(st["null_var_sum"][k]),
             }
         )

@@ -14,6 +14,10 @@ import pytest  # noqa: E402
 from landscape.maskset import MaskSet  # noqa: E402
 from landscape.store.layout import Layout  # noqa: E402
 
+# figures of masks during their search and of held seeds: drawn only from runs that kept
+# snapshots or held one seed (tests/figures/test_dynamics_figures.py), skipped elsewhere
+DYNAMICS = {"similarity_over_training", "bits_flipped", "seed_attribution"}
+
 LAYOUT = Layout([("fcs.0", (12, 16)), ("fcs.1", (6, 12)), ("fcs.2", (3, 6))])
 
 

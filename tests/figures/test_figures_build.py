@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from landscape.errors import ConfigError  # noqa: E402
 from landscape.figures import FIGURES, build_figures, figure, figure_names  # noqa: E402
 from landscape.figures.registry import FigureSkipped  # noqa: E402
-from tests.figures.conftest import add_barriers  # noqa: E402
+from tests.figures.conftest import DYNAMICS, add_barriers  # noqa: E402
 
 EXPECTED = {
     "similarity_heatmap",
@@ -51,6 +51,8 @@ def test_build_writes_files_and_provenance(tmp_path, annotated):
     # masks made in memory have no stored predictions: the figures of masks and barriers
     built = build_figures(annotated, sorted(EXPECTED), out=tmp_path / "figs")
     assert not built.skipped
+    dynamics = build_figures(annotated, sorted(DYNAMICS), out=tmp_path / "dynamics")
+    assert {name for name, _ in dynamics.skipped} == DYNAMICS  # no snapshots, no held seeds here
     assert set(built.files) == EXPECTED
     for name in EXPECTED:
         for ext in ("pdf", "png", "txt", "csv", "json"):

@@ -33,6 +33,13 @@ KILLS = [
 
 RANDOM_DELAYS = np.random.default_rng(20240607).uniform(0.05, 1.5, size=4)
 
+# masks kept during the search: one batch of two masks, checkpoints after epochs 1 and 2 of 3
+SNAPSHOTS = ["train.snapshot_every=1", "model.hidden=[16, 16]", "train.batch_size=128"]
+SNAPSHOT_KILLS = [
+    {"on": "replace", "file": "*.pt", "nth": 2, "after": True},  # resumes from epoch 2
+    {"on": "write", "file": "w0-s*.npz", "nth": 2},  # half of the second mask's snapshot file
+]
+
 
 def _scenarios(tmp) -> dict[str, list[dict]]:
     """Every scenario's jobs; all run through one driver (one interpreter start)."""
@@ -54,6 +61,9 @@ def _scenarios(tmp) -> dict[str, list[dict]]:
             ),
             search_job(tmp / "rebatched", WEIGHT_SEEDS, SEARCH_SEEDS, masks_in_flight=1),
         ],  # fmt: skip
+        "snapshots_reference": [search_job(tmp / "snapshots_reference", [0], [0, 1], extra=SNAPSHOTS)],
+        "snapshots": [search_job(tmp / "snapshots", [0], [0, 1], k, extra=SNAPSHOTS) for k in SNAPSHOT_KILLS]
+        + [search_job(tmp / "snapshots", [0], [0, 1], extra=SNAPSHOTS)],
     }
 
 
@@ -99,6 +109,22 @@ def test_killed_search_resumed_with_other_batch_sizes_gives_the_same_masks(outco
     tmp, results = outcome
     assert [r["ended"] for r in results["rebatched"]] == ["killed", "ok"]
     assert_same_masks(only_run(tmp / "rebatched"), reference)
+
+
+def test_a_killed_search_resumes_with_every_snapshot_exactly_once(outcome):
+    tmp, results = outcome
+    assert [r["ended"] for r in results["snapshots"]] == ["killed", "killed", "ok"], results["snapshots"]
+    assert results["snapshots"][-1]["done"] == 2
+    reference, resumed = only_run(tmp / "snapshots_reference"), only_run(tmp / "snapshots")
+    for seed in (0, 1):
+        epochs, rows = resumed.load_snapshots(0, seed)
+        ref_epochs, ref_rows = reference.load_snapshots(0, seed)
+        # epochs 0-2 come from the checkpoint, epoch 3 from the restart: each once, as uninterrupted
+        assert epochs.tolist() == [0, 1, 2, 3] == ref_epochs.tolist()
+        np.testing.assert_array_equal(rows, ref_rows)
+    np.testing.assert_array_equal(resumed.read_rows(), reference.read_rows())
+    assert not list((resumed.path / "snapshots").glob(".*"))  # the killed writer's temp file is gone
+    assert resumed.faults() == []
 
 
 def _assert_leftovers_are_inert(store: RunStore) -> None:

@@ -1,0 +1,95 @@
+"""The named figures of masks during their search and of seed attribution, from real runs:
+built by ``landscape figures``, drawing the numbers of tl.trajectory and tl.seed_sources,
+and skipped with the way to get their data where a runs root has none."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import landscape as ls
+from landscape import pl
+from landscape.cli import main
+from landscape.config.seeds import BOTH
+from landscape.figures import build_figures, figure_names
+from tests.conftest import search_tiny
+
+NAMES = ["similarity_over_training", "bits_flipped", "seed_attribution"]
+SMALL = ["model.hidden=[16, 16]", "train.epochs=2", "train.batch_size=128", "train.snapshot_every=1"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Edge-Popup and Biprop with snapshots, and Edge-Popup holding the data seed, then the
+    score seed (three masks each)."""
+    root = tmp_path_factory.mktemp("dynamics")
+    seeds = range(3)
+    search_tiny(root, "edge_popup", seeds, SMALL)
+    search_tiny(root, "biprop", seeds, SMALL)
+    search_tiny(root, "edge_popup", seeds, [*SMALL, "train.data_seed=0"])
+    search_tiny(root, "edge_popup", seeds, [*SMALL, "method.score_seed=0"])
+    return root
+
+
+def test_dynamics_figures_are_named_figures_of_the_cli(runs, tmp_path, capsys):
+    assert set(NAMES) <= set(figure_names())
+    out = tmp_path / "figs"
+    argv = ["figures", *NAMES, "--runs", str(runs), "--out", str(out), "--format", "png", "--dpi", "50"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    for name in NAMES:
+        assert f"{name}: {out / name}.png" in text and (out / f"{name}.png").stat().st_size > 0
+    over_training = json.loads((out / "similarity_over_training.json").read_text())
+    assert over_training["n_masks"] == 6 and len(over_training["run_ids"]) == 2  # the free runs
+    attribution = json.loads((out / "seed_attribution.json").read_text())
+    assert attribution["n_masks"] == 12 and len(attribution["run_ids"]) == 4  # every searched run
+
+
+def free_snapshots(runs):
+    ms = ls.read_runs(runs)
+    return ls.read_runs(runs, ms.obs["varies"] == BOTH, snapshots=True)
+
+
+def test_lines_over_training_are_the_trajectory_numbers(runs):
+    snaps = free_snapshots(runs)
+    ls.tl.trajectory(snaps)
+    table = snaps.uns["trajectory"]["similarity"]
+    whole = table[table["layer"] == "whole"]
+    assert set(whole["epoch"]) == {0, 1, 2} and whole["group"].nunique() == 2
+    ax = pl.similarity_over_training(snaps, twins=False)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    for group, part in whole.groupby("group"):
+        part = part.sort_values("epoch")
+        np.testing.assert_allclose(lines[group].get_xdata(), part["epoch"])
+        np.testing.assert_allclose(lines[group].get_ydata(), part["similarity"])
+    groups = snaps.uns["trajectory"]["groups"]
+    ax = pl.bits_flipped(snaps, log=False)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    flips = groups[(groups["layer"] == "whole") & groups["flips_per_epoch"].notna()]
+    for group, part in flips.groupby("group"):
+        part = part.sort_values("epoch")
+        assert part["epoch"].tolist() == [1, 2]
+        np.testing.assert_allclose(lines[group].get_ydata(), part["flips_per_epoch"])
+
+
+def test_attribution_points_are_the_seed_sources_numbers(runs):
+    ms = ls.read_runs(runs, {"method": "edge_popup"})
+    assert set(ms.obs["varies"]) == {"scores + data order", "scores", "data order"}
+    ls.tl.seed_sources(ms)
+    summary = ms.uns["seed_sources"]["summary"]
+    whole = summary[(summary["layer"] == "whole") & (summary["varies"] != "nothing")].set_index("varies")
+    ax = pl.seed_attribution(ms)
+    drawn = {c.get_label(): np.asarray(c.lines[0].get_ydata(), dtype=float) for c in ax.containers}
+    for varies, (label, _) in pl.dynamics.ATTRIBUTION.items():
+        np.testing.assert_allclose(drawn[label], [whole.loc[varies, "similarity"]])
+
+
+def test_figures_without_their_data_say_how_to_get_it(tiny_runs, tmp_path):
+    built = build_figures(tiny_runs, NAMES, out=tmp_path, formats=("png",))
+    reasons = dict(built.skipped)
+    assert set(reasons) == set(NAMES) and not list(built)
+    assert "train.snapshot_every" in reasons["similarity_over_training"]
+    assert "train.snapshot_every" in reasons["bits_flipped"]
+    assert "--score-seeds" in reasons["seed_attribution"]
