@@ -22,6 +22,8 @@ MNIST1D = ["model.hidden=[128, 128]", "train.epochs=20"]
 
 BIPROP = ["method.name=biprop", "model.weight_init=kaiming_normal", "model.scale_fan=true"]
 DENSE = ["method.name=dense", "method.density=1.0", "train.lr=0.05"]
+# masks during the search, for the dynamics figures (neither the run id nor the masks change)
+SNAPSHOTS = ("train.snapshot_every=5",)
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,8 @@ def demo_plan(n_masks: int = 8, n_sweep: int = 3) -> list[DemoRun]:
     """The runs of the main job: ensembles at density 0.5, then density and width sweeps."""
     ens, sweep = tuple(range(n_masks)), tuple(range(n_sweep))
     plan = [
-        DemoRun("Edge-Popup ensemble", (), ens),
-        DemoRun("Biprop ensemble", tuple(BIPROP), ens),
+        DemoRun("Edge-Popup ensemble", SNAPSHOTS, ens),
+        DemoRun("Biprop ensemble", (*BIPROP, *SNAPSHOTS), ens),
         DemoRun("random masks (null model)", ("method.name=random",), ens),
         DemoRun("dense weight-trained reference", tuple(DENSE), sweep),
     ]
