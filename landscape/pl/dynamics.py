@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
-from landscape.pl._common import legend_outside, metric_label, new_axes, ordered_groups
+from landscape.pl._common import legend_names, legend_outside, metric_label, new_axes, ordered_groups
+from landscape.pl.names import method_name
 from landscape.pl.style import GREY, group_colors
 
 #: order and look of the classes of :func:`seed_attribution`
@@ -66,7 +67,7 @@ def _prepare_similarity_over_training(
     if twins is not None and not twins.empty:
         t = twins[(twins["layer"] == layer) & (twins["shared"] == "both")]
         if {"method", "b_method"} <= set(t.columns):
-            names = t["method"].astype(str) + " × " + t["b_method"].astype(str)
+            names = t["method"].map(method_name) + " × " + t["b_method"].map(method_name)
         else:
             names = t["group"].astype(str)
         out = pd.concat(
@@ -93,11 +94,12 @@ def _draw_lines(ax: Any, data: pd.DataFrame, y: str, low: str, high: str, colors
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    names, _ = legend_names(ordered_groups(data["group"]))
     for group in ordered_groups(data["group"]):
         part = data[data["group"] == group].sort_values("epoch")
         color = colors[group]
         ax.fill_between(part["epoch"], part[low], part[high], color=color, alpha=0.2, linewidth=0)
-        ax.plot(part["epoch"], part[y], color=color, label=group, marker="o", markersize=2.5, **kw)
+        ax.plot(part["epoch"], part[y], color=color, label=names[group], marker="o", markersize=2.5, **kw)
 
 
 def _draw_chance(ax: Any, data: pd.DataFrame) -> None:

@@ -13,7 +13,14 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
-from landscape.pl._common import attach, legend_outside, new_axes, ordered_groups, rotate_if_crowded
+from landscape.pl._common import (
+    attach,
+    legend_names,
+    legend_outside,
+    new_axes,
+    ordered_groups,
+    rotate_if_crowded,
+)
 from landscape.pl.style import GREY, MARKERS, group_colors
 
 DENSE_COLOR = "#000000"
@@ -79,6 +86,7 @@ def disagreement_vs_distance(
     ax = new_axes(ax)
     names = ordered_groups(data["group"])
     colors = group_colors(names)
+    shown, _ = legend_names(names)  # display names in the legend
     for k, group in enumerate(names):
         part = data[data["group"] == group]
         ax.scatter(
@@ -89,7 +97,7 @@ def disagreement_vs_distance(
             color=colors[group],
             alpha=0.75,
             linewidths=0,
-            label=group,
+            label=shown[group],
         )
         level = 1.0 if y == "normalised_disagreement" else part["expected"].mean()
         ax.axhline(level, color=colors[group], linestyle="--", linewidth=0.7)
@@ -147,6 +155,7 @@ def diversity_accuracy(ms: Any, *, key: str = "agreement", groups=None, ax: Any 
     ax = new_axes(ax)
     names = ordered_groups(data["group"])
     colors = group_colors(names)
+    shown, _ = legend_names(names)  # display names in the legend
     for k, group in enumerate(names):
         part = data[data["group"] == group]
         ax.scatter(
@@ -157,7 +166,7 @@ def diversity_accuracy(ms: Any, *, key: str = "agreement", groups=None, ax: Any 
             color=colors[group],
             alpha=0.75,
             linewidths=0,
-            label=group,
+            label=shown[group],
         )
     ax.axhline(1.0, color=GREY, linestyle="--", linewidth=0.8, label="independent errors")
     ax.axhline(0.0, color=GREY, linestyle=":", linewidth=0.8, label="identical predictions")
@@ -236,6 +245,7 @@ def ensemble_accuracy(
     ax = new_axes(ax)
     names = ordered_groups(curves["group"])
     colors = group_colors([g for g in names if not _trained(curves, g)])
+    shown, _ = legend_names(names)  # display names in the legend
     for k, group in enumerate(names):
         part = curves[curves["group"] == group]
         trained = _trained(curves, group)
@@ -251,7 +261,7 @@ def ensemble_accuracy(
             marker=MARKERS[k % len(MARKERS)],
             color=color,
             linestyle="--" if trained else "-",
-            label=f"{group} ({_TRAINED})" if trained else group,
+            label=f"{shown[group]}, {_TRAINED}" if trained else shown[group],
         )
         level = best.loc[best["group"] == group, "best"]
         if len(level) and not trained:
@@ -325,11 +335,12 @@ def cka_by_layer(ms: Any, *, key: str = "representation_similarity", groups=None
     ax = new_axes(ax)
     names = ordered_groups(data["group"])
     colors = group_colors(names)
+    shown, _ = legend_names(names)  # display names in the legend
     for k, group in enumerate(names):
         part = data[data["group"] == group].sort_values("position")
         x, color = part["position"].to_numpy(), colors[group]
         ax.fill_between(x, part["cka_lo"], part["cka_hi"], color=color, alpha=0.2, linewidth=0)
-        ax.plot(x, part["cka"], marker=MARKERS[k % len(MARKERS)], color=color, label=group)
+        ax.plot(x, part["cka"], marker=MARKERS[k % len(MARKERS)], color=color, label=shown[group])
         ax.plot(x, part["random"], linestyle="--", color=color, linewidth=0.8)
     ax.plot([], [], color=GREY, linestyle="--", linewidth=0.8, label="random masks, same weights")
     ticks = data.drop_duplicates("position").sort_values("position")

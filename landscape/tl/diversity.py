@@ -208,7 +208,9 @@ def across_networks(table: pd.DataFrame) -> pd.DataFrame:
             row["chance_range_high"] = row["chance_similarity"] + _stats.Z95 * null_sd
         row["interval"] = "networks" if w > 1 else "masks"
         if "_excess_sum" in part:
-            z = part["_excess_sum"].sum() / np.sqrt(part["_null_var_sum"].sum())
+            # as per network: no variance under the null (every mask full, or empty) gives no test
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z = part["_excess_sum"].sum() / np.sqrt(part["_null_var_sum"].sum())
             row["p_value"] = float(_stats.two_sided_p(z))
         else:
             row["p_value"] = float(first["p_value"]) if w == 1 else np.nan

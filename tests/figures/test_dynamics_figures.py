@@ -14,6 +14,7 @@ from landscape import pl
 from landscape.cli import main
 from landscape.config.seeds import BOTH
 from landscape.figures import build_figures, figure_names
+from landscape.pl.names import display_names
 from tests.conftest import search_tiny
 
 NAMES = ["similarity_over_training", "bits_flipped", "seed_attribution"]
@@ -60,10 +61,12 @@ def test_lines_over_training_are_the_trajectory_numbers(runs):
     assert set(whole["epoch"]) == {0, 1, 2} and whole["group"].nunique() == 2
     ax = pl.similarity_over_training(snaps, twins=False)
     lines = {line.get_label(): line for line in ax.get_lines()}
+    shown = display_names(list(whole["group"].unique()))  # the legend shows display names
+    assert set(shown.values()) == {"Edge-Popup", "Biprop"}
     for group, part in whole.groupby("group"):
         part = part.sort_values("epoch")
-        np.testing.assert_allclose(lines[group].get_xdata(), part["epoch"])
-        np.testing.assert_allclose(lines[group].get_ydata(), part["similarity"])
+        np.testing.assert_allclose(lines[shown[group]].get_xdata(), part["epoch"])
+        np.testing.assert_allclose(lines[shown[group]].get_ydata(), part["similarity"])
     groups = snaps.uns["trajectory"]["groups"]
     ax = pl.bits_flipped(snaps, log=False)
     lines = {line.get_label(): line for line in ax.get_lines()}
@@ -71,7 +74,7 @@ def test_lines_over_training_are_the_trajectory_numbers(runs):
     for group, part in flips.groupby("group"):
         part = part.sort_values("epoch")
         assert part["epoch"].tolist() == [1, 2]
-        np.testing.assert_allclose(lines[group].get_ydata(), part["flips_per_epoch"])
+        np.testing.assert_allclose(lines[shown[group]].get_ydata(), part["flips_per_epoch"])
 
 
 def test_attribution_points_are_the_seed_sources_numbers(runs):

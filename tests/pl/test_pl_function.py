@@ -103,7 +103,10 @@ def test_function_plots_draw(predicted):
     assert len(drawn(pl.diversity_accuracy(ms, groups=["biprop"])).collections) == 1
     ax = drawn(pl.ensemble_accuracy(ms))
     labels = [line.get_label() for line in ax.get_lines()]
-    assert "dense (independently trained networks)" in labels and "best single mask (by validation)" in labels
+    assert (
+        "dense (weights trained), independently trained networks" in labels
+        and "best single mask (by validation)" in labels
+    )
     drawn(pl.ensemble_accuracy(ms, metric="nll"))
     ms.uns["representation_similarity"] = {"params": {"at": "input"}, "summary": _cka_summary()}
     ax = drawn(pl.cka_by_layer(ms))
