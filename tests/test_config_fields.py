@@ -62,6 +62,7 @@ def test_every_dataset_says_which_data_fields_it_reads():
         (["data.input_shape=[64]"], "data.input_shape"),
         (["data.augment=false"], "data.augment"),
         (["data.name=mnist", "data.test_fraction=0.1"], "data.test_fraction"),
+        (["data.mnist1d.corr_noise_scale=0"], "data.mnist1d.corr_noise_scale"),  # the leaf, not its section
     ],
 )
 def test_a_data_field_the_dataset_does_not_read_is_refused(overrides, field):

@@ -146,11 +146,25 @@ def _check_data_fields_used(d: DataConfig) -> None:
     for f in dataclasses.fields(DataConfig):
         if f.name in used or not f.metadata.get("identity", True):
             continue
-        if getattr(d, f.name) != f.default:
+        value = getattr(d, f.name)
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if value != default:
             reads = ", ".join(f"data.{u}" for u in used[1:]) or "no data field"
             raise ConfigError(
-                f"data.{f.name}: dataset {d.name!r} does not use this field (it reads {reads}); remove it"
+                f"{_first_difference(f'data.{f.name}', value, default)}: dataset {d.name!r} does not "
+                f"use this field (it reads {reads}); remove it"
             )
+
+
+def _first_difference(name: str, value, default) -> str:
+    """The dotted name of the first leaf where a (possibly nested) field left its default."""
+    if dataclasses.is_dataclass(value) and dataclasses.is_dataclass(default):
+        for sub in dataclasses.fields(value):
+            if getattr(value, sub.name) != getattr(default, sub.name):
+                return _first_difference(
+                    f"{name}.{sub.name}", getattr(value, sub.name), getattr(default, sub.name)
+                )
+    return name
 
 
 def _method(cfg: SearchConfig) -> None:
