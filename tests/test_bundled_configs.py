@@ -52,11 +52,17 @@ def test_the_study_and_demo_plans_load():
         load_config(item.config, list(item.overrides))
     sys.path.insert(0, str(ROOT / "studies"))
     try:
+        import dynamics
         import fidelity_plan
     finally:
         sys.path.remove(str(ROOT / "studies"))
     for entry in fidelity_plan.plan():
         load_config(ROOT / fidelity_plan.CONFIG, entry.overrides)
+    for data in dynamics.DATASETS.values():  # the dynamics study: both methods, three designs
+        cfgs = [cfg for density in data.densities for cfg in dynamics.configs(data, density, [])]
+        assert {(c.method.name, c.method.density) for c in cfgs} == {
+            (m, d) for m in dynamics.METHODS for d in data.densities
+        }
 
 
 def test_the_density_sweep_gives_biprop_masks_that_differ_from_edge_popups(tmp_path, one_thread_workers):
