@@ -1,7 +1,8 @@
 """Atomic claims and locks on a (possibly shared, network) filesystem.
 
-A claim is a small file created with ``os.open(O_CREAT | O_EXCL)``: exactly one of several
-processes, possibly on different hosts, succeeds in creating it. The file records who owns it;
+A claim is a small file hard-linked into place from a private draft holding its owner record
+(``link`` fails when the name exists): exactly one of several processes, possibly on different
+hosts, succeeds in creating it, and a claim is never seen half-written. The file records who owns it;
 its modification time is the owner's heartbeat (:func:`refresh` touches it). A claim whose
 heartbeat is older than ``stale_after_s`` belongs to a worker that died (SIGKILL, node lost)
 and may be broken by anybody; breaking renames the file to a unique name first, so of two
@@ -229,18 +230,26 @@ def read_claim(path: str | Path) -> dict | None:
 
 
 def _create(path: Path, owner: str) -> bool:
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
+    """Create the claim whole or not at all: the owner record is written to a private file
+    first and hard-linked into place (``link`` never overwrites). A claimer killed between
+    creating the file and writing it would otherwise leave an empty claim that nobody can
+    judge dead, and its mask would be skipped as busy until the claim went stale."""
     record = {"owner": owner, "host": socket.gethostname(), "pid": os.getpid(), "claimed_at": time.time()}
     job = _slurm_job()
     if job is not None:
         record.update(slurm_job=job[0], slurm_restarts=job[1])
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(json.dumps(record).encode())
-        fh.flush()
-        os.fsync(fh.fileno())
+    draft = path.with_name(f".{path.name}.new-{uuid.uuid4().hex[:12]}")  # hidden: never read as a claim
+    try:
+        with open(draft, "wb") as fh:
+            fh.write(json.dumps(record).encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(draft, path)
+    except FileExistsError:
+        return False
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            draft.unlink()
     return True
 
 

@@ -156,3 +156,25 @@ def test_claims_outside_slurm_carry_no_job(tmp_path, monkeypatch):
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     assert claim(tmp_path / "c", make_owner(), stale_after_s=60)
     assert "slurm_job" not in read_claim(tmp_path / "c")
+
+
+def test_a_claimer_killed_while_claiming_leaves_no_claim_behind(tmp_path):
+    """Killed after writing its owner record but before the claim appears: the next search
+    takes the claim at once instead of skipping the mask as busy until it goes stale."""
+    path = tmp_path / "w0-s0"
+    pid = os.fork()
+    if pid == 0:  # the claimer dies at the last step, as a SIGKILL there would leave it
+        os.link = lambda *args, **kwargs: os._exit(0)
+        claim(path, make_owner("killed"), stale_after_s=3600)
+        os._exit(1)
+    os.waitpid(pid, 0)
+    assert not path.exists()
+    assert claim(path, make_owner("restart"), stale_after_s=3600)
+    assert read_claim(path)["owner"].endswith(":restart")
+
+
+def test_a_claim_is_never_seen_without_its_owner_record(tmp_path):
+    path = tmp_path / "w0-s0"
+    assert claim(path, make_owner("a"), stale_after_s=60)
+    assert read_claim(path)["pid"] == os.getpid()
+    assert [p.name for p in tmp_path.iterdir()] == ["w0-s0"]  # the draft is gone
