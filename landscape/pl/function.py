@@ -84,21 +84,8 @@ def disagreement_vs_distance(
     if groups is not None:
         data = data[data["group"].isin(list(groups))]
     ax = new_axes(ax)
-    names = ordered_groups(data["group"])
-    colors = group_colors(names)
-    shown, _ = legend_names(names)  # display names in the legend
-    for k, group in enumerate(names):
-        part = data[data["group"] == group]
-        ax.scatter(
-            part["distance"],
-            part["value"],
-            s=9,
-            marker=MARKERS[k % len(MARKERS)],
-            color=colors[group],
-            alpha=0.75,
-            linewidths=0,
-            label=shown[group],
-        )
+    colors = _scatter_groups(ax, data, "distance", "value")
+    for group, part in data.groupby("group", sort=False):
         level = 1.0 if y == "normalised_disagreement" else part["expected"].mean()
         ax.axhline(level, color=colors[group], linestyle="--", linewidth=0.7)
     ax.plot([], [], color=GREY, linestyle="--", linewidth=0.7, label="independent errors")
@@ -112,6 +99,18 @@ def disagreement_vs_distance(
         "One point per pair of masks in one random network.",
         f"Dashed: what two classifiers would show ({_params(ms, key).get('expected_disagreement', 'independent errors')}).",
     )
+
+
+def _scatter_groups(ax: Any, data: pd.DataFrame, x: str, y: str) -> dict:
+    """One marker and colour per group (legend: display names); returns the colours."""
+    names = ordered_groups(data["group"])
+    colors = group_colors(names)
+    shown, _ = legend_names(names)
+    for k, group in enumerate(names):
+        part = data[data["group"] == group]
+        ax.scatter(part[x], part[y], s=9, marker=MARKERS[k % len(MARKERS)], color=colors[group],
+                   alpha=0.75, linewidths=0, label=shown[group])  # fmt: skip
+    return colors
 
 
 def _prepare_diversity_accuracy(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -153,21 +152,7 @@ def diversity_accuracy(ms: Any, *, key: str = "agreement", groups=None, ax: Any 
     if groups is not None:
         data = data[data["group"].isin(list(groups))]
     ax = new_axes(ax)
-    names = ordered_groups(data["group"])
-    colors = group_colors(names)
-    shown, _ = legend_names(names)  # display names in the legend
-    for k, group in enumerate(names):
-        part = data[data["group"] == group]
-        ax.scatter(
-            part["accuracy"],
-            part["diversity"],
-            s=9,
-            marker=MARKERS[k % len(MARKERS)],
-            color=colors[group],
-            alpha=0.75,
-            linewidths=0,
-            label=shown[group],
-        )
+    _scatter_groups(ax, data, "accuracy", "diversity")
     ax.axhline(1.0, color=GREY, linestyle="--", linewidth=0.8, label="independent errors")
     ax.axhline(0.0, color=GREY, linestyle=":", linewidth=0.8, label="identical predictions")
     ax.set_xlabel("accuracy (mean of the pair)")
