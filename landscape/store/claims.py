@@ -246,7 +246,9 @@ def _create(path: Path, owner: str) -> bool:
             os.fsync(fh.fileno())
         os.link(draft, path)
     except FileExistsError:
-        return False
+        # NFS may answer a retransmitted link that did succeed with EEXIST: the draft's
+        # link count says whether the claim is ours
+        return os.stat(draft).st_nlink >= 2
     finally:
         with contextlib.suppress(FileNotFoundError):
             draft.unlink()
