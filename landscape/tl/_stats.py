@@ -154,3 +154,18 @@ def across_networks(estimates: np.ndarray, confidence: float = CONFIDENCE) -> di
     sd = estimates.std(axis=0, ddof=1) if w > 1 else np.full(mean.shape, np.nan)
     lo, hi = interval(mean, sd / np.sqrt(w), w - 1, confidence)
     return {"mean": mean, "sd": sd, "ci_low": lo, "ci_high": hi}
+
+
+def network_columns(part, first, names) -> dict:
+    """``name``, ``name_sd_networks`` and its interval for each column of a group's
+    per-network rows ``part``: the t interval over networks when there are several, else
+    the one network's own interval (``first``, its row)."""
+    w, row = len(part), {}
+    for name in names:
+        st = across_networks(part[name].to_numpy())
+        row[name], row[f"{name}_sd_networks"] = float(st["mean"]), float(st["sd"])
+        if w > 1:
+            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = float(st["ci_low"]), float(st["ci_high"])
+        else:
+            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = first[f"{name}_ci_low"], first[f"{name}_ci_high"]
+    return row

@@ -281,16 +281,7 @@ def across_networks(table: pd.DataFrame) -> pd.DataFrame:
         row = {k: first[k] for k in keys}
         row.update(n_networks=w, n_masks=int(part["n_masks"].sum()), n_pairs=int(part["n_pairs"].sum()))
         row["accuracy"] = float(part["accuracy"].mean())
-        for name in STATISTICS:
-            st = _stats.across_networks(part[name].to_numpy())
-            row[name], row[f"{name}_sd_networks"] = float(st["mean"]), float(st["sd"])
-            if w > 1:
-                row[f"{name}_ci_low"], row[f"{name}_ci_high"] = float(st["ci_low"]), float(st["ci_high"])
-            else:
-                row[f"{name}_ci_low"], row[f"{name}_ci_high"] = (
-                    first[f"{name}_ci_low"],
-                    first[f"{name}_ci_high"],
-                )
+        row.update(_stats.network_columns(part, first, STATISTICS))
         row["interval"] = "networks" if w > 1 else "masks"
         row["pooled"] = first["pooled"]
         out.append(row)

@@ -272,16 +272,7 @@ def across_networks(table: pd.DataFrame) -> pd.DataFrame:
             "n_masks": int(part["n_masks"].sum()),
             "n_examples": int(first["n_examples"]),
         }
-        for name in _ACROSS:
-            st = _stats.across_networks(part[name].to_numpy())
-            row[name], row[f"{name}_sd_networks"] = float(st["mean"]), float(st["sd"])
-            if w > 1:
-                row[f"{name}_ci_low"], row[f"{name}_ci_high"] = float(st["ci_low"]), float(st["ci_high"])
-            else:
-                row[f"{name}_ci_low"], row[f"{name}_ci_high"] = (
-                    first[f"{name}_ci_low"],
-                    first[f"{name}_ci_high"],
-                )
+        row.update(_stats.network_columns(part, first, _ACROSS))
         row["interval"] = "networks" if w > 1 else "masks"
         row["pooled"] = first["pooled"]
         out.append(row)
