@@ -30,40 +30,18 @@ the device and never enters a run id.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 import torch.nn.functional as F
 
+from landscape.switch import RouteSwitch
+
 ROUTES = ("grouped", "unfold", "vmap", "channels_last")
-_current = "grouped"
+_switch = RouteSwitch("conv route", ROUTES, "grouped")
+current = _switch.current  # the route convolutions take now
+set_route = _switch.set_route  # make a route the default of every masked convolution
+use = _switch.use  # ``with use("unfold"): ...`` restores the previous route afterwards
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-
-
-def current() -> str:
-    """The route convolutions take now."""
-    return _current
-
-
-def set_route(route: str) -> str:
-    """Make ``route`` the default for every masked convolution; returns the previous one."""
-    global _current
-    if route not in ROUTES:
-        raise ValueError(f"conv route {route!r} is unknown; choose one of {', '.join(ROUTES)}")
-    previous, _current = _current, route
-    return previous
-
-
-@contextmanager
-def use(route: str) -> Iterator[str]:
-    """Run the enclosed code with ``route`` (restores the previous route afterwards)."""
-    previous = set_route(route)
-    try:
-        yield route
-    finally:
-        set_route(previous)
 
 
 def _pair(value: int | tuple[int, ...], dims: int) -> tuple[int, ...]:
@@ -90,7 +68,7 @@ def ensemble_conv(
     route
         One of :data:`ROUTES`; default :func:`current`.
     """
-    route = route or _current
+    route = route or _switch.current()
     dims = weight.dim() - 3
     m, c_out = weight.shape[:2]
     if route == "unfold" and dims in (1, 2):

@@ -21,52 +21,32 @@ code an accelerator runs (what the host-sync audit of the training loop checks).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 from torch import Tensor
 
+from landscape.switch import RouteSwitch
+
 ROUTES = ("auto", "numpy", "kthvalue", "topk", "sort")
-_current = "auto"
-
-
-def current() -> str:
-    return _current
-
-
-def set_route(route: str) -> str:
-    """Make ``route`` the top-k route of every method; returns the previous one."""
-    global _current
-    if route not in ROUTES:
-        raise ValueError(f"top-k route {route!r} is unknown; choose one of {', '.join(ROUTES)}")
-    previous, _current = _current, route
-    return previous
-
-
-@contextmanager
-def use(route: str) -> Iterator[str]:
-    """Run the enclosed code with top-k route ``route`` (restored afterwards)."""
-    previous = set_route(route)
-    try:
-        yield route
-    finally:
-        set_route(previous)
+_switch = RouteSwitch("top-k route", ROUTES, "auto")
+current = _switch.current  # the top-k route of every method now
+set_route = _switch.set_route  # make a route the top-k route of every method
+use = _switch.use  # ``with use("kthvalue"): ...`` restores the previous route afterwards
 
 
 def host_kernels() -> bool:
     """Whether CPU tensors may take the host-side kernels (introselect, fused numba passes)."""
-    return _current in ("auto", "numpy")
+    return _switch.current() in ("auto", "numpy")
 
 
 def resolve(values: Tensor) -> str:
     """The concrete route for ``values`` under the current setting."""
     on_host = values.device.type == "cpu" and values.dtype in (torch.float32, torch.float64)
-    if _current == "auto":
+    route = _switch.current()
+    if route == "auto":
         return "numpy" if on_host else "kthvalue"
-    if _current == "numpy" and not on_host:
+    if route == "numpy" and not on_host:
         raise ValueError(f"top-k route 'numpy' runs on float CPU tensors only, not {values.device}")
-    return _current
+    return route
 
 
 def kth_largest_torch(values: Tensor, k: int, route: str) -> Tensor:
