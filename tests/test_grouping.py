@@ -144,3 +144,32 @@ def test_clean_removes_only_what_it_is_asked_to(tiny_runs, tmp_path, capsys):
     assert main(["clean", str(root), "--all"]) == 0
     # curves, distances, the PCA, the agreement and ensemble tables
     assert not list(results.glob("*/*.json")) and n == 3 * 2 + 2 + 1
+
+
+def test_clean_removes_function_tables_whose_predictions_were_replaced(tiny_runs, tmp_path, capsys):
+    from landscape.store.predictions import mask_key
+    from landscape.store.run_store import RunStore
+
+    root = tmp_path / "runs"
+    shutil.copytree(tiny_runs, root, ignore=shutil.ignore_patterns("_analysis"))
+    assert main(["analyze", str(root), "--embed", "pca"]) == 0
+    results = root / "_analysis" / "results"
+    others = sorted(p.name for p in results.glob("*/*.json") if p.parent.name != "function_tables")
+    assert list(results.glob("function_tables/*.json")) and others
+    assert main(["clean", str(root)]) == 0 and "removed 0 analysis results (stale)" in capsys.readouterr().out
+    # one mask's predictions replaced by others (as a re-evaluation on other data would)
+    ms = read_runs(root)
+    row = ms.obs.iloc[0]
+    store = RunStore.open(ms.runs[str(row["run_id"])])
+    w, s = int(row["weight_seed"]), int(row["search_seed"])
+    stored = store.predictions_index()[mask_key(w, s)]["splits"]
+    splits = {split: store.load_predictions(w, s, split) for split, n in stored.items() if n}
+    for p in splits.values():
+        p["pred"] = (p["pred"] + 1) % p["logprob"].shape[1]
+    store.save_predictions(w, s, splits, source="re-evaluated")
+    assert main(["clean", str(root)]) == 0
+    assert "removed 1 analysis results (stale)" in capsys.readouterr().out
+    assert not list(results.glob("function_tables/*.json"))  # computed from the old predictions
+    assert sorted(p.name for p in results.glob("*/*.json")) == others  # the masks' own results stay
+    assert main(["analyze", str(root), "--embed", "pca"]) == 0  # and they are computed again
+    assert len(list(results.glob("function_tables/*.json"))) == 1

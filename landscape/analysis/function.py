@@ -68,9 +68,24 @@ def _inputs(ms, groupby) -> dict[str, Any] | None:
     """What the tables depend on: each mask (bits and place), the checksum of its stored
     predictions, the grouping and the tools' parameters; None when no mask has predictions."""
     from landscape.analysis.cached import mask_ids
+    from landscape.tl.baseline import _describe_groupby
+
+    digests = prediction_digests(ms)
+    if digests is None or not any(digests):
+        return None
+    return {
+        "masks": mask_ids(ms),
+        "predictions": digests,
+        "groupby": _describe_groupby(groupby),
+        "params": {"split": SPLIT, "select_split": SELECT_SPLIT, "baseline": "confusion", "rng": 0},
+    }
+
+
+def prediction_digests(ms) -> list[str | None] | None:
+    """The sha256 of each mask's stored predictions (None for a mask without them); None when
+    the masks do not say which runs they come from."""
     from landscape.store.predictions import mask_key
     from landscape.store.run_store import RunStore
-    from landscape.tl.baseline import _describe_groupby
 
     obs = ms.obs
     if not {"run_id", "weight_seed", "search_seed"} <= set(obs.columns):
@@ -85,14 +100,7 @@ def _inputs(ms, groupby) -> dict[str, Any] | None:
                 indexes[run] = {}
         entry = indexes[run].get(mask_key(int(w), int(s)))
         digests.append(entry["sha256"] if entry else None)
-    if not any(digests):
-        return None
-    return {
-        "masks": mask_ids(ms),
-        "predictions": digests,
-        "groupby": _describe_groupby(groupby),
-        "params": {"split": SPLIT, "select_split": SELECT_SPLIT, "baseline": "confusion", "rng": 0},
-    }
+    return digests
 
 
 def _plain_frame(frame: pd.DataFrame) -> dict[str, Any]:
