@@ -359,8 +359,9 @@ def report(r, mem, til, peers, args, lines) -> str:
     rate_mem = mem["word_pairs"] / mem["seconds"] / gb
     rate_til = til["word_pairs"] / til["tiles_s"] / gb
     out.append(f"**Tiles vs in-memory kernel, N = {mem['n']} (both fit)**: in-memory {mem['seconds']:.1f} s "
-               f"({rate_mem:.2f} G word pairs/s), tiles {til['tiles_s']:.1f} s ({rate_til:.2f} G word pairs/s, "
-               f"{til['n_tiles']} tiles): in-memory / tiles throughput = {rate_mem / rate_til:.2f}x.")  # fmt: skip
+               f"({rate_mem:.2f} G word pairs/s, peak RssAnon {mem['peak_rss_anon_mb']:.0f} MB), tiles "
+               f"{til['tiles_s']:.1f} s ({rate_til:.2f} G word pairs/s, {til['n_tiles']} tiles, peak RssAnon "
+               f"{til['peak_rss_anon_mb']:.0f} MB): in-memory / tiles throughput = {rate_mem / rate_til:.2f}x.")  # fmt: skip
     out.append("")
     n_f = peers["faiss_rows"]
     pairs_f = n_f * (n_f - 1) / 2
