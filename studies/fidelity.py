@@ -91,10 +91,10 @@ def config_of(entry: Entry, args):
     )
 
 
-def search_all(items: list[Entry], args) -> int:
+def search_all(items: list[Entry], args) -> tuple[int, int]:
     """Search every distinct configuration once, with the most seeds any entry asks for.
 
-    Returns the number of masks searched by this call.
+    Returns how many masks this call searched and how many were stored before it.
     """
     from landscape.search.runner import run_search
 
@@ -103,18 +103,19 @@ def search_all(items: list[Entry], args) -> int:
         cfg = config_of(e, args)
         seeds = max(n_seeds(e, args), todo.get(cfg.run_id, (None, 0, ""))[1])
         todo[cfg.run_id] = (cfg, seeds, todo.get(cfg.run_id, (None, 0, f"{e.study}: {e.label}"))[2])
-    start, searched = time.perf_counter(), 0
+    start, searched, before = time.perf_counter(), 0, 0
     for i, (run_id, (cfg, seeds, label)) in enumerate(todo.items(), 1):
         t0 = time.perf_counter()
         s = run_search(cfg, args.runs, [args.weight_seed], list(range(seeds)), "cpu", seeds, progress=False)
         dt = time.perf_counter() - t0
         searched += s.done
+        before += s.skipped
         print(
             f"[{i:>2}/{len(todo)}] {label:<40} {run_id}: {s.done} searched, {s.skipped} done before "
             f"({dt:5.1f} s, {time.perf_counter() - start:6.0f} s total)",
             flush=True,
         )
-    return searched
+    return searched, before
 
 
 def summarise(items: list[Entry], args) -> pd.DataFrame:
@@ -300,7 +301,7 @@ def load_tables(plan, runs: Path) -> DatasetTables | None:
         "threads": 2,
         **params,
     }
-    params["machine"] = " on a shared 2-core CPU machine"
+    params["machine"] = " on a 2-core CPU machine"
     timing = runs / "fidelity_search_s.txt"
     extra = {}
     for name in ("levels", "inputs", "inputs_summary"):
@@ -330,10 +331,11 @@ def main(argv=None) -> int:
     if not args.doc_only:
         t0 = time.perf_counter()
         timing = Path(args.runs) / "fidelity_search_s.txt"
-        if not args.report_only and search_all(items, args):
-            # cumulative over the invocations that searched something (resumed studies add up)
-            before = float(timing.read_text()) if timing.exists() else 0.0
-            timing.write_text(f"{before + time.perf_counter() - t0:.1f}\n")
+        searched, stored = search_all(items, args) if not args.report_only else (0, 0)
+        if searched:
+            # a resumed study adds to the time of the part before; one from scratch starts over
+            earlier = float(timing.read_text()) if timing.exists() and stored else 0.0
+            timing.write_text(f"{earlier + time.perf_counter() - t0:.1f}\n")
         _write_tables(items, args)
     # every dataset whose tables exist goes into the document, this one's from args.runs
     datasets = []

@@ -14,15 +14,16 @@ on the scores, cosine, batch 64):
   init-matched.
 - IWR: every F = 3 epochs with r = 0.1 for Edge-Popup (its Conv-2/4/8 configs) and r = 0.2
   for Biprop (its configs; F scaled down from 10 epochs because the runs are 8x shorter).
-- IteRand: re-draw every 20 steps (about 1.2 epochs at 17 steps per epoch) with
-  probability 0.1, at the base lr.
+- IteRand: its reference pair of score init (``method.score_init: kaiming_uniform_relu``)
+  and lr 0.3, re-draw every 20 steps (about 1.2 epochs at 17 steps per epoch) with
+  probability 0.1.
 - Weight-training baselines (dense, K-starts, dissipating): Kaiming normal start, lr 0.05.
 - Frozen-source and their dense-source comparators search with one global top-k (the
   frozen source always does; the comparators are matched to it).
 
 MNIST-1D (base configs/mnist1d_mlp_edge_popup.yaml, the same optimisation; 50 steps per
-epoch) uses the same choices except IteRand, which runs at its reference lr 0.3 and re-draws
-every 43 steps (0.85 epoch, the reference rhythm of 300 of 352 steps).
+epoch) uses the same choices except IteRand's re-draw rhythm: every 43 steps (0.85 epoch, the
+reference rhythm of 300 of 352 steps).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ EP = {"model.weight_init": "signed_constant"}
 BIPROP = {"method.name": "biprop", "model.weight_init": "kaiming_normal", "model.scale_fan": True}
 WEIGHT_TRAINING = {"model.weight_init": "kaiming_normal", "train.lr": 0.05}
 DENSE = {"method.name": "dense", "method.density": 1.0, **WEIGHT_TRAINING}
+# IteRand's own score init, U(±sqrt(6 / fan_in)) (its reference code's kaiming_uniform for ReLU)
+ITERAND_INIT = {"method.score_init": "kaiming_uniform_relu"}
 METHOD_NAMES = ("Edge-Popup", "EP+IWR", "Biprop", "Biprop+IWR", "IteRand", "dense (trained)")
 
 
@@ -127,7 +130,13 @@ DIGITS = Plan(
     title="digits",
     config="configs/digits_mlp_edge_popup.yaml",
     n_in=64,
-    iterand={"method.name": "iterand", "method.rerand.every": 20, "method.rerand.prob": 0.1},
+    iterand={
+        "method.name": "iterand",
+        **ITERAND_INIT,
+        "method.rerand.every": 20,
+        "method.rerand.prob": 0.1,
+        "train.lr": 0.3,
+    },
     tie_rule="sd",
     runs="runs_fidelity",
     equal_bits_widths=(172, 128),
@@ -142,7 +151,13 @@ MNIST1D = Plan(
     seeds=8,
     diversity_seeds=12,
     epochs=20,
-    iterand={"method.name": "iterand", "method.rerand.every": 43, "method.rerand.prob": 0.1, "train.lr": 0.3},
+    iterand={
+        "method.name": "iterand",
+        **ITERAND_INIT,
+        "method.rerand.every": 43,
+        "method.rerand.prob": 0.1,
+        "train.lr": 0.3,
+    },
     tie_rule="welch",
     runs="runs_fidelity_mnist1d",
 )

@@ -294,9 +294,10 @@ use signed-constant weights; Biprop uses Kaiming normal with `scale_fan` (its re
 configs), and Biprop+IWR the same init so the pair is matched. IWR recycles every F = 3
 epochs with r = 0.1 (Edge-Popup, as in its Conv-2/4/8 configs) or r = 0.2 (Biprop, its
 configs' rate; F scaled down from 10 because these runs are much shorter). IteRand re-draws
-pruned weights every {every} steps ({steps}) with probability 0.1, at lr {lr:g}, with the
-Edge-Popup score initialisation U(±1/√fan_in) (these tables predate
-IteRand's own, `method.score_init: kaiming_uniform_relu`, used by the `iterand-ref` preset). The weight-training baselines start from Kaiming-normal weights with lr 0.05.
+pruned weights every {every} steps ({steps}) with probability 0.1, at lr {lr:g}, from its
+own score initialisation U(±√(6/fan_in)) (`method.score_init: kaiming_uniform_relu`, as in
+the `iterand-ref` preset; the other score methods start from U(±1/√fan_in)). The
+weight-training baselines start from Kaiming-normal weights with lr 0.05.
 """
 
 
