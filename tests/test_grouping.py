@@ -173,3 +173,24 @@ def test_clean_removes_function_tables_whose_predictions_were_replaced(tiny_runs
     assert sorted(p.name for p in results.glob("*/*.json")) == others  # the masks' own results stay
     assert main(["analyze", str(root), "--embed", "pca"]) == 0  # and they are computed again
     assert len(list(results.glob("function_tables/*.json"))) == 1
+
+
+def test_analyze_labels_configurations_of_different_layouts_apart(tmp_path, capsys):
+    # two widths: two layouts, analysed one at a time and then put in one table; each layout
+    # alone has a single configuration, so only the whole analysis knows the width differs
+    root = tmp_path / "runs"
+    search_tiny(root, "edge_popup", range(3))
+    search_tiny(root, "edge_popup", range(2), extra=["model.width_mult=0.5"])
+    result = analyze(root, embed=(), progress=False)
+    masks = result.tables["masks"]
+    sizes = masks.groupby("group")["model.width_mult"].agg(["size", "nunique"])
+    assert len(sizes) == 2 and (sizes["nunique"] == 1).all() and sorted(sizes["size"]) == [2, 3]
+    assert masks["group"].str.contains("width").all()
+    for name in ("diversity_summary", "baseline"):
+        table = result.tables[name]
+        assert table.groupby("group")["run_id"].nunique().max() == 1  # one configuration per label
+    text = result.summary().splitlines()
+    start = next(i for i, line in enumerate(text) if line.startswith("test accuracy"))
+    rows = {line.split()[1]: line.split() for line in text[start + 2 : start + 4]}
+    assert rows["1"][:4] == ["width", "1", "3", "1"] and rows["0.5"][:4] == ["width", "0.5", "2", "1"]
+    assert "masks" in text[start + 1] and "every weight kept" in text[start + 1]

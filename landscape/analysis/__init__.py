@@ -145,15 +145,18 @@ def analyze(
         work.setdefault(what, {"computed": 0, "reused": 0})[how] += n
 
     collected: dict[str, list[pd.DataFrame]] = {}
+    relabel = _analysis_labels(masksets, groupby)
+    names: dict[str, str] = {}  # this layout group's group labels -> the analysis-wide ones
 
     def add(name: str, frame) -> None:
         if frame is not None and len(frame):
-            collected.setdefault(name, []).append(frame)
+            collected.setdefault(name, []).append(_with_labels(frame, names))
 
     distance_options = {"device": device} if device not in (None, "cpu") else {}
     if memory is not None:  # out of core: resumable tiles beside the result store
         distance_options.update(memory=memory, tiles=out_dir / "tiles", progress=progress)
-    for ms in masksets.values():
+    for layout, ms in masksets.items():
+        names = relabel[layout]
         count("distances", cached.distances(ms, metrics, store, recompute, **distance_options))
         add("baseline", tl.random_baseline(ms, metric=metrics, per_layer=True, groupby=groupby))
         for metric in metrics:
@@ -200,6 +203,39 @@ def analyze(
     }
     write_views(out_dir, tables, {"params": params, "skipped": skipped, "work": work})
     return Analysis(tables, out_dir, masksets, skipped, work, params)
+
+
+def _analysis_labels(masksets: dict[str, object], groupby) -> dict[str, dict[str, str]]:
+    """Per layout group, ``{its group label: the label of that group among all analysed
+    masks}``.
+
+    Each layout group labels its groups by the fields that differ within it, so two layouts
+    (the widths of a width sweep, say) can give different configurations the same label;
+    the tables of all layouts are concatenated, and the summary groups them by label. The
+    labels of the whole analysis name every field that differs between any two groups.
+    """
+    from landscape.grouping import group_labels
+
+    if len(masksets) < 2:
+        return {key: {} for key in masksets}
+    obs = pd.concat([ms.obs for ms in masksets.values()], ignore_index=True)
+    overall = group_labels(obs, groupby, mark_pooled=False).to_numpy()
+    out, start = {}, 0
+    for key, ms in masksets.items():
+        out[key] = {g.label: str(overall[start + g.positions[0]]) for g in group_masks(ms.obs, groupby)}
+        start += len(ms)
+    return out
+
+
+def _with_labels(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """``frame`` with its group-label columns renamed by ``names`` (labels not in it stay)."""
+    columns = [c for c in ("group", "group_a", "group_b") if c in frame.columns]
+    if not names or not columns:
+        return frame
+    frame = frame.copy()
+    for c in columns:
+        frame[c] = [names.get(v, v) if isinstance(v, str) else v for v in frame[c]]
+    return frame
 
 
 def _barriers(ms, n_pairs: int, split: str, n_points: int, rng: int, device, store, progress) -> dict | None:

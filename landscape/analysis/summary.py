@@ -23,12 +23,13 @@ def format_summary(result) -> str:
         pooled = _pooled_note(t)
         if pooled:
             lines.append(pooled)
-        lines.append("\ntest accuracy (final epoch), mean ± sd over masks:")
-        lines.append(_indent(_accuracy_table(masks).to_string(index=False)))
-        if "all_ones_test_acc" in masks and masks["all_ones_test_acc"].notna().any():
-            ref = masks.loc[masks["method"] != "random", "all_ones_test_acc"].dropna()
-            if len(ref):
-                lines.append(f"  the same random networks with every weight kept: {ref.mean():.4f}")
+        table = _accuracy_table(masks)
+        lines.append(
+            "\ntest accuracy (final epoch), mean ± sd over masks"
+            + ("; every weight kept: the group's random networks with no mask, mean over networks:"
+               if "every weight kept" in table else ":")
+        )  # fmt: skip
+        lines.append(_indent(table.to_string(index=False)))
     summary, per_network = t.get("diversity_summary"), t.get("diversity")
     if summary is not None and len(summary):
         for metric in ("jaccard", "hamming"):
@@ -79,6 +80,12 @@ def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
     if "weight_seed" in masks:
         nets = masks.groupby("group", sort=False)["weight_seed"].nunique()
         acc.insert(2, "networks", nets.reindex(acc["group"]).to_numpy())
+    if "all_ones_test_acc" in masks and masks["all_ones_test_acc"].notna().any():
+        recorded = masks.dropna(subset=["all_ones_test_acc"])
+        keys = ["group", "weight_seed"] if "weight_seed" in masks else ["group"]
+        per_network = recorded.groupby(keys, sort=False)["all_ones_test_acc"].first()
+        ones = per_network.groupby(level=0, sort=False).mean()
+        acc["every weight kept"] = [f"{ones[g]:.4f}" if g in ones.index else "—" for g in acc["group"]]
     return acc.drop(columns=["mean", "std"]).rename(columns={"size": "masks"})
 
 
