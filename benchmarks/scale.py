@@ -27,6 +27,11 @@ maximum::
     python benchmarks/scale.py write --root /tmp/scale/runs512 --n 512
     python benchmarks/scale.py ratio --root /tmp/scale/runs512 --fit 512 --memory 256MB,1GB --repeats 3
 
+``blocks`` times the in-memory kernel with its row blocks against one block of all rows
+(the schedule before row blocks) on the first ``--fit`` masks, ``--repeats`` times::
+
+    python benchmarks/scale.py blocks --root /tmp/scale/runs --fit 4096 --repeats 2
+
 ``--killed part.json`` skips step 2 when its tiles are already in ``--work``/tiles-a (a first
 part killed by hand; the JSON gives its ``wall_s``, ``peak_rss_anon_mb`` and ``load``).
 """
@@ -45,6 +50,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scale_report import load_text as _load
+from scale_report import report
 
 STEP_ENV = "LANDSCAPE_BENCH_STEP"
 
@@ -131,17 +138,19 @@ def step_tiled(args) -> dict:
 def step_in_memory(args) -> dict:
     from landscape.maskset import read_runs
     from landscape.tl import _kernels
+    from landscape.tl._numba import ROW_BLOCK, pair_counts
 
     ms = read_runs(args.root)[: args.n_masks]
     words = np.ascontiguousarray(ms.words())  # in memory: the kernel reads no file
     bounds = _kernels.layer_bounds(ms.layout)
     _kernels.intersection_counts(words[:8, :64], backend="numba")
+    row_block = {None: ROW_BLOCK, 0: None}.get(args.row_block, args.row_block)
     t = time.perf_counter()
-    counts = _kernels.intersection_counts(words, bounds, backend="numba")
+    counts = pair_counts(words, None, bounds, row_block=row_block)  # what tl.distances runs
     seconds = time.perf_counter() - t
     n = len(ms)
     return {"n": n, "seconds": seconds, "word_pairs": n * (n + 1) / 2 * ms.layout.row_words,
-            "digest": _digest(counts)}  # fmt: skip
+            "digest": _digest(counts), "row_block": row_block}  # fmt: skip
 
 
 def step_peers(args) -> dict:
@@ -322,6 +331,34 @@ def main_ratio(args) -> None:
     print(f"load at end {_load(os.getloadavg())}")
 
 
+def main_blocks(args) -> None:
+    """The in-memory kernel with its row blocks against all rows in every chunk (the schedule
+    before row blocks), in fresh processes, alternating which runs first."""
+    root, work = Path(args.root), Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    print(
+        f"in-memory kernel on the first {args.fit} masks of {root}, row blocks vs none; {os.cpu_count()} CPUs"
+    )
+    print("| repeat | first | one block s | row blocks s | blocks / one | counts | load (1, 5, 15 min) |")
+    print("|---|---|---|---|---|---|---|", flush=True)
+    ratios = []
+    for repeat in range(args.repeats):
+        load = os.getloadavg()
+        order = [("one", "0"), ("blocks", "-1")]
+        order = order if repeat % 2 == 0 else order[::-1]
+        done = {name: run_step("in_memory", args, ["--root", str(root), "--n-masks", str(args.fit),
+                                                    *(["--row-block", rb] if rb != "-1" else [])])
+                for name, rb in order}  # fmt: skip
+        one, blocks = done["one"], done["blocks"]
+        ratios.append(blocks["seconds"] / one["seconds"])
+        same = "identical" if one["digest"] == blocks["digest"] else "DIFFERENT"
+        print(f"| {repeat + 1} | {order[0][0]} | {one['seconds']:.2f} | {blocks['seconds']:.2f} | "
+              f"{ratios[-1]:.3f} | {same} | {_load(load)} |", flush=True)  # fmt: skip
+    print(
+        f"row blocks / one block: min {min(ratios):.3f}, median {np.median(ratios):.3f}, max {max(ratios):.3f}"
+    )
+
+
 def _planned_tiles(args) -> int:
     from landscape.maskset import read_runs
     from landscape.tl import _kernels
@@ -333,66 +370,9 @@ def _planned_tiles(args) -> int:
     )
 
 
-def report(r, mem, til, peers, args, lines) -> str:
-    gb = 1e9
-    k = r["killed"]
-    out = ["```", *lines, "```", ""]
-    out.append(f"**N = {r['n']:,} masks x {r['n_weights']:,} weights, memory = {args.memory}** "
-               f"(plan: {r['plan']['blocks']} row blocks of {r['plan']['block_rows']}, "
-               f"{r['plan']['ranges']} word ranges of {r['plan']['range_words']:,} words, {r['n_tiles']} tiles)")  # fmt: skip
-    out.append("")
-    out.append("| run | tiles computed | seconds | peak RssAnon MB | load (1, 5, 15 min) |")
-    out.append("|---|---|---|---|---|")
-    out.append(f"| killed (SIGKILL) once half the tiles were stored | {k['stored']} of {r['n_tiles']} | "
-               f"{k['wall_s']:.0f} (wall, from start) | {k['peak_rss_anon_mb']:.0f} | {_load(k['load'])} |")  # fmt: skip
-    out.append(f"| resumed | {r['tiles_computed']} of {r['n_tiles']} | load {r['load_s']:.0f} + tiles "
-               f"{r['tiles_s']:.0f} + merge and metrics {r['merge_s']:.0f} | {r['peak_rss_anon_mb']:.0f} | "
-               f"{_load(r['load'])} |")  # fmt: skip
-    out.append("")
-    exact = "identical" if r["digests"].get("block") == mem["digest"] else "DIFFERENT"
-    out.append(f"The resumed run computed {r['tiles_computed']} tiles (= {r['n_tiles']} - {r['tiles_before']} "
-               f"stored before) and reused the rest. Its per-layer counts of the first {mem['n']} masks are "
-               f"{exact} (sha256) to the in-memory kernel's. Per-layer matrices on disk: "
-               f"{', '.join(Path(p).name for p in r['on_disk']) or 'none'}. Tile throughput of the resumed run: "
-               f"{r['word_pairs'] * r['tiles_computed'] / r['n_tiles'] / r['tiles_s'] / gb:.2f} G word pairs/s.")  # fmt: skip
-    out.append("")
-    rate_mem = mem["word_pairs"] / mem["seconds"] / gb
-    rate_til = til["word_pairs"] / til["tiles_s"] / gb
-    out.append(f"**Tiles vs in-memory kernel, N = {mem['n']} (both fit)**: in-memory {mem['seconds']:.1f} s "
-               f"({rate_mem:.2f} G word pairs/s, peak RssAnon {mem['peak_rss_anon_mb']:.0f} MB), tiles "
-               f"{til['tiles_s']:.1f} s ({rate_til:.2f} G word pairs/s, {til['n_tiles']} tiles, peak RssAnon "
-               f"{til['peak_rss_anon_mb']:.0f} MB): in-memory / tiles throughput = {rate_mem / rate_til:.2f}x.")  # fmt: skip
-    out.append("")
-    n_f = peers["faiss_rows"]
-    pairs_f = n_f * (n_f - 1) / 2
-    out.append(
-        "**Peers on subsamples** (whole-network Hamming; this kernel gives Jaccard from the same counts):"
-    )
-    out.append("")
-    out.append("| route | masks | seconds | vs this kernel | counts |")
-    out.append("|---|---|---|---|---|")
-    out.append(f"| this kernel (numba, in memory) | {n_f} | {peers['kernel_s']:.2f} | 1x | reference |")
-    if "faiss_s" in peers:
-        out.append(f"| faiss {peers['faiss_version']} IndexBinaryFlat (search k = N) | {n_f} | {peers['faiss_s']:.2f} | "
-                   f"{peers['faiss_s'] / peers['kernel_s']:.1f}x slower | "
-                   f"{'identical' if peers['faiss_identical'] else 'MISMATCH'} |")  # fmt: skip
-    else:
-        out.append(f"| faiss IndexBinaryFlat | {n_f} | - | - | {peers['faiss']} |")
-    n_s = peers["scipy_rows"]
-    scale = pairs_f / (n_s * (n_s - 1) / 2)
-    out.append(f"| scipy pdist hamming + jaccard (bool) | {n_s} | {peers['scipy_s']:.2f} (x{scale:.0f} pairs: "
-               f"{peers['scipy_s'] * scale:.0f} s at {n_f}) | {peers['scipy_s'] * scale / peers['kernel_s']:.0f}x slower | "
-               f"{'identical' if peers['scipy_identical'] else 'MISMATCH'} |")  # fmt: skip
-    return "\n".join(out) + "\n"
-
-
-def _load(load) -> str:
-    return ", ".join(f"{x:.1f}" for x in load)
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["all", "write", "ratio", "_step"])
+    parser.add_argument("command", choices=["all", "write", "ratio", "blocks", "_step"])
     parser.add_argument("step", nargs="?")
     parser.add_argument("--root", default="/tmp/scale/runs")
     parser.add_argument("--work", default="/tmp/scale/work", help="tile folders and step results")
@@ -409,12 +389,15 @@ def main(argv=None) -> None:
     parser.add_argument("--tiles")
     parser.add_argument("--n-masks", type=int, default=0)
     parser.add_argument("--digest", action="store_true")
+    parser.add_argument("--row-block", type=int, help="in-memory step: rows per block (0: one block)")
     parser.add_argument("--result")
     args = parser.parse_args(argv)
     if args.command == "write":
         print(f"{write_root(Path(args.root), args.n):.0f} s")
     elif args.command == "ratio":
         main_ratio(args)
+    elif args.command == "blocks":
+        main_blocks(args)
     elif args.command == "_step":
         result = STEPS[args.step](args)
         Path(args.result).write_text(json.dumps(result, default=str))

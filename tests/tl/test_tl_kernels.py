@@ -70,6 +70,24 @@ def test_numba_kernel_on_many_rows_and_chunks(na, nb):
     np.testing.assert_array_equal(got, _kernels.cross_numpy(a, a if b is None else b, bounds))
 
 
+@pytest.mark.parametrize("na, nb", [(23, None), (23, 10), (5, 17), (16, None)])
+def test_numba_kernel_by_row_blocks_equals_one_block(na, nb):
+    """Products larger than a row block run block pair by block pair (the diagonal blocks
+    symmetric, the rest mirrored): the counts must be those of all rows at once."""
+    from landscape.tl._numba import pair_counts
+
+    rng = np.random.default_rng(2)
+    bounds = np.array([0, 5, 40, 41, 90])
+    a = rng.integers(0, 2**63, size=(na, 90), dtype=np.uint64)
+    b = None if nb is None else rng.integers(0, 2**63, size=(nb, 90), dtype=np.uint64)
+    whole = pair_counts(a, b, bounds, row_block=None)
+    np.testing.assert_array_equal(whole, _kernels.cross_numpy(a, a if b is None else b, bounds))
+    for rows in (4, 7, 8):
+        np.testing.assert_array_equal(
+            pair_counts(a, b, bounds, chunk_bytes=8 * 64 * 8, row_block=rows), whole
+        )
+
+
 def test_jaccard_of_empty_masks_is_zero_and_hamming_counts():
     inter = np.array([[0, 0, 0], [0, 3, 2], [0, 2, 4]])
     np.testing.assert_array_equal(_kernels.hamming_counts(inter), [[0, 3, 4], [3, 0, 3], [4, 3, 0]])
