@@ -229,7 +229,7 @@ def main(argv=None) -> None:
 
     torch.set_num_threads(args.threads)
     os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))
-    figures = REPO / "docs" / "function" if not args.quick else Path(args.doc).with_suffix("")
+    figures = Path(args.doc).resolve().with_suffix("")  # beside the report: docs/function/
     t0 = time.perf_counter()
     results = {}
     for name in args.datasets:
