@@ -344,11 +344,10 @@ def main_blocks(args) -> None:
     ratios = []
     for repeat in range(args.repeats):
         load = os.getloadavg()
-        order = [("one", "0"), ("blocks", "-1")]
+        order = [("one", ["--row-block", "0"]), ("blocks", [])]  # blocks: the kernel's default
         order = order if repeat % 2 == 0 else order[::-1]
-        done = {name: run_step("in_memory", args, ["--root", str(root), "--n-masks", str(args.fit),
-                                                    *(["--row-block", rb] if rb != "-1" else [])])
-                for name, rb in order}  # fmt: skip
+        fit = ["--root", str(root), "--n-masks", str(args.fit)]
+        done = {name: run_step("in_memory", args, [*fit, *extra]) for name, extra in order}
         one, blocks = done["one"], done["blocks"]
         ratios.append(blocks["seconds"] / one["seconds"])
         same = "identical" if one["digest"] == blocks["digest"] else "DIFFERENT"
