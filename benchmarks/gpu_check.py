@@ -100,11 +100,38 @@ def machine(device: str) -> dict:
     info = {"device": device, "torch": torch.__version__, "python": platform.python_version(),
             "cpus": os.cpu_count(), "host": platform.node(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             "load": os.getloadavg()[0]}  # fmt: skip
+    info["packages"], info["absent"] = _packages()
     if device.startswith("cuda") and torch.cuda.is_available():
         props = torch.cuda.get_device_properties(torch.device(device))
         info.update(gpu=props.name, gpu_memory_gib=props.total_memory / 2**30, cuda=torch.version.cuda,
                     multiprocessors=props.multi_processor_count, cudnn=torch.backends.cudnn.version())  # fmt: skip
     return info
+
+
+# what the parts import, and the optional packages that machine lacks (nothing here may need them)
+USED = ("numpy", "scipy", "numba", "pandas", "sklearn", "matplotlib", "yaml", "tqdm", "pytest")
+OPTIONAL = ("umap", "pynndescent", "submitit", "mnist1d")
+
+
+def _packages() -> tuple[dict, list]:
+    from importlib import metadata, util
+
+    names = {"sklearn": "scikit-learn", "yaml": "pyyaml"}
+    versions = {}
+    for module in USED:
+        try:
+            versions[module] = metadata.version(names.get(module, module))
+        except metadata.PackageNotFoundError:
+            versions[module] = None
+    absent = []
+    for module in OPTIONAL:
+        try:
+            found = util.find_spec(module) is not None
+        except ImportError:  # a finder that refuses the name counts as absent
+            found = False
+        if not found:
+            absent.append(module)
+    return versions, absent
 
 
 def main(argv=None) -> int:

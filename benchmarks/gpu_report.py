@@ -37,6 +37,10 @@ def render(report: dict) -> str:
               + (f", CUDA {meta['cuda']}, cuDNN {meta.get('cudnn')}" if meta.get("cuda") else "")
               + f"; {meta.get('date')}; load {_f(meta.get('load'), '.1f')} at the start. "
               f"Budget {_f(meta.get('budget_s'), '.0f')} s, used {_f(meta.get('seconds'), '.0f')} s.", ""]  # fmt: skip
+    if meta.get("packages"):
+        found = ", ".join(f"{k} {v}" for k, v in meta["packages"].items() if v)
+        absent = ", ".join(meta.get("absent") or []) or "none"
+        lines += [f"Python {meta.get('python')}; {found}. Absent: {absent}.", ""]
     lines += _table(["part", "status", "seconds", "CPU seconds", "time box (s)"],
                     [[n, r["status"], _f(r.get("seconds"), ".1f"), _f(r.get("cpu_seconds"), ".1f"),
                       _f(r.get("box_s"), ".0f")] for n, r in parts.items()])  # fmt: skip

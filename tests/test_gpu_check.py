@@ -15,8 +15,27 @@ ROOT = Path(__file__).resolve().parents[1]
 PARTS = ["tests", "tuning", "conv4", "resnet18", "distances", "e2e"]
 
 
+# The device machine's image has no umap-learn, pynndescent, submitit or mnist1d: the dry run
+# runs with those imports refused, so a top-level import of one fails here, not on the device.
+ABSENT_ON_DEVICE = ["umap", "pynndescent", "submitit", "mnist1d"]
+REFUSE_IMPORTS = f"""
+import importlib.abc, sys
+
+class _Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {set(ABSENT_ON_DEVICE)!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (absent on the device)", name=name)
+        return None
+
+sys.meta_path.insert(0, _Refuse())
+"""
+
+
 def _check(out: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    image = out.parent / f"{out.name}-image"
+    image.mkdir(exist_ok=True)
+    (image / "sitecustomize.py").write_text(REFUSE_IMPORTS)
+    env = {**os.environ, "PYTHONPATH": f"{image}{os.pathsep}{ROOT}", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "benchmarks/gpu_check.py", "--out", str(out), "--device", "cpu", "--tiny", *args]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -40,6 +59,13 @@ def test_dry_run_writes_every_part_and_only_files_that_come_back(dry_run):
     for heading in ("## 1. GPU tests", "## 2. Search engine", "### Search throughput: conv4",
                     "### Search throughput: resnet18", "### Targets", "## 3. Distances", "## 4. End to end"):  # fmt: skip
         assert heading in md
+
+
+def test_dry_run_runs_without_the_packages_the_device_lacks(dry_run):
+    out, report = dry_run
+    assert report["meta"]["absent"] == ABSENT_ON_DEVICE
+    assert all(report["meta"]["packages"][m] for m in ("numpy", "scipy", "numba", "pandas", "sklearn"))
+    assert f"Absent: {', '.join(ABSENT_ON_DEVICE)}." in (out / "gpu_check.md").read_text()
 
 
 def test_dry_run_collects_every_gpu_test(dry_run):
