@@ -101,7 +101,7 @@ def _digest(array: np.ndarray, rows: int = 64) -> str:
 
 def step_tiled(args) -> dict:
     from landscape import tl
-    from landscape.maskset import read_runs
+    from landscape.reading import read_runs
     from landscape.tl._tilejob import TileJob
     from landscape.tl._tiles import parse_memory
 
@@ -136,7 +136,7 @@ def step_tiled(args) -> dict:
 
 
 def step_in_memory(args) -> dict:
-    from landscape.maskset import read_runs
+    from landscape.reading import read_runs
     from landscape.tl import _kernels
     from landscape.tl._numba import ROW_BLOCK, pair_counts
 
@@ -156,7 +156,7 @@ def step_in_memory(args) -> dict:
 def step_peers(args) -> dict:
     from scipy.spatial.distance import pdist
 
-    from landscape.maskset import read_runs
+    from landscape.reading import read_runs
     from landscape.tl import _kernels
 
     ms = read_runs(args.root)
@@ -359,7 +359,7 @@ def main_blocks(args) -> None:
 
 
 def _planned_tiles(args) -> int:
-    from landscape.maskset import read_runs
+    from landscape.reading import read_runs
     from landscape.tl import _kernels
     from landscape.tl._tiles import TilePlan, parse_memory
 

@@ -8,8 +8,8 @@ __version__ = "0.1.0"
 
 # loaded on first use so ``import landscape`` stays instant
 _LAZY = {
-    "read_runs": "landscape.maskset",
-    "read_layout_groups": "landscape.maskset",
+    "read_runs": "landscape.reading",
+    "read_layout_groups": "landscape.reading",
     "MaskSet": "landscape.maskset",
     "read_snapshots": "landscape.snapshots",
     "analyze": "landscape.analysis",

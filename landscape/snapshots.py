@@ -54,7 +54,8 @@ def read_snapshots(source: Any, where: Any = None):
     AnalysisError
         When none of the masks has snapshots (search with ``--set train.snapshot_every=1``).
     """
-    from landscape.maskset import MaskSet, read_runs
+    from landscape.maskset import MaskSet
+    from landscape.reading import read_runs
     from landscape.store.rows import PackedRows
 
     ms = source if isinstance(source, MaskSet) else read_runs(Path(source), where)

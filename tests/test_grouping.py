@@ -11,7 +11,7 @@ from landscape import pl, tl
 from landscape.analysis import analyze
 from landscape.cli import main
 from landscape.grouping import group_masks
-from landscape.maskset import read_runs
+from landscape.reading import read_runs
 from tests.conftest import search_tiny
 
 VARIANTS = {  # each differs from the first in one field only

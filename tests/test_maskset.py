@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 import landscape
 from landscape.config import SearchConfig
 from landscape.errors import AnalysisError
-from landscape.maskset import MaskSet, read_runs
+from landscape.maskset import MaskSet
+from landscape.reading import read_runs
 from landscape.store.layout import Layout
 from landscape.store.packing import pack_flat
 from landscape.store.run_store import RunStore

@@ -63,7 +63,7 @@ def _load_groups(root: Path, where) -> tuple[dict[str, object], list[str]]:
     that were skipped with the reason."""
     import hashlib
 
-    from landscape.maskset import read_layout_groups
+    from landscape.reading import read_layout_groups
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # skipped runs are reported in the summary instead

@@ -27,7 +27,7 @@ def clean(runs: str | Path, out: str | Path | None = None, everything: bool = Fa
     if everything:
         return store.clean(), "all"
     from landscape.errors import AnalysisError
-    from landscape.maskset import read_layout_groups
+    from landscape.reading import read_layout_groups
 
     present: set[str] = set()
     predictions: dict[str, str | None] = {}  # mask id -> checksum of its stored predictions

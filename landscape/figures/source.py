@@ -60,7 +60,7 @@ class Source:
             ms = self.source[np.arange(len(self.source))]  # a new object: slots written here stay here
             return [subset(ms, query(ms.obs, self.where, "where")) if self.where else ms]
         from landscape.analysis import attach_barriers
-        from landscape.maskset import read_layout_groups
+        from landscape.reading import read_layout_groups
 
         groups = read_layout_groups(self.source, where=self.where)
         if self._given_masks is not None:  # e.g. the analysed MaskSet of `landscape demo`
@@ -180,7 +180,7 @@ def describe_where(where: Any) -> str | None:
 def read_obs_per_run(root: Path, where: str | None) -> pd.DataFrame:
     import warnings
 
-    from landscape.maskset import read_runs
+    from landscape.reading import read_runs
     from landscape.store.catalog import run_dirs
 
     frames = []

@@ -126,7 +126,7 @@ def test_two_runs_differing_only_in_epochs_draw_two_groups(tmp_path):
 
 def test_function_tables_of_analyze_keep_configurations_and_networks_apart(paper_runs):
     import landscape as ls
-    from landscape.maskset import read_layout_groups
+    from landscape.reading import read_layout_groups
 
     agree = pd.read_csv(paper_runs / "_analysis" / "agreement.csv")
     # 12 configurations x 2 networks, 3 masks each: every row one network of one configuration

@@ -266,7 +266,7 @@ def test_corrupt_run_alone_is_refused_naming_the_file(runs, capsys, corrupt):
     "corrupt", [_truncate, _flip_bit, _delete_shard], ids=lambda f: f.__name__.strip("_")
 )
 def test_corrupt_run_next_to_good_ones_is_skipped_and_named(runs, tmp_path, finished_run, capsys, corrupt):
-    from landscape.maskset import read_runs
+    from landscape.reading import read_runs
 
     root, run = runs
     good = root / "0good"  # a second, intact copy (any folder name is a run)
@@ -304,7 +304,7 @@ def test_layout_mismatch_in_one_analysis_is_named(tmp_path, finished_run):
     layout; ``landscape analyze`` analyses each layout group on its own."""
     from landscape.config import load_config
     from landscape.errors import AnalysisError
-    from landscape.maskset import read_layout_groups, read_runs
+    from landscape.reading import read_layout_groups, read_runs
     from landscape.search.runner import run_search
 
     root = tmp_path / "runs"

@@ -54,7 +54,7 @@ def test_build_model_refuses(tampered):
 
 def test_barriers_refuse_in_a_notebook_and_in_analyze(tampered, capsys):
     from landscape import tl
-    from landscape.maskset import read_runs
+    from landscape.reading import read_runs
 
     root, run = tampered
     ms = read_runs(root)

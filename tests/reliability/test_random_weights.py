@@ -76,7 +76,7 @@ def test_search_store_weights_stores_the_searched_network_once(run, capsys):
 
 def test_with_stored_weights_another_torch_still_verifies_rebuilds_and_gives_barriers(run, capsys, request):
     from landscape import tl
-    from landscape.maskset import read_runs
+    from landscape.reading import read_runs
 
     recorded = run.records().sort_values("search_seed")["test_acc"].to_numpy()
     assert store_random_weights(run, 0)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from landscape import tl
-from landscape.maskset import read_runs
+from landscape.reading import read_runs
 from tests.tl.test_tl_tiles import MEMORY, assert_same, scipy_slots, small_job, special_masks, write_runs
 
 from .conftest import cluster_options

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from landscape.cli import main
-from landscape.maskset import read_runs
+from landscape.reading import read_runs
 from landscape.store import RunStore, list_runs
 from landscape.store.claims import claim, make_owner
 

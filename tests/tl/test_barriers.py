@@ -9,7 +9,8 @@ import torch
 
 from landscape.config import SearchConfig
 from landscape.errors import AnalysisError
-from landscape.maskset import MaskSet, read_runs
+from landscape.maskset import MaskSet
+from landscape.reading import read_runs
 from landscape.search.evaluate import evaluate
 from landscape.search.methods.base import kept_count
 from landscape.search.runner import load_dataset

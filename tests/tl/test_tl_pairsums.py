@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from landscape import tl
-from landscape.maskset import read_runs
+from landscape.reading import read_runs
 from landscape.store.layout import Layout
 from landscape.tl import _stats, baseline
 from landscape.tl.baseline import chance_similarity

@@ -16,7 +16,7 @@ from scipy.spatial.distance import pdist, squareform
 from landscape import tl
 from landscape.config import SearchConfig
 from landscape.errors import AnalysisError
-from landscape.maskset import read_runs
+from landscape.reading import read_runs
 from landscape.store.packing import pack_flat
 from landscape.store.run_store import RunStore
 from landscape.tl._tilejob import TileJob
@@ -178,7 +178,7 @@ def test_executor_needs_the_out_of_core_route(masks_root):
 KILLED_JOB = textwrap.dedent(
     """
     import sys, time
-    from landscape.maskset import read_runs
+    from landscape.reading import read_runs
     from landscape.tl._tilejob import TileJob
 
     ms = read_runs(sys.argv[1])

@@ -1,0 +1,200 @@
+"""Reading a runs root into MaskSets: every readable run's masks and tables, runs that cannot
+be read skipped by path (warned, listed in ``uns["skipped_runs"]``), ``where`` selections, and
+runs of different layouts never mixed."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from landscape.config.schema import NOT_STORED_FIELDS
+from landscape.errors import AnalysisError, StoreError
+from landscape.maskset import MaskSet, select_obs
+from landscape.store.layout import Layout
+from landscape.store.rows import PackedRows
+
+__all__ = ["read_layout_groups", "read_runs"]
+
+
+def _load_all(path: Path) -> tuple[list[MaskSet], list[dict[str, str]]]:
+    """Every readable run under ``path`` with stored masks, and the runs skipped (warned)."""
+    from landscape.store.catalog import run_dirs
+
+    try:
+        dirs = run_dirs(path)
+    except StoreError as exc:
+        raise AnalysisError(str(exc)) from None
+    loaded: list[MaskSet] = []
+    skipped: list[dict[str, str]] = []
+    for d in dirs:
+        try:
+            ms = _load_run(d)
+        except (StoreError, OSError) as exc:
+            skipped.append({"path": str(d), "reason": str(exc)})
+            warnings.warn(f"{d}: run skipped ({exc})", stacklevel=3)
+            continue
+        if ms is None:
+            reason = "no finished masks (no manifest.json)"
+            skipped.append({"path": str(d), "reason": reason})
+            warnings.warn(f"{d}: run skipped ({reason})", stacklevel=3)
+        elif len(ms):
+            loaded.append(ms)
+    if not loaded:
+        raise AnalysisError(f"{path}: no readable runs with stored masks{_skip_note(skipped)}")
+    return loaded, skipped
+
+
+def _skip_note(skipped: list[dict[str, str]]) -> str:
+    """Why the runs were skipped, so a lone corrupt run is named instead of hidden."""
+    if not skipped:
+        return ""
+    first = skipped[0]["reason"]
+    if len(skipped) == 1:
+        return f" (run {Path(skipped[0]['path']).name} skipped: {first})"
+    return f" ({len(skipped)} runs skipped; first, {Path(skipped[0]['path']).name}: {first})"
+
+
+def read_layout_groups(path: str | Path, where: str | Mapping[str, Any] | None = None) -> list[MaskSet]:
+    """Like :func:`read_runs`, but runs of different layouts (widths, models) come back as
+    separate MaskSets, largest first, instead of raising.
+
+    Every MaskSet's ``uns["skipped_runs"]`` lists the runs that could not be read.
+    """
+    path = Path(path)
+    loaded, skipped = _load_all(path)
+    if where is not None:
+        loaded = _select(loaded, where, path)
+    by_layout: dict[Layout, list[MaskSet]] = {}
+    for ms in loaded:
+        by_layout.setdefault(ms.layout, []).append(ms)
+    groups = [MaskSet.concat(sets) for sets in by_layout.values()]
+    groups.sort(key=len, reverse=True)
+    for ms in groups:
+        ms.uns["skipped_runs"] = list(skipped)
+    return groups
+
+
+def read_runs(
+    path: str | Path, where: str | Mapping[str, Any] | None = None, *, snapshots: bool = False
+) -> MaskSet:
+    """Load the stored masks of a runs root (or of one run directory) as one MaskSet.
+
+    Parameters
+    ----------
+    path
+        A runs root (every non-hidden subfolder is a run) or a single run directory.
+    where
+        Which masks to keep: a :meth:`pandas.DataFrame.query` string on ``obs``
+        (``"method == 'biprop' and density == 0.5"``; dotted config columns need backticks:
+        ``"`train.epochs` == 30"``) or a dict ``{column: value or list of values}``.
+
+    Returns
+    -------
+    MaskSet
+        Masks in run-folder order, then manifest order. ``obs`` holds ``run_id``, ``method``
+        (``method.name`` with ``+recycle`` / ``+er`` / ``+frozen`` suffixes, see
+        :func:`landscape.store.records.method_label`), ``density`` (the target
+        ``method.density``), ``weight_seed``, ``search_seed``, ``n_kept``, every per-mask
+        metric and every config field under its dotted name. ``uns["skipped_runs"]`` lists
+        ``{"path", "reason"}`` of the runs left out.
+
+        With ``snapshots=True``: the masks kept during each search instead, one row per
+        mask and kept epoch with an ``epoch`` column (see :func:`landscape.snapshots.read_snapshots`);
+        masks searched without snapshots are left out.
+
+    Runs without finished masks (no manifest) or with a corrupt, truncated or missing file
+    are skipped with a warning. Runs of different layouts are never mixed: unless ``where``
+    leaves only one layout, :class:`AnalysisError` lists the runs of each layout.
+    """
+    path = Path(path)
+    loaded, skipped = _load_all(path)
+    if where is not None:
+        loaded = _select(loaded, where, path)
+    out = MaskSet.concat(_one_layout(loaded, path))
+    out.uns["skipped_runs"] = skipped
+    out.uns["read_runs"] = {
+        "params": {
+            "path": str(path),
+            "where": where if where is None or isinstance(where, str) else dict(where),
+        }
+    }
+    if snapshots:
+        from landscape.snapshots import read_snapshots
+
+        return read_snapshots(out)
+    return out
+
+
+def _load_run(path: Path) -> MaskSet | None:
+    from landscape.store.records import flatten, method_label
+    from landscape.store.run_store import RunStore
+
+    store = RunStore.open(path)
+    if not store.has_manifest:
+        return None
+    arrays = store.shard_arrays()  # verifies checksums (once per process)
+    records = store.records()
+    cfg = store.config
+    labels = [f"{store.run_id}/w{w}/s{s}" for w, s in zip(records["weight_seed"], records["search_seed"])]
+    head = pd.DataFrame(
+        {"run_id": store.run_id, "method": method_label(cfg), "density": cfg.method.density},
+        index=pd.Index(labels),
+    )
+    records.index = head.index
+    _add_seed_columns(records, cfg)
+    fields = {k: v for k, v in flatten(cfg.to_dict()).items() if k not in NOT_STORED_FIELDS}
+    config = pd.DataFrame({k: [v] * len(labels) for k, v in fields.items()}, index=head.index)
+    obs = pd.concat([head, records, config.drop(columns=[c for c in config if c in records])], axis=1)
+    X = PackedRows.from_arrays(arrays, store.layout.row_bytes)
+    return MaskSet(X, obs, store.layout, runs={store.run_id: str(store.path)})
+
+
+def _add_seed_columns(records: pd.DataFrame, cfg) -> None:
+    """``score_seed`` and ``data_seed`` after ``search_seed``, and ``varies`` (which of them
+    differ between the run's masks), from the run's config (runs searched before these
+    existed read as searched: both follow the search seed)."""
+    from landscape.config.seeds import data_seed, score_seed, varies
+
+    if "search_seed" not in records.columns:
+        return
+    at = records.columns.get_loc("search_seed") + 1
+    seeds = records["search_seed"].to_numpy()
+    records.insert(at, "score_seed", np.array([score_seed(cfg, s) for s in seeds], dtype=np.int64))
+    records.insert(at + 1, "data_seed", np.array([data_seed(cfg, s) for s in seeds], dtype=np.int64))
+    records.insert(at + 2, "varies", varies(cfg))
+
+
+def _select(sets: list[MaskSet], where: str | Mapping[str, Any], path: Path) -> list[MaskSet]:
+    """Apply ``where`` to the stacked obs tables (so a column absent from one run is NaN there)."""
+    keep = select_obs(pd.concat([s.obs for s in sets]), where)
+    out, start = [], 0
+    for s in sets:
+        part = keep[start : start + len(s)]
+        start += len(s)
+        if part.any():
+            out.append(s[part])
+    if not out:
+        raise AnalysisError(f"{path}: where={where!r} selects no masks")
+    return out
+
+
+def _one_layout(sets: list[MaskSet], path: Path) -> list[MaskSet]:
+    groups: dict[Layout, list[MaskSet]] = {}
+    for s in sets:
+        groups.setdefault(s.layout, []).append(s)
+    if len(groups) > 1:
+        layouts = list(groups)
+        described = "; ".join(
+            f"layout {i + 1}: runs {', '.join(r for s in groups[lay] for r in s.runs)}"
+            for i, lay in enumerate(layouts)
+        )
+        raise AnalysisError(
+            f"{path}: runs have {len(groups)} different layouts ({described}; first difference: "
+            f"{layouts[0].difference(layouts[1])}); choose one with where="
+        )
+    return sets
