@@ -99,7 +99,8 @@ def barriers(
         Where the networks run (``"auto"``: CUDA when available).
     across_seeds
         Allow pairs whose masks lie over different random weights (other weight seed or
-        run); only the linear path is defined for them. With an int ``pairs``, N pairs are
+        run; runs must share every model and data field but how weights were drawn); only the
+        linear path is defined for them. With an int ``pairs``, N pairs are
         then drawn per run over all its networks.
     key_added
         Slot names: ``ms.uns[key_added]`` and ``ms.obsp[key_added]``.
@@ -142,6 +143,7 @@ def barriers(
     groups = _group_labels(obs)
     requested = _select_pairs(obs, groups, pairs, across_seeds, seed)
     cross = [p for p in requested if groups[p[0]] != groups[p[1]]]
+    _check_cross_run(obs, cross)
     if cross and "swap" in paths:
         i, j = cross[0]
         raise AnalysisError(
@@ -292,6 +294,37 @@ def _select_pairs(obs: pd.DataFrame, groups: list[str], pairs, across_seeds: boo
     if not out:
         raise AnalysisError("pairs: the list of pairs is empty")
     return out
+
+
+# model fields that only say how the random weights were drawn
+WEIGHT_DRAW = ("model.weight_init", "model.scale_fan")
+
+
+def _check_cross_run(obs: pd.DataFrame, pairs: list[tuple[int, int]]) -> None:
+    """A pair across runs is evaluated in one network built from the first run's config, on
+    that run's data: refuse pairs whose runs differ in a model or data field (how the random
+    weights were drawn may differ: each end brings its own weights)."""
+    fields = [c for c in obs.columns if c.startswith(("model.", "data.")) and c not in WEIGHT_DRAW]
+    runs = obs["run_id"].astype(str).to_numpy()
+    for i, j in pairs:
+        if runs[i] == runs[j]:
+            continue
+        for f in fields:
+            a, b = obs[f].iloc[i], obs[f].iloc[j]
+            if not _same(a, b):
+                raise AnalysisError(
+                    f"pair ({i}, {j}): runs {runs[i]} and {runs[j]} differ in {f} ({a!r} vs {b!r}); "
+                    "a path between them would be evaluated in one run's network and data"
+                )
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
+        return True
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays or lists stored in obs
+        return bool(np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object)))
 
 
 def _pair_blocks(obs: pd.DataFrame, groups: list[str], across_seeds: bool) -> dict[tuple, np.ndarray]:

@@ -338,6 +338,26 @@ def test_pairs_across_weight_seeds(bn_run):
     assert np.isfinite(table["barrier_loss"]).all()
 
 
+def test_pairs_across_runs_of_other_networks_are_refused(tmp_path):
+    # a path is evaluated in one network: the first run's (BatchNorm or not, its data)
+    _make_run(tmp_path, _config(batchnorm="none"), n_masks=2)
+    _make_run(tmp_path, _config(batchnorm="nonaffine"), n_masks=2)
+    ms = read_runs(tmp_path)
+    runs = ms.obs["run_id"].to_numpy()
+    i, j = 0, int(np.flatnonzero(runs != runs[0])[0])
+    with pytest.raises(AnalysisError, match=r"differ in model.batchnorm \('none' vs 'nonaffine'\)|"
+                       r"differ in model.batchnorm \('nonaffine' vs 'none'\)"):  # fmt: skip
+        barriers(ms, pairs=[(i, j)], path="linear", n_points=3, across_seeds=True, progress=False)
+    # runs that differ only in the method share the network: their linear path is defined
+    _make_run(tmp_path / "m", _config("biprop", batchnorm="none"), n_masks=2)
+    _make_run(tmp_path / "m", _config("edge_popup", batchnorm="none"), n_masks=2)
+    ms = read_runs(tmp_path / "m")
+    runs = ms.obs["run_id"].to_numpy()
+    j = int(np.flatnonzero(runs != runs[0])[0])
+    table = barriers(ms, pairs=[(0, j)], path="linear", n_points=3, across_seeds=True, progress=False)
+    assert np.isfinite(table["barrier_loss"]).all()
+
+
 def test_swap_refuses_masks_with_different_weights(plain_runs):
     ms = read_runs(plain_runs, where={"method.name": "edge_popup"})
     store = RunStore.open(next(iter(ms.runs.values())))
