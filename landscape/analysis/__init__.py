@@ -28,7 +28,7 @@ from landscape.analysis.cached import attach_barriers as attach_stored_barriers
 from landscape.analysis.function import function_tables
 from landscape.analysis.summary import format_summary
 from landscape.analysis.views import ANALYSIS_DIR, analysis_folder, masks_table, write_views
-from landscape.errors import AnalysisError
+from landscape.errors import AnalysisError, StoreError
 from landscape.grouping import CONFIG, group_masks
 from landscape.store.results import ResultStore
 
@@ -139,6 +139,7 @@ def analyze(
     out_dir = analysis_folder(root, out)
     store = ResultStore(out_dir)
     masksets, skipped = _load_groups(root, where)
+    failures: list[Exception] = []  # runs whose barriers could not be computed
     work: dict[str, dict[str, int]] = {}
 
     def count(what: str, how: str, n: int = 1) -> None:
@@ -178,7 +179,9 @@ def analyze(
                 if len(ms) >= 3:
                     count("embeddings", cached.embedding(ms, method, metrics[0], rng, store, recompute))
         if barriers:
-            done = _barriers(ms, barriers, barrier_split, barrier_points, rng, device, store, progress)
+            done = _barriers(
+                ms, barriers, barrier_split, barrier_points, rng, device, store, progress, skipped, failures
+            )
             if done is not None:
                 count("barrier curves", "computed", done["n_computed"])
                 count("barrier curves", "reused", done["n_reused"])
@@ -189,6 +192,8 @@ def analyze(
             attach_stored_barriers(ms, store)  # the figures read them from the MaskSet
         add("masks", masks_table(ms, groupby))
         add("embedding", _embedding_table(ms))
+    if barriers and failures and not work.get("barrier curves"):
+        raise failures[0]  # barriers were asked for and no run could give any: say why, loudly
     tables = {name: pd.concat(frames, ignore_index=True) for name, frames in collected.items()}
     params = {
         "where": where if not isinstance(where, dict) else sorted(where.items()),
@@ -238,37 +243,60 @@ def _with_labels(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-def _barriers(ms, n_pairs: int, split: str, n_points: int, rng: int, device, store, progress) -> dict | None:
-    """Barriers of ``n_pairs`` pairs per configuration and network (searched masks only)."""
+def _barriers(ms, n_pairs: int, split: str, n_points: int, rng: int, device, store, progress,
+              skipped: list[str], failures: list[Exception]) -> dict | None:  # fmt: skip
+    """Barriers of ``n_pairs`` pairs per configuration and network (searched masks only),
+    one run at a time, so that a run whose network cannot be rebuilt is reported by path
+    (in ``skipped``) and the others still get theirs. Pairs never span runs here, so this
+    draws the same pairs as one call over all runs would."""
     from landscape import pp, tl
+    from landscape.tl._barrier_engine import SwapUndefined
 
     keep = ~ms.obs["method.name"].isin(WEIGHT_TRAINING).to_numpy() if "method.name" in ms.obs else None
     if keep is None or keep.sum() < 2:
         return None
     sub = ms if keep.all() else pp.subset(ms, keep)
-    try:
-        tl.barriers(
-            sub, pairs=n_pairs, split=split, n_points=n_points, rng=rng, device=device or "cpu",
-            store=store, progress=progress,
-        )  # fmt: skip
-    except AnalysisError as exc:
-        if "single mask" in str(exc):
-            return None
-        warnings.warn(f"barriers skipped: {exc}", stacklevel=2)
-        return None
-    return sub.uns["barrier"]["params"]
+    runs = sub.obs["run_id"].astype(str).to_numpy()
+    done = None
+    for run_id in dict.fromkeys(runs):
+        part = pp.subset(sub, runs == run_id)
+        where = sub.runs.get(run_id, run_id)
+        options = dict(pairs=n_pairs, split=split, n_points=n_points, rng=rng, device=device or "cpu",
+                       store=store, progress=progress)  # fmt: skip
+        try:
+            try:
+                tl.barriers(part, **options)
+            except SwapUndefined as exc:  # the method changed each mask's weights: linear only
+                skipped.append(f"{where}: swap path not defined ({exc})")
+                tl.barriers(part, path="linear", **options)
+        except (AnalysisError, StoreError) as exc:
+            if "single mask" not in str(exc):  # no network of this run holds two masks
+                skipped.append(f"{where}: barriers not computed ({exc})")
+                failures.append(exc)
+            continue
+        params = part.uns["barrier"]["params"]
+        done = done or {"n_computed": 0, "n_reused": 0}
+        done["n_computed"] += params["n_computed"]
+        done["n_reused"] += params["n_reused"]
+    return done
 
 
 def _with_groups(table: pd.DataFrame, ms, groupby) -> pd.DataFrame:
-    """The barrier table with the group label and the config columns of its first mask."""
+    """The barrier table with the group label and the config columns of its first mask, and
+    ``group_b`` / ``weight_seed_b`` of its second (pairs stored across groups or networks,
+    through :func:`landscape.tl.barriers` with ``across_seeds``, stay apart in the summary)."""
     labels = pd.Series("", index=range(len(ms)), dtype=object)
     for g in group_masks(ms.obs, groupby):
         labels[g.positions] = g.label
+    i, j = table["i"].to_numpy(), table["j"].to_numpy()
     out = table.copy()
-    out.insert(0, "group", labels.to_numpy()[table["i"].to_numpy()])
+    out.insert(0, "group", labels.to_numpy()[i])
+    out.insert(1, "group_b", labels.to_numpy()[j])
     for col in ("run_id", "method", "density", "model.width_mult", "weight_seed"):
         if col in ms.obs:
-            out[col] = ms.obs[col].to_numpy()[table["i"].to_numpy()]
+            out[col] = ms.obs[col].to_numpy()[i]
+    if "weight_seed" in ms.obs:
+        out["weight_seed_b"] = ms.obs["weight_seed"].to_numpy()[j]
     return out
 
 

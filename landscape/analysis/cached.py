@@ -178,20 +178,23 @@ def attach_barriers(ms, store: ResultStore) -> bool:
     """Put the stored barriers between masks of ``ms`` on it (``uns["barrier"]`` with
     ``table`` and ``curves``, and ``obsp["barrier"]``), as the figures read them.
 
-    When curves of several settings exist (another split or alpha grid), the one with most
-    pairs is attached; ties go to the test split, then the finer grid. Returns False when the
-    store holds no barrier between these masks.
+    One measurement per pair: curves of one pair stored under several seeds are averaged
+    (``n_curves``). When curves of several settings exist (another split, alpha grid or
+    BatchNorm re-estimation), the one with most pairs is attached; ties go to the test split,
+    then the finer grid. Returns False when the store holds no barrier between these masks.
     """
+    from landscape.analysis.barrier_pairs import per_pair, per_pair_curves
+
     view = barrier_view(ms, store)
     if view is None:
         return False
-    table, curves = view
-    counts = table.groupby(["split", "n_points"]).size().reset_index(name="n")
+    table, curves = per_pair(view[0]), per_pair_curves(view[1])
+    setting = ["split", "n_points", "bn_batches", "batch_size"]
+    counts = table.groupby(setting, dropna=False).size().reset_index(name="n")
     counts["test"] = counts["split"] == "test"
-    best = counts.sort_values(["n", "test", "n_points"], ascending=False).iloc[0]
-    keep_t = (table["split"] == best["split"]) & (table["n_points"] == best["n_points"])
-    keep_c = (curves["split"] == best["split"]) & (curves["n_points"] == best["n_points"])
-    table, curves = table[keep_t].reset_index(drop=True), curves[keep_c].reset_index(drop=True)
+    best = counts.sort_values(["n", "test", "n_points"], ascending=False, kind="stable").iloc[0]
+    table = table[_matches(table, best, setting)].reset_index(drop=True)
+    curves = curves[_matches(curves, best, setting)].reset_index(drop=True)
     first_path = "linear" if (table["path"] == "linear").any() else table["path"].iloc[0]
     first = table[table["path"] == first_path]
     matrix = np.full((len(ms), len(ms)), np.nan)
@@ -200,9 +203,18 @@ def attach_barriers(ms, store: ResultStore) -> bool:
         "path": list(dict.fromkeys(table["path"])),
         "split": str(best["split"]),
         "n_points": int(best["n_points"]),
+        "bn_batches": best["bn_batches"],
+        "batch_size": best["batch_size"],
         "n_pairs": int(first.shape[0]),
         "from": str(store.root),
     }
     ms.uns["barrier"] = {"params": params, "curves": curves, "table": table}
     ms.obsp["barrier"] = matrix
     return True
+
+
+def _matches(frame: pd.DataFrame, best: pd.Series, columns: list[str]) -> np.ndarray:
+    keep = np.ones(len(frame), dtype=bool)
+    for c in columns:
+        keep &= (frame[c] == best[c]).to_numpy() | (frame[c].isna() & pd.isna(best[c])).to_numpy()
+    return keep

@@ -47,9 +47,8 @@ def format_summary(result) -> str:
         done = result.work.get("barrier curves")
         note = f" ({done['computed']} curves computed now, {done['reused']} reused)" if done else ""
         lines.append(
-            "\nloss barriers, over pairs (max loss along the path above the chord of the end losses)"
-            + note
-            + ":"
+            "\nloss barriers, over distinct pairs (max loss along the path above the chord of the end"
+            " losses; a pair stored again under another seed counts once, its curves averaged)" + note + ":"
         )
         lines.append(_indent(_barrier_table(bar).to_string(index=False)))
     if result.skipped:
@@ -135,13 +134,37 @@ def _network_table(part: pd.DataFrame) -> pd.DataFrame:
 
 
 def _barrier_table(bar: pd.DataFrame) -> pd.DataFrame:
-    cols = [c for c in ("group", "split", "n_points", "path") if c in bar.columns]
-    table = bar.groupby(cols, dropna=False, sort=False).agg(
+    """Over distinct pairs: a pair stored under several seeds counts once (its curves averaged);
+    BatchNorm re-estimation settings are shown only where they differ within a table."""
+    from landscape.analysis.barrier_pairs import per_pair
+
+    pairs = per_pair(_pair_labels(bar), by=("group",) if "group" in bar.columns else ())
+    settings = [
+        c for c in ("bn_batches", "batch_size") if c in pairs.columns and pairs[c].nunique(dropna=False) > 1
+    ]
+    cols = [c for c in ("group", "split", "n_points", "path", *settings) if c in pairs.columns]
+    table = pairs.groupby(cols, dropna=False, sort=False).agg(
         pairs=("barrier_loss", "size"),
+        curves=("n_curves", "sum"),
         loss_barrier=("barrier_loss", "mean"),
         sd=("barrier_loss", "std"),
         max=("barrier_loss", "max"),
         acc_barrier=("barrier_acc", "mean"),
         hamming=("hamming", "mean"),
     )
+    if (table["curves"] == table["pairs"]).all():
+        table = table.drop(columns="curves")
     return table.round(4).reset_index().rename(columns={"n_points": "points"})
+
+
+def _pair_labels(bar: pd.DataFrame) -> pd.DataFrame:
+    """A pair between two groups is its own row ("a × b"), one across networks is marked."""
+    if "group_b" not in bar.columns:
+        return bar
+    group = bar["group"].astype(str)
+    other = bar["group_b"].astype(str)
+    label = np.where(group == other, group, [" × ".join(sorted(p)) for p in zip(group, other)])
+    if {"weight_seed", "weight_seed_b"} <= set(bar.columns):
+        across = (bar["weight_seed"] != bar["weight_seed_b"]).to_numpy()
+        label = np.where(across, np.char.add(label.astype(str), " (across networks)"), label)
+    return bar.assign(group=label)

@@ -13,6 +13,11 @@ import numpy as np
 from landscape.errors import AnalysisError
 from landscape.tl import _paths
 
+
+class SwapUndefined(AnalysisError):
+    """The swap path between two masks whose method changed their weights: not defined."""
+
+
 CPU_POINTS = 64  # beyond this two CPU cores gain nothing per forward
 CUDA_POINTS = 512
 
@@ -193,7 +198,7 @@ class Engine:
         for i, j in dict.fromkeys(pairs):
             for name, w in weights[i].items():
                 if w is not weights[j][name] and not torch.equal(w, weights[j][name]):
-                    raise AnalysisError(
+                    raise SwapUndefined(
                         f"path='swap': masks {self.names[i]} and {self.names[j]} carry different weights "
                         f"in layer {name!r} (their method changed them); use path='linear'"
                     )
