@@ -4,6 +4,7 @@ runs of different layouts never mixed."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +32,10 @@ def _load_all(path: Path) -> tuple[list[MaskSet], list[dict[str, str]]]:
         raise AnalysisError(str(exc)) from None
     loaded: list[MaskSet] = []
     skipped: list[dict[str, str]] = []
+    # a run copied to another folder holds the same masks twice: read the folder named by its
+    # run id (else the first), name the copies
+    dirs = sorted(dirs, key=lambda d: not _named_by_run_id(d))
+    seen: dict[str, Path] = {}
     for d in dirs:
         try:
             ms = _load_run(d)
@@ -43,10 +48,26 @@ def _load_all(path: Path) -> tuple[list[MaskSet], list[dict[str, str]]]:
             skipped.append({"path": str(d), "reason": reason})
             warnings.warn(f"{d}: run skipped ({reason})", stacklevel=3)
         elif len(ms):
+            run_id = next(iter(ms.runs))
+            if run_id in seen:
+                reason = f"a copy of run {run_id}, read from {seen[run_id]}"
+                skipped.append({"path": str(d), "reason": reason})
+                warnings.warn(f"{d}: run skipped ({reason})", stacklevel=3)
+                continue
+            seen[run_id] = d
             loaded.append(ms)
+    order = {d: k for k, d in enumerate(run_dirs(path))}
+    loaded.sort(key=lambda ms: order.get(Path(next(iter(ms.runs.values()))), 0))
     if not loaded:
         raise AnalysisError(f"{path}: no readable runs with stored masks{_skip_note(skipped)}")
     return loaded, skipped
+
+
+def _named_by_run_id(d: Path) -> bool:
+    try:
+        return json.loads((d / "config.json").read_text()).get("run_id") == d.name
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _skip_note(skipped: list[dict[str, str]]) -> str:

@@ -289,6 +289,23 @@ def test_corrupt_run_next_to_good_ones_is_skipped_and_named(runs, tmp_path, fini
         assert expected.split(": ")[0] in line
 
 
+def test_a_copied_run_is_read_once_and_the_copy_named(runs, capsys):
+    from landscape.reading import read_runs
+
+    root, run = runs
+    copy = root / "0backup"  # sorts first: the folder named by the run id is still the one read
+    shutil.copytree(run, copy)
+    with pytest.warns(UserWarning, match="run skipped"):
+        ms = read_runs(root)
+    assert len(ms) == 3 and ms.runs == {run.name: str(run)}
+    assert ms.uns["skipped_runs"] == [
+        {"path": str(copy), "reason": f"a copy of run {run.name}, read from {run}"}
+    ]
+    assert main(["analyze", str(root), "--embed", "pca"]) == 0
+    out = capsys.readouterr().out
+    assert "3 masks in 1 runs" in out and f"{copy}: a copy of run {run.name}" in out
+
+
 def test_more_seeds_into_a_run_with_a_tampered_config_are_refused(runs, capsys):
     root, run = runs
     config = json.loads((run / "config.json").read_text())
