@@ -233,7 +233,8 @@ class MaskSet:
         """Stack MaskSets of one layout.
 
         ``obsp``, ``obsm`` and ``uns`` are not carried over (pairwise values between the sets
-        are unknown), except ``uns["skipped_runs"]``, which is merged.
+        are unknown), except ``uns["skipped_runs"]`` and ``uns["unfinished_runs"]``, which are
+        merged.
 
         Parameters
         ----------
@@ -259,9 +260,10 @@ class MaskSet:
             dup = obs.index[obs.index.duplicated()][0]
             raise AnalysisError(f"mask {dup!r} appears twice; pass index_unique='-' to relabel")
         uns: dict[str, Any] = {}
-        skipped = [r for s in sets for r in s.uns.get("skipped_runs", [])]
-        if skipped:
-            uns["skipped_runs"] = skipped
+        for key in ("skipped_runs", "unfinished_runs"):  # notes about runs, not about pairs
+            notes = [r for s in sets for r in s.uns.get(key, [])]
+            if notes:
+                uns[key] = notes
         runs = {k: v for s in sets for k, v in s.runs.items()}
         return cls(PackedRows.concat([s.X for s in sets]), obs, first.layout, uns=uns, runs=runs)
 

@@ -55,12 +55,25 @@ def _load_all(path: Path) -> tuple[list[MaskSet], list[dict[str, str]]]:
                 warnings.warn(f"{d}: run skipped ({reason})", stacklevel=3)
                 continue
             seen[run_id] = d
+            ms.uns["unfinished_runs"] = _unfinished(d, len(ms))
             loaded.append(ms)
     order = {d: k for k, d in enumerate(run_dirs(path))}
     loaded.sort(key=lambda ms: order.get(Path(next(iter(ms.runs.values()))), 0))
     if not loaded:
         raise AnalysisError(f"{path}: no readable runs with stored masks{_skip_note(skipped)}")
     return loaded, skipped
+
+
+def _unfinished(d: Path, n_masks: int) -> list[dict]:
+    """``[{"path", "masks", "planned"}]`` when the run's plan asks for more masks than it
+    holds (a search still running, killed or failing): analysed as it is, but said."""
+    from landscape.store.run_store import RunStore
+
+    try:
+        planned = len(RunStore.open(d).plan())
+    except (StoreError, OSError):
+        return []
+    return [{"path": str(d), "masks": n_masks, "planned": planned}] if planned > n_masks else []
 
 
 def _named_by_run_id(d: Path) -> bool:
@@ -84,7 +97,8 @@ def read_layout_groups(path: str | Path, where: str | Mapping[str, Any] | None =
     """Like :func:`read_runs`, but runs of different layouts (widths, models) come back as
     separate MaskSets, largest first, instead of raising.
 
-    Every MaskSet's ``uns["skipped_runs"]`` lists the runs that could not be read.
+    Every MaskSet's ``uns["skipped_runs"]`` lists the runs that could not be read, and
+    ``uns["unfinished_runs"]`` its runs that hold fewer masks than their plan asks for.
     """
     path = Path(path)
     loaded, skipped = _load_all(path)
@@ -122,7 +136,9 @@ def read_runs(
         :func:`landscape.store.records.method_label`), ``density`` (the target
         ``method.density``), ``weight_seed``, ``search_seed``, ``n_kept``, every per-mask
         metric and every config field under its dotted name. ``uns["skipped_runs"]`` lists
-        ``{"path", "reason"}`` of the runs left out.
+        ``{"path", "reason"}`` of the runs left out; ``uns["unfinished_runs"]``
+        ``{"path", "masks", "planned"}`` of runs whose search has not stored every planned
+        mask (a search still running, killed or failing).
 
         With ``snapshots=True``: the masks kept during each search instead, one row per
         mask and kept epoch with an ``epoch`` column (see :func:`landscape.snapshots.read_snapshots`);

@@ -109,3 +109,18 @@ def test_cli_memory_budget_gives_the_same_tables_from_resumable_tiles(analysed, 
         tiled = pd.read_csv(tmp_path / "tiled" / f"{name}.csv")
         pd.testing.assert_frame_equal(tiled, pd.read_csv(tmp_path / "in_memory" / f"{name}.csv"))
     assert main(["analyze", str(root), "--memory", "lots", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_a_run_with_masks_still_planned_is_said_to_be_unfinished(tmp_path):
+    from landscape.reading import read_runs
+    from tests.conftest import search_tiny
+
+    store = search_tiny(tmp_path, "edge_popup", search_seeds=range(2))
+    store.add_plan([(0, s) for s in range(4)])  # two more asked for, not (yet) searched
+    ms = read_runs(tmp_path)
+    assert ms.uns["unfinished_runs"] == [{"path": str(store.path), "masks": 2, "planned": 4}]
+    result = analyze(tmp_path, embed=(), progress=False)
+    assert result.unfinished == [f"{store.path}: 2 of 4 planned masks"]
+    assert "searches not finished" in result.summary() and "2 of 4 planned masks" in result.summary()
+    search_tiny(tmp_path, "edge_popup", search_seeds=range(2, 4))  # finished: nothing to say
+    assert analyze(tmp_path, embed=(), progress=False).unfinished == []

@@ -53,14 +53,15 @@ class Analysis:
     skipped: list[str] = field(default_factory=list)
     work: dict[str, dict[str, int]] = field(default_factory=dict)
     params: dict = field(default_factory=dict)
+    unfinished: list[str] = field(default_factory=list)  # runs holding fewer masks than planned
 
     def summary(self) -> str:
         return format_summary(self)
 
 
 def _load_groups(root: Path, where) -> tuple[dict[str, object], list[str]]:
-    """Finished masks grouped by layout (labelled ``<model>-<layout hash>``), and the runs
-    that were skipped with the reason."""
+    """Finished masks grouped by layout (labelled ``<model>-<layout hash>``), the runs that
+    were skipped with the reason, and the runs not finished."""
     import hashlib
 
     from landscape.reading import read_layout_groups
@@ -74,7 +75,9 @@ def _load_groups(root: Path, where) -> tuple[dict[str, object], list[str]]:
         model = ms.obs["model.name"].iloc[0] if "model.name" in ms.obs else "masks"
         groups[f"{model}-{key}"] = ms
     skipped = [f"{s['path']}: {s['reason']}" for s in sets[0].uns.get("skipped_runs", [])]
-    return groups, skipped
+    unfinished = [f"{u['path']}: {u['masks']} of {u['planned']} planned masks"
+                  for ms in sets for u in ms.uns.get("unfinished_runs", [])]  # fmt: skip
+    return groups, skipped, unfinished
 
 
 def analyze(
@@ -138,7 +141,7 @@ def analyze(
     root = Path(path)
     out_dir = analysis_folder(root, out)
     store = ResultStore(out_dir)
-    masksets, skipped = _load_groups(root, where)
+    masksets, skipped, unfinished = _load_groups(root, where)
     failures: list[Exception] = []  # runs whose barriers could not be computed
     work: dict[str, dict[str, int]] = {}
 
@@ -206,8 +209,10 @@ def analyze(
         "rng": rng,
         "device": device,
     }
-    write_views(out_dir, tables, {"params": params, "skipped": skipped, "work": work})
-    return Analysis(tables, out_dir, masksets, skipped, work, params)
+    write_views(
+        out_dir, tables, {"params": params, "skipped": skipped, "unfinished": unfinished, "work": work}
+    )
+    return Analysis(tables, out_dir, masksets, skipped, work, params, unfinished)
 
 
 def _analysis_labels(masksets: dict[str, object], groupby) -> dict[str, dict[str, str]]:

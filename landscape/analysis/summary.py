@@ -23,6 +23,9 @@ def format_summary(result) -> str:
         pooled = _pooled_note(t)
         if pooled:
             lines.append(pooled)
+        if result.unfinished:
+            lines.append("searches not finished (their stored masks are analysed as they are):")
+            lines += [f"  {u}" for u in result.unfinished]
         table = _accuracy_table(masks)
         lines.append(
             "\ntest accuracy (final epoch), mean ± sd over masks"
