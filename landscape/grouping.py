@@ -169,8 +169,10 @@ def _missing(value: Any) -> bool:
 def _key_columns(obs: pd.DataFrame, groupby) -> tuple[list[str], bool]:
     """Columns that define groups, and whether they are the default configuration rule."""
     cols, default = _base_key_columns(obs, groupby)
-    if groupby is not None and EPOCH in obs.columns and EPOCH not in cols:
-        cols = [*cols, EPOCH]  # snapshots: never pair masks of different epochs
+    if EPOCH in obs.columns and EPOCH not in cols:
+        # snapshots: never pair masks of different epochs, not even when everything else is
+        # pooled (a mask and its own earlier snapshot are not two masks of one group)
+        cols = [*cols, EPOCH]
     return cols, default
 
 
@@ -221,7 +223,8 @@ def group_masks(obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = ()) 
     groupby
         ``"config"`` (default): one group per configuration. A column or a sequence of
         columns: pool every configuration with equal values in them; ``None``: pool all masks
-        into one group. Pooled groups name what they pooled in :attr:`Group.pooled`.
+        into one group (one per epoch in a snapshot set: epochs are never pooled). Pooled
+        groups name what they pooled in :attr:`Group.pooled`.
     vary
         Config columns allowed to differ inside a configuration group (an accuracy-vs-density
         figure puts every density of one configuration into one curve). The ``density``
@@ -262,20 +265,28 @@ def group_masks(obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = ()) 
                 if len(values) > 1:
                     pooled[c] = _sorted(values)
         groups.append(Group("", dict(zip(cols, key)), pos, nets, pooled))
-    _label(groups, obs, cols if not default or vary else None, columns)
+    _label(groups, obs, cols if not default or vary else None, columns, pool_all=groupby is None)
     return groups
 
 
-def _label(groups: list[Group], obs: pd.DataFrame, key_cols: list[str] | None, columns: _Columns) -> None:
-    """Set each group's label from the fields that differ between the groups."""
+def _label(
+    groups: list[Group],
+    obs: pd.DataFrame,
+    key_cols: list[str] | None,
+    columns: _Columns,
+    pool_all: bool = False,
+) -> None:
+    """Set each group's label from the fields that differ between the groups (``pool_all``:
+    every mask in one group, or one per epoch of a snapshot set, "all masks · epoch 3")."""
     if key_cols is None:  # one group per configuration: compare the configurations
         candidates = config_columns(obs) + ([EPOCH] if EPOCH in obs.columns else [])
     else:
         candidates = [c for c in key_cols if c != "run_id"] or key_cols
     candidates = [c for c in candidates if not (c in _SHOWN_BY and _SHOWN_BY[c] in candidates)]
-    if key_cols == []:  # everything pooled into one group
+    if pool_all or key_cols == []:  # everything pooled into one group (per epoch of snapshots)
+        by_epoch = len(groups) > 1
         for g in groups:
-            g.label = describe({})
+            g.label = describe({}) + (f" · {describe({EPOCH: g.key[EPOCH]})}" if by_epoch else "")
         _table_columns(groups, obs, [], columns)
         return
     rows = [obs.iloc[g.positions[0]] for g in groups]

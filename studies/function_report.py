@@ -267,7 +267,8 @@ the runs on one fixed batch of the test split.
 - Ensembles average their members' class probabilities; the accuracy of K members is the mean
   over the K-subsets of a network's masks (all of them here, at most 256 per K).
 - CKA: linear CKA of the masks' representations, beside independent random masks over the same
-  random weights (as many as stored masks, each with a stored mask's per-layer counts).
+  random weights (as many as stored masks, each with a stored mask's per-layer counts); the mean
+  runs over the pairs whose CKA is defined (a constant representation has none).
 
 {sections}
 ## On your own runs

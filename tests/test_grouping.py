@@ -4,6 +4,7 @@ asked, and then the output says what was pooled. The same rule in tl, analyze, p
 import json
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,7 +12,10 @@ from landscape import pl, tl
 from landscape.analysis import analyze
 from landscape.cli import main
 from landscape.grouping import group_masks
+from landscape.maskset import MaskSet
+from landscape.pl._common import group_labels as pl_group_labels
 from landscape.reading import read_runs
+from landscape.store.layout import Layout
 from tests.conftest import search_tiny
 
 VARIANTS = {  # each differs from the first in one field only
@@ -194,3 +198,33 @@ def test_analyze_labels_configurations_of_different_layouts_apart(tmp_path, caps
     rows = {line.split()[1]: line.split() for line in text[start + 2 : start + 4]}
     assert rows["1"][:4] == ["width", "1", "3", "1"] and rows["0.5"][:4] == ["width", "0.5", "2", "1"]
     assert "masks" in text[start + 1] and "every weight kept" in text[start + 1]
+
+
+def test_pooling_everything_still_keeps_the_epochs_of_snapshots_apart():
+    # Two masks of two runs, each stored at epochs 0 and 3: groupby=None pools the runs, never
+    # a mask with its own snapshot (or any mask of another epoch).
+    obs = pd.DataFrame(
+        {"run_id": ["a", "a", "b", "b"], "method": ["x", "x", "y", "y"], "weight_seed": 0,
+         "search_seed": [0, 0, 1, 1], "epoch": [0, 3, 0, 3]},
+        index=["a/s0/e0", "a/s0/e3", "b/s1/e0", "b/s1/e3"],
+    )  # fmt: skip
+    groups = group_masks(obs, None)
+    assert [g.positions.tolist() for g in groups] == [[0, 2], [1, 3]]
+    assert [g.key for g in groups] == [{"epoch": 0}, {"epoch": 3}]
+    assert [g.label for g in groups] == ["all masks · epoch 0", "all masks · epoch 3"]
+    assert all(g.pooled_text() == "method x, y" for g in groups)  # what was pooled: the runs
+    for g in groups:
+        i, j = g.pairs()
+        assert (obs["epoch"].to_numpy()[i] == obs["epoch"].to_numpy()[j]).all()
+    expected = ["all masks · epoch 0", "all masks · epoch 3"] * 2
+    assert pl_group_labels(obs, None).tolist() == expected  # the figures group as the tools do
+    # without snapshots nothing changes: one group of every mask
+    (only,) = group_masks(obs.drop(columns="epoch"), None)
+    assert only.label == "all masks" and only.n_masks == 4 and only.key == {}
+    assert (pl_group_labels(obs.drop(columns="epoch"), None) == "all masks").all()
+    # a tool: one pair per epoch, each between the two runs
+    ms = MaskSet.from_dense(np.random.default_rng(0).random((4, 64)) < 0.5, Layout([("w", (64,))]), obs)
+    tl.distances(ms)
+    div = tl.diversity(ms, groupby=None)
+    whole = div[div["layer"] == "whole"] if "layer" in div else div
+    assert whole["n_pairs"].tolist() == [1, 1] and whole["epoch"].tolist() == [0, 3]

@@ -40,9 +40,10 @@ def require_obs(obs: pd.DataFrame, column: str, what: str = "column") -> pd.Seri
 def group_labels(obs: pd.DataFrame, groupby: Any = CONFIG, vary: Sequence[str] = ()) -> pd.Series:
     """One label per mask under the toolkit's grouping rule (:mod:`landscape.grouping`):
     ``"config"`` = one group per configuration, labelled by the fields that differ; columns
-    pool configurations; ``None`` puts every mask in one group."""
+    pool configurations; ``None`` puts every mask in one group ("all masks"; one per epoch of a
+    snapshot set, as the tools group them)."""
     if groupby is None:
-        return pd.Series("all masks", index=obs.index, name="group")
+        return grouping.group_labels(obs, None, mark_pooled=False)
     if isinstance(groupby, str) and groupby != CONFIG:
         require_obs(obs, groupby)
     return grouping.group_labels(obs, groupby, vary=vary)

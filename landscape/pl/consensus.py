@@ -16,18 +16,28 @@ from landscape.pl.style import GREY, figsize, method_color
 _FIX = "landscape.tl.consensus(ms)"
 
 
-def _prepare_selection_frequency(freq: Mapping[str, np.ndarray] | np.ndarray, n_masks: int) -> pd.DataFrame:
+def _prepare_selection_frequency(
+    freq: Mapping[str, np.ndarray] | np.ndarray,
+    n_masks: int,
+    expected: Mapping[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
     """Histogram of selection counts and its null, pooled over the given layers.
 
     Parameters
     ----------
     freq
         Per weight, the number of masks (of ``n_masks``) that keep it: one array, or one per
-        layer. Under the null each layer's masks keep weights independently at the layer's
-        observed mean density ``d_l = sum(freq_l) / (n_masks * numel_l)``, so a weight's count
-        is Binomial(n_masks, d_l); pooled layers give a mixture weighted by layer size.
+        layer. Without ``expected`` each layer's masks keep weights independently at the
+        layer's observed mean density ``d_l = sum(freq_l) / (n_masks * numel_l)``, so a
+        weight's count is Binomial(n_masks, d_l); pooled layers give a mixture weighted by
+        layer size.
     n_masks
         Number of masks the counts are taken over.
+    expected
+        Per layer of ``freq`` (same keys), the null's expected number of weights at each
+        ``k`` (``tl.consensus``'s ``hist["expected"]``, built from each mask's own density):
+        used instead of the binomial at the mean density, which is too wide when the masks'
+        densities differ.
 
     Returns
     -------
@@ -43,7 +53,7 @@ def _prepare_selection_frequency(freq: Mapping[str, np.ndarray] | np.ndarray, n_
     layers = dict(freq) if isinstance(freq, Mapping) else {"all": np.asarray(freq)}
     k = np.arange(n_masks + 1)
     observed = np.zeros(n_masks + 1, dtype=np.int64)
-    expected = np.zeros(n_masks + 1, dtype=float)
+    null = np.zeros(n_masks + 1, dtype=float)
     total = 0
     for name, counts in layers.items():
         counts = np.asarray(counts).ravel().astype(np.int64)
@@ -52,13 +62,16 @@ def _prepare_selection_frequency(freq: Mapping[str, np.ndarray] | np.ndarray, n_
         if counts.min() < 0 or counts.max() > n_masks:
             raise AnalysisError(f"selection counts of {name!r} lie outside 0..{n_masks}")
         observed += np.bincount(counts, minlength=n_masks + 1)
-        density = counts.sum() / (n_masks * counts.size)
-        expected += counts.size * stats.binom.pmf(k, n_masks, density)
+        if expected is not None:
+            null += np.asarray(expected[name], dtype=float)
+        else:
+            density = counts.sum() / (n_masks * counts.size)
+            null += counts.size * stats.binom.pmf(k, n_masks, density)
         total += counts.size
     if total == 0:
         raise AnalysisError("selection frequency: no weights")
     return pd.DataFrame(
-        {"k": k, "fraction": observed / total, "n_weights": observed, "expected": expected / total}
+        {"k": k, "fraction": observed / total, "n_weights": observed, "expected": null / total}
     )
 
 
@@ -92,20 +105,30 @@ def _base_groups(slot: dict) -> dict[str, list[str]]:
     return out
 
 
-def _pooled_frequencies(slot: dict, entries: list[str], layer: str | None) -> tuple[dict, int, int]:
+def _pooled_frequencies(
+    slot: dict, entries: list[str], layer: str | None
+) -> tuple[dict, dict | None, int, int]:
     """Per-weight counts of the group's networks that hold its most common number of masks
-    (``{"<entry>/<layer>": counts}``), that number and how many networks were used."""
+    (``{"<entry>/<layer>": counts}``), the stored null histograms of the same keys (None when
+    an entry lacks them), that number and how many networks were used."""
     sizes = {e: _n_masks(slot[e], slot, e) for e in entries}
     n_masks = max(set(sizes.values()), key=lambda n: (list(sizes.values()).count(n), n))
     used = [e for e in entries if sizes[e] == n_masks]
-    freq = {}
+    freq: dict = {}
+    expected: dict | None = {}
     for entry in used:
         layers = slot[entry]["freq"]
+        hists = slot[entry].get("hist") or {}
         if layer is not None and layer not in layers:
             raise AnalysisError(f"layer: no frequencies for {layer!r} (layers: {', '.join(layers)})")
         for name in [layer] if layer is not None else layers:
             freq[f"{entry}/{name}"] = layers[name]
-    return freq, n_masks, len(used)
+            hist = hists.get(name)
+            if expected is not None and isinstance(hist, pd.DataFrame) and len(hist) == n_masks + 1:
+                expected[f"{entry}/{name}"] = hist["expected"].to_numpy(dtype=float)
+            else:
+                expected = None
+    return freq, expected, n_masks, len(used)
 
 
 def selection_frequency(
@@ -117,12 +140,13 @@ def selection_frequency(
     logy: bool = True,
     ax: Any = None,
 ) -> Any:
-    """Share of weights kept by exactly k of the n masks of a group, against Binomial(n,
-    density), for every group (one panel each) or one.
+    """Share of weights kept by exactly k of the n masks of a group, against independent masks
+    (each at its own density in each layer: ``tl.consensus``'s null, Binomial(n, density)
+    when the densities are equal), for every group (one panel each) or one.
 
     A group spanning several networks pools the counts of its networks (each counted within
     its own network) whose number of masks is the group's most common one; the null is then
-    the mixture of the networks' and layers' binomials.
+    the mixture of the networks' and layers' nulls.
 
     Parameters
     ----------
@@ -132,7 +156,7 @@ def selection_frequency(
         One group's label (or a part of it, such as its method); default: every group.
     layer
         One layer, or None for the whole network (layers pooled, null a size-weighted
-        mixture of per-layer binomials).
+        mixture of the per-layer nulls).
     key
         The slot the consensus tool wrote.
     logy
@@ -161,9 +185,9 @@ def selection_frequency(
         bases = {matches[0]: bases[matches[0]]}
     frames = []
     for base, entries in bases.items():
-        freq, n_masks, n_nets = _pooled_frequencies(slot, entries, layer)
+        freq, expected, n_masks, n_nets = _pooled_frequencies(slot, entries, layer)
         frames.append(
-            _prepare_selection_frequency(freq, n_masks).assign(
+            _prepare_selection_frequency(freq, n_masks, expected).assign(
                 group=base, shown=names[base], n_masks=n_masks, n_networks=n_nets
             )
         )
@@ -186,13 +210,16 @@ def selection_frequency(
         axes[k // cols][k % cols].set_visible(False)
     handles, labels = axes[0][0].get_legend_handles_labels()
     null = [h for h, text in zip(handles, labels) if text.startswith("independent")]
-    fig.legend(null, ["independent masks (binomial at each layer's density)"], loc="outside lower center")
+    fig.legend(
+        null, ["independent masks (each at its own density in each layer)"], loc="outside lower center"
+    )
     return attach(fig, pd.concat(frames, ignore_index=True), _NOTE, recipe)
 
 
 _NOTE = (
     "Bars: share of weights kept by exactly k masks of a group (counted within each network); "
-    "dashed: independent masks at each layer's density (binomial)."
+    "dashed: independent masks, each at its own density in each layer (Poisson-binomial; "
+    "binomial when the densities are equal)."
 )
 
 
@@ -205,7 +232,7 @@ def _draw_panel(ax: Any, data: pd.DataFrame, layer: str | None, logy: bool, lege
            label=f"{data['shown'].iloc[0]} masks")  # fmt: skip
     shown = data[data["expected"] > 0] if logy else data
     ax.plot(shown["k"], shown["expected"], color=GREY, marker="o", markersize=2.5, linestyle="--",
-            label=f"independent masks\n(binomial, n={n_masks})")  # fmt: skip
+            label=f"independent masks\n(n={n_masks})")  # fmt: skip
     if logy:
         ax.set_yscale("log")
         positive = np.concatenate(

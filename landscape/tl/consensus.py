@@ -1,9 +1,13 @@
 """Selection frequency of each weight across the masks of a group, against chance.
 
-If the masks of a group were independent with a layer's density ``p``, the number of masks
-keeping a weight would follow ``Binomial(m, p)``. Consensus (weights everyone keeps or
-nobody keeps) shows up as excess mass at ``0`` and ``m``, a dispersion above 1, and large
-chi-square and Kolmogorov-Smirnov distances to that null.
+If the masks of a group were independent, mask ``i`` keeping each weight of a layer with its
+own density ``p_i`` there, the number of masks keeping a weight would follow the
+Poisson-binomial distribution of ``p_1 .. p_m`` (``Binomial(m, p)`` when every ``p_i = p``).
+Each mask's own density matters: masks of a global top-k search, or configurations pooled
+with ``groupby``, keep different shares of a layer, and a binomial at their mean density is
+wider than the null and would call independent masks "not binomial". Consensus (weights
+everyone keeps or nobody keeps) shows up as excess mass at ``0`` and ``m``, a dispersion
+above 1, and large chi-square and Kolmogorov-Smirnov distances to that null.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import pandas as pd
 
 from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, group_masks
+from landscape.store.packing import layer_counts
 from landscape.tl.baseline import _describe_groupby
 
 ROWS_PER_CHUNK = 64  # bounds the unpacked block to 64 x layer size bytes
@@ -40,22 +45,36 @@ def _chi2(observed: np.ndarray, expected: np.ndarray) -> tuple[float, int]:
     return stat, max(int(keep.sum()) - 1, 1)
 
 
-def compare_with_binomial(freq: np.ndarray, m: int, p: float) -> tuple[dict, pd.DataFrame]:
-    """Summary statistics and the histogram of ``freq`` against ``Binomial(m, p)``."""
+def count_pmf(densities) -> np.ndarray:
+    """Probability that exactly ``k = 0..m`` of ``m`` independent masks keep a weight, mask ``i``
+    keeping it with probability ``densities[i]`` (Poisson-binomial; one convolution per mask,
+    O(m^2), every term positive so no cancellation)."""
+    pmf = np.ones(1)
+    for p in np.asarray(densities, dtype=np.float64).ravel():
+        pmf = np.append(pmf * (1.0 - p), 0.0) + np.append(0.0, pmf * p)
+    return pmf
+
+
+def compare_with_null(freq: np.ndarray, densities) -> tuple[dict, pd.DataFrame]:
+    """Summary statistics and the histogram of ``freq`` against independent masks that keep the
+    layer's weights at ``densities`` (one per mask, see :func:`count_pmf`)."""
     from scipy import stats  # ~0.7 s to import: only when a consensus is computed
 
-    numel = freq.size
+    densities = np.asarray(densities, dtype=np.float64).ravel()
+    m, numel = densities.size, freq.size
     k = np.arange(m + 1)
+    pmf = count_pmf(densities)
     observed = np.bincount(freq.ravel(), minlength=m + 1).astype(np.float64)
-    expected = numel * stats.binom.pmf(k, m, p)
+    expected = numel * pmf
     chi2, dof = _chi2(observed, expected)
-    ks = float(np.max(np.abs(np.cumsum(observed) / numel - stats.binom.cdf(k, m, p))))
-    null_var = m * p * (1 - p)
+    cdf = np.minimum(np.cumsum(pmf), 1.0)
+    ks = float(np.max(np.abs(np.cumsum(observed) / numel - cdf)))
+    null_var = float(np.sum(densities * (1 - densities)))
     summary = {
         "frac_all": observed[m] / numel,
-        "frac_all_null": p**m,
+        "frac_all_null": float(np.prod(densities)),
         "frac_none": observed[0] / numel,
-        "frac_none_null": (1 - p) ** m,
+        "frac_none_null": float(np.prod(1 - densities)),
         "dispersion": float(freq.var() / null_var) if null_var > 0 else np.nan,
         "chi2": chi2,
         "chi2_dof": dof,
@@ -66,8 +85,13 @@ def compare_with_binomial(freq: np.ndarray, m: int, p: float) -> tuple[dict, pd.
     return summary, hist
 
 
+def compare_with_binomial(freq: np.ndarray, m: int, p: float) -> tuple[dict, pd.DataFrame]:
+    """:func:`compare_with_null` when all ``m`` masks keep the layer at one density ``p``."""
+    return compare_with_null(freq, np.full(m, p))
+
+
 def consensus(ms, *, groupby=CONFIG, key_added: str | None = None, copy: bool = False):
-    """Per-weight selection frequencies per group, network and layer, against the binomial null.
+    """Per-weight selection frequencies per group, network and layer, against independent masks.
 
     Parameters
     ----------
@@ -85,10 +109,14 @@ def consensus(ms, *, groupby=CONFIG, key_added: str | None = None, copy: bool = 
     pandas.DataFrame
         One row per group, network and layer: ``group`` (the group's label, with its weight
         seed when the group spans several networks), ``weight_seed``, ``n_masks``,
-        ``density`` (mean over the group), ``frac_all``/``frac_none`` (weights kept by
-        every/no mask) beside their null values ``p**m`` and ``(1-p)**m``, ``dispersion``
-        (variance of the frequency over the binomial variance), ``chi2, chi2_dof,
-        chi2_pvalue`` and ``ks`` (largest CDF gap), ``pooled``.
+        ``density`` (mean over the masks of the layer's density), ``density_min`` and
+        ``density_max`` (the masks' extremes), ``frac_all``/``frac_none`` (weights kept by
+        every/no mask) beside their null values ``prod p_i`` and ``prod (1 - p_i)`` (``p_i``
+        mask ``i``'s density in the layer), ``dispersion`` (variance of the frequency over the
+        weights, divided by the null variance ``sum p_i (1 - p_i)``), ``chi2, chi2_dof,
+        chi2_pvalue`` (Pearson, the weights taken as independent draws) and ``ks`` (largest
+        CDF gap), ``pooled``. The null is the Poisson-binomial of the ``p_i`` (see the module
+        docstring); with equal densities it is ``Binomial(m, p)``.
         ``uns[key][group]`` holds ``"freq"`` (``{layer: uint16 array of the layer's shape}``)
         and ``"hist"`` (``{layer: DataFrame k, observed, expected}``); ``uns[key]["summary"]``
         the table.
@@ -100,15 +128,16 @@ def consensus(ms, *, groupby=CONFIG, key_added: str | None = None, copy: bool = 
         for net, pos in g.networks.items():
             label = g.label if g.n_networks == 1 else f"{g.label} · weight seed {net}"
             packed = ms.rows(pos)
+            kept = layer_counts(packed, ms.layout)
             freqs, hists = {}, {}
-            for spec in ms.layout:
+            for j, spec in enumerate(ms.layout):
                 freq = selection_frequency(packed, ms.layout, spec.name)
-                p = float(freq.sum(dtype=np.int64)) / (len(pos) * spec.numel)
-                summary, hists[spec.name] = compare_with_binomial(freq, len(pos), p)
+                p = kept[:, j] / spec.numel
+                summary, hists[spec.name] = compare_with_null(freq, p)
                 freqs[spec.name] = freq
                 rows.append(
                     {"group": label, **g.key, **{k: v for k, v in g.columns.items() if k != "density"}, "weight_seed": net, "layer": spec.name, "n_masks": len(pos),
-                     "density": p, **summary, "pooled": g.pooled_text()}
+                     "density": float(p.mean()), "density_min": float(p.min()), "density_max": float(p.max()), **summary, "pooled": g.pooled_text()}
                 )  # fmt: skip
             per_group[label] = {"freq": freqs, "hist": hists, "n_masks": len(pos)}
     table = pd.DataFrame(rows)

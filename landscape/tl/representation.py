@@ -16,7 +16,7 @@ as searched); random masks have none, so theirs are re-estimated on the training
 masks of runs that kept no statistics are re-estimated in either case).
 
 Uncertainty follows :mod:`landscape.tl._stats`: a delete-one-mask jackknife over masks for
-the stored and for the random masks; the excess over random masks has the two jackknife
+the stored and for the random masks (over the pairs whose CKA is defined); the excess over random masks has the two jackknife
 variances summed (the two sets are independent) and ``min(m, r) - 1`` degrees of freedom;
 across networks, a t interval over networks. torch is imported only when this runs.
 """
@@ -84,8 +84,11 @@ def representation_similarity(
     -------
     pandas.DataFrame
         One row per group, network and representation (in forward order): ``cka`` (mean over
-        pairs of stored masks) with its 95% jackknife interval, ``random_cka`` (pairs of random
-        masks) with its interval, ``excess`` = cka - random_cka with its interval.
+        the ``n_pairs`` pairs of stored masks whose CKA is defined) with its 95% jackknife
+        interval, ``random_cka`` (the ``n_random_pairs`` defined pairs of random masks) with
+        its interval, ``excess`` = cka - random_cka with its interval. A constant
+        representation (a dead layer) has no CKA: its pairs are left out of the mean and
+        interval rather than counted as 0, and the values are NaN when no pair is defined.
         ``uns[key]`` holds ``"summary"`` (across networks) and ``"matrices"`` (per network:
         the CKA matrix ``(L, m + r, m + r)`` of stored then random masks).
     """
@@ -212,14 +215,14 @@ def _products(
 
 def _rows(g, net, names, cka, m, r, at, n_examples) -> list[dict]:
     stored, rand = cka[:, :m, :m], cka[:, m:, m:]
-    s_mean, s_se = _pair_mean_se(stored)
-    r_mean, r_se = _pair_mean_se(rand)
-    dof = min(m, r) - 1
+    s_mean, s_se, s_pairs, s_masks = _pair_stats(stored)
+    r_mean, r_se, r_pairs, r_masks = _pair_stats(rand)
     rows = []
     for li, name in enumerate(names):
-        lo, hi = _stats.interval(s_mean[li], s_se[li], m - 1)
-        rlo, rhi = _stats.interval(r_mean[li], r_se[li], r - 1)
+        lo, hi = _stats.interval(s_mean[li], s_se[li], s_masks[li] - 1)
+        rlo, rhi = _stats.interval(r_mean[li], r_se[li], r_masks[li] - 1)
         ex = s_mean[li] - r_mean[li]
+        dof = min(s_masks[li], r_masks[li]) - 1
         elo, ehi = _stats.interval(ex, np.sqrt(s_se[li] ** 2 + r_se[li] ** 2), dof)
         rows.append(
             {
@@ -232,7 +235,8 @@ def _rows(g, net, names, cka, m, r, at, n_examples) -> list[dict]:
                 "at": at,
                 "n_masks": m,
                 "n_random": r,
-                "n_pairs": m * (m - 1) // 2,
+                "n_pairs": int(s_pairs[li]),
+                "n_random_pairs": int(r_pairs[li]),
                 "n_examples": n_examples,
                 "cka": float(s_mean[li]),
                 "cka_ci_low": float(lo),
@@ -249,10 +253,39 @@ def _rows(g, net, names, cka, m, r, at, n_examples) -> list[dict]:
     return rows
 
 
+def _pair_stats(cka: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per representation of ``cka`` ``(L, k, k)``: the mean over the pairs whose CKA is defined,
+    its delete-one-mask jackknife se over the masks that have a defined pair, and how many
+    pairs and masks those are.
+
+    A constant representation (a dead layer) has no CKA with anything (NaN): counting it as 0
+    would pull the mean towards "unrelated", so its pairs are left out, and so is the mask
+    from the jackknife. The mean is NaN when no pair is defined; the se needs 3 such masks.
+    """
+    n_rep, k = cka.shape[0], cka.shape[1]
+    mean, se = np.full(n_rep, np.nan), np.full(n_rep, np.nan)
+    n_pairs, n_masks = np.zeros(n_rep, dtype=np.int64), np.zeros(n_rep, dtype=np.int64)
+    off_diagonal = ~np.eye(k, dtype=bool)
+    for li in range(n_rep):
+        defined = np.isfinite(cka[li]) & off_diagonal
+        used = defined.any(axis=1)
+        defined = defined[np.ix_(used, used)]
+        values = np.where(defined, cka[li][np.ix_(used, used)], 0.0)
+        total, count = values.sum() / 2, int(defined.sum()) // 2
+        n_pairs[li], n_masks[li] = count, int(used.sum())
+        if count == 0:
+            continue
+        mean[li] = total / count
+        rest = count - defined.sum(axis=1)  # defined pairs left when one mask is deleted
+        if n_masks[li] >= 3 and np.all(rest > 0):
+            se[li] = _stats._jackknife((total - values.sum(axis=1)) / rest)
+    return mean, se, n_pairs, n_masks
+
+
 def _pair_mean_se(cka: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over pairs and jackknife se over masks, per representation: ``cka`` ``(L, k, k)``."""
-    values = np.moveaxis(np.nan_to_num(cka, nan=0.0), 0, -1)  # (k, k, L)
-    return _stats.pair_means(values), _stats.jackknife_se(values)
+    """Mean over the defined pairs and its jackknife se, per representation (:func:`_pair_stats`)."""
+    mean, se, _, _ = _pair_stats(cka)
+    return mean, se
 
 
 _ACROSS = ("cka", "random_cka", "excess")
@@ -260,20 +293,34 @@ _ACROSS = ("cka", "random_cka", "excess")
 
 def across_networks(table: pd.DataFrame) -> pd.DataFrame:
     """Per group and representation across networks: means, sd over networks and a 95% t
-    interval over networks (``interval == "networks"``), else the network's interval over masks."""
+    interval over networks (``interval == "networks"``), else the network's interval over masks.
+
+    Each column runs over the networks where it is defined (a network whose masks have no
+    defined CKA at a representation gives NaN there and is left out): ``n_networks`` counts
+    the networks of the group, ``n_networks_defined`` those with a defined ``cka``, and
+    ``n_pairs`` the defined pairs summed over them.
+    """
     cols = list(table.columns)
     keys = [*cols[: cols.index("weight_seed")], "representation", "position", "at"]
     out = []
     for _, part in table.groupby(keys, sort=False, dropna=False):
         first = part.iloc[0]
-        w = len(part)
+        defined = part[np.isfinite(part["cka"].to_numpy(dtype=float))]
         row = {k: first[k] for k in keys} | {
-            "n_networks": w,
+            "n_networks": len(part),
+            "n_networks_defined": len(defined),
             "n_masks": int(part["n_masks"].sum()),
+            "n_pairs": int(part["n_pairs"].sum()) if "n_pairs" in part else np.nan,
             "n_examples": int(first["n_examples"]),
         }
-        row.update(_stats.network_columns(part, first, _ACROSS))
-        row["interval"] = "networks" if w > 1 else "masks"
+        for name in _ACROSS:
+            usable = part[np.isfinite(part[name].to_numpy(dtype=float))]
+            if len(usable) == 0:
+                row |= {name: np.nan, f"{name}_sd_networks": np.nan}
+                row |= {f"{name}_ci_low": np.nan, f"{name}_ci_high": np.nan}
+            else:
+                row.update(_stats.network_columns(usable, usable.iloc[0], [name]))
+        row["interval"] = "networks" if len(defined) > 1 else "masks"
         row["pooled"] = first["pooled"]
         out.append(row)
     return pd.DataFrame(out)

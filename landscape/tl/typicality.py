@@ -82,12 +82,26 @@ def _permuted_ranks(ranks: np.ndarray, n: int, rng: np.random.Generator, exact: 
     return rng.permuted(np.tile(ranks, (n, 1)), axis=1)
 
 
+def why_unusable(x: np.ndarray, y: np.ndarray) -> str:
+    """Why one network's ``(measure, accuracy)`` has no rank correlation ("" when it has one)."""
+    if len(x) < 3:
+        return "fewer than 3 masks"
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(x))):
+        return "missing values"
+    if np.ptp(y) == 0:
+        return "equal accuracies"
+    if np.ptp(x) == 0:
+        return "equal measures"
+    return ""
+
+
 def spearman_test(
     pairs: list[tuple[np.ndarray, np.ndarray]], n_permutations: int, rng
 ) -> tuple[float, float]:
     """Mean Spearman correlation over networks of ``(measure, accuracy)`` and its two-sided
-    stratified permutation p-value."""
-    pairs = [(x, y) for x, y in pairs if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0]
+    stratified permutation p-value; networks without a correlation (:func:`why_unusable`)
+    are left out."""
+    pairs = [(x, y) for x, y in pairs if not why_unusable(x, y)]
     if not pairs:
         return np.nan, np.nan
     observed = float(np.mean([_corr(_ranks(y), _ranks(x)) for x, y in pairs]))
@@ -139,8 +153,12 @@ def typicality(
     pandas.DataFrame
         One row per group, network (``weight_seed``, ``"all"`` for the across-network row of
         a group with several) and measure: ``group, weight_seed, measure, n_masks,
-        n_networks, spearman, ci_low, ci_high`` (t over networks; NaN with one network),
-        ``p_value``.
+        n_networks, spearman, ci_low, ci_high`` (t over networks; NaN with fewer than two),
+        ``p_value``, ``n_networks_dropped`` and ``dropped`` (which networks have no
+        correlation and why: fewer than 3 masks, equal accuracies or measures, missing
+        values). A network's row keeps its ``n_masks`` and has ``n_networks`` 0 when it is
+        dropped; the ``"all"`` row counts only the masks and networks its mean, interval and
+        test run over.
     """
     sim = 1.0 - distance_slot(ms, metric)
     n = len(ms)
@@ -161,16 +179,24 @@ def typicality(
                 per_net[name].append((net, values[name][pos], y))
         for name in MEASURES:
             nets = per_net[name]
+            why = {net: "no accuracy column" if acc is None else why_unusable(x, y) for net, x, y in nets}
             for net, x, y in nets:
-                rho, p = spearman_test([(x, y)], n_permutations, gen) if acc is not None else (np.nan, np.nan)
-                rows.append(_row(g, net, name, len(x), 1, rho, np.nan, np.nan, p))
+                rho, p = spearman_test([(x, y)], n_permutations, gen) if not why[net] else (np.nan, np.nan)
+                rows.append(_row(g, net, name, len(x), int(not why[net]), rho, np.nan, np.nan, p, why[net]))
             if len(nets) > 1:
-                rhos = np.array([r["spearman"] for r in rows[-len(nets) :]], dtype=float)
-                stats = _stats.across_networks(rhos)
-                rho, p = spearman_test([(x, y) for _, x, y in nets], n_permutations, gen)
-                n_masks = sum(len(x) for _, x, _ in nets)
+                # the across-network row runs over the networks that have a correlation only:
+                # its counts and interval must describe the mean it reports
+                used = [(net, x, y) for net, x, y in nets if not why[net]]
+                rhos = np.array([r["spearman"] for r in rows[-len(nets) :] if np.isfinite(r["spearman"])])
+                lo, hi = np.nan, np.nan
+                if len(rhos) > 1:
+                    stats = _stats.across_networks(rhos)
+                    lo, hi = stats["ci_low"], stats["ci_high"]
+                rho, p = spearman_test([(x, y) for _, x, y in used], n_permutations, gen)
+                n_masks = sum(len(x) for _, x, _ in used)
+                dropped = "; ".join(f"weight seed {net}: {why[net]}" for net, _, _ in nets if why[net])
                 rows.append(
-                    _row(g, "all", name, n_masks, len(nets), rho, stats["ci_low"], stats["ci_high"], p)
+                    _row(g, "all", name, n_masks, len(used), rho, lo, hi, p, dropped, len(nets) - len(used))
                 )
     table = pd.DataFrame(rows)
     if not copy:
@@ -190,7 +216,7 @@ def typicality(
     return table
 
 
-def _row(g, net, measure, n_masks, n_networks, rho, lo, hi, p) -> dict:
+def _row(g, net, measure, n_masks, n_networks, rho, lo, hi, p, dropped="", n_dropped=None) -> dict:
     return {
         "group": g.label,
         **g.key,
@@ -203,5 +229,7 @@ def _row(g, net, measure, n_masks, n_networks, rho, lo, hi, p) -> dict:
         "ci_low": float(lo),
         "ci_high": float(hi),
         "p_value": float(p),
+        "n_networks_dropped": int(bool(dropped)) if n_dropped is None else n_dropped,
+        "dropped": dropped,
         "pooled": g.pooled_text(),
     }

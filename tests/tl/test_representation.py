@@ -4,6 +4,7 @@ stored masks, checked against representations computed by hand from the rebuilt 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from landscape.errors import AnalysisError
@@ -169,3 +170,76 @@ def _config_cnn1d():
             "data.n_test": 40,
         }
     )
+
+
+def _cka_rows(cka, m, r):
+    """Table rows of one network's CKA matrix ``(L, m + r, m + r)`` (no networks rebuilt)."""
+    from landscape.grouping import group_masks
+    from landscape.tl.representation import _rows
+
+    (g,) = group_masks(pd.DataFrame({"weight_seed": [0] * m, "search_seed": range(m)}))
+    return pd.DataFrame(_rows(g, 0, [f"r{k}" for k in range(len(cka))], cka, m, r, "input", 10))
+
+
+def _cka_matrix(rng, n, constant=()):
+    """CKA of ``n`` random representations of 10 examples, those in ``constant`` constant."""
+    xs = [np.zeros((10, 5)) if k in constant else rng.normal(size=(10, 5)) for k in range(n)]
+    return cka_from_grams(np.stack([centred_gram(x) for x in xs]))
+
+
+def test_cka_of_a_dead_representation_is_left_out_not_counted_as_zero():
+    # Stored masks 0..3; mask 3's representation r0 is constant (a dead layer): its 3 pairs have
+    # no CKA. The mean runs over the 3 defined pairs; counting the undefined ones as 0 halves it.
+    from landscape.tl import _stats
+
+    rng = np.random.default_rng(0)
+    m, r = 4, 3
+    full = np.full((3, m + r, m + r), np.nan)
+    full[0, :m, :m] = _cka_matrix(rng, m, constant=(3,))
+    full[1, :m, :m] = _cka_matrix(rng, m)
+    full[2, :m, :m] = _cka_matrix(rng, m, constant=(1, 2, 3))  # no pair defined
+    for li in range(3):
+        full[li, m:, m:] = _cka_matrix(rng, r)
+    table = _cka_rows(full, m, r)
+    i, j = np.triu_indices(3, 1)
+    alive = full[0, :3, :3]
+    row = table.iloc[0]
+    assert row["cka"] == pytest.approx(alive[i, j].mean())
+    assert row["n_pairs"] == 3 and row["n_random_pairs"] == 3
+    se = _stats.jackknife_se(alive[:, :, None])[0]
+    half = _stats.t_quantile(2) * se
+    assert row["cka_ci_low"] == pytest.approx(row["cka"] - half)
+    assert row["cka_ci_high"] == pytest.approx(row["cka"] + half)
+    assert row["excess"] == pytest.approx(row["cka"] - row["random_cka"])
+    assert np.isfinite(row["excess_ci_low"]) and np.isfinite(row["excess_ci_high"])
+    # every pair defined: the plain mean over the 6 pairs and the jackknife over the 4 masks
+    whole = table.iloc[1]
+    i4, j4 = np.triu_indices(m, 1)
+    assert whole["cka"] == pytest.approx(full[1, :m, :m][i4, j4].mean()) and whole["n_pairs"] == 6
+    se4 = _stats.jackknife_se(full[1, :m, :m][:, :, None])[0]
+    assert whole["cka_ci_high"] - whole["cka"] == pytest.approx(_stats.t_quantile(3) * se4)
+    # no pair defined: NaN, not 0
+    none = table.iloc[2]
+    assert none["n_pairs"] == 0
+    assert np.isnan(none["cka"]) and np.isnan(none["cka_ci_low"]) and np.isnan(none["excess"])
+
+
+def test_cka_across_networks_skips_a_network_without_defined_pairs():
+    from landscape.tl.representation import across_networks
+
+    rng = np.random.default_rng(1)
+    m, r = 3, 3
+    dead = np.full((1, 6, 6), np.nan)
+    dead[0, :m, :m] = _cka_matrix(rng, m, constant=(1, 2))
+    dead[0, m:, m:] = _cka_matrix(rng, r)
+    alive = np.full((1, 6, 6), np.nan)
+    alive[0, :m, :m] = _cka_matrix(rng, m)
+    alive[0, m:, m:] = _cka_matrix(rng, r)
+    first = _cka_rows(alive, m, r)
+    table = pd.concat([first, _cka_rows(dead, m, r).assign(weight_seed=1)], ignore_index=True)
+    row = across_networks(table).iloc[0]
+    assert row["cka"] == pytest.approx(first["cka"].iloc[0])  # the defined network's value
+    assert row["cka_ci_low"] == pytest.approx(first["cka_ci_low"].iloc[0]) and row["interval"] == "masks"
+    assert row["n_networks"] == 2 and row["n_networks_defined"] == 1 and row["n_pairs"] == 3
+    both = table["random_cka"].to_numpy()
+    assert row["random_cka"] == pytest.approx(both.mean())  # defined in both networks

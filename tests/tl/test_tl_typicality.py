@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from landscape import tl
 from landscape.maskset import MaskSet
@@ -70,3 +71,27 @@ def test_a_perfect_relation_is_found_and_no_relation_is_not():
     rho, p = spearman_test([(x, np.array([3.0, 1, 4, 1, 5, 9]))], 999, np.random.default_rng(0))
     assert -1 < rho < 1 and p > 0.05
     assert np.isnan(spearman_test([(x[:2], x[:2])], 99, np.random.default_rng(0))[0])  # too few masks
+
+
+def test_the_across_network_row_counts_only_the_networks_it_uses():
+    # Network 2's masks all have one accuracy, so it has no rank correlation: the "all" row's
+    # mean, interval, masks and networks are those of networks 0 and 1.
+    rng = np.random.default_rng(0)
+    masks = ["".join("1" if b else "0" for b in rng.random(40) < 0.5) for _ in range(15)]
+    acc = rng.random(15)
+    acc[10:] = 0.5
+    ms = small(masks, acc=acc, networks=np.repeat([0, 1, 2], 5))
+    table = tl.typicality(ms, n_permutations=199)
+    for measure in ("typicality", "consensus_similarity"):
+        rows = table[table["measure"] == measure]
+        rows = rows.set_index(rows["weight_seed"].astype(str))
+        rhos = rows.loc[["0", "1"], "spearman"].to_numpy()
+        assert np.all(np.isfinite(rhos)) and np.isnan(rows.loc["2", "spearman"])
+        both = rows.loc["all"]
+        assert both["n_networks"] == 2 and both["n_masks"] == 10
+        assert both["n_networks_dropped"] == 1 and both["dropped"] == "weight seed 2: equal accuracies"
+        assert both["spearman"] == pytest.approx(rhos.mean())
+        half = stats.t.ppf(0.975, 1) * rhos.std(ddof=1) / np.sqrt(2)
+        assert both["ci_low"] == pytest.approx(rhos.mean() - half)
+        assert both["ci_high"] == pytest.approx(rhos.mean() + half)
+        assert rows.loc["2", "n_networks"] == 0 and rows.loc["2", "dropped"] == "equal accuracies"
