@@ -18,17 +18,20 @@ from landscape.maskset import MaskSet, select_obs
 from landscape.store.layout import Layout
 from landscape.store.rows import PackedRows
 
-__all__ = ["read_layout_groups", "read_runs"]
+__all__ = ["read_layout_groups", "read_readable", "read_runs"]
 
 
-def _load_all(path: Path) -> tuple[list[MaskSet], list[dict[str, str]]]:
-    """Every readable run under ``path`` with stored masks, and the runs skipped (warned)."""
+def _load_all(path: Path, allow_empty: bool = False) -> tuple[list[MaskSet], list[dict[str, str]]]:
+    """Every readable run under ``path`` with stored masks, and the runs skipped (warned).
+    ``allow_empty``: no error when no run is readable, or the folder holds no runs."""
     from landscape.store.catalog import run_dirs
 
     try:
         dirs = run_dirs(path)
     except StoreError as exc:
-        raise AnalysisError(str(exc)) from None
+        if not (allow_empty and path.is_dir()):  # an existing folder without runs holds no masks
+            raise AnalysisError(str(exc)) from None
+        dirs = []
     loaded: list[MaskSet] = []
     skipped: list[dict[str, str]] = []
     for d in dirs:
@@ -44,7 +47,7 @@ def _load_all(path: Path) -> tuple[list[MaskSet], list[dict[str, str]]]:
             warnings.warn(f"{d}: run skipped ({reason})", stacklevel=3)
         elif len(ms):
             loaded.append(ms)
-    if not loaded:
+    if not loaded and not allow_empty:
         raise AnalysisError(f"{path}: no readable runs with stored masks{_skip_note(skipped)}")
     return loaded, skipped
 
@@ -69,14 +72,28 @@ def read_layout_groups(path: str | Path, where: str | Mapping[str, Any] | None =
     loaded, skipped = _load_all(path)
     if where is not None:
         loaded = _select(loaded, where, path)
-    by_layout: dict[Layout, list[MaskSet]] = {}
-    for ms in loaded:
-        by_layout.setdefault(ms.layout, []).append(ms)
-    groups = [MaskSet.concat(sets) for sets in by_layout.values()]
+    groups = _by_layout(loaded)
     groups.sort(key=len, reverse=True)
     for ms in groups:
         ms.uns["skipped_runs"] = list(skipped)
     return groups
+
+
+def read_readable(path: str | Path) -> tuple[list[MaskSet], list[dict[str, str]]]:
+    """The readable runs' masks, one MaskSet per layout, and the runs skipped (``{"path",
+    "reason"}``); an empty list rather than an error when none is readable, for callers that
+    must tell a mask no longer stored from one that could not be read (``landscape clean``).
+    :class:`AnalysisError` only when ``path`` is not a folder."""
+    path = Path(path)
+    loaded, skipped = _load_all(path, allow_empty=True)
+    return _by_layout(loaded), skipped
+
+
+def _by_layout(loaded: list[MaskSet]) -> list[MaskSet]:
+    by_layout: dict[Layout, list[MaskSet]] = {}
+    for ms in loaded:
+        by_layout.setdefault(ms.layout, []).append(ms)
+    return [MaskSet.concat(sets) for sets in by_layout.values()]
 
 
 def read_runs(

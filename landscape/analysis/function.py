@@ -81,9 +81,10 @@ def _inputs(ms, groupby) -> dict[str, Any] | None:
     }
 
 
-def prediction_digests(ms) -> list[str | None] | None:
+def prediction_digests(ms, unreadable: list[dict[str, str]] | None = None) -> list[str | None] | None:
     """The sha256 of each mask's stored predictions (None for a mask without them); None when
-    the masks do not say which runs they come from."""
+    the masks do not say which runs they come from. A run whose predictions index cannot be
+    read counts as without them, and is added to ``unreadable`` (``{"path", "reason"}``)."""
     from landscape.store.predictions import mask_key
     from landscape.store.run_store import RunStore
 
@@ -96,8 +97,10 @@ def prediction_digests(ms) -> list[str | None] | None:
         if run not in indexes:
             try:
                 indexes[run] = RunStore.open(ms.runs[run]).predictions_index() if run in ms.runs else {}
-            except StoreError:
+            except StoreError as exc:
                 indexes[run] = {}
+                if unreadable is not None:
+                    unreadable.append({"path": str(ms.runs[run]), "reason": str(exc)})
         entry = indexes[run].get(mask_key(int(w), int(s)))
         digests.append(entry["sha256"] if entry else None)
     return digests
