@@ -238,6 +238,12 @@ def _garbage_config(run: Path) -> str:
     return f"{run / 'config.json'}: not valid JSON"
 
 
+def _edited_config(run: Path) -> str:
+    path = run / "config.json"  # still valid JSON, but other values than the masks were searched with
+    path.write_text(path.read_text().replace('"density": 0.5', '"density": 0.3', 1))
+    return f"{path}: its fields hash to run id"
+
+
 def _bad_layout(run: Path) -> str:
     (run / "layout.json").write_text('[{"name": "fcs.0", "shape": [32, "x"]}]')
     return f"{run / 'layout.json'}: malformed layout"
@@ -250,7 +256,8 @@ def _manifest_is_a_folder(run: Path) -> str:
 
 
 CORRUPTIONS = [_truncate, _flip_bit, _edit_records, _delete_shard, _non_utf8_manifest, _huge_manifest,
-               _malformed_manifest, _garbage_config, _bad_layout, _manifest_is_a_folder]  # fmt: skip
+               _malformed_manifest, _garbage_config, _edited_config, _bad_layout,
+               _manifest_is_a_folder]  # fmt: skip
 
 
 @pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=lambda f: f.__name__.strip("_"))
