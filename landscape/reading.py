@@ -19,21 +19,25 @@ from landscape.maskset import MaskSet, select_obs
 from landscape.store.layout import Layout
 from landscape.store.rows import PackedRows
 
-__all__ = ["read_layout_groups", "read_runs"]
+__all__ = ["read_layout_groups", "read_readable", "read_runs"]
 
 
-def _load_all(path: Path) -> tuple[list[MaskSet], list[dict[str, str]]]:
-    """Every readable run under ``path`` with stored masks, and the runs skipped (warned)."""
+def _load_all(path: Path, allow_empty: bool = False) -> tuple[list[MaskSet], list[dict[str, str]]]:
+    """Every readable run under ``path`` with stored masks, and the runs skipped (warned).
+    ``allow_empty``: no error when no run is readable, or the folder holds no runs."""
     from landscape.store.catalog import run_dirs
 
     try:
         dirs = run_dirs(path)
     except StoreError as exc:
-        raise AnalysisError(str(exc)) from None
+        if not (allow_empty and path.is_dir()):  # an existing folder without runs holds no masks
+            raise AnalysisError(str(exc)) from None
+        dirs = []
     loaded: list[MaskSet] = []
     skipped: list[dict[str, str]] = []
     # a run copied to another folder holds the same masks twice: read the folder named by its
     # run id (else the first), name the copies
+    order = {d: k for k, d in enumerate(dirs)}
     dirs = sorted(dirs, key=lambda d: not _named_by_run_id(d))
     seen: dict[str, Path] = {}
     for d in dirs:
@@ -51,15 +55,14 @@ def _load_all(path: Path) -> tuple[list[MaskSet], list[dict[str, str]]]:
             run_id = next(iter(ms.runs))
             if run_id in seen:
                 reason = f"a copy of run {run_id}, read from {seen[run_id]}"
-                skipped.append({"path": str(d), "reason": reason})
+                skipped.append({"path": str(d), "reason": reason, "copy_of": run_id})
                 warnings.warn(f"{d}: run skipped ({reason})", stacklevel=3)
                 continue
             seen[run_id] = d
             ms.uns["unfinished_runs"] = _unfinished(d, len(ms))
             loaded.append(ms)
-    order = {d: k for k, d in enumerate(run_dirs(path))}
     loaded.sort(key=lambda ms: order.get(Path(next(iter(ms.runs.values()))), 0))
-    if not loaded:
+    if not loaded and not allow_empty:
         raise AnalysisError(f"{path}: no readable runs with stored masks{_skip_note(skipped)}")
     return loaded, skipped
 
@@ -104,14 +107,28 @@ def read_layout_groups(path: str | Path, where: str | Mapping[str, Any] | None =
     loaded, skipped = _load_all(path)
     if where is not None:
         loaded = _select(loaded, where, path)
-    by_layout: dict[Layout, list[MaskSet]] = {}
-    for ms in loaded:
-        by_layout.setdefault(ms.layout, []).append(ms)
-    groups = [MaskSet.concat(sets) for sets in by_layout.values()]
+    groups = _by_layout(loaded)
     groups.sort(key=len, reverse=True)
     for ms in groups:
         ms.uns["skipped_runs"] = list(skipped)
     return groups
+
+
+def read_readable(path: str | Path) -> tuple[list[MaskSet], list[dict[str, str]]]:
+    """The readable runs' masks, one MaskSet per layout, and the runs skipped (``{"path",
+    "reason"}``); an empty list rather than an error when none is readable, for callers that
+    must tell a mask no longer stored from one that could not be read (``landscape clean``).
+    :class:`AnalysisError` only when ``path`` is not a folder."""
+    path = Path(path)
+    loaded, skipped = _load_all(path, allow_empty=True)
+    return _by_layout(loaded), skipped
+
+
+def _by_layout(loaded: list[MaskSet]) -> list[MaskSet]:
+    by_layout: dict[Layout, list[MaskSet]] = {}
+    for ms in loaded:
+        by_layout.setdefault(ms.layout, []).append(ms)
+    return [MaskSet.concat(sets) for sets in by_layout.values()]
 
 
 def read_runs(

@@ -150,6 +150,40 @@ def test_clean_removes_only_what_it_is_asked_to(tiny_runs, tmp_path, capsys):
     assert not list(results.glob("*/*.json")) and n == 3 * 2 + 2 + 1
 
 
+def test_clean_refuses_while_a_run_cannot_be_read_and_deletes_nothing(tiny_runs, tmp_path, capsys):
+    root = tmp_path / "runs"
+    shutil.copytree(tiny_runs, root, ignore=shutil.ignore_patterns("_analysis"))
+    assert main(["analyze", str(root), "--barriers", "1", "--points", "2", "--embed", "pca"]) == 0
+    results = root / "_analysis" / "results"
+    before = sorted(p.relative_to(results) for p in results.glob("*/*.json"))
+    run = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))[0]
+    # a run that has not stored a mask yet holds nothing a result could have used: no refusal
+    fresh = root / "zz-fresh"
+    fresh.mkdir()
+    for name in ("config.json", "layout.json", "meta.json"):
+        shutil.copy(run / name, fresh / name)
+    meta = (run / "meta.json").read_bytes()
+    (run / "meta.json").write_text('{"trunc')  # its masks are intact, but the run cannot be read
+    capsys.readouterr()
+    assert main(["clean", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"landscape clean: error: {root}: nothing removed")
+    assert str(run) in err and "meta.json" in err and "--all" in err and str(fresh) not in err
+    assert sorted(p.relative_to(results) for p in results.glob("*/*.json")) == before
+    for name in ("manifest.json", "predictions.json"):  # nor when only its index is unreadable
+        (run / "meta.json").write_bytes(meta)
+        kept = (run / name).read_bytes()
+        (run / name).write_text("{")
+        assert main(["clean", str(root)]) == 2 and f"{run / name}" in capsys.readouterr().err
+        (run / name).write_bytes(kept)
+    assert sorted(p.relative_to(results) for p in results.glob("*/*.json")) == before
+    assert main(["clean", str(root)]) == 0  # readable again: nothing of it was stale
+    assert "removed 0 analysis results (stale)" in capsys.readouterr().out
+    (run / "meta.json").write_text('{"trunc')
+    assert main(["clean", str(root), "--all"]) == 0  # the explicit mode still removes everything
+    assert not list(results.glob("*/*.json"))
+
+
 def test_clean_removes_function_tables_whose_predictions_were_replaced(tiny_runs, tmp_path, capsys):
     from landscape.store.predictions import mask_key
     from landscape.store.run_store import RunStore

@@ -168,9 +168,13 @@ def analyze(
                 "diversity", tl.diversity(ms, metric=metric, groupby=groupby, key_added=f"diversity_{metric}")
             )
             add("diversity_summary", ms.uns[f"diversity_{metric}"]["summary"])
-        function, how = function_tables(ms, groupby, store, recompute)  # from stored predictions
+        function, how, unreadable = function_tables(ms, groupby, store, recompute)  # stored predictions
         if how != "none":
             count("function tables", how)
+        skipped += [
+            f"{u['path']}: {u['reason']} (its mask is left out of the agreement and ensemble tables)"
+            for u in unreadable
+        ]
         for name, frame in function.items():
             add(name, frame)
         if len(ms) >= 2:

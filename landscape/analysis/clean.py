@@ -9,6 +9,7 @@ from landscape.analysis.cached import mask_ids
 from landscape.analysis.function import KIND as FUNCTION_KIND
 from landscape.analysis.function import prediction_digests
 from landscape.analysis.views import analysis_folder
+from landscape.errors import AnalysisError
 from landscape.store.results import VERSIONS, ResultStore
 
 
@@ -22,24 +23,31 @@ def clean(runs: str | Path, out: str | Path | None = None, everything: bool = Fa
     """Remove every result (``everything``) or the stale ones: results of an older
     computation version, that used a mask no longer stored under ``runs`` (a run removed,
     re-searched or repaired), or that were computed from predictions since replaced or
-    removed (``landscape predict --force``). Returns ``(how many, "stale" | "all")``."""
+    removed (``landscape predict --force``). Returns ``(how many, "stale" | "all")``.
+
+    A run that cannot be read (or whose predictions index cannot) may still hold the masks or
+    predictions its results were computed from, so while any is unreadable the stale results
+    cannot be told apart: :class:`AnalysisError` naming those runs, and nothing is removed
+    (``everything`` still removes every result).
+    """
     store = ResultStore(analysis_folder(Path(runs), out))
     if everything:
         return store.clean(), "all"
-    from landscape.errors import AnalysisError
-    from landscape.reading import read_layout_groups
+    from landscape.reading import read_readable
 
     present: set[str] = set()
     predictions: dict[str, str | None] = {}  # mask id -> checksum of its stored predictions
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for ms in read_layout_groups(runs):
-                ids = mask_ids(ms)
-                present.update(ids)
-                predictions.update(zip(ids, prediction_digests(ms) or [None] * len(ids)))
-    except AnalysisError:  # no readable runs left: every result is stale
-        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unreadable runs are refused below, by path
+        groups, skipped = read_readable(runs)
+    # a copy of a run that was read holds the same masks: not a reason to refuse
+    unreadable = [s for s in skipped if "copy_of" not in s and _may_hold_masks(Path(s["path"]))]
+    for ms in groups:
+        ids = mask_ids(ms)
+        present.update(ids)
+        predictions.update(zip(ids, prediction_digests(ms, unreadable) or [None] * len(ids)))
+    if unreadable:
+        raise AnalysisError(_refusal(runs, unreadable))
 
     def keep(kind: str, record: dict) -> bool:
         if record.get("version") != VERSIONS.get(kind):
@@ -55,3 +63,23 @@ def clean(runs: str | Path, out: str | Path | None = None, everything: bool = Fa
         return True
 
     return store.clean(keep), "stale"
+
+
+def _may_hold_masks(run: Path) -> bool:
+    """Whether a skipped run may hold masks: all but one that never stored any (no manifest and
+    no shard files, a search that has only just begun)."""
+    if (run / "manifest.json").exists():
+        return True
+    try:
+        return any((run / "shards").iterdir())
+    except OSError:  # no shards folder
+        return False
+
+
+def _refusal(runs: str | Path, unreadable: list[dict[str, str]]) -> str:
+    paths = ", ".join(s["path"] for s in unreadable)
+    return (
+        f"{runs}: nothing removed: {len(unreadable)} run(s) could not be read ({paths}; first: "
+        f"{unreadable[0]['reason']}), so results of their masks would look stale; restore the "
+        "files named, or remove those runs (landscape rm), then clean again; --all removes every result"
+    )

@@ -1,15 +1,19 @@
 """The function-space part of ``landscape analyze``: prediction agreement and mask ensembles,
-from the predictions stored with the masks (runs without them are left out, and the summary
-says how to add them).
+from the predictions stored with the masks (masks without them are left out of these tables;
+a listed predictions file that cannot be read is named in the analysis' skipped list).
 
 The tables are kept in the result store under the masks, the checksums of their stored
 predictions and the parameters: a re-analysis of the same masks reads them back, and masks
-whose predictions were replaced (``landscape predict --force``) are computed again.
+whose predictions were replaced (``landscape predict --force``) are computed again. Tables
+computed while a listed file could not be read are not stored, so once it is restored the
+next analysis computes them from every mask.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,36 +25,41 @@ KIND = "function_tables"
 SPLIT, SELECT_SPLIT = "test", "val"
 
 
-def function_tables(ms, groupby, store=None, recompute: bool = False) -> tuple[dict[str, pd.DataFrame], str]:
+def function_tables(
+    ms, groupby, store=None, recompute: bool = False
+) -> tuple[dict[str, pd.DataFrame], str, list[dict[str, str]]]:
     """``{table: frame}`` of :func:`landscape.tl.agreement` and :func:`landscape.tl.ensemble`
-    on the test split (empty when no mask has stored predictions), and ``"computed"``,
+    on the test split (empty when no mask has stored predictions); ``"computed"``,
     ``"reused"`` (from ``store``, a :class:`~landscape.store.results.ResultStore`) or
-    ``"none"`` (nothing to compute)."""
+    ``"none"`` (nothing to compute); and the listed predictions files that could not be read
+    (``{"path", "reason"}``; their masks are left out, and the tables are not stored)."""
     from landscape.store.results import ResultStore
 
     inputs = _inputs(ms, groupby) if store is not None else None
     if store is not None and inputs is None:
-        return {}, "none"
+        return {}, "none", []
     key = ResultStore.key(KIND, inputs) if inputs is not None else None
-    if key is not None and not recompute:
+    if key is not None and not recompute and _files_in_place(ms):
         record = store.get(KIND, key)
         if record is not None:
             try:
-                return {name: _frame(t) for name, t in record["payload"]["tables"].items()}, "reused"
+                tables = {name: _frame(t) for name, t in record["payload"]["tables"].items()}
+                return tables, "reused", []
             except (KeyError, TypeError, ValueError):
                 pass  # an unreadable entry is computed again (and replaced)
-    tables = _compute(ms, groupby)
-    if key is not None:
+    tables, unreadable = _compute(ms, groupby)
+    if key is not None and not unreadable:
         store.put(KIND, key, inputs, {"tables": {name: _plain_frame(t) for name, t in tables.items()}})
-    return tables, "computed" if tables else "none"
+    return tables, "computed" if tables else "none", unreadable
 
 
-def _compute(ms, groupby) -> dict[str, pd.DataFrame]:
+def _compute(ms, groupby) -> tuple[dict[str, pd.DataFrame], list[dict[str, str]]]:
     from landscape import tl
 
     out: dict[str, pd.DataFrame] = {}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # runs without predictions: the summary names the fix
+        # masks without predictions show as fewer masks; unreadable files are returned instead
+        warnings.simplefilter("ignore")
         try:
             out["agreement"] = tl.agreement(ms, split=SPLIT, groupby=groupby)
             out["agreement_summary"] = ms.uns["agreement"]["summary"]
@@ -61,7 +70,28 @@ def _compute(ms, groupby) -> dict[str, pd.DataFrame]:
             out["ensemble_summary"] = ms.uns["ensemble"]["summary"]
         except AnalysisError:
             pass
-    return out
+    unreadable: dict[str, dict[str, str]] = {}  # by path: one file holds both splits
+    for files in ms.uns.get("unreadable_predictions", {}).values():
+        for u in files:
+            unreadable.setdefault(u["path"], u)
+    return out, list(unreadable.values())
+
+
+def _files_in_place(ms) -> bool:
+    """Whether every listed predictions file of the masks exists with its listed size: a
+    stored table is not reused over a file since truncated or removed, which a computation
+    reports (without hashing, so reuse stays cheap; ``landscape verify`` hashes them)."""
+    from landscape.store.predictions import FOLDER
+
+    for path, entry in _entries(ms) or []:
+        if entry is None:
+            continue
+        try:
+            if os.stat(Path(path) / FOLDER / entry["file"]).st_size != entry["bytes"]:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _inputs(ms, groupby) -> dict[str, Any] | None:
@@ -81,9 +111,19 @@ def _inputs(ms, groupby) -> dict[str, Any] | None:
     }
 
 
-def prediction_digests(ms) -> list[str | None] | None:
+def prediction_digests(ms, unreadable: list[dict[str, str]] | None = None) -> list[str | None] | None:
     """The sha256 of each mask's stored predictions (None for a mask without them); None when
-    the masks do not say which runs they come from."""
+    the masks do not say which runs they come from. A run whose predictions index cannot be
+    read counts as without them, and is added to ``unreadable`` (``{"path", "reason"}``)."""
+    entries = _entries(ms, unreadable)
+    if entries is None:
+        return None
+    return [entry["sha256"] if entry else None for _, entry in entries]
+
+
+def _entries(ms, unreadable: list[dict[str, str]] | None = None) -> list[tuple[str, dict | None]] | None:
+    """Per mask, its run's folder and its entry in the run's predictions index (None without
+    one); None when the masks do not say which runs they come from."""
     from landscape.store.predictions import mask_key
     from landscape.store.run_store import RunStore
 
@@ -91,16 +131,17 @@ def prediction_digests(ms) -> list[str | None] | None:
     if not {"run_id", "weight_seed", "search_seed"} <= set(obs.columns):
         return None
     indexes: dict[str, dict] = {}
-    digests = []
+    out = []
     for run, w, s in zip(obs["run_id"].astype(str), obs["weight_seed"], obs["search_seed"]):
         if run not in indexes:
             try:
                 indexes[run] = RunStore.open(ms.runs[run]).predictions_index() if run in ms.runs else {}
-            except StoreError:
+            except StoreError as exc:
                 indexes[run] = {}
-        entry = indexes[run].get(mask_key(int(w), int(s)))
-        digests.append(entry["sha256"] if entry else None)
-    return digests
+                if unreadable is not None:
+                    unreadable.append({"path": str(ms.runs[run]), "reason": str(exc)})
+        out.append((str(ms.runs.get(run, "")), indexes[run].get(mask_key(int(w), int(s)))))
+    return out
 
 
 def _plain_frame(frame: pd.DataFrame) -> dict[str, Any]:

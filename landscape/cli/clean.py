@@ -11,8 +11,9 @@ def add_parser(sub) -> None:
         help="remove stored analysis results (stale ones, or all)",
         description="Analysis results (distances, barrier curves, embeddings) are kept under "
         "RUNS/_analysis/results and reused by every later analysis. By default this removes only "
-        "results whose masks are no longer in RUNS (re-searched, repaired or removed runs); --all "
-        "removes every result.",
+        "results whose masks are no longer in RUNS (re-searched, repaired or removed runs); while a "
+        "run cannot be read it removes nothing and names the run, since its results would look "
+        "stale. --all removes every result.",
     )
     p.add_argument("runs", nargs="?", default="runs", help="runs root (default runs/)")
     p.add_argument("--out", default=None, help="analysis folder (default RUNS/_analysis)")

@@ -158,12 +158,14 @@ class PredictionFiles:
 
     # reading ----------------------------------------------------------------------------------
     def load_predictions(
-        self, weight_seed: int, search_seed: int, split: str = "test"
+        self, weight_seed: int, search_seed: int, split: str = "test", index: dict | None = None
     ) -> dict[str, np.ndarray]:
         """``{"logprob": float16 (N, C), "pred": (N,), "labels": (N,)}`` of one mask and split,
-        verified against the index; :class:`StoreError` naming the file or the fix otherwise."""
+        verified against the index (``index``: :meth:`predictions_index` already read, so a
+        caller loading many masks parses it once); :class:`StoreError` naming the file or the
+        fix otherwise."""
         key = mask_key(weight_seed, search_seed)
-        entry = self.predictions_index().get(key)
+        entry = (self.predictions_index() if index is None else index).get(key)
         if entry is None:
             raise StoreError(
                 f"run {self.run_id}: no stored predictions for weight seed {weight_seed}, search seed "

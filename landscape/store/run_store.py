@@ -39,6 +39,7 @@ CONFIG, META, LAYOUT, PLAN = "config.json", "meta.json", "layout.json", "plan.js
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 _SHARD_NAME = re.compile(r"^shard-[0-9a-f]{32}$")
+_RUN_ID = re.compile(r"^[0-9a-f]{12}$")
 Pair = tuple[int, int]
 
 
@@ -85,13 +86,19 @@ class RunStore(PerMaskFiles, RandomWeights, CheckpointFiles, SnapshotFiles, Pred
         }
         if not (final / CONFIG).exists():
             _publish_dir(root, final, files)
-        store = cls.open(final)
+        store = cls.open(final, check_id=False)  # _check_matches names the field that differs
         store._check_matches(cfg, layout, data_info)
         return store
 
     @classmethod
-    def open(cls, path: str | Path) -> RunStore:
-        """Open an existing run; :class:`StoreError` naming the file at fault otherwise."""
+    def open(cls, path: str | Path, check_id: bool = True) -> RunStore:
+        """Open an existing run; :class:`StoreError` naming the file at fault otherwise.
+
+        The run id is a hash of the config, so a ``config.json`` edited or damaged into other
+        valid values no longer hashes to the id it records (or, when it records none, to the
+        folder's name if that is a run id): refused unless ``check_id`` is false, so masks are
+        never labelled with values they were not searched with.
+        """
         path = Path(path)
         if not path.is_dir():
             raise StoreError(f"{path}: not a run directory" + ("" if path.exists() else " (missing)"))
@@ -99,11 +106,18 @@ class RunStore(PerMaskFiles, RandomWeights, CheckpointFiles, SnapshotFiles, Pred
         if not isinstance(data, dict):
             raise StoreError(f"{path / CONFIG}: expected a table of config sections")
         data = dict(data)
+        recorded = "run_id" in data
         run_id = str(data.pop("run_id", path.name))
         try:
             config = from_dict(data)
         except ConfigError as exc:
             raise StoreError(f"{path / CONFIG}: {exc}") from None
+        # a folder name only states the id when it looks like one (a copy may be renamed)
+        if check_id and (recorded or _RUN_ID.match(run_id)) and run_id != config.run_id:
+            raise StoreError(
+                f"{path / CONFIG}: its fields hash to run id {config.run_id}, not to the {run_id} "
+                "it was stored as; the file was edited or damaged (restore it, or remove the run)"
+            )
         layout = Layout.from_json(_io.read_json(path / LAYOUT), source=str(path / LAYOUT))
         meta = _io.read_json(path / META) if (path / META).exists() else {}
         return cls(path, run_id, config, layout, meta if isinstance(meta, dict) else {})

@@ -56,12 +56,15 @@ class Predictions:
 def attach_predictions(ms, split: str = "test", *, refresh: bool = False) -> np.ndarray:
     """Put the stored predictions of ``split`` on ``ms`` (``obsm`` slots above); returns a bool
     per mask: whether it has predictions. Masks from runs without stored predictions are
-    marked missing (a warning names the runs and the fix)."""
+    marked missing (a warning names the runs and the fix). A listed predictions file that
+    cannot be read leaves out its mask only: a warning names each file, and
+    ``uns["unreadable_predictions"][split]`` lists them (``{"path", "reason"}``)."""
     key = f"logprob_{split}"
     if key in ms.obsm and not refresh:
         if f"labels_{split}" not in ms.obsm:
             raise AnalysisError(f'obsm["{key}"] is set but obsm["labels_{split}"] (the true classes) is not')
         return _available(np.asarray(ms.obsm[f"labels_{split}"]))
+    from landscape.store.predictions import FOLDER, INDEX, mask_key
     from landscape.store.run_store import RunStore
 
     obs = ms.obs
@@ -72,26 +75,56 @@ def attach_predictions(ms, split: str = "test", *, refresh: bool = False) -> np.
                 f'ms.obsm["{key}"] and ms.obsm["labels_{split}"] yourself'
             )
     loaded: dict[int, dict[str, np.ndarray]] = {}
-    lacking: dict[str, str] = {}
+    lacking: dict[str, str] = {}  # run -> why (one of) its masks has no stored predictions
+    failed: set[str] = set()  # runs that cannot be opened, or whose index cannot be read
+    unreadable: list[dict[str, str]] = []  # listed files (or an index) that could not be read
     stores: dict[str, RunStore] = {}
+    indexes: dict[str, dict] = {}
     for pos, (run, w, s) in enumerate(zip(obs["run_id"].astype(str), obs["weight_seed"], obs["search_seed"])):
-        if run in lacking:
+        if run in failed:
             continue
         try:
             if run not in stores:
                 if run not in ms.runs:
                     raise StoreError(f"run {run}: not in ms.runs (read the masks with ls.read_runs)")
                 stores[run] = RunStore.open(ms.runs[run])
-            loaded[pos] = stores[run].load_predictions(int(w), int(s), split)
         except StoreError as exc:
+            failed.add(run)
             lacking.setdefault(run, str(exc))
+            continue
+        store = stores[run]
+        try:
+            if run not in indexes:
+                indexes[run] = store.predictions_index()
+        except StoreError as exc:  # a damaged index: none of the run's files can be trusted
+            failed.add(run)
+            unreadable.append(_unreadable(store.path / INDEX, exc))
+            continue
+        entry = indexes[run].get(mask_key(int(w), int(s)))
+        try:
+            loaded[pos] = store.load_predictions(int(w), int(s), split, index=indexes[run])
+        except StoreError as exc:
+            if entry is not None and entry["splits"].get(split):  # listed, yet unreadable
+                unreadable.append(_unreadable(store.path / FOLDER / entry["file"], exc))
+            else:
+                lacking.setdefault(run, str(exc))
+    # a new dict: subsets share their parent's uns entries
+    ms.uns["unreadable_predictions"] = {**ms.uns.get("unreadable_predictions", {}), split: unreadable}
+    if unreadable:
+        warnings.warn(
+            f"{len(unreadable)} stored {split} predictions file(s) could not be read, their masks "
+            "are left out: " + "; ".join(f"{u['path']}: {u['reason']}" for u in unreadable),
+            stacklevel=3,
+        )
     if not loaded:
-        first = f" ({next(iter(lacking.values()))})" if lacking else ""
+        reasons = [*lacking.values(), *(f"{u['path']}: {u['reason']}" for u in unreadable)]
+        first = f" ({reasons[0]})" if reasons else ""
         raise AnalysisError(f"no stored {split} predictions for these masks{first}; {FIX}")
     if lacking:
         first = next(iter(lacking.values()))
         warnings.warn(
-            f"{len(lacking)} run(s) without stored {split} predictions are left out (first: {first})",
+            f"masks of {len(lacking)} run(s) without stored {split} predictions are left out "
+            f"(first: {first})",
             stacklevel=3,
         )
     shapes = {v["logprob"].shape for v in loaded.values()}
@@ -106,6 +139,12 @@ def attach_predictions(ms, split: str = "test", *, refresh: bool = False) -> np.
         logprob[pos], pred[pos], labels[pos] = values["logprob"], values["pred"], values["labels"]
     ms.obsm[key], ms.obsm[f"pred_{split}"], ms.obsm[f"labels_{split}"] = logprob, pred, labels
     return _available(labels)
+
+
+def _unreadable(path, exc: StoreError) -> dict[str, str]:
+    """``{"path", "reason"}``, the reason without the path the message starts with."""
+    text, prefix = str(exc), f"{path}: "
+    return {"path": str(path), "reason": text[len(prefix) :] if text.startswith(prefix) else text}
 
 
 def _available(labels: np.ndarray) -> np.ndarray:

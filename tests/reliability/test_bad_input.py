@@ -238,6 +238,12 @@ def _garbage_config(run: Path) -> str:
     return f"{run / 'config.json'}: not valid JSON"
 
 
+def _edited_config(run: Path) -> str:
+    path = run / "config.json"  # still valid JSON, but other values than the masks were searched with
+    path.write_text(path.read_text().replace('"density": 0.5', '"density": 0.3', 1))
+    return f"{path}: its fields hash to run id"
+
+
 def _bad_layout(run: Path) -> str:
     (run / "layout.json").write_text('[{"name": "fcs.0", "shape": [32, "x"]}]')
     return f"{run / 'layout.json'}: malformed layout"
@@ -250,7 +256,8 @@ def _manifest_is_a_folder(run: Path) -> str:
 
 
 CORRUPTIONS = [_truncate, _flip_bit, _edit_records, _delete_shard, _non_utf8_manifest, _huge_manifest,
-               _malformed_manifest, _garbage_config, _bad_layout, _manifest_is_a_folder]  # fmt: skip
+               _malformed_manifest, _garbage_config, _edited_config, _bad_layout,
+               _manifest_is_a_folder]  # fmt: skip
 
 
 @pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=lambda f: f.__name__.strip("_"))
@@ -298,12 +305,14 @@ def test_a_copied_run_is_read_once_and_the_copy_named(runs, capsys):
     with pytest.warns(UserWarning, match="run skipped"):
         ms = read_runs(root)
     assert len(ms) == 3 and ms.runs == {run.name: str(run)}
-    assert ms.uns["skipped_runs"] == [
-        {"path": str(copy), "reason": f"a copy of run {run.name}, read from {run}"}
-    ]
+    reason = f"a copy of run {run.name}, read from {run}"
+    assert ms.uns["skipped_runs"] == [{"path": str(copy), "reason": reason, "copy_of": run.name}]
     assert main(["analyze", str(root), "--embed", "pca"]) == 0
     out = capsys.readouterr().out
     assert "3 masks in 1 runs" in out and f"{copy}: a copy of run {run.name}" in out
+    # a copy is no unreadable run: clean still tells current results from stale ones
+    assert main(["clean", str(root)]) == 0
+    assert "removed 0" in capsys.readouterr().out
 
 
 def test_more_seeds_into_a_run_with_a_tampered_config_are_refused(runs, capsys):

@@ -13,6 +13,7 @@ import shutil
 import pytest
 
 from landscape.cli import main
+from landscape.config import from_dict
 from landscape.errors import StoreError
 from landscape.store import RunStore
 from tests.reliability.conftest import SEARCH, cli_error
@@ -72,3 +73,65 @@ def test_an_intact_run_still_builds_and_extends(tmp_path, finished_run, capsys):
     assert RunStore.open(root / finished_run.name).build_model(0).n_masks == 3
     assert main([*SEARCH, "--runs", str(root), "--search-seeds", "3"]) == 0
     assert "1 masks searched" in capsys.readouterr().out
+
+
+# a config.json edited (or bit-flipped) into other valid values: the masks would be labelled
+# with a configuration they were not searched with
+
+
+def _edit_density(run) -> None:
+    path = run / "config.json"
+    path.write_text(path.read_text().replace('"density": 0.5', '"density": 0.3', 1))
+
+
+def test_an_edited_config_is_refused_naming_the_file_and_both_run_ids(tmp_path, finished_run, capsys):
+    from landscape.reading import read_runs
+
+    root = tmp_path / "runs"
+    run = root / finished_run.name
+    shutil.copytree(finished_run, run)
+    good = root / "0good"  # an intact copy beside it (a folder not named by a run id)
+    shutil.copytree(finished_run, good)
+    _edit_density(run)
+    hashed = from_dict(
+        {k: v for k, v in json.loads((run / "config.json").read_text()).items() if k != "run_id"}
+    ).run_id
+    assert hashed != run.name
+    expected = (
+        f"{run / 'config.json'}: its fields hash to run id {hashed}, not to the {run.name} it was stored as"
+    )
+    with pytest.raises(StoreError) as err:
+        RunStore.open(run)
+    assert str(err.value).startswith(expected)
+    with pytest.warns(UserWarning, match="run skipped"):
+        ms = read_runs(root)
+    assert len(ms) == 3 and set(ms.obs["density"]) == {0.5}
+    assert ms.uns["skipped_runs"] == [{"path": str(run), "reason": str(err.value)}]
+    assert main(["analyze", str(root), "--embed", "pca", "--out", str(tmp_path / "tables")]) == 0
+    out = capsys.readouterr().out
+    assert "density 0.3" not in out and expected in out.split("skipped (not analysed):", 1)[1]
+    assert main(["verify", str(root)]) == 2
+    captured = capsys.readouterr()
+    (line,) = [x for x in captured.out.splitlines() if x.startswith("CORRUPT")]
+    assert run.name in line and expected in line
+    assert captured.err.strip() == f"landscape verify: error: {root}: 1 of 2 runs failed verification"
+    # the same file without its recorded id: the folder's name (a run id) is what it states
+    data = json.loads((run / "config.json").read_text())
+    del data["run_id"]
+    (run / "config.json").write_text(json.dumps(data))
+    with pytest.raises(StoreError, match=f"hash to run id {hashed}, not to the {run.name} "):
+        RunStore.open(run)
+
+
+def test_an_unedited_config_without_a_recorded_id_still_opens(tmp_path, finished_run):
+    # the control: ids that agree, and a renamed copy whose config.json records no id
+    root = tmp_path / "runs"
+    run = root / finished_run.name
+    shutil.copytree(finished_run, run)
+    assert RunStore.open(run).run_id == run.name
+    copy = root / "copy-of-run"
+    shutil.copytree(finished_run, copy)
+    data = json.loads((copy / "config.json").read_text())
+    del data["run_id"]
+    (copy / "config.json").write_text(json.dumps(data))
+    assert RunStore.open(copy).run_id == "copy-of-run" and RunStore.open(copy).n_masks == 3

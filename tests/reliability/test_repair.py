@@ -127,6 +127,24 @@ def test_repair_leaves_an_intact_run_alone(tmp_path, finished_run, capsys):
     assert store.last_verification().ok
 
 
+def test_an_edited_config_fails_verify_and_repair_moves_nothing(tmp_path, finished_run, capsys):
+    import shutil
+
+    root = tmp_path / "runs"
+    run = root / finished_run.name
+    shutil.copytree(finished_run, run)
+    path = run / "config.json"
+    path.write_text(path.read_text().replace('"density": 0.5', '"density": 0.3', 1))
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    for flags in ([], ["--repair"]):  # no mask is damaged: nothing to quarantine
+        err = cli_error(capsys, "verify", root, *flags)
+        assert err == f"landscape verify: error: {root}: 1 of 1 runs failed verification"
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+    (info,) = list_runs(root)
+    assert info.status == "unreadable" and f"{path}: its fields hash to run id" in info.error
+    assert f"not to the {run.name} it was stored as" in info.error
+
+
 def test_ls_reads_the_record_and_never_hashes_shards(tmp_path, finished_run, monkeypatch):
     import shutil
 

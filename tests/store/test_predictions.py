@@ -3,6 +3,7 @@ by `landscape verify`, filled in for runs searched before they were kept."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 
@@ -82,13 +83,19 @@ def test_verify_checks_the_predictions(tiny_runs, tmp_path, capsys):
     w, s = (int(v[1:]) for v in target.name.split("-")[:2])
     with pytest.raises(StoreError, match=target.name):
         store.load_predictions(w, s)
-    # the masks themselves still read; their statistics leave that run out and say so
+    # the masks themselves still read; their statistics leave that mask out, naming its file,
+    # and keep the run's other masks (the damaged file is the run's first)
     import landscape as ls
 
     ms = ls.read_runs(root)
-    with pytest.warns(UserWarning, match="without stored test predictions"):
+    with pytest.warns(
+        UserWarning, match=re.escape(f"could not be read, their masks are left out: {target}: corrupt")
+    ):
         table = ls.tl.agreement(ms)
-    assert run.name not in set(table["run_id"]) and len(table) == 2
+    assert len(table) == 3 and table.set_index("run_id").loc[run.name, "n_masks"] == 3
+    assert ms.uns["unreadable_predictions"]["test"] == [
+        {"path": str(target), "reason": "corrupt (sha256 does not match the manifest)"}
+    ]
     # repair unlists the damaged file and keeps every mask; predict evaluates it again
     sha = {k: e["sha256"] for k, e in store.predictions_index().items()}
     n_masks = store.n_masks
@@ -222,3 +229,41 @@ def test_runs_that_cannot_be_rebuilt_are_skipped_with_the_reason(tmp_path, capsy
     assert main(["predict", str(runs)]) == 0
     out = capsys.readouterr().out
     assert "0 masks evaluated" in out and "skipped:" in out and "cannot be evaluated" in out
+
+
+def test_an_unreadable_predictions_file_is_named_and_its_tables_are_not_kept(tiny_runs, tmp_path):
+    from landscape.analysis import analyze
+
+    root = _copy(tiny_runs, tmp_path)
+    run = sorted(p for p in root.iterdir() if p.is_dir())[0]
+    target = next((run / "predictions").glob("w0-s2-*.npz"))
+    kept = target.read_bytes()
+    target.write_bytes(kept[: len(kept) // 2])
+    stored = root / "_analysis" / "results" / "function_tables"
+
+    def n_masks(result) -> dict[str, int]:
+        summary = result.tables["agreement_summary"].set_index("group")["n_masks"]
+        ensemble = result.tables["ensemble_summary"].groupby("group")["n_masks"].max()
+        assert summary.to_dict() == ensemble.to_dict()
+        return summary.to_dict()
+
+    for _ in range(2):  # never kept, so never read back with the mask missing
+        damaged = analyze(root, embed=(), progress=False)
+        assert damaged.work["function tables"] == {"computed": 1, "reused": 0}
+        assert sorted(n_masks(damaged).values()) == [3, 4, 4]  # one mask left out, not its run
+        (line,) = damaged.skipped
+        assert line.startswith(f"{target}: truncated or corrupt") and "agreement and ensemble" in line
+        assert line in damaged.summary()
+        assert not stored.exists() or not list(stored.glob("*.json"))
+    target.write_bytes(kept)  # restored: computed from every mask, then kept and reused
+    restored = analyze(root, embed=(), progress=False)
+    assert restored.work["function tables"] == {"computed": 1, "reused": 0} and not restored.skipped
+    assert sorted(n_masks(restored).values()) == [4, 4, 4]
+    assert analyze(root, embed=(), progress=False).work["function tables"] == {"computed": 0, "reused": 1}
+    # damaged after the tables were kept: not reused over it, named again, the kept entry stays
+    target.write_bytes(kept[:-1])
+    again = analyze(root, embed=(), progress=False)
+    assert again.work["function tables"] == {"computed": 1, "reused": 0} and len(again.skipped) == 1
+    assert len(list(stored.glob("*.json"))) == 1
+    target.write_bytes(kept)
+    assert analyze(root, embed=(), progress=False).work["function tables"] == {"computed": 0, "reused": 1}
