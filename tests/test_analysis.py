@@ -109,3 +109,34 @@ def test_cli_memory_budget_gives_the_same_tables_from_resumable_tiles(analysed, 
         tiled = pd.read_csv(tmp_path / "tiled" / f"{name}.csv")
         pd.testing.assert_frame_equal(tiled, pd.read_csv(tmp_path / "in_memory" / f"{name}.csv"))
     assert main(["analyze", str(root), "--memory", "lots", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_summary_refuses_two_groups_under_one_label_instead_of_averaging_them(analysed):
+    from landscape.analysis.function import format_function
+    from landscape.analysis.summary import _diversity_table
+    from landscape.errors import AnalysisError
+
+    _, result = analysed
+    part = result.tables["diversity_summary"]
+    merged = part[part["metric"] == "jaccard"].assign(group="masks")  # three groups, one label
+    with pytest.raises(AnalysisError, match="share a label"):
+        _diversity_table(merged)
+    tables = {name: result.tables[name] for name in ("agreement_summary", "ensemble_summary")}
+    twice = {name: pd.concat([t, t]) for name, t in tables.items()}
+    with pytest.raises(AnalysisError, match="share a label"):
+        format_function(twice)
+
+
+def test_every_weight_kept_averages_the_runs_a_group_pools_at_one_network():
+    from landscape.analysis.summary import _accuracy_table
+
+    masks = pd.DataFrame(
+        {
+            "group": ["edge_popup"] * 4,
+            "run_id": ["a", "a", "b", "b"],  # two configurations pooled, each its own random network
+            "weight_seed": 0,
+            "test_acc": [0.7, 0.8, 0.6, 0.7],
+            "all_ones_test_acc": [0.1, 0.1, 0.3, 0.3],
+        }
+    )
+    assert _accuracy_table(masks)["every weight kept"].tolist() == ["0.2000"]

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from landscape.analysis.function import format_function
+from landscape.analysis.views import one_row_per
 from landscape.tl.diversity import SIMILARITY
 
 
@@ -82,8 +83,11 @@ def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
         acc.insert(2, "networks", nets.reindex(acc["group"]).to_numpy())
     if "all_ones_test_acc" in masks and masks["all_ones_test_acc"].notna().any():
         recorded = masks.dropna(subset=["all_ones_test_acc"])
-        keys = ["group", "weight_seed"] if "weight_seed" in masks else ["group"]
-        per_network = recorded.groupby(keys, sort=False)["all_ones_test_acc"].first()
+        # every mask of a run's network records the same value; the runs a pooled group holds
+        # at one weight seed are averaged, then its networks
+        keys = [c for c in ("group", "weight_seed", "run_id") if c in masks]
+        networks = [c for c in keys if c != "run_id"]
+        per_network = recorded.drop_duplicates(keys).groupby(networks, sort=False)["all_ones_test_acc"].mean()
         ones = per_network.groupby(level=0, sort=False).mean()
         acc["every weight kept"] = [f"{ones[g]:.4f}" if g in ones.index else "—" for g in acc["group"]]
     return acc.drop(columns=["mean", "std"]).rename(columns={"size": "masks"})
@@ -105,6 +109,7 @@ def _ci(lo: float, hi: float) -> str:
 def _diversity_table(part: pd.DataFrame) -> pd.DataFrame:
     """One row per group: whole-network similarity, chance, excess with its interval, p,
     and the per-layer excess."""
+    one_row_per(part, ["group", "layer"], "similarity summary")
     whole = part[part["layer"] == "whole"].reset_index(drop=True)
     out = pd.DataFrame({"group": whole["group"], "masks": whole["n_masks"], "networks": whole["n_networks"]})
     out["similarity"] = whole["similarity"].round(4)
@@ -114,7 +119,7 @@ def _diversity_table(part: pd.DataFrame) -> pd.DataFrame:
     out["p"] = [f"{p:.2g}" if p >= 1e-16 else "<1e-16" for p in whole["p_value"]]
     layers = part[part["layer"] != "whole"]
     if len(layers):
-        excess = layers.pivot_table(index="group", columns="layer", values="excess_similarity", sort=False)
+        excess = layers.pivot(index="group", columns="layer", values="excess_similarity")
         for layer in dict.fromkeys(layers["layer"]):
             out[layer] = [f"{v:+.4f}" for v in excess[layer].reindex(whole["group"]).to_numpy()]
     return out
