@@ -37,8 +37,8 @@ def format_summary(result) -> str:
             part = summary[summary["metric"] == metric]
             if not len(part):
                 continue
-            lines += ["", _diversity_title(metric), _indent(_diversity_table(part).to_string(index=False))]
-            nets = per_network[per_network["metric"] == metric]
+            lines += _diversity_lines(part, metric)
+            nets = _tested(per_network[per_network["metric"] == metric])
             if nets.groupby("group")["weight_seed"].nunique().max() > 1:
                 lines.append("  per network (weight seed), 95% intervals over masks:")
                 lines.append(_indent(_network_table(nets).to_string(index=False), 4))
@@ -106,6 +106,37 @@ def _ci(lo: float, hi: float) -> str:
     return "[—]" if np.isnan(lo) or np.isnan(hi) else f"[{lo:+.4f}, {hi:+.4f}]"
 
 
+def p_text(p: float) -> str:
+    """A p-value as printed; one that could not be computed (NaN) claims nothing."""
+    if np.isnan(p):
+        return "—"
+    return f"{p:.2g}" if p >= 1e-16 else "<1e-16"
+
+
+def _tested(part: pd.DataFrame) -> pd.DataFrame:
+    """Rows of groups whose similarity can be tested: where random masks of a group's counts are
+    identical over the whole network (every weight kept, as in weight training), so are its
+    masks, and the test has no variance."""
+    whole = part[part["layer"] == "whole"]
+    identical = whole.loc[whole["chance_similarity"].astype(float) >= 1.0 - 1e-12, "group"]
+    return part[~part["group"].isin(identical)]
+
+
+def _diversity_lines(part: pd.DataFrame, metric: str) -> list[str]:
+    """The similarity table of one metric, and which groups it leaves out (see :func:`_tested`)."""
+    tested = _tested(part)
+    untested = list(dict.fromkeys(part.loc[~part.index.isin(tested.index), "group"]))
+    lines = ["", _diversity_title(metric)]
+    if len(tested):
+        lines.append(_indent(_diversity_table(tested).to_string(index=False)))
+    if untested:
+        lines.append(
+            f"  not shown: {'; '.join(untested)} (every mask keeps every weight, so any two masks are "
+            "identical, as random masks of those counts are: nothing to test)"
+        )
+    return lines
+
+
 def _diversity_table(part: pd.DataFrame) -> pd.DataFrame:
     """One row per group: whole-network similarity, chance, excess with its interval, p,
     and the per-layer excess."""
@@ -116,7 +147,7 @@ def _diversity_table(part: pd.DataFrame) -> pd.DataFrame:
     out["chance"] = whole["chance_similarity"].round(4)
     out["excess"] = [f"{e:+.4f}" for e in whole["excess_similarity"]]
     out["95% interval"] = [_ci(lo, hi) for lo, hi in zip(whole["excess_ci_low"], whole["excess_ci_high"])]
-    out["p"] = [f"{p:.2g}" if p >= 1e-16 else "<1e-16" for p in whole["p_value"]]
+    out["p"] = [p_text(p) for p in whole["p_value"]]
     layers = part[part["layer"] != "whole"]
     if len(layers):
         excess = layers.pivot(index="group", columns="layer", values="excess_similarity")
