@@ -326,6 +326,41 @@ def _short_key(key: dict[str, Any]) -> str:
     return ", ".join(format_value(v) for v in key.values())[:40]
 
 
+def distinguishing_fields(obs: pd.DataFrame, parts: Sequence[Any]) -> list[str]:
+    """Config fields that tell the parts of ``obs`` apart (``parts``: one name per mask, e.g.
+    the layout of an analysis): each holds one value within every part and together they hold
+    a different combination in each part. Model fields come first (they decide a layout), and
+    no field is kept that the others make redundant. Empty when no such fields exist.
+    """
+    parts = np.asarray(parts, dtype=object)
+    names = list(dict.fromkeys(parts.tolist()))
+    if len(names) < 2:
+        return []
+    config = config_columns(obs)
+    config = [c for c in config if not (c in _SHOWN_BY and _SHOWN_BY[c] in config)]
+    columns = _Columns(obs)
+    where = [np.flatnonzero(parts == name) for name in names]
+    shown: dict[str, list[str]] = {}  # field -> its value in each part
+    for c in config:
+        per_part = [columns.distinct(c, pos) for pos in where]
+        if all(len(v) == 1 for v in per_part) and len({format_value(v[0]) for v in per_part}) > 1:
+            shown[c] = [format_value(v[0]) for v in per_part]
+
+    def n_apart(fields: list[str]) -> int:
+        return len(set(zip(*(shown[c] for c in fields)))) if fields else 1
+
+    chosen: list[str] = []
+    for c in sorted(shown, key=lambda c: (not c.startswith("model."), config.index(c))):
+        if n_apart([*chosen, c]) > n_apart(chosen):
+            chosen.append(c)
+    if n_apart(chosen) < len(names):
+        return []
+    for c in list(chosen):
+        if n_apart([f for f in chosen if f != c]) == len(names):
+            chosen.remove(c)
+    return chosen
+
+
 def group_labels(
     obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = (), mark_pooled: bool = True
 ) -> pd.Series:

@@ -124,3 +124,63 @@ def test_a_run_with_masks_still_planned_is_said_to_be_unfinished(tmp_path):
     assert "searches not finished" in result.summary() and "2 of 4 planned masks" in result.summary()
     search_tiny(tmp_path, "edge_popup", search_seeds=range(2, 4))  # finished: nothing to say
     assert analyze(tmp_path, embed=(), progress=False).unfinished == []
+
+
+def test_summary_refuses_two_groups_under_one_label_instead_of_averaging_them(analysed):
+    from landscape.analysis.function import format_function
+    from landscape.analysis.summary import _diversity_table
+    from landscape.errors import AnalysisError
+
+    _, result = analysed
+    part = result.tables["diversity_summary"]
+    merged = part[part["metric"] == "jaccard"].assign(group="masks")  # three groups, one label
+    with pytest.raises(AnalysisError, match="share a label"):
+        _diversity_table(merged)
+    tables = {name: result.tables[name] for name in ("agreement_summary", "ensemble_summary")}
+    twice = {name: pd.concat([t, t]) for name, t in tables.items()}
+    with pytest.raises(AnalysisError, match="share a label"):
+        format_function(twice)
+
+
+def test_every_weight_kept_averages_the_runs_a_group_pools_at_one_network():
+    from landscape.analysis.summary import _accuracy_table
+
+    masks = pd.DataFrame(
+        {
+            "group": ["edge_popup"] * 4,
+            "run_id": ["a", "a", "b", "b"],  # two configurations pooled, each its own random network
+            "weight_seed": 0,
+            "test_acc": [0.7, 0.8, 0.6, 0.7],
+            "all_ones_test_acc": [0.1, 0.1, 0.3, 0.3],
+        }
+    )
+    assert _accuracy_table(masks)["every weight kept"].tolist() == ["0.2000"]
+
+
+def test_summary_never_prints_an_untestable_similarity_as_significant(tmp_path):
+    from types import SimpleNamespace
+
+    from landscape import tl
+    from landscape.analysis.summary import _diversity_table, format_summary
+    from landscape.maskset import MaskSet
+    from landscape.store.layout import Layout
+
+    # a weight-training group keeps every weight: its masks are identical, as random masks of
+    # its counts are, so the test has no variance and its p-value is NaN
+    rng = np.random.default_rng(0)
+    masks = np.vstack([np.ones((4, 128), bool), rng.random((4, 128)) < 0.5])
+    obs = pd.DataFrame({"run_id": ["d"] * 4 + ["r"] * 4, "method": ["dense"] * 4 + ["random"] * 4,
+                        "density": [1.0] * 4 + [0.5] * 4, "weight_seed": 0, "search_seed": [0, 1, 2, 3] * 2})  # fmt: skip
+    ms = MaskSet.from_dense(masks, Layout([("a", (64,)), ("b", (64,))]), obs)
+    tl.distances(ms, metric="jaccard", per_layer=True)
+    per_network = tl.diversity(ms, metric="jaccard")
+    summary = ms.uns["diversity"]["summary"]
+    assert np.isnan(summary.loc[summary["group"].str.startswith("dense"), "p_value"]).all()
+    printed = _diversity_table(summary).set_index("group")["p"]
+    assert printed["dense · density 1"] == "—" and printed["random · density 0.5"] != "—"
+    result = SimpleNamespace(tables={"diversity_summary": summary, "diversity": per_network}, work={},
+                             skipped=[], out_dir=tmp_path)  # fmt: skip
+    text = format_summary(result)
+    table = text[text.index("Jaccard") : text.index("not shown")]
+    assert "random · density 0.5" in table and "dense" not in table and "<1e-16" not in text
+    assert "not shown: dense · density 1 (every mask keeps every weight" in text

@@ -262,3 +262,64 @@ def test_pooling_everything_still_keeps_the_epochs_of_snapshots_apart():
     div = tl.diversity(ms, groupby=None)
     whole = div[div["layer"] == "whole"] if "layer" in div else div
     assert whole["n_pairs"].tolist() == [1, 1] and whole["epoch"].tolist() == [0, 3]
+
+
+def test_pooling_groupby_keeps_groups_of_different_layouts_apart(tmp_path):
+    # pooling by method would put both widths under one label, but their masks differ in
+    # shape: each width stays a group of its own, named by the width, with its own numbers
+    root = tmp_path / "runs"
+    search_tiny(root, "edge_popup", range(3))
+    search_tiny(root, "edge_popup", range(3), extra=["model.width_mult=0.5"])
+    result = analyze(root, groupby=("method",), embed=(), progress=False)
+    masks = result.tables["masks"]
+    assert masks.groupby("group")["model.width_mult"].unique().map(list).to_dict() == {
+        "width 1": [1.0],
+        "width 0.5": [0.5],
+    }
+    text = result.summary().splitlines()
+    assert text[0].startswith("6 masks in 2 runs, 2 groups")
+
+    def row(title: str, width: str) -> list[str]:  # the table's row of that width
+        at = next(i for i, line in enumerate(text) if line.startswith(title)) + 2
+        return next(r.split() for r in text[at : at + 2] if r.split()[:2] == ["width", width])
+
+    for ms in result.masksets.values():  # each layout analysed alone is the truth
+        width = format(float(ms.obs["model.width_mult"].iloc[0]), "g")
+        assert row("test accuracy", width)[-1] == f"{ms.obs['all_ones_test_acc'].mean():.4f}"
+        alone = ms.uns["diversity_jaccard"]["summary"]
+        excess = [f"{v:+.4f}" for v in alone.loc[alone["layer"] != "whole", "excess_similarity"]]
+        assert row("Jaccard similarity", width)[-3:] == excess  # per-layer excess of this width only
+        largest = ms.uns["ensemble"]["summary"].sort_values("k").iloc[-1]
+        ensemble = [f"{largest['acc']:.4f}", f"({int(largest['k'])})", f"{largest['gain']:+.4f}"]
+        assert row("test predictions", width)[-3:] == ensemble
+
+
+def test_labels_across_layouts_name_what_tells_the_layouts_apart():
+    import numpy as np
+
+    from landscape.analysis import _analysis_labels
+    from landscape.grouping import distinguishing_fields
+    from landscape.maskset import MaskSet
+    from landscape.store.layout import Layout
+
+    def masks(width: int, hidden: list[int]) -> MaskSet:
+        obs = pd.DataFrame({"run_id": f"run-{width}", "method": "edge_popup", "weight_seed": 0,
+                            "search_seed": [0, 1], "model.name": "mlp", "model.hidden": [hidden] * 2})  # fmt: skip
+        return MaskSet.from_dense(np.ones((2, width), bool), Layout([("fcs.0", (width,))]), obs)
+
+    sets = {"mlp-a": masks(8, [48, 32]), "mlp-b": masks(4, [32, 32])}
+    obs = pd.concat([ms.obs for ms in sets.values()], ignore_index=True)
+    assert distinguishing_fields(obs, ["a", "a", "b", "b"]) == ["model.hidden"]  # model.name is shared
+    assert _analysis_labels(sets, ("method",)) == {
+        "mlp-a": {"edge_popup": "hidden 48-32"},
+        "mlp-b": {"edge_popup": "hidden 32-32"},
+    }
+    assert _analysis_labels(sets, None) == {"mlp-a": {"all masks": "hidden 48-32"},
+                                            "mlp-b": {"all masks": "hidden 32-32"}}  # fmt: skip
+    # default rule: every run is a group of one layout, its labels are not touched
+    assert _analysis_labels(sets, "config") == {"mlp-a": {"edge_popup": "hidden 48-32"},
+                                                "mlp-b": {"edge_popup": "hidden 32-32"}}  # fmt: skip
+    # nothing in the configurations tells the layouts apart: the label names the layout
+    same = {"mlp-a": masks(8, [32, 32]), "mlp-b": masks(4, [32, 32])}
+    labels = _analysis_labels(same, ("method",))
+    assert labels == {"mlp-a": {"edge_popup": "layout mlp-a"}, "mlp-b": {"edge_popup": "layout mlp-b"}}

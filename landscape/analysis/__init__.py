@@ -226,19 +226,41 @@ def _analysis_labels(masksets: dict[str, object], groupby) -> dict[str, dict[str
     Each layout group labels its groups by the fields that differ within it, so two layouts
     (the widths of a width sweep, say) can give different configurations the same label;
     the tables of all layouts are concatenated, and the summary groups them by label. The
-    labels of the whole analysis name every field that differs between any two groups.
+    labels of the whole analysis name every field that differs between any two groups, and
+    where a pooling ``groupby`` would put masks of several layouts under one label (they can
+    never be pooled: their masks differ in shape), also the fields that tell the layouts apart.
     """
     from landscape.grouping import group_labels
 
     if len(masksets) < 2:
         return {key: {} for key in masksets}
     obs = pd.concat([ms.obs for ms in masksets.values()], ignore_index=True)
+    layouts = np.repeat(np.array(list(masksets), dtype=object), [len(ms) for ms in masksets.values()])
     overall = group_labels(obs, groupby, mark_pooled=False).to_numpy()
-    out, start = {}, 0
+    if groupby != CONFIG and pd.Series(layouts).groupby(overall).nunique().max() > 1:
+        overall = _labels_apart(obs, layouts, groupby)
+    out, start, seen = {}, 0, {}
     for key, ms in masksets.items():
-        out[key] = {g.label: str(overall[start + g.positions[0]]) for g in group_masks(ms.obs, groupby)}
+        out[key] = {}
+        for g in group_masks(ms.obs, groupby):
+            label = str(overall[start + g.positions[0]])
+            if seen.setdefault(label, (key, g.label)) != (key, g.label):
+                raise AnalysisError(f"analyze: the label {label!r} names two groups of masks")
+            out[key][g.label] = label
         start += len(ms)
     return out
+
+
+def _labels_apart(obs: pd.DataFrame, layouts: np.ndarray, groupby) -> np.ndarray:
+    """Labels of ``groupby``'s groups split by layout, named by the config fields that tell the
+    layouts apart (``hidden 48-32``), or by the layout when no field does."""
+    from landscape.grouping import distinguishing_fields, group_labels
+
+    fields = distinguishing_fields(obs, layouts)
+    if not fields:
+        obs, fields = obs.assign(layout=layouts), ["layout"]
+    cols = [] if groupby is None else [groupby] if isinstance(groupby, str) else list(groupby)
+    return group_labels(obs, [*cols, *fields], mark_pooled=False).to_numpy()
 
 
 def _with_labels(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:

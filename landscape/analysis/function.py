@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from landscape.analysis.views import one_row_per
 from landscape.errors import AnalysisError, StoreError
 
 TABLES = ("agreement", "agreement_summary", "ensemble", "ensemble_summary")
@@ -166,7 +167,10 @@ def format_function(tables: dict[str, pd.DataFrame]) -> list[str]:
     agree = tables.get("agreement_summary")
     if agree is None or not len(agree):
         return []
+    one_row_per(agree, ["group"], "agreement summary")
     ens = tables.get("ensemble_summary")
+    if ens is not None:
+        one_row_per(ens, ["group", "k"], "ensemble summary")
     if ens is not None and len(ens):  # groups with an ensemble but no pairs come last
         extra = ens.loc[~ens["group"].isin(agree["group"]), ["group", "n_masks"]].drop_duplicates("group")
         agree = pd.concat([agree, extra], ignore_index=True)

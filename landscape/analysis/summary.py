@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from landscape.analysis.function import format_function
+from landscape.analysis.views import one_row_per
 from landscape.tl.diversity import SIMILARITY
 
 
@@ -39,8 +40,8 @@ def format_summary(result) -> str:
             part = summary[summary["metric"] == metric]
             if not len(part):
                 continue
-            lines += ["", _diversity_title(metric), _indent(_diversity_table(part).to_string(index=False))]
-            nets = per_network[per_network["metric"] == metric]
+            lines += _diversity_lines(part, metric)
+            nets = _tested(per_network[per_network["metric"] == metric])
             if nets.groupby("group")["weight_seed"].nunique().max() > 1:
                 lines.append("  per network (weight seed), 95% intervals over masks:")
                 lines.append(_indent(_network_table(nets).to_string(index=False), 4))
@@ -84,8 +85,11 @@ def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
         acc.insert(2, "networks", nets.reindex(acc["group"]).to_numpy())
     if "all_ones_test_acc" in masks and masks["all_ones_test_acc"].notna().any():
         recorded = masks.dropna(subset=["all_ones_test_acc"])
-        keys = ["group", "weight_seed"] if "weight_seed" in masks else ["group"]
-        per_network = recorded.groupby(keys, sort=False)["all_ones_test_acc"].first()
+        # every mask of a run's network records the same value; the runs a pooled group holds
+        # at one weight seed are averaged, then its networks
+        keys = [c for c in ("group", "weight_seed", "run_id") if c in masks]
+        networks = [c for c in keys if c != "run_id"]
+        per_network = recorded.drop_duplicates(keys).groupby(networks, sort=False)["all_ones_test_acc"].mean()
         ones = per_network.groupby(level=0, sort=False).mean()
         acc["every weight kept"] = [f"{ones[g]:.4f}" if g in ones.index else "—" for g in acc["group"]]
     return acc.drop(columns=["mean", "std"]).rename(columns={"size": "masks"})
@@ -104,19 +108,51 @@ def _ci(lo: float, hi: float) -> str:
     return "[—]" if np.isnan(lo) or np.isnan(hi) else f"[{lo:+.4f}, {hi:+.4f}]"
 
 
+def p_text(p: float) -> str:
+    """A p-value as printed; one that could not be computed (NaN) claims nothing."""
+    if np.isnan(p):
+        return "—"
+    return f"{p:.2g}" if p >= 1e-16 else "<1e-16"
+
+
+def _tested(part: pd.DataFrame) -> pd.DataFrame:
+    """Rows of groups whose similarity can be tested: where random masks of a group's counts are
+    identical over the whole network (every weight kept, as in weight training), so are its
+    masks, and the test has no variance."""
+    whole = part[part["layer"] == "whole"]
+    identical = whole.loc[whole["chance_similarity"].astype(float) >= 1.0 - 1e-12, "group"]
+    return part[~part["group"].isin(identical)]
+
+
+def _diversity_lines(part: pd.DataFrame, metric: str) -> list[str]:
+    """The similarity table of one metric, and which groups it leaves out (see :func:`_tested`)."""
+    tested = _tested(part)
+    untested = list(dict.fromkeys(part.loc[~part.index.isin(tested.index), "group"]))
+    lines = ["", _diversity_title(metric)]
+    if len(tested):
+        lines.append(_indent(_diversity_table(tested).to_string(index=False)))
+    if untested:
+        lines.append(
+            f"  not shown: {'; '.join(untested)} (every mask keeps every weight, so any two masks are "
+            "identical, as random masks of those counts are: nothing to test)"
+        )
+    return lines
+
+
 def _diversity_table(part: pd.DataFrame) -> pd.DataFrame:
     """One row per group: whole-network similarity, chance, excess with its interval, p,
     and the per-layer excess."""
+    one_row_per(part, ["group", "layer"], "similarity summary")
     whole = part[part["layer"] == "whole"].reset_index(drop=True)
     out = pd.DataFrame({"group": whole["group"], "masks": whole["n_masks"], "networks": whole["n_networks"]})
     out["similarity"] = whole["similarity"].round(4)
     out["chance"] = whole["chance_similarity"].round(4)
     out["excess"] = [f"{e:+.4f}" for e in whole["excess_similarity"]]
     out["95% interval"] = [_ci(lo, hi) for lo, hi in zip(whole["excess_ci_low"], whole["excess_ci_high"])]
-    out["p"] = [f"{p:.2g}" if p >= 1e-16 else "<1e-16" for p in whole["p_value"]]
+    out["p"] = [p_text(p) for p in whole["p_value"]]
     layers = part[part["layer"] != "whole"]
     if len(layers):
-        excess = layers.pivot_table(index="group", columns="layer", values="excess_similarity", sort=False)
+        excess = layers.pivot(index="group", columns="layer", values="excess_similarity")
         for layer in dict.fromkeys(layers["layer"]):
             out[layer] = [f"{v:+.4f}" for v in excess[layer].reindex(whole["group"]).to_numpy()]
     return out

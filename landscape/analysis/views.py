@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from landscape.errors import AnalysisError
 from landscape.grouping import group_masks
 from landscape.store.catalog import ANALYSIS_RECORD
 
@@ -51,6 +52,15 @@ def masks_table(ms, groupby) -> pd.DataFrame:
     table.insert(1, "group", labels.to_numpy())
     table["n_kept"] = ms.counts()
     return table.reset_index(drop=True)
+
+
+def one_row_per(table: pd.DataFrame, columns: list[str], what: str) -> None:
+    """Refuse ``table`` if two of its rows share ``columns``: every label names one group, so a
+    repeat means two groups under one label, which a summary must not merge or average."""
+    repeated = table[table.duplicated(columns, keep=False)]
+    if len(repeated):
+        first = ", ".join(f"{c} {v!r}" for c, v in zip(columns, repeated[columns].iloc[0]))
+        raise AnalysisError(f"{what}: more than one row for {first} (two groups share a label)")
 
 
 def write_views(out_dir: Path, tables: dict[str, pd.DataFrame], record: dict) -> None:

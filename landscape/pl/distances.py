@@ -24,6 +24,7 @@ from landscape.pl._common import (
     within_pairs,
 )
 from landscape.pl._counts import layer_counts
+from landscape.pl.names import method_part
 from landscape.pl.style import GREY, group_colors
 
 NULLS = ("random", "analytic", "both", None)
@@ -80,11 +81,27 @@ def _prepare_chance_levels(
 
 
 def _null_labels(obs: pd.DataFrame, groupby: str | None) -> pd.Series:
-    """Group labels where every random-mask run is labelled ``"random"`` whatever ``groupby`` is."""
+    """Group labels, where random-mask runs (``method == "random"``) are never pooled with other
+    masks whatever ``groupby`` is, nor with random masks of another configuration (another
+    density is another chance level): one group per configuration, labelled by the fields
+    that differ between the random configurations (``random · density 0.3``)."""
     labels = group_labels(obs, groupby)
-    if "method" in obs.columns:
-        labels = labels.where(obs["method"].astype(str) != RANDOM, RANDOM)
+    if "method" not in obs.columns:
+        return labels
+    null = (obs["method"].astype(str) == RANDOM).to_numpy()
+    if null.any():
+        own = group_labels(obs[null], "config").astype(str)
+        own = own.where(own.map(method_part) == RANDOM, RANDOM + " · " + own)
+        labels = labels.astype(object)
+        labels[null] = own.to_numpy()
     return labels
+
+
+def _null_groups(obs: pd.DataFrame, labels: pd.Series) -> list[str]:
+    """The labels of the random-mask groups, in order of first appearance."""
+    if "method" not in obs.columns:
+        return []
+    return ordered_groups(pd.Series(labels).astype(str)[(obs["method"].astype(str) == RANDOM).to_numpy()])
 
 
 def distance_distribution(
@@ -105,8 +122,8 @@ def distance_distribution(
     metric
         ``"jaccard"`` or ``"hamming"``.
     groupby
-        obs column naming the groups; random-mask runs (``method == "random"``) always form the
-        group ``"random"``.
+        obs column naming the groups; random-mask runs (``method == "random"``) always form
+        groups of their own, one per configuration (``"random · density 0.3"``).
     null
         ``"random"``: the matched random-mask runs, drawn as a grey violin (they must exist);
         ``"analytic"``: the hypergeometric chance level of each group (mean ± 2 sd band over its
@@ -124,19 +141,19 @@ def distance_distribution(
         raise AnalysisError(f"null: expected one of random, analytic, both or None, got {null!r}")
     dist = require_obsp(ms, f"dist_{metric}", f"landscape.tl.distances(ms, metric={metric!r})")
     labels = _null_labels(ms.obs, groupby)
+    nulls = _null_groups(ms.obs, labels)
     data = _prepare_distance_distribution(dist, labels, similarity, networks_of(ms.obs))
-    has_random = (data["group"] == RANDOM).any()
-    if null in ("random", "both") and not has_random:
+    is_null = data["group"].isin(nulls)
+    if null in ("random", "both") and not is_null.any():
         raise AnalysisError(
             "null='random': no pairs of masks with method == 'random'; search some or use null='analytic'"
         )
     if null not in ("random", "both"):
-        data = data[data["group"] != RANDOM]
+        data = data[~is_null]
     if data.empty:
         raise AnalysisError(f"distance distribution: every group of {groupby!r} has fewer than two masks")
-    groups = [g for g in ordered_groups(data["group"]) if g != RANDOM] + (
-        [RANDOM] if (data["group"] == RANDOM).any() else []
-    )
+    drawn = ordered_groups(data["group"])
+    groups = [g for g in drawn if g not in nulls] + [g for g in nulls if g in drawn]
     ax = new_axes(ax)
     colors = group_colors(groups, group_methods(ms.obs, labels))
     for x, group in enumerate(groups):
@@ -145,12 +162,12 @@ def distance_distribution(
     if null in ("analytic", "both"):
         counts = layer_counts(ms)
         sizes = np.array([s.numel for s in ms.layout])
-        keep = labels.isin([g for g in groups if g != RANDOM]).to_numpy()
+        keep = labels.isin([g for g in groups if g not in nulls]).to_numpy()
         chance = _prepare_chance_levels(counts[keep], sizes, labels[keep], metric, similarity)
         _draw_chance(ax, chance, groups)
         legend_outside(ax, where="top")
-    names, recipe = legend_names([g for g in groups if g != RANDOM])
-    ticks = ["random-mask runs" if g == RANDOM else names[g] for g in groups]
+    names, recipe = legend_names([g for g in groups if g not in nulls])
+    ticks = ["random-mask runs" + g[len(RANDOM) :] if g in nulls else names[g] for g in groups]
     ax.set_xticks(range(len(groups)), ticks)
     rotate_if_crowded(ax, ticks)
     ax.set_xlim(-0.6, len(groups) - 0.4)

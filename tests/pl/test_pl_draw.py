@@ -14,6 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from landscape import pl  # noqa: E402
 from landscape.errors import AnalysisError  # noqa: E402
+from landscape.maskset import MaskSet  # noqa: E402
 
 
 def drawn(ax: Axes) -> Axes:
@@ -85,6 +86,34 @@ def test_distance_distribution_without_random_runs(toy):
         pl.distance_distribution(sub, null="random")
     with pytest.raises(AnalysisError, match="tl.distances\\(ms, metric='hamming'\\)"):
         pl.distance_distribution(sub, metric="hamming", null="analytic")
+
+
+@pytest.mark.parametrize("groupby", ["config", "method"])
+def test_distance_distribution_pairs_random_masks_within_their_configuration(layout, groupby):
+    from tests.pl.conftest import fixed_k_masks, with_distances
+
+    # random masks at two densities: each density is a null of its own, never paired across
+    rng = np.random.default_rng(1)
+    masks = np.vstack([fixed_k_masks(rng, 3, layout, d) for d in (0.5, 0.3, 0.5)])
+    obs = pd.DataFrame(
+        {
+            "run_id": ["ep"] * 3 + ["r3"] * 3 + ["r5"] * 3,
+            "method": ["edge_popup"] * 3 + ["random"] * 6,
+            "density": [0.5] * 3 + [0.3] * 3 + [0.5] * 3,
+            "weight_seed": 0,
+            "search_seed": [0, 1, 2] * 3,
+        }
+    )
+    ms = with_distances(MaskSet.from_dense(masks, layout, obs), masks)
+    ax = drawn(pl.distance_distribution(ms, groupby=groupby, null="random"))
+    table = pl.data_of(ax).set_index("group")
+    dist = ms.obsp["dist_jaccard"]
+    for label, first in (("random · density 0.3", 3), ("random · density 0.5", 6)):
+        i, j = np.triu_indices(3, 1)
+        assert table.loc[label, "n_pairs"] == 3
+        assert table.loc[label, "mean"] == pytest.approx(dist[first + i, first + j].mean())
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks[-2:] == ["random-mask runs · density 0.3", "random-mask runs · density 0.5"]
 
 
 def test_embedding_categorical_and_continuous(toy):
