@@ -26,6 +26,16 @@ def test_every_config_loads(path):
         assert cfg.model.weight_init not in ("signed_constant", "unsigned_constant")
 
 
+def test_iterand_configs_at_its_reference_lr_use_its_reference_score_init():
+    # the straight-through gradient ignores the scores' scale, so lr 0.3 from the default
+    # U(±1/sqrt(fan_in)) gives the masks of lr 0.3·sqrt(6) from IteRand's U(±sqrt(6/fan_in))
+    iterand = [load_config(p) for p in CONFIGS if load_config(p).method.name == "iterand"]
+    assert iterand
+    for cfg in iterand:
+        if cfg.train.lr == 0.3:
+            assert cfg.method.score_init == "kaiming_uniform_relu", cfg.run_id
+
+
 @pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.name)
 def test_every_sweep_expands(path):
     tasks = load_sweep(path).expand()
