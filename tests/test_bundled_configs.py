@@ -45,6 +45,29 @@ def test_every_sweep_expands(path):
             assert task.cfg.model.weight_init == "kaiming_normal"
 
 
+def test_the_methods_sweeps_iterand_rows_redraw_many_times_per_run(monkeypatch):
+    # IteRand's own schedule over the run's steps (batches per epoch as the trainer counts them);
+    # with every 300 steps the 340-step run re-drew once and its rows were Edge-Popup in effect
+    import math
+
+    from landscape.search.methods.iterand import IteRand
+    from landscape.search.runner import load_dataset
+
+    events: list[int] = []
+    monkeypatch.setattr(IteRand, "rerandomize", lambda self, step: events.append(step))
+    tasks = load_sweep(ROOT / "configs" / "sweeps" / "digits_methods.toml").expand()
+    rows = {t.cfg.run_id: t.cfg for t in tasks if t.cfg.method.name == "iterand"}
+    assert len(rows) == 2
+    for cfg in rows.values():
+        per_epoch = math.ceil(len(load_dataset(cfg.data).train[1]) / cfg.train.batch_size)
+        method = IteRand(cfg)
+        method.set_steps_per_epoch(per_epoch)
+        events.clear()
+        for step in range(cfg.train.epochs * per_epoch):
+            method.before_step(None, step)
+        assert len(events) >= 10, (cfg.method.rerand.every, len(events))
+
+
 def test_the_readmes_sweep_example_expands():
     text = (ROOT / "README.md").read_text()
     section = text[text.index("## Sweeps on a cluster") :]
