@@ -26,6 +26,16 @@ def test_every_config_loads(path):
         assert cfg.model.weight_init not in ("signed_constant", "unsigned_constant")
 
 
+def test_iterand_configs_at_its_reference_lr_use_its_reference_score_init():
+    # the straight-through gradient ignores the scores' scale, so lr 0.3 from the default
+    # U(±1/sqrt(fan_in)) gives the masks of lr 0.3·sqrt(6) from IteRand's U(±sqrt(6/fan_in))
+    iterand = [load_config(p) for p in CONFIGS if load_config(p).method.name == "iterand"]
+    assert iterand
+    for cfg in iterand:
+        if cfg.train.lr == 0.3:
+            assert cfg.method.score_init == "kaiming_uniform_relu", cfg.run_id
+
+
 @pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.name)
 def test_every_sweep_expands(path):
     tasks = load_sweep(path).expand()
@@ -33,6 +43,29 @@ def test_every_sweep_expands(path):
     for task in tasks:
         if task.cfg.method.name == "biprop":
             assert task.cfg.model.weight_init == "kaiming_normal"
+
+
+def test_the_methods_sweeps_iterand_rows_redraw_many_times_per_run(monkeypatch):
+    # IteRand's own schedule over the run's steps (batches per epoch as the trainer counts them);
+    # with every 300 steps the 340-step run re-drew once and its rows were Edge-Popup in effect
+    import math
+
+    from landscape.search.methods.iterand import IteRand
+    from landscape.search.runner import load_dataset
+
+    events: list[int] = []
+    monkeypatch.setattr(IteRand, "rerandomize", lambda self, step: events.append(step))
+    tasks = load_sweep(ROOT / "configs" / "sweeps" / "digits_methods.toml").expand()
+    rows = {t.cfg.run_id: t.cfg for t in tasks if t.cfg.method.name == "iterand"}
+    assert len(rows) == 2
+    for cfg in rows.values():
+        per_epoch = math.ceil(len(load_dataset(cfg.data).train[1]) / cfg.train.batch_size)
+        method = IteRand(cfg)
+        method.set_steps_per_epoch(per_epoch)
+        events.clear()
+        for step in range(cfg.train.epochs * per_epoch):
+            method.before_step(None, step)
+        assert len(events) >= 10, (cfg.method.rerand.every, len(events))
 
 
 def test_the_readmes_sweep_example_expands():

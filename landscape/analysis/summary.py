@@ -76,9 +76,24 @@ def _pooled_note(t: dict) -> str:
 
 def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
     acc = masks.groupby("group", sort=False)["test_acc"].agg(["size", "mean", "std"]).reset_index()
+    # imported masks picked on the test set carry only that (optimistic) accuracy: say so
+    # rather than leave the column looking merely unrecorded
+    selected = (
+        masks.assign(_test=masks["selected_on"].astype(str) == "test")
+        .groupby("group", sort=False)["_test"]
+        .any()
+        if "selected_on" in masks
+        else pd.Series(dtype=bool)
+    )
     acc["test_acc"] = [
-        "— (not recorded)" if np.isnan(m) else f"{m:.4f} ± {0 if np.isnan(s) else s:.4f}"
-        for m, s in zip(acc["mean"], acc["std"])
+        (
+            "— (masks selected on the test set: see best_test_acc)"
+            if selected.get(g, False)
+            else "— (not recorded)"
+        )
+        if np.isnan(m)
+        else f"{m:.4f} ± {0 if np.isnan(s) else s:.4f}"
+        for g, m, s in zip(acc["group"], acc["mean"], acc["std"])
     ]
     if "weight_seed" in masks:
         nets = masks.groupby("group", sort=False)["weight_seed"].nunique()

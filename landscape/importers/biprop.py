@@ -25,12 +25,14 @@ from landscape.importers._build import Context, Extracted, Format
 from landscape.importers._files import bad
 from landscape.importers._layers import parse_layers
 from landscape.importers.hidden_networks import (
+    PATTERNS,
     accuracy_record,
     apply_settings,
     dense_flags,
     density_of,
     extracted_from,
     layerwise_masks,
+    planned_epochs,
     read_checkpoint,
 )
 
@@ -71,13 +73,14 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
         ex.rule = RULE_GLOBAL
     else:
         ex.masks = layerwise_masks(layers, keep)
-    ex.record = accuracy_record(top)
+    ex.record, notes = accuracy_record(top, path, planned_epochs(ctx, args))
+    ex.notes += notes
     return [ex]
 
 
 FORMAT = Format(
     name="biprop",
     summary="Biprop score checkpoints of chrundle/biprop (model_best.pth), layer-wise or global",
-    patterns=("**/model_best.pth",),
+    patterns=PATTERNS,
     read=_read,
 )

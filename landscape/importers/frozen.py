@@ -9,7 +9,8 @@ REMOVED, frozen weights included), ``scale`` and ``kthvalue``.
 The mask is ``GetSupermask``: ``|score| > t`` (strict), frozen-pruned entries off, locked ones
 on. With ``global_ep`` (the configs' choice) ``t`` is recomputed from the scores and
 ``global_sparsity`` exactly as ``set_kthvalue`` does (float32 count ``int(N * s)``, pruned
-entries at -inf, locked at +inf); with ``local_ep`` ``t`` is each layer's stored ``kthvalue``.
+entries at -inf, locked at +inf); with ``local_ep`` ``t`` is each layer's stored ``kthvalue``
+(``method.source.scope`` "global" or "layer" says which, with ``method.global_topk`` agreeing).
 The result must reproduce the stored ``mask`` buffer, else the import stops. The frozen
 pattern is kept with every mask (``<run>/source/``). The frozen fractions come from
 ``--set method.source.pruned= / locked=`` or, when not given, from the pattern (rounded to
@@ -92,15 +93,23 @@ def _sparsity(path: Path, ctx: Context, ex: Extracted, layers: Layers) -> tuple[
 
 
 def _algo(ctx: Context, ex: Extracted, layers: Layers) -> bool:
-    given = ctx.user.get("method.global_topk")
-    if given is not None:
-        return bool(given)
-    thresholds = {float(layer.extras["kthvalue"].reshape(-1)[0]) for layer in layers.layers}
-    is_global = len(thresholds) == 1
-    ex.facts["method.global_topk"] = is_global
-    ex.facts_from["method.global_topk"] = (
-        "one kthvalue for every layer" if is_global else "a kthvalue per layer"
-    )
+    """Whether the search was ``global_ep`` (one threshold) or ``local_ep`` (one per layer).
+
+    A frozen source's config says this with ``method.source.scope``: a search over it is
+    global whenever the scope is "global", whatever ``method.global_topk`` says, so both
+    fields are set to agree.
+    """
+    given_topk, given_scope = ctx.user.get("method.global_topk"), ctx.user.get("method.source.scope")
+    if given_topk is not None:
+        is_global, where = bool(given_topk), "--set method.global_topk"
+    elif given_scope is not None:
+        is_global, where = given_scope == "global", "--set method.source.scope"
+    else:
+        thresholds = {float(layer.extras["kthvalue"].reshape(-1)[0]) for layer in layers.layers}
+        is_global = len(thresholds) == 1
+        where = "one kthvalue for every layer" if is_global else "a kthvalue per layer"
+    ctx.fixed(ex.facts, ex.facts_from, "method.global_topk", is_global, where)
+    ctx.fixed(ex.facts, ex.facts_from, "method.source.scope", "global" if is_global else "layer", where)
     return is_global
 
 

@@ -7,9 +7,13 @@ under DataParallel), fully connected layers stored as 1x1 convs. The run folder 
 ``str(args)`` in ``settings.txt`` (``--prune-rate`` is the fraction KEPT there).
 
 The mask is ``GetSubnet``'s: per layer, the ``int((1 - k) * N)`` smallest ``|scores|`` are
-dropped (see :mod:`landscape.importers._rules`). Accuracies are the checkpoint's own:
-``curr_acc1`` (the validation loader of these codes is the CIFAR test set) becomes
-``test_acc``, ``best_acc1`` ``best_test_acc`` (best over epochs), ``epoch`` ``epochs``.
+dropped (see :mod:`landscape.importers._rules`). Accuracies are the checkpoint's own, and the
+validation loader of these codes is the CIFAR test set. ``model_best.pth`` is a copy of the
+epoch that beat every earlier one there, so its masks were selected on the test set and its
+``curr_acc1`` is the best test accuracy over epochs: it becomes ``best_test_acc`` only, with
+``selected_on: test``, and ``test_acc`` stays unknown. Only the last epoch (``epoch`` equal to
+the saved ``epochs``) gives ``test_acc``, the final-epoch accuracy searched runs record. See
+:func:`accuracy_record`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from landscape.importers import _rules
-from landscape.importers._args import as_float, common_fields, read_settings
+from landscape.importers._args import as_float, as_int, common_fields, read_settings
 from landscape.importers._build import Context, Extracted, Format
 from landscape.importers._files import bad, file_sha256, find_state, load_torch, number
 from landscape.importers._layers import Layers, parse_layers
@@ -29,7 +33,8 @@ from landscape.importers._layers import Layers, parse_layers
 RULE = (
     "hidden-networks GetSubnet: per layer, drop the int((1 - k) * N) smallest |scores| (k = method.density)"
 )
-PATTERNS = ("**/model_best.pth",)
+BEST_FILE = "model_best.pth"  # copied there whenever an epoch beats every earlier one
+PATTERNS = (f"**/{BEST_FILE}",)
 
 
 def read_checkpoint(path: Path, expected: str) -> tuple[dict, dict]:
@@ -39,23 +44,51 @@ def read_checkpoint(path: Path, expected: str) -> tuple[dict, dict]:
     return dict(obj), state
 
 
-def accuracy_record(top: dict) -> dict[str, Any]:
-    """``curr_acc1`` / ``best_acc1`` (percent) and ``epoch`` of a ``save_checkpoint`` dict."""
+def accuracy_record(top: dict, path: Path, planned: int | None) -> tuple[dict[str, Any], list[str]]:
+    """The per-mask record of a ``save_checkpoint`` dict (accuracies in percent there) and
+    notes on which epoch its masks come from.
+
+    ``planned`` is the run's length (``epochs`` in the saved arguments). The checkpoint's
+    ``epoch`` counts finished epochs, so it equals ``planned`` for the last one. A
+    ``model_best.pth`` of an earlier epoch, or any checkpoint whose ``curr_acc1`` is the best so
+    far, holds masks picked for their test accuracy: that value is kept as ``best_test_acc``
+    and never as ``test_acc``, which for searched runs is the unselected final-epoch accuracy.
+    """
     record: dict[str, Any] = {}
+    notes: list[str] = []
     current, best, epoch = (
         number(top.get("curr_acc1")),
         number(top.get("best_acc1")),
         number(top.get("epoch")),
     )
-    if current is not None:
-        record["test_acc"] = current / 100
-    if best is not None:
-        record["best_test_acc"] = best / 100
     if epoch is not None:
         record["epochs"] = int(epoch)
+        if epoch == 0:  # the initial state: nothing evaluated yet, best_acc1 is its starting 0
+            current = best = None
+    if best is not None:
+        record["best_test_acc"] = best / 100
     if isinstance(top.get("arch"), str):
         record["source_arch"] = top["arch"]
-    return record
+    final = epoch is not None and planned is not None and int(epoch) >= planned
+    selected = not final and (path.name == BEST_FILE or (current is not None and current == best))
+    at = f"epoch {int(epoch)}" if epoch is not None else "an unknown epoch"
+    of = f" of {planned}" if planned is not None else " (the run's length is not saved: --set train.epochs=N)"
+    if selected:
+        record["selected_on"] = "test"
+        if best is None and current is not None:
+            record["best_test_acc"] = current / 100
+        notes.append(
+            f"{path}: masks selected on the test set ({at}{of} was the best on the validation loader, "
+            "which is the test set); its accuracy is kept as best_test_acc, test_acc is left unknown"
+        )
+        return record, notes
+    if current is not None:
+        record["test_acc"] = current / 100
+    if not final:
+        which = "not the last" if planned is not None else "not known to be the last"
+        tail = "; test_acc is that epoch's accuracy" if current is not None else ""
+        notes.append(f"{path}: masks from {at}{of}, {which}{tail}")
+    return record, notes
 
 
 def density_of(path: Path, ctx: Context, ex: Extracted, saved: Any, where: str) -> float:
@@ -100,6 +133,12 @@ def layerwise_masks(layers: Layers, keep: float, rule: Callable = _rules.topk_dr
     }
 
 
+def planned_epochs(ctx: Context, args: dict) -> int | None:
+    """The run's length: the saved ``epochs`` argument, else ``--set train.epochs``."""
+    saved = as_int(args.get("epochs"))
+    return saved if saved is not None else as_int(ctx.user.get("train.epochs"))
+
+
 def apply_settings(ctx: Context, ex: Extracted, args: dict, args_path: Path | None) -> None:
     """Config fields the saved arguments state (training, init, dataset, width)."""
     if args_path is None:
@@ -128,7 +167,8 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
     apply_settings(ctx, ex, args, args_path)
     dense_flags(ctx, ex, layers, "layers without scores in the checkpoint")
     ex.masks = layerwise_masks(layers, keep)
-    ex.record = accuracy_record(top)
+    ex.record, notes = accuracy_record(top, path, planned_epochs(ctx, args))
+    ex.notes += notes
     return [ex]
 
 

@@ -21,12 +21,14 @@ from landscape.importers._build import Context, Extracted, Format
 from landscape.importers._files import bad
 from landscape.importers._layers import parse_layers
 from landscape.importers.hidden_networks import (
+    PATTERNS,
     accuracy_record,
     apply_settings,
     dense_flags,
     density_of,
     extracted_from,
     layerwise_masks,
+    planned_epochs,
     read_checkpoint,
 )
 
@@ -57,7 +59,8 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
     apply_settings(ctx, ex, args, args_path)
     dense_flags(ctx, ex, layers, "layers without scores in the checkpoint")
     ex.masks = layerwise_masks(layers, keep)
-    ex.record = accuracy_record(top)
+    ex.record, notes = accuracy_record(top, path, planned_epochs(ctx, args))
+    ex.notes += notes
     ex.weight_seed, ex.search_seed = as_int(args.get("weight_seed")), as_int(args.get("score_seed"))
     return [ex]
 
@@ -88,7 +91,7 @@ def _recycling(path: Path, ctx: Context, ex: Extracted, args: dict, args_path: P
 FORMAT = Format(
     name="iwr",
     summary="Iterative Weight Recycling checkpoints (model_best.pth, recycled weights included)",
-    patterns=("**/model_best.pth",),
+    patterns=PATTERNS,
     read=_read,
     changes_weights=lambda cfg: cfg.method.recycle.every > 0,
 )

@@ -203,7 +203,10 @@ def _draw(
     data: AccuracyData, x: str, y: str, obs: pd.DataFrame, logx: bool | None, ax: Any, legend: bool = True
 ) -> Any:
     if data.curves.empty and data.dense.empty:
-        raise AnalysisError(f"no masks with both {x!r} and {y!r} to plot")
+        hint = ""
+        if "selected_on" in obs and (obs["selected_on"].astype(str) == "test").any():
+            hint = " (imported masks selected on the test set have best_test_acc only; y='best_test_acc')"
+        raise AnalysisError(f"no masks with both {x!r} and {y!r} to plot{hint}")
     colors = group_colors(ordered_groups(data.curves["group"]), data.methods)
     names, recipe = legend_names(ordered_groups(data.curves["group"]))
     for k, (group, frame) in enumerate(data.curves.groupby("group", sort=False)):

@@ -175,3 +175,32 @@ def test_imported_runs_carry_the_obs_of_searched_ones(tmp_path):
     meta = json.loads((tmp_path / "runs" / ms.obs["run_id"].iloc[0] / "meta.json").read_text())
     assert meta["provenance"]["import"]["format"] == "hidden_networks"
     assert meta["data_shape"] == {"input_shape": [3, 32, 32], "n_classes": 10}
+
+
+def test_test_selected_imports_analyse_without_a_test_acc_and_say_why(tmp_path, capsys):
+    for s in range(2):
+        run = tmp_path / "ckpts" / f"seed_{s}"
+        save_checkpoint(
+            run / "checkpoints" / "model_best.pth",
+            frankle_state(score_seed=s),
+            curr_acc1=81.0 + s,
+            best_acc1=81.0 + s,
+            epoch=30 + s,
+        )
+        save_settings(
+            run, arch="Conv6Wide", prune_rate=0.5, width_mult=0.0625, conv_type="SubnetConv", epochs=100
+        )
+    runs = tmp_path / "runs"
+    sets = [f"--set={item}" for item in TINY_DATA]
+    assert (
+        main(["import", str(tmp_path / "ckpts"), "--runs", str(runs), "--format", "hidden-networks", *sets])
+        == 0
+    )
+    assert "masks selected on the test set (epoch 30 of 100" in capsys.readouterr().out
+    obs = ls.read_runs(runs).obs
+    assert obs["test_acc"].isna().all() and obs["best_test_acc"].tolist() == [0.81, 0.82]
+    assert main(["analyze", str(runs), "--no-cache"]) == 0
+    assert "— (masks selected on the test set: see best_test_acc)" in capsys.readouterr().out
+    with pytest.raises(AnalysisError, match="selected on the test set have best_test_acc only"):
+        ls.pl.accuracy_vs(obs.assign(density=[0.5, 0.6]))
+    assert ls.pl.accuracy_vs(obs.assign(density=[0.5, 0.6]), y="best_test_acc") is not None

@@ -97,6 +97,63 @@ def test_hidden_networks_masks_are_getsubnet_and_weights_come_along(tmp_path):
     assert "int((1 - k) * N)" in meta["provenance"]["import"]["rule"]
 
 
+# settings.txt of one Conv-6 run per format (the keys each code's importer reads)
+RUN_SETTINGS = {
+    "hidden_networks": dict(conv_type="SubnetConv"),
+    "biprop": dict(conv_type="SubnetConv"),
+    "iwr": dict(conv_type="SubnetConvEdgePopup", rerand_type=None),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(RUN_SETTINGS))
+def test_model_best_of_an_earlier_epoch_gives_no_test_acc(tmp_path, fmt):
+    # model_best.pth is copied whenever an epoch beats all earlier ones on the test set, so
+    # curr_acc1 == best_acc1 is the best test accuracy over epochs, not a final-epoch one
+    run = tmp_path / "ckpts" / "seed0"
+    save_checkpoint(
+        run / "checkpoints" / "model_best.pth", frankle_state(), curr_acc1=81.25, best_acc1=81.25, epoch=37
+    )
+    save_settings(run, prune_rate=0.5, arch="Conv6Wide", width_mult=0.0625, epochs=100, **RUN_SETTINGS[fmt])
+    result, summary = _import(tmp_path, fmt, [tmp_path / "ckpts"])
+    records = RunStore.open(summary.path).records()
+    assert records["test_acc"].isna().all()
+    assert records["best_test_acc"].tolist() == [0.8125] and records["epochs"].tolist() == [37]
+    assert records["selected_on"].tolist() == ["test"]
+    assert any("selected on the test set" in n and "epoch 37 of 100" in n for n in result.notes), result.notes
+
+
+@pytest.mark.parametrize(
+    ("name", "curr", "best"), [("epoch_99.state", 80.5, 81.25), ("model_best.pth", 81.25, 81.25)]
+)
+def test_the_last_epoch_gives_test_acc(tmp_path, name, curr, best):
+    # epoch counts finished epochs: 100 of 100 is the last, whether or not it was also the best
+    run = tmp_path / "ckpts" / "seed0"
+    save_checkpoint(run / "checkpoints" / name, frankle_state(), curr_acc1=curr, best_acc1=best, epoch=100)
+    save_settings(
+        run, prune_rate=0.5, arch="Conv6Wide", width_mult=0.0625, conv_type="SubnetConv", epochs=100
+    )
+    result, summary = _import(tmp_path, "hidden_networks", [run / "checkpoints" / name])
+    records = RunStore.open(summary.path).records()
+    assert records["test_acc"].tolist() == [curr / 100] and records["best_test_acc"].tolist() == [best / 100]
+    assert "selected_on" not in records or records["selected_on"].isna().all()
+    assert not any("selected on the test set" in n for n in result.notes)
+
+
+def test_an_earlier_best_checkpoint_without_settings_is_taken_as_test_selected(tmp_path):
+    path = save_checkpoint(
+        tmp_path / "ckpts" / "b.pth", frankle_state(), curr_acc1=79.0, best_acc1=79.0, epoch=60
+    )
+    result, summary = _import(tmp_path, "hidden_networks", [path], "method.density=0.5")
+    records = RunStore.open(summary.path).records()
+    assert records["test_acc"].isna().all() and records["best_test_acc"].tolist() == [0.79]
+    assert any("the run's length is not saved" in n for n in result.notes)
+    # given the run's length, epoch 60 of 60 is the last
+    result, summary = _import(
+        tmp_path / "again", "hidden_networks", [path], "method.density=0.5", "train.epochs=60"
+    )
+    assert RunStore.open(summary.path).records()["test_acc"].tolist() == [0.79]
+
+
 def test_reimport_is_a_no_op(tmp_path):
     save_checkpoint(tmp_path / "ckpts" / "a.pth", frankle_state())
     _, first = _import(tmp_path, "hidden_networks", [tmp_path / "ckpts" / "a.pth"], "method.density=0.5")

@@ -28,7 +28,13 @@ def frozen_masks_by_hand(scores, ternary, sparsity):
     return out, t
 
 
-def frozen_checkpoint(path, sparsity=0.7, pruned=0.3, locked=0.1, seed=0, mask_density=None):
+def frozen_local_masks_by_hand(scores, ternary, sparsity):
+    """local_ep: set_kthvalue's rule applied to each layer on its own."""
+    out = [frozen_masks_by_hand([s], [f], sparsity) for s, f in zip(scores, ternary)]
+    return [m[0] for m, _ in out], [t for _, t in out]
+
+
+def frozen_checkpoint(path, sparsity=0.7, pruned=0.3, locked=0.1, seed=0, mask_density=None, local=False):
     """A DDP state dict of Conv-4 Supermask layers with every buffer that code keeps."""
     state = frankle_state(depth=4, width=0.125, score_key="score", fc_group="linears", fc_as_conv=False)
     g = torch.Generator().manual_seed(seed)
@@ -42,8 +48,13 @@ def frozen_checkpoint(path, sparsity=0.7, pruned=0.3, locked=0.1, seed=0, mask_d
         f[perm[:n_p]], f[perm[n_p : n_p + n_r]] = -1, 1
         ternary.append(f.reshape(state[f"{name}.weight"].shape))
     scores = [state[f"{name}.score"] for name in names]
-    masks, t = frozen_masks_by_hand(scores, ternary, mask_density if mask_density is not None else sparsity)
-    for name, f, m in zip(names, ternary, masks):
+    density = mask_density if mask_density is not None else sparsity
+    if local:
+        masks, ts = frozen_local_masks_by_hand(scores, ternary, density)
+    else:
+        masks, t = frozen_masks_by_hand(scores, ternary, density)
+        ts = [t] * len(masks)
+    for name, f, m, t in zip(names, ternary, masks, ts):
         state[f"{name}.mask"] = m
         state[f"{name}.ternary_frozen_mask"] = f
         state[f"{name}.local_sparsity"] = torch.tensor([1 - float(m.mean())])
@@ -74,6 +85,35 @@ def test_frozen_masks_follow_set_kthvalue_and_keep_the_pattern(tmp_path):
     keys = torch.cat([m.flatten() for m in masks])
     n = keys.numel()
     assert int(keys.sum()) == n - int((n * torch.tensor([0.7])).int())  # no ties: the exact count
+
+
+@pytest.mark.parametrize(("local", "scope"), [(True, "layer"), (False, "global")])
+def test_frozen_local_and_global_searches_import_with_their_scope(tmp_path, local, scope):
+    # a frozen source is searched globally whenever its scope is "global", so local_ep must
+    # say "layer" there, not only global_topk: false
+    from landscape.search.methods.edge_popup import EdgePopup
+
+    path = tmp_path / "results" / "best_val_ckpt.pt"
+    _, masks, _ = frozen_checkpoint(path, local=local)
+    result = import_masks([tmp_path / "results"], tmp_path / "runs", "frozen", TINY_DATA)
+    store = RunStore.open(result.runs[0].path)
+    cfg = store.config
+    assert (cfg.method.source.scope, cfg.method.global_topk) == (scope, not local)
+    assert EdgePopup(cfg).global_topk is (not local)
+    stored = stored_masks(result.runs[0].path)[(0, 0)]
+    toolkit = ["convs.0", "convs.1", "convs.2", "convs.3", "fcs.0", "fcs.1", "fcs.2"]
+    for name, m in zip(toolkit, masks):
+        np.testing.assert_array_equal(stored[name], m.bool().numpy())
+
+
+def test_frozen_scope_given_by_hand_must_match_the_checkpoint(tmp_path):
+    from landscape.errors import ConfigError
+
+    path = tmp_path / "best_val_ckpt.pt"
+    frozen_checkpoint(path, local=True)
+    with pytest.raises(ConfigError, match=r"--set method.source.scope=global: the source says 'layer'"):
+        overrides = [*TINY_DATA, "method.global_topk=false", "method.source.scope=global"]
+        import_masks([path], tmp_path / "runs", "frozen", overrides)
 
 
 def test_frozen_density_that_does_not_reproduce_the_stored_mask(tmp_path):

@@ -46,6 +46,32 @@ def test_kept_count_guards_float_error(n, density, expected):
     assert kept_count(n, density) == expected
 
 
+def test_kept_and_floor_counts_are_exact_for_decimal_fractions():
+    # N - floor((1 - d) N) in rational arithmetic on the decimal d; a tolerance relative to
+    # d * N once moved 11,164,352 x 0.946 = 10,561,476.992 up to an integer
+    import math
+    from fractions import Fraction
+
+    rng = np.random.default_rng(0)
+    sizes = [int(n) for n in rng.integers(1, 2**24, 200)] + [11_164_352, 4_300_992, 2_425_024, 200, 10, 7]
+    fractions = [round(float(x), digits) for digits in (2, 3, 4, 6) for x in rng.random(12)]
+    fractions += [0.054, 0.179, 0.9, 0.7, 0.3, 0.29, 0.01, 0.99, 0.5, 1.0]
+    for n in sizes:
+        for d in fractions:
+            exact = Fraction(repr(d))
+            assert kept_count(n, d) == n - math.floor((1 - exact) * n), (n, d)
+            assert floor_count(n, d) == math.floor(exact * n), (n, d)
+    assert kept_count(11_164_352, 0.054) == 602_876 and kept_count(11_164_352, 0.179) == 1_998_420
+
+
+def test_counts_of_fractions_computed_in_floats_ignore_their_rounding_error():
+    assert floor_count(10, 0.1 * 3) == 3  # 0.30000000000000004
+    assert floor_count(10, 1 - 0.7) == 3  # 0.30000000000000004
+    assert kept_count(10, 0.1 * 7) == 7  # 0.7000000000000001
+    assert kept_count(100, 1 - 0.07) == 93  # 0.9299999999999999
+    assert kept_count(11_164_352, 1 - 0.25) == 11_164_352 - 2_791_088
+
+
 def test_floor_count_guards_float_error():
     assert floor_count(10, 0.3) == 3
     assert floor_count(10, 0.7) == 7

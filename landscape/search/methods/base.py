@@ -29,8 +29,9 @@ the initial values there.
 Kept counts
 -----------
 A layer of ``N`` weights at density ``d`` keeps exactly ``N - floor((1 - d) N)`` weights
-(the reference ``GetSubnet`` rule), computed with a guard against float error so that,
-for example, ``d = 0.9, N = 10`` keeps 9 and not 10. The top-k is a threshold per row (numpy's
+(the reference ``GetSubnet`` rule), computed in exact rational arithmetic on the decimal ``d``
+prints as, so that ``d = 0.9, N = 10`` keeps 9 and not 10 and ``d = 0.054`` at
+``N = 11,164,352`` keeps 602,876. The top-k is a threshold per row (numpy's
 introselect on the CPU, ``kthvalue`` elsewhere; both far faster than a sort), checked for
 the exact count; only rows whose count ties broke are resolved, keeping the lowest indices among
 tied values (on accelerators, and on every torch route of :mod:`.select`, the tie resolution
@@ -42,6 +43,7 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -56,14 +58,25 @@ if TYPE_CHECKING:
     from landscape.nn.base import EnsembleNet
     from landscape.nn.layers import MaskedLayer
 
-# Relative tolerance when turning a fraction of N into a count: products such as
-# (1 - 0.9) * 10 = 0.9999999999999998 must count as 1.
-_COUNT_EPS = 1e-9
+# A fraction is taken as the decimal it prints as (its shortest repr: 0.054 is 54/1000, not
+# the binary double nearest it), and the product with N is exact rational arithmetic. A
+# fraction computed in floats (an annealed density, a ratio of densities) carries a few ulps
+# of error, so a product within N * 2**-50 of an integer counts as that integer. A decimal
+# of up to six digits gives d * N a fractional part of at least 1e-6, above that tolerance
+# for any N below 1e9. (A tolerance relative to d * N grows past real fractional parts:
+# 0.008 at N = 11,164,352.)
+_ULPS = 2.0**-50
 
 
-def _floor(x: float) -> int:
+@lru_cache(maxsize=65536)
+def _floor_times(n: int, fraction: float, complement: bool) -> int:
+    """``floor(f * n)`` for ``f = fraction`` (or ``1 - fraction``), ``fraction`` read as its repr."""
+    f = Fraction(repr(fraction))
+    if complement:
+        f = 1 - f
+    x = f * n
     nearest = round(x)
-    if abs(x - nearest) <= _COUNT_EPS * max(1.0, abs(x)):
+    if abs(x - nearest) <= n * _ULPS:
         return int(nearest)
     return math.floor(x)
 
@@ -76,19 +89,21 @@ def kept_count(n: int, density: float) -> int:
     n
         Number of weights.
     density
-        Fraction kept, in [0, 1].
+        Fraction kept, in [0, 1], taken as the decimal it prints as (see ``_floor_times``).
 
     Returns
     -------
     int
         The kept count, in ``[0, n]``; at least 1 whenever ``density > 0``.
     """
-    return int(min(n, max(0, n - _floor((1.0 - density) * n))))
+    n = int(n)
+    return int(min(n, max(0, n - _floor_times(n, float(density), True))))
 
 
 def floor_count(n: int, fraction: float) -> int:
-    """``floor(fraction * n)`` with the same float guard as :func:`kept_count`."""
-    return int(min(n, max(0, _floor(fraction * n))))
+    """``floor(fraction * n)``, computed as :func:`kept_count` computes its floor."""
+    n = int(n)
+    return int(min(n, max(0, _floor_times(n, float(fraction), False))))
 
 
 def topk_mask(values: Tensor, k: int | Tensor) -> Tensor:
