@@ -325,6 +325,10 @@ def random_baseline(
 
 
 def _describe_groupby(groupby):
-    if groupby is None or isinstance(groupby, str):
+    """``groupby`` as recorded in a tool's params: None (everything pooled) stays None, so a
+    result of one grouping is never taken for another's."""
+    if groupby is None:
+        return None
+    if isinstance(groupby, str):
         return groupby or CONFIG
     return list(groupby)

@@ -137,3 +137,11 @@ def test_layer_overlap_shows_the_interval_over_networks_from_tl_diversity():
     row = data[data["layer"] == "fcs.0"].iloc[0]
     assert row["network_mean"] == ref["similarity"] and row["ci_low"] == ref["similarity_ci_low"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["fc 1 (40→30)", "fc 2 (40→20)"]
+    # a tool run per configuration is no summary of everything pooled (groupby=None)
+    from landscape.pl.overlap import _summary_for
+
+    assert _summary_for(ms, None, "jaccard") is None
+    tl.diversity(ms, groupby=None)
+    assert ms.uns["diversity"]["params"]["groupby"] is None
+    assert _summary_for(ms, None, "jaccard") is ms.uns["diversity"]["summary"]
+    assert _summary_for(ms, "config", "jaccard") is None
