@@ -273,24 +273,13 @@ class Trainer:
         self.snapshot_rows = Snapshots.per_mask(hist.extra, self.m)
         return self._result(hist, epochs)
 
-    @torch.no_grad()
     def all_ones_accuracy(self) -> float:
-        """Test accuracy of the untrained random network with every weight kept (the
-        reference a mask search must beat; near chance for a random network)."""
-        saved = {name: layer.fixed_mask for name, layer in self.model.masked_layers()}
-        was_training = self.model.training
-        try:
-            for _, layer in self.model.masked_layers():
-                layer.fixed_mask = torch.ones(
-                    (self.m, *layer.weight_shape), dtype=torch.bool, device=layer.weight.device
-                )
-            self.model.train()  # BatchNorm, if any, normalises with batch statistics
-            _, acc = evaluate(self.model, self.test_x, self.test_y, train_mode=True)
-        finally:
-            for name, layer in self.model.masked_layers():
-                layer.fixed_mask = saved[name]
-            self.model.train(was_training)
-        return float(acc[0])
+        """Test accuracy of the random network with every weight kept (see :mod:`all_ones`)."""
+        from landscape.search.all_ones import all_ones_accuracy
+
+        return all_ones_accuracy(
+            self.model, self.train_x, self.test_x, self.test_y, self.cfg.train.batch_size
+        )
 
     def _log_epoch(self, hist: History, epoch: int, train_loss: np.ndarray, train_acc: np.ndarray) -> None:
         val_loss, val_acc = evaluate(self.model, self.val_x, self.val_y)
