@@ -143,14 +143,30 @@ def read_cache(path: Path, args: dict) -> dict[str, np.ndarray] | None:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in ARRAYS}
             stored = json.loads(str(npz["args"]))
+            made_by = str(npz["mnist1d_version"]) if "mnist1d_version" in npz.files else ""
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         return _unusable(path, f"cannot read it ({type(exc).__name__}: {exc})")
     if stored != args:
         return _unusable(path, "it holds data generated with other arguments")
+    installed = _installed_version()
+    if made_by != installed:  # the generator itself may have changed: regenerate, and say so
+        warnings.warn(
+            f"{path}: MNIST-1D cached by mnist1d {made_by or '(unknown)'}, this is mnist1d {installed}; "
+            "regenerating it (masks searched on the cached signals may not reproduce with this version)",
+            stacklevel=2,
+        )
+        return None
     problem = _check(arrays)
     if problem:
         return _unusable(path, problem)
     return arrays
+
+
+def _installed_version() -> str:
+    try:
+        return importlib.metadata.version("mnist1d")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - the arrays came from it
+        return ""
 
 
 def _unusable(path: Path, why: str) -> None:
@@ -175,13 +191,12 @@ def write_cache(path: Path, arrays: dict[str, np.ndarray], args: dict) -> None:
     """Write the arrays and their generator arguments atomically (temp file + rename)."""
     from landscape.store._io import write_atomic
 
-    try:
-        version = importlib.metadata.version("mnist1d")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - the arrays came from it
-        version = ""
     buf = io.BytesIO()
     np.savez(
-        buf, **arrays, args=np.array(json.dumps(args, sort_keys=True)), mnist1d_version=np.array(version)
+        buf,
+        **arrays,
+        args=np.array(json.dumps(args, sort_keys=True)),
+        mnist1d_version=np.array(_installed_version()),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, buf.getvalue())

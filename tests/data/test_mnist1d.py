@@ -150,6 +150,21 @@ def test_cache_with_other_arguments_is_not_taken(cfg):
     assert not np.array_equal(xa, xb)
 
 
+def test_cache_made_by_another_mnist1d_version_is_regenerated(cfg, monkeypatch):
+    good = m1d.generated(cfg)
+    monkeypatch.setattr(m1d, "_installed_version", lambda: "9.9.9")  # as after an upgrade
+    regenerated = []
+    real = m1d.generate
+    monkeypatch.setattr(m1d, "generate", lambda *a, **k: regenerated.append(1) or real(*a, **k))
+    with pytest.warns(UserWarning, match=r"cached by mnist1d .*, this is mnist1d 9\.9\.9; regenerating"):
+        again = m1d.generated(cfg)
+    assert regenerated == [1] and np.array_equal(again["x"], good["x"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rewritten under the installed version: read cleanly
+        m1d.generated(cfg)
+    assert regenerated == [1]
+
+
 def test_generator_arguments_enter_the_run_id_only_when_changed():
     base = load_config(None, {"data.name": "mnist1d"})
     assert "mnist1d" not in base.canonical()["data"]
