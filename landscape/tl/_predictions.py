@@ -80,8 +80,17 @@ def attach_predictions(ms, split: str = "test", *, refresh: bool = False) -> np.
     unreadable: list[dict[str, str]] = []  # listed files (or an index) that could not be read
     stores: dict[str, RunStore] = {}
     indexes: dict[str, dict] = {}
+    # stored predictions are the final mask's: a snapshot of an earlier epoch shares its seeds,
+    # not its function, so it has none
+    earlier = (
+        (obs["epoch"] != obs["final_epoch"]).to_numpy()
+        if {"epoch", "final_epoch"} <= set(obs.columns)
+        else np.zeros(len(obs), dtype=bool)
+    )
+    if earlier.any():
+        lacking[EARLIER] = "predictions are stored for final masks only, not for earlier snapshots"
     for pos, (run, w, s) in enumerate(zip(obs["run_id"].astype(str), obs["weight_seed"], obs["search_seed"])):
-        if run in failed:
+        if run in failed or earlier[pos]:
             continue
         try:
             if run not in stores:
@@ -120,10 +129,17 @@ def attach_predictions(ms, split: str = "test", *, refresh: bool = False) -> np.
         reasons = [*lacking.values(), *(f"{u['path']}: {u['reason']}" for u in unreadable)]
         first = f" ({reasons[0]})" if reasons else ""
         raise AnalysisError(f"no stored {split} predictions for these masks{first}; {FIX}")
-    if lacking:
-        first = next(iter(lacking.values()))
+    if EARLIER in lacking:
         warnings.warn(
-            f"masks of {len(lacking)} run(s) without stored {split} predictions are left out "
+            f"{int(earlier.sum())} snapshot(s) of earlier epochs have no stored {split} predictions "
+            "(those are of the final masks) and are left out",
+            stacklevel=3,
+        )
+    runs_lacking = {k: v for k, v in lacking.items() if k != EARLIER}
+    if runs_lacking:
+        first = next(iter(runs_lacking.values()))
+        warnings.warn(
+            f"masks of {len(runs_lacking)} run(s) without stored {split} predictions are left out "
             f"(first: {first})",
             stacklevel=3,
         )
@@ -139,6 +155,9 @@ def attach_predictions(ms, split: str = "test", *, refresh: bool = False) -> np.
         logprob[pos], pred[pos], labels[pos] = values["logprob"], values["pred"], values["labels"]
     ms.obsm[key], ms.obsm[f"pred_{split}"], ms.obsm[f"labels_{split}"] = logprob, pred, labels
     return _available(labels)
+
+
+EARLIER = "<earlier snapshots>"  # the key in ``lacking`` for snapshot rows before the final epoch
 
 
 def _unreadable(path, exc: StoreError) -> dict[str, str]:

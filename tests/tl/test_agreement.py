@@ -203,3 +203,29 @@ def test_random_subsets_are_drawn_when_there_are_too_many():
     assert not table.loc[4, "all_subsets"] and table.loc[4, "n_subsets"] == 20
     again = ensemble(with_predictions(preds, labels), max_subsets=20, select_split=None).set_index("k")
     assert np.array_equal(table["acc"], again["acc"])  # seeded
+
+
+def test_snapshots_of_earlier_epochs_get_no_predictions_of_the_final_mask(tmp_path):
+    import warnings
+
+    import torch
+
+    from landscape.reading import read_runs
+    from landscape.snapshots import read_snapshots
+    from tests.conftest import search_tiny
+
+    torch.set_num_threads(1)
+    search_tiny(tmp_path, search_seeds=range(3), extra=["train.snapshot_every=1"])
+    final = read_runs(tmp_path)
+    snap = read_snapshots(final)
+    assert snap.obs["epoch"].nunique() > 2
+    with pytest.warns(UserWarning, match="snapshot\\(s\\) of earlier epochs have no stored test predictions"):
+        table = agreement(snap)
+    # only the final epoch's snapshots are the stored masks the predictions belong to
+    last = int(snap.obs["final_epoch"].iloc[0])
+    assert table["epoch"].tolist() == [last]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        direct = agreement(final)
+    assert table["agreement"].iloc[0] == direct["agreement"].iloc[0]
+    assert table["accuracy"].iloc[0] == direct["accuracy"].iloc[0]
