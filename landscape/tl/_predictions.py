@@ -206,7 +206,18 @@ def units(obs, group) -> list[tuple[object, np.ndarray, str]]:
     methods that train weights, the whole group (network None): its members are independently
     trained networks, the deep-ensemble reference beside masks over one set of random weights."""
     column = "method.name" if "method.name" in obs.columns else "method"
-    method = str(obs[column].iloc[group.positions[0]]) if column in obs.columns else ""
-    if method in WEIGHT_TRAINING:
-        return [(None, group.positions, NETWORKS)]
-    return [(net, pos, MASKS) for net, pos in group.networks.items()]
+    positions = np.asarray(group.positions)
+    if column not in obs.columns:
+        return [(net, pos, MASKS) for net, pos in group.networks.items()]
+    # decided per mask: a group that pools trained networks with masks (groupby=...) compares
+    # the trained ones with each other and the masks within their own random networks
+    trained = obs[column].astype(str).isin(WEIGHT_TRAINING).to_numpy()
+    out = []
+    if trained[positions].any():
+        out.append((None, positions[trained[positions]], NETWORKS))
+    for net, pos in group.networks.items():
+        pos = np.asarray(pos)
+        pos = pos[~trained[pos]]
+        if len(pos):
+            out.append((net, pos, MASKS))
+    return out

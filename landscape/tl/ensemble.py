@@ -126,6 +126,11 @@ def ensemble(
         ``select_split`` accuracy) and ``gain_over_best``. ``uns[key]["summary"]`` holds the
         same per group and K across networks (t interval over networks).
     """
+    if select_split is not None and select_split == split:
+        raise AnalysisError(
+            f"select_split={select_split!r}: the best single mask must be chosen on another split than "
+            f"the {split!r} split its accuracy is reported on (choosing it there makes it look better)"
+        )
     gen = np.random.default_rng(rng)
     attach_predictions(ms, split)
     select = _selection(ms, select_split)
@@ -135,7 +140,9 @@ def ensemble(
             pred = group_predictions(ms, pos, split)
             if pred is None:
                 continue
-            rows += _unit_rows(g, net, members_kind, pred, select, k_max, max_subsets, gen, split)
+            rows += _unit_rows(
+                g, net, members_kind, pred, select, select_split, k_max, max_subsets, gen, split
+            )
     if not rows:
         raise AnalysisError(f"no group has masks with stored {split} predictions")
     table = pd.DataFrame(rows)
@@ -173,14 +180,16 @@ def _selection(ms, select_split: str | None) -> np.ndarray | None:
     return acc
 
 
-def _unit_rows(g, net, members_kind, pred, select, k_max, max_subsets, gen, split) -> list[dict]:
+def _unit_rows(
+    g, net, members_kind, pred, select, select_split, k_max, max_subsets, gen, split
+) -> list[dict]:
     m = len(pred.positions)
     n_single = pred.correct.sum(axis=1)
     single = n_single / pred.n_examples
     best_acc, best_on = np.nan, None
     if select is not None and np.isfinite(select[pred.positions]).any():
         best = int(np.nanargmax(select[pred.positions]))  # first of equals: lowest position
-        best_acc, best_on = float(single[best]), "val"
+        best_acc, best_on = float(single[best]), select_split
     out = []
     for k in range(1, min(m, k_max or m) + 1):
         members, every = subsets(m, k, max_subsets, gen)
@@ -227,9 +236,21 @@ _ACROSS = ("acc", "nll", "single_acc", "gain", "best_acc", "gain_over_best")
 def across_networks(table: pd.DataFrame) -> pd.DataFrame:
     """Per group and K across networks: means, sd over networks and a 95% t interval over
     networks (``interval == "networks"``); one network (or pooled trained networks): the
-    jackknife interval over masks (``interval == "masks"``)."""
+    jackknife interval over masks (``interval == "masks"``).
+
+    Every row of a group runs over the same networks: K goes up to the smallest network's
+    number of masks (larger ensembles of the bigger networks are in the per-network table), so
+    a gain with K is never the effect of leaving the smaller networks out.
+    """
     cols = list(table.columns)
     keys = [*cols[: cols.index("weight_seed")], "members", "split", "k"]
+    networks = table.groupby(keys[:-1], sort=False, dropna=False)["weight_seed"].transform(
+        lambda w: w.nunique(dropna=False)
+    )
+    at_k = table.groupby(keys, sort=False, dropna=False)["weight_seed"].transform(
+        lambda w: w.nunique(dropna=False)
+    )
+    table = table[(at_k == networks).to_numpy()]
     out = []
     for _, part in table.groupby(keys, sort=False, dropna=False):
         first = part.iloc[0]

@@ -229,3 +229,52 @@ def test_snapshots_of_earlier_epochs_get_no_predictions_of_the_final_mask(tmp_pa
         direct = agreement(final)
     assert table["agreement"].iloc[0] == direct["agreement"].iloc[0]
     assert table["accuracy"].iloc[0] == direct["accuracy"].iloc[0]
+
+
+def test_the_summary_over_networks_stops_at_the_smallest_networks_k():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 40)
+    preds = rng.integers(0, 3, (7, 40))
+    ms = with_predictions(preds, labels, networks=[0, 0, 0, 0, 0, 1, 1])  # 5 masks and 2
+    table = ensemble(ms)
+    assert table.groupby("weight_seed")["k"].max().to_dict() == {0: 5, 1: 2}
+    summary = ms.uns["ensemble"]["summary"]
+    # every K over both networks: a larger K would average one network against two at K = 1
+    assert summary["k"].tolist() == [1, 2] and (summary["n_networks"] == 2).all()
+    assert (summary["interval"] == "networks").all()
+    at2 = table[table["k"] == 2]
+    assert summary["acc"].iloc[1] == pytest.approx(at2["acc"].mean())
+
+
+def test_the_best_mask_is_never_chosen_on_the_split_it_is_scored_on():
+    labels = np.array([0, 1, 0, 1])
+    preds = [[0, 1, 0, 0], [0, 1, 0, 1], [1, 1, 1, 1]]
+    val = ([[0, 0], [1, 1], [1, 0]], [0, 0])
+    ms = with_predictions(preds, labels, val=val)
+    with pytest.raises(AnalysisError, match="select_split='test'"):
+        ensemble(ms, select_split="test")
+    ms.obsm["logprob_train"] = ms.obsm["logprob_val"]
+    ms.obsm["pred_train"], ms.obsm["labels_train"] = ms.obsm["pred_val"], ms.obsm["labels_val"]
+    assert ensemble(ms, select_split="train")["best_selected_on"].iloc[0] == "train"
+
+
+@pytest.mark.parametrize("order", [0, 1])
+def test_a_group_pooling_trained_networks_with_masks_keeps_each_kind_apart(order):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 20)
+    preds = rng.integers(0, 3, (6, 20))
+    methods = ["dense", "dense", "edge_popup", "edge_popup", "edge_popup", "edge_popup"]
+    networks = [0, 1, 0, 0, 1, 1]
+    if order:  # the answer must not depend on which mask comes first
+        methods, networks = methods[::-1], networks[::-1]
+    ms = with_predictions(preds, labels, networks=networks, method=methods)
+    table = agreement(ms, groupby="density")
+    net = [None if np.isnan(w) else int(w) for w in table["weight_seed"]]
+    units = {(w, r.members): (r.n_masks, r.n_pairs) for w, r in zip(net, table.itertuples())}
+    # the two trained networks pair with each other; the masks only within their network
+    assert units == {(None, "independently trained networks"): (2, 1), (0, "masks of one network"): (2, 1),
+                     (1, "masks of one network"): (2, 1)}  # fmt: skip
+    sizes = ensemble(ms, groupby="density", select_split=None).groupby(
+        ["members", "weight_seed"], dropna=False
+    )
+    assert sizes["n_masks"].first().tolist() == [2, 2, 2]
