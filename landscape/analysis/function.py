@@ -207,6 +207,10 @@ def format_function(tables: dict[str, pd.DataFrame]) -> list[str]:
         frame["gain"] = [
             f"{largest.loc[g, 'gain']:+.4f}" if g in largest.index else "—" for g in frame["group"]
         ]
+        lines[-1] += (
+            "; ensemble (K): mean accuracy of ensembles of K masks of one network, K the largest "
+            "every network of the group has; gain: over the mean single mask"
+        )
     lines += ["  " + line for line in frame.to_string(index=False).splitlines()]
     return lines
 
