@@ -61,6 +61,8 @@ def test_every_dataset_says_which_data_fields_it_reads():
         (["data.n_train=100"], "data.n_train"),
         (["data.input_shape=[64]"], "data.input_shape"),
         (["data.augment=false"], "data.augment"),
+        (["data.augment=true"], "data.augment"),  # at its default too: digits never augments
+        (["data.n_test=512"], "data.n_test"),
         (["data.name=mnist", "data.test_fraction=0.1"], "data.test_fraction"),
         (["data.mnist1d.corr_noise_scale=0"], "data.mnist1d.corr_noise_scale"),  # the leaf, not its section
     ],
@@ -70,6 +72,15 @@ def test_a_data_field_the_dataset_does_not_read_is_refused(overrides, field):
         load_config(CONFIG, overrides)
     name = "mnist" if "data.name=mnist" in overrides else "digits"
     assert str(err.value).startswith(f"{field}: dataset '{name}' does not use this field (it reads data.")
+
+
+def test_a_config_file_giving_an_unread_data_field_at_its_default_is_refused(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {name: mnist1d, augment: true}\n")
+    with pytest.raises(ConfigError, match="^data.augment: dataset 'mnist1d' does not use this field"):
+        load_config(path)
+    path.write_text("data: {name: cifar10, augment: true}\n")  # CIFAR-10 reads it
+    assert load_config(path).data.augment is True
 
 
 def test_fields_the_dataset_reads_and_where_data_lives_are_accepted():

@@ -207,4 +207,23 @@ def load_config(
         pairs = dict(overrides)
     else:
         pairs = dict(parse_override(o) for o in overrides)
-    return apply_overrides(cfg, pairs) if pairs else cfg
+    cfg = apply_overrides(cfg, pairs) if pairs else cfg
+    given = data.get("data") if isinstance(data.get("data"), Mapping) else {}
+    _refuse_unread_data_fields(cfg, [*given, *(k.split(".")[1] for k in pairs if k.startswith("data."))])
+    return cfg
+
+
+def _refuse_unread_data_fields(cfg: SearchConfig, given: Sequence[str]) -> None:
+    """A data field given in a config that its dataset does not read (``augment: true`` for
+    digits) is refused even at its default value: the config would claim what no search does.
+    """
+    from landscape.config.schema import DataConfig, data_fields_used
+
+    used = data_fields_used(cfg.data.name)
+    identity = {f.name for f in dataclasses.fields(DataConfig) if f.metadata.get("identity", True)}
+    for name in dict.fromkeys(given):
+        if name in identity and name not in used:
+            reads = ", ".join(f"data.{u}" for u in used[1:]) or "no data field"
+            raise ConfigError(
+                f"data.{name}: dataset {cfg.data.name!r} does not use this field (it reads {reads}); remove it"
+            )
