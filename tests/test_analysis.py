@@ -184,3 +184,19 @@ def test_summary_never_prints_an_untestable_similarity_as_significant(tmp_path):
     table = text[text.index("Jaccard") : text.index("not shown")]
     assert "random · density 0.5" in table and "dense" not in table and "<1e-16" not in text
     assert "not shown: dense · density 1 (every mask keeps every weight" in text
+
+
+def test_an_accuracy_over_some_of_a_groups_masks_says_over_how_many():
+    from landscape.analysis.summary import _accuracy_table
+
+    masks = pd.DataFrame(
+        {
+            "group": ["edge_popup"] * 4 + ["biprop"] * 2,
+            "test_acc": [0.9, 0.8, np.nan, np.nan, 0.7, 0.6],
+            "selected_on": [np.nan, np.nan, "test", "test", np.nan, np.nan],
+            "weight_seed": [0, 0, 1, 1, 0, 0],
+        }
+    )
+    shown = _accuracy_table(masks).set_index("group")["test_acc"]
+    assert shown["edge_popup"] == "0.8500 ± 0.0707 (2 of 4 masks; the others selected on the test set)"
+    assert shown["biprop"] == "0.6500 ± 0.0707"  # every mask recorded: nothing to add

@@ -172,8 +172,7 @@ def analyze(
         if how != "none":
             count("function tables", how)
         skipped += [
-            f"{u['path']}: {u['reason']} (its mask is left out of the agreement and ensemble tables)"
-            for u in unreadable
+            f"{u['path']}: {u['reason']} (left out of the agreement and ensemble tables)" for u in unreadable
         ]
         for name, frame in function.items():
             add(name, frame)

@@ -36,9 +36,10 @@ def function_tables(
     (``{"path", "reason"}``; their masks are left out, and the tables are not stored)."""
     from landscape.store.results import ResultStore
 
-    inputs = _inputs(ms, groupby) if store is not None else None
+    index_problems: list[dict[str, str]] = []  # predictions indexes that cannot be read
+    inputs = _inputs(ms, groupby, index_problems) if store is not None else None
     if store is not None and inputs is None:
-        return {}, "none", []
+        return {}, "none", index_problems  # nothing to compute, but a damaged index is named
     key = ResultStore.key(KIND, inputs) if inputs is not None else None
     if key is not None and not recompute and _files_in_place(ms):
         record = store.get(KIND, key)
@@ -95,13 +96,14 @@ def _files_in_place(ms) -> bool:
     return True
 
 
-def _inputs(ms, groupby) -> dict[str, Any] | None:
+def _inputs(ms, groupby, unreadable: list[dict[str, str]] | None = None) -> dict[str, Any] | None:
     """What the tables depend on: each mask (bits and place), the checksum of its stored
-    predictions, the grouping and the tools' parameters; None when no mask has predictions."""
+    predictions, the grouping and the tools' parameters; None when no mask has predictions
+    (a run whose index cannot be read is added to ``unreadable``)."""
     from landscape.analysis.cached import mask_ids
     from landscape.tl.baseline import _describe_groupby
 
-    digests = prediction_digests(ms)
+    digests = prediction_digests(ms, unreadable)
     if digests is None or not any(digests):
         return None
     return {

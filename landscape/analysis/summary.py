@@ -75,7 +75,7 @@ def _pooled_note(t: dict) -> str:
 
 
 def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
-    acc = masks.groupby("group", sort=False)["test_acc"].agg(["size", "mean", "std"]).reset_index()
+    acc = masks.groupby("group", sort=False)["test_acc"].agg(["size", "count", "mean", "std"]).reset_index()
     # imported masks picked on the test set carry only that (optimistic) accuracy: say so
     # rather than leave the column looking merely unrecorded
     selected = (
@@ -92,8 +92,8 @@ def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
             else "— (not recorded)"
         )
         if np.isnan(m)
-        else f"{m:.4f} ± {0 if np.isnan(s) else s:.4f}"
-        for g, m, s in zip(acc["group"], acc["mean"], acc["std"])
+        else f"{m:.4f} ± {0 if np.isnan(s) else s:.4f}" + _of(g, k, n, selected)
+        for g, m, s, k, n in zip(acc["group"], acc["mean"], acc["std"], acc["count"], acc["size"])
     ]
     if "weight_seed" in masks:
         nets = masks.groupby("group", sort=False)["weight_seed"].nunique()
@@ -107,7 +107,15 @@ def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
         per_network = recorded.drop_duplicates(keys).groupby(networks, sort=False)["all_ones_test_acc"].mean()
         ones = per_network.groupby(level=0, sort=False).mean()
         acc["every weight kept"] = [f"{ones[g]:.4f}" if g in ones.index else "—" for g in acc["group"]]
-    return acc.drop(columns=["mean", "std"]).rename(columns={"size": "masks"})
+    return acc.drop(columns=["mean", "std", "count"]).rename(columns={"size": "masks"})
+
+
+def _of(group: str, recorded: int, n: int, selected: pd.Series) -> str:
+    """Over how many of the group's masks a mean runs, when not all of them record one."""
+    if recorded == n:
+        return ""
+    why = "; the others selected on the test set" if selected.get(group, False) else ""
+    return f" ({recorded} of {n} masks{why})"
 
 
 def _diversity_title(metric: str) -> str:

@@ -35,7 +35,9 @@ from landscape.store import _io
 
 RESULTS_DIR = "results"
 #: computation version per kind of result
-VERSIONS = {"intersections": 1, "barrier_curve": 1, "embedding": 1, "function_tables": 1}
+# function_tables 2: the ensemble summary runs over the same networks at every K, pooled groups
+# are split per mask into trained networks and masks, and groupby=None is keyed as None
+VERSIONS = {"intersections": 1, "barrier_curve": 1, "embedding": 1, "function_tables": 2}
 
 
 def mask_hashes(rows: np.ndarray) -> list[str]:

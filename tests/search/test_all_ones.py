@@ -55,4 +55,3 @@ def test_batchnorm_statistics_come_from_the_training_split_not_the_test_batches(
     real = all_ones.evaluate
     monkeypatch.setattr(all_ones, "evaluate", lambda *a, **k: real(*a, **{**k, "batch_size": 7}))
     assert _trainer("nonaffine").all_ones_accuracy() == acc
-

@@ -267,3 +267,16 @@ def test_an_unreadable_predictions_file_is_named_and_its_tables_are_not_kept(tin
     assert len(list(stored.glob("*.json"))) == 1
     target.write_bytes(kept)
     assert analyze(root, embed=(), progress=False).work["function tables"] == {"computed": 0, "reused": 1}
+
+
+def test_a_damaged_predictions_index_is_named_even_when_no_run_has_a_readable_one(tiny_runs, tmp_path):
+    from landscape.analysis import analyze
+
+    root = tmp_path / "runs"
+    run = sorted(p for p in tiny_runs.iterdir() if p.is_dir())[0]
+    shutil.copytree(run, root / run.name)
+    (root / run.name / "predictions.json").write_text('{"trunc')
+    result = analyze(root, embed=(), progress=False)
+    assert "agreement_summary" not in result.tables
+    (line,) = [s for s in result.skipped if "predictions.json" in s]
+    assert "not valid JSON" in line and "agreement and ensemble" in line and line in result.summary()
