@@ -77,6 +77,8 @@ def test_a_method_that_changes_weights_gets_the_linear_path_and_others_keep_swap
     assert set(bar.loc[bar["run_id"] == iwr, "path"]) == {"linear"}
     assert any(s.startswith(str(root / iwr)) and "swap path not defined" in s for s in result.skipped)
     assert "swap path not defined" in result.summary()
+    # a fresh store: every curve is computed now, none counted as reused
+    assert result.work["barrier curves"] == {"computed": len(bar), "reused": 0}
 
 
 def test_a_run_whose_network_cannot_be_rebuilt_is_named_and_the_others_get_barriers(plain_and_iwr, tmp_path):

@@ -294,11 +294,17 @@ def _barriers(ms, n_pairs: int, split: str, n_points: int, rng: int, device, sto
         options = dict(pairs=n_pairs, split=split, n_points=n_points, rng=rng, device=device or "cpu",
                        store=store, progress=progress)  # fmt: skip
         try:
-            try:
-                tl.barriers(part, **options)
-            except SwapUndefined as exc:  # the method changed each mask's weights: linear only
-                skipped.append(f"{where}: swap path not defined ({exc})")
+            if _own_weights(part, where):  # the method changed each mask's weights: linear only
                 tl.barriers(part, path="linear", **options)
+                skipped.append(
+                    f"{where}: swap path not defined (its masks carry weights their method changed)"
+                )
+            else:
+                try:
+                    tl.barriers(part, **options)
+                except SwapUndefined as exc:  # weights that differ although none are stored
+                    skipped.append(f"{where}: swap path not defined ({exc})")
+                    tl.barriers(part, path="linear", **options)
         except (AnalysisError, StoreError) as exc:
             if "single mask" not in str(exc):  # no network of this run holds two masks
                 skipped.append(f"{where}: barriers not computed ({exc})")
@@ -309,6 +315,17 @@ def _barriers(ms, n_pairs: int, split: str, n_points: int, rng: int, device, sto
         done["n_computed"] += params["n_computed"]
         done["n_reused"] += params["n_reused"]
     return done
+
+
+def _own_weights(part, where) -> bool:
+    """Whether the run stores per-mask weights (its method changed them), so that two of its
+    masks lie over different weights and only the linear path joins them."""
+    from landscape.store.run_store import RunStore
+
+    store = RunStore.open(where)
+    return any(
+        store.has_weights(int(w), int(s)) for w, s in zip(part.obs["weight_seed"], part.obs["search_seed"])
+    )
 
 
 def _with_groups(table: pd.DataFrame, ms, groupby) -> pd.DataFrame:
