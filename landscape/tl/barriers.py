@@ -304,7 +304,11 @@ def _check_cross_run(obs: pd.DataFrame, pairs: list[tuple[int, int]]) -> None:
     """A pair across runs is evaluated in one network built from the first run's config, on
     that run's data: refuse pairs whose runs differ in a model or data field (how the random
     weights were drawn may differ: each end brings its own weights)."""
-    fields = [c for c in obs.columns if c.startswith(("model.", "data.")) and c not in WEIGHT_DRAW]
+    fields = [
+        c
+        for c in obs.columns
+        if c.startswith(("model.", "data.")) and c not in WEIGHT_DRAW and c not in _not_identity()
+    ]
     runs = obs["run_id"].astype(str).to_numpy()
     for i, j in pairs:
         if runs[i] == runs[j]:
@@ -318,9 +322,29 @@ def _check_cross_run(obs: pd.DataFrame, pairs: list[tuple[int, int]]) -> None:
                 )
 
 
+def _not_identity() -> set[str]:
+    """Config fields that do not change a run (where its data lives, say)."""
+    import dataclasses
+    import typing
+
+    from landscape.config.schema import SearchConfig
+
+    return {
+        f"{section}.{f.name}"
+        for section, cls in typing.get_type_hints(SearchConfig).items()
+        if dataclasses.is_dataclass(cls)
+        for f in dataclasses.fields(cls)
+        if not f.metadata.get("identity", True)
+    }
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
 def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
-        return True
+    if _missing(a) or _missing(b):  # a field one run's config does not record
+        return _missing(a) and _missing(b)
     try:
         return bool(a == b)
     except (TypeError, ValueError):  # arrays or lists stored in obs
