@@ -244,6 +244,8 @@ def group_masks(obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = ()) 
     config = config_columns(obs)
     if default and vary:
         cols = [c for c in config if c not in vary] + ([EPOCH] if EPOCH in cols else [])
+    if EPOCH in vary:  # epochs along an axis: one curve per group over its epochs
+        cols = [c for c in cols if c != EPOCH]
     keys = _hashable(obs[cols]) if cols else [()] * n
     codes: dict[tuple, list[int]] = {}
     for pos, key in enumerate(keys):

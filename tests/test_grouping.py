@@ -262,6 +262,11 @@ def test_pooling_everything_still_keeps_the_epochs_of_snapshots_apart():
     div = tl.diversity(ms, groupby=None)
     whole = div[div["layer"] == "whole"] if "layer" in div else div
     assert whole["n_pairs"].tolist() == [1, 1] and whole["epoch"].tolist() == [0, 3]
+    # epochs along an axis (accuracy against epoch): one curve over the epochs, per group
+    assert (pl_group_labels(obs, None, vary=("epoch",)) == "all masks").all()
+    assert pl_group_labels(obs, "config", vary=("epoch",)).tolist() == ["x", "x", "y", "y"]
+    (curve,) = group_masks(obs, None, vary=("epoch",))
+    assert curve.positions.tolist() == [0, 1, 2, 3]
 
 
 def test_pooling_groupby_keeps_groups_of_different_layouts_apart(tmp_path):

@@ -43,7 +43,7 @@ def group_labels(obs: pd.DataFrame, groupby: Any = CONFIG, vary: Sequence[str] =
     pool configurations; ``None`` puts every mask in one group ("all masks"; one per epoch of a
     snapshot set, as the tools group them)."""
     if groupby is None:
-        return grouping.group_labels(obs, None, mark_pooled=False)
+        return grouping.group_labels(obs, None, vary=vary, mark_pooled=False)
     if isinstance(groupby, str) and groupby != CONFIG:
         require_obs(obs, groupby)
     return grouping.group_labels(obs, groupby, vary=vary)
