@@ -298,7 +298,8 @@ def across_networks(table: pd.DataFrame) -> pd.DataFrame:
     Each column runs over the networks where it is defined (a network whose masks have no
     defined CKA at a representation gives NaN there and is left out): ``n_networks`` counts
     the networks of the group, ``n_networks_defined`` those with a defined ``cka``, and
-    ``n_pairs`` the defined pairs summed over them.
+    ``n_pairs`` the defined pairs summed over them. ``interval`` is that of ``cka``;
+    ``random_cka_interval`` and ``excess_interval`` those of the other columns.
     """
     cols = list(table.columns)
     keys = [*cols[: cols.index("weight_seed")], "representation", "position", "at"]
@@ -320,6 +321,8 @@ def across_networks(table: pd.DataFrame) -> pd.DataFrame:
                 row |= {f"{name}_ci_low": np.nan, f"{name}_ci_high": np.nan}
             else:
                 row.update(_stats.network_columns(usable, usable.iloc[0], [name]))
+            if name != "cka":  # its own networks may be fewer than cka's
+                row[f"{name}_interval"] = "networks" if len(usable) > 1 else "masks"
         row["interval"] = "networks" if len(defined) > 1 else "masks"
         row["pooled"] = first["pooled"]
         out.append(row)

@@ -243,3 +243,4 @@ def test_cka_across_networks_skips_a_network_without_defined_pairs():
     assert row["n_networks"] == 2 and row["n_networks_defined"] == 1 and row["n_pairs"] == 3
     both = table["random_cka"].to_numpy()
     assert row["random_cka"] == pytest.approx(both.mean())  # defined in both networks
+    assert row["random_cka_interval"] == "networks" and row["excess_interval"] == "masks"
