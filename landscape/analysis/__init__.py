@@ -318,14 +318,13 @@ def _barriers(ms, n_pairs: int, split: str, n_points: int, rng: int, device, sto
 
 
 def _own_weights(part, where) -> bool:
-    """Whether the run stores per-mask weights (its method changed them), so that two of its
-    masks lie over different weights and only the linear path joins them."""
+    """Whether the run's method changed each mask's weights (its rule says so), so that two of
+    its masks lie over different weights and only the linear path joins them."""
+    from landscape import registries
     from landscape.store.run_store import RunStore
 
-    store = RunStore.open(where)
-    return any(
-        store.has_weights(int(w), int(s)) for w, s in zip(part.obs["weight_seed"], part.obs["search_seed"])
-    )
+    cfg = RunStore.open(where).config
+    return bool(getattr(registries.methods.load(cfg.method.name)(cfg), "changes_weights", False))
 
 
 def _with_groups(table: pd.DataFrame, ms, groupby) -> pd.DataFrame:
