@@ -265,7 +265,9 @@ the runs on one fixed batch of the test split.
 - *functional / structural*: the ratio of the two normalised diversities — the share of the
   structural diversity that shows up in the predictions.
 - Ensembles average their members' class probabilities; the accuracy of K members is the mean
-  over the K-subsets of a network's masks (all of them here, at most 256 per K).
+  over the K-subsets of a network's masks (all of them here, at most 256 per K). Across
+  networks, K runs up to the smallest network's number of masks, so every K averages the same
+  networks.
 - CKA: linear CKA of the masks' representations, beside independent random masks over the same
   random weights (as many as stored masks, each with a stored mask's per-layer counts); the mean
   runs over the pairs whose CKA is defined (a constant representation has none).
