@@ -127,8 +127,9 @@ class Source:
     def _subset(self, ms: Any, keep: np.ndarray, spec: FigureSpec, selection: dict, n: int) -> Any:
         if keep.all():
             return ms
-        where = spec.where if isinstance(spec.where, str) else getattr(spec.where, "__name__", None)
-        key = (n, where, selection.get("density"))
+        # keyed on the selection itself: two where-functions of one name (figures.select and
+        # fig_dynamics both define searched_masks) keep different masks
+        key = (n, np.flatnonzero(keep).tobytes())
         if key not in self._subsets:
             self._subsets[key] = subset(ms, keep)
         return self._subsets[key]

@@ -166,3 +166,16 @@ def test_interpolation_survives_subsetting(tmp_path, annotated):
     )
     assert not built.skipped
     assert np.isfinite(annotated.obsp["barrier"]).sum() == 4
+
+
+def test_selections_of_two_where_functions_of_one_name_are_not_shared(annotated):
+    # figures.select.searched_masks keeps the random masks, fig_dynamics.searched_masks drops
+    # them: a figure must get its own selection whichever figure was selected before it
+    from landscape.figures.source import Source
+
+    alone = Source(annotated, None).select(FIGURES.get("seed_attribution"))[0]
+    source = Source(annotated, None)
+    source.select(FIGURES.get("diversity_vs_density"))
+    after = source.select(FIGURES.get("seed_attribution"))[0]
+    assert "random" not in set(alone.obs["method"])
+    assert after.obs.index.tolist() == alone.obs.index.tolist()
