@@ -99,6 +99,8 @@ def selection_text(summary: dict[str, Any], reasons: dict[str, str] | None = Non
     masks += f" in {nets} network" + ("s" if nets != 1 else "") + seed_text
     parts.append(masks)
     text = "Selection: " + " · ".join(parts) + "."
+    if summary.get("n_selected", 0) > summary["n_masks"]:
+        text += f" {summary['n_selected'] - summary['n_masks']} further selected masks not drawn."
     for name, choice in summary.get("chosen", {}).items():
         text += f" {name.capitalize()} {format_value(choice['value'])} shown"
         text += f" ({reasons[name]})" if reasons and name in reasons else ""

@@ -19,7 +19,7 @@ from landscape.figures.select import RANDOM, config_groups, methods_of, searched
     params={"metric": "jaccard"},
 )
 def similarity_heatmap(ms: Any) -> Any:
-    """Pairwise Jaccard similarity, one configuration per triangle (Edge-Popup below, Biprop above)."""
+    """Pairwise Jaccard similarity of the masks of each network, one configuration per triangle."""
     groups = {g: m for g, m in config_groups(ms).items() if m != RANDOM} or config_groups(ms)
     if not groups:
         raise FigureSkipped("no searched masks")

@@ -179,3 +179,17 @@ def test_selections_of_two_where_functions_of_one_name_are_not_shared(annotated)
     after = source.select(FIGURES.get("seed_attribution"))[0]
     assert "random" not in set(alone.obs["method"])
     assert after.obs.index.tolist() == alone.obs.index.tolist()
+
+
+def test_heatmap_caption_names_the_groups_it_shows(tmp_path, annotated):
+    built = build_figures(
+        annotated, ["similarity_heatmap"], out=tmp_path, formats=("png",), where="method != 'biprop'"
+    )
+    text = built.captions["similarity_heatmap"]
+    assert "Biprop" not in text
+    assert "Lower triangle: Edge-Popup · width 1; upper triangle: Edge-Popup · width 0.5." in text
+    # 3 of the 5 masks at width 1 (cut to the 2 at width 0.5) and the 3 random masks are not
+    # drawn: the selection counts the masks drawn
+    assert "4 masks of 2 configurations" in text and "6 further selected masks not drawn" in text
+    record = json.loads((tmp_path / "similarity_heatmap.json").read_text())
+    assert record["n_masks"] == 4 and len(record["masks_not_drawn"]) == 6

@@ -150,3 +150,17 @@ def test_function_tables_of_analyze_keep_configurations_and_networks_apart(paper
             for a, b in zip(pairs["obs_i"], pairs["obs_j"])
         )
     assert n_pairs == 72
+
+
+def test_similarity_heatmap_pairs_masks_of_one_network_only(paper_figures):
+    built, out = paper_figures
+    cells = pd.read_csv(out / "similarity_heatmap.csv")
+    net = lambda names: names.str.extract(r"/w(\d+)/")[0].astype(int)  # noqa: E731
+    assert (net(cells["mask_row"]) == net(cells["mask_column"])).all()
+    assert (net(cells["mask_row"]) == cells["weight_seed"]).all() and set(cells["weight_seed"]) == {0, 1}
+    # 2 networks x 3 masks: 3 pairs per network and triangle
+    assert len(cells) == 2 * 2 * 3 and cells["row"].str.match(r"w\d/s\d").all()
+    text = built.captions["similarity_heatmap"]
+    assert "masks of different networks are not compared" in text
+    lower = cells.loc[cells["triangle"] == "lower", "group"].iloc[0]
+    assert lower.startswith("edge_popup") and "Lower triangle: Edge-Popup; upper triangle: Biprop." in text
