@@ -73,7 +73,7 @@ def test_build_writes_files_and_provenance(tmp_path, annotated):
     barrier = json.loads((tmp_path / "figs" / "interpolation.json").read_text())
     assert barrier["analysis"]["barrier"]["n_points"] == 5
     embedding = json.loads((tmp_path / "figs" / "embedding.json").read_text())
-    assert embedding["computed_for_figure"] == ["mds"] and "mds" in embedding["analysis"]
+    assert embedding["computed_for_figure"] == ["mds_networks"] and "mds_networks" in embedding["analysis"]
     consensus = json.loads((tmp_path / "figs" / "selection_frequency.json").read_text())
     assert consensus["analysis"]["consensus"] == {"groupby": "config"}  # one group per configuration
     width = json.loads((tmp_path / "figs" / "accuracy_vs_width.json").read_text())

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from landscape.cli import main
-from landscape.figures import build_figures, figure_names
+from landscape.figures import FIGURES, build_figures, figure_names
 from tests.figures.conftest import DYNAMICS, make_paper_runs
 
 NEW = {
@@ -164,3 +164,24 @@ def test_similarity_heatmap_pairs_masks_of_one_network_only(paper_figures):
     assert "masks of different networks are not compared" in text
     lower = cells.loc[cells["triangle"] == "lower", "group"].iloc[0]
     assert lower.startswith("edge_popup") and "Lower triangle: Edge-Popup; upper triangle: Biprop." in text
+
+
+def test_embedding_is_made_within_each_network(paper_figures, paper_runs):
+    import numpy as np
+
+    from landscape import tl
+    from landscape.figures.source import Source
+
+    built, out = paper_figures
+    points = pd.read_csv(out / "embedding.csv")
+    assert set(points["weight_seed"]) == {0, 1} and points[["mds_1", "mds_2"]].notna().all().all()
+    # each network's masks embedded on their own (classical MDS centres each embedding); one
+    # embedding of both networks puts them on either side of MDS 1
+    for _, part in points.groupby("weight_seed"):
+        assert abs(part["mds_1"].mean()) < 1e-9 and abs(part["mds_2"].mean()) < 1e-9
+    ms, _ = Source(paper_runs, None).select(FIGURES.get("embedding"))
+    net0 = ms[np.flatnonzero(ms.obs["weight_seed"].to_numpy() == 0)]
+    tl.mds(net0)
+    mine = points[points["weight_seed"] == 0].set_index("mask").loc[net0.obs.index.astype(str)]
+    assert np.allclose(np.abs(mine["mds_1"]), np.abs(net0.obsm["X_mds"][:, 0]))
+    assert "One embedding per network" in built.captions["embedding"]
