@@ -193,3 +193,20 @@ def test_heatmap_caption_names_the_groups_it_shows(tmp_path, annotated):
     assert "4 masks of 2 configurations" in text and "6 further selected masks not drawn" in text
     record = json.loads((tmp_path / "similarity_heatmap.json").read_text())
     assert record["n_masks"] == 4 and len(record["masks_not_drawn"]) == 6
+
+
+def test_barrier_captions_count_the_networks_of_the_pairs_drawn_and_name_the_path(annotated):
+    from landscape import pl
+
+    ms = annotated
+    ms.obs.loc[ms.obs.index[3:5], "weight_seed"] = 1  # a second network, holding no pair
+    add_barriers(ms, [(0, 1), (5, 6)])
+    for drawn in (pl.interpolation(ms), pl.barrier_vs_distance(ms)):
+        text = " ".join(pl.notes_of(drawn))
+        assert "(1 network)" in text and "2 networks" not in text
+        assert sorted(pl.masks_of(drawn)) == sorted(ms.obs.index[[0, 1, 5, 6]])
+    fig = pl.barrier_matrix(ms)
+    assert "linear path, chord-based" in fig.axes[-1].get_ylabel()
+    table = pl.data_of(fig)
+    assert set(table["path"]) == {"linear"} and table["definition"].str.contains("chord-based").all()
+    assert any("loss barrier of the linear path" in n for n in pl.notes_of(fig))
