@@ -161,6 +161,8 @@ def _build_one(
             summary = selection_summary(shown, available[searched_masks(available).to_numpy()])
             if len(shown) < len(obs):
                 summary["n_selected"] = int(len(obs))
+            if "layout" in selection.get("reasons", {}):
+                summary["layout"] = selection["layout"]
             text = caption(spec.description, notes_of(drawn), summary, selection.get("reasons"))
             out.mkdir(parents=True, exist_ok=True)
             extra = _write_extras(out, spec.name, text, data_of(drawn))

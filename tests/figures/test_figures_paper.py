@@ -185,3 +185,19 @@ def test_embedding_is_made_within_each_network(paper_figures, paper_runs):
     mine = points[points["weight_seed"] == 0].set_index("mask").loc[net0.obs.index.astype(str)]
     assert np.allclose(np.abs(mine["mds_1"]), np.abs(net0.obsm["X_mds"][:, 0]))
     assert "One embedding per network" in built.captions["embedding"]
+
+
+def test_a_layout_left_out_is_named_by_the_fields_that_set_it_apart(tmp_path):
+    root = tmp_path / "runs"
+    one = {"edge_popup": []}
+    make_paper_runs(root, methods=one, densities=(0.5,), widths=(1.0,))
+    make_paper_runs(
+        root, methods=one, densities=(0.5,), widths=(1.0,), extra=("model.hidden=[24, 24]", "train.epochs=3")
+    )
+    make_paper_runs(root, methods=one, densities=(0.5,), widths=(1.0,), extra=("train.epochs=3",))
+    built = build_figures(root, ["layer_overlap"], out=tmp_path / "figs", formats=("png",))
+    text = built.captions["layer_overlap"]
+    assert "Layout hidden 16-16 shown (the network layout with the most masks)" in text
+    assert "also present: hidden 24-24 (choose with --where)" in text and "Width 1 shown" not in text
+    record = json.loads((tmp_path / "figs" / "layer_overlap.json").read_text())
+    assert record["layout"]["fields"] == ["model.hidden"] and "width" not in record["reasons"]
