@@ -201,6 +201,9 @@ def attach_barriers(ms, store: ResultStore) -> bool:
     matrix[first["i"], first["j"]] = matrix[first["j"], first["i"]] = first["barrier_loss"]
     params = {
         "path": list(dict.fromkeys(table["path"])),
+        # what obsp["barrier"] holds: the chord-based loss barrier of this path
+        "matrix_path": first_path,
+        "matrix_value": "barrier_loss",
         "split": str(best["split"]),
         "n_points": int(best["n_points"]),
         "bn_batches": best["bn_batches"],

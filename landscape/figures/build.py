@@ -140,7 +140,7 @@ def _build_one(
 ) -> tuple[list[Path], str]:
     import matplotlib.pyplot as plt
 
-    from landscape.pl import data_of, notes_of
+    from landscape.pl import data_of, masks_of, notes_of
     from landscape.pl.style import figsize, publication_style, save_figure
 
     data, selection = source.select(spec)
@@ -153,12 +153,20 @@ def _build_one(
         fig = drawn if hasattr(drawn, "savefig") else drawn.figure
         try:
             obs = _obs_of(data)
+            used = masks_of(drawn)
+            # a plot that leaves masks out (no counterpart in their network) is captioned with
+            # the masks it drew, not the ones it was given
+            shown = obs if used is None else obs[obs.index.astype(str).isin(used)]
             available = source.obs()
-            summary = selection_summary(obs, available[searched_masks(available).to_numpy()])
+            summary = selection_summary(shown, available[searched_masks(available).to_numpy()])
+            if len(shown) < len(obs):
+                summary["n_selected"] = int(len(obs))
+            if "layout" in selection.get("reasons", {}):
+                summary["layout"] = selection["layout"]
             text = caption(spec.description, notes_of(drawn), summary, selection.get("reasons"))
             out.mkdir(parents=True, exist_ok=True)
             extra = _write_extras(out, spec.name, text, data_of(drawn))
-            provenance = _provenance(spec, data, source, selection, computed)
+            provenance = _provenance(spec, data, source, selection, computed, shown)
             provenance.update(caption=text, selection=summary)
             if extra.get("csv"):
                 provenance["data_file"] = extra["csv"].name
@@ -180,8 +188,10 @@ def _write_extras(out: Path, name: str, text: str, table: Any) -> dict[str, Path
     return files
 
 
-def _provenance(spec: FigureSpec, data: Any, source: Source, selection: dict, computed: list[str]) -> dict:
-    obs = _obs_of(data)
+def _provenance(
+    spec: FigureSpec, data: Any, source: Source, selection: dict, computed: list[str], shown: pd.DataFrame
+) -> dict:
+    obs = shown
     record: dict[str, Any] = {
         "figure": spec.name,
         "description": spec.description,
@@ -195,6 +205,9 @@ def _provenance(spec: FigureSpec, data: Any, source: Source, selection: dict, co
         record["masks_per_run"] = {k: int(v) for k, v in sorted(per_run.items())}
     if len(obs) <= _MAX_LISTED_MASKS:
         record["masks"] = [str(i) for i in obs.index]
+    given = _obs_of(data)
+    if len(given) > len(obs) and len(given) <= _MAX_LISTED_MASKS:
+        record["masks_not_drawn"] = [str(i) for i in given.index if i not in obs.index]
     record["plot_params"] = dict(spec.params)
     if not isinstance(data, pd.DataFrame):
         sets = data if isinstance(data, list) else [data]

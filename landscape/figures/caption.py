@@ -99,11 +99,32 @@ def selection_text(summary: dict[str, Any], reasons: dict[str, str] | None = Non
     masks += f" in {nets} network" + ("s" if nets != 1 else "") + seed_text
     parts.append(masks)
     text = "Selection: " + " · ".join(parts) + "."
+    if summary.get("n_selected", 0) > summary["n_masks"]:
+        text += f" {summary['n_selected'] - summary['n_masks']} further selected masks not drawn."
+    layout = summary.get("layout")
+    if layout:
+        text += f" Layout {_layout_text(layout['value']) or 'with the most masks'} shown"
+        text += f" ({reasons['layout']})" if reasons and "layout" in reasons else ""
+        others = [_layout_text(v) for v in layout.get("also_present", [])]
+        if any(others):
+            text += f"; also present: {'; '.join(others)} (choose with --where)."
+        else:
+            text += f"; {len(others)} other layout{'s' if len(others) > 1 else ''} also present."
     for name, choice in summary.get("chosen", {}).items():
         text += f" {name.capitalize()} {format_value(choice['value'])} shown"
         text += f" ({reasons[name]})" if reasons and name in reasons else ""
         text += f"; also present: {_list(choice['also_present'])} (choose with --where)."
     return text
+
+
+# display names of the config fields that tell layouts apart
+_LAYOUT_FIELDS = {**dict(FIELDS), "model.hidden": "hidden"}
+
+
+def _layout_text(values: dict[str, str]) -> str:
+    """``"hidden 16-16"``, ``"model conv4, width 2"``: a layout by the fields that set it apart."""
+    parts = [f"{_LAYOUT_FIELDS.get(f, f.split('.')[-1].replace('_', ' '))} {v}" for f, v in values.items()]
+    return ", ".join(parts)
 
 
 def caption(

@@ -19,7 +19,7 @@ from landscape.figures.select import RANDOM, config_groups, methods_of, searched
     params={"metric": "jaccard"},
 )
 def similarity_heatmap(ms: Any) -> Any:
-    """Pairwise Jaccard similarity, one configuration per triangle (Edge-Popup below, Biprop above)."""
+    """Pairwise Jaccard similarity of the masks of each network, one configuration per triangle."""
     groups = {g: m for g, m in config_groups(ms).items() if m != RANDOM} or config_groups(ms)
     if not groups:
         raise FigureSkipped("no searched masks")
@@ -53,10 +53,12 @@ def distance_distribution(ms: Any) -> Any:
     )
 
 
-@figure("embedding", needs=("distances", "mds"), where=searched_masks, one_density=True)
+@figure("embedding", needs=("distances", "mds_networks"), where=searched_masks, one_density=True, width="double",
+        aspect=0.45)  # fmt: skip
 def embedding(ms: Any) -> Any:
-    """Classical MDS of the Jaccard distances, coloured by configuration."""
-    return pl.embedding(ms, basis="mds", color="group")
+    """Classical MDS of the Jaccard distances between the masks of each network, coloured by
+    configuration."""
+    return pl.embedding(ms, basis="mds_networks", color="group")
 
 
 @figure(

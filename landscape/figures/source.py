@@ -23,6 +23,7 @@ from landscape.figures.registry import FigureSkipped, FigureSpec
 SUBSET_SAFE_UNS = ("barrier", "distances", "read_runs", "skipped_runs")
 MOST_MASKS = "the density with the most masks"
 MOST_WIDTHS = "the density searched at the most widths"
+LAYOUT_REASON = "the network layout with the most masks"
 
 
 class Source:
@@ -94,13 +95,37 @@ class Source:
                 self._obs = read_obs_per_run(Path(self.source), self.where)
         return self._obs
 
+    def layout_choice(self) -> dict[str, Any]:
+        """Which layout mask figures show (the one with the most masks) and the others, by the
+        config fields that tell the layouts apart (hidden sizes, model, dataset, width)."""
+        from landscape.grouping import distinguishing_fields, format_value
+
+        sets = self.layout_sets()
+        obs = pd.concat([ms.obs for ms in sets])
+        parts = np.repeat(np.arange(len(sets)), [len(ms) for ms in sets])
+        fields = distinguishing_fields(obs, parts)
+
+        def values(ms: Any) -> dict[str, str]:
+            return {f: format_value(ms.obs[f].dropna().iloc[0]) for f in fields if ms.obs[f].notna().any()}
+
+        return {
+            "fields": fields,
+            "value": values(sets[0]),
+            "also_present": [values(ms) for ms in sets[1:]],
+            "n_masks": [int(len(ms)) for ms in sets],
+        }
+
     def select(self, spec: FigureSpec) -> tuple[Any, dict[str, Any]]:
         """The masks (a MaskSet, a list of them for ``spec.layouts``, or obs) a figure uses,
         and a record of how they were chosen."""
         selection: dict[str, Any] = {"where": self.where, "figure_where": describe_where(spec.where)}
         reasons = dict(getattr(spec.where, "holds", {}))
         if spec.masks and not spec.layouts and len(self.layout_sets()) > 1:
-            reasons["width"] = "the network layout with the most masks"
+            choice = self.layout_choice()
+            selection["layout"] = choice
+            # layouts told apart by width alone: the caption's width sentence says it
+            key = "width" if choice["fields"] == ["model.width_mult"] else "layout"
+            reasons[key] = LAYOUT_REASON
         if reasons:
             selection["reasons"] = reasons
         if not spec.masks:
@@ -127,8 +152,9 @@ class Source:
     def _subset(self, ms: Any, keep: np.ndarray, spec: FigureSpec, selection: dict, n: int) -> Any:
         if keep.all():
             return ms
-        where = spec.where if isinstance(spec.where, str) else getattr(spec.where, "__name__", None)
-        key = (n, where, selection.get("density"))
+        # keyed on the selection itself: two where-functions of one name (figures.select and
+        # fig_dynamics both define searched_masks) keep different masks
+        key = (n, np.flatnonzero(keep).tobytes())
         if key not in self._subsets:
             self._subsets[key] = subset(ms, keep)
         return self._subsets[key]

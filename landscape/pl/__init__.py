@@ -15,7 +15,7 @@ Draw inside :func:`publication_style` to get print-size fonts and thin lines::
         pl.save_figure(ax.figure, "figures/layer_overlap")
 """
 
-from landscape.pl._common import data_of, notes_of
+from landscape.pl._common import data_of, masks_of, notes_of
 from landscape.pl.accuracy import accuracy_vs
 from landscape.pl.barriers import barrier_matrix, barrier_vs_distance
 from landscape.pl.consensus import selection_frequency
@@ -64,6 +64,7 @@ __all__ = [
     "cka_by_layer",
     "cross_method",
     "data_of",
+    "masks_of",
     "disagreement_vs_distance",
     "display_label",
     "distance_distribution",

@@ -70,3 +70,30 @@ def _pair_groups(frame: pd.DataFrame, labels: pd.Series) -> tuple[pd.DataFrame, 
 def _combine(a: np.ndarray, b: np.ndarray, index: pd.Index) -> pd.Series:
     pair = [x if x == y else " × ".join(sorted((x, y))) for x, y in zip(a, b)]
     return pd.Series(pair, index=index, name="group")
+
+
+def pair_masks(frame: pd.DataFrame, obs: pd.DataFrame) -> list[str]:
+    """The obs names of the masks of the pairs in ``frame`` that lie in ``obs`` (found as
+    :func:`_pair_groups` finds them)."""
+    index = obs.index.astype(str)
+    if {"obs_i", "obs_j"} <= set(frame.columns):
+        first, second = frame["obs_i"].astype(str), frame["obs_j"].astype(str)
+    elif pd.api.types.is_integer_dtype(frame["i"]):
+        ok = frame["i"].between(0, len(index) - 1) & frame["j"].between(0, len(index) - 1)
+        first = pd.Series(index[frame.loc[ok, "i"].to_numpy()])
+        second = pd.Series(index[frame.loc[ok, "j"].to_numpy()])
+    else:
+        first, second = frame["i"].astype(str), frame["j"].astype(str)
+    present = (first.isin(index) & second.isin(index)).to_numpy()
+    used = set(first[present]) | set(second[present])
+    return [n for n in index if n in used]
+
+
+def networks_text_of_pairs(frame: pd.DataFrame, obs: pd.DataFrame) -> tuple[str, list[str]]:
+    """``"2 networks"`` counted over the networks that hold a drawn pair (not every network of
+    the MaskSet), and the masks of those pairs."""
+    used = pair_masks(frame, obs)
+    if "weight_seed" not in obs.columns:
+        return "1 network", used
+    nets = set(obs.loc[obs.index.astype(str).isin(used), "weight_seed"].tolist())
+    return ("1 network" if len(nets) == 1 else f"{len(nets)} networks"), used

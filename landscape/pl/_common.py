@@ -176,12 +176,23 @@ def group_methods(obs: pd.DataFrame, labels: pd.Series) -> dict[str, str]:
 # what a plot drew, for captions, tables and tests ------------------------------------------------
 
 
-def attach(target: Any, data: Any, *notes: str) -> Any:
+def attach(target: Any, data: Any, *notes: str, masks: Sequence[str] | None = None) -> Any:
     """Keep the numbers a plot drew (``data``, usually its ``_prepare_*`` frame) and sentences
-    for its caption on the Axes or Figure; :func:`data_of` and :func:`notes_of` read them."""
+    for its caption on the Axes or Figure; :func:`data_of` and :func:`notes_of` read them.
+    ``masks``: the obs names of the masks drawn, when a plot leaves some of its masks out
+    (:func:`masks_of`; a caption's selection then counts only those)."""
     target.landscape_data = data
     target.landscape_notes = [n for n in notes if n]
+    target.landscape_masks = None if masks is None else [str(m) for m in masks]
     return target
+
+
+def masks_of(drawn: Any) -> list[str] | None:
+    """The obs names of the masks a plot drew, or None when it drew every mask it was given."""
+    for obj in (drawn, getattr(drawn, "figure", None)):
+        if obj is not None and getattr(obj, "landscape_masks", None) is not None:
+            return list(obj.landscape_masks)
+    return None
 
 
 def data_of(drawn: Any) -> Any:

@@ -10,14 +10,13 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
-from landscape.pl._barrier_data import _FIX, _barrier_slot, _pair_groups
+from landscape.pl._barrier_data import _FIX, _barrier_slot, _pair_groups, networks_text_of_pairs
 from landscape.pl._common import (
     attach,
     group_labels,
     group_methods,
     legend_names,
     legend_outside,
-    networks_of,
     new_axes,
     ordered_groups,
     require_obsp,
@@ -175,8 +174,15 @@ def barrier_matrix(
     bar = fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.046, pad=0.04)
     bar.set_label(_barrier_label(ms.uns.get(key, {})))
     bar.outline.set_linewidth(0.5)
+    slot = ms.uns.get(key, {})
+    path = _matrix_path(slot)
     table = pd.concat([_panel_table(ms, p) for p in data.panels], ignore_index=True)
-    notes = ["Cells: search seeds of the two masks of a pair; grey: pair not interpolated."]
+    table.insert(3, "path", path)
+    table.insert(4, "definition", _matrix_definition(slot))
+    notes = [
+        f"Colour: the loss barrier of the {path + ' ' if path else ''}path, {_matrix_definition(slot)}.",
+        "Cells: search seeds of the two masks of a pair; grey: pair not interpolated.",
+    ]
     notes += [f"Left out {names.get(g, g)}: {why}." for g, why in data.left_out.items()]
     return attach(fig, table, *notes, recipe)
 
@@ -195,11 +201,36 @@ def _panel_table(ms: Any, panel: BarrierPanel) -> pd.DataFrame:
     )
 
 
+def _matrix_path(slot: Any) -> str | None:
+    """The path whose barriers ``obsp["barrier"]`` holds (the tools' first path)."""
+    params = slot.get("params", {}) if isinstance(slot, dict) else {}
+    if params.get("matrix_path"):
+        return str(params["matrix_path"])
+    paths = params.get("path")
+    paths = [paths] if isinstance(paths, str) else list(paths or [])
+    if paths:
+        return str(paths[0])
+    table = slot.get("table") if isinstance(slot, dict) else None
+    if isinstance(table, pd.DataFrame) and "path" in table and table["path"].nunique() == 1:
+        return str(table["path"].iloc[0])
+    return None
+
+
+def _matrix_definition(slot: Any) -> str:
+    from landscape.tl.barriers import DEFINITIONS
+
+    params = slot.get("params", {}) if isinstance(slot, dict) else {}
+    value = params.get("matrix_value", "barrier_loss")
+    return str(params.get("definitions", {}).get(value) or DEFINITIONS.get(value, value))
+
+
 def _barrier_label(slot: Any) -> str:
     params = slot.get("params", {}) if isinstance(slot, dict) else {}
     split = params.get("split") or params.get("matrix_split")
     metric = params.get("metric") or params.get("matrix_metric") or "loss"
-    return " ".join(str(p) for p in (split, metric if metric != "acc" else "error", "barrier") if p)
+    label = " ".join(str(p) for p in (split, metric if metric != "acc" else "error", "barrier") if p)
+    path = _matrix_path(slot)
+    return f"{label} ({path + ' path, ' if path else ''}chord-based)"
 
 
 def _prepare_barrier_vs_distance(
@@ -260,9 +291,8 @@ def barrier_vs_distance(
     ax.set_xlabel("normalised Hamming distance")
     ax.set_ylabel(f"{split} {'loss' if metric == 'loss' else 'accuracy'} barrier")
     legend_outside(ax)
-    nets = networks_of(ms.obs)
-    n_nets = len(set(nets.tolist())) if nets is not None else 1
-    note = f"Each point: one interpolated pair of masks of one network ({n_nets} networks)."
+    nets, used = networks_text_of_pairs(table[table["split"] == split], ms.obs)  # networks with pairs
+    note = f"Each point: one interpolated pair of masks of one network ({nets})."
     if (pd.Series(methods).reindex(data["group"].unique()) == RANDOM).any():
         note += " Open marks: random-mask runs (ends at chance loss: a low barrier is no connection)."
-    return attach(ax, data, note, recipe)
+    return attach(ax, data, note, recipe, masks=used)

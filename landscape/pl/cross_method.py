@@ -103,6 +103,8 @@ def cross_method(
         OTHER: ("#bbbbbb", "across methods, other search seeds"),
         SAME: ("#333333", "across methods, same search seed"),
     }
+    over = {pair: _over_text(frame) for pair, frame in data.groupby("pair", sort=False)}
+    one_over = len(set(over.values())) == 1
     x, ticks, seen = 0.0, [], set()
     for pair, frame in data.groupby("pair", sort=False):
         for _, row in frame.iterrows():
@@ -136,7 +138,8 @@ def cross_method(
             ax.text(
                 x - 2.5,
                 1.0,
-                " × ".join(names[g] for g in pair.split(" × ")),
+                " × ".join(names[g] for g in pair.split(" × "))
+                + ("" if one_over else f"\n(over {over[pair]})"),
                 transform=ax.get_xaxis_transform(),
                 ha="center",
                 va="bottom",
@@ -146,16 +149,64 @@ def cross_method(
     rotate_if_crowded(ax, [label for _, label in ticks])
     ax.set_ylabel(f"{metric_label(metric, True)} (pairs)")
     ax.set_ylim(bottom=0)
-    nets = sorted(set(int(n) for n in data["n_networks"]))
-    over = f"{nets[-1]} networks" if data["interval"].eq("networks").all() else "search seeds (one network)"
-    legend_outside(ax, where="top", ncols=1, title=f"mean ± 95% CI over {over}")
+    title = f"mean ± 95% CI over {next(iter(over.values()))}" if one_over else "mean ± 95% CI"
+    legend_outside(ax, where="top", ncols=1, title=title)
     effect = twin_effect(summary)
-    notes = [
+    used, compared = _masks_compared(ms, slot, data)
+    bars = (
+        f"Bars: mean ± 95% CI over {next(iter(over.values()))}; grey dashes: independent random masks."
+        if one_over
+        else "Bars: mean ± 95% CI ("
+        + "; ".join(f"{' × '.join(names[g] for g in p.split(' × '))}: over {o}" for p, o in over.items())
+        + "); grey dashes: independent random masks."
+    )
+    notes = [bars, *compared]
+    notes += [
         f"{names.get(r['group_a'], r['group_a'])} × {names.get(r['group_b'], r['group_b'])}: same − other seeds "
         f"{r['similarity']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] (95% CI)."
         for _, r in effect.iterrows()
         if r["group_a"] in set(data["group_a"]) and r["group_b"] in set(data["group_b"])
     ]
-    return attach(
-        ax, data, f"Bars: mean ± 95% CI over {over}; grey dashes: independent random masks.", *notes, recipe
-    )
+    return attach(ax, data, *notes, recipe, masks=used)
+
+
+def _over_text(frame: pd.DataFrame) -> str:
+    """What one pair's bars run over: its networks, or the search seeds of its one network."""
+    if frame["interval"].eq("networks").all():
+        return f"{int(frame['n_networks'].max())} networks"
+    return "search seeds (one network)"
+
+
+def _masks_compared(ms: Any, slot: dict, data: pd.DataFrame) -> tuple[list[str] | None, list[str]]:
+    """The masks behind the bars (the groups' masks in the networks that hold both groups of a
+    pair) and a sentence per group whose masks of other networks are not compared."""
+    from landscape.grouping import group_masks
+    from landscape.pl.names import display_names
+
+    table = slot.get("table")
+    groupby = slot.get("params", {}).get("groupby", "config")
+    if not isinstance(table, pd.DataFrame) or "weight_seed" not in table or "weight_seed" not in ms.obs:
+        return None, []
+    groups = {g.label: g for g in group_masks(ms.obs, groupby)} if groupby == "config" else {}
+    names = ms.obs.index.astype(str)
+    nets_of = ms.obs["weight_seed"].to_numpy()
+    shown = display_names(list(dict.fromkeys([*data["group_a"].astype(str), *data["group_b"].astype(str)])))
+    used: set[str] = set()
+    notes = []
+    for a, b in dict.fromkeys(zip(data["group_a"].astype(str), data["group_b"].astype(str))):
+        rows = table[(table["group_a"].astype(str) == a) & (table["group_b"].astype(str) == b)]
+        nets = sorted(set(rows["weight_seed"].tolist()))
+        for g, other in ((a, b), (b, a)):
+            if g not in groups:
+                return None, []
+            pos = np.asarray(groups[g].positions)
+            inside = np.isin(nets_of[pos], nets)
+            used.update(names[pos[inside]])
+            if not inside.all():
+                left = sorted(set(nets_of[pos[~inside]].tolist()))
+                notes.append(
+                    f"{shown[g]}: {int((~inside).sum())} masks of network{'s' if len(left) > 1 else ''} "
+                    f"{', '.join(map(str, left))} not compared (no {shown[other]} masks there); "
+                    f"compared in network{'s' if len(nets) > 1 else ''} {', '.join(map(str, nets))}."
+                )
+    return [n for n in names if n in used], notes

@@ -23,7 +23,7 @@ from landscape.pl._common import (
 from landscape.pl.style import MARKERS, group_colors
 
 BASES = ("pca", "mds", "tsne", "umap")
-_AXIS_NAMES = {"pca": "PC", "mds": "MDS", "tsne": "t-SNE", "umap": "UMAP"}
+_AXIS_NAMES = {"pca": "PC", "mds": "MDS", "mds_networks": "MDS", "tsne": "t-SNE", "umap": "UMAP"}
 _MAX_INTEGER_CATEGORIES = 12  # integer columns with more values are treated as continuous
 
 
@@ -72,12 +72,18 @@ def _sorted_if_numeric(values: pd.Series) -> pd.Series:
 
 # where tl.pca / tl.mds record each axis's share of the variance (of the positive eigenvalues)
 _SHARE_KEYS = {"pca": "explained_variance_ratio", "mds": "eigenvalue_ratio"}
+# slots of embeddings made one network at a time (figures.steps "mds_networks") read as MDS
+_SHARE_BASES = {"pca": "pca", "mds": "mds", "mds_networks": "mds"}
 
 
-def _variance_share(ms: Any, basis: str, dim: int) -> str:
-    """`` (23.4%)`` when the embedding recorded this axis's share of the variance, else ``""``."""
-    info = ms.uns.get(basis) if basis in _SHARE_KEYS else None
-    ratio = info.get(_SHARE_KEYS[basis]) if isinstance(info, dict) else None
+def _variance_share(ms: Any, basis: str, dim: int, panel: Any = None) -> str:
+    """`` (23.4%)`` when the embedding recorded this axis's share of the variance, else ``""``
+    (``panel``: the value of an embedding made per value of a column, e.g. a network)."""
+    kind = _SHARE_BASES.get(basis)
+    info = ms.uns.get(basis) if kind in _SHARE_KEYS else None
+    ratio = info.get(_SHARE_KEYS[kind]) if isinstance(info, dict) else None
+    if panel is not None and isinstance(ratio, dict):
+        ratio = ratio.get(panel)
     if ratio is None or dim >= len(ratio):
         return ""
     return f" ({100 * float(ratio[dim]):.1f}%)"
@@ -121,7 +127,9 @@ def embedding(
 
     Returns
     -------
-    matplotlib.axes.Axes
+    matplotlib.axes.Axes or matplotlib.figure.Figure
+        A Figure with one panel per value when ``uns[basis]["params"]["within"]`` names the
+        column the embedding was made within (one embedding per network).
     """
     key = f"X_{basis}"
     if key not in ms.obsm:
@@ -133,44 +141,85 @@ def embedding(
     else:
         values = require_obs(ms.obs, color) if color is not None else pd.Series("masks", index=ms.obs.index)
     data = _prepare_embedding(np.asarray(ms.obsm[key]), values, dims)
-    ax = new_axes(ax)
-    size = size if size is not None else float(np.clip(400 / np.sqrt(max(len(data.frame), 1)), 3, 30))
+    info = ms.uns.get(basis)
+    within = info.get("params", {}).get("within") if isinstance(info, dict) else None
     frame = data.frame
-    if data.categorical:
-        colors = group_colors(data.categories, methods)
-        names, recipe = legend_names(data.categories) if color in ("method", "group") else ({}, "")
-        show = names.get if names else str
-        for k, cat in enumerate(data.categories):
-            part = frame[frame["value"] == cat]
-            ax.scatter(
-                part["x"],
-                part["y"],
-                s=size,
-                color=colors[cat],
-                marker=MARKERS[k % len(MARKERS)],
-                label=show(cat),
-                linewidths=0.3,
-                edgecolors="white",
-                alpha=0.9,
-            )
-        if color is not None:
-            legend_outside(ax, title=None if color == "group" else axis_label(color), markerscale=1.2)
-    else:
-        points = ax.scatter(
-            frame["x"], frame["y"], c=frame["value"], s=size, cmap=cmap, linewidths=0.3, edgecolors="white"
+    if within is not None:  # one embedding per value (network): coordinates of two are not comparable
+        frame = frame.assign(**{within: require_obs(ms.obs, within).to_numpy()})
+        frame = frame[np.isfinite(frame["x"]) & np.isfinite(frame["y"])]
+    panels = list(dict.fromkeys(frame[within])) if within is not None else [None]
+    if ax is not None and len(panels) > 1:
+        raise AnalysisError(
+            f"{basis}: {len(panels)} separate embeddings (one per {within}) need their own axes"
         )
-        colorbar = ax.figure.colorbar(points, ax=ax, fraction=0.046, pad=0.04)
-        colorbar.set_label(axis_label(color, frame["value"]))
+    if ax is None and len(panels) > 1:
+        import matplotlib.pyplot as plt
+
+        cols = min(len(panels), 3)
+        rows = int(np.ceil(len(panels) / cols))
+        fig, grid = plt.subplots(rows, cols, squeeze=False)
+        fig.set_size_inches(fig.get_figwidth(), fig.get_figwidth() / cols * rows * 0.9)
+        axes = list(grid.ravel())
+        for extra in axes[len(panels) :]:
+            extra.set_visible(False)
+    else:
+        axes = [new_axes(ax)]
+    size = size if size is not None else float(np.clip(400 / np.sqrt(max(len(frame), 1)), 3, 30))
+    colors = group_colors(data.categories, methods) if data.categorical else {}
+    names, recipe = (
+        legend_names(data.categories) if data.categorical and color in ("method", "group") else ({}, "")
+    )
+    show = names.get if names else str
+    numeric = pd.to_numeric(frame["value"], errors="coerce") if not data.categorical else None
     name = _AXIS_NAMES.get(basis, basis.upper())
-    ax.set_xlabel(f"{name} {dims[0] + 1}{_variance_share(ms, basis, dims[0])}")
-    ax.set_ylabel(f"{name} {dims[1] + 1}{_variance_share(ms, basis, dims[1])}")
-    if basis != "pca":  # distances are meaningful, directions are not: equal scales, no ticks
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.set_xticks([])
-        ax.set_yticks([])
+    for panel, ax in zip(panels, axes):
+        part_frame = frame if panel is None else frame[frame[within] == panel]
+        if data.categorical:
+            for k, cat in enumerate(data.categories):
+                part = part_frame[part_frame["value"] == cat]
+                ax.scatter(
+                    part["x"],
+                    part["y"],
+                    s=size,
+                    color=colors[cat],
+                    marker=MARKERS[k % len(MARKERS)],
+                    label=show(cat),
+                    linewidths=0.3,
+                    edgecolors="white",
+                    alpha=0.9,
+                )
+        else:
+            points = ax.scatter(
+                part_frame["x"], part_frame["y"], c=part_frame["value"], s=size, cmap=cmap,
+                vmin=numeric.min(), vmax=numeric.max(), linewidths=0.3, edgecolors="white",
+            )  # fmt: skip
+        ax.set_xlabel(f"{name} {dims[0] + 1}{_variance_share(ms, basis, dims[0], panel)}")
+        ax.set_ylabel(f"{name} {dims[1] + 1}{_variance_share(ms, basis, dims[1], panel)}")
+        if panel is not None:
+            ax.set_title(f"network {panel}" if within == "weight_seed" else f"{axis_label(within)} {panel}")
+        if basis != "pca":  # distances are meaningful, directions are not: equal scales, no ticks
+            ax.set_aspect("equal", adjustable="datalim")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    last = axes[len(panels) - 1]
+    if data.categorical and color is not None:
+        legend_outside(last, title=None if color == "group" else axis_label(color), markerscale=1.2)
+    elif not data.categorical:
+        colorbar = last.figure.colorbar(points, ax=axes[: len(panels)], fraction=0.046, pad=0.04)
+        colorbar.set_label(axis_label(color, frame["value"]))
+    kind = _SHARE_BASES.get(basis, basis)
     table = frame.rename(
-        columns={"x": f"{basis}_{dims[0] + 1}", "y": f"{basis}_{dims[1] + 1}", "value": color or "value"}
+        columns={"x": f"{kind}_{dims[0] + 1}", "y": f"{kind}_{dims[1] + 1}", "value": color or "value"}
     )
     recipe = recipe if data.categorical else ""
     what = axis_label(color) if color not in (None, "group") else ("all masks" if color is None else "group")
-    return attach(ax, table.reset_index(names="mask"), f"Each point: one mask; colour: {what}.", recipe)
+    notes = [f"Each point: one mask; colour: {what}."]
+    if within is not None:
+        over = "network (weight seed)" if within == "weight_seed" else axis_label(within)
+        notes.append(
+            f"One embedding per {over}, of the distances between its own masks only; axes of "
+            f"different panels are not comparable."
+        )
+    target = axes[0] if len(panels) == 1 else axes[0].figure
+    used = None if within is None or len(frame) == len(data.frame) else list(frame.index.astype(str))
+    return attach(target, table.reset_index(names="mask"), *notes, recipe, masks=used)

@@ -8,7 +8,14 @@ from typing import Any
 import pandas as pd
 
 from landscape.errors import AnalysisError
-from landscape.pl._barrier_data import _FIX, METRICS, _barrier_slot, _pair_groups, _with_names
+from landscape.pl._barrier_data import (
+    _FIX,
+    METRICS,
+    _barrier_slot,
+    _pair_groups,
+    _with_names,
+    networks_text_of_pairs,
+)
 from landscape.pl._common import (
     accuracy_label,
     attach,
@@ -16,8 +23,6 @@ from landscape.pl._common import (
     group_methods,
     legend_names,
     legend_outside,
-    networks_of,
-    networks_text,
     new_axes,
     ordered_groups,
 )
@@ -119,8 +124,12 @@ def interpolation(
     ylabel = f"{split_text} loss" if metric == "loss" else accuracy_label(f"{split_text}_acc", curves["acc"])
     ax.set_ylabel(ylabel.replace("_", " "))
     ax.set_xlim(0, 1)
-    nets = networks_of(ms.obs)
-    n_nets = len(set(nets.tolist())) if nets is not None else 1
-    over = f"mean ± sd over pairs ({networks_text(n_nets)})"
+    drawn = (
+        curves
+        if split is None
+        else curves[curves["split"].isin([split] if isinstance(split, str) else split)]
+    )
+    nets, used = networks_text_of_pairs(drawn, ms.obs)  # the networks of the pairs drawn
+    over = f"mean ± sd over pairs ({nets})"
     legend_outside(ax, title=over)
-    return attach(ax, data, f"Lines: {over}; each pair is two masks of one network.", recipe)
+    return attach(ax, data, f"Lines: {over}; each pair is two masks of one network.", recipe, masks=used)

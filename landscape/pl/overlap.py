@@ -26,6 +26,7 @@ from landscape.pl._common import (
     within_pairs,
 )
 from landscape.pl._counts import layer_counts
+from landscape.pl.diversity import interval_text
 from landscape.pl.names import display_names, layer_labels
 from landscape.pl.style import GREY, group_colors
 
@@ -250,9 +251,10 @@ def layer_overlap(
     rotate_if_crowded(ax, ticks)
     ax.set_xlabel("layer")
     ax.set_ylabel(f"{metric_label(metric, similarity)} (pairs)")
-    n_nets = int(data["n_networks"].max()) if several else None
+    # groups of one network carry an interval over masks: say so rather than "over N networks"
+    rows = data[data["interval"].notna()] if several else data
     what = (
-        f"points: mean over {n_nets} networks ± 95% CI; bands: min–max over pairs"
+        f"points: {interval_text(rows)}; bands: min–max over pairs"
         if several
         else "bands: min–max over pairs"
     )

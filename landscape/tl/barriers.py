@@ -187,6 +187,9 @@ def barriers(
     matrix[first["j"].to_numpy(), first["i"].to_numpy()] = first["barrier_loss"].to_numpy()
     params = {
         "path": list(paths),
+        # what obsp[key] holds: the chord-based loss barrier of this path
+        "matrix_path": paths[0],
+        "matrix_value": "barrier_loss",
         "n_points": int(n_points),
         "split": split,
         "pairs": _describe_pairs(pairs),

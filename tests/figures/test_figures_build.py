@@ -73,7 +73,7 @@ def test_build_writes_files_and_provenance(tmp_path, annotated):
     barrier = json.loads((tmp_path / "figs" / "interpolation.json").read_text())
     assert barrier["analysis"]["barrier"]["n_points"] == 5
     embedding = json.loads((tmp_path / "figs" / "embedding.json").read_text())
-    assert embedding["computed_for_figure"] == ["mds"] and "mds" in embedding["analysis"]
+    assert embedding["computed_for_figure"] == ["mds_networks"] and "mds_networks" in embedding["analysis"]
     consensus = json.loads((tmp_path / "figs" / "selection_frequency.json").read_text())
     assert consensus["analysis"]["consensus"] == {"groupby": "config"}  # one group per configuration
     width = json.loads((tmp_path / "figs" / "accuracy_vs_width.json").read_text())
@@ -166,3 +166,47 @@ def test_interpolation_survives_subsetting(tmp_path, annotated):
     )
     assert not built.skipped
     assert np.isfinite(annotated.obsp["barrier"]).sum() == 4
+
+
+def test_selections_of_two_where_functions_of_one_name_are_not_shared(annotated):
+    # figures.select.searched_masks keeps the random masks, fig_dynamics.searched_masks drops
+    # them: a figure must get its own selection whichever figure was selected before it
+    from landscape.figures.source import Source
+
+    alone = Source(annotated, None).select(FIGURES.get("seed_attribution"))[0]
+    source = Source(annotated, None)
+    source.select(FIGURES.get("diversity_vs_density"))
+    after = source.select(FIGURES.get("seed_attribution"))[0]
+    assert "random" not in set(alone.obs["method"])
+    assert after.obs.index.tolist() == alone.obs.index.tolist()
+
+
+def test_heatmap_caption_names_the_groups_it_shows(tmp_path, annotated):
+    built = build_figures(
+        annotated, ["similarity_heatmap"], out=tmp_path, formats=("png",), where="method != 'biprop'"
+    )
+    text = built.captions["similarity_heatmap"]
+    assert "Biprop" not in text
+    assert "Lower triangle: Edge-Popup · width 1; upper triangle: Edge-Popup · width 0.5." in text
+    # 3 of the 5 masks at width 1 (cut to the 2 at width 0.5) and the 3 random masks are not
+    # drawn: the selection counts the masks drawn
+    assert "4 masks of 2 configurations" in text and "6 further selected masks not drawn" in text
+    record = json.loads((tmp_path / "similarity_heatmap.json").read_text())
+    assert record["n_masks"] == 4 and len(record["masks_not_drawn"]) == 6
+
+
+def test_barrier_captions_count_the_networks_of_the_pairs_drawn_and_name_the_path(annotated):
+    from landscape import pl
+
+    ms = annotated
+    ms.obs.loc[ms.obs.index[3:5], "weight_seed"] = 1  # a second network, holding no pair
+    add_barriers(ms, [(0, 1), (5, 6)])
+    for drawn in (pl.interpolation(ms), pl.barrier_vs_distance(ms)):
+        text = " ".join(pl.notes_of(drawn))
+        assert "(1 network)" in text and "2 networks" not in text
+        assert sorted(pl.masks_of(drawn)) == sorted(ms.obs.index[[0, 1, 5, 6]])
+    fig = pl.barrier_matrix(ms)
+    assert "linear path, chord-based" in fig.axes[-1].get_ylabel()
+    table = pl.data_of(fig)
+    assert set(table["path"]) == {"linear"} and table["definition"].str.contains("chord-based").all()
+    assert any("loss barrier of the linear path" in n for n in pl.notes_of(fig))

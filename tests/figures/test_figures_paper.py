@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from landscape.cli import main
-from landscape.figures import build_figures, figure_names
+from landscape.figures import FIGURES, build_figures, figure_names
 from tests.figures.conftest import DYNAMICS, make_paper_runs
 
 NEW = {
@@ -150,3 +150,54 @@ def test_function_tables_of_analyze_keep_configurations_and_networks_apart(paper
             for a, b in zip(pairs["obs_i"], pairs["obs_j"])
         )
     assert n_pairs == 72
+
+
+def test_similarity_heatmap_pairs_masks_of_one_network_only(paper_figures):
+    built, out = paper_figures
+    cells = pd.read_csv(out / "similarity_heatmap.csv")
+    net = lambda names: names.str.extract(r"/w(\d+)/")[0].astype(int)  # noqa: E731
+    assert (net(cells["mask_row"]) == net(cells["mask_column"])).all()
+    assert (net(cells["mask_row"]) == cells["weight_seed"]).all() and set(cells["weight_seed"]) == {0, 1}
+    # 2 networks x 3 masks: 3 pairs per network and triangle
+    assert len(cells) == 2 * 2 * 3 and cells["row"].str.match(r"w\d/s\d").all()
+    text = built.captions["similarity_heatmap"]
+    assert "masks of different networks are not compared" in text
+    lower = cells.loc[cells["triangle"] == "lower", "group"].iloc[0]
+    assert lower.startswith("edge_popup") and "Lower triangle: Edge-Popup; upper triangle: Biprop." in text
+
+
+def test_embedding_is_made_within_each_network(paper_figures, paper_runs):
+    import numpy as np
+
+    from landscape import tl
+    from landscape.figures.source import Source
+
+    built, out = paper_figures
+    points = pd.read_csv(out / "embedding.csv")
+    assert set(points["weight_seed"]) == {0, 1} and points[["mds_1", "mds_2"]].notna().all().all()
+    # each network's masks embedded on their own (classical MDS centres each embedding); one
+    # embedding of both networks puts them on either side of MDS 1
+    for _, part in points.groupby("weight_seed"):
+        assert abs(part["mds_1"].mean()) < 1e-9 and abs(part["mds_2"].mean()) < 1e-9
+    ms, _ = Source(paper_runs, None).select(FIGURES.get("embedding"))
+    net0 = ms[np.flatnonzero(ms.obs["weight_seed"].to_numpy() == 0)]
+    tl.mds(net0)
+    mine = points[points["weight_seed"] == 0].set_index("mask").loc[net0.obs.index.astype(str)]
+    assert np.allclose(np.abs(mine["mds_1"]), np.abs(net0.obsm["X_mds"][:, 0]))
+    assert "One embedding per network" in built.captions["embedding"]
+
+
+def test_a_layout_left_out_is_named_by_the_fields_that_set_it_apart(tmp_path):
+    root = tmp_path / "runs"
+    one = {"edge_popup": []}
+    make_paper_runs(root, methods=one, densities=(0.5,), widths=(1.0,))
+    make_paper_runs(
+        root, methods=one, densities=(0.5,), widths=(1.0,), extra=("model.hidden=[24, 24]", "train.epochs=3")
+    )
+    make_paper_runs(root, methods=one, densities=(0.5,), widths=(1.0,), extra=("train.epochs=3",))
+    built = build_figures(root, ["layer_overlap"], out=tmp_path / "figs", formats=("png",))
+    text = built.captions["layer_overlap"]
+    assert "Layout hidden 16-16 shown (the network layout with the most masks)" in text
+    assert "also present: hidden 24-24 (choose with --where)" in text and "Width 1 shown" not in text
+    record = json.loads((tmp_path / "figs" / "layer_overlap.json").read_text())
+    assert record["layout"]["fields"] == ["model.hidden"] and "width" not in record["reasons"]

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from landscape import pl, tl  # noqa: E402
 from landscape.errors import AnalysisError  # noqa: E402
+from landscape.maskset import MaskSet  # noqa: E402
 from landscape.pl.cross_method import _prepare_cross_method  # noqa: E402
 from landscape.pl.typicality import _prepare_accuracy_vs_typicality  # noqa: E402
 from landscape.tl.cross_method import COMPARISONS, SAME  # noqa: E402
@@ -130,7 +131,7 @@ def test_layer_overlap_shows_the_interval_over_networks_from_tl_diversity():
     tl.diversity(ms)
     ax = pl.layer_overlap(ms)
     ax.figure.canvas.draw()
-    assert "mean over 2 networks" in ax.get_legend().get_title().get_text().replace("\n", " ")
+    assert "over 2 networks (weight seeds)" in ax.get_legend().get_title().get_text().replace("\n", " ")
     data = pl.data_of(ax)
     summary = ms.uns["diversity"]["summary"]
     ref = summary[summary["layer"] == "fcs.0"].iloc[0]
@@ -145,3 +146,44 @@ def test_layer_overlap_shows_the_interval_over_networks_from_tl_diversity():
     assert ms.uns["diversity"]["params"]["groupby"] is None
     assert _summary_for(ms, None, "jaccard") is ms.uns["diversity"]["summary"]
     assert _summary_for(ms, "config", "jaccard") is None
+
+
+def mixed_networks() -> MaskSet:
+    """Edge-Popup masks in networks 0 and 1, Biprop masks in network 0 only."""
+    ms = twins()
+    obs = ms.obs
+    return ms[np.flatnonzero(~((obs["method"] == "biprop") & (obs["weight_seed"] == 1)).to_numpy())]
+
+
+def test_layer_overlap_says_which_intervals_run_over_masks():
+    ms = mixed_networks()
+    tl.distances(ms, per_layer=True)
+    tl.diversity(ms)
+    ax = pl.layer_overlap(ms)
+    title = ax.get_legend().get_title().get_text().replace("\n", " ")
+    assert "over networks (over masks where one network)" in title
+    assert "over 2 networks" not in title and "over 2 networks" not in " ".join(pl.notes_of(ax))
+
+
+def test_cross_method_says_over_what_and_which_masks_when_networks_differ():
+    ms = mixed_networks()
+    tl.cross_method(ms)
+    ax = pl.cross_method(ms)
+    title = ax.get_legend().get_title().get_text()
+    notes = " ".join(pl.notes_of(ax))
+    assert "over search seeds (one network)" in title and "networks" not in title.split("(")[0]
+    # within Edge-Popup uses network 0 only, as the across-method bars do: the caption says so
+    assert "Edge-Popup: 5 masks of network 1 not compared (no Biprop masks there)" in notes
+    used = pl.masks_of(ax)
+    assert len(used) == 10 and all("/w0/" in name for name in used)
+
+
+def test_cross_method_labels_each_pair_by_what_its_bars_run_over():
+    ms = twins(extra_density=True)
+    keep = ~((ms.obs["run_id"] == "biprop500") & (ms.obs["weight_seed"] == 1)).to_numpy()
+    ms = ms[np.flatnonzero(keep)]
+    tl.cross_method(ms, match=())
+    ax = pl.cross_method(ms)
+    bars = pl.notes_of(ax)[0]
+    assert "over 2 networks" in bars and "over search seeds (one network)" in bars
+    assert ax.get_legend().get_title().get_text() == "mean ± 95% CI"

@@ -187,7 +187,7 @@ def test_interpolation_barrier_matrix_and_barrier_vs_distance(toy):
     fig = pl.barrier_matrix(ms)
     fig.canvas.draw()
     titles = [a.get_title() for a in fig.axes if a.get_title()]
-    assert titles == ["Edge-Popup", "Biprop"] and fig.axes[-1].get_ylabel() == "test loss barrier"
+    assert titles == ["Edge-Popup", "Biprop"] and fig.axes[-1].get_ylabel().startswith("test loss barrier (")
     assert pl.data_of(fig)["barrier"].tolist() == [1.0, 2.0, 3.0]
     drawn(pl.barrier_vs_distance(ms))
 

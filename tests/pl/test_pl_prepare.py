@@ -79,6 +79,27 @@ def test_heatmap_rejects_unknown_group_and_tiny_groups():
         _prepare_similarity_heatmap(dist, pd.Series(list("aab")), lower="a", upper="b")
 
 
+def test_heatmap_never_pairs_masks_of_different_networks():
+    # a: masks 0-3, b: masks 4-7; networks 0, 1, 0, 1 in each group
+    n = 8
+    dist = np.full((n, n), 0.5)
+    np.fill_diagonal(dist, 0.0)
+    labels = pd.Series(list("aaaabbbb"), index=[f"m{i}" for i in range(n)])
+    nets = pd.Series([0, 1, 0, 1] * 2, name="weight_seed")
+    seeds = pd.Series([0, 0, 1, 1] * 2, name="search_seed")
+    order = np.array([0, 2, 1, 3, 4, 6, 5, 7])  # seed order: by network, then search seed
+    data = _prepare_similarity_heatmap(dist, labels, "a", "b", order=order, seeds=seeds, networks=nets)
+    assert data.networks == [0, 0, 1, 1]
+    assert data.lower_index == ["m0", "m2", "m1", "m3"] and data.upper_index == ["m4", "m6", "m5", "m7"]
+    assert data.ticklabels == ["w0/s0", "w0/s1", "w1/s0", "w1/s1"]
+    same = np.equal.outer(data.networks, data.networks)
+    assert np.isfinite(data.matrix[same & ~np.eye(4, dtype=bool)]).all()
+    assert np.isnan(data.matrix[~same]).all()  # no cell pairs a w0 mask with a w1 mask
+    # a network holding fewer than two masks of a group gives no block
+    with pytest.raises(AnalysisError, match="one network"):
+        _prepare_similarity_heatmap(dist[:2, :2], pd.Series(list("aa")), networks=pd.Series([0, 1]))
+
+
 # per-layer overlap ---------------------------------------------------------------------------
 
 
