@@ -83,6 +83,30 @@ def test_a_config_file_giving_an_unread_data_field_at_its_default_is_refused(tmp
     assert load_config(path).data.augment is True
 
 
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"set": {"data.augment": True}},
+        {"grid": {"data.augment": [True]}},
+        {"config": {"data": {"augment": True}}},
+    ],
+    ids=["set", "grid", "inline base"],
+)
+def test_a_sweep_giving_an_unread_data_field_is_refused(part):
+    from landscape.search.sweep import sweep_from_dict
+
+    data = {
+        "weight_seeds": 0,
+        "search_seeds": "0-1",
+        **({} if "config" in part else {"base": CONFIG}),
+        **part,
+    }
+    with pytest.raises(ConfigError, match="data.augment: dataset 'digits' does not use this field"):
+        sweep_from_dict(data).expand()
+    ok = {"weight_seeds": 0, "search_seeds": "0-1", "base": CONFIG, "grid": {"data.split_seed": [0, 1]}}
+    assert len(sweep_from_dict(ok).expand()) == 2  # a field digits reads
+
+
 def test_fields_the_dataset_reads_and_where_data_lives_are_accepted():
     assert load_config(CONFIG, ["data.name=synthetic", "data.n_train=100"]).data.n_train == 100
     assert load_config(CONFIG, ["data.test_fraction=0.3"]).data.test_fraction == 0.3

@@ -209,11 +209,11 @@ def load_config(
         pairs = dict(parse_override(o) for o in overrides)
     cfg = apply_overrides(cfg, pairs) if pairs else cfg
     given = data.get("data") if isinstance(data.get("data"), Mapping) else {}
-    _refuse_unread_data_fields(cfg, [*given, *(k.split(".")[1] for k in pairs if k.startswith("data."))])
+    check_data_fields_given(cfg, [*given, *(k.split(".")[1] for k in pairs if k.startswith("data."))])
     return cfg
 
 
-def _refuse_unread_data_fields(cfg: SearchConfig, given: Sequence[str]) -> None:
+def check_data_fields_given(cfg: SearchConfig, given: Sequence[str]) -> None:
     """A data field given in a config that its dataset does not read (``augment: true`` for
     digits) is refused even at its default value: the config would claim what no search does.
     """
