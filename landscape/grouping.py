@@ -360,6 +360,8 @@ def distinguishing_fields(obs: pd.DataFrame, parts: Sequence[Any]) -> list[str]:
     for c in list(chosen):
         if n_apart([f for f in chosen if f != c]) == len(names):
             chosen.remove(c)
+    if "data.name" in shown and "data.name" not in chosen:  # another dataset is always said
+        chosen.append("data.name")
     return chosen
 
 

@@ -124,3 +124,24 @@ def _store(root):
     from landscape.store.results import ResultStore
 
     return ResultStore(analysis_folder(root, None))
+
+
+def test_imported_masks_without_a_network_beside_a_search_are_named_and_the_search_gets_barriers(
+    plain_and_iwr, tmp_path
+):
+    from landscape.cli import main
+
+    root = tmp_path / "runs"
+    plain = plain_and_iwr[1]
+    shutil.copytree(plain_and_iwr[0] / plain, root / plain)
+    rng = np.random.default_rng(1)
+    made = tmp_path / "elsewhere"
+    made.mkdir()
+    for i in range(2):  # masks made elsewhere, no method or weights named: nothing to rebuild
+        shapes = {"fc1.weight": (8, 16), "fc2.weight": (3, 8)}
+        np.savez(made / f"m{i}.npz", **{n: rng.random(s) < 0.25 for n, s in shapes.items()})
+    assert main(["import", str(made), "--runs", str(root), "--format", "arrays"]) == 0
+    result = analyze(root, barriers=1, embed=(), progress=False, barrier_points=3)
+    assert set(result.tables["barriers"]["run_id"]) == {plain}
+    named = [s for s in result.skipped if "barriers not computed" in s]
+    assert len(named) == 1 and plain not in named[0]

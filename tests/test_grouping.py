@@ -315,6 +315,9 @@ def test_labels_across_layouts_name_what_tells_the_layouts_apart():
     sets = {"mlp-a": masks(8, [48, 32]), "mlp-b": masks(4, [32, 32])}
     obs = pd.concat([ms.obs for ms in sets.values()], ignore_index=True)
     assert distinguishing_fields(obs, ["a", "a", "b", "b"]) == ["model.hidden"]  # model.name is shared
+    # another dataset is named even when the model fields already tell the layouts apart
+    other_data = obs.assign(**{"data.name": ["digits", "digits", "mnist1d", "mnist1d"]})
+    assert distinguishing_fields(other_data, ["a", "a", "b", "b"]) == ["model.hidden", "data.name"]
     assert _analysis_labels(sets, ("method",)) == {
         "mlp-a": {"edge_popup": "hidden 48-32"},
         "mlp-b": {"edge_popup": "hidden 32-32"},

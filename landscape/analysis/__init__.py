@@ -321,10 +321,15 @@ def _own_weights(part, where) -> bool:
     """Whether the run's method changed each mask's weights (its rule says so), so that two of
     its masks lie over different weights and only the linear path joins them."""
     from landscape import registries
+    from landscape.errors import LandscapeError
     from landscape.store.run_store import RunStore
 
     cfg = RunStore.open(where).config
-    return bool(getattr(registries.methods.load(cfg.method.name)(cfg), "changes_weights", False))
+    try:
+        rule = registries.methods.load(cfg.method.name)(cfg)
+    except LandscapeError:  # no searchable method (imported masks): tl.barriers says what is missing
+        return False
+    return bool(getattr(rule, "changes_weights", False))
 
 
 def _with_groups(table: pd.DataFrame, ms, groupby) -> pd.DataFrame:

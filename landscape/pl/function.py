@@ -252,7 +252,8 @@ def ensemble_accuracy(
         if len(level) and not trained:
             ax.axhline(float(level.iloc[0]), color=color, linestyle=":", linewidth=0.8)
     if len(best):
-        ax.plot([], [], color=GREY, linestyle=":", linewidth=0.8, label="best single mask (by validation)")
+        chosen_on = summary_split(ms, key)
+        ax.plot([], [], color=GREY, linestyle=":", linewidth=0.8, label=f"best single mask (by {chosen_on})")
     ax.set_xlabel("ensemble size K (masks averaged)")
     ax.set_ylabel("test accuracy" if metric == "acc" else "test NLL")
     ax.xaxis.get_major_locator().set_params(integer=True)
@@ -350,3 +351,9 @@ def _params(ms: Any, key: str) -> dict:
     slot = ms.uns.get(key)
     params = slot.get("params") if isinstance(slot, dict) else None
     return params if isinstance(params, dict) else {}
+
+
+def summary_split(ms: Any, key: str) -> str:
+    """The split the ensemble's best single mask was chosen on, in words."""
+    split = (ms.uns.get(key, {}).get("params") or {}).get("select_split") or "val"
+    return {"val": "validation", "train": "training", "test": "test"}.get(str(split), str(split))

@@ -83,9 +83,9 @@ def attach_predictions(ms, split: str = "test", *, refresh: bool = False) -> np.
     # stored predictions are the final mask's: a snapshot of an earlier epoch shares its seeds,
     # not its function, so it has none
     earlier = (
-        (obs["epoch"] != obs["final_epoch"]).to_numpy()
+        (obs["epoch"].notna() & obs["final_epoch"].notna() & (obs["epoch"] != obs["final_epoch"])).to_numpy()
         if {"epoch", "final_epoch"} <= set(obs.columns)
-        else np.zeros(len(obs), dtype=bool)
+        else np.zeros(len(obs), dtype=bool)  # final masks (no epoch, or NaN beside snapshots)
     )
     if earlier.any():
         lacking[EARLIER] = "predictions are stored for final masks only, not for earlier snapshots"

@@ -87,7 +87,7 @@ def ensemble(
     ms,
     *,
     split: str = "test",
-    select_split: str = "val",
+    select_split: str | None = "auto",
     groupby=CONFIG,
     k_max: int | None = None,
     max_subsets: int = 256,
@@ -103,7 +103,8 @@ def ensemble(
     split
         Split the ensembles are scored on.
     select_split
-        Split on which the single best mask is chosen (None: no best mask).
+        Split on which the single best mask is chosen (None: no best mask); never ``split``
+        itself. ``"auto"``: the validation split, or no best mask when ``split`` is it.
     groupby
         ``"config"`` (default) or columns to pool configurations by (the output says so).
     k_max
@@ -126,6 +127,8 @@ def ensemble(
         ``select_split`` accuracy) and ``gain_over_best``. ``uns[key]["summary"]`` holds the
         same per group and K across networks (t interval over networks).
     """
+    if select_split == "auto":
+        select_split = None if split == "val" else "val"
     if select_split is not None and select_split == split:
         raise AnalysisError(
             f"select_split={select_split!r}: the best single mask must be chosen on another split than "

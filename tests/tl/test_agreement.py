@@ -229,6 +229,12 @@ def test_snapshots_of_earlier_epochs_get_no_predictions_of_the_final_mask(tmp_pa
         direct = agreement(final)
     assert table["agreement"].iloc[0] == direct["agreement"].iloc[0]
     assert table["accuracy"].iloc[0] == direct["accuracy"].iloc[0]
+    # final masks beside snapshots (concatenated, say) carry NaN epochs: they keep their predictions
+    final.obs["epoch"] = final.obs["final_epoch"] = np.nan
+    final.obsm.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert agreement(final)["agreement"].iloc[0] == direct["agreement"].iloc[0]
 
 
 def test_the_summary_over_networks_stops_at_the_smallest_networks_k():
@@ -256,6 +262,9 @@ def test_the_best_mask_is_never_chosen_on_the_split_it_is_scored_on():
     ms.obsm["logprob_train"] = ms.obsm["logprob_val"]
     ms.obsm["pred_train"], ms.obsm["labels_train"] = ms.obsm["pred_val"], ms.obsm["labels_val"]
     assert ensemble(ms, select_split="train")["best_selected_on"].iloc[0] == "train"
+    # scored on validation with the default selection: no best mask, rather than an error
+    scored_on_val = ensemble(ms, split="val")
+    assert scored_on_val["best_acc"].isna().all() and scored_on_val["best_selected_on"].isna().all()
 
 
 @pytest.mark.parametrize("order", [0, 1])
