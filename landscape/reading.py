@@ -4,7 +4,6 @@ runs of different layouts never mixed."""
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,13 +32,9 @@ def _load_all(path: Path, allow_empty: bool = False) -> tuple[list[MaskSet], lis
         if not (allow_empty and path.is_dir()):  # an existing folder without runs holds no masks
             raise AnalysisError(str(exc)) from None
         dirs = []
-    loaded: list[MaskSet] = []
+    loaded: dict[Path, MaskSet] = {}
     skipped: list[dict[str, str]] = []
-    # a run copied to another folder holds the same masks twice: read the folder named by its
-    # run id (else the first), name the copies
-    order = {d: k for k, d in enumerate(dirs)}
-    dirs = sorted(dirs, key=lambda d: not _named_by_run_id(d))
-    seen: dict[str, Path] = {}
+    read_from: dict[str, Path] = {}  # run id -> the folder its masks are read from
     for d in dirs:
         try:
             ms = _load_run(d)
@@ -51,39 +46,26 @@ def _load_all(path: Path, allow_empty: bool = False) -> tuple[list[MaskSet], lis
             reason = "no finished masks (no manifest.json)"
             skipped.append({"path": str(d), "reason": reason})
             warnings.warn(f"{d}: run skipped ({reason})", stacklevel=3)
-        elif len(ms):
-            run_id = next(iter(ms.runs))
-            if run_id in seen:
-                reason = f"a copy of run {run_id}, read from {seen[run_id]}"
-                skipped.append({"path": str(d), "reason": reason, "copy_of": run_id})
-                warnings.warn(f"{d}: run skipped ({reason})", stacklevel=3)
+            continue
+        if not len(ms):
+            continue
+        # a run copied to another folder holds the same masks twice: read the folder named by
+        # its run id (else the first), name the copies
+        run_id = next(iter(ms.runs))
+        kept = read_from.get(run_id)
+        if kept is not None:
+            copy, kept = (kept, d) if d.name == run_id and kept.name != run_id else (d, kept)
+            reason = f"a copy of run {run_id}, read from {kept}"
+            skipped.append({"path": str(copy), "reason": reason, "copy_of": run_id})
+            warnings.warn(f"{copy}: run skipped ({reason})", stacklevel=3)
+            if kept != d:
                 continue
-            seen[run_id] = d
-            ms.uns["unfinished_runs"] = _unfinished(d, len(ms))
-            loaded.append(ms)
-    loaded.sort(key=lambda ms: order.get(Path(next(iter(ms.runs.values()))), 0))
+            del loaded[copy]
+        read_from[run_id] = d
+        loaded[d] = ms
     if not loaded and not allow_empty:
         raise AnalysisError(f"{path}: no readable runs with stored masks{_skip_note(skipped)}")
-    return loaded, skipped
-
-
-def _unfinished(d: Path, n_masks: int) -> list[dict]:
-    """``[{"path", "masks", "planned"}]`` when the run's plan asks for more masks than it
-    holds (a search still running, killed or failing): analysed as it is, but said."""
-    from landscape.store.run_store import RunStore
-
-    try:
-        planned = len(RunStore.open(d).plan())
-    except (StoreError, OSError):
-        return []
-    return [{"path": str(d), "masks": n_masks, "planned": planned}] if planned > n_masks else []
-
-
-def _named_by_run_id(d: Path) -> bool:
-    try:
-        return json.loads((d / "config.json").read_text()).get("run_id") == d.name
-    except (OSError, ValueError, AttributeError):
-        return False
+    return list(loaded.values()), skipped  # folder order: each is inserted as its folder is read
 
 
 def _skip_note(skipped: list[dict[str, str]]) -> str:
@@ -205,7 +187,19 @@ def _load_run(path: Path) -> MaskSet | None:
     config = pd.DataFrame({k: [v] * len(labels) for k, v in fields.items()}, index=head.index)
     obs = pd.concat([head, records, config.drop(columns=[c for c in config if c in records])], axis=1)
     X = PackedRows.from_arrays(arrays, store.layout.row_bytes)
-    return MaskSet(X, obs, store.layout, runs={store.run_id: str(store.path)})
+    ms = MaskSet(X, obs, store.layout, runs={store.run_id: str(store.path)})
+    ms.uns["unfinished_runs"] = _unfinished(store, len(ms))
+    return ms
+
+
+def _unfinished(store, n_masks: int) -> list[dict]:
+    """``[{"path", "masks", "planned"}]`` when the run's plan asks for more masks than it
+    holds (a search still running, killed or failing): analysed as it is, but said."""
+    try:
+        planned = len(store.plan())
+    except (StoreError, OSError):  # a plan that cannot be read says nothing about the masks
+        return []
+    return [{"path": str(store.path), "masks": n_masks, "planned": planned}] if planned > n_masks else []
 
 
 def _add_seed_columns(records: pd.DataFrame, cfg) -> None:
