@@ -16,7 +16,7 @@ from typing import Any
 
 from landscape.config.presets import merge, nested, preset_values
 from landscape.config.schema import SearchConfig
-from landscape.config.validate import validate
+from landscape.config.validate import check_data_fields_given, validate
 from landscape.errors import ConfigError
 
 # Config and sweep files are a few hundred bytes; anything this big is the wrong file.
@@ -211,19 +211,3 @@ def load_config(
     given = data.get("data") if isinstance(data.get("data"), Mapping) else {}
     check_data_fields_given(cfg, [*given, *(k.split(".")[1] for k in pairs if k.startswith("data."))])
     return cfg
-
-
-def check_data_fields_given(cfg: SearchConfig, given: Sequence[str]) -> None:
-    """A data field given in a config that its dataset does not read (``augment: true`` for
-    digits) is refused even at its default value: the config would claim what no search does.
-    """
-    from landscape.config.schema import DataConfig, data_fields_used
-
-    used = data_fields_used(cfg.data.name)
-    identity = {f.name for f in dataclasses.fields(DataConfig) if f.metadata.get("identity", True)}
-    for name in dict.fromkeys(given):
-        if name in identity and name not in used:
-            reads = ", ".join(f"data.{u}" for u in used[1:]) or "no data field"
-            raise ConfigError(
-                f"data.{name}: dataset {cfg.data.name!r} does not use this field (it reads {reads}); remove it"
-            )

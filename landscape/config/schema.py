@@ -356,6 +356,14 @@ def _default_of(f: dataclasses.Field) -> Any:
     return f.default_factory()  # type: ignore[misc]
 
 
+#: dotted names of the fields that do not change a run (see :data:`NOT_IDENTITY`)
+NOT_IDENTITY_FIELDS = tuple(
+    f"{section}.{f.name}"
+    for section, cls in typing.get_type_hints(SearchConfig).items()
+    for f in dataclasses.fields(cls)
+    if not f.metadata.get("identity", True)
+)
+
 #: dotted names of the fields a run's ``config.json`` leaves out (see :data:`NOT_STORED`)
 NOT_STORED_FIELDS = tuple(
     f"{section}.{f.name}"

@@ -149,11 +149,23 @@ def _check_data_fields_used(d: DataConfig) -> None:
         value = getattr(d, f.name)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         if value != default:
-            reads = ", ".join(f"data.{u}" for u in used[1:]) or "no data field"
-            raise ConfigError(
-                f"{_first_difference(f'data.{f.name}', value, default)}: dataset {d.name!r} does not "
-                f"use this field (it reads {reads}); remove it"
-            )
+            raise _not_read(_first_difference(f"data.{f.name}", value, default), d.name, used)
+
+
+def check_data_fields_given(cfg, given) -> None:
+    """A data field given in a config (``given``: names under ``data``) that its dataset does
+    not read (``augment: true`` for digits) is refused even at its default value: the config
+    would claim what no search does."""
+    used = data_fields_used(cfg.data.name)
+    identity = {f.name for f in dataclasses.fields(DataConfig) if f.metadata.get("identity", True)}
+    for name in dict.fromkeys(given):
+        if name in identity and name not in used:
+            raise _not_read(f"data.{name}", cfg.data.name, used)
+
+
+def _not_read(dotted: str, dataset: str, used: tuple[str, ...]) -> ConfigError:
+    reads = ", ".join(f"data.{u}" for u in used[1:]) or "no data field"
+    return ConfigError(f"{dotted}: dataset {dataset!r} does not use this field (it reads {reads}); remove it")
 
 
 def _first_difference(name: str, value, default) -> str:

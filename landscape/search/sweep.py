@@ -34,7 +34,7 @@ from landscape.config import (
     SearchConfig,
     apply_overrides,
 )
-from landscape.config.parse import check_data_fields_given
+from landscape.config.validate import check_data_fields_given
 from landscape.errors import ConfigError
 from landscape.search.seeds import parse_seed_spec, seed_label
 from landscape.search.sweep_progress import SweepProgress, finished_pairs, masks_done, pending_pairs

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from landscape.config.schema import NOT_IDENTITY_FIELDS
 from landscape.errors import AnalysisError
+from landscape.grouping import _missing
 
 PATHS = ("linear", "swap")
 SPLITS = ("train", "val", "test")
@@ -115,7 +117,7 @@ def _check_cross_run(obs: pd.DataFrame, pairs: list[tuple[int, int]]) -> None:
     fields = [
         c
         for c in obs.columns
-        if c.startswith(("model.", "data.")) and c not in WEIGHT_DRAW and c not in _not_identity()
+        if c.startswith(("model.", "data.")) and c not in WEIGHT_DRAW and c not in NOT_IDENTITY_FIELDS
     ]
     runs = obs["run_id"].astype(str).to_numpy()
     for i, j in pairs:
@@ -128,26 +130,6 @@ def _check_cross_run(obs: pd.DataFrame, pairs: list[tuple[int, int]]) -> None:
                     f"pair ({i}, {j}): runs {runs[i]} and {runs[j]} differ in {f} ({a!r} vs {b!r}); "
                     "a path between them would be evaluated in one run's network and data"
                 )
-
-
-def _not_identity() -> set[str]:
-    """Config fields that do not change a run (where its data lives, say)."""
-    import dataclasses
-    import typing
-
-    from landscape.config.schema import SearchConfig
-
-    return {
-        f"{section}.{f.name}"
-        for section, cls in typing.get_type_hints(SearchConfig).items()
-        if dataclasses.is_dataclass(cls)
-        for f in dataclasses.fields(cls)
-        if not f.metadata.get("identity", True)
-    }
-
-
-def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and np.isnan(v))
 
 
 def _same(a: Any, b: Any) -> bool:
