@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 import numpy as np
@@ -136,3 +137,32 @@ class EnsembleNet(nn.Module):
     def reset_batchnorm(self) -> None:
         for bn in self.batchnorms():
             bn.bn.reset_running_stats()
+
+    @torch.no_grad()
+    def reestimate_batchnorm(self, x: torch.Tensor, batches) -> None:
+        """Reset every BatchNorm and average its statistics over ``x[batch]`` for each batch
+        (index arrays). Every slot sees the same examples. Statistics are a cumulative
+        (equal-weight) average over the batches; the model is left in eval mode."""
+        for bn in self.batchnorms():
+            bn.bn.momentum = None
+            bn.bn.reset_running_stats()
+        self.train()
+        for idx in batches:
+            xb = x[torch.as_tensor(idx, device=x.device)]
+            self(xb.unsqueeze(0).expand(self.n_masks, *xb.shape))
+        self.eval()
+
+    @contextlib.contextmanager
+    def batchnorm_kept(self):
+        """Every BatchNorm's running statistics and momentum as they were on entry, on exit."""
+        saved = [(bn.bn.momentum, bn.bn.running_mean.clone(), bn.bn.running_var.clone(),
+                  bn.bn.num_batches_tracked.clone()) for bn in self.batchnorms()]  # fmt: skip
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for bn, (momentum, mean, var, count) in zip(self.batchnorms(), saved):
+                    bn.bn.momentum = momentum
+                    bn.bn.running_mean.copy_(mean)
+                    bn.bn.running_var.copy_(var)
+                    bn.bn.num_batches_tracked.copy_(count)

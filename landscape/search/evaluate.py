@@ -10,28 +10,19 @@ from landscape.nn.base import EnsembleNet
 
 @torch.no_grad()
 def evaluate(
-    model: EnsembleNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024, train_mode: bool = False
+    model: EnsembleNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean cross-entropy and accuracy of every mask on ``(x, y)``.
 
     ``x`` is ``(N, *input_shape)``: every mask sees the same examples. Returns two float64
-    CPU tensors of shape ``(M,)``. BatchNorm uses running statistics (eval mode) unless
-    ``train_mode`` (then batch statistics; running statistics are left untouched).
+    CPU tensors of shape ``(M,)``. BatchNorm uses running statistics (eval mode).
     """
     m = model.n_masks
     if len(y) == 0:
         nan = torch.full((m,), float("nan"), dtype=torch.float64)
         return nan, nan.clone()
     was_training = model.training
-    saved = (
-        [
-            (bn.bn.running_mean.clone(), bn.bn.running_var.clone(), bn.bn.num_batches_tracked.clone())
-            for bn in model.batchnorms()
-        ]
-        if train_mode
-        else []
-    )
-    model.train(train_mode)
+    model.eval()
     # sums stay on the device: one transfer at the end, not a host sync per batch
     loss_sum = torch.zeros(m, dtype=torch.float64, device=x.device)
     correct = torch.zeros(m, dtype=torch.float64, device=x.device)
@@ -43,9 +34,5 @@ def evaluate(
         losses = F.cross_entropy(flat, target, reduction="none").reshape(m, -1)
         loss_sum += losses.sum(1).double()
         correct += (flat.argmax(1) == target).reshape(m, -1).sum(1).double()
-    for bn, (mean, var, count) in zip(model.batchnorms(), saved):
-        bn.bn.running_mean.copy_(mean)
-        bn.bn.running_var.copy_(var)
-        bn.bn.num_batches_tracked.copy_(count)
     model.train(was_training)
     return (loss_sum / len(y)).cpu(), (correct / len(y)).cpu()

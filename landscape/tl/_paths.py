@@ -274,22 +274,9 @@ def bn_batches(n_train: int, batch_size: int, n_batches: int | None, seed: int) 
 
 
 def reestimate_batchnorm(model, x, batches: Sequence[np.ndarray]) -> None:
-    """Reset every BatchNorm and average its statistics over ``x[batch]`` for each batch.
-
-    Every slot sees the same examples. Statistics are a cumulative (equal-weight) average
-    over the batches; the model is left in eval mode.
-    """
-    import torch
-
-    for bn in model.batchnorms():
-        bn.bn.momentum = None
-        bn.bn.reset_running_stats()
-    model.train()
-    with torch.no_grad():
-        for idx in batches:
-            xb = x[torch.as_tensor(idx, device=x.device)]
-            model(xb.unsqueeze(0).expand(model.n_masks, *xb.shape))
-    model.eval()
+    """Reset every BatchNorm and average its statistics over ``x[batch]`` for each batch
+    (:meth:`landscape.nn.base.EnsembleNet.reestimate_batchnorm`); left in eval mode."""
+    model.reestimate_batchnorm(x, batches)
 
 
 def bytes_per_point(model, input_shape: tuple[int, ...], batch_size: int) -> int:
