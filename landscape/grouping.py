@@ -328,6 +328,11 @@ def _short_key(key: dict[str, Any]) -> str:
     return ", ".join(format_value(v) for v in key.values())[:40]
 
 
+def pair_label(a: str, b: str) -> str:
+    """The group of a pair of masks: their shared group, or ``"a × b"`` (sorted) across groups."""
+    return a if a == b else " × ".join(sorted((a, b)))
+
+
 def distinguishing_fields(obs: pd.DataFrame, parts: Sequence[Any]) -> list[str]:
     """Config fields that tell the parts of ``obs`` apart (``parts``: one name per mask, e.g.
     the layout of an analysis): each holds one value within every part and together they hold

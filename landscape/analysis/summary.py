@@ -8,6 +8,7 @@ import pandas as pd
 
 from landscape.analysis.function import format_function
 from landscape.analysis.views import one_row_per
+from landscape.grouping import pair_label
 from landscape.tl.diversity import SIMILARITY
 
 
@@ -223,10 +224,13 @@ def _pair_labels(bar: pd.DataFrame) -> pd.DataFrame:
     """A pair between two groups is its own row ("a × b"), one across networks is marked."""
     if "group_b" not in bar.columns:
         return bar
-    group = bar["group"].astype(str)
-    other = bar["group_b"].astype(str)
-    label = np.where(group == other, group, [" × ".join(sorted(p)) for p in zip(group, other)])
-    if {"weight_seed", "weight_seed_b"} <= set(bar.columns):
-        across = (bar["weight_seed"] != bar["weight_seed_b"]).to_numpy()
-        label = np.where(across, np.char.add(label.astype(str), " (across networks)"), label)
+    across = (
+        (bar["weight_seed"] != bar["weight_seed_b"]).to_numpy()
+        if {"weight_seed", "weight_seed_b"} <= set(bar.columns)
+        else np.zeros(len(bar), dtype=bool)
+    )
+    label = [
+        pair_label(a, b) + (" (across networks)" if x else "")
+        for a, b, x in zip(bar["group"].astype(str), bar["group_b"].astype(str), across)
+    ]
     return bar.assign(group=label)

@@ -68,7 +68,9 @@ def _pair_groups(frame: pd.DataFrame, labels: pd.Series) -> tuple[pd.DataFrame, 
 
 
 def _combine(a: np.ndarray, b: np.ndarray, index: pd.Index) -> pd.Series:
-    pair = [x if x == y else " × ".join(sorted((x, y))) for x, y in zip(a, b)]
+    from landscape.grouping import pair_label
+
+    pair = [pair_label(x, y) for x, y in zip(a, b)]
     return pd.Series(pair, index=index, name="group")
 
 
