@@ -85,16 +85,25 @@ MASK_LANDSCAPE = [
         "barriers[['obs_i', 'obs_j', 'path', 'barrier_loss', 'barrier_acc', 'hamming']]"
     ),
     new_code_cell("ax = ls.pl.interpolation(sub, metric='loss')"),
-    new_markdown_cell("## Embedding and clusters"),
+    new_markdown_cell(
+        "## Embedding and clusters\n\n"
+        "Masks of different random networks share no weights (their distances sit at chance), so "
+        "an embedding or a clustering of several networks at once would find the networks. The "
+        "embedding shows the first network; `tl.group_clusters` clusters every network's masks on "
+        "their own and tests whether the clusters are the groups (adjusted Rand index against "
+        "shuffled group labels)."
+    ),
     new_code_cell(
-        "ls.tl.embed(ms, method='mds', metric='jaccard', rng=0)\n"
-        "ls.tl.cluster(ms, metric='jaccard', n_clusters=max(1, min(len(groups), len(ms))))\n"
-        "ms.obs['group'] = ls.grouping.group_labels(ms.obs)\n"
+        "nets = ms.obs['weight_seed'].to_numpy() if 'weight_seed' in ms.obs else None\n"
+        "one = ms if nets is None else ms[(nets == nets[0]).nonzero()[0]]\n"
+        "ls.tl.embed(one, method='mds', metric='jaccard', rng=0)\n"
+        "one.obs['group'] = ls.grouping.group_labels(one.obs)\n"
         "fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))\n"
-        "ls.pl.embedding(ms, basis='mds', color='group', ax=axes[0])\n"
-        "ls.pl.embedding(ms, basis='mds', color='test_acc', ax=axes[1])\n"
+        "ls.pl.embedding(one, basis='mds', color='group', ax=axes[0])\n"
+        "ls.pl.embedding(one, basis='mds', color='test_acc', ax=axes[1])\n"
         "fig.tight_layout()\n"
-        "ms.obs.groupby(['group', 'cluster'], observed=True).size().unstack(fill_value=0)"
+        "clusters = ls.tl.group_clusters(ms, metric='jaccard')\n"
+        "clusters if len(clusters) else 'one group per network: nothing for clusters to follow'"
     ),
     new_markdown_cell("## Which weights do the masks agree on?"),
     new_code_cell(

@@ -31,6 +31,7 @@ from landscape.analysis.views import ANALYSIS_DIR, analysis_folder, masks_table,
 from landscape.errors import AnalysisError, StoreError
 from landscape.grouping import CONFIG, group_masks
 from landscape.store.results import ResultStore
+from landscape.tl.group_clusters import ACROSS
 
 __all__ = ["ANALYSIS_DIR", "Analysis", "analyze", "attach_barriers", "format_summary"]
 
@@ -178,12 +179,15 @@ def analyze(
             add(name, frame)
         if len(ms) >= 2:
             add("consensus", tl.consensus(ms, groupby=groupby))
-            # as many clusters as groups: do masks cluster by how they were found?
-            n_groups = len(group_masks(ms.obs, groupby))
-            tl.cluster(ms, metric=metrics[0], n_clusters=int(np.clip(n_groups, 1, len(ms))))
+            # do masks cluster by how they were found? one clustering per network
+            clusters = tl.group_clusters(ms, groupby=groupby, metric=metrics[0], rng=rng)
+            add("clusters", _clusters_table(clusters, layout, names))
             for method in embed:
-                if len(ms) >= 3:
-                    count("embeddings", cached.embedding(ms, method, metrics[0], rng, store, recompute))
+                for how, n in cached.embedding_per_network(
+                    ms, method, metrics[0], rng, store, recompute
+                ).items():
+                    if n:
+                        count("embeddings", how, n)
         if barriers:
             done = _barriers(
                 ms, barriers, barrier_split, barrier_points, rng, device, store, progress, skipped, failures
@@ -273,6 +277,21 @@ def _with_labels(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
+def _clusters_table(table: pd.DataFrame, layout: str, names: dict[str, str]) -> pd.DataFrame:
+    """``tl.group_clusters``'s table with the layout group it ran in and the analysis-wide
+    labels of the groups it compared (joined by ``" | "``)."""
+    if table.empty:
+        return table
+    table = table.copy()
+    table.insert(0, "layout", layout)
+    if names:
+        table["groups"] = [
+            v if net == ACROSS else " | ".join(names.get(label, label) for label in v.split(" | "))
+            for v, net in zip(table["groups"], table["network"])
+        ]
+    return table
+
+
 def _barriers(ms, n_pairs: int, split: str, n_points: int, rng: int, device, store, progress,
               skipped: list[str], failures: list[Exception]) -> dict | None:  # fmt: skip
     """Barriers of ``n_pairs`` pairs per configuration and network (searched masks only),
@@ -352,11 +371,14 @@ def _with_groups(table: pd.DataFrame, ms, groupby) -> pd.DataFrame:
 
 
 def _embedding_table(ms) -> pd.DataFrame | None:
-    cols = {}
+    """Two coordinates per embedding and mask; with several networks each network was embedded
+    on its own (``within`` names the column; coordinates of two networks are not comparable)."""
+    cols, within = {}, None
     for key, coords in ms.obsm.items():
         if key.startswith("X_"):
             for d in range(min(2, coords.shape[1])):
                 cols[f"{key[2:]}_{d + 1}"] = coords[:, d]
+            within = within or ms.uns.get(key[2:], {}).get("params", {}).get("within")
     if not cols:
         return None
     table = pd.DataFrame(cols)
@@ -366,7 +388,8 @@ def _embedding_table(ms) -> pd.DataFrame | None:
             table[col] = ms.obs[col].to_numpy()
     if "cluster" in ms.obs:
         table["cluster"] = ms.obs["cluster"].astype(str).to_numpy()
-    return table
+    table["within"] = within or "all masks"
+    return table[table[list(cols)].notna().any(axis=1)].reset_index(drop=True)
 
 
 def attach_barriers(ms, runs: str | Path, out: str | Path | None = None) -> bool:

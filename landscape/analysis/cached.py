@@ -108,6 +108,44 @@ def embedding(ms, method: str, metric: str, rng: int, store: ResultStore, recomp
     return "computed"
 
 
+def embedding_per_network(
+    ms, method: str, metric: str, rng: int, store: ResultStore, recompute: bool = False
+) -> dict[str, int]:
+    """:func:`embedding` of each network's masks on their own, into ``ms.obsm["X_<method>"]``.
+
+    Masks of different random networks share no weights: their distances sit at chance, and
+    one embedding of all of them would be split by network. With several networks each one
+    is embedded alone (its coordinates are not comparable with another's; a network of fewer
+    than 3 masks gets none: NaN), and ``uns[<method>]["params"]["within"]`` says so (the
+    plots then draw a panel per network). Returns how many embeddings were computed and reused.
+    """
+    nets = ms.obs["weight_seed"].to_numpy() if "weight_seed" in ms.obs.columns else np.zeros(len(ms), int)
+    networks = list(dict.fromkeys(nets.tolist()))
+    work = {"computed": 0, "reused": 0}
+    if len(networks) == 1:
+        if len(ms) >= 3:
+            work[embedding(ms, method, metric, rng, store, recompute)] += 1
+        return work
+    coords, params, shares = None, {}, {}
+    for net in networks:
+        pos = np.flatnonzero(nets == net)
+        if len(pos) < 3:
+            continue
+        part = ms[pos]
+        work[embedding(part, method, metric, rng, store, recompute)] += 1
+        found = np.asarray(part.obsm[f"X_{method}"], dtype=np.float64)
+        if coords is None:
+            coords = np.full((len(ms), found.shape[1]), np.nan)
+        coords[pos] = found
+        info = part.uns.get(method, {})
+        params = info.get("params", params)
+        shares.update({k: {**shares.get(k, {}), net: v} for k, v in info.items() if k != "params"})
+    if coords is not None:
+        ms.obsm[f"X_{method}"] = coords
+        ms.uns[method] = {"params": {**params, "within": "weight_seed"}, **shares}
+    return work
+
+
 def _is_array(value: Any) -> bool:
     return isinstance(value, (np.ndarray, list, float, int)) and not isinstance(value, bool)
 

@@ -47,6 +47,7 @@ def format_summary(result) -> str:
                 lines.append("  per network (weight seed), 95% intervals over masks:")
                 lines.append(_indent(_network_table(nets).to_string(index=False), 4))
     lines += format_function(t)
+    lines += _cluster_lines(t.get("clusters"))
     bar = t.get("barriers")
     if bar is not None and len(bar):
         done = result.work.get("barrier curves")
@@ -194,6 +195,34 @@ def _network_table(part: pd.DataFrame) -> pd.DataFrame:
             "95% interval": [_ci(lo, hi) for lo, hi in zip(whole["excess_ci_low"], whole["excess_ci_high"])],
         }
     )
+
+
+def _cluster_lines(clusters: pd.DataFrame | None) -> list[str]:
+    """Do the masks of each network cluster by group? ARI beside its permutation null."""
+    if clusters is None or not len(clusters):
+        return []
+    first = clusters.iloc[0]
+    out = pd.DataFrame(
+        {
+            **({"layout": clusters["layout"]} if clusters["layout"].nunique() > 1 else {}),
+            "network": clusters["network"],
+            "masks": clusters["n_masks"],
+            "groups": clusters["n_groups"],
+            "ARI": clusters["ari"].round(4),
+            "chance (95th pct)": [
+                "—" if np.isnan(m) else f"{m:+.4f} ({h:+.4f})"
+                for m, h in zip(clusters["chance_ari"], clusters["chance_ari_high"])
+            ],
+            "p": [p_text(p) for p in clusters["p_value"]],
+        }
+    )
+    return [
+        f"\ndo masks cluster by group? each network's masks clustered on their own ({first['linkage']} linkage"
+        f" on {first['metric']} distance, as many clusters as the network holds groups); adjusted Rand index of clusters vs groups"
+        " (1: the clusters are the groups, 0: unrelated), beside shuffled group labels; p: one-sided,"
+        f" {int(first['n_permutations'])} shuffles; 'all networks': the mean over networks:",
+        _indent(out.to_string(index=False)),
+    ]
 
 
 def _barrier_table(bar: pd.DataFrame) -> pd.DataFrame:

@@ -27,6 +27,7 @@ TABLES = (
     "diversity_summary",
     "baseline",
     "consensus",
+    "clusters",
     "barriers",
     "barrier_curves",
     "embedding",

@@ -14,6 +14,7 @@ from landscape.tl.distances import distances
 from landscape.tl.diversity import diversity
 from landscape.tl.embed import embed, mds, pca, tsne, umap
 from landscape.tl.ensemble import ensemble
+from landscape.tl.group_clusters import group_clusters
 from landscape.tl.input_frequency import input_frequency
 from landscape.tl.representation import representation_similarity
 from landscape.tl.seed_sources import seed_sources
@@ -30,6 +31,7 @@ __all__ = [
     "diversity",
     "embed",
     "ensemble",
+    "group_clusters",
     "input_frequency",
     "mds",
     "pca",
