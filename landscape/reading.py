@@ -167,7 +167,7 @@ def read_runs(
 
 
 def _load_run(path: Path) -> MaskSet | None:
-    from landscape.store.records import flatten, method_label
+    from landscape.store.records import flatten, leave_out_stale_all_ones, method_label
     from landscape.store.run_store import RunStore
 
     store = RunStore.open(path)
@@ -175,6 +175,7 @@ def _load_run(path: Path) -> MaskSet | None:
         return None
     arrays = store.shard_arrays()  # verifies checksums (once per process)
     records = store.records()
+    leave_out_stale_all_ones(records, store.has_batchnorm)
     cfg = store.config
     labels = [f"{store.run_id}/w{w}/s{s}" for w, s in zip(records["weight_seed"], records["search_seed"])]
     head = pd.DataFrame(

@@ -9,6 +9,7 @@ import pandas as pd
 from landscape.analysis.function import format_function
 from landscape.analysis.views import one_row_per
 from landscape.grouping import pair_label
+from landscape.store.records import ALL_ONES_STALE
 from landscape.tl.diversity import SIMILARITY
 
 
@@ -100,7 +101,12 @@ def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
     if "weight_seed" in masks:
         nets = masks.groupby("group", sort=False)["weight_seed"].nunique()
         acc.insert(2, "networks", nets.reindex(acc["group"]).to_numpy())
-    if "all_ones_test_acc" in masks and masks["all_ones_test_acc"].notna().any():
+    stale = (
+        set(masks.loc[masks["all_ones_batchnorm"] == ALL_ONES_STALE, "group"])
+        if "all_ones_batchnorm" in masks
+        else set()
+    )
+    if "all_ones_test_acc" in masks and (masks["all_ones_test_acc"].notna().any() or stale):
         recorded = masks.dropna(subset=["all_ones_test_acc"])
         # every mask of a run's network records the same value; the runs a pooled group holds
         # at one weight seed are averaged, then its networks
@@ -108,7 +114,14 @@ def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
         networks = [c for c in keys if c != "run_id"]
         per_network = recorded.drop_duplicates(keys).groupby(networks, sort=False)["all_ones_test_acc"].mean()
         ones = per_network.groupby(level=0, sort=False).mean()
-        acc["every weight kept"] = [f"{ones[g]:.4f}" if g in ones.index else "—" for g in acc["group"]]
+        acc["every weight kept"] = [
+            f"{ones[g]:.4f}"
+            if g in ones.index
+            else "— (test-batch BatchNorm, older search)"
+            if g in stale
+            else "—"
+            for g in acc["group"]
+        ]
     return acc.drop(columns=["mean", "std", "count"]).rename(columns={"size": "masks"})
 
 

@@ -33,6 +33,7 @@ from landscape.search.predict import split_predictions
 from landscape.search.profiling import StepHook
 from landscape.search.snapshots import Snapshots
 from landscape.search.state import CURVE_KEYS, History, SearchResult, load_model_state
+from landscape.store.records import ALL_ONES_BATCHNORM
 
 __all__ = ["CURVE_KEYS", "SearchResult", "Trainer", "build_model", "build_method", "learning_rate"]
 
@@ -241,8 +242,12 @@ class Trainer:
 
     def _run(self) -> SearchResult:
         hist = self._resume() or History.empty(self.m)
-        if "all_ones_test_acc" not in hist.extra:
+        # a checkpoint of an older search may hold the BatchNorm value of test-batch statistics
+        stale = self.model.has_batchnorm and hist.extra.get("all_ones_batchnorm") != ALL_ONES_BATCHNORM
+        if "all_ones_test_acc" not in hist.extra or stale:
             hist.extra["all_ones_test_acc"] = self.all_ones_accuracy()
+            if self.model.has_batchnorm:
+                hist.extra["all_ones_batchnorm"] = ALL_ONES_BATCHNORM
         epochs = self.cfg.train.epochs if self.method.needs_training else 0
         bar = _progress(epochs, hist.epochs_done, self.label, self.progress)
         if epochs:
@@ -327,6 +332,7 @@ class Trainer:
                     "n_kept": int(n_kept[i]),
                     "batched_with": self.m,
                     "all_ones_test_acc": hist.extra.get("all_ones_test_acc"),
+                    **({"all_ones_batchnorm": ALL_ONES_BATCHNORM} if self.model.has_batchnorm else {}),
                     "curves": c,
                 }
             )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -13,6 +15,13 @@ if TYPE_CHECKING:
 # the first columns of a records table, in this order; metrics follow as they come
 KEY_COLUMNS = ("weight_seed", "search_seed")
 
+
+#: ``all_ones_batchnorm`` of a BatchNorm network's every-weight-kept accuracy measured with
+#: statistics of the training split; records of BatchNorm masks without it (older searches)
+#: hold a value of the test batches' statistics, which depends on how the test set is batched
+ALL_ONES_BATCHNORM = "train"
+#: what reading puts in their place: the value is left out (NaN), and this says why
+ALL_ONES_STALE = "test batches (older search; left out)"
 
 # record keys that are not per-mask scalars: the curves and the digests of per-mask files
 NOT_COLUMNS = ("curves", "files")
@@ -97,3 +106,19 @@ def first_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
         if fa.get(key) != fb.get(key):
             return f"{key}: {fa.get(key)!r} vs {fb.get(key)!r}"
     return "no difference"
+
+
+def leave_out_stale_all_ones(records: pd.DataFrame, has_batchnorm) -> None:
+    """Blank, in place, the every-weight-kept accuracy of a run's BatchNorm masks whose records
+    do not say it was measured on the training split. ``has_batchnorm(weight_seed,
+    search_seed)``: the masks of a run share one model, so its first mask answers for all."""
+    if "all_ones_test_acc" not in records.columns or not len(records):
+        return
+    marker = records["all_ones_batchnorm"] if "all_ones_batchnorm" in records.columns else None
+    stale = (marker != ALL_ONES_BATCHNORM).to_numpy() if marker is not None else np.ones(len(records), bool)
+    first = records.iloc[0]
+    if stale.any() and has_batchnorm(int(first["weight_seed"]), int(first["search_seed"])):
+        records.loc[stale, "all_ones_test_acc"] = float("nan")
+        if marker is None:
+            records["all_ones_batchnorm"] = None
+        records.loc[stale, "all_ones_batchnorm"] = ALL_ONES_STALE

@@ -55,3 +55,73 @@ def test_batchnorm_statistics_come_from_the_training_split_not_the_test_batches(
     real = all_ones.evaluate
     monkeypatch.setattr(all_ones, "evaluate", lambda *a, **k: real(*a, **{**k, "batch_size": 7}))
     assert _trainer("nonaffine").all_ones_accuracy() == acc
+
+
+def _resumed_from_an_older_checkpoint(batchnorm: str):
+    """A search resumed from a checkpoint whose history holds an every-weight-kept value (-1,
+    to tell it apart) without the record of how BatchNorm was measured."""
+    from landscape.search.state import History
+
+    first = _trainer(batchnorm)
+    old = History.empty(first.m)
+    old.extra["all_ones_test_acc"] = -1.0
+    state = first._state(old)
+    again = _trainer(batchnorm)
+    again.checkpoint = (lambda saved: None, lambda: state)
+    return again.run().records
+
+
+def test_a_batchnorm_value_of_an_older_checkpoint_is_measured_again():
+    records = _resumed_from_an_older_checkpoint("nonaffine")
+    assert all(r["all_ones_test_acc"] >= 0 and r["all_ones_batchnorm"] == "train" for r in records)
+    # without BatchNorm the value never depended on the test batches: it is kept
+    plain = _resumed_from_an_older_checkpoint("none")
+    assert all(r["all_ones_test_acc"] == -1.0 and "all_ones_batchnorm" not in r for r in plain)
+
+
+def test_stored_batchnorm_values_without_the_record_are_left_out_and_said_why():
+    import numpy as np
+    import pandas as pd
+
+    from landscape.analysis.summary import _accuracy_table
+    from landscape.store.records import ALL_ONES_STALE, leave_out_stale_all_ones
+
+    def records(marker):
+        frame = pd.DataFrame(
+            {"weight_seed": 0, "search_seed": [0, 1], "test_acc": 0.9, "all_ones_test_acc": 0.08}
+        )
+        if marker is not None:
+            frame["all_ones_batchnorm"] = marker
+        return frame
+
+    old = records(None)
+    leave_out_stale_all_ones(old, lambda w, s: True)
+    assert old["all_ones_test_acc"].isna().all() and (old["all_ones_batchnorm"] == ALL_ONES_STALE).all()
+    new = records("train")
+    leave_out_stale_all_ones(new, lambda w, s: True)
+    assert (new["all_ones_test_acc"] == 0.08).all()
+    plain = records(None)  # no BatchNorm: the value stands
+    leave_out_stale_all_ones(plain, lambda w, s: False)
+    assert (plain["all_ones_test_acc"] == 0.08).all() and "all_ones_batchnorm" not in plain
+    masks = pd.concat([old.assign(group="resnet", run_id="a"), plain.assign(group="mlp", run_id="b")])
+    table = _accuracy_table(
+        masks.assign(all_ones_batchnorm=masks["all_ones_batchnorm"].replace({np.nan: None}))
+    )
+    shown = table.set_index("group")["every weight kept"]
+    assert shown["mlp"] == "0.0800" and shown["resnet"].startswith("— (test-batch BatchNorm")
+
+
+def test_a_batchnorm_run_reads_with_its_value_and_an_older_one_without(tmp_path, monkeypatch):
+    import landscape as ls
+    from landscape.search import trainer
+    from landscape.store.records import ALL_ONES_STALE
+    from tests.conftest import search_tiny
+
+    search_tiny(tmp_path / "new", "edge_popup", range(2), extra=["model.batchnorm=nonaffine"])
+    obs = ls.read_runs(tmp_path / "new").obs
+    assert (obs["all_ones_batchnorm"] == "train").all() and obs["all_ones_test_acc"].between(0, 1).all()
+    # a run whose records do not say the value came from training-split statistics
+    monkeypatch.setattr(trainer, "ALL_ONES_BATCHNORM", "test")
+    search_tiny(tmp_path / "old", "edge_popup", range(2), extra=["model.batchnorm=nonaffine"])
+    obs = ls.read_runs(tmp_path / "old").obs
+    assert (obs["all_ones_batchnorm"] == ALL_ONES_STALE).all() and obs["all_ones_test_acc"].isna().all()
