@@ -77,9 +77,9 @@ def test_the_groups_a_clustering_compared_carry_the_analysis_wide_labels():
     rest of the analysis does (here: widths that two layouts' labels leave out)."""
     import pandas as pd
 
-    from landscape.analysis import _clusters_table
+    from landscape.analysis.labels import clusters_table
 
     table = pd.DataFrame({"network": ["0", "all networks"], "groups": ["a | b", "mean over 2 networks"]})
-    out = _clusters_table(table, "mlp-1234", {"a": "a · width 2", "b": "b · width 2"})
+    out = clusters_table(table, "mlp-1234", {"a": "a · width 2", "b": "b · width 2"})
     assert list(out["groups"]) == ["a · width 2 | b · width 2", "mean over 2 networks"]
     assert set(out["layout"]) == {"mlp-1234"}

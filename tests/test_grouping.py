@@ -302,7 +302,7 @@ def test_pooling_groupby_keeps_groups_of_different_layouts_apart(tmp_path):
 def test_labels_across_layouts_name_what_tells_the_layouts_apart():
     import numpy as np
 
-    from landscape.analysis import _analysis_labels
+    from landscape.analysis.labels import analysis_labels
     from landscape.grouping import distinguishing_fields
     from landscape.maskset import MaskSet
     from landscape.store.layout import Layout
@@ -318,16 +318,16 @@ def test_labels_across_layouts_name_what_tells_the_layouts_apart():
     # another dataset is named even when the model fields already tell the layouts apart
     other_data = obs.assign(**{"data.name": ["digits", "digits", "mnist1d", "mnist1d"]})
     assert distinguishing_fields(other_data, ["a", "a", "b", "b"]) == ["model.hidden", "data.name"]
-    assert _analysis_labels(sets, ("method",)) == {
+    assert analysis_labels(sets, ("method",)) == {
         "mlp-a": {"edge_popup": "hidden 48-32"},
         "mlp-b": {"edge_popup": "hidden 32-32"},
     }
-    assert _analysis_labels(sets, None) == {"mlp-a": {"all masks": "hidden 48-32"},
+    assert analysis_labels(sets, None) == {"mlp-a": {"all masks": "hidden 48-32"},
                                             "mlp-b": {"all masks": "hidden 32-32"}}  # fmt: skip
     # default rule: every run is a group of one layout, its labels are not touched
-    assert _analysis_labels(sets, "config") == {"mlp-a": {"edge_popup": "hidden 48-32"},
+    assert analysis_labels(sets, "config") == {"mlp-a": {"edge_popup": "hidden 48-32"},
                                                 "mlp-b": {"edge_popup": "hidden 32-32"}}  # fmt: skip
     # nothing in the configurations tells the layouts apart: the label names the layout
     same = {"mlp-a": masks(8, [32, 32]), "mlp-b": masks(4, [32, 32])}
-    labels = _analysis_labels(same, ("method",))
+    labels = analysis_labels(same, ("method",))
     assert labels == {"mlp-a": {"edge_popup": "layout mlp-a"}, "mlp-b": {"edge_popup": "layout mlp-b"}}

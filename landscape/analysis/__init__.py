@@ -20,18 +20,17 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from landscape.analysis import cached
 from landscape.analysis.cached import attach_barriers as attach_stored_barriers
 from landscape.analysis.function import function_tables
+from landscape.analysis.labels import analysis_labels, clusters_table, with_labels
 from landscape.analysis.summary import format_summary
 from landscape.analysis.views import ANALYSIS_DIR, analysis_folder, masks_table, write_views
 from landscape.errors import AnalysisError, StoreError
 from landscape.grouping import CONFIG, group_masks
 from landscape.store.results import ResultStore
-from landscape.tl.group_clusters import ACROSS
 
 __all__ = ["ANALYSIS_DIR", "Analysis", "analyze", "attach_barriers", "format_summary"]
 
@@ -150,12 +149,12 @@ def analyze(
         work.setdefault(what, {"computed": 0, "reused": 0})[how] += n
 
     collected: dict[str, list[pd.DataFrame]] = {}
-    relabel = _analysis_labels(masksets, groupby)
+    relabel = analysis_labels(masksets, groupby)
     names: dict[str, str] = {}  # this layout group's group labels -> the analysis-wide ones
 
     def add(name: str, frame) -> None:
         if frame is not None and len(frame):
-            collected.setdefault(name, []).append(_with_labels(frame, names))
+            collected.setdefault(name, []).append(with_labels(frame, names))
 
     distance_options = {"device": device} if device not in (None, "cpu") else {}
     if memory is not None:  # out of core: resumable tiles beside the result store
@@ -181,7 +180,7 @@ def analyze(
             add("consensus", tl.consensus(ms, groupby=groupby))
             # do masks cluster by how they were found? one clustering per network
             clusters = tl.group_clusters(ms, groupby=groupby, metric=metrics[0], rng=rng)
-            add("clusters", _clusters_table(clusters, layout, names))
+            add("clusters", clusters_table(clusters, layout, names))
             for method in embed:
                 for how, n in cached.embedding_per_network(
                     ms, method, metrics[0], rng, store, recompute
@@ -220,76 +219,6 @@ def analyze(
         out_dir, tables, {"params": params, "skipped": skipped, "unfinished": unfinished, "work": work}
     )
     return Analysis(tables, out_dir, masksets, skipped, work, params, unfinished)
-
-
-def _analysis_labels(masksets: dict[str, object], groupby) -> dict[str, dict[str, str]]:
-    """Per layout group, ``{its group label: the label of that group among all analysed
-    masks}``.
-
-    Each layout group labels its groups by the fields that differ within it, so two layouts
-    (the widths of a width sweep, say) can give different configurations the same label;
-    the tables of all layouts are concatenated, and the summary groups them by label. The
-    labels of the whole analysis name every field that differs between any two groups, and
-    where a pooling ``groupby`` would put masks of several layouts under one label (they can
-    never be pooled: their masks differ in shape), also the fields that tell the layouts apart.
-    """
-    from landscape.grouping import group_labels
-
-    if len(masksets) < 2:
-        return {key: {} for key in masksets}
-    obs = pd.concat([ms.obs for ms in masksets.values()], ignore_index=True)
-    layouts = np.repeat(np.array(list(masksets), dtype=object), [len(ms) for ms in masksets.values()])
-    overall = group_labels(obs, groupby, mark_pooled=False).to_numpy()
-    if groupby != CONFIG and pd.Series(layouts).groupby(overall).nunique().max() > 1:
-        overall = _labels_apart(obs, layouts, groupby)
-    out, start, seen = {}, 0, {}
-    for key, ms in masksets.items():
-        out[key] = {}
-        for g in group_masks(ms.obs, groupby):
-            label = str(overall[start + g.positions[0]])
-            if seen.setdefault(label, (key, g.label)) != (key, g.label):
-                raise AnalysisError(f"analyze: the label {label!r} names two groups of masks")
-            out[key][g.label] = label
-        start += len(ms)
-    return out
-
-
-def _labels_apart(obs: pd.DataFrame, layouts: np.ndarray, groupby) -> np.ndarray:
-    """Labels of ``groupby``'s groups split by layout, named by the config fields that tell the
-    layouts apart (``hidden 48-32``), or by the layout when no field does."""
-    from landscape.grouping import distinguishing_fields, group_labels
-
-    fields = distinguishing_fields(obs, layouts)
-    if not fields:
-        obs, fields = obs.assign(layout=layouts), ["layout"]
-    cols = [] if groupby is None else [groupby] if isinstance(groupby, str) else list(groupby)
-    return group_labels(obs, [*cols, *fields], mark_pooled=False).to_numpy()
-
-
-def _with_labels(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
-    """``frame`` with its group-label columns renamed by ``names`` (labels not in it stay)."""
-    columns = [c for c in ("group", "group_a", "group_b") if c in frame.columns]
-    if not names or not columns:
-        return frame
-    frame = frame.copy()
-    for c in columns:
-        frame[c] = [names.get(v, v) if isinstance(v, str) else v for v in frame[c]]
-    return frame
-
-
-def _clusters_table(table: pd.DataFrame, layout: str, names: dict[str, str]) -> pd.DataFrame:
-    """``tl.group_clusters``'s table with the layout group it ran in and the analysis-wide
-    labels of the groups it compared (joined by ``" | "``)."""
-    if table.empty:
-        return table
-    table = table.copy()
-    table.insert(0, "layout", layout)
-    if names:
-        table["groups"] = [
-            v if net == ACROSS else " | ".join(names.get(label, label) for label in v.split(" | "))
-            for v, net in zip(table["groups"], table["network"])
-        ]
-    return table
 
 
 def _barriers(ms, n_pairs: int, split: str, n_points: int, rng: int, device, store, progress,

@@ -46,23 +46,18 @@ import pandas as pd
 from landscape.config.seeds import SEED_FIELDS
 from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, EPOCH, TABLE_COLUMNS, Group, config_columns, group_masks
-from landscape.tl import _stats
-from landscape.tl._pairsets import (
-    SIMILARITY_METRICS,
-    block_similarity,
-    involved,
-    jackknife_se,
-    leave_one_out,
+from landscape.tl._pairsets import SIMILARITY_METRICS
+from landscape.tl._seed_pairs import (
+    BOTH,
+    DATA,
+    NEITHER,
+    SCORE,
+    SHARED,
+    VARIES,
+    network_rows,
+    summarise_fractions,
 )
-from landscape.tl.baseline import chance_similarity
 from landscape.tl.diversity import SIMILARITY, across_networks
-
-NEITHER, SCORE, DATA, BOTH = "neither", "score seed", "data seed", "both"
-#: pair classes by the seeds shared, in display order
-SHARED = (NEITHER, DATA, SCORE, BOTH)
-#: what varies between the two masks of a pair of each class
-VARIES = {NEITHER: "scores + data order", SCORE: "data order", DATA: "scores", BOTH: "nothing"}
-_CODE = {(False, False): NEITHER, (True, False): SCORE, (False, True): DATA, (True, True): BOTH}
 
 
 def _need_columns(obs: pd.DataFrame) -> None:
@@ -87,185 +82,6 @@ def _families(obs: pd.DataFrame, label_obs: pd.DataFrame | None = None) -> list[
     for f in fams:
         f.label = str(labels[obs.index[f.positions[0]]])
     return fams
-
-
-def _classes(obs: pd.DataFrame, pos_a: np.ndarray, pos_b: np.ndarray) -> np.ndarray:
-    """``(ma, mb)`` class names of the pairs of masks ``pos_a`` x ``pos_b``."""
-    score, data = obs["score_seed"].to_numpy(), obs["data_seed"].to_numpy()
-    same_s = score[pos_a][:, None] == score[pos_b][None, :]
-    same_d = data[pos_a][:, None] == data[pos_b][None, :]
-    out = np.empty(same_s.shape, dtype=object)
-    for (s, d), name in _CODE.items():
-        out[(same_s == s) & (same_d == d)] = name
-    return out
-
-
-def _block(ms, pos_a, pos_b, metric):
-    """Similarity, chance mean and chance variance ``(ma, mb, 1 + L)`` of the pairs."""
-    whole, layers, ka, kb = block_similarity(
-        ms.rows(pos_a), None if pos_b is None else ms.rows(pos_b), ms.layout, metric
-    )
-    kb = ka if pos_b is None else kb
-    numel = np.array([s.numel for s in ms.layout], dtype=np.int64)
-    counts = np.concatenate([ka, kb])
-    ii, jj = np.meshgrid(np.arange(len(ka)), len(ka) + np.arange(len(kb)), indexing="ij")
-    mean_l, sd_l, mean_w, sd_w = chance_similarity(counts, numel, metric, ii.ravel(), jj.ravel())
-    shape = (len(ka), len(kb))
-    mean = np.concatenate([mean_w[:, None], mean_l], axis=1).reshape(*shape, -1)
-    var = (np.concatenate([sd_w[:, None], sd_l], axis=1) ** 2).reshape(*shape, -1)
-    sim = np.concatenate([whole[..., None], layers], axis=2)
-    return sim, mean, var
-
-
-def _network(head, ms, pos_a, pos_b, metric, within: bool) -> list[dict]:
-    """Rows (class x layer) and fraction rows of one family (or family pair) in one network."""
-    obs = ms.obs
-    sim, mean, var = _block(ms, pos_a, None if within else pos_b, metric)
-    classes = _classes(obs, pos_a, pos_b)
-    ma, mb = len(pos_a), len(pos_b)
-    if within:
-        i, j = np.triu_indices(ma, 1)
-        units_i, units_j, n_units = i, j, ma
-    else:
-        i, j = (g.ravel() for g in np.meshgrid(np.arange(ma), np.arange(mb), indexing="ij"))
-        units_i, units_j, n_units = i, ma + j, ma + mb
-    names = ["whole", *ms.layout.names]
-    cls = classes[i, j]
-    pair_sim, pair_chance, pair_var = sim[i, j], mean[i, j], var[i, j]
-    rows, levels = [], {}
-    for name in SHARED:
-        sel = cls == name
-        if not sel.any():
-            continue
-        ui, uj = units_i[sel], units_j[sel]
-        s, c, v = pair_sim[sel], pair_chance[sel], pair_var[sel]
-        n = len(s)
-        theta, base = s.mean(0), c.mean(0)
-        loo_s, loo_n = leave_one_out(s, ui, uj, n_units)
-        loo_e, _ = leave_one_out(s - c, ui, uj, n_units)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loo_sim = loo_s / loo_n[:, None]
-            loo_ex = loo_e / loo_n[:, None]
-        keep = involved(ui, uj, n_units)
-        se_s, u = jackknife_se(theta, loo_sim, keep)
-        se_e, _ = jackknife_se(theta - base, loo_ex, keep)
-        lo_s, hi_s = _stats.interval(theta, se_s, u - 1)
-        lo_e, hi_e = _stats.interval(theta - base, se_e, u - 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = (theta - base) * n / np.sqrt(v.sum(0))
-        levels[name] = (theta, loo_sim)
-        for k, layer in enumerate(names):
-            rows.append(
-                {
-                    **head,
-                    "shared": name,
-                    "varies": VARIES[name],
-                    "layer": layer,
-                    "metric": metric,
-                    "n_masks": u,
-                    "n_pairs": n,
-                    "similarity": float(theta[k]),
-                    "similarity_sd": float(s[:, k].std(ddof=1)) if n > 1 else 0.0,
-                    "similarity_min": float(s[:, k].min()),
-                    "similarity_max": float(s[:, k].max()),
-                    "similarity_ci_low": float(lo_s[k]),
-                    "similarity_ci_high": float(hi_s[k]),
-                    "chance_similarity": float(base[k]),
-                    "chance_similarity_sd": float(np.sqrt(v[:, k].mean() + c[:, k].var())),
-                    "excess_similarity": float(theta[k] - base[k]),
-                    "excess_ci_low": float(lo_e[k]),
-                    "excess_ci_high": float(hi_e[k]),
-                    "p_value": float(_stats.two_sided_p(z[k])),
-                    "_excess_sum": float((theta[k] - base[k]) * n),
-                    "_null_var_sum": float(v[:, k].sum()),
-                }
-            )
-    fractions = _fractions(head, levels, names, n_units, within)
-    return rows, fractions
-
-
-def _fractions(head, levels, names, n_units, within) -> list[dict]:
-    """Fraction of the neither-to-both gap closed by sharing each seed, with jackknife se."""
-    if NEITHER not in levels or (SCORE not in levels and DATA not in levels):
-        return []
-    if BOTH in levels:
-        top, top_loo, both_level = levels[BOTH][0], levels[BOTH][1], "measured"
-    elif within:
-        top, top_loo, both_level = (
-            np.ones(len(names)),
-            np.ones((n_units, len(names))),
-            "identical searches (1)",
-        )
-    else:
-        return []
-    base, base_loo = levels[NEITHER]
-    out = []
-    for source, name in (("scores", SCORE), ("data order", DATA)):
-        if name not in levels:
-            continue
-        level, level_loo = levels[name]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = (level - base) / (top - base)
-            loo = (level_loo - base_loo) / (top_loo - base_loo)
-        keep = np.isfinite(loo).all(axis=1)
-        se, u = jackknife_se(frac, loo, keep)
-        lo, hi = _stats.interval(frac, se, u - 1)
-        for k, layer in enumerate(names):
-            out.append(
-                {
-                    **head,
-                    "source": source,
-                    "layer": layer,
-                    "explained": float(frac[k]),
-                    "explained_ci_low": float(lo[k]),
-                    "explained_ci_high": float(hi[k]),
-                    "similarity_neither": float(base[k]),
-                    "similarity_shared": float(level[k]),
-                    "similarity_both": float(top[k]),
-                    "both_level": both_level,
-                    "n_masks": u,
-                }
-            )
-    return out
-
-
-def _summarise_fractions(table: pd.DataFrame) -> pd.DataFrame:
-    if table.empty:
-        return table
-    keys = [c for c in table.columns if c not in _FRACTION_VALUES and c != "weight_seed"]
-    out = []
-    for _, part in table.groupby(keys, sort=False, dropna=False):
-        first = part.iloc[0]
-        row = {k: first[k] for k in keys}
-        w = len(part)
-        stats = _stats.across_networks(part["explained"].to_numpy())
-        row.update(n_networks=w, n_masks=int(part["n_masks"].sum()), explained=float(stats["mean"]))
-        if w > 1:
-            row["explained_ci_low"], row["explained_ci_high"] = (
-                float(stats["ci_low"]),
-                float(stats["ci_high"]),
-            )
-        else:
-            row["explained_ci_low"], row["explained_ci_high"] = (
-                first["explained_ci_low"],
-                first["explained_ci_high"],
-            )
-        for c in ("similarity_neither", "similarity_shared", "similarity_both"):
-            row[c] = float(part[c].mean())
-        row["interval"] = "networks" if w > 1 else "masks"
-        out.append(row)
-    return pd.DataFrame(out)
-
-
-_FRACTION_VALUES = (
-    "explained",
-    "explained_ci_low",
-    "explained_ci_high",
-    "similarity_neither",
-    "similarity_shared",
-    "similarity_both",
-    "n_masks",
-)
 
 
 def _matching_fields(obs: pd.DataFrame, fams_a: list[Group], fams_b: list[Group]) -> list[str]:
@@ -343,7 +159,7 @@ def seed_sources(
             for net, pos in fam.networks.items():
                 if len(pos) < 2:
                     continue
-                r, f = _network({**_heads(fam), "weight_seed": net}, ms, pos, pos, metric, within=True)
+                r, f = network_rows({**_heads(fam), "weight_seed": net}, ms, pos, pos, metric, within=True)
                 rows += r
                 fractions += f
     else:
@@ -370,7 +186,7 @@ def seed_sources(
                         continue
                     head = {**_heads(fa), **_heads(fb, "b_"), "weight_seed": net}
                     head["group"] = f"{fa.label} × {fb.label}"
-                    r, f = _network(head, ms, pos_a, pos_b, metric, within=False)
+                    r, f = network_rows(head, ms, pos_a, pos_b, metric, within=False)
                     rows += r
                     fractions += f
     if not rows:
@@ -393,7 +209,7 @@ def seed_sources(
             "table": table,
             "summary": summary,
             "explained": explained,
-            "explained_summary": _summarise_fractions(explained),
+            "explained_summary": summarise_fractions(explained),
         }
     return table
 
