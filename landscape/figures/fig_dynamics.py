@@ -12,6 +12,7 @@ from landscape import pl
 from landscape.config.seeds import BOTH
 from landscape.errors import AnalysisError
 from landscape.figures.registry import FigureSkipped, figure, step
+from landscape.pl._common import attach
 
 NO_SNAPSHOTS = "no snapshots stored: search with --set train.snapshot_every=1 (see docs/dynamics.md)"
 NO_DESIGNS = (
@@ -88,7 +89,9 @@ def similarity_over_training(ms: Any) -> Any:
         if ax.get_legend() is not None:
             ax.get_legend().remove()
     fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=2)
-    return fig
+    drawn = [pl.data_of(left).assign(panel="within-group similarity"),
+             pl.data_of(right).assign(panel="similarity with own masks")]  # fmt: skip
+    return attach(fig, pd.concat(drawn, ignore_index=True), *pl.notes_of(left), *pl.notes_of(right))
 
 
 @figure("bits_flipped", needs=("trajectory",), where=searched_runs, one_density=True)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
-from landscape.pl._common import legend_names, legend_outside, metric_label, new_axes, ordered_groups
+from landscape.pl._common import attach, legend_names, legend_outside, metric_label, new_axes, ordered_groups
 from landscape.pl.names import method_name
 from landscape.pl.style import GREY, group_colors
 
@@ -142,7 +142,14 @@ def similarity_over_training(ms: Any, *, layer: str = "whole", twins: bool = Tru
     metric = slot.get("params", {}).get("metric", "jaccard")
     ax.set_ylabel(f"{metric_label(metric, True)} (pairs)")
     legend_outside(ax)
-    return ax
+    return attach(
+        ax,
+        data,
+        "Within-group similarity at each kept epoch, pairs of one network; bands: 95% interval "
+        "(delete-one-mask jackknife within a network, t over networks); dashed: independent random "
+        "masks of each group's counts" + ("; dotted: pairs of the two methods with the same seeds" if
+                                          (data["kind"] == "twins").any() else "") + ".",
+    )  # fmt: skip
 
 
 def _prepare_mask_summary(groups: pd.DataFrame, value: str, layer: str = "whole") -> pd.DataFrame:
@@ -181,7 +188,15 @@ def distance_from_start(ms: Any, *, layer: str = "whole", final: bool = True, ax
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{metric_label(metric, True)} with own initial mask")
     legend_outside(ax)
-    return ax
+    drawn = start.assign(value_of="with its initial mask")
+    if final:
+        drawn = pd.concat([drawn, end.assign(value_of="with its final mask")], ignore_index=True)
+    return attach(
+        ax,
+        drawn,
+        "Each mask beside its own initial top-k (solid) and final mask (dotted); bands: 95% t "
+        "interval over the group's masks; dashed: independent random masks of the same counts.",
+    )
 
 
 def bits_flipped(ms: Any, *, layer: str = "whole", log: bool = True, ax: Any = None) -> Any:
@@ -193,6 +208,7 @@ def bits_flipped(ms: Any, *, layer: str = "whole", log: bool = True, ax: Any = N
         raise AnalysisError("bits flipped: fewer than two snapshots per mask")
     ax = new_axes(ax)
     colors = group_colors(ordered_groups(data["group"]))
+    recorded = data.drop(columns="chance")  # the interval as computed, before any clipping
     if log:
         positive = data["value"] > 0
         data = data[positive].assign(
@@ -203,7 +219,13 @@ def bits_flipped(ms: Any, *, layer: str = "whole", log: bool = True, ax: Any = N
     ax.set_xlabel("epoch")
     ax.set_ylabel("bits flipped per epoch (fraction of weights)")
     legend_outside(ax)
-    return ax
+    return attach(
+        ax,
+        recorded,
+        "Mean over the group's masks of the fraction of weights whose bit changed between two kept "
+        "snapshots, per epoch between them; bands: 95% t interval over masks"
+        + (" (drawn from a tenth of the mean where it reaches lower on the log axis)." if log else "."),
+    )
 
 
 def _prepare_seed_attribution(summary: pd.DataFrame, layer: str = "whole") -> pd.DataFrame:
@@ -276,7 +298,13 @@ def seed_attribution(ms: Any, *, layer: str = "whole", ax: Any = None) -> Any:
     metric = slot.get("params", {}).get("metric", "jaccard")
     ax.set_ylabel(f"{metric_label(metric, True)} (pairs)")
     legend_outside(ax)
-    return ax
+    return attach(
+        ax,
+        data,
+        "Pairs of one family and network, classed by what varies between the two masks; error bars: "
+        "95% interval (delete-one-mask jackknife within a network, t over networks); grey dashes: "
+        "independent random masks of the same counts.",
+    )
 
 
 __all__ = ["bits_flipped", "distance_from_start", "seed_attribution", "similarity_over_training"]

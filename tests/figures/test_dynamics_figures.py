@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import landscape as ls
@@ -46,6 +47,18 @@ def test_dynamics_figures_are_named_figures_of_the_cli(runs, tmp_path, capsys):
     assert over_training["n_masks"] == 6 and len(over_training["run_ids"]) == 2  # the free runs
     attribution = json.loads((out / "seed_attribution.json").read_text())
     assert attribution["n_masks"] == 12 and len(attribution["run_ids"]) == 4  # every searched run
+    # the numbers each figure drew, beside it, and the caption says what its bands run over
+    for name in NAMES:
+        record = json.loads((out / f"{name}.json").read_text())
+        assert record["data_file"] == f"{name}.csv" and len(pd.read_csv(out / f"{name}.csv"))
+        assert "95%" in (out / f"{name}.txt").read_text()
+    drawn = pd.read_csv(out / "similarity_over_training.csv")
+    assert set(drawn["panel"]) == {"within-group similarity", "similarity with own masks"}
+    assert set(pd.read_csv(out / "seed_attribution.csv")["varies"]) == {
+        "scores + data order",
+        "scores",
+        "data order",
+    }
 
 
 def free_snapshots(runs):
@@ -75,6 +88,9 @@ def test_lines_over_training_are_the_trajectory_numbers(runs):
         part = part.sort_values("epoch")
         assert part["epoch"].tolist() == [1, 2]
         np.testing.assert_allclose(lines[shown[group]].get_ydata(), part["flips_per_epoch"])
+    # on the log axis too, the numbers kept are the intervals as computed (not the drawn clip)
+    kept = pl.data_of(pl.bits_flipped(snaps, log=True)).sort_values(["group", "epoch"])
+    np.testing.assert_allclose(kept["low"], flips.sort_values(["group", "epoch"])["flips_per_epoch_ci_low"])
 
 
 def test_attribution_points_are_the_seed_sources_numbers(runs):
