@@ -258,12 +258,19 @@ def ensemble_accuracy(
     ax.set_ylabel("test accuracy" if metric == "acc" else "test NLL")
     ax.xaxis.get_major_locator().set_params(integer=True)
     legend_outside(ax)
+    # the dotted levels beside the curves: one row per group, members "best single mask"
+    drawn = best[[not _trained(curves, g) for g in best["group"]]] if len(best) else best
+    levels = pd.DataFrame({"group": drawn["group"], "members": BEST_SINGLE, "k": 1, "mean": drawn["best"]})
     return attach(
         ax,
-        curves,
+        pd.concat([curves, levels], ignore_index=True) if len(levels) else curves,
         "Each point: the mean over random K-subsets of a network's masks; "
         f"bands: {_params(ms, key).get('interval', '95% intervals')}.",
     )
+
+
+#: ``members`` of the rows of the data that are the dotted best-single-mask levels
+BEST_SINGLE = "best single mask"
 
 
 def _trained(curves: pd.DataFrame, group: str) -> bool:

@@ -107,6 +107,15 @@ def test_function_plots_draw(predicted):
         "dense (weights trained), independently trained networks" in labels
         and "best single mask (by validation)" in labels
     )
+    # the dotted levels are in the numbers kept with the plot, at the values drawn
+    data = pl.data_of(ax)
+    levels = data[data["members"] == "best single mask"].set_index("group")["mean"]
+    dotted = [
+        line.get_ydata()[0]
+        for line in ax.get_lines()
+        if line.get_linestyle() == ":" and len(line.get_ydata())
+    ]
+    assert len(levels) and sorted(levels) == pytest.approx(sorted(dotted))
     drawn(pl.ensemble_accuracy(ms, metric="nll"))
     ms.uns["representation_similarity"] = {"params": {"at": "input"}, "summary": _cka_summary()}
     ax = drawn(pl.cka_by_layer(ms))
