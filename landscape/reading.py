@@ -175,8 +175,12 @@ def _load_run(path: Path) -> MaskSet | None:
         return None
     arrays = store.shard_arrays()  # verifies checksums (once per process)
     records = store.records()
-    leave_out_stale_all_ones(records, store.has_batchnorm)
     cfg = store.config
+    first = records.iloc[0] if len(records) else None  # the masks of a run share one model
+    has_batchnorm = cfg.model.uses_batchnorm or (
+        first is not None and store.has_batchnorm(int(first["weight_seed"]), int(first["search_seed"]))
+    )
+    leave_out_stale_all_ones(records, has_batchnorm)
     labels = [f"{store.run_id}/w{w}/s{s}" for w, s in zip(records["weight_seed"], records["search_seed"])]
     head = pd.DataFrame(
         {"run_id": store.run_id, "method": method_label(cfg), "density": cfg.method.density},

@@ -11,6 +11,7 @@ from landscape.analysis.views import one_row_per
 from landscape.grouping import pair_label
 from landscape.store.records import ALL_ONES_STALE
 from landscape.tl.diversity import SIMILARITY
+from landscape.tl.group_clusters import ACROSS
 
 
 def format_summary(result) -> str:
@@ -220,7 +221,7 @@ def _cluster_lines(clusters: pd.DataFrame | None) -> list[str]:
             **({"layout": clusters["layout"]} if clusters["layout"].nunique() > 1 else {}),
             "network": clusters["network"],
             "masks": clusters["n_masks"],
-            "groups": clusters["n_groups"],
+            "groups": ["" if n == ACROSS else g for n, g in zip(clusters["network"], clusters["n_groups"])],
             "ARI": clusters["ari"].round(4),
             "chance (95th pct)": [
                 "—" if np.isnan(m) else f"{m:+.4f} ({h:+.4f})"

@@ -43,6 +43,17 @@ class ModelConfig:
     first_layer_dense: bool = False
     last_layer_dense: bool = False
 
+    @property
+    def uses_batchnorm(self) -> bool:
+        """Whether the network has BatchNorm layers (``auto``: those of :data:`BATCHNORM_BY_DEFAULT`)."""
+        return self.batchnorm == "nonaffine" or (
+            self.batchnorm == "auto" and self.name in BATCHNORM_BY_DEFAULT
+        )
+
+
+#: models whose ``batchnorm: auto`` means non-affine BatchNorm (the ResNets' own convention)
+BATCHNORM_BY_DEFAULT = ("resnet18", "resnet20")
+
 
 @dataclass(frozen=True)
 class Mnist1dConfig:

@@ -91,7 +91,12 @@ def similarity_over_training(ms: Any) -> Any:
     fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=2)
     drawn = [pl.data_of(left).assign(panel="within-group similarity"),
              pl.data_of(right).assign(panel="similarity with own masks")]  # fmt: skip
-    return attach(fig, pd.concat(drawn, ignore_index=True), *pl.notes_of(left), *pl.notes_of(right))
+    return attach(
+        fig,
+        pd.concat(drawn, ignore_index=True),
+        *(f"Left: {n}" for n in pl.notes_of(left)),
+        *(f"Right: {n}" for n in pl.notes_of(right)),
+    )
 
 
 @figure("bits_flipped", needs=("trajectory",), where=searched_runs, one_density=True)

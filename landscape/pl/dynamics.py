@@ -33,6 +33,18 @@ ATTRIBUTION = {
 _VARIES_COLORS = {"scores + data order": "#000000", "scores": "#0072B2", "data order": "#D55E00"}
 
 
+def _over(data: pd.DataFrame) -> str:
+    """What a similarity interval runs over: a t interval over networks, or the delete-one-mask
+    jackknife over a network's masks where a group has one network."""
+    if (data["interval"] == "networks").all():
+        nets = sorted({int(n) for n in data["n_networks"]})
+        counts = f"{nets[0]}" if len(nets) == 1 else f"{nets[0]}–{nets[-1]}"
+        return f"95% t interval over {counts} networks (weight seeds)"
+    if (data["interval"] == "masks").all():
+        return "95% interval over masks (delete-one-mask jackknife; one network each)"
+    return "95% t interval over networks (delete-one-mask jackknife over masks where a group has one network)"
+
+
 def _slot(ms: Any, key: str, fix: str) -> dict:
     slot = ms.uns.get(key)
     if not isinstance(slot, dict):
@@ -62,6 +74,8 @@ def _prepare_similarity_over_training(
             "high": rows["similarity_ci_high"],
             "chance": rows["chance_similarity"],
             "kind": "within",
+            "interval": rows.get("interval", "masks"),
+            "n_networks": rows.get("n_networks", 1),
         }
     )
     if twins is not None and not twins.empty:
@@ -82,6 +96,8 @@ def _prepare_similarity_over_training(
                         "high": t["similarity_ci_high"],
                         "chance": t["chance_similarity"],
                         "kind": "twins",
+                        "interval": t.get("interval", "masks"),
+                        "n_networks": t.get("n_networks", 1),
                     }
                 ),
             ],
@@ -145,10 +161,9 @@ def similarity_over_training(ms: Any, *, layer: str = "whole", twins: bool = Tru
     return attach(
         ax,
         data,
-        "Within-group similarity at each kept epoch, pairs of one network; bands: 95% interval "
-        "(delete-one-mask jackknife within a network, t over networks); dashed: independent random "
-        "masks of each group's counts" + ("; dotted: pairs of the two methods with the same seeds" if
-                                          (data["kind"] == "twins").any() else "") + ".",
+        f"Within-group similarity at each kept epoch, pairs of one network; bands: {_over(data)}; "
+        "dashed: independent random masks of each group's counts" + ("; dotted: pairs of the two "
+        "methods with the same seeds" if (data["kind"] == "twins").any() else "") + ".",
     )  # fmt: skip
 
 
@@ -224,7 +239,12 @@ def bits_flipped(ms: Any, *, layer: str = "whole", log: bool = True, ax: Any = N
         recorded,
         "Mean over the group's masks of the fraction of weights whose bit changed between two kept "
         "snapshots, per epoch between them; bands: 95% t interval over masks"
-        + (" (drawn from a tenth of the mean where it reaches lower on the log axis)." if log else "."),
+        + (
+            "; on the log axis bands are drawn from a tenth of the mean where they reach lower, and epochs"
+            " with no flip are not drawn."
+            if log
+            else "."
+        ),
     )
 
 
@@ -259,11 +279,25 @@ def _prepare_seed_attribution(summary: pd.DataFrame, layer: str = "whole") -> pd
                     "chance": r["chance_similarity"],
                     "n_pairs": int(r["n_pairs"]),
                     "position": gi + (k - 1) * 0.22,
+                    "interval": r.get("interval", "masks"),
+                    "n_networks": int(r.get("n_networks", 1)),
                 }
             )
     return pd.DataFrame(
         out,
-        columns=["group", "varies", "label", "similarity", "low", "high", "chance", "n_pairs", "position"],
+        columns=[
+            "group",
+            "varies",
+            "label",
+            "similarity",
+            "low",
+            "high",
+            "chance",
+            "n_pairs",
+            "position",
+            "interval",
+            "n_networks",
+        ],  # fmt: skip
     )
 
 
@@ -302,8 +336,7 @@ def seed_attribution(ms: Any, *, layer: str = "whole", ax: Any = None) -> Any:
         ax,
         data,
         "Pairs of one family and network, classed by what varies between the two masks; error bars: "
-        "95% interval (delete-one-mask jackknife within a network, t over networks); grey dashes: "
-        "independent random masks of the same counts.",
+        f"{_over(data)}; grey dashes: independent random masks of the same counts.",
     )
 
 

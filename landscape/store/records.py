@@ -108,16 +108,15 @@ def first_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
     return "no difference"
 
 
-def leave_out_stale_all_ones(records: pd.DataFrame, has_batchnorm) -> None:
-    """Blank, in place, the every-weight-kept accuracy of a run's BatchNorm masks whose records
-    do not say it was measured on the training split. ``has_batchnorm(weight_seed,
-    search_seed)``: the masks of a run share one model, so its first mask answers for all."""
-    if "all_ones_test_acc" not in records.columns or not len(records):
+def leave_out_stale_all_ones(records: pd.DataFrame, has_batchnorm: bool) -> None:
+    """Blank, in place, the every-weight-kept accuracy of a BatchNorm run's masks whose records
+    do not say it was measured on the training split."""
+    if not has_batchnorm or "all_ones_test_acc" not in records.columns or not len(records):
         return
     marker = records["all_ones_batchnorm"] if "all_ones_batchnorm" in records.columns else None
     stale = (marker != ALL_ONES_BATCHNORM).to_numpy() if marker is not None else np.ones(len(records), bool)
-    first = records.iloc[0]
-    if stale.any() and has_batchnorm(int(first["weight_seed"]), int(first["search_seed"])):
+    stale = stale & records["all_ones_test_acc"].notna().to_numpy()
+    if stale.any():
         records.loc[stale, "all_ones_test_acc"] = float("nan")
         if marker is None:
             records["all_ones_batchnorm"] = None

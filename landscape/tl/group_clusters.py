@@ -87,16 +87,17 @@ def group_clusters(
     Returns
     -------
     pandas.DataFrame
-        One row per network holding at least two groups and three masks (``network``: its
-        weight seed, ``n_masks``, ``n_groups``, ``n_clusters``, ``ari``, ``chance_ari`` and
-        ``chance_ari_high``: the mean and the 95th percentile of the ARI under the shuffles,
-        ``p_value``, ``n_permutations``, ``groups``: their labels, ``metric``, ``linkage``), and with several such
-        networks a row ``network = "all networks"`` (``weight_seed`` empty): the mean ARI over
-        them, under the same shuffles, and its p-value.
+        One row per network holding at least two groups, one of them of two masks or more
+        (``network``: its weight seed, ``n_masks``, ``n_groups``, ``n_clusters``, ``ari``,
+        ``chance_ari`` and ``chance_ari_high``: the mean and the 95th percentile of the ARI
+        under the shuffles, ``p_value``, ``n_permutations``, ``groups``: their labels,
+        ``metric``, ``linkage``), and with several such networks a row ``network = "all
+        networks"`` (``weight_seed`` empty, ``n_groups`` the most any network holds): the
+        mean ARI over them, under the same shuffles, and its p-value.
         ``obs[key_added]`` gets each mask's cluster (``"1"``, ``"2"``, ... numbered within
         its network, prefixed ``"<weight seed>:"`` when there are several networks: clusters
         of two networks are never the same cluster); ``uns[key_added]`` the parameters, the
-        table and each network's scipy linkage.
+        table and the scipy linkage ``Z`` (with several networks ``{weight seed: Z}``).
     """
     if method not in METHODS:
         raise AnalysisError(f"method={method!r} is unknown; choose one of {METHODS}")
@@ -126,9 +127,11 @@ def group_clusters(
         found = hierarchy.fcluster(z, n_groups, criterion="maxclust") - 1
         linkages[net] = z
         labels[pos] = [f"{prefix}{c + 1}" for c in found]
-        if n_groups < 2 or len(pos) < 3:
-            continue  # one group: nothing for clusters to follow
+        if n_groups < 2 or n_groups == len(pos):
+            continue  # one group, or one mask per group: nothing for clusters to follow
         ari = float(adjusted_rand(found, codes)[0])
+        if np.isnan(ari):
+            continue
         null = adjusted_rand(found, gen.permuted(np.tile(codes, (n_permutations, 1)), axis=1))
         null_means.append(null)
         rows.append(
@@ -153,9 +156,10 @@ def group_clusters(
         ms.obs[key_added] = pd.Categorical(labels.tolist(), categories=list(dict.fromkeys(labels.tolist())))
         ms.uns[key_added] = {
             "params": {"metric": metric, "method": method, "groupby": _describe_groupby(groupby),
-                       "within": "weight_seed", "n_permutations": n_permutations, "rng": rng},
+                       "n_clusters": "the groups of each network", "within": "weight_seed",
+                       "n_permutations": n_permutations, "rng": rng},
             "summary": table,
-            "linkage": linkages,
+            "linkage": linkages if len(networks) > 1 else next(iter(linkages.values()), None),
         }  # fmt: skip
     return table
 

@@ -52,6 +52,11 @@ def test_dynamics_figures_are_named_figures_of_the_cli(runs, tmp_path, capsys):
         record = json.loads((out / f"{name}.json").read_text())
         assert record["data_file"] == f"{name}.csv" and len(pd.read_csv(out / f"{name}.csv"))
         assert "95%" in (out / f"{name}.txt").read_text()
+    caption = (out / "similarity_over_training.txt").read_text()
+    assert "Left: Within-group similarity" in caption and "Right: Each mask beside" in caption
+    # one network: the similarity bands are the jackknife over its masks, not a t over networks
+    assert "95% interval over masks (delete-one-mask jackknife; one network each)" in caption
+    assert "over networks" not in caption
     drawn = pd.read_csv(out / "similarity_over_training.csv")
     assert set(drawn["panel"]) == {"within-group similarity", "similarity with own masks"}
     assert set(pd.read_csv(out / "seed_attribution.csv")["varies"]) == {
@@ -112,3 +117,12 @@ def test_figures_without_their_data_say_how_to_get_it(tiny_runs, tmp_path):
     assert "train.snapshot_every" in reasons["similarity_over_training"]
     assert "train.snapshot_every" in reasons["bits_flipped"]
     assert "--score-seeds" in reasons["seed_attribution"]
+
+
+def test_the_interval_words_follow_what_each_row_ran_over():
+    from landscape.pl.dynamics import _over
+
+    nets = pd.DataFrame({"interval": ["networks", "networks"], "n_networks": [3, 4]})
+    assert _over(nets) == "95% t interval over 3–4 networks (weight seeds)"
+    mixed = pd.DataFrame({"interval": ["networks", "masks"], "n_networks": [3, 1]})
+    assert "where a group has one network" in _over(mixed)

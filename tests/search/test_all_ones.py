@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from landscape.config import load_config
@@ -80,7 +81,6 @@ def test_a_batchnorm_value_of_an_older_checkpoint_is_measured_again():
 
 
 def test_stored_batchnorm_values_without_the_record_are_left_out_and_said_why():
-    import numpy as np
     import pandas as pd
 
     from landscape.analysis.summary import _accuracy_table
@@ -95,18 +95,16 @@ def test_stored_batchnorm_values_without_the_record_are_left_out_and_said_why():
         return frame
 
     old = records(None)
-    leave_out_stale_all_ones(old, lambda w, s: True)
+    leave_out_stale_all_ones(old, True)
     assert old["all_ones_test_acc"].isna().all() and (old["all_ones_batchnorm"] == ALL_ONES_STALE).all()
     new = records("train")
-    leave_out_stale_all_ones(new, lambda w, s: True)
+    leave_out_stale_all_ones(new, True)
     assert (new["all_ones_test_acc"] == 0.08).all()
     plain = records(None)  # no BatchNorm: the value stands
-    leave_out_stale_all_ones(plain, lambda w, s: False)
+    leave_out_stale_all_ones(plain, False)
     assert (plain["all_ones_test_acc"] == 0.08).all() and "all_ones_batchnorm" not in plain
     masks = pd.concat([old.assign(group="resnet", run_id="a"), plain.assign(group="mlp", run_id="b")])
-    table = _accuracy_table(
-        masks.assign(all_ones_batchnorm=masks["all_ones_batchnorm"].replace({np.nan: None}))
-    )
+    table = _accuracy_table(masks)  # the column is NaN for runs that never had it, as when read
     shown = table.set_index("group")["every weight kept"]
     assert shown["mlp"] == "0.0800" and shown["resnet"].startswith("— (test-batch BatchNorm")
 
@@ -125,3 +123,19 @@ def test_a_batchnorm_run_reads_with_its_value_and_an_older_one_without(tmp_path,
     search_tiny(tmp_path / "old", "edge_popup", range(2), extra=["model.batchnorm=nonaffine"])
     obs = ls.read_runs(tmp_path / "old").obs
     assert (obs["all_ones_batchnorm"] == ALL_ONES_STALE).all() and obs["all_ones_test_acc"].isna().all()
+
+
+@pytest.mark.parametrize("batchnorm", ["auto", "none", "nonaffine"])
+def test_the_config_says_which_networks_have_batchnorm(batchnorm):
+    """Reading decides from the config which runs' every-weight-kept values need the training
+    split's statistics: it must agree with the networks built."""
+    from landscape import registries
+    from landscape.config.schema import ModelConfig
+
+    shapes = {"mlp": (1, 8, 8), "cnn1d": (1, 40)}
+    for name in registries.models.names():
+        if name == "external":
+            continue
+        cfg = ModelConfig(name=name, hidden=(8,), width_mult=0.125, batchnorm=batchnorm)
+        model = registries.models.load(name)(cfg, shapes.get(name, (3, 32, 32)), 10, 1)
+        assert model.has_batchnorm == cfg.uses_batchnorm, name

@@ -82,15 +82,17 @@ def test_p_values_of_unstructured_masks_are_not_too_small():
     of the time. The ARI is discrete (an outlier split off as its own cluster gives every
     shuffle the same ARI), so shuffles tying the observed value count against it and p is
     conservative; counting only larger ones would put p at 1/100 for those ties."""
-    ps = []
+    ps, joint = [], []
     for seed in range(40):
         ms = two_networks(np.random.default_rng(100 + seed), planted=(False, False), n_per=6)
         tl.distances(ms)
         table = tl.group_clusters(ms, n_permutations=99, rng=seed)
         ps += list(table.loc[table["network"] != "all networks", "p_value"])
-    ps = np.array(ps)
+        joint.append(float(table.loc[table["network"] == "all networks", "p_value"].iloc[0]))
+    ps, joint = np.array(ps), np.array(joint)
     assert len(ps) == 80 and (ps > 0).all()
     assert (ps <= 0.05).mean() <= 0.1 and (ps <= 0.2).mean() <= 0.3
+    assert (joint <= 0.05).mean() <= 0.125 and (joint <= 0.2).mean() <= 0.35  # 40 tests
 
 
 def test_one_group_per_network_gives_no_rows_and_copy_leaves_ms():
@@ -103,3 +105,38 @@ def test_one_group_per_network_gives_no_rows_and_copy_leaves_ms():
         tl.group_clusters(ms, n_permutations=0)
     with pytest.raises(AnalysisError, match="linkage|unknown"):
         tl.group_clusters(ms, method="nearest")
+
+
+def test_the_mean_over_networks_is_tested_against_shuffles_of_every_network_at_once():
+    """Both networks follow their groups (ARI 1, p about 0.01 each). A shuffle reaches a mean
+    ARI of 1 only if it does so in both networks at once (about 1 in 16,000), so the joint
+    p-value sits at (or next to) its floor, 1/1000; one network's shuffles alone would give
+    about 0.01."""
+    ms = two_networks(np.random.default_rng(0))
+    tl.distances(ms)
+    table = tl.group_clusters(ms, n_permutations=999, rng=0).set_index("network")
+    assert (table.loc[["0", "1"], "p_value"] > 0.004).all()
+    assert table.loc["all networks", "p_value"] <= 0.002
+    assert table.loc["all networks", "chance_ari"] == pytest.approx(
+        table.loc[["0", "1"], "chance_ari"].mean()
+    )
+
+
+def test_a_network_of_one_mask_per_group_gets_no_row_and_leaves_the_mean_defined():
+    ms = two_networks(np.random.default_rng(0))
+    ms.obs["method"] = [
+        f"m{i}" if w == 0 else m for i, (w, m) in enumerate(zip(ms.obs["weight_seed"], ms.obs["method"]))
+    ]
+    tl.distances(ms)
+    table = tl.group_clusters(ms, n_permutations=99)
+    assert list(table["network"]) == ["1"] and table["ari"].notna().all()
+
+
+def test_one_network_keeps_plain_labels_and_scipys_linkage():
+    ms = two_networks(np.random.default_rng(0))
+    ms = ms[np.flatnonzero(ms.obs["weight_seed"].to_numpy() == 0)]
+    tl.distances(ms)
+    table = tl.group_clusters(ms, n_permutations=99)
+    assert list(table["network"]) == ["0"]  # no "all networks" row
+    assert set(ms.obs["cluster"].astype(str)) == {"1", "2"}
+    assert ms.uns["cluster"]["linkage"].shape == (9, 4)
