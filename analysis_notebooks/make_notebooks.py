@@ -89,9 +89,9 @@ MASK_LANDSCAPE = [
         "## Embedding and clusters\n\n"
         "Masks of different random networks share no weights (their distances sit at chance), so "
         "an embedding or a clustering of several networks at once would find the networks. The "
-        "embedding shows the first network; `tl.group_clusters` clusters every network's masks on "
-        "their own and tests whether the clusters are the groups (adjusted Rand index against "
-        "shuffled group labels)."
+        "embedding shows the first network; `tl.group_clusters` clusters the masks of every network "
+        "and density on their own and tests whether the clusters are the groups (adjusted Rand "
+        "index against shuffled group labels)."
     ),
     new_code_cell(
         "nets = ms.obs['weight_seed'].to_numpy() if 'weight_seed' in ms.obs else None\n"
@@ -103,7 +103,7 @@ MASK_LANDSCAPE = [
         "ls.pl.embedding(one, basis='mds', color='test_acc', ax=axes[1])\n"
         "fig.tight_layout()\n"
         "clusters = ls.tl.group_clusters(ms, metric='jaccard')\n"
-        "clusters if len(clusters) else 'one group per network: nothing for clusters to follow'"
+        "clusters if len(clusters) else 'one group per network and density: nothing for clusters to follow'"
     ),
     new_markdown_cell("## Which weights do the masks agree on?"),
     new_code_cell(

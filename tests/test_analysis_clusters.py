@@ -18,23 +18,23 @@ def two_network_runs(tmp_path_factory):
     for name, method in (("x", "edge_popup"), ("y", "biprop")):
         part = ms[np.flatnonzero(ms.obs["method"].to_numpy() == name)]
         part.obs = part.obs.drop(columns=["method", "density"])
-        part.write(root, {"method.name": method})
+        part.write(root, {"method.name": method, "method.density": 0.5})
     return root
 
 
 def test_clusters_are_tested_per_network_and_summarised(two_network_runs):
     result = analyze(two_network_runs, embed=(), progress=False)
     clusters = result.tables["clusters"]
-    assert list(clusters["network"]) == ["0", "1", "all networks"]
+    assert list(clusters["stratum"]) == ["weight seed 0 · density 0.5", "weight seed 1 · density 0.5", "all"]
     assert (clusters["ari"] == 1.0).all() and (clusters["p_value"] < 0.05).all()
-    assert clusters["groups"].iloc[0] == "biprop · density 0.4637 | edge_popup · density 0.5262"
+    assert clusters["groups"].iloc[0] == "biprop | edge_popup"
     assert (two_network_runs / "_analysis" / "clusters.csv").stat().st_size > 0
     text = result.summary()
     section = text[text.index("do masks cluster by group?") :]
-    assert "999 shuffles" in section and "all networks" in section and "1.0" in section
+    assert "999 shuffles" in section and "all" in section and "1.0" in section
     masks = next(iter(result.masksets.values()))
     labels = masks.obs["cluster"].astype(str)
-    assert set(labels[masks.obs["weight_seed"] == 0]) == {"0:1", "0:2"}
+    assert set(labels[masks.obs["weight_seed"] == 0]) == {"weight seed 0:1", "weight seed 0:2"}
 
 
 def test_each_network_is_embedded_alone_and_the_embedding_is_reused(two_network_runs):
@@ -65,11 +65,13 @@ def test_a_network_too_small_to_embed_gets_no_coordinates(tmp_path):
     for name, method in (("x", "edge_popup"), ("y", "biprop")):
         part = ms[np.flatnonzero(ms.obs["method"].to_numpy() == name)]
         part.obs = part.obs.drop(columns=["method", "density"])
-        part.write(tmp_path / "runs", {"method.name": method})
+        part.write(tmp_path / "runs", {"method.name": method, "method.density": 0.5})
     result = analyze(tmp_path / "runs", embed=("mds",), progress=False)
     table = result.tables["embedding"]
     assert len(table) == 10 and set(table["weight_seed"]) == {0}
-    assert list(result.tables["clusters"]["network"]) == ["0"]  # two masks in network 1: no test
+    assert list(result.tables["clusters"]["stratum"]) == [
+        "weight seed 0 · density 0.5"
+    ]  # two masks in network 1: no test
 
 
 def test_the_groups_a_clustering_compared_carry_the_analysis_wide_labels():
@@ -79,7 +81,9 @@ def test_the_groups_a_clustering_compared_carry_the_analysis_wide_labels():
 
     from landscape.analysis.labels import clusters_table
 
-    table = pd.DataFrame({"network": ["0", "all networks"], "groups": ["a | b", "mean over 2 networks"]})
+    table = pd.DataFrame(
+        {"stratum": ["weight seed 0", "all"], "groups": ["a | b", "mean over 2 networks × densities"]}
+    )
     out = clusters_table(table, "mlp-1234", {"a": "a · width 2", "b": "b · width 2"})
-    assert list(out["groups"]) == ["a · width 2 | b · width 2", "mean over 2 networks"]
+    assert list(out["groups"]) == ["a · width 2 | b · width 2", "mean over 2 networks × densities"]
     assert set(out["layout"]) == {"mlp-1234"}

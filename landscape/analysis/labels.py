@@ -72,6 +72,6 @@ def clusters_table(table: pd.DataFrame, layout: str, names: dict[str, str]) -> p
     if names:
         table["groups"] = [
             v if net == ACROSS else " | ".join(names.get(label, label) for label in v.split(" | "))
-            for v, net in zip(table["groups"], table["network"])
+            for v, net in zip(table["groups"], table["stratum"])
         ]
     return table

@@ -212,16 +212,16 @@ def _network_table(part: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cluster_lines(clusters: pd.DataFrame | None) -> list[str]:
-    """Do the masks of each network cluster by group? ARI beside its permutation null."""
+    """Do the masks of each network and density cluster by group? ARI beside its permutation null."""
     if clusters is None or not len(clusters):
         return []
     first = clusters.iloc[0]
     out = pd.DataFrame(
         {
             **({"layout": clusters["layout"]} if clusters["layout"].nunique() > 1 else {}),
-            "network": clusters["network"],
+            "masks of": clusters["stratum"],
             "masks": clusters["n_masks"],
-            "groups": ["" if n == ACROSS else g for n, g in zip(clusters["network"], clusters["n_groups"])],
+            "groups": ["" if n == ACROSS else g for n, g in zip(clusters["stratum"], clusters["n_groups"])],
             "ARI": clusters["ari"].round(4),
             "chance (95th pct)": [
                 "—" if np.isnan(m) else f"{m:+.4f} ({h:+.4f})"
@@ -231,10 +231,11 @@ def _cluster_lines(clusters: pd.DataFrame | None) -> list[str]:
         }
     )
     return [
-        f"\ndo masks cluster by group? each network's masks clustered on their own ({first['linkage']} linkage"
-        f" on {first['metric']} distance, as many clusters as the network holds groups); adjusted Rand index of clusters vs groups"
-        " (1: the clusters are the groups, 0: unrelated), beside shuffled group labels; p: one-sided,"
-        f" {int(first['n_permutations'])} shuffles; 'all networks': the mean over networks:",
+        "\ndo masks cluster by group? the masks of each network and density clustered on their own"
+        f" ({first['linkage']} linkage on {first['metric']} distance, as many clusters as they hold groups;"
+        " masks that keep every weight left out); adjusted Rand index of clusters vs groups (1: the"
+        " clusters are the groups, 0: unrelated), beside shuffled group labels; p: one-sided,"
+        f" {int(first['n_permutations'])} shuffles; 'all': the mean over the other rows of its layout:",
         _indent(out.to_string(index=False)),
     ]
 

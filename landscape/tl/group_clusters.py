@@ -1,16 +1,20 @@
-"""Do masks cluster by how they were found? Clusters of each network's masks against groups.
+"""Do masks cluster by how they were found? Clusters of masks against their groups, one
+network and one density at a time.
 
 Masks over different random weights share no weights, so their distances sit at chance and
-a clustering of masks pooled across networks finds the networks, whatever the methods did.
-Here every network (weight seed) is clustered on its own, into as many clusters as it holds
-groups, and the clusters are compared with the groups by the adjusted Rand index (ARI: 1 when
-the clusters are the groups, about 0 for clusters unrelated to them).
+a clustering of masks pooled across networks finds the networks, whatever the methods did;
+masks of two densities are apart for their counts alone (and masks that keep every weight,
+as in weight training, are identical). So the masks of every network (weight seed) and
+density are clustered on their own, into as many clusters as groups they hold, and the
+clusters are compared with the groups by the adjusted Rand index (ARI: 1 when the clusters
+are the groups, about 0 for clusters unrelated to them).
 
-How sure: a permutation test. Shuffling the group labels among a network's masks keeps the
-clusters and the group sizes, so it draws the ARI of clusters that know nothing of the groups;
-the p-value is one-sided (clusters follow the groups more than chance), ``(1 + #{ARI_perm >=
-ARI}) / (1 + n_permutations)``. Across networks the statistic is the mean ARI over them, under
-the same shuffles made in every network at once.
+How sure: a permutation test. Shuffling the group labels among the masks of a network and
+density keeps the clusters and the group sizes, so it draws the ARI of clusters that know
+nothing of the groups; the p-value is one-sided (clusters follow the groups more than
+chance), ``(1 + #{ARI_perm >= ARI}) / (1 + n_permutations)``. With several of them the
+statistic of row ``"all"`` is the mean ARI over them, under the same shuffles made in every
+one at once.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from landscape.tl.baseline import _describe_groupby
 from landscape.tl.cluster import METHODS, condensed
 
 N_PERMUTATIONS = 999
-ACROSS = "all networks"
+ACROSS = "all"
 
 
 def pair_counts(counts: np.ndarray) -> np.ndarray:
@@ -65,8 +69,8 @@ def group_clusters(
     key_added: str = "cluster",
     copy: bool = False,
 ):
-    """Cluster each network's masks into as many clusters as it holds groups, and test whether
-    the clusters are the groups (see the module docstring).
+    """Cluster the masks of each network and density into as many clusters as they hold
+    groups, and test whether the clusters are the groups (see the module docstring).
 
     Parameters
     ----------
@@ -87,17 +91,19 @@ def group_clusters(
     Returns
     -------
     pandas.DataFrame
-        One row per network holding at least two groups, one of them of two masks or more
-        (``network``: its weight seed, ``n_masks``, ``n_groups``, ``n_clusters``, ``ari``,
-        ``chance_ari`` and ``chance_ari_high``: the mean and the 95th percentile of the ARI
-        under the shuffles, ``p_value``, ``n_permutations``, ``groups``: their labels,
-        ``metric``, ``linkage``), and with several such networks a row ``network = "all
-        networks"`` (``weight_seed`` empty, ``n_groups`` the most any network holds): the
+        One row per network and density (``obs["density"]``; one density when obs has none)
+        holding at least two groups, one of them of two masks or more, and not every mask
+        keeping every weight: ``stratum`` (its weight seed and density, in words),
+        ``weight_seed``, ``density``, ``n_masks``, ``n_groups``, ``n_clusters``, ``ari``,
+        ``chance_ari`` and ``chance_ari_high`` (the mean and the 95th percentile of the ARI
+        under the shuffles), ``p_value``, ``n_permutations``, ``groups`` (their labels),
+        ``metric``, ``linkage``. With several such rows a row ``stratum = "all"``
+        (``weight_seed`` and ``density`` empty, ``n_groups`` the most any row holds): the
         mean ARI over them, under the same shuffles, and its p-value.
-        ``obs[key_added]`` gets each mask's cluster (``"1"``, ``"2"``, ... numbered within
-        its network, prefixed ``"<weight seed>:"`` when there are several networks: clusters
-        of two networks are never the same cluster); ``uns[key_added]`` the parameters, the
-        table and the scipy linkage ``Z`` (with several networks ``{weight seed: Z}``).
+        ``obs[key_added]`` gets each mask's cluster (``"1"``, ``"2"``, ... numbered within its
+        network and density, prefixed by them when there are several: two never share a
+        cluster); ``uns[key_added]`` the parameters, the table and the scipy linkage ``Z`` of
+        each (``{(weight seed, density): Z}``; ``Z`` itself when there is one).
     """
     if method not in METHODS:
         raise AnalysisError(f"method={method!r} is unknown; choose one of {METHODS}")
@@ -110,58 +116,72 @@ def group_clusters(
     group_of = np.empty(len(ms), dtype=np.int64)
     for code, g in enumerate(groups):
         group_of[g.positions] = code
-    nets = ms.obs["weight_seed"].to_numpy() if "weight_seed" in ms.obs.columns else np.zeros(len(ms), int)
-    networks = list(dict.fromkeys(nets.tolist()))
+    obs = ms.obs
+    nets = obs["weight_seed"].to_numpy() if "weight_seed" in obs.columns else np.zeros(len(ms), int)
+    dens = np.full(len(ms), None, dtype=object)
+    if "density" in obs.columns:  # masks of no recorded density form one stratum of their network
+        dens[:] = [None if pd.isna(d) else float(d) for d in obs["density"]]
+    strata = list(dict.fromkeys(zip(nets.tolist(), dens.tolist())))
+    several_nets, several_dens = len(set(nets.tolist())) > 1, len(set(dens.tolist())) > 1
+    full = ms.counts() == ms.layout.n_weights
     labels = np.empty(len(ms), dtype=object)
-    linkages, rows, null_means = {}, [], []
+    linkages, rows, nulls = {}, [], []
     gen = np.random.default_rng(rng)
-    for net in networks:
-        pos = np.flatnonzero(nets == net)
+    for net, density in strata:
+        pos = np.flatnonzero((nets == net) & (dens == density))
+        name = _stratum(net, density, several_nets, several_dens)
+        prefix = f"{name}:" if name else ""
         codes = np.unique(group_of[pos], return_inverse=True)[1]
         n_groups = int(codes.max()) + 1
-        prefix = f"{net}:" if len(networks) > 1 else ""
         if len(pos) < 2:
             labels[pos] = f"{prefix}1"
             continue
         z = hierarchy.linkage(condensed(np.array(dist[np.ix_(pos, pos)], dtype=np.float64)), method=method)
         found = hierarchy.fcluster(z, n_groups, criterion="maxclust") - 1
-        linkages[net] = z
+        linkages[(net, density)] = z
         labels[pos] = [f"{prefix}{c + 1}" for c in found]
-        if n_groups < 2 or n_groups == len(pos):
-            continue  # one group, or one mask per group: nothing for clusters to follow
+        if n_groups < 2 or n_groups == len(pos) or full[pos].all():
+            continue  # one group, one mask per group, or identical full masks: nothing to follow
         ari = float(adjusted_rand(found, codes)[0])
         if np.isnan(ari):
             continue
         null = adjusted_rand(found, gen.permuted(np.tile(codes, (n_permutations, 1)), axis=1))
-        null_means.append(null)
+        nulls.append(null)
         rows.append(
-            {"network": str(net), "weight_seed": net, "n_masks": len(pos), "n_groups": n_groups,
-             "n_clusters": int(found.max()) + 1, **_test(ari, null), "n_permutations": n_permutations,
+            {"stratum": _stratum(net, density, True, density is not None), "weight_seed": net,
+             "density": density, "n_masks": len(pos), "n_groups": n_groups, "n_clusters": int(found.max()) + 1,
+             **_test(ari, null), "n_permutations": n_permutations,
              "groups": " | ".join(groups[c].label for c in np.unique(group_of[pos]))}
         )  # fmt: skip
     if len(rows) > 1:
         mean = float(np.mean([r["ari"] for r in rows]))
         rows.append(
-            {"network": ACROSS, "weight_seed": None, "n_masks": sum(r["n_masks"] for r in rows),
+            {"stratum": ACROSS, "weight_seed": None, "density": None, "n_masks": sum(r["n_masks"] for r in rows),
              "n_groups": max(r["n_groups"] for r in rows), "n_clusters": sum(r["n_clusters"] for r in rows),
-             **_test(mean, np.mean(null_means, axis=0)), "n_permutations": n_permutations,
-             "groups": f"mean over {len(rows)} networks"}
+             **_test(mean, np.mean(nulls, axis=0)), "n_permutations": n_permutations,
+             "groups": f"mean over {len(rows)} networks × densities"}
         )  # fmt: skip
     table = pd.DataFrame(rows)
     if len(table):
         table["metric"], table["linkage"] = metric, method
     if len(rows) > 1 and all(isinstance(r["weight_seed"], (int, np.integer)) for r in rows[:-1]):
-        table["weight_seed"] = table["weight_seed"].astype("Int64")  # the across row: empty
+        table["weight_seed"] = table["weight_seed"].astype("Int64")  # the "all" row: empty
     if not copy:
-        ms.obs[key_added] = pd.Categorical(labels.tolist(), categories=list(dict.fromkeys(labels.tolist())))
+        obs[key_added] = pd.Categorical(labels.tolist(), categories=list(dict.fromkeys(labels.tolist())))
         ms.uns[key_added] = {
             "params": {"metric": metric, "method": method, "groupby": _describe_groupby(groupby),
-                       "n_clusters": "the groups of each network", "within": "weight_seed",
-                       "n_permutations": n_permutations, "rng": rng},
+                       "n_clusters": "the groups of each network and density",
+                       "within": ["weight_seed", "density"], "n_permutations": n_permutations, "rng": rng},
             "summary": table,
-            "linkage": linkages if len(networks) > 1 else next(iter(linkages.values()), None),
+            "linkage": linkages if len(linkages) != 1 else next(iter(linkages.values())),
         }  # fmt: skip
     return table
+
+
+def _stratum(net, density, with_net: bool, with_density: bool) -> str:
+    """``"weight seed 0 · density 0.5"``, naming only what is asked for."""
+    parts = ([f"weight seed {net}"] if with_net else []) + ([f"density {density:g}"] if with_density else [])
+    return " · ".join(parts)
 
 
 def _test(observed: float, null: np.ndarray) -> dict:

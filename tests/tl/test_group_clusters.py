@@ -12,18 +12,43 @@ from tests.tl.conftest import make_maskset
 LAYOUT = Layout([("a", (60,)), ("b", (4, 25))])
 
 
+# the dense columns of each layer (masks keep exactly half of every layer: density 0.5)
+SLICES = [slice(0, 60), slice(60, 160)]
+
+
+def half(rng) -> np.ndarray:
+    """A mask keeping exactly half of each layer."""
+    mask = np.zeros(LAYOUT.n_weights, dtype=bool)
+    for sl in SLICES:
+        n = sl.stop - sl.start
+        mask[sl.start + rng.choice(n, n // 2, replace=False)] = True
+    return mask
+
+
+def moved(mask: np.ndarray, share: float, rng) -> np.ndarray:
+    """``mask`` with ``share`` of each layer's kept weights swapped for dropped ones (the counts stay)."""
+    out = mask.copy()
+    for sl in SLICES:
+        kept, dropped = np.flatnonzero(mask[sl]) + sl.start, np.flatnonzero(~mask[sl]) + sl.start
+        m = int(round(share * len(kept)))
+        out[rng.choice(kept, m, replace=False)] = False
+        out[rng.choice(dropped, m, replace=False)] = True
+    return out
+
+
 def two_networks(rng, n_per=5, planted=(True, True)):
-    """Two methods in each of two networks. The masks of a network share much (high-accuracy
-    masks of one random network overlap), masks of two networks nothing. Where ``planted``,
-    each method's masks are noisy copies of its own variant of the network's centre (they
-    cluster by method); elsewhere every mask is its own noisy copy of the centre."""
+    """Two methods in each of two networks, every mask keeping half of each layer. The masks
+    of a network share much (high-accuracy masks of one random network overlap), masks of two
+    networks nothing. Where ``planted``, each method's masks are noisy copies of its own
+    variant of the network's centre (they cluster by method); elsewhere every mask is its own
+    noisy copy of the centre."""
     dense, obs = [], []
     for net, structured in zip((0, 1), planted):
-        centre = rng.random(LAYOUT.n_weights) < 0.5
+        centre = half(rng)
         for method in ("x", "y"):
-            variant = centre ^ (rng.random(LAYOUT.n_weights) < (0.15 if structured else 0.0))
-            flip = 0.04 if structured else 0.15
-            dense.append(variant[None, :] ^ (rng.random((n_per, LAYOUT.n_weights)) < flip))
+            variant = moved(centre, 0.3 if structured else 0.0, rng)
+            share = 0.08 if structured else 0.3
+            dense.append(np.stack([moved(variant, share, rng) for _ in range(n_per)]))
             obs.append(
                 pd.DataFrame({"method": method, "density": 0.5, "weight_seed": net}, index=range(n_per))
             )
@@ -47,7 +72,7 @@ def test_clusters_that_are_the_groups_score_one_per_network():
     ms = two_networks(np.random.default_rng(0))
     tl.distances(ms)
     table = tl.group_clusters(ms, n_permutations=199)
-    per_net = table[table["network"] != "all networks"]
+    per_net = table[table["stratum"] != "all"]
     assert list(per_net["weight_seed"]) == [0, 1]
     assert (per_net["n_masks"] == 10).all() and (per_net["n_groups"] == 2).all()
     assert (per_net["ari"] == 1.0).all()
@@ -55,12 +80,12 @@ def test_clusters_that_are_the_groups_score_one_per_network():
     # labelings, so about 1.6 of 199 shuffles; p = (1 + hits) / 200
     assert (per_net["p_value"] < 0.05).all()
     assert (per_net["chance_ari"].abs() < 0.1).all()
-    across = table[table["network"] == "all networks"].iloc[0]
+    across = table[table["stratum"] == "all"].iloc[0]
     assert across["ari"] == 1.0 and across["n_masks"] == 20 and pd.isna(across["weight_seed"])
     # each network's clusters are its own: no label is shared by masks of two networks
     labels = ms.obs["cluster"].astype(str)
     assert set(labels[ms.obs["weight_seed"] == 0]).isdisjoint(labels[ms.obs["weight_seed"] == 1])
-    assert ms.uns["cluster"]["params"]["within"] == "weight_seed"
+    assert ms.uns["cluster"]["params"]["within"] == ["weight_seed", "density"]
 
 
 def test_masks_pooled_across_networks_would_cluster_by_network():
@@ -69,9 +94,15 @@ def test_masks_pooled_across_networks_would_cluster_by_network():
     both networks (``tl.cluster``) finds the networks and says nothing of the methods."""
     ms = two_networks(np.random.default_rng(1), planted=(True, False))
     tl.distances(ms)
-    table = tl.group_clusters(ms, n_permutations=499, rng=5).set_index("network")
-    assert table.loc["0", "ari"] == 1.0 and table.loc["0", "p_value"] < 0.05
-    assert table.loc["1", "ari"] < 0.5 and table.loc["1", "p_value"] > 0.05
+    table = tl.group_clusters(ms, n_permutations=499, rng=5).set_index("stratum")
+    assert (
+        table.loc["weight seed 0 · density 0.5", "ari"] == 1.0
+        and table.loc["weight seed 0 · density 0.5", "p_value"] < 0.05
+    )
+    assert (
+        table.loc["weight seed 1 · density 0.5", "ari"] < 0.5
+        and table.loc["weight seed 1 · density 0.5", "p_value"] > 0.05
+    )
     pooled = tl.cluster(ms, n_clusters=2, copy=True)
     assert adjusted_rand_score(ms.obs["weight_seed"], pooled.obs["cluster"]) == 1.0
     assert adjusted_rand_score(ms.obs["method"], pooled.obs["cluster"]) < 0.1
@@ -87,8 +118,8 @@ def test_p_values_of_unstructured_masks_are_not_too_small():
         ms = two_networks(np.random.default_rng(100 + seed), planted=(False, False), n_per=6)
         tl.distances(ms)
         table = tl.group_clusters(ms, n_permutations=99, rng=seed)
-        ps += list(table.loc[table["network"] != "all networks", "p_value"])
-        joint.append(float(table.loc[table["network"] == "all networks", "p_value"].iloc[0]))
+        ps += list(table.loc[table["stratum"] != "all", "p_value"])
+        joint.append(float(table.loc[table["stratum"] == "all", "p_value"].iloc[0]))
     ps, joint = np.array(ps), np.array(joint)
     assert len(ps) == 80 and (ps > 0).all()
     assert (ps <= 0.05).mean() <= 0.1 and (ps <= 0.2).mean() <= 0.3
@@ -114,11 +145,13 @@ def test_the_mean_over_networks_is_tested_against_shuffles_of_every_network_at_o
     about 0.01."""
     ms = two_networks(np.random.default_rng(0))
     tl.distances(ms)
-    table = tl.group_clusters(ms, n_permutations=999, rng=0).set_index("network")
-    assert (table.loc[["0", "1"], "p_value"] > 0.004).all()
-    assert table.loc["all networks", "p_value"] <= 0.002
-    assert table.loc["all networks", "chance_ari"] == pytest.approx(
-        table.loc[["0", "1"], "chance_ari"].mean()
+    table = tl.group_clusters(ms, n_permutations=999, rng=0).set_index("stratum")
+    assert (
+        table.loc[["weight seed 0 · density 0.5", "weight seed 1 · density 0.5"], "p_value"] > 0.004
+    ).all()
+    assert table.loc["all", "p_value"] <= 0.002
+    assert table.loc["all", "chance_ari"] == pytest.approx(
+        table.loc[["weight seed 0 · density 0.5", "weight seed 1 · density 0.5"], "chance_ari"].mean()
     )
 
 
@@ -129,7 +162,7 @@ def test_a_network_of_one_mask_per_group_gets_no_row_and_leaves_the_mean_defined
     ]
     tl.distances(ms)
     table = tl.group_clusters(ms, n_permutations=99)
-    assert list(table["network"]) == ["1"] and table["ari"].notna().all()
+    assert list(table["stratum"]) == ["weight seed 1 · density 0.5"] and table["ari"].notna().all()
 
 
 def test_one_network_keeps_plain_labels_and_scipys_linkage():
@@ -137,6 +170,26 @@ def test_one_network_keeps_plain_labels_and_scipys_linkage():
     ms = ms[np.flatnonzero(ms.obs["weight_seed"].to_numpy() == 0)]
     tl.distances(ms)
     table = tl.group_clusters(ms, n_permutations=99)
-    assert list(table["network"]) == ["0"]  # no "all networks" row
+    assert list(table["stratum"]) == ["weight seed 0 · density 0.5"]  # no "all" row
     assert set(ms.obs["cluster"].astype(str)) == {"1", "2"}
     assert ms.uns["cluster"]["linkage"].shape == (9, 4)
+
+
+def test_groups_of_two_densities_are_never_clustered_together():
+    """Independent random masks of two densities are apart for their counts alone: one
+    clustering of both would "find" the groups (ARI 1); per density there is nothing to test.
+    Masks keeping every weight (weight training) are identical and are left out too."""
+    rng = np.random.default_rng(4)
+    sparse = rng.random((6, LAYOUT.n_weights)) < 0.2
+    wide = rng.random((6, LAYOUT.n_weights)) < 0.8
+    full = np.ones((6, LAYOUT.n_weights), dtype=bool)
+    obs = pd.DataFrame({"method": ["x"] * 6 + ["y"] * 6 + ["dense"] * 3 + ["kstarts"] * 3,
+                        "density": [0.2] * 6 + [0.8] * 6 + [1.0] * 6, "weight_seed": 0})  # fmt: skip
+    obs.index = [f"m{i}" for i in range(len(obs))]
+    ms = make_maskset(np.concatenate([sparse, wide, full]), LAYOUT, obs)
+    tl.distances(ms, metric=("jaccard", "hamming"))
+    pooled = tl.cluster(ms[np.arange(12)], metric="hamming", n_clusters=2, copy=True)
+    assert adjusted_rand_score(obs["method"][:12], pooled.obs["cluster"]) == 1.0
+    assert tl.group_clusters(ms, metric="hamming").empty and tl.group_clusters(ms).empty
+    labels = ms.obs["cluster"].astype(str)
+    assert set(labels[:6]) == {"density 0.2:1"} and set(labels[12:]) <= {"density 1:1", "density 1:2"}
