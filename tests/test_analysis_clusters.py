@@ -31,7 +31,10 @@ def test_clusters_are_tested_per_network_and_summarised(two_network_runs):
     assert (two_network_runs / "_analysis" / "clusters.csv").stat().st_size > 0
     text = result.summary()
     section = text[text.index("do masks cluster by group?") :]
-    assert "999 shuffles" in section and "all" in section and "1.0" in section
+    rows = [line.split() for line in section.splitlines()[2:5]]
+    # masks of, masks, groups, ARI, chance (95th pct), p; the "all" row shows no group count
+    assert [r[-6:-3] for r in rows[:2]] == [["10", "2", "1.0"]] * 2 and rows[2][:3] == ["all", "20", "1.0"]
+    assert all(float(r[-1]) < 0.05 for r in rows)
     masks = next(iter(result.masksets.values()))
     labels = masks.obs["cluster"].astype(str)
     assert set(labels[masks.obs["weight_seed"] == 0]) == {"weight seed 0:1", "weight seed 0:2"}

@@ -86,7 +86,8 @@ def group_clusters(
         Shuffles of the group labels for the p-value, and their seed.
     key_added, copy
         ``obs`` column and ``uns`` key (default ``"cluster"``); with ``copy=True`` ``ms`` is
-        left untouched.
+        left untouched and only the table is returned (unlike :func:`landscape.tl.cluster`,
+        which returns a copy of the MaskSet).
 
     Returns
     -------
@@ -102,8 +103,9 @@ def group_clusters(
         mean ARI over them, under the same shuffles, and its p-value.
         ``obs[key_added]`` gets each mask's cluster (``"1"``, ``"2"``, ... numbered within its
         network and density, prefixed by them when there are several: two never share a
-        cluster); ``uns[key_added]`` the parameters, the table and the scipy linkage ``Z`` of
-        each (``{(weight seed, density): Z}``; ``Z`` itself when there is one).
+        cluster); ``uns[key_added]`` the parameters, the table and, per network and density,
+        the scipy linkage and the masks it indexes (``{(weight seed, density): {"Z": ...,
+        "obs_names": [...]}}``).
     """
     if method not in METHODS:
         raise AnalysisError(f"method={method!r} is unknown; choose one of {METHODS}")
@@ -117,18 +119,17 @@ def group_clusters(
     for code, g in enumerate(groups):
         group_of[g.positions] = code
     obs = ms.obs
-    nets = obs["weight_seed"].to_numpy() if "weight_seed" in obs.columns else np.zeros(len(ms), int)
-    dens = np.full(len(ms), None, dtype=object)
-    if "density" in obs.columns:  # masks of no recorded density form one stratum of their network
-        dens[:] = [None if pd.isna(d) else float(d) for d in obs["density"]]
-    strata = list(dict.fromkeys(zip(nets.tolist(), dens.tolist())))
-    several_nets, several_dens = len(set(nets.tolist())) > 1, len(set(dens.tolist())) > 1
+    nets, dens = _stratum_keys(obs)
+    keys = list(zip(nets, dens))
+    strata = list(dict.fromkeys(keys))
+    several_nets, several_dens = len(set(nets)) > 1, len(set(dens)) > 1
+    has_net = "weight_seed" in obs.columns
     full = ms.counts() == ms.layout.n_weights
     labels = np.empty(len(ms), dtype=object)
     linkages, rows, nulls = {}, [], []
     gen = np.random.default_rng(rng)
     for net, density in strata:
-        pos = np.flatnonzero((nets == net) & (dens == density))
+        pos = np.flatnonzero([k == (net, density) for k in keys])
         name = _stratum(net, density, several_nets, several_dens)
         prefix = f"{name}:" if name else ""
         codes = np.unique(group_of[pos], return_inverse=True)[1]
@@ -138,7 +139,7 @@ def group_clusters(
             continue
         z = hierarchy.linkage(condensed(np.array(dist[np.ix_(pos, pos)], dtype=np.float64)), method=method)
         found = hierarchy.fcluster(z, n_groups, criterion="maxclust") - 1
-        linkages[(net, density)] = z
+        linkages[(net, density)] = {"Z": z, "obs_names": [str(x) for x in obs.index[pos]]}
         labels[pos] = [f"{prefix}{c + 1}" for c in found]
         if n_groups < 2 or n_groups == len(pos) or full[pos].all():
             continue  # one group, one mask per group, or identical full masks: nothing to follow
@@ -148,9 +149,9 @@ def group_clusters(
         null = adjusted_rand(found, gen.permuted(np.tile(codes, (n_permutations, 1)), axis=1))
         nulls.append(null)
         rows.append(
-            {"stratum": _stratum(net, density, True, density is not None), "weight_seed": net,
-             "density": density, "n_masks": len(pos), "n_groups": n_groups, "n_clusters": int(found.max()) + 1,
-             **_test(ari, null), "n_permutations": n_permutations,
+            {"stratum": _stratum(net, density, has_net, "density" in obs.columns) or "all masks",
+             "weight_seed": net, "density": density, "n_masks": len(pos), "n_groups": n_groups,
+             "n_clusters": int(found.max()) + 1, **_test(ari, null), "n_permutations": n_permutations,
              "groups": " | ".join(groups[c].label for c in np.unique(group_of[pos]))}
         )  # fmt: skip
     if len(rows) > 1:
@@ -164,7 +165,7 @@ def group_clusters(
     table = pd.DataFrame(rows)
     if len(table):
         table["metric"], table["linkage"] = metric, method
-    if len(rows) > 1 and all(isinstance(r["weight_seed"], (int, np.integer)) for r in rows[:-1]):
+    if rows and all(r["weight_seed"] is None or isinstance(r["weight_seed"], int) for r in rows):
         table["weight_seed"] = table["weight_seed"].astype("Int64")  # the "all" row: empty
     if not copy:
         obs[key_added] = pd.Categorical(labels.tolist(), categories=list(dict.fromkeys(labels.tolist())))
@@ -173,14 +174,38 @@ def group_clusters(
                        "n_clusters": "the groups of each network and density",
                        "within": ["weight_seed", "density"], "n_permutations": n_permutations, "rng": rng},
             "summary": table,
-            "linkage": linkages if len(linkages) != 1 else next(iter(linkages.values())),
+            "linkage": linkages,
         }  # fmt: skip
     return table
 
 
+def _stratum_keys(obs: pd.DataFrame) -> tuple[list, list]:
+    """Each mask's network and density as plain values: seeds as ints (None where unknown),
+    densities rounded to 9 decimals (a density computed as 0.30000000000000004 is 0.3; None
+    where unknown), so that equal values are one stratum."""
+
+    def seed(w):
+        if w is None or pd.isna(w):
+            return None
+        return int(w) if float(w).is_integer() else w
+
+    n = len(obs)
+    nets = [seed(w) for w in obs["weight_seed"]] if "weight_seed" in obs.columns else [None] * n
+    dens = (
+        [None if pd.isna(d) else round(float(d), 9) for d in obs["density"]]
+        if "density" in obs.columns
+        else [None] * n
+    )
+    return nets, dens
+
+
 def _stratum(net, density, with_net: bool, with_density: bool) -> str:
     """``"weight seed 0 · density 0.5"``, naming only what is asked for."""
-    parts = ([f"weight seed {net}"] if with_net else []) + ([f"density {density:g}"] if with_density else [])
+    parts = []
+    if with_net:
+        parts.append("weight seed unknown" if net is None else f"weight seed {net}")
+    if with_density:
+        parts.append("density unknown" if density is None else f"density {density:.9g}")
     return " · ".join(parts)
 
 

@@ -82,6 +82,7 @@ def test_clusters_that_are_the_groups_score_one_per_network():
     assert (per_net["chance_ari"].abs() < 0.1).all()
     across = table[table["stratum"] == "all"].iloc[0]
     assert across["ari"] == 1.0 and across["n_masks"] == 20 and pd.isna(across["weight_seed"])
+    assert str(table["weight_seed"].dtype) == "Int64"
     # each network's clusters are its own: no label is shared by masks of two networks
     labels = ms.obs["cluster"].astype(str)
     assert set(labels[ms.obs["weight_seed"] == 0]).isdisjoint(labels[ms.obs["weight_seed"] == 1])
@@ -165,14 +166,35 @@ def test_a_network_of_one_mask_per_group_gets_no_row_and_leaves_the_mean_defined
     assert list(table["stratum"]) == ["weight seed 1 · density 0.5"] and table["ari"].notna().all()
 
 
-def test_one_network_keeps_plain_labels_and_scipys_linkage():
+def test_one_network_keeps_plain_labels_and_records_its_linkage():
     ms = two_networks(np.random.default_rng(0))
     ms = ms[np.flatnonzero(ms.obs["weight_seed"].to_numpy() == 0)]
     tl.distances(ms)
     table = tl.group_clusters(ms, n_permutations=99)
     assert list(table["stratum"]) == ["weight seed 0 · density 0.5"]  # no "all" row
     assert set(ms.obs["cluster"].astype(str)) == {"1", "2"}
-    assert ms.uns["cluster"]["linkage"].shape == (9, 4)
+    linkage = ms.uns["cluster"]["linkage"][(0, 0.5)]
+    assert linkage["Z"].shape == (9, 4) and linkage["obs_names"] == list(ms.obs.index)
+
+
+def test_seeds_and_densities_that_are_missing_or_rounded_form_their_own_strata():
+    ms = two_networks(np.random.default_rng(0))
+    obs = ms.obs.copy()
+    obs["density"] = obs["density"].astype(object)
+    obs.iloc[:10, obs.columns.get_loc("density")] = 0.30000000000000004  # network 0: 0.1 + 0.2
+    obs.iloc[10:15, obs.columns.get_loc("density")] = np.nan  # method x of network 1
+    obs.iloc[15:, obs.columns.get_loc("density")] = 0.5
+    ms.obs = obs
+    tl.distances(ms)
+    table = tl.group_clusters(ms, n_permutations=99)
+    assert list(table["stratum"]) == ["weight seed 0 · density 0.3"]  # the others hold one group
+    assert str(table["weight_seed"].dtype) == "Int64" and table["density"].iloc[0] == 0.3
+    labels = ms.obs["cluster"].astype(str)
+    assert set(labels[10:15]) == {"weight seed 1 · density unknown:1"}
+    ms.obs = obs.assign(weight_seed=[np.nan] * 10 + [1] * 10)
+    table = tl.group_clusters(ms, n_permutations=99)
+    assert list(table["stratum"]) == ["weight seed unknown · density 0.3"]
+    assert pd.isna(table["weight_seed"].iloc[0])
 
 
 def test_groups_of_two_densities_are_never_clustered_together():
