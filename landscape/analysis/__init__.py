@@ -178,7 +178,7 @@ def analyze(
             add(name, frame)
         if len(ms) >= 2:
             add("consensus", tl.consensus(ms, groupby=groupby))
-            # do masks cluster by how they were found? one clustering per network
+            # do masks cluster by how they were found? one clustering per network and density
             clusters = tl.group_clusters(ms, groupby=groupby, metric=metrics[0], rng=rng)
             add("clusters", clusters_table(clusters, layout, names))
             for method in embed:
