@@ -119,27 +119,19 @@ def embedding_per_network(
     than 3 masks gets none: NaN), and ``uns[<method>]["params"]["within"]`` says so (the
     plots then draw a panel per network). Returns how many embeddings were computed and reused.
     """
-    nets = ms.obs["weight_seed"].to_numpy() if "weight_seed" in ms.obs.columns else np.zeros(len(ms), int)
-    networks = list(dict.fromkeys(nets.tolist()))
+    from landscape.tl.embed import per_network
+
     work = {"computed": 0, "reused": 0}
-    if len(networks) == 1:
+    if "weight_seed" not in ms.obs.columns or len(dict.fromkeys(ms.obs["weight_seed"].tolist())) == 1:
         if len(ms) >= 3:
             work[embedding(ms, method, metric, rng, store, recompute)] += 1
         return work
-    coords, params, shares = None, {}, {}
-    for net in networks:
-        pos = np.flatnonzero(nets == net)
-        if len(pos) < 3:
-            continue
-        part = ms[pos]
+
+    def one(part) -> tuple[np.ndarray, dict]:
         work[embedding(part, method, metric, rng, store, recompute)] += 1
-        found = np.asarray(part.obsm[f"X_{method}"], dtype=np.float64)
-        if coords is None:
-            coords = np.full((len(ms), found.shape[1]), np.nan)
-        coords[pos] = found
-        info = part.uns.get(method, {})
-        params = info.get("params", params)
-        shares.update({k: {**shares.get(k, {}), net: v} for k, v in info.items() if k != "params"})
+        return part.obsm[f"X_{method}"], part.uns.get(method, {})
+
+    coords, shares, params = per_network(ms, one, min_masks=3)
     if coords is not None:
         ms.obsm[f"X_{method}"] = coords
         ms.uns[method] = {"params": {**params, "within": "weight_seed"}, **shares}

@@ -63,29 +63,24 @@ for _basis in ("pca", "mds", "tsne", "umap"):
 
 
 def _mds_networks(ms: Any) -> None:
-    """Classical MDS of each network's masks on their own: distances between masks of
-    different random networks say nothing about masks (and would split the embedding by
-    network), so every network gets its own embedding (``obsm["X_mds_networks"]``)."""
-    import numpy as np
+    """Classical MDS of each network's masks on their own (``obsm["X_mds_networks"]``; see
+    :func:`landscape.tl.embed.per_network`)."""
+    from landscape.tl.embed import per_network
 
     mds = _tool("mds")
-    nets = ms.obs["weight_seed"].to_numpy() if "weight_seed" in ms.obs.columns else np.zeros(len(ms), int)
-    coords = np.full((len(ms), 2), np.nan)
-    ratios: dict[Any, list[float]] = {}
-    for net in dict.fromkeys(nets.tolist()):
-        pos = np.flatnonzero(nets == net)
-        if len(pos) < 4:
-            continue
-        part = ms[pos]
+
+    def one(part: Any) -> tuple[Any, dict]:
         mds(part)
-        coords[pos] = part.obsm["X_mds"]
-        ratios[net] = [float(r) for r in part.uns["mds"].get("eigenvalue_ratio", [])]
-    if not ratios:
+        return part.obsm["X_mds"], part.uns["mds"]
+
+    coords, shares, _ = per_network(ms, one, min_masks=4)
+    if coords is None:
         raise FigureSkipped("no network holds 4 masks: an embedding of one network's masks needs at least 4")
     ms.obsm["X_mds_networks"] = coords
+    ratios = shares.get("eigenvalue_ratio", {})
     ms.uns["mds_networks"] = {
         "params": {"method": "mds", "metric": "jaccard", "n_components": 2, "within": "weight_seed"},
-        "eigenvalue_ratio": ratios,
+        "eigenvalue_ratio": {net: [float(r) for r in ratio] for net, ratio in ratios.items()},
     }
 
 

@@ -226,3 +226,31 @@ def umap(ms, *, rng, metric: str = "jaccard", n_components: int = 2, key_added=N
         copy=copy,
         **kwargs,
     )
+
+
+def per_network(ms, embed_part, min_masks: int) -> tuple[np.ndarray | None, dict, dict]:
+    """Embed each network's masks on their own: distances between masks of two random
+    networks say nothing about masks (and would split one embedding by network).
+
+    ``embed_part(part)`` embeds the MaskSet of one network's masks and returns its coordinates
+    and its ``uns`` slot; networks of fewer than ``min_masks`` masks are left out (NaN rows).
+    Returns the coordinates of every mask (None when no network was embedded), each extra
+    entry of the slots by network (``{"eigenvalue_ratio": {weight_seed: ...}}``) and the
+    parameters of the last slot.
+    """
+    nets = ms.obs["weight_seed"].to_numpy() if "weight_seed" in ms.obs.columns else np.zeros(len(ms), int)
+    coords, shares, params = None, {}, {}
+    for net in dict.fromkeys(nets.tolist()):
+        pos = np.flatnonzero(nets == net)
+        if len(pos) < min_masks:
+            continue
+        found, info = embed_part(ms[pos])
+        found = np.asarray(found, dtype=np.float64)
+        if coords is None:
+            coords = np.full((len(ms), found.shape[1]), np.nan)
+        coords[pos] = found
+        params = info.get("params", params)
+        for key, value in info.items():
+            if key != "params":
+                shares.setdefault(key, {})[net] = value
+    return coords, shares, params
