@@ -85,6 +85,17 @@ def test_resnet18_names_map_onto_the_toolkit_model_with_batchnorm(tmp_path, styl
     assert model.layout() == store.layout
 
 
+def import_hidden_networks(tmp_path):
+    """``landscape import`` of the checkpoints under ``tmp_path/ckpts`` into ``tmp_path/runs``."""
+    runs = tmp_path / "runs"
+    sets = [f"--set={item}" for item in TINY_DATA]
+    assert (
+        main(["import", str(tmp_path / "ckpts"), "--runs", str(runs), "--format", "hidden-networks", *sets])
+        == 0
+    )
+    return runs
+
+
 def test_imported_conv6_gives_barriers_through_analyze(tmp_path, capsys):
     for s in range(2):  # one random network (same weights), two searches
         run = tmp_path / "ckpts" / f"seed_{s}"
@@ -92,12 +103,7 @@ def test_imported_conv6_gives_barriers_through_analyze(tmp_path, capsys):
         save_settings(
             run, arch="Conv6Wide", prune_rate=0.5, width_mult=0.0625, conv_type="SubnetConv", seed=s
         )
-    runs = tmp_path / "runs"
-    sets = [f"--set={item}" for item in TINY_DATA]
-    assert (
-        main(["import", str(tmp_path / "ckpts"), "--runs", str(runs), "--format", "hidden-networks", *sets])
-        == 0
-    )
+    runs = import_hidden_networks(tmp_path)
     assert "2 masks added" in capsys.readouterr().out
     assert main(["analyze", str(runs), "--barriers", "1", "--embed", "--no-cache"]) == 0
     out = capsys.readouterr().out
@@ -190,12 +196,7 @@ def test_test_selected_imports_analyse_without_a_test_acc_and_say_why(tmp_path, 
         save_settings(
             run, arch="Conv6Wide", prune_rate=0.5, width_mult=0.0625, conv_type="SubnetConv", epochs=100
         )
-    runs = tmp_path / "runs"
-    sets = [f"--set={item}" for item in TINY_DATA]
-    assert (
-        main(["import", str(tmp_path / "ckpts"), "--runs", str(runs), "--format", "hidden-networks", *sets])
-        == 0
-    )
+    runs = import_hidden_networks(tmp_path)
     assert "masks selected on the test set (epoch 30 of 100" in capsys.readouterr().out
     obs = ls.read_runs(runs).obs
     assert obs["test_acc"].isna().all() and obs["best_test_acc"].tolist() == [0.81, 0.82]
