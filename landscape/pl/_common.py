@@ -211,6 +211,20 @@ def notes_of(drawn: Any) -> list[str]:
     return []
 
 
+def interval_text(data: pd.DataFrame, lead: str = "mean ± 95% CI") -> str:
+    """What the intervals of a table run over, from its ``interval`` ("networks" or "masks") and
+    ``n_networks`` columns: a t interval over networks (weight seeds), or, for a group of one
+    network, the delete-one-mask jackknife over its masks. One wording for legends and captions."""
+    kinds = set(data["interval"])
+    if kinds == {"networks"}:
+        nets = sorted({int(n) for n in data["n_networks"]})
+        counts = f"{nets[0]}" if len(nets) == 1 else f"{nets[0]}–{nets[-1]}"
+        return f"{lead} over {counts} networks (weight seeds)"
+    if kinds == {"masks"}:
+        return f"{lead} over masks (delete-one-mask jackknife; one network each)"
+    return f"{lead} over networks (delete-one-mask jackknife over masks where a group has one network)"
+
+
 def networks_text(n_networks: int) -> str:
     return "1 network" if n_networks == 1 else f"{n_networks} networks"
 

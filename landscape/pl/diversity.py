@@ -15,6 +15,7 @@ from landscape.grouping import CONFIG
 from landscape.pl._common import (
     attach,
     axis_label,
+    interval_text,
     legend_names,
     legend_outside,
     metric_label,
@@ -159,17 +160,6 @@ def _prepare_diversity_vs(
         .drop(columns="_o")
         .reset_index(drop=True)[COLUMNS]
     )
-
-
-def interval_text(data: pd.DataFrame) -> str:
-    """What the error bars run over, for the legend and the caption."""
-    nets = sorted(set(int(n) for n in data["n_networks"]))
-    if all(i == "networks" for i in data["interval"]):
-        counts = f"{nets[0]}" if len(nets) == 1 else f"{nets[0]}–{nets[-1]}"
-        return f"mean ± 95% CI over {counts} networks (weight seeds)"
-    if all(i == "masks" for i in data["interval"]):
-        return "mean ± 95% CI over masks (one network each)"
-    return "mean ± 95% CI over networks (over masks where one network)"
 
 
 def _draw_panel(ax: Any, data: pd.DataFrame, value: str, x: str, log: bool) -> None:

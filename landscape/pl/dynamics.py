@@ -20,7 +20,15 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
-from landscape.pl._common import attach, legend_names, legend_outside, metric_label, new_axes, ordered_groups
+from landscape.pl._common import (
+    attach,
+    interval_text,
+    legend_names,
+    legend_outside,
+    metric_label,
+    new_axes,
+    ordered_groups,
+)
 from landscape.pl.names import method_name
 from landscape.pl.style import GREY, group_colors
 
@@ -31,18 +39,6 @@ ATTRIBUTION = {
     "data order": ("only data order varies", "^"),
 }
 _VARIES_COLORS = {"scores + data order": "#000000", "scores": "#0072B2", "data order": "#D55E00"}
-
-
-def _over(data: pd.DataFrame) -> str:
-    """What a similarity interval runs over: a t interval over networks, or the delete-one-mask
-    jackknife over a network's masks where a group has one network."""
-    if (data["interval"] == "networks").all():
-        nets = sorted({int(n) for n in data["n_networks"]})
-        counts = f"{nets[0]}" if len(nets) == 1 else f"{nets[0]}–{nets[-1]}"
-        return f"95% t interval over {counts} networks (weight seeds)"
-    if (data["interval"] == "masks").all():
-        return "95% interval over masks (delete-one-mask jackknife; one network each)"
-    return "95% t interval over networks (delete-one-mask jackknife over masks where a group has one network)"
 
 
 def _slot(ms: Any, key: str, fix: str) -> dict:
@@ -161,7 +157,7 @@ def similarity_over_training(ms: Any, *, layer: str = "whole", twins: bool = Tru
     return attach(
         ax,
         data,
-        f"Within-group similarity at each kept epoch, pairs of one network; bands: {_over(data)}; "
+        f"Within-group similarity at each kept epoch, pairs of one network; bands: {interval_text(data, '95% CI')}; "
         "dashed: independent random masks of each group's counts" + ("; dotted: pairs of the two "
         "methods with the same seeds" if (data["kind"] == "twins").any() else "") + ".",
     )  # fmt: skip
@@ -336,7 +332,7 @@ def seed_attribution(ms: Any, *, layer: str = "whole", ax: Any = None) -> Any:
         ax,
         data,
         "Pairs of one family and network, classed by what varies between the two masks; error bars: "
-        f"{_over(data)}; grey dashes: independent random masks of the same counts.",
+        f"{interval_text(data, '95% CI')}; grey dashes: independent random masks of the same counts.",
     )
 
 

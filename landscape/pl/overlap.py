@@ -15,6 +15,7 @@ from landscape.pl._common import (
     attach,
     group_labels,
     group_methods,
+    interval_text,
     legend_names,
     legend_outside,
     metric_label,
@@ -26,7 +27,6 @@ from landscape.pl._common import (
     within_pairs,
 )
 from landscape.pl._counts import layer_counts
-from landscape.pl.diversity import interval_text
 from landscape.pl.names import display_names, layer_labels
 from landscape.pl.style import GREY, group_colors
 

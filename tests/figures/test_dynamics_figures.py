@@ -55,7 +55,7 @@ def test_dynamics_figures_are_named_figures_of_the_cli(runs, tmp_path, capsys):
     caption = (out / "similarity_over_training.txt").read_text()
     assert "Left: Within-group similarity" in caption and "Right: Each mask beside" in caption
     # one network: the similarity bands are the jackknife over its masks, not a t over networks
-    assert "95% interval over masks (delete-one-mask jackknife; one network each)" in caption
+    assert "95% CI over masks (delete-one-mask jackknife; one network each)" in caption
     assert "over networks" not in caption
     drawn = pd.read_csv(out / "similarity_over_training.csv")
     assert set(drawn["panel"]) == {"within-group similarity", "similarity with own masks"}
@@ -120,9 +120,13 @@ def test_figures_without_their_data_say_how_to_get_it(tiny_runs, tmp_path):
 
 
 def test_the_interval_words_follow_what_each_row_ran_over():
-    from landscape.pl.dynamics import _over
+    from landscape.pl._common import interval_text
 
     nets = pd.DataFrame({"interval": ["networks", "networks"], "n_networks": [3, 4]})
-    assert _over(nets) == "95% t interval over 3–4 networks (weight seeds)"
+    assert interval_text(nets, "95% CI") == "95% CI over 3–4 networks (weight seeds)"
+    one = pd.DataFrame({"interval": ["networks"], "n_networks": [2]})
+    assert interval_text(one) == "mean ± 95% CI over 2 networks (weight seeds)"
+    masks = pd.DataFrame({"interval": ["masks"], "n_networks": [1]})
+    assert interval_text(masks) == "mean ± 95% CI over masks (delete-one-mask jackknife; one network each)"
     mixed = pd.DataFrame({"interval": ["networks", "masks"], "n_networks": [3, 1]})
-    assert "where a group has one network" in _over(mixed)
+    assert "where a group has one network" in interval_text(mixed)

@@ -161,7 +161,7 @@ def test_layer_overlap_says_which_intervals_run_over_masks():
     tl.diversity(ms)
     ax = pl.layer_overlap(ms)
     title = ax.get_legend().get_title().get_text().replace("\n", " ")
-    assert "over networks (over masks where one network)" in title
+    assert "over networks (delete-one-mask jackknife over masks where a group has one network)" in title
     assert "over 2 networks" not in title and "over 2 networks" not in " ".join(pl.notes_of(ax))
 
 
