@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from scipy import stats  # noqa: E402
 
 from landscape import pl, tl  # noqa: E402
 from landscape.errors import AnalysisError  # noqa: E402
@@ -54,7 +55,23 @@ def test_counts_and_band_by_hand():
     assert (table.loc[:3, "pvalue"] < 1e-20).all() and (table.loc[:3, "z"] > 10).all()
     summary = ms.uns["input_frequency"]["summary"]
     assert summary["outside"].iloc[0] >= 8 and summary["chi2_pvalue"].iloc[0] < 1e-20
-    assert summary["outside_expected"].iloc[0] == pytest.approx(0.05 * 40)
+    trials, null = 12 * 32, table["null"].iloc[0]
+    low, high = table["low"].iloc[0] * trials, table["high"].iloc[0] * trials
+    rate = stats.binom.cdf(low - 1, trials, null) + stats.binom.sf(high, trials, null)
+    assert summary["outside_expected"].iloc[0] == pytest.approx(rate * 40)
+
+
+def test_expected_units_outside_the_band_is_what_independent_masks_give():
+    # the discrete band holds more than 95%: with 20 trials at p = 0.1 a unit falls outside it
+    # 1.1% of the time, not 5%, so "(1 - level) x units" would read a real excess as chance
+    from landscape.tl.input_frequency import outside_rate
+
+    rng = np.random.default_rng(3)
+    kept = rng.binomial(20, 0.1, size=200_000)
+    band = binomial_band(kept, trials=20)
+    simulated = float(((band["fraction"] < band["low"]) | (band["fraction"] > band["high"])).mean())
+    assert outside_rate(20, band["null"].iloc[0]) == pytest.approx(simulated, abs=0.002)
+    assert outside_rate(20, 0.1) == pytest.approx(0.0113, abs=0.001)
 
 
 def test_no_structure_under_the_null():

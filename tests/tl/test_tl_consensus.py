@@ -96,3 +96,19 @@ def test_each_layer_uses_each_masks_own_density_there():
         assert row["dispersion"] == pytest.approx(freq.var() / np.sum(p * (1 - p)))
         ks = np.max(np.abs(np.cumsum(np.bincount(freq, minlength=5)) / freq.size - np.cumsum(pmf)))
         assert row["ks"] == pytest.approx(ks)
+
+
+def test_chi_square_of_independent_fixed_count_masks_rejects_at_its_level():
+    # Masks with exactly k kept weights: their counts fix the histogram's mean, which costs the
+    # test a degree of freedom; counted as bins - 1 it rejected 2-3% of these sets at 5%.
+    rng = np.random.default_rng(7)
+    m, n, k, sets = 4, 400, 120, 1000
+    rejected = 0
+    for _ in range(sets):
+        freq = np.zeros(n, dtype=np.int64)
+        for _ in range(m):
+            freq[rng.choice(n, k, replace=False)] += 1
+        summary, _ = compare_with_null(freq, np.full(m, k / n))
+        assert summary["chi2_dof"] == m + 1 - 2  # five bins (the last, expected 3.2, pooled alone)
+        rejected += summary["chi2_pvalue"] < 0.05
+    assert 0.035 < rejected / sets < 0.065
