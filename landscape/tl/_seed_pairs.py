@@ -83,7 +83,7 @@ def network_rows(head, ms, pos_a, pos_b, metric, within: bool) -> list[dict]:
         lo_e, hi_e = _stats.interval(theta - base, se_e, u - 1)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = (theta - base) * n / np.sqrt(v.sum(0))
-        levels[name] = (theta, loo_sim)
+        levels[name] = (theta, loo_sim, keep)
         for k, layer in enumerate(names):
             rows.append(
                 {
@@ -119,25 +119,24 @@ def _fractions(head, levels, names, n_units, within) -> list[dict]:
     if NEITHER not in levels or (SCORE not in levels and DATA not in levels):
         return []
     if BOTH in levels:
-        top, top_loo, both_level = levels[BOTH][0], levels[BOTH][1], "measured"
+        (top, top_loo, top_units), both_level = levels[BOTH], "measured"
     elif within:
-        top, top_loo, both_level = (
-            np.ones(len(names)),
-            np.ones((n_units, len(names))),
-            "identical searches (1)",
-        )
+        top, top_loo, top_units = np.ones(len(names)), np.ones((n_units, len(names))), np.zeros(n_units, bool)
+        both_level = "identical searches (1)"
     else:
         return []
-    base, base_loo = levels[NEITHER]
+    base, base_loo, base_units = levels[NEITHER]
     out = []
     for source, name in (("scores", SCORE), ("data order", DATA)):
         if name not in levels:
             continue
-        level, level_loo = levels[name]
+        level, level_loo, level_units = levels[name]
         with np.errstate(divide="ignore", invalid="ignore"):
             frac = (level - base) / (top - base)
             loo = (level_loo - base_loo) / (top_loo - base_loo)
-        keep = np.isfinite(loo).all(axis=1)
+        # every mask in a pair of the three levels is a unit; one whose removal leaves a level
+        # without pairs makes the jackknife undefined (NaN), as for the classes' own intervals
+        keep = base_units | level_units | top_units
         se, u = jackknife_se(frac, loo, keep)
         lo, hi = _stats.interval(frac, se, u - 1)
         for k, layer in enumerate(names):

@@ -172,3 +172,41 @@ def test_needs_seed_columns_and_both_selections():
         ls.tl.seed_sources(ms)
     with pytest.raises(AnalysisError, match="both a and b"):
         ls.tl.seed_sources(family(), a={"method": "edge_popup"})
+
+
+def _explained_by_scores(ms: MaskSet, keep: list[int]) -> float:
+    means = brute_force(ms[np.array(keep)], slice(0, 120))
+    if "score seed" not in means or "neither" not in means:
+        return float("nan")
+    top = means.get("both", 1.0)
+    return (means["score seed"] - means["neither"]) / (top - means["neither"])
+
+
+def test_explained_interval_is_the_delete_one_mask_jackknife_over_every_mask():
+    ms = family()
+    ls.tl.seed_sources(ms)
+    row = ms.uns["seed_sources"]["explained"].set_index(["source", "layer"]).loc[("scores", "scored")]
+    n = len(ms)
+    loo = np.array([_explained_by_scores(ms, [k for k in range(n) if k != u]) for u in range(n)])
+    se = np.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum())
+    lo, hi = _stats.interval(_explained_by_scores(ms, list(range(n))), se, n - 1)
+    assert row["n_masks"] == n
+    assert (row["explained_ci_low"], row["explained_ci_high"]) == pytest.approx((lo, hi))
+
+
+def test_explained_has_no_interval_when_leaving_out_a_mask_empties_a_class():
+    # one pair of the six masks shares a score seed: without either of its masks "share the
+    # score seed" has no pair, so the jackknife is undefined (it used to drop those two masks
+    # and report a narrow interval that ignored the only pair carrying the effect)
+    seeds = [(0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (0, 5)]
+    dense = np.array([planted(s, d) for s, d in seeds])
+    obs = pd.DataFrame(
+        {"method": "edge_popup", "density": 0.5, "weight_seed": 0, "search_seed": range(6),
+         "score_seed": [s for s, _ in seeds], "data_seed": [d for _, d in seeds]},
+        index=[f"r/w0/s{k}" for k in range(6)],
+    )  # fmt: skip
+    ms = MaskSet.from_dense(dense, LAYOUT, obs)
+    ls.tl.seed_sources(ms)
+    row = ms.uns["seed_sources"]["explained"].set_index(["source", "layer"]).loc[("scores", "whole")]
+    assert np.isfinite(row["explained"]) and row["n_masks"] == 6
+    assert np.isnan(row["explained_ci_low"]) and np.isnan(row["explained_ci_high"])
