@@ -88,14 +88,17 @@ MASK_LANDSCAPE = [
     new_markdown_cell(
         "## Embedding and clusters\n\n"
         "Masks of different random networks share no weights (their distances sit at chance), so "
-        "an embedding or a clustering of several networks at once would find the networks. The "
+        "an embedding or a clustering of several networks at once would find the networks. A "
+        "network is a weight seed and what it draws (`model.weight_init`: Edge-Popup's signed "
+        "constants and Biprop's Kaiming normal values of one seed are two networks). The "
         "embedding shows the first network; `tl.group_clusters` clusters the masks of every network "
         "and density on their own and tests whether the clusters are the groups (adjusted Rand "
         "index against shuffled group labels)."
     ),
     new_code_cell(
-        "nets = ms.obs['weight_seed'].to_numpy() if 'weight_seed' in ms.obs else None\n"
-        "one = ms if nets is None else ms[(nets == nets[0]).nonzero()[0]]\n"
+        "from landscape.networks import network_values\n\n"
+        "nets = network_values(ms.obs)  # weight seed, with the initialiser where those differ\n"
+        "one = ms[[k for k, net in enumerate(nets) if net == nets[0]]]\n"
         "ls.tl.embed(one, method='mds', metric='jaccard', rng=0)\n"
         "one.obs['group'] = ls.grouping.group_labels(one.obs)\n"
         "fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))\n"

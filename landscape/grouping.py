@@ -7,7 +7,9 @@ The toolkit's rule, used by every statistic, table and figure:
   run. Two runs that differ only in ``train.epochs`` are two groups, never one.
 - A **network** is one random weight draw (``weight_seed``). Pairwise statistics are computed
   within a group *and* a network (masks over different random weights are not comparable
-  bit for bit), then summarised across the networks of the group.
+  bit for bit), then summarised across the networks of the group. Across groups a weight
+  seed is one network only where the groups draw weights by the same rule
+  (``model.weight_init``; see :mod:`landscape.networks`).
 - Coarser pooling happens only on request (``groupby=("method", "density")``), and then every
   output names the configuration fields that were pooled (:attr:`Group.pooled`).
 - Groups are labelled by the fields that differ between the groups being shown

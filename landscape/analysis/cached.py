@@ -119,10 +119,11 @@ def embedding_per_network(
     than 3 masks gets none: NaN), and ``uns[<method>]["params"]["within"]`` says so (the
     plots then draw a panel per network). Returns how many embeddings were computed and reused.
     """
+    from landscape.networks import network_values, within_column
     from landscape.tl.embed import per_network
 
     work = {"computed": 0, "reused": 0}
-    if "weight_seed" not in ms.obs.columns or len(dict.fromkeys(ms.obs["weight_seed"].tolist())) == 1:
+    if len(dict.fromkeys(network_values(ms.obs))) == 1:
         if len(ms) >= 3:
             work[embedding(ms, method, metric, rng, store, recompute)] += 1
         return work
@@ -134,7 +135,7 @@ def embedding_per_network(
     coords, shares, params = per_network(ms, one, min_masks=3)
     if coords is not None:
         ms.obsm[f"X_{method}"] = coords
-        ms.uns[method] = {"params": {**params, "within": "weight_seed"}, **shares}
+        ms.uns[method] = {"params": {**params, "within": within_column(ms.obs)}, **shares}
     return work
 
 

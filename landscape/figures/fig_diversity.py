@@ -1,5 +1,5 @@
 """Named figures of diversity across configurations: against density and width, across
-methods in one network (twins), and accuracy against typicality."""
+methods from one weight seed (twins), and accuracy against typicality."""
 
 from __future__ import annotations
 
@@ -75,13 +75,15 @@ def diversity_vs_width(sets: list) -> Any:
     aspect=0.4,
 )
 def cross_method(ms: Any) -> Any:
-    """Similarity of masks of two methods in one network, same vs other search seeds, beside
-    each method's within-method similarity."""
+    """Similarity of masks of two methods from one weight seed, same vs other search seeds,
+    beside each method's within-method similarity."""
     import matplotlib.pyplot as plt
 
     summary = ms.uns["cross_method"].get("summary")
     if summary is None or summary.empty:
-        raise FigureSkipped("cross_method needs two configurations at one density searched in one network")
+        raise FigureSkipped(
+            "cross_method needs two configurations at one density searched from one weight seed"
+        )
     n_pairs = summary[["group_a", "group_b"]].drop_duplicates().shape[0]
     size = pl.figsize("single", 1.0) if n_pairs == 1 else pl.figsize("double", 0.45)
     _, ax = plt.subplots(figsize=size)

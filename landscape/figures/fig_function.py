@@ -113,7 +113,7 @@ def diversity_accuracy(ms: Any) -> Any:
     params={"x": "masks averaged", "y": "test accuracy"},
 )
 def ensemble_accuracy(ms: Any) -> Any:
-    """Test accuracy of averaging K masks' probabilities (mean over K-subsets, 95% band) against K; dotted: the best single mask by validation; black: independently trained dense networks."""
+    """Test accuracy of averaging K masks' probabilities (mean over K-subsets, 95% band) against K; dotted: the best single mask by validation; black: trained dense networks (the legend says whether from independent initialisations or one)."""
     _need_groups(ms, "ensemble", "masks with predictions")
     return pl.ensemble_accuracy(ms)
 

@@ -58,7 +58,9 @@ def distance_distribution(ms: Any) -> Any:
 def embedding(ms: Any) -> Any:
     """Classical MDS of the Jaccard distances between the masks of each network, coloured by
     configuration."""
-    if "weight_seed" not in ms.obs or ms.obs["weight_seed"].nunique() <= 1:  # one panel: one column
+    from landscape.networks import network_values
+
+    if len(set(network_values(ms.obs))) <= 1:  # one panel: one column
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=pl.figsize("single"))

@@ -65,6 +65,7 @@ for _basis in ("pca", "mds", "tsne", "umap"):
 def _mds_networks(ms: Any) -> None:
     """Classical MDS of each network's masks on their own (``obsm["X_mds_networks"]``; see
     :func:`landscape.tl.embed.per_network`)."""
+    from landscape.networks import within_column
     from landscape.tl.embed import per_network
 
     mds = _tool("mds")
@@ -73,13 +74,13 @@ def _mds_networks(ms: Any) -> None:
         mds(part)
         return part.obsm["X_mds"], part.uns["mds"]
 
-    coords, shares, _ = per_network(ms, one, min_masks=4)
+    coords, shares, _ = per_network(ms, one, min_masks=3)
     if coords is None:
-        raise FigureSkipped("no network holds 4 masks: an embedding of one network's masks needs at least 4")
+        raise FigureSkipped("no network holds 3 masks: an embedding of one network's masks needs at least 3")
     ms.obsm["X_mds_networks"] = coords
     ratios = shares.get("eigenvalue_ratio", {})
     ms.uns["mds_networks"] = {
-        "params": {"method": "mds", "metric": "jaccard", "n_components": 2, "within": "weight_seed"},
+        "params": {"method": "mds", "metric": "jaccard", "n_components": 2, "within": within_column(ms.obs)},
         "eigenvalue_ratio": {net: [float(r) for r in ratio] for net, ratio in ratios.items()},
     }
 

@@ -1,4 +1,4 @@
-"""Masks of two methods in one network: across-method similarity (same and other search seeds)
+"""Masks of two methods from one weight seed: across-method similarity (same and other search seeds)
 beside each method's within-method similarity, from :func:`landscape.tl.cross_method`."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from landscape.tl.cross_method import COMPARISONS, OTHER, SAME, TWIN_EFFECT, WIT
 
 _FIX = "landscape.tl.cross_method(ms)"
 COLUMNS = ["pair", "group_a", "group_b", "comparison", "similarity", "ci_low", "ci_high"]
-COLUMNS += ["chance_similarity", "n_networks", "n_pairs", "interval"]
+COLUMNS += ["chance_similarity", "n_networks", "n_pairs", "interval", "same_weights"]
 
 
 def _prepare_cross_method(
@@ -66,7 +66,7 @@ def cross_method(
     key: str = "cross_method",
     ax: Any = None,
 ) -> Any:
-    """Within-method and across-method similarity of masks in one network (bars: mean with
+    """Within-method and across-method similarity of masks of one weight seed (bars: mean with
     its 95% interval over networks, or over search seeds with one network; grey dashes:
     independent random masks).
 
@@ -160,7 +160,7 @@ def cross_method(
         + "; ".join(f"{' × '.join(names[g] for g in p.split(' × '))}: over {o}" for p, o in over.items())
         + "); grey dashes: independent random masks."
     )
-    notes = [bars, *compared]
+    notes = [bars, *compared, *_weights_notes(ms, data, names)]
     notes += [
         f"{names.get(r['group_a'], r['group_a'])} × {names.get(r['group_b'], r['group_b'])}: same − other seeds "
         f"{r['similarity']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}] (95% CI)."
@@ -168,6 +168,30 @@ def cross_method(
         if r["group_a"] in set(data["group_a"]) and r["group_b"] in set(data["group_b"])
     ]
     return attach(ax, data, *notes, recipe, masks=used)
+
+
+def _weights_notes(ms: Any, data: pd.DataFrame, names: dict) -> list[str]:
+    """A sentence per pair of groups whose weight seed draws different weights for each (their
+    initialisers differ): their masks share positions, not weights."""
+    if "same_weights" not in data:
+        return []
+    from landscape.grouping import group_masks
+    from landscape.networks import DRAW_FIELD
+
+    inits = {}
+    if DRAW_FIELD in ms.obs.columns:
+        column = ms.obs[DRAW_FIELD].astype(str)
+        inits = {g.label: column.iloc[g.positions[0]] for g in group_masks(ms.obs)}
+    notes = []
+    for (a, b), frame in data.groupby(["group_a", "group_b"], sort=False):
+        if frame["same_weights"].astype(bool).all():
+            continue
+        drawn = f" ({inits[a]} vs {inits[b]})" if a in inits and b in inits else ""
+        notes.append(
+            f"{names.get(a, a)} × {names.get(b, b)}: one weight seed draws different weights for each{drawn}; "
+            "their masks are compared position by position, not as subnetworks of one network."
+        )
+    return notes
 
 
 def _over_text(frame: pd.DataFrame) -> str:

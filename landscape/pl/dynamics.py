@@ -159,8 +159,18 @@ def similarity_over_training(ms: Any, *, layer: str = "whole", twins: bool = Tru
         data,
         f"Within-group similarity at each kept epoch, pairs of one network; bands: {interval_text(data, '95% CI')}; "
         "dashed: independent random masks of each group's counts" + ("; dotted: pairs of the two "
-        "methods with the same seeds" if (data["kind"] == "twins").any() else "") + ".",
+        "methods with the same seeds" + _drawn_apart(twin_table) if (data["kind"] == "twins").any() else "") + ".",
     )  # fmt: skip
+
+
+def _drawn_apart(twins: pd.DataFrame | None) -> str:
+    """Words for twins whose weight seed draws different weights for each method."""
+    if twins is None or "same_weights" not in twins or twins["same_weights"].astype(bool).all():
+        return ""
+    return (
+        " (one weight seed drawing different weights for each method: their masks are compared "
+        "position by position, not as subnetworks of one network)"
+    )
 
 
 def _prepare_mask_summary(groups: pd.DataFrame, value: str, layer: str = "whole") -> pd.DataFrame:

@@ -76,6 +76,14 @@ _SHARE_KEYS = {"pca": "explained_variance_ratio", "mds": "eigenvalue_ratio"}
 _SHARE_BASES = {"pca": "pca", "mds": "mds", "mds_networks": "mds"}
 
 
+def _panel_title(within: str, panel: Any) -> str:
+    if within == "weight_seed":
+        return f"network {panel}"
+    if within == "network":  # "weight seed 0 · init kaiming_normal"
+        return str(panel)
+    return f"{axis_label(within)} {panel}"
+
+
 def _variance_share(ms: Any, basis: str, dim: int, panel: Any = None) -> str:
     """`` (23.4%)`` when the embedding recorded this axis's share of the variance, else ``""``
     (``panel``: the value of an embedding made per value of a column, e.g. a network)."""
@@ -145,7 +153,12 @@ def embedding(
     within = info.get("params", {}).get("within") if isinstance(info, dict) else None
     frame = data.frame
     if within is not None:  # one embedding per value (network): coordinates of two are not comparable
-        frame = frame.assign(**{within: require_obs(ms.obs, within).to_numpy()})
+        if within == "network" and "network" not in ms.obs.columns:  # weight seed and initialiser
+            from landscape.networks import network_values
+
+            frame = frame.assign(network=network_values(ms.obs))
+        else:
+            frame = frame.assign(**{within: require_obs(ms.obs, within).to_numpy()})
         frame = frame[np.isfinite(frame["x"]) & np.isfinite(frame["y"])]
     panels = list(dict.fromkeys(frame[within])) if within is not None else [None]
     if ax is not None and len(panels) > 1:
@@ -196,7 +209,7 @@ def embedding(
         ax.set_xlabel(f"{name} {dims[0] + 1}{_variance_share(ms, basis, dims[0], panel)}")
         ax.set_ylabel(f"{name} {dims[1] + 1}{_variance_share(ms, basis, dims[1], panel)}")
         if panel is not None:
-            ax.set_title(f"network {panel}" if within == "weight_seed" else f"{axis_label(within)} {panel}")
+            ax.set_title(_panel_title(within, panel))
         if basis != "pca":  # distances are meaningful, directions are not: equal scales, no ticks
             ax.set_aspect("equal", adjustable="datalim")
             ax.set_xticks([])
@@ -215,7 +228,10 @@ def embedding(
     what = axis_label(color) if color not in (None, "group") else ("all masks" if color is None else "group")
     notes = [f"Each point: one mask; colour: {what}."]
     if within is not None:
-        over = "network (weight seed)" if within == "weight_seed" else axis_label(within)
+        over = {
+            "weight_seed": "network (weight seed)",
+            "network": "network (weight seed and initialiser)",
+        }.get(within, axis_label(within))
         notes.append(
             f"One embedding per {over}, of the distances between its own masks only; axes of "
             f"different panels are not comparable."

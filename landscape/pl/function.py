@@ -22,9 +22,9 @@ from landscape.pl._common import (
     rotate_if_crowded,
 )
 from landscape.pl.style import GREY, MARKERS, group_colors
+from landscape.tl._predictions import MASKS
 
 DENSE_COLOR = "#000000"
-_TRAINED = "independently trained networks"  # tl.ensemble's members of weight-training runs
 
 
 def _slot(ms: Any, key: str, part: str, fix: str) -> pd.DataFrame:
@@ -246,7 +246,7 @@ def ensemble_accuracy(
             marker=MARKERS[k % len(MARKERS)],
             color=color,
             linestyle="--" if trained else "-",
-            label=f"{shown[group]}, {_TRAINED}" if trained else shown[group],
+            label=f"{shown[group]}, {part['members'].iloc[0]}" if trained else shown[group],
         )
         level = best.loc[best["group"] == group, "best"]
         if len(level) and not trained:
@@ -274,7 +274,9 @@ BEST_SINGLE = "best single mask"
 
 
 def _trained(curves: pd.DataFrame, group: str) -> bool:
-    return bool((curves.loc[curves["group"] == group, "members"] == _TRAINED).any())
+    """Whether the group's members are trained networks (tl.ensemble: not masks of one network)."""
+    members = curves.loc[curves["group"] == group, "members"]
+    return bool(len(members)) and not (members == MASKS).any()
 
 
 # representations ---------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ MISSING = -1  # label of a mask without stored predictions
 #: methods that train weights: each member is its own trained network, not a mask over shared weights
 WEIGHT_TRAINING = ("dense", "kstarts", "dissipating", "kstarts_dissipating")
 MASKS, NETWORKS = "masks of one network", "independently trained networks"
+#: members of a weight-training group that share one weight seed: one initialisation, trained
+#: on other data orders (and the method's own draws), not independent initialisations
+ONE_INIT = "networks trained from one initialisation"
 FIX = "run `landscape predict RUNS` (or landscape.search.predict.fill_predictions) first"
 
 
@@ -203,8 +206,9 @@ def _logsumexp(x: np.ndarray) -> np.ndarray:
 
 def units(obs, group) -> list[tuple[object, np.ndarray, str]]:
     """``(network, positions, members)`` compared within: a group's random networks, or, for
-    methods that train weights, the whole group (network None): its members are independently
-    trained networks, the deep-ensemble reference beside masks over one set of random weights."""
+    methods that train weights, the whole group (network None): its members are trained
+    networks (:func:`trained_members` says whether from one initialisation or several), the
+    deep-ensemble reference beside masks over one set of random weights."""
     column = "method.name" if "method.name" in obs.columns else "method"
     positions = np.asarray(group.positions)
     if column not in obs.columns:
@@ -214,10 +218,26 @@ def units(obs, group) -> list[tuple[object, np.ndarray, str]]:
     trained = obs[column].astype(str).isin(WEIGHT_TRAINING).to_numpy()
     out = []
     if trained[positions].any():
-        out.append((None, positions[trained[positions]], NETWORKS))
+        members = positions[trained[positions]]
+        out.append((None, members, trained_members(obs, members)))
     for net, pos in group.networks.items():
         pos = np.asarray(pos)
         pos = pos[~trained[pos]]
         if len(pos):
             out.append((net, pos, MASKS))
     return out
+
+
+def trained_members(obs, positions) -> str:
+    """What the trained members at ``positions`` are: :data:`NETWORKS` when each has its own
+    weight seed (independent initialisations), :data:`ONE_INIT` when they share one (only the
+    data order and the method's own draws differ), else how many initialisations they span."""
+    if "weight_seed" not in obs.columns:
+        return NETWORKS
+    seeds = obs["weight_seed"].iloc[np.asarray(positions)]
+    distinct = seeds.nunique(dropna=False)
+    if distinct == len(seeds):
+        return NETWORKS
+    if distinct == 1:
+        return ONE_INIT
+    return f"networks trained from {distinct} initialisations"

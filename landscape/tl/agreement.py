@@ -29,8 +29,9 @@ For two masks ``i, j`` on ``N`` labelled examples with ``C`` classes (accuracies
 Groups and uncertainty follow :mod:`landscape.grouping` and :mod:`landscape.tl._stats`:
 pairs within one configuration and network, a delete-one-mask jackknife interval over masks,
 then a t interval over networks. Weight-training baselines (``dense``, ...) train a network per
-member, so their pairs are taken across the whole configuration (``members`` says which): the
-agreement of independently trained networks, beside that of masks over one set of weights.
+member, so their pairs are taken across the whole configuration (``members`` says which, and
+whether they were trained from one initialisation or from independent ones): the agreement of
+trained networks, beside that of masks over one set of weights.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Similarity of masks found by two methods in one random network, against their within-method
+"""Similarity of masks found by two methods from one weight seed, against their within-method
 similarity: are the masks of one search seed "twins" across methods?
 
 Two configurations (say Edge-Popup and Biprop) searched in the same network with the same
@@ -10,9 +10,12 @@ pair of configurations and network tell how much of a mask that decides:
 - ``across, other seeds``: a mask of A and a mask of B from different search seeds;
 - ``across, same seed``: a mask of A and the mask of B from the same search seed (the twins).
 
-A network is a weight seed: the same draw of the random weight stream. Methods whose weight
-initialisations differ (Biprop's Kaiming normal against Edge-Popup's signed constant) turn it
-into different values; the scores a search seed draws and its data order are the same.
+Masks are paired by weight seed. Where the two configurations draw their weights by the
+same rule (``model.weight_init``) that is one network, and the comparison is of subnetworks of
+the same weights. Where the rules differ (Biprop's Kaiming normal values against Edge-Popup's
+signed constants) one seed draws two different networks (:mod:`landscape.networks`): the
+scores a search seed draws and its data order are still the same, and the masks are compared
+position by position, but not as subnetworks of one network; ``same_weights`` says which.
 
 Uncertainty: the unit of a network is a search seed (it carries one mask of A and one of B);
 a delete-one-seed jackknife gives a 95% t interval of each mean (``n_seeds - 1`` degrees of
@@ -29,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from landscape.grouping import CONFIG, group_masks
+from landscape.networks import same_weights
 from landscape.tl import _stats
 from landscape.tl._utils import distance_slot
 from landscape.tl.baseline import _describe_groupby, chance_similarity, layer_sizes
@@ -62,7 +66,7 @@ def _pair_means(sim, chance, rows_a, rows_b, seeds_a, seeds_b, keep_seed):
     }
 
 
-def _network_rows(ga, gb, net, sim, chance, seeds) -> list[dict]:
+def _network_rows(ga, gb, net, sim, chance, seeds, shared: bool) -> list[dict]:
     rows_a, rows_b = ga.networks[net], gb.networks[net]
     seeds_a, seeds_b = seeds[rows_a], seeds[rows_b]
     union = np.unique(np.concatenate([seeds_a, seeds_b]))
@@ -97,6 +101,7 @@ def _network_rows(ga, gb, net, sim, chance, seeds) -> list[dict]:
                 "group_a": ga.label,
                 "group_b": gb.label,
                 "weight_seed": net,
+                "same_weights": shared,
                 "comparison": name,
                 "similarity": float(value),
                 "ci_low": float(lo),
@@ -153,8 +158,9 @@ def cross_method(
     Returns
     -------
     pandas.DataFrame
-        One row per pair of groups, network and comparison (:data:`COMPARISONS`, then
-        :data:`TWIN_EFFECT`): ``group_a, group_b, weight_seed, comparison, similarity,
+        One row per pair of groups, weight seed and comparison (:data:`COMPARISONS`, then
+        :data:`TWIN_EFFECT`): ``group_a, group_b, weight_seed, same_weights`` (whether the
+        two groups draw the same weights from the seed), ``comparison, similarity,
         ci_low, ci_high`` (95% delete-one-seed jackknife, NaN below 3 seeds),
         ``chance_similarity`` (independent random masks of the same counts; NaN for the
         twin effect), ``n_pairs, n_seeds``, and ``method_a, method_b`` when obs has them. ``uns[key]["summary"]`` holds the same across
@@ -174,9 +180,10 @@ def cross_method(
     groups = [g for g in group_masks(ms.obs, groupby) if not full_mask[g.positions].all()]
     rows = []
     for ga, gb in _matching_pairs(groups, ms.obs, tuple(match)):
+        shared = same_weights(ms.obs, ga.positions[0], gb.positions[0])
         for net in ga.networks:
             if net in gb.networks and len(ga.networks[net]) and len(gb.networks[net]):
-                rows += _network_rows(ga, gb, net, sim, chance, seeds)
+                rows += _network_rows(ga, gb, net, sim, chance, seeds, shared)
     table = pd.DataFrame(rows)
     if len(table) and "method" in ms.obs.columns:
         method = {g.label: str(ms.obs["method"].iloc[g.positions[0]]) for g in groups}
@@ -209,6 +216,8 @@ def across_networks(table: pd.DataFrame) -> pd.DataFrame:
         stats = _stats.across_networks(part["similarity"].to_numpy())
         row = {"group_a": a, "group_b": b}
         row.update({c: part[c].iloc[0] for c in ("method_a", "method_b") if c in part})
+        if "same_weights" in part:
+            row["same_weights"] = bool(part["same_weights"].all())
         row.update(comparison=comp, n_networks=w)
         row["similarity"] = float(stats["mean"])
         row["sd_networks"] = float(stats["sd"])

@@ -235,13 +235,17 @@ def per_network(ms, embed_part, min_masks: int) -> tuple[np.ndarray | None, dict
     ``embed_part(part)`` embeds the MaskSet of one network's masks and returns its coordinates
     and its ``uns`` slot; networks of fewer than ``min_masks`` masks are left out (NaN rows).
     Returns the coordinates of every mask (None when no network was embedded), each extra
-    entry of the slots by network (``{"eigenvalue_ratio": {weight_seed: ...}}``) and the
-    parameters of the last slot.
+    entry of the slots by network (``{"eigenvalue_ratio": {weight_seed: ...}}``; keyed by
+    :func:`landscape.networks.network_values`) and the parameters of the last slot. A network
+    is a weight seed and what it draws: masks of one seed over weights drawn by different
+    initialisers are embedded apart.
     """
-    nets = ms.obs["weight_seed"].to_numpy() if "weight_seed" in ms.obs.columns else np.zeros(len(ms), int)
+    from landscape.networks import network_values
+
+    nets = network_values(ms.obs)
     coords, shares, params = None, {}, {}
-    for net in dict.fromkeys(nets.tolist()):
-        pos = np.flatnonzero(nets == net)
+    for net in dict.fromkeys(nets):
+        pos = np.flatnonzero([n == net for n in nets])
         if len(pos) < min_masks:
             continue
         found, info = embed_part(ms[pos])

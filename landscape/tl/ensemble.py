@@ -11,8 +11,10 @@ it is computed exactly where it is cheap). Beside it: the mean single mask (K = 
 single best mask chosen on the validation split (never on the test split it is scored on).
 
 Weight-training baselines (``dense``, ``kstarts``, ...) train a network per member, so their
-members are independently trained networks and are ensembled across the configuration's
-weight seeds too: the deep-ensemble reference beside the masks over one set of random weights.
+members are trained networks and are ensembled across the configuration's weight seeds too:
+the deep-ensemble reference beside the masks over one set of random weights. ``members``
+says whether they are independently trained networks (one weight seed each) or networks
+trained from one initialisation (one weight seed, other data orders).
 
 Uncertainty: within a network a delete-one-mask jackknife over masks of the subset mean
 (K < n_masks), then a t interval over networks (:mod:`landscape.tl._stats`); ``acc_sd`` is
@@ -119,8 +121,8 @@ def ensemble(
     Returns
     -------
     pandas.DataFrame
-        One row per group, network and K: ``members`` (masks of one network, or independently
-        trained networks), ``n_masks, n_subsets, all_subsets``; ``acc`` and ``nll`` (mean over
+        One row per group, network and K: ``members`` (masks of one network, or trained
+        networks: independently, or from one initialisation), ``n_masks, n_subsets, all_subsets``; ``acc`` and ``nll`` (mean over
         subsets) with ``_sd`` (over subsets), ``acc_ci_low/high`` and ``nll_ci_low/high``
         (95% jackknife over masks; NaN for K = n_masks); ``single_acc`` (mean single mask),
         ``gain`` = acc - single_acc; ``best_acc`` (the test accuracy of the mask with the best

@@ -4,8 +4,8 @@ network and one density at a time.
 Masks over different random weights share no weights, so their distances sit at chance and
 a clustering of masks pooled across networks finds the networks, whatever the methods did;
 masks of two densities are apart for their counts alone (and masks that keep every weight,
-as in weight training, are identical). So the masks of every network (weight seed) and
-density are clustered on their own, into as many clusters as groups they hold, and the
+as in weight training, are identical). So the masks of every network (a weight seed and
+the rule it draws weights by: :mod:`landscape.networks`) and density are clustered on their own, into as many clusters as groups they hold, and the
 clusters are compared with the groups by the adjusted Rand index (ARI: 1 when the clusters
 are the groups, about 0 for clusters unrelated to them).
 
@@ -25,6 +25,7 @@ from scipy.cluster import hierarchy
 
 from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, group_masks
+from landscape.networks import DRAW_FIELD, draws_differ, network_keys, network_text
 from landscape.tl._utils import distance_slot
 from landscape.tl.baseline import _describe_groupby
 from landscape.tl.cluster import METHODS, condensed
@@ -94,18 +95,19 @@ def group_clusters(
     pandas.DataFrame
         One row per network and density (``obs["density"]``; one density when obs has none)
         holding at least two groups, one of them of two masks or more, and not every mask
-        keeping every weight: ``stratum`` (its weight seed and density, in words),
-        ``weight_seed``, ``density``, ``n_masks``, ``n_groups``, ``n_clusters``, ``ari``,
-        ``chance_ari`` and ``chance_ari_high`` (the mean and the 95th percentile of the ARI
-        under the shuffles), ``p_value``, ``n_permutations``, ``groups`` (their labels),
+        keeping every weight: ``stratum`` (its network and density, in words),
+        ``weight_seed`` (and ``weight_init`` where the masks' initialisers differ),
+        ``density``, ``n_masks``, ``n_groups``, ``n_clusters``, ``ari``, ``chance_ari`` and
+        ``chance_ari_high`` (the mean and the 95th percentile of the ARI under the shuffles),
+        ``p_value``, ``n_permutations``, ``groups`` (their labels),
         ``metric``, ``linkage``. With several such rows a row ``stratum = "all"``
         (``weight_seed`` and ``density`` empty, ``n_groups`` the most any row holds): the
         mean ARI over them, under the same shuffles, and its p-value.
         ``obs[key_added]`` gets each mask's cluster (``"1"``, ``"2"``, ... numbered within its
         network and density, prefixed by them when there are several: two never share a
         cluster); ``uns[key_added]`` the parameters, the table and, per network and density,
-        the scipy linkage and the masks it indexes (``{(weight seed, density): {"Z": ...,
-        "obs_names": [...]}}``).
+        the scipy linkage and the masks it indexes (``{(network, density): {"Z": ...,
+        "obs_names": [...]}}``, the network as :func:`landscape.networks.network_keys` gives it).
     """
     if method not in METHODS:
         raise AnalysisError(f"method={method!r} is unknown; choose one of {METHODS}")
@@ -123,7 +125,7 @@ def group_clusters(
     keys = list(zip(nets, dens))
     strata = list(dict.fromkeys(keys))
     several_nets, several_dens = len(set(nets)) > 1, len(set(dens)) > 1
-    has_net = "weight_seed" in obs.columns
+    has_net = "weight_seed" in obs.columns or draws_differ(obs)
     full = ms.counts() == ms.layout.n_weights
     labels = np.empty(len(ms), dtype=object)
     linkages, rows, nulls = {}, [], []
@@ -150,14 +152,14 @@ def group_clusters(
         nulls.append(null)
         rows.append(
             {"stratum": _stratum(net, density, has_net, "density" in obs.columns) or "all masks",
-             "weight_seed": net, "density": density, "n_masks": len(pos), "n_groups": n_groups,
+             **_network_columns(net), "density": density, "n_masks": len(pos), "n_groups": n_groups,
              "n_clusters": int(found.max()) + 1, **_test(ari, null), "n_permutations": n_permutations,
              "groups": " | ".join(groups[c].label for c in np.unique(group_of[pos]))}
         )  # fmt: skip
     if len(rows) > 1:
         mean = float(np.mean([r["ari"] for r in rows]))
         rows.append(
-            {"stratum": ACROSS, "weight_seed": None, "density": None, "n_masks": sum(r["n_masks"] for r in rows),
+            {"stratum": ACROSS, **_network_columns((None, None) if draws_differ(obs) else None), "density": None, "n_masks": sum(r["n_masks"] for r in rows),
              "n_groups": max(r["n_groups"] for r in rows), "n_clusters": sum(r["n_clusters"] for r in rows),
              **_test(mean, np.mean(nulls, axis=0)), "n_permutations": n_permutations,
              "groups": f"mean over {len(rows)} networks × densities"}
@@ -172,7 +174,7 @@ def group_clusters(
         ms.uns[key_added] = {
             "params": {"metric": metric, "method": method, "groupby": _describe_groupby(groupby),
                        "n_clusters": "the groups of each network and density",
-                       "within": ["weight_seed", "density"], "n_permutations": n_permutations, "rng": rng},
+                       "within": ["weight_seed", *([DRAW_FIELD] if draws_differ(obs) else []), "density"], "n_permutations": n_permutations, "rng": rng},
             "summary": table,
             "linkage": linkages,
         }  # fmt: skip
@@ -180,30 +182,31 @@ def group_clusters(
 
 
 def _stratum_keys(obs: pd.DataFrame) -> tuple[list, list]:
-    """Each mask's network and density as plain values: seeds as ints (None where unknown),
+    """Each mask's network (:func:`landscape.networks.network_keys`: its weight seed, with the
+    initialiser where those differ; None where unknown) and density as plain values,
     densities rounded to 9 decimals (a density computed as 0.30000000000000004 is 0.3; None
     where unknown), so that equal values are one stratum."""
-
-    def seed(w):
-        if w is None or pd.isna(w):
-            return None
-        return int(w) if float(w).is_integer() else w
-
     n = len(obs)
-    nets = [seed(w) for w in obs["weight_seed"]] if "weight_seed" in obs.columns else [None] * n
     dens = (
         [None if pd.isna(d) else round(float(d), 9) for d in obs["density"]]
         if "density" in obs.columns
         else [None] * n
     )
-    return nets, dens
+    return network_keys(obs), dens
+
+
+def _network_columns(net) -> dict:
+    """The table's ``weight_seed`` (and ``weight_init``, where initialisers differ) of a network."""
+    if isinstance(net, tuple):
+        return {"weight_seed": net[0], "weight_init": net[1]}
+    return {"weight_seed": net}
 
 
 def _stratum(net, density, with_net: bool, with_density: bool) -> str:
     """``"weight seed 0 · density 0.5"``, naming only what is asked for."""
     parts = []
     if with_net:
-        parts.append("weight seed unknown" if net is None else f"weight seed {net}")
+        parts.append(network_text(net))
     if with_density:
         parts.append("density unknown" if density is None else f"density {density:.9g}")
     return " · ".join(parts)

@@ -46,6 +46,7 @@ import pandas as pd
 from landscape.config.seeds import SEED_FIELDS
 from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, EPOCH, TABLE_COLUMNS, Group, config_columns, group_masks
+from landscape.networks import same_weights
 from landscape.tl._pairsets import SIMILARITY_METRICS
 from landscape.tl._seed_pairs import (
     BOTH,
@@ -185,6 +186,8 @@ def seed_sources(
                     if pos_b is None:
                         continue
                     head = {**_heads(fa), **_heads(fb, "b_"), "weight_seed": net}
+                    # one seed, two initialisers: two networks, compared position by position
+                    head["same_weights"] = same_weights(obs, fa.positions[0], fb.positions[0])
                     head["group"] = f"{fa.label} × {fb.label}"
                     r, f = network_rows(head, ms, pos_a, pos_b, metric, within=False)
                     rows += r

@@ -174,17 +174,28 @@ def test_embedding_is_made_within_each_network(paper_figures, paper_runs):
 
     built, out = paper_figures
     points = pd.read_csv(out / "embedding.csv")
-    assert set(points["weight_seed"]) == {0, 1} and points[["mds_1", "mds_2"]].notna().all().all()
+    # a network is a weight seed and what it draws: Edge-Popup's signed constants and Biprop's
+    # Kaiming normal weights of one seed are two networks, each embedded on its own
+    networks = {
+        f"weight seed {w} · init {init}" for w in (0, 1) for init in ("signed_constant", "kaiming_normal")
+    }
+    assert set(points["network"]) == networks and points[["mds_1", "mds_2"]].notna().all().all()
     # each network's masks embedded on their own (classical MDS centres each embedding); one
     # embedding of both networks puts them on either side of MDS 1
-    for _, part in points.groupby("weight_seed"):
-        assert abs(part["mds_1"].mean()) < 1e-9 and abs(part["mds_2"].mean()) < 1e-9
+    for _, part in points.groupby("network"):
+        assert len(part) == 3 and abs(part["mds_1"].mean()) < 1e-9 and abs(part["mds_2"].mean()) < 1e-9
     ms, _ = Source(paper_runs, None).select(FIGURES.get("embedding"))
-    net0 = ms[np.flatnonzero(ms.obs["weight_seed"].to_numpy() == 0)]
+    obs = ms.obs
+    net0 = ms[
+        np.flatnonzero(
+            ((obs["weight_seed"] == 0) & (obs["model.weight_init"] == "signed_constant")).to_numpy()
+        )
+    ]
     tl.mds(net0)
-    mine = points[points["weight_seed"] == 0].set_index("mask").loc[net0.obs.index.astype(str)]
+    mine = points[points["network"] == "weight seed 0 · init signed_constant"].set_index("mask")
+    mine = mine.loc[net0.obs.index.astype(str)]
     assert np.allclose(np.abs(mine["mds_1"]), np.abs(net0.obsm["X_mds"][:, 0]))
-    assert "One embedding per network" in built.captions["embedding"]
+    assert "One embedding per network (weight seed and initialiser)" in built.captions["embedding"]
 
 
 def test_a_layout_left_out_is_named_by_the_fields_that_set_it_apart(tmp_path):

@@ -144,6 +144,14 @@ def test_pairs_stay_inside_a_network_and_trained_networks_pair_across():
     row = agreement(dense).iloc[0]
     assert row["n_pairs"] == 10 and row["members"] == "independently trained networks"
     assert ensemble(dense)["members"].iloc[0] == "independently trained networks"
+    # dense runs of one weight seed (other search seeds: other data orders) share their
+    # initialisation: still paired with each other, and named for what they are
+    one_init = with_predictions(preds, labels, networks=[0] * 5, method="dense")
+    row = agreement(one_init).iloc[0]
+    assert row["n_pairs"] == 10 and row["members"] == "networks trained from one initialisation"
+    assert set(ensemble(one_init)["members"]) == {"networks trained from one initialisation"}
+    mixed = with_predictions(preds, labels, networks=[0, 0, 1, 1, 2], method="dense")
+    assert agreement(mixed).iloc[0]["members"] == "networks trained from 3 initialisations"
 
 
 def test_masks_without_predictions_are_named():

@@ -215,3 +215,44 @@ def test_groups_of_two_densities_are_never_clustered_together():
     assert tl.group_clusters(ms, metric="hamming").empty and tl.group_clusters(ms).empty
     labels = ms.obs["cluster"].astype(str)
     assert set(labels[:6]) == {"density 0.2:1"} and set(labels[12:]) <= {"density 1:1", "density 1:2"}
+
+
+def test_one_seed_drawn_by_two_initialisers_is_two_networks():
+    """Edge-Popup's signed constants and Biprop's Kaiming normal values of one weight seed are
+    different weights: masks of each overlap their own, not the other's, so one clustering of
+    both "finds" the methods (ARI 1) for the weights alone. They are two strata of one group
+    each: nothing to test, and each keeps its own clusters and linkage."""
+    rng = np.random.default_rng(5)
+    dense, obs = [], []
+    for init in ("signed_constant", "kaiming_normal"):
+        centre = half(rng)  # each initialiser's weights: its own centre
+        dense.append(np.stack([moved(centre, 0.1, rng) for _ in range(5)]))
+        method = "edge_popup" if init == "signed_constant" else "biprop"
+        obs.append(pd.DataFrame({"method": method, "density": 0.5, "weight_seed": 0, "model.weight_init": init},
+                                index=range(5)))  # fmt: skip
+    obs = pd.concat(obs, ignore_index=True)
+    obs.index = [f"m{i}" for i in range(10)]
+    ms = make_maskset(np.concatenate(dense), LAYOUT, obs)
+    tl.distances(ms)
+    pooled = tl.cluster(ms, n_clusters=2, copy=True)
+    assert adjusted_rand_score(obs["method"], pooled.obs["cluster"]) == 1.0
+    assert tl.group_clusters(ms, n_permutations=99).empty
+    linkage = ms.uns["cluster"]["linkage"]
+    assert set(linkage) == {((0, "signed_constant"), 0.5), ((0, "kaiming_normal"), 0.5)}
+    labels = ms.obs["cluster"].astype(str)
+    assert set(labels[:5]) <= {"weight seed 0 · init signed_constant:1"}
+    assert ms.uns["cluster"]["params"]["within"] == ["weight_seed", "model.weight_init", "density"]
+    # with a second method over each initialiser's weights, each network gets its own row
+    more = make_maskset(
+        np.concatenate([ms.dense(), ms.dense()]),
+        LAYOUT,
+        pd.concat([obs, obs.assign(method=obs["method"] + "_iwr")]).set_axis([f"m{i}" for i in range(20)]),
+    )
+    tl.distances(more)
+    table = tl.group_clusters(more, n_permutations=99)
+    assert list(table["stratum"]) == [
+        "weight seed 0 · init signed_constant · density 0.5",
+        "weight seed 0 · init kaiming_normal · density 0.5",
+        "all",
+    ]
+    assert list(table["weight_init"][:2]) == ["signed_constant", "kaiming_normal"]

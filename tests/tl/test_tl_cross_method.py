@@ -62,3 +62,21 @@ def test_seeds_in_one_method_only_and_other_densities_are_handled():
     half = stats.t.ppf(0.975, 2) * np.std(pairs, ddof=1) / np.sqrt(3)
     assert rows.loc[SAME, "ci_high"] - rows.loc[SAME, "similarity"] == pytest.approx(half)
     assert tl.cross_method(ms, match=()).shape[0] > table.shape[0]  # unmatched: every pair of groups
+
+
+def test_twins_over_weights_drawn_by_two_initialisers_say_so():
+    from landscape import pl
+
+    ms = twins()
+    assert tl.cross_method(ms)["same_weights"].all()  # obs names no initialiser: one rule
+    init = np.where(ms.obs["method"] == "edge_popup", "signed_constant", "kaiming_normal")
+    ms.obs["model.weight_init"] = init
+    table = tl.cross_method(ms)
+    # the same numbers, flagged: one seed draws each method its own weights
+    assert not table["same_weights"].any() and not ms.uns["cross_method"]["summary"]["same_weights"].any()
+    notes = " ".join(pl.notes_of(pl.cross_method(ms)))
+    assert "one weight seed draws different weights for each (signed_constant vs kaiming_normal)" in notes
+    assert "not as subnetworks of one network" in notes
+    ms.obs["model.weight_init"] = "kaiming_normal"
+    assert tl.cross_method(ms)["same_weights"].all()
+    assert "different weights" not in " ".join(pl.notes_of(pl.cross_method(ms)))
