@@ -188,25 +188,13 @@ def _load_run(path: Path) -> MaskSet | None:
     )
     records.index = head.index
     _add_seed_columns(records, cfg)
-    fields = {
-        k: v for k, v in flatten(cfg.to_dict()).items() if k not in NOT_STORED_FIELDS and _read_by(k, cfg)
-    }
+    fields = {k: v for k, v in flatten(cfg.to_dict()).items() if k not in NOT_STORED_FIELDS}
     config = pd.DataFrame({k: [v] * len(labels) for k, v in fields.items()}, index=head.index)
     obs = pd.concat([head, records, config.drop(columns=[c for c in config if c in records])], axis=1)
     X = PackedRows.from_arrays(arrays, store.layout.row_bytes)
     ms = MaskSet(X, obs, store.layout, runs={store.run_id: str(store.path)})
     ms.uns["unfinished_runs"] = _unfinished(store, len(ms))
     return ms
-
-
-def _read_by(key: str, cfg) -> bool:
-    """Whether config field ``key`` says something of the run: data fields its dataset never
-    reads (a digits run's ``data.input_shape``, its ``data.mnist1d.*``) would show the schema's
-    defaults as if they described the data, and filter or group on them wrongly."""
-    from landscape.config.schema import data_fields_used
-
-    parts = key.split(".")
-    return parts[0] != "data" or len(parts) < 2 or parts[1] in data_fields_used(cfg.data.name)
 
 
 def _unfinished(store, n_masks: int) -> list[dict]:

@@ -200,3 +200,55 @@ def test_an_accuracy_over_some_of_a_groups_masks_says_over_how_many():
     shown = _accuracy_table(masks).set_index("group")["test_acc"]
     assert shown["edge_popup"] == "0.8500 ± 0.0707 (2 of 4 masks; the others selected on the test set)"
     assert shown["biprop"] == "0.6500 ± 0.0707"  # every mask recorded: nothing to add
+
+
+def test_per_network_rows_get_the_analysis_wide_labels_too():
+    # consensus and input frequency name each network of a group that spans several
+    # ("<group> · weight seed 1"); with two layouts those rows must get the layout-wide names
+    from landscape.analysis.labels import with_labels
+
+    names = {"edge_popup": "edge_popup · hidden 48-32"}
+    frame = pd.DataFrame({"group": ["edge_popup", "edge_popup · weight seed 1", "biprop · weight seed 0"]})
+    assert with_labels(frame, names)["group"].tolist() == [
+        "edge_popup · hidden 48-32",
+        "edge_popup · hidden 48-32 · weight seed 1",
+        "biprop · weight seed 0",
+    ]
+
+
+def test_masks_table_leaves_empty_the_data_fields_a_dataset_never_reads():
+    # digits reads no input shape and no MNIST-1D generator arguments: their schema defaults
+    # ([3, 32, 32], seed 42) would read as facts about the data in masks.csv
+    from landscape.analysis.views import masks_table
+    from landscape.maskset import MaskSet
+    from landscape.store.layout import Layout
+
+    obs = pd.DataFrame(
+        {"method": "edge_popup", "density": 0.5, "data.name": ["digits", "mnist1d"],
+         "data.split_seed": 0, "data.input_shape": [(3, 32, 32)] * 2, "data.mnist1d.seed": 42},
+        index=["a/w0/s0", "b/w0/s0"],
+    )  # fmt: skip
+    ms = MaskSet.from_dense(np.ones((2, 6), dtype=bool), Layout([("fcs.0", (2, 3))]), obs)
+    table = masks_table(ms, "config").set_index("mask")
+    assert table.loc["a/w0/s0", "data.split_seed"] == 0 and table.loc["b/w0/s0", "data.mnist1d.seed"] == 42
+    assert pd.isna(table.loc["a/w0/s0", "data.mnist1d.seed"]) and pd.isna(
+        table.loc["a/w0/s0", "data.input_shape"]
+    )
+    assert pd.isna(table.loc["b/w0/s0", "data.input_shape"])
+
+
+def test_accuracy_interval_runs_over_masks_of_one_network_or_over_network_means():
+    from scipy import stats
+
+    from landscape.analysis.summary import _mean_interval
+
+    acc = np.array([0.90, 0.92, 0.95, 0.91])
+    half = stats.t.ppf(0.975, 3) * acc.std(ddof=1) / 2
+    one = pd.DataFrame({"test_acc": acc, "weight_seed": 0})
+    assert _mean_interval(one) == f"[{acc.mean() - half:.4f}, {acc.mean() + half:.4f}]"
+    # two networks: the unit is a network (its masks share its weights), 1 degree of freedom
+    two = pd.DataFrame({"test_acc": acc, "weight_seed": [0, 0, 1, 1]})
+    means = np.array([0.91, 0.93])
+    half = stats.t.ppf(0.975, 1) * means.std(ddof=1) / np.sqrt(2)
+    assert _mean_interval(two) == f"[{means.mean() - half:.4f}, {means.mean() + half:.4f}]"
+    assert _mean_interval(one.iloc[:1]) == "[—]"

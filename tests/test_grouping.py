@@ -146,8 +146,9 @@ def test_clean_removes_only_what_it_is_asked_to(tiny_runs, tmp_path, capsys):
     assert not list(results.glob("intersections/*.json"))
     assert not list(results.glob("function_tables/*.json"))  # they used the removed run's masks
     assert main(["clean", str(root), "--all"]) == 0
-    # curves, distances, the PCA, the agreement and ensemble tables
-    assert not list(results.glob("*/*.json")) and n == 3 * 2 + 2 + 1
+    # curves, distances, the agreement and ensemble tables, and a PCA per network: Biprop's
+    # Kaiming normal weights and the signed constants of the other two runs
+    assert not list(results.glob("*/*.json")) and n == 3 * 2 + 1 + 1 + 2
 
 
 def test_clean_refuses_while_a_run_cannot_be_read_and_deletes_nothing(tiny_runs, tmp_path, capsys):

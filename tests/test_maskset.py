@@ -225,18 +225,6 @@ def test_read_runs_builds_obs_from_the_store(tmp_path):
     assert read_runs(store.path).obs.index.equals(ms.obs.index)  # one run folder works too
 
 
-def test_obs_holds_only_the_data_fields_the_dataset_reads(tmp_path):
-    # a digits run never reads data.input_shape or the MNIST-1D generator's arguments: their
-    # schema defaults ([3, 32, 32], ...) would read as facts about the data and mislead --where
-    make_run(tmp_path / "digits")
-    columns = set(read_runs(tmp_path / "digits").obs.columns)
-    assert {"data.name", "data.split_seed", "data.val_fraction"} <= columns
-    assert not {"data.input_shape", "data.augment", "data.n_train", "data.mnist1d.seed"} & columns
-    make_run(tmp_path / "synthetic", BASE.replace(**{"data.name": "synthetic", "data.input_shape": [1, 8, 8]}))
-    obs = read_runs(tmp_path / "synthetic").obs
-    assert obs["data.input_shape"].iloc[0] == (1, 8, 8) and "data.mnist1d.seed" not in obs.columns
-
-
 def test_read_runs_skips_bad_runs_and_loads_the_rest(tmp_path):
     good, dense = make_run(tmp_path)
     truncated, _ = make_run(tmp_path, BASE.replace(**{"method.density": 0.3}))

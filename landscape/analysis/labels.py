@@ -58,8 +58,18 @@ def with_labels(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
         return frame
     frame = frame.copy()
     for c in columns:
-        frame[c] = [names.get(v, v) if isinstance(v, str) else v for v in frame[c]]
+        frame[c] = [_renamed(v, names) if isinstance(v, str) else v for v in frame[c]]
     return frame
+
+
+_NETWORK_SUFFIX = " · weight seed "  # per-network rows of a group over several (consensus, ...)
+
+
+def _renamed(label: str, names: dict[str, str]) -> str:
+    if label in names:
+        return names[label]
+    base, sep, seed = label.rpartition(_NETWORK_SUFFIX)
+    return f"{names[base]}{sep}{seed}" if sep and base in names else label
 
 
 def clusters_table(table: pd.DataFrame, layout: str, names: dict[str, str]) -> pd.DataFrame:

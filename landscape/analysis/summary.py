@@ -32,7 +32,8 @@ def format_summary(result) -> str:
             lines += [f"  {u}" for u in result.unfinished]
         table = _accuracy_table(masks)
         lines.append(
-            "\ntest accuracy (final epoch), mean ± sd over masks"
+            "\ntest accuracy (final epoch), mean ± sd over masks; 95% CI of the mean: t over the masks"
+            " of one network, or over the network means where a group has several"
             + ("; every weight kept: the group's random networks with no mask, mean over networks:"
                if "every weight kept" in table else ":")
         )  # fmt: skip
@@ -56,7 +57,8 @@ def format_summary(result) -> str:
         note = f" ({done['computed']} curves computed now, {done['reused']} reused)" if done else ""
         lines.append(
             "\nloss barriers, over distinct pairs (max loss along the path above the chord of the end"
-            " losses; a pair stored again under another seed counts once, its curves averaged)" + note + ":"
+            " losses; a pair stored again under another seed counts once, the barriers of its curves"
+            " averaged; sd and max over pairs)" + note + ":"
         )
         lines.append(_indent(_barrier_table(bar).to_string(index=False)))
     if result.skipped:
@@ -99,6 +101,8 @@ def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
         else f"{m:.4f} ± {0 if np.isnan(s) else s:.4f}" + _of(g, k, n, selected)
         for g, m, s, k, n in zip(acc["group"], acc["mean"], acc["std"], acc["count"], acc["size"])
     ]
+    intervals = {g: _mean_interval(part) for g, part in masks.groupby("group", sort=False)}
+    acc["95% CI"] = ["" if selected.get(g, False) else intervals.get(g, "[—]") for g in acc["group"]]
     if "weight_seed" in masks:
         nets = masks.groupby("group", sort=False)["weight_seed"].nunique()
         acc.insert(2, "networks", nets.reindex(acc["group"]).to_numpy())
@@ -124,6 +128,22 @@ def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
             for g in acc["group"]
         ]
     return acc.drop(columns=["mean", "std", "count"]).rename(columns={"size": "masks"})
+
+
+def _mean_interval(part: pd.DataFrame) -> str:
+    """The 95% t interval of a group's mean test accuracy: over its masks when they share one
+    network, else over its networks' means (masks of one network share its weights)."""
+    from landscape.tl import _stats
+
+    part = part.dropna(subset=["test_acc"])
+    if "weight_seed" in part and part["weight_seed"].nunique() > 1:
+        values = part.groupby("weight_seed")["test_acc"].mean().to_numpy()
+    else:
+        values = part["test_acc"].to_numpy(dtype=np.float64)
+    if len(values) < 2:
+        return "[—]"
+    lo, hi = _stats.interval(values.mean(), values.std(ddof=1) / np.sqrt(len(values)), len(values) - 1)
+    return f"[{lo:.4f}, {hi:.4f}]"
 
 
 def _of(group: str, recorded: int, n: int, selected: pd.Series) -> str:

@@ -52,7 +52,26 @@ def masks_table(ms, groupby) -> pd.DataFrame:
         labels.iloc[g.positions] = g.label
     table.insert(1, "group", labels.to_numpy())
     table["n_kept"] = ms.counts()
+    _blank_unread_data_fields(table)
     return table.reset_index(drop=True)
+
+
+def _blank_unread_data_fields(table: pd.DataFrame) -> None:
+    """Empty the data fields a mask's dataset never reads (a digits mask's ``data.input_shape``
+    and ``data.mnist1d.*``): their schema defaults would read as facts about its data."""
+    from landscape.config.schema import data_fields_used
+
+    if "data.name" not in table:
+        return
+    for name in table["data.name"].dropna().unique():
+        used = set(data_fields_used(str(name)))
+        rows = (table["data.name"] == name).to_numpy()
+        for column in table.columns:
+            parts = str(column).split(".")
+            if parts[0] == "data" and len(parts) > 1 and parts[1] not in used:
+                if table[column].dtype != object:
+                    table[column] = table[column].astype(object)
+                table.loc[rows, column] = None
 
 
 def one_row_per(table: pd.DataFrame, columns: list[str], what: str) -> None:
