@@ -5,9 +5,10 @@ Masks over different random weights share no weights, so their distances sit at 
 a clustering of masks pooled across networks finds the networks, whatever the methods did;
 masks of two densities are apart for their counts alone (and masks that keep every weight,
 as in weight training, are identical). So the masks of every network (a weight seed and
-the rule it draws weights by: :mod:`landscape.networks`) and density are clustered on their own, into as many clusters as groups they hold, and the
-clusters are compared with the groups by the adjusted Rand index (ARI: 1 when the clusters
-are the groups, about 0 for clusters unrelated to them).
+the rule it draws weights by: :mod:`landscape.networks`) and density are clustered on their
+own, into as many clusters as groups they hold, and the clusters are compared with the groups
+by the adjusted Rand index (ARI: 1 when the clusters are the groups, about 0 for clusters
+unrelated to them).
 
 How sure: a permutation test. Shuffling the group labels among the masks of a network and
 density keeps the clusters and the group sizes, so it draws the ARI of clusters that know
