@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from landscape.grouping import format_value
+from landscape.networks import DRAW_FIELD, draws_differ, network_values
 from landscape.pl.names import method_name
 
 #: obs column -> name in the selection, in caption order
@@ -52,9 +53,12 @@ def selection_summary(obs: pd.DataFrame, available: pd.DataFrame | None = None) 
     if "run_id" in obs.columns:
         out["n_configurations"] = int(obs["run_id"].nunique())
     seeds = _values(obs, "weight_seed")
-    out["n_networks"] = max(len(seeds), 1)
+    # a network is a weight seed and what it draws: one seed under two initialisers is two
+    out["n_networks"] = max(len(set(network_values(obs))), 1)
     if seeds:
         out["weight_seeds"] = [int(s) for s in seeds]
+    if draws_differ(obs):
+        out["weight_inits"] = sorted(obs[DRAW_FIELD].astype(str).unique())
     if available is not None:
         chosen = {}
         for column, name in FIELDS:
@@ -95,7 +99,11 @@ def selection_text(summary: dict[str, Any], reasons: dict[str, str] | None = Non
     )
     nets = summary["n_networks"]
     seeds = summary.get("weight_seeds")
-    seed_text = f" (weight seed{'s' if len(seeds or []) != 1 else ''} {_list(seeds)})" if seeds else ""
+    inits = summary.get("weight_inits")
+    seed_text = f"weight seed{'s' if len(seeds or []) != 1 else ''} {_list(seeds)}" if seeds else ""
+    if inits:  # e.g. Edge-Popup's signed constants and Biprop's Kaiming normal values of one seed
+        seed_text += ("; " if seed_text else "") + f"drawn as {_list(inits)}"
+    seed_text = f" ({seed_text})" if seed_text else ""
     masks += f" in {nets} network" + ("s" if nets != 1 else "") + seed_text
     parts.append(masks)
     text = "Selection: " + " · ".join(parts) + "."

@@ -47,10 +47,16 @@ def test_every_figure_is_drawn_with_caption_numbers_and_provenance(paper_figures
         assert record["caption"] == caption == built.captions[name]
         sel = record["selection"]
         assert sel["dataset"] == ["digits"] and sel["model"] == ["mlp"] and sel["epochs"] == [2]
-        assert (
-            sel["n_networks"] == 2 and sel["weight_seeds"] == [0, 1] and sel["n_masks"] == record["n_masks"]
-        )
-        for word in ("digits", "mlp", "epochs", f"{sel['n_masks']} masks", "2 networks"):
+        # two weight seeds; Edge-Popup's signed constants and Biprop's Kaiming normal weights
+        # of one seed are two networks
+        inits = sel.get("weight_inits", ["one rule"])
+        assert sel["weight_seeds"] == [0, 1] and sel["n_masks"] == record["n_masks"]
+        assert sel["n_networks"] == 2 * len(inits) and set(inits) <= {
+            "one rule",
+            "kaiming_normal",
+            "signed_constant",
+        }
+        for word in ("digits", "mlp", "epochs", f"{sel['n_masks']} masks", f"{sel['n_networks']} networks"):
             assert word in caption, (name, word)
         # never a silently chosen density or width: one value shown of several is named
         for field, present in (("density", [0.1, 0.3, 0.5]), ("width", [0.5, 1.0])):
