@@ -165,7 +165,8 @@ def dataset_section(spec, tables: dict[str, pd.DataFrame], search: dict, analysi
     n_examples = int(agree["n_examples"].iloc[0])
     methods = ", ".join(_name(m) for m in spec.methods)
     densities = ", ".join(f"{d:g}" for d in spec.densities)
-    nets = f"{spec.networks} random network{'s' if spec.networks > 1 else ''} (weight seed{'s' if spec.networks > 1 else ''})"
+    seeds = "s" if spec.networks > 1 else ""
+    nets = f"{spec.networks} weight seed{seeds} (a random network per seed and initialiser)"
     interval = (
         f"a delete-one-mask jackknife within a network, then a t interval over the {spec.networks} networks"
         if spec.networks > 1
