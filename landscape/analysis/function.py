@@ -110,7 +110,15 @@ def _inputs(ms, groupby, unreadable: list[dict[str, str]] | None = None) -> dict
         "masks": mask_ids(ms),
         "predictions": digests,
         "groupby": _describe_groupby(groupby),
-        "params": {"split": SPLIT, "select_split": SELECT_SPLIT, "baseline": "confusion", "rng": 0},
+        # "members": weight-trained members are named by whether they share an initialisation
+        # (tables stored before say "independently trained" of networks of one weight seed)
+        "params": {
+            "split": SPLIT,
+            "select_split": SELECT_SPLIT,
+            "baseline": "confusion",
+            "rng": 0,
+            "members": "by weight seed",
+        },  # fmt: skip
     }
 
 
