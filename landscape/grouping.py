@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
+from landscape.networks import draws_differ, network_keys
 
 #: ``groupby`` value of the default rule: one group per configuration
 CONFIG = "config"
@@ -236,7 +237,8 @@ def group_masks(obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = ()) 
     -------
     list of Group
         In order of first appearance; ``weight_seed`` splits each group into networks (one
-        network when the column is absent).
+        network when the column is absent), keyed by ``(weight seed, initialiser)`` in a
+        pooled group whose masks' ``model.weight_init`` differ.
     """
     n = len(obs)
     cols, default = _key_columns(obs, groupby)
@@ -258,8 +260,15 @@ def group_masks(obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = ()) 
     for key, positions in codes.items():
         pos = np.asarray(positions, dtype=np.int64)
         nets: dict[Any, np.ndarray] = {}
-        for w in dict.fromkeys(networks_of[pos].tolist()):
-            nets[w] = pos[networks_of[pos] == w]
+        if draws_differ(obs.iloc[pos]):
+            # a pooled group over weights drawn by two rules (model.weight_init): one seed is
+            # two networks, keyed (weight seed, initialiser), and their masks are never paired
+            keys_of = network_keys(obs.iloc[pos], with_init=True)
+            for k in dict.fromkeys(keys_of):
+                nets[k] = pos[[x == k for x in keys_of]]
+        else:
+            for w in dict.fromkeys(networks_of[pos].tolist()):
+                nets[w] = pos[networks_of[pos] == w]
         pooled = {}
         if not default or vary:
             for c in config:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 #: the config field that says what a weight seed draws
@@ -34,19 +35,37 @@ def _seed(value: Any) -> Any:
         return value
 
 
+#: how an initialiser that obs does not record reads (a network of its own: never assumed equal)
+UNKNOWN = "unknown"
+
+
+def _inits(obs: pd.DataFrame) -> pd.Series | None:
+    """Each mask's initialiser as a string (``"unknown"`` where obs has no value), or None
+    when obs has no such column."""
+    if DRAW_FIELD not in obs.columns:
+        return None
+    column = obs[DRAW_FIELD]
+    return column.astype(object).where(column.notna(), UNKNOWN).astype(str)
+
+
 def draws_differ(obs: pd.DataFrame) -> bool:
-    """Whether the masks of ``obs`` were searched over weights drawn by more than one rule."""
-    return DRAW_FIELD in obs.columns and obs[DRAW_FIELD].astype(str).nunique() > 1
+    """Whether the masks of ``obs`` were searched over weights drawn by more than one rule (an
+    unrecorded initialiser counts as one of its own)."""
+    inits = _inits(obs)
+    return inits is not None and inits.nunique() > 1
 
 
-def network_keys(obs: pd.DataFrame) -> list[Any]:
+def network_keys(obs: pd.DataFrame, with_init: bool | None = None) -> list[Any]:
     """Each mask's network: its weight seed (None where unknown) where every mask's weights
-    were drawn by one rule, else ``(weight seed, initialiser)``."""
+    were drawn by one rule, else ``(weight seed, initialiser)``; ``with_init`` forces either."""
     n = len(obs)
     seeds = [_seed(w) for w in obs["weight_seed"]] if "weight_seed" in obs.columns else [None] * n
-    if not draws_differ(obs):
+    if with_init is None:
+        with_init = draws_differ(obs)
+    inits = _inits(obs)
+    if not with_init:
         return seeds
-    return list(zip(seeds, obs[DRAW_FIELD].astype(str)))
+    return list(zip(seeds, inits if inits is not None else [UNKNOWN] * n))
 
 
 def network_text(key: Any) -> str:
@@ -58,12 +77,14 @@ def network_text(key: Any) -> str:
 
 
 def same_weights(obs: pd.DataFrame, a: Any, b: Any) -> bool:
-    """Whether the masks at positions ``a`` and ``b`` of ``obs`` draw the same weights from a
-    shared weight seed (their initialisers agree, or obs does not say)."""
-    if DRAW_FIELD not in obs.columns:
+    """Whether every mask at positions ``a`` and ``b`` (a position or a sequence of them) of
+    ``obs`` has weights drawn by one rule: one known initialiser, or obs records none at all."""
+    inits = _inits(obs)
+    if inits is None:
         return True
-    column = obs[DRAW_FIELD].astype(str)
-    return column.iloc[a] == column.iloc[b]
+    positions = np.concatenate([np.atleast_1d(a), np.atleast_1d(b)]).astype(np.intp)
+    found = set(inits.iloc[positions])
+    return len(found) == 1 and UNKNOWN not in found
 
 
 def within_column(obs: pd.DataFrame) -> str:
@@ -72,8 +93,10 @@ def within_column(obs: pd.DataFrame) -> str:
     return "network" if draws_differ(obs) else "weight_seed"
 
 
-def network_values(obs: pd.DataFrame) -> list[Any]:
-    """Each mask's network as a plain value: its weight seed, or where initialisers differ its
-    :func:`network_text` (``"weight seed 0 · init kaiming_normal"``)."""
-    keys = network_keys(obs)
-    return [network_text(k) for k in keys] if draws_differ(obs) else keys
+def network_values(obs: pd.DataFrame, with_init: bool | None = None) -> list[Any]:
+    """Each mask's network as a plain value: its weight seed, or where initialisers differ
+    (or ``with_init``) its :func:`network_text` (``"weight seed 0 · init kaiming_normal"``)."""
+    if with_init is None:
+        with_init = draws_differ(obs)
+    keys = network_keys(obs, with_init)
+    return [network_text(k) for k in keys] if with_init else keys

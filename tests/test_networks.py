@@ -45,3 +45,100 @@ def test_figure_selections_count_networks_by_seed_and_initialiser():
     one = selection_summary(obs.iloc[:2])
     assert one["n_networks"] == 1 and "weight_inits" not in one
     assert "2 masks in 1 network (weight seed 0)" in selection_text(one)
+
+
+def test_unrecorded_initialisers_are_never_taken_for_a_known_one():
+    obs = pd.DataFrame(
+        {"weight_seed": [0, 0, 0], "model.weight_init": ["signed_constant", "signed_constant", None]}
+    )
+    assert network_keys(obs) == [(0, "signed_constant"), (0, "signed_constant"), (0, "unknown")]
+    assert same_weights(obs, 0, 1) and not same_weights(obs, 0, 2)
+    assert same_weights(obs, [0, 1], [1]) and not same_weights(obs, [0], [1, 2])
+    from landscape.figures.caption import selection_summary
+
+    mixed = pd.DataFrame(
+        {"weight_seed": [0, 1, np.nan], "model.weight_init": ["kaiming_normal", "signed_constant", None]}
+    )
+    summary = selection_summary(mixed)  # no crash on the missing initialiser
+    assert summary["weight_inits"] == ["kaiming_normal", "signed_constant", "unknown"]
+    assert summary["n_networks"] == 2 and summary["weight_seeds"] == [0, 1]
+
+
+def test_a_pooled_group_over_two_initialisers_never_pairs_their_masks():
+    from landscape import tl
+    from landscape.grouping import group_masks
+    from landscape.maskset import MaskSet
+    from landscape.store.layout import Layout
+
+    rng = np.random.default_rng(0)
+    obs = pd.DataFrame(
+        {"method": ["edge_popup"] * 3 + ["biprop"] * 3, "density": 0.5, "weight_seed": 0,
+         "search_seed": [0, 1, 2] * 2, "model.weight_init": ["signed_constant"] * 3 + ["kaiming_normal"] * 3},
+        index=[f"m{i}" for i in range(6)],
+    )  # fmt: skip
+    (group,) = group_masks(obs, "density")
+    assert {k: v.tolist() for k, v in group.networks.items()} == {
+        (0, "signed_constant"): [0, 1, 2],
+        (0, "kaiming_normal"): [3, 4, 5],
+    }
+    ms = MaskSet.from_dense(rng.random((6, 40)) < 0.5, Layout([("fcs.0", (4, 10))]), obs)
+    tl.distances(ms)
+    per_network = tl.diversity(ms, groupby="density")
+    assert per_network[per_network["layer"] == "whole"]["n_pairs"].tolist() == [3, 3]
+    summary = ms.uns["diversity"]["summary"]
+    whole = summary[summary["layer"] == "whole"].iloc[0]
+    assert whole["n_networks"] == 2
+    from landscape.pl._common import networks_of, within_pairs
+
+    i, j = within_pairs(np.arange(6), networks_of(ms.obs))
+    assert all((a < 3) == (b < 3) for a, b in zip(i, j)) and len(i) == 6
+
+
+def test_embedding_panels_are_the_networks_the_embedding_was_made_in():
+    from landscape import pl
+    from landscape.analysis.summary import _mean_interval
+    from landscape.maskset import MaskSet
+    from landscape.store.layout import Layout
+    from landscape.tl.embed import per_network
+
+    rng = np.random.default_rng(1)
+    obs = pd.DataFrame(
+        {"method": "edge_popup", "density": 0.5, "weight_seed": [0, 0, 0, np.nan, np.nan, np.nan]},
+        index=[f"m{i}" for i in range(6)],
+    )
+    ms = MaskSet.from_dense(rng.random((6, 40)) < 0.5, Layout([("fcs.0", (4, 10))]), obs)
+
+    def one(part):
+        coords = np.arange(2 * len(part), dtype=float).reshape(-1, 2)
+        return coords, {"params": {"method": "mds"}, "eigenvalue_ratio": [0.5, 0.25]}
+
+    coords, shares, _ = per_network(ms, one, min_masks=3)
+    assert np.isfinite(coords).all() and set(shares["eigenvalue_ratio"]) == {0, None}
+    ms.obsm["X_mds"] = coords
+    ms.uns["mds"] = {"params": {"method": "mds", "within": "weight_seed"}, **shares}
+    fig = pl.embedding(ms, basis="mds")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == ["network 0", "network of unknown weight seed"]
+    assert all(len(ax.collections[0].get_offsets()) == 3 for ax in fig.axes if ax.get_visible())
+    assert all("(50.0%)" in ax.get_xlabel() for ax in fig.axes if ax.get_visible())
+    # accuracy over networks keeps the masks of unknown seed as a network of their own
+    acc = pd.DataFrame({"test_acc": [0.9, 0.9, 0.5, 0.5], "weight_seed": [0, 0, np.nan, np.nan]})
+    lo, hi = (float(x) for x in _mean_interval(acc).strip("[]").split(", "))
+    assert lo < 0.7 < hi
+
+
+def test_trained_members_are_named_by_their_initialisations():
+    from landscape.tl._predictions import NETWORKS, ONE_INIT, trained_members
+
+    obs = pd.DataFrame(
+        {
+            "weight_seed": [0, 0, 1],
+            "model.weight_init": ["kaiming_normal", "kaiming_uniform", "kaiming_normal"],
+        }
+    )
+    assert trained_members(obs, [0, 1]) == NETWORKS  # one seed, two draws: two initialisations
+    assert trained_members(obs.assign(**{"model.weight_init": "kaiming_normal"}), [0, 1]) == ONE_INIT
+    assert (
+        trained_members(obs.assign(weight_seed=np.nan), [0, 1])
+        == "trained networks (initialisations not recorded)"
+    )

@@ -315,6 +315,10 @@ def _embedding_table(ms) -> pd.DataFrame | None:
     for col in ("run_id", "method", "density", "weight_seed", "search_seed", "test_acc"):
         if col in ms.obs:
             table[col] = ms.obs[col].to_numpy()
+    if within == "network":  # one weight seed drawn by two initialisers: two networks
+        from landscape.networks import network_values
+
+        table["network"] = network_values(ms.obs, with_init=True)
     if "cluster" in ms.obs:
         table["cluster"] = ms.obs["cluster"].astype(str).to_numpy()
     table["within"] = within or "all masks"

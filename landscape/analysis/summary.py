@@ -137,7 +137,7 @@ def _mean_interval(part: pd.DataFrame) -> str:
 
     part = part.dropna(subset=["test_acc"])
     if "weight_seed" in part and part["weight_seed"].nunique() > 1:
-        values = part.groupby("weight_seed")["test_acc"].mean().to_numpy()
+        values = part.groupby("weight_seed", dropna=False)["test_acc"].mean().to_numpy()
     else:
         values = part["test_acc"].to_numpy(dtype=np.float64)
     if len(values) < 2:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from landscape.grouping import format_value
-from landscape.networks import DRAW_FIELD, draws_differ, network_values
+from landscape.networks import draws_differ, network_keys
 from landscape.pl.names import method_name
 
 #: obs column -> name in the selection, in caption order
@@ -54,11 +54,13 @@ def selection_summary(obs: pd.DataFrame, available: pd.DataFrame | None = None) 
         out["n_configurations"] = int(obs["run_id"].nunique())
     seeds = _values(obs, "weight_seed")
     # a network is a weight seed and what it draws: one seed under two initialisers is two
-    out["n_networks"] = max(len(set(network_values(obs))), 1)
+    # (masks of unknown seed are not counted, as their seeds are not listed)
+    known = {key for key in network_keys(obs, with_init=True) if key[0] is not None}
+    out["n_networks"] = max(len(known), 1)
     if seeds:
         out["weight_seeds"] = [int(s) for s in seeds]
     if draws_differ(obs):
-        out["weight_inits"] = sorted(obs[DRAW_FIELD].astype(str).unique())
+        out["weight_inits"] = sorted({init for _, init in network_keys(obs, with_init=True)})
     if available is not None:
         chosen = {}
         for column, name in FIELDS:

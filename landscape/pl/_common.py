@@ -50,8 +50,13 @@ def group_labels(obs: pd.DataFrame, groupby: Any = CONFIG, vary: Sequence[str] =
 
 
 def networks_of(obs: pd.DataFrame) -> np.ndarray | None:
-    """The random network (weight seed) of each mask, or None when obs does not say."""
-    return obs["weight_seed"].to_numpy() if "weight_seed" in obs.columns else None
+    """The random network of each mask (its weight seed, with the initialiser where those
+    differ: :mod:`landscape.networks`), or None when obs does not say."""
+    from landscape.networks import draws_differ, network_values
+
+    if "weight_seed" not in obs.columns and not draws_differ(obs):
+        return None
+    return np.asarray(network_values(obs), dtype=object)
 
 
 def ordered_groups(labels: pd.Series | Sequence[Any]) -> list[str]:

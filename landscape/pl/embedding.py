@@ -78,7 +78,7 @@ _SHARE_BASES = {"pca": "pca", "mds": "mds", "mds_networks": "mds"}
 
 def _panel_title(within: str, panel: Any) -> str:
     if within == "weight_seed":
-        return f"network {panel}"
+        return "network of unknown weight seed" if panel is None else f"network {panel}"
     if within == "network":  # "weight seed 0 · init kaiming_normal"
         return str(panel)
     return f"{axis_label(within)} {panel}"
@@ -90,7 +90,7 @@ def _variance_share(ms: Any, basis: str, dim: int, panel: Any = None) -> str:
     kind = _SHARE_BASES.get(basis)
     info = ms.uns.get(basis) if kind in _SHARE_KEYS else None
     ratio = info.get(_SHARE_KEYS[kind]) if isinstance(info, dict) else None
-    if panel is not None and isinstance(ratio, dict):
+    if isinstance(ratio, dict):  # one share per embedding (network); None: unknown weight seed
         ratio = ratio.get(panel)
     if ratio is None or dim >= len(ratio):
         return ""
@@ -153,10 +153,13 @@ def embedding(
     within = info.get("params", {}).get("within") if isinstance(info, dict) else None
     frame = data.frame
     if within is not None:  # one embedding per value (network): coordinates of two are not comparable
-        if within == "network" and "network" not in ms.obs.columns:  # weight seed and initialiser
+        if within == "network" or (within == "weight_seed" and "weight_seed" in ms.obs.columns):
+            # the networks as tl.embed.per_network keyed them (unknown seeds: None)
             from landscape.networks import network_values
 
-            frame = frame.assign(network=network_values(ms.obs))
+            values = np.empty(len(ms), dtype=object)  # object: a None seed must stay None
+            values[:] = network_values(ms.obs, with_init=within == "network")
+            frame = frame.assign(**{within: values})
         else:
             frame = frame.assign(**{within: require_obs(ms.obs, within).to_numpy()})
         frame = frame[np.isfinite(frame["x"]) & np.isfinite(frame["y"])]
@@ -186,7 +189,7 @@ def embedding(
     numeric = pd.to_numeric(frame["value"], errors="coerce") if not data.categorical else None
     name = _AXIS_NAMES.get(basis, basis.upper())
     for panel, ax in zip(panels, axes):
-        part_frame = frame if panel is None else frame[frame[within] == panel]
+        part_frame = frame if within is None else frame[[v == panel for v in frame[within]]]
         if data.categorical:
             for k, cat in enumerate(data.categories):
                 part = part_frame[part_frame["value"] == cat]
@@ -208,7 +211,7 @@ def embedding(
             )  # fmt: skip
         ax.set_xlabel(f"{name} {dims[0] + 1}{_variance_share(ms, basis, dims[0], panel)}")
         ax.set_ylabel(f"{name} {dims[1] + 1}{_variance_share(ms, basis, dims[1], panel)}")
-        if panel is not None:
+        if within is not None:
             ax.set_title(_panel_title(within, panel))
         if basis != "pca":  # distances are meaningful, directions are not: equal scales, no ticks
             ax.set_aspect("equal", adjustable="datalim")

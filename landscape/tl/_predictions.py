@@ -232,11 +232,17 @@ def trained_members(obs, positions) -> str:
     """What the trained members at ``positions`` are: :data:`NETWORKS` when each has its own
     weight seed (independent initialisations), :data:`ONE_INIT` when they share one (only the
     data order and the method's own draws differ), else how many initialisations they span."""
-    if "weight_seed" not in obs.columns:
-        return NETWORKS
-    seeds = obs["weight_seed"].iloc[np.asarray(positions)]
-    distinct = seeds.nunique(dropna=False)
-    if distinct == len(seeds):
+    from landscape.networks import network_keys
+
+    part = obs.iloc[np.asarray(positions)]
+    if "weight_seed" not in part.columns or part["weight_seed"].isna().any():
+        return (
+            NETWORKS
+            if "weight_seed" not in part.columns
+            else "trained networks (initialisations not recorded)"
+        )
+    distinct = len(set(network_keys(part, with_init=True)))  # a seed drawn by two rules: two
+    if distinct == len(part):
         return NETWORKS
     if distinct == 1:
         return ONE_INIT

@@ -180,9 +180,9 @@ def cross_method(
     groups = [g for g in group_masks(ms.obs, groupby) if not full_mask[g.positions].all()]
     rows = []
     for ga, gb in _matching_pairs(groups, ms.obs, tuple(match)):
-        shared = same_weights(ms.obs, ga.positions[0], gb.positions[0])
         for net in ga.networks:
             if net in gb.networks and len(ga.networks[net]) and len(gb.networks[net]):
+                shared = same_weights(ms.obs, ga.networks[net], gb.networks[net])
                 rows += _network_rows(ga, gb, net, sim, chance, seeds, shared)
     table = pd.DataFrame(rows)
     if len(table) and "method" in ms.obs.columns:

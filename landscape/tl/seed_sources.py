@@ -187,7 +187,7 @@ def seed_sources(
                         continue
                     head = {**_heads(fa), **_heads(fb, "b_"), "weight_seed": net}
                     # one seed, two initialisers: two networks, compared position by position
-                    head["same_weights"] = same_weights(obs, fa.positions[0], fb.positions[0])
+                    head["same_weights"] = same_weights(obs, pos_a, pos_b)
                     head["group"] = f"{fa.label} × {fb.label}"
                     r, f = network_rows(head, ms, pos_a, pos_b, metric, within=False)
                     rows += r
