@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
-from landscape.networks import draws_differ, network_keys
+from landscape.networks import draws_differ, network_values
 
 #: ``groupby`` value of the default rule: one group per configuration
 CONFIG = "config"
@@ -237,8 +237,8 @@ def group_masks(obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = ()) 
     -------
     list of Group
         In order of first appearance; ``weight_seed`` splits each group into networks (one
-        network when the column is absent), keyed by ``(weight seed, initialiser)`` in a
-        pooled group whose masks' ``model.weight_init`` differ.
+        network when the column is absent), keyed ``"weight seed 0 · init kaiming_normal"`` in
+        a pooled group whose masks' ``model.weight_init`` differ.
     """
     n = len(obs)
     cols, default = _key_columns(obs, groupby)
@@ -262,8 +262,9 @@ def group_masks(obs: pd.DataFrame, groupby=CONFIG, *, vary: Sequence[str] = ()) 
         nets: dict[Any, np.ndarray] = {}
         if draws_differ(obs.iloc[pos]):
             # a pooled group over weights drawn by two rules (model.weight_init): one seed is
-            # two networks, keyed (weight seed, initialiser), and their masks are never paired
-            keys_of = network_keys(obs.iloc[pos], with_init=True)
+            # two networks, keyed "weight seed 0 · init kaiming_normal" (a plain value for the
+            # tables' weight_seed column), and their masks are never paired
+            keys_of = network_values(obs.iloc[pos], with_init=True)
             for k in dict.fromkeys(keys_of):
                 nets[k] = pos[[x == k for x in keys_of]]
         else:

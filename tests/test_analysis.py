@@ -252,3 +252,24 @@ def test_accuracy_interval_runs_over_masks_of_one_network_or_over_network_means(
     half = stats.t.ppf(0.975, 1) * means.std(ddof=1) / np.sqrt(2)
     assert _mean_interval(two) == f"[{means.mean() - half:.4f}, {means.mean() + half:.4f}]"
     assert _mean_interval(one.iloc[:1]) == "[—]"
+
+
+def test_the_accuracy_table_counts_networks_as_the_tools_pair_masks():
+    # a group pooling Edge-Popup (signed constants) and Biprop (Kaiming normal) of one seed
+    # holds two networks; its interval runs over their two means (1 degree of freedom)
+    from scipy import stats
+
+    from landscape.analysis.summary import _accuracy_table
+
+    masks = pd.DataFrame(
+        {"group": "density 0.5", "run_id": ["a"] * 3 + ["b"] * 3, "weight_seed": 0,
+         "model.weight_init": ["signed_constant"] * 3 + ["kaiming_normal"] * 3,
+         "test_acc": [0.90, 0.91, 0.92, 0.95, 0.96, 0.97]}
+    )  # fmt: skip
+    row = _accuracy_table(masks).iloc[0]
+    assert row["networks"] == 2 and row["masks"] == 6
+    means = np.array([0.91, 0.96])
+    half = stats.t.ppf(0.975, 1) * means.std(ddof=1) / np.sqrt(2)
+    assert row["95% CI"] == f"[{means.mean() - half:.4f}, {means.mean() + half:.4f}]"
+    one = _accuracy_table(masks.assign(**{"model.weight_init": "kaiming_normal"})).iloc[0]
+    assert one["networks"] == 1

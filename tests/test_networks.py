@@ -78,8 +78,8 @@ def test_a_pooled_group_over_two_initialisers_never_pairs_their_masks():
     )  # fmt: skip
     (group,) = group_masks(obs, "density")
     assert {k: v.tolist() for k, v in group.networks.items()} == {
-        (0, "signed_constant"): [0, 1, 2],
-        (0, "kaiming_normal"): [3, 4, 5],
+        "weight seed 0 · init signed_constant": [0, 1, 2],
+        "weight seed 0 · init kaiming_normal": [3, 4, 5],
     }
     ms = MaskSet.from_dense(rng.random((6, 40)) < 0.5, Layout([("fcs.0", (4, 10))]), obs)
     tl.distances(ms)

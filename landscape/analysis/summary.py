@@ -19,7 +19,8 @@ def format_summary(result) -> str:
     lines: list[str] = []
     masks = t.get("masks")
     if masks is not None:
-        n_nets = masks.groupby("group")["weight_seed"].nunique() if "weight_seed" in masks else None
+        masks = _with_networks(masks)
+        n_nets = masks.groupby("group")["_network"].nunique(dropna=False) if "weight_seed" in masks else None
         lines.append(
             f"{len(masks)} masks in {masks['run_id'].nunique()} runs, {masks['group'].nunique()} groups"
             + (f", up to {int(n_nets.max())} networks (weight seeds) per group" if n_nets is not None else "")
@@ -81,6 +82,7 @@ def _pooled_note(t: dict) -> str:
 
 
 def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
+    masks = _with_networks(masks)
     acc = masks.groupby("group", sort=False)["test_acc"].agg(["size", "count", "mean", "std"]).reset_index()
     # imported masks picked on the test set carry only that (optimistic) accuracy: say so
     # rather than leave the column looking merely unrecorded
@@ -104,7 +106,7 @@ def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
     intervals = {g: _mean_interval(part) for g, part in masks.groupby("group", sort=False)}
     acc["95% CI"] = ["" if selected.get(g, False) else intervals.get(g, "[—]") for g in acc["group"]]
     if "weight_seed" in masks:
-        nets = masks.groupby("group", sort=False)["weight_seed"].nunique()
+        nets = masks.groupby("group", sort=False)["_network"].nunique(dropna=False)
         acc.insert(2, "networks", nets.reindex(acc["group"]).to_numpy())
     stale = (
         set(masks.loc[masks["all_ones_batchnorm"] == ALL_ONES_STALE, "group"])
@@ -130,14 +132,27 @@ def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
     return acc.drop(columns=["mean", "std", "count"]).rename(columns={"size": "masks"})
 
 
+def _with_networks(masks: pd.DataFrame) -> pd.DataFrame:
+    """``masks`` with ``_network``: each mask's network within its group, as the tools pair
+    them (its weight seed; with the initialiser in a pooled group over several)."""
+    from landscape.networks import network_values
+
+    if "_network" in masks:
+        return masks
+    out = pd.Series(None, index=masks.index, dtype=object)
+    for _, part in masks.groupby("group", sort=False) if "group" in masks else [(None, masks)]:
+        out.loc[part.index] = pd.Series(network_values(part), index=part.index, dtype=object)
+    return masks.assign(_network=out)
+
+
 def _mean_interval(part: pd.DataFrame) -> str:
     """The 95% t interval of a group's mean test accuracy: over its masks when they share one
     network, else over its networks' means (masks of one network share its weights)."""
     from landscape.tl import _stats
 
-    part = part.dropna(subset=["test_acc"])
-    if "weight_seed" in part and part["weight_seed"].nunique() > 1:
-        values = part.groupby("weight_seed", dropna=False)["test_acc"].mean().to_numpy()
+    part = _with_networks(part).dropna(subset=["test_acc"])
+    if part["_network"].nunique(dropna=False) > 1:
+        values = part.groupby("_network", dropna=False)["test_acc"].mean().to_numpy()
     else:
         values = part["test_acc"].to_numpy(dtype=np.float64)
     if len(values) < 2:
