@@ -1,5 +1,5 @@
-"""Masks of two methods from one weight seed: across-method similarity (same and other search seeds)
-beside each method's within-method similarity, from :func:`landscape.tl.cross_method`."""
+"""Masks of two methods from one weight seed: across-method similarity (same and other search
+seeds) beside each method's within-method similarity, from :func:`landscape.tl.cross_method`."""
 
 from __future__ import annotations
 
