@@ -273,3 +273,19 @@ def test_the_accuracy_table_counts_networks_as_the_tools_pair_masks():
     assert row["95% CI"] == f"[{means.mean() - half:.4f}, {means.mean() + half:.4f}]"
     one = _accuracy_table(masks.assign(**{"model.weight_init": "kaiming_normal"})).iloc[0]
     assert one["networks"] == 1
+
+
+def test_the_function_table_gives_each_ratio_its_interval():
+    from landscape.analysis.function import format_function
+
+    agree = pd.DataFrame(
+        {"group": ["a", "b"], "n_masks": [4, 3], "accuracy": [0.9, 0.8], "disagreement": [0.05, 0.1],
+         "normalised_disagreement": [0.5, 0.6], "normalised_disagreement_ci_low": [0.4, np.nan],
+         "normalised_disagreement_ci_high": [0.6, np.nan], "error_ratio": [1.5, 2.0],
+         "error_ratio_ci_low": [1.2, np.nan], "error_ratio_ci_high": [1.8, np.nan],
+         "structural_diversity": [0.95, np.nan], "structural_diversity_ci_low": [0.94, np.nan],
+         "structural_diversity_ci_high": [0.96, np.nan]}
+    )  # fmt: skip
+    text = "\n".join(format_function({"agreement_summary": agree}))
+    assert "1.50 [1.20, 1.80]" in text and "0.950 [0.940, 0.960]" in text
+    assert "2.00 [—]" in text and "each [95% interval]" in text

@@ -187,8 +187,8 @@ def format_function(tables: dict[str, pd.DataFrame]) -> list[str]:
     lines = [
         "",
         "test predictions within a group: disagreement, and as a fraction of that of classifiers "
-        "independent given the true class (normalised) [95% interval]; errors shared: both wrong / "
-        "independent; structure: Jaccard distance / that of random masks",
+        "independent given the true class (normalised), errors shared (both wrong / independent) and "
+        "structure (Jaccard distance / that of random masks), each [95% interval]",
     ]
     frame = pd.DataFrame(
         {
@@ -204,8 +204,8 @@ def format_function(tables: dict[str, pd.DataFrame]) -> list[str]:
                     agree["normalised_disagreement_ci_high"],
                 )
             ],
-            "errors shared": agree["error_ratio"].round(2),
-            "structure": agree["structural_diversity"].round(3),
+            "errors shared": _with_ci(agree, "error_ratio", 2),
+            "structure": _with_ci(agree, "structural_diversity", 3),
         }
     )
     if ens is not None and len(ens):
@@ -223,6 +223,21 @@ def format_function(tables: dict[str, pd.DataFrame]) -> list[str]:
         )
     lines += ["  " + line for line in frame.to_string(index=False).splitlines()]
     return lines
+
+
+def _with_ci(table: pd.DataFrame, column: str, digits: int) -> list[str]:
+    """``"1.29 [1.10, 1.48]"``: a column's values with their 95% intervals (where recorded)."""
+    lows = table.get(f"{column}_ci_low", pd.Series(float("nan"), index=table.index))
+    highs = table.get(f"{column}_ci_high", pd.Series(float("nan"), index=table.index))
+    out = []
+    for v, lo, hi in zip(table[column], lows, highs):
+        if pd.isna(v):
+            out.append("—")
+        elif pd.isna(lo) or pd.isna(hi):
+            out.append(f"{v:.{digits}f} [—]")
+        else:
+            out.append(f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]")
+    return out
 
 
 def _ci(lo: float, hi: float) -> str:
