@@ -100,3 +100,10 @@ def network_values(obs: pd.DataFrame, with_init: bool | None = None) -> list[Any
         with_init = draws_differ(obs)
     keys = network_keys(obs, with_init)
     return [network_text(k) for k in keys] if with_init else keys
+
+
+def network_label(group_label: str, net: Any) -> str:
+    """A group's label for one of its networks: ``"<group> · weight seed 1"``, or with a key
+    that already says it (a pooled group over two initialisers) ``"<group> · weight seed 0 ·
+    init kaiming_normal"``."""
+    return f"{group_label} · {net}" if isinstance(net, str) else f"{group_label} · {network_text(net)}"

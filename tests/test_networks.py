@@ -142,3 +142,24 @@ def test_trained_members_are_named_by_their_initialisations():
         trained_members(obs.assign(weight_seed=np.nan), [0, 1])
         == "trained networks (initialisations not recorded)"
     )
+
+
+def test_per_network_labels_of_a_pooled_group_over_two_initialisers():
+    from landscape import tl
+    from landscape.maskset import MaskSet
+    from landscape.pl.consensus import _base_groups
+    from landscape.store.layout import Layout
+
+    obs = pd.DataFrame(
+        {"method": ["edge_popup"] * 3 + ["biprop"] * 3, "density": 0.5, "weight_seed": 0,
+         "model.weight_init": ["signed_constant"] * 3 + ["kaiming_normal"] * 3},
+        index=[f"m{i}" for i in range(6)],
+    )  # fmt: skip
+    ms = MaskSet.from_dense(np.random.default_rng(2).random((6, 40)) < 0.5, Layout([("fcs.0", (4, 10))]), obs)
+    table = tl.consensus(ms, groupby="density")
+    labels = list(dict.fromkeys(table["group"]))
+    assert labels == [
+        f"{labels[0].split(' · ')[0]} · weight seed 0 · init {i}"
+        for i in ("signed_constant", "kaiming_normal")
+    ]
+    assert list(_base_groups(ms.uns["consensus"])) == [labels[0].split(" · ")[0]]

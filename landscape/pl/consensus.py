@@ -96,11 +96,12 @@ def _n_masks(entry: dict, slot: dict, group: str) -> int:
 
 def _base_groups(slot: dict) -> dict[str, list[str]]:
     """``{group: [stored entries]}``: ``tl.consensus`` stores one entry per network of a group
-    that spans several (``"<group> · weight seed <w>"``)."""
+    that spans several (``"<group> · weight seed <w>"``, with ``" · init <rule>"`` in a pooled
+    group over two initialisers)."""
     entries = [str(g) for g, v in slot.items() if isinstance(v, dict) and "freq" in v]
     out: dict[str, list[str]] = {}
     for entry in entries:
-        base = re.sub(r" · weight seed [^·]+$", "", entry)
+        base = re.sub(r" · weight seed [^·]+( · init [^·]+)?$", "", entry)  # see networks.network_label
         out.setdefault(base, []).append(entry)
     return out
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, group_masks
+from landscape.networks import network_label
 from landscape.store.packing import layer_counts
 from landscape.tl.baseline import _describe_groupby
 
@@ -132,7 +133,7 @@ def consensus(ms, *, groupby=CONFIG, key_added: str | None = None, copy: bool = 
     rows, per_group = [], {}
     for g in group_masks(ms.obs, groupby):
         for net, pos in g.networks.items():
-            label = g.label if g.n_networks == 1 else f"{g.label} · weight seed {net}"
+            label = g.label if g.n_networks == 1 else network_label(g.label, net)
             packed = ms.rows(pos)
             kept = layer_counts(packed, ms.layout)
             freqs, hists = {}, {}

@@ -16,6 +16,7 @@ import pandas as pd
 
 from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, group_masks
+from landscape.networks import network_label
 from landscape.tl.baseline import _describe_groupby
 from landscape.tl.consensus import selection_frequency
 
@@ -113,10 +114,11 @@ def input_frequency(
     pandas.DataFrame
         One row per group, network and input unit (see :func:`binomial_band`), with the
         group's columns, ``group`` (its label, with the weight seed when the group spans
-        several networks), ``weight_seed``, ``layer``, ``n_masks`` and ``pooled``. ``uns[key]["summary"]`` has one row per group: the number
-        of units outside the band beside the number expected by chance (:func:`outside_rate`
-        of them: below ``1 - level``, the binomial being discrete), and a chi-square of all units against the null (``chi2, chi2_dof = units - 1``,
-        ``chi2_pvalue``). The binomial null treats each mask's weights as independent draws;
+        several networks), ``weight_seed``, ``layer``, ``n_masks`` and ``pooled``.
+        ``uns[key]["summary"]`` has one row per group: the number of units outside the band
+        beside the number expected by chance (:func:`outside_rate` of them: below
+        ``1 - level``, the binomial being discrete), and a chi-square of all units against the
+        null (``chi2, chi2_dof = units - 1``, ``chi2_pvalue``). The binomial null treats each mask's weights as independent draws;
         a layer-wise top-k keeps an exact count per mask, which makes the true null slightly
         narrower, so the test errs on the side of finding no structure.
     """
@@ -133,7 +135,7 @@ def input_frequency(
     tables, summary = [], []
     for g in group_masks(ms.obs, groupby):
         for net, pos in g.networks.items():
-            label = g.label if g.n_networks == 1 else f"{g.label} · weight seed {net}"
+            label = g.label if g.n_networks == 1 else network_label(g.label, net)
             freq = selection_frequency(ms.rows(pos), ms.layout, layer)
             band = binomial_band(kept_per_input(freq), len(pos) * out_size, level)
             band.insert(0, "group", label)
