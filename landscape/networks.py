@@ -39,7 +39,7 @@ def _seed(value: Any) -> Any:
 UNKNOWN = "unknown"
 
 
-def _inits(obs: pd.DataFrame) -> pd.Series | None:
+def initialisers(obs: pd.DataFrame) -> pd.Series | None:
     """Each mask's initialiser as a string (``"unknown"`` where obs has no value), or None
     when obs has no such column."""
     if DRAW_FIELD not in obs.columns:
@@ -51,7 +51,7 @@ def _inits(obs: pd.DataFrame) -> pd.Series | None:
 def draws_differ(obs: pd.DataFrame) -> bool:
     """Whether the masks of ``obs`` were searched over weights drawn by more than one rule (an
     unrecorded initialiser counts as one of its own)."""
-    inits = _inits(obs)
+    inits = initialisers(obs)
     return inits is not None and inits.nunique() > 1
 
 
@@ -62,7 +62,7 @@ def network_keys(obs: pd.DataFrame, with_init: bool | None = None) -> list[Any]:
     seeds = [_seed(w) for w in obs["weight_seed"]] if "weight_seed" in obs.columns else [None] * n
     if with_init is None:
         with_init = draws_differ(obs)
-    inits = _inits(obs)
+    inits = initialisers(obs)
     if not with_init:
         return seeds
     return list(zip(seeds, inits if inits is not None else [UNKNOWN] * n))
@@ -79,7 +79,7 @@ def network_text(key: Any) -> str:
 def same_weights(obs: pd.DataFrame, a: Any, b: Any) -> bool:
     """Whether every mask at positions ``a`` and ``b`` (a position or a sequence of them) of
     ``obs`` has weights drawn by one rule: one known initialiser, or obs records none at all."""
-    inits = _inits(obs)
+    inits = initialisers(obs)
     if inits is None:
         return True
     positions = np.concatenate([np.atleast_1d(a), np.atleast_1d(b)]).astype(np.intp)
@@ -107,3 +107,13 @@ def network_label(group_label: str, net: Any) -> str:
     that already says it (a pooled group over two initialisers) ``"<group> · weight seed 0 ·
     init kaiming_normal"``."""
     return f"{group_label} · {net}" if isinstance(net, str) else f"{group_label} · {network_text(net)}"
+
+
+_NETWORK_PART = " · weight seed "
+
+
+def split_network_label(label: str) -> tuple[str, str]:
+    """``(group label, " · weight seed ...")`` of a :func:`network_label`; ``(label, "")`` for a
+    label naming no network."""
+    base, sep, rest = label.rpartition(_NETWORK_PART)
+    return (base, sep + rest) if sep else (label, "")

@@ -8,6 +8,7 @@ import pandas as pd
 
 from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, distinguishing_fields, group_labels, group_masks
+from landscape.networks import split_network_label
 from landscape.tl.group_clusters import ACROSS
 
 
@@ -62,14 +63,12 @@ def with_labels(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-_NETWORK_SUFFIX = " · weight seed "  # per-network rows of a group over several (consensus, ...)
-
-
 def _renamed(label: str, names: dict[str, str]) -> str:
+    """``label`` renamed, also as the per-network label of a group (consensus, ...)."""
     if label in names:
         return names[label]
-    base, sep, seed = label.rpartition(_NETWORK_SUFFIX)
-    return f"{names[base]}{sep}{seed}" if sep and base in names else label
+    base, network = split_network_label(label)
+    return f"{names[base]}{network}" if network and base in names else label
 
 
 def clusters_table(table: pd.DataFrame, layout: str, names: dict[str, str]) -> pd.DataFrame:

@@ -55,12 +55,12 @@ def selection_summary(obs: pd.DataFrame, available: pd.DataFrame | None = None) 
     seeds = _values(obs, "weight_seed")
     # a network is a weight seed and what it draws: one seed under two initialisers is two
     # (masks of unknown seed are not counted, as their seeds are not listed)
-    known = {key for key in network_keys(obs, with_init=True) if key[0] is not None}
-    out["n_networks"] = max(len(known), 1)
+    keys = network_keys(obs, with_init=True)
+    out["n_networks"] = max(len({key for key in keys if key[0] is not None}), 1)
     if seeds:
         out["weight_seeds"] = [int(s) for s in seeds]
     if draws_differ(obs):
-        out["weight_inits"] = sorted({init for _, init in network_keys(obs, with_init=True)})
+        out["weight_inits"] = sorted({init for _, init in keys})
     if available is not None:
         chosen = {}
         for column, name in FIELDS:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
+from landscape.networks import split_network_label
 from landscape.pl._common import attach, legend_names, legend_outside, new_axes
 from landscape.pl.style import GREY, figsize, method_color
 
@@ -101,7 +101,7 @@ def _base_groups(slot: dict) -> dict[str, list[str]]:
     entries = [str(g) for g, v in slot.items() if isinstance(v, dict) and "freq" in v]
     out: dict[str, list[str]] = {}
     for entry in entries:
-        base = re.sub(r" · weight seed [^·]+( · init [^·]+)?$", "", entry)  # see networks.network_label
+        base = split_network_label(entry)[0]
         out.setdefault(base, []).append(entry)
     return out
 

@@ -176,12 +176,10 @@ def _weights_notes(ms: Any, data: pd.DataFrame, names: dict) -> list[str]:
     if "same_weights" not in data:
         return []
     from landscape.grouping import group_masks
-    from landscape.networks import DRAW_FIELD
+    from landscape.networks import initialisers
 
-    inits = {}
-    if DRAW_FIELD in ms.obs.columns:
-        column = ms.obs[DRAW_FIELD].astype(str)
-        inits = {g.label: column.iloc[g.positions[0]] for g in group_masks(ms.obs)}
+    column = initialisers(ms.obs)
+    inits = {} if column is None else {g.label: column.iloc[g.positions[0]] for g in group_masks(ms.obs)}
     notes = []
     for (a, b), frame in data.groupby(["group_a", "group_b"], sort=False):
         if frame["same_weights"].astype(bool).all():
