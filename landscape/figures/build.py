@@ -158,7 +158,9 @@ def _build_one(
             # the masks it drew, not the ones it was given
             shown = obs if used is None else obs[obs.index.astype(str).isin(used)]
             available = source.obs()
-            summary = selection_summary(shown, available[searched_masks(available).to_numpy()])
+            summary = selection_summary(
+                shown, available[searched_masks(available).to_numpy()], layouts=source.layout_keys(shown)
+            )
             if len(shown) < len(obs):
                 summary["n_selected"] = int(len(obs))
             if "layout" in selection.get("reasons", {}):

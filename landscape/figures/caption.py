@@ -21,7 +21,7 @@ FIELDS = (
     ("train.epochs", "epochs"),
 )
 # held fixed by a figure: when the source has more values, the caption names the choice
-CHOSEN = ("density", "width")
+CHOSEN = ("dataset", "density", "width")
 
 
 def _values(obs: pd.DataFrame, column: str) -> list[Any]:
@@ -34,11 +34,15 @@ def _values(obs: pd.DataFrame, column: str) -> list[Any]:
         return list(pd.unique(values.astype(str)))
 
 
-def selection_summary(obs: pd.DataFrame, available: pd.DataFrame | None = None) -> dict[str, Any]:
+def selection_summary(
+    obs: pd.DataFrame, available: pd.DataFrame | None = None, layouts: Sequence[Any] | None = None
+) -> dict[str, Any]:
     """The selection of a figure's masks as a JSON-ready dict.
 
     ``available`` is the table the figure chose from (after the build's own ``where``): a
-    density or width held at one value where it had several is reported under ``chosen``.
+    dataset, density or width held at one value where it had several is reported under
+    ``chosen``. ``layouts`` gives each mask's network layout (any hashable value): one weight
+    seed in two layouts (two widths, say) draws two networks.
     """
     out: dict[str, Any] = {}
     for column, name in FIELDS:
@@ -56,7 +60,11 @@ def selection_summary(obs: pd.DataFrame, available: pd.DataFrame | None = None) 
     # a network is a weight seed and what it draws: one seed under two initialisers is two
     # (masks of unknown seed are not counted, as their seeds are not listed)
     keys = network_keys(obs, with_init=True)
-    out["n_networks"] = max(len({key for key in keys if key[0] is not None}), 1)
+    n_layouts = len(set(layouts)) if layouts is not None else 1
+    placed = list(zip(layouts, keys)) if n_layouts > 1 else [(None, key) for key in keys]
+    out["n_networks"] = max(len({p for p in placed if p[1][0] is not None}), 1)
+    if n_layouts > 1:
+        out["n_layouts"] = n_layouts
     if seeds:
         out["weight_seeds"] = [int(s) for s in seeds]
     if draws_differ(obs):
@@ -103,6 +111,8 @@ def selection_text(summary: dict[str, Any], reasons: dict[str, str] | None = Non
     seeds = summary.get("weight_seeds")
     inits = summary.get("weight_inits")
     seed_text = f"weight seed{'s' if len(seeds or []) != 1 else ''} {_list(seeds)}" if seeds else ""
+    if summary.get("n_layouts", 1) > 1:  # e.g. one weight seed at four widths: four networks
+        seed_text += ("; " if seed_text else "") + f"{summary['n_layouts']} layouts"
     if inits:  # e.g. Edge-Popup's signed constants and Biprop's Kaiming normal values of one seed
         seed_text += ("; " if seed_text else "") + f"drawn as {_list(inits)}"
     seed_text = f" ({seed_text})" if seed_text else ""
@@ -120,7 +130,11 @@ def selection_text(summary: dict[str, Any], reasons: dict[str, str] | None = Non
             text += f"; also present: {'; '.join(others)} (choose with --where)."
         else:
             text += f"; {len(others)} other layout{'s' if len(others) > 1 else ''} also present."
+    # a field the layout sentence already names is not chosen a second time
+    in_layout = {_LAYOUT_FIELDS.get(f, f) for f in (layout or {}).get("fields", [])}
     for name, choice in summary.get("chosen", {}).items():
+        if name in in_layout:
+            continue
         text += f" {name.capitalize()} {format_value(choice['value'])} shown"
         text += f" ({reasons[name]})" if reasons and name in reasons else ""
         text += f"; also present: {_list(choice['also_present'])} (choose with --where)."

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from landscape.figures.registry import FigureSkipped
@@ -46,7 +48,7 @@ def _hold_fixed(obs: pd.DataFrame, vary: str, fixed: str) -> pd.Series:
     if fixed not in obs.columns or vary not in obs.columns:
         return pd.Series(True, index=obs.index)
     searched = obs[searched_masks(obs)]
-    if searched.empty:
+    if searched[fixed].dropna().empty:
         return pd.Series(True, index=obs.index)
     levels = searched.groupby(fixed)[vary].nunique()
     best = levels[levels == levels.max()].index
@@ -57,19 +59,37 @@ def _hold_fixed(obs: pd.DataFrame, vary: str, fixed: str) -> pd.Series:
     return keep
 
 
+def _hold_each(obs: pd.DataFrame, vary: str, fixed: Sequence[str]) -> pd.Series:
+    """:func:`_hold_fixed` for each field of ``fixed`` in turn, each within the rows the ones
+    before it kept."""
+    keep = np.ones(len(obs), dtype=bool)
+    for name in fixed:
+        keep[keep] = _hold_fixed(obs[keep], vary, name).to_numpy()
+    return pd.Series(keep, index=obs.index)
+
+
 def at_main_width(obs: pd.DataFrame) -> pd.Series:
-    """masks at the width multiplier with the most densities (one width per density figure)"""
-    return _hold_fixed(obs, "density", "model.width_mult")
+    """masks of the dataset, then the width multiplier, with the most densities (one test set
+    and one width per density figure)"""
+    return _hold_each(obs, "density", ("data.name", "model.width_mult"))
 
 
 def at_main_density(obs: pd.DataFrame) -> pd.Series:
-    """masks at the density with the most widths, plus the dense weight-trained reference"""
-    return _hold_fixed(obs, "model.width_mult", "density")
+    """masks of the dataset, then the density, with the most widths, plus the dense
+    weight-trained reference of that dataset"""
+    return _hold_each(obs, "model.width_mult", ("data.name", "density"))
 
 
-# what each selection holds fixed and why, for captions
-at_main_width.holds = {"width": "the width with the most densities"}
-at_main_density.holds = {"density": "the density with the most widths"}
+# what each selection holds fixed and why, for captions: accuracies on two test sets never
+# share an axes
+at_main_width.holds = {
+    "dataset": "the dataset with the most densities",
+    "width": "the width with the most densities",
+}
+at_main_density.holds = {
+    "dataset": "the dataset with the most widths",
+    "density": "the density with the most widths",
+}
 
 
 def need_levels(obs: pd.DataFrame, column: str, name: str, y: str | None = "test_acc") -> None:

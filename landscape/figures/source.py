@@ -36,6 +36,7 @@ class Source:
         self._error: LandscapeError | None = None
         self._obs: pd.DataFrame | None = None
         self._subsets: dict[tuple, Any] = {}
+        self._run_layouts: dict[str, Any] = {}
 
     def describe(self) -> str:
         if hasattr(self.source, "obsp"):
@@ -88,12 +89,26 @@ class Source:
     def obs(self) -> pd.DataFrame:
         if self._obs is None:
             if hasattr(self.source, "obsp"):
-                self._obs = self.masks().obs
+                ms = self.masks()
+                self._obs = ms.obs
+                self._run_layouts = {str(r): ms.layout for r in ms.runs}
             else:
                 # runs of several layouts (widths, depths) cannot share a MaskSet, but their
                 # tables can share an accuracy figure
-                self._obs = read_obs_per_run(Path(self.source), self.where)
+                self._obs, self._run_layouts = read_obs_per_run(Path(self.source), self.where)
         return self._obs
+
+    def layout_keys(self, obs: pd.DataFrame) -> list[Any] | None:
+        """Each row's layout as a number (first seen first), for telling networks of two
+        layouts apart; None where obs cannot say (no run ids, or a run not read here)."""
+        self.obs()
+        if "run_id" not in obs.columns:
+            return None
+        runs = obs["run_id"].astype(str).tolist()
+        if any(r not in self._run_layouts for r in runs):
+            return None
+        numbers: dict[Any, int] = {}
+        return [numbers.setdefault(self._run_layouts[r], len(numbers)) for r in runs]
 
     def layout_choice(self) -> dict[str, Any]:
         """Which layout mask figures show (the one with the most masks) and the others, by the
@@ -203,21 +218,24 @@ def describe_where(where: Any) -> str | None:
     return doc[0] if doc else getattr(where, "__name__", repr(where))
 
 
-def read_obs_per_run(root: Path, where: str | None) -> pd.DataFrame:
+def read_obs_per_run(root: Path, where: str | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The table of every readable run under ``root`` (any layouts), and each run's layout."""
     import warnings
 
     from landscape.reading import read_runs
     from landscape.store.catalog import run_dirs
 
-    frames = []
+    frames, layouts = [], {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unreadable runs were already reported by read_runs
         for d in run_dirs(root):
             try:
-                frames.append(read_runs(d).obs)
+                ms = read_runs(d)
             except LandscapeError:
                 continue
+            frames.append(ms.obs)
+            layouts.update({str(r): ms.layout for r in ms.runs})
     if not frames:
         raise AnalysisError(f"{root}: no readable runs with stored masks")
     obs = pd.concat(frames)
-    return obs[query(obs, where, "where")] if where else obs
+    return (obs[query(obs, where, "where")] if where else obs), layouts

@@ -28,6 +28,7 @@ from landscape.pl.style import MARKERS, METHOD_COLORS, figsize, group_colors
 
 # Dense training uses every weight, so on a density axis it is one level, never a curve.
 _DENSITY_AXES = ("density", "sparsity")
+DENSE_NAME = "dense (weights trained)"
 
 
 @dataclass
@@ -36,7 +37,8 @@ class AccuracyData:
 
     ``curves``: ``group, x, mean, sd, n, n_networks, spread`` (one row per group and x
     value, sorted by x; ``spread`` says whether ``sd`` runs over masks or networks);
-    ``dense``: the same columns for the dense reference (empty when there is none);
+    ``dense``: ``group, x, mean, sd, n`` of the dense references, one per dense configuration
+    (``group`` is its legend name; empty when there is none);
     ``dense_kind``: ``"line"`` (one level, drawn horizontally), ``"curve"`` or None.
     """
 
@@ -120,17 +122,31 @@ def _prepare_accuracy_vs(
         drop=True
     )
     if dense.empty:
-        return AccuracyData(curves, pd.DataFrame(columns=["x", "mean", "sd", "n"]), None, methods)
+        return AccuracyData(curves, pd.DataFrame(columns=["group", "x", "mean", "sd", "n"]), None, methods)
+    # one reference per dense configuration: dense networks of two datasets or models are
+    # two references, never averaged into one level
+    labels = ordered_groups(dense["group"])
+    names = {labels[0]: DENSE_NAME} if len(labels) == 1 else legend_names(labels)[0]
     if x in _DENSITY_AXES or dense["x"].nunique() <= 1:
-        level = dense["y"]
-        row = {
-            "x": np.nan,
-            "mean": level.mean(),
-            "sd": level.std(ddof=1) if len(level) > 1 else 0.0,
-            "n": len(level),
-        }
-        return AccuracyData(curves, pd.DataFrame([row]), "line", methods)
-    dense_curve = _summarise(dense.dropna(subset=["x"]), ["x"], "y").sort_values("x").reset_index(drop=True)
+        rows = []
+        for g in labels:
+            level = dense.loc[dense["group"] == g, "y"]
+            rows.append(
+                {
+                    "group": names[g],
+                    "x": np.nan,
+                    "mean": level.mean(),
+                    "sd": level.std(ddof=1) if len(level) > 1 else 0.0,
+                    "n": len(level),
+                }
+            )
+        return AccuracyData(curves, pd.DataFrame(rows), "line", methods)
+    dense_curve = _summarise(dense.dropna(subset=["x"]), ["group", "x"], "y")
+    dense_curve["group"] = dense_curve["group"].map(names)
+    order = [names[g] for g in labels]
+    dense_curve = dense_curve.sort_values(
+        ["group", "x"], key=lambda c: c.map(order.index) if c.name == "group" else c, kind="stable"
+    ).reset_index(drop=True)
     return AccuracyData(curves, dense_curve, "curve", methods)
 
 
@@ -236,23 +252,30 @@ def _draw(
         legend_outside(ax, title=spread_text(data.curves))
     frame = data.curves.assign(reference=False)
     if not data.dense.empty:
-        frame = pd.concat(
-            [frame, data.dense.assign(group="dense (weights trained)", reference=True)], ignore_index=True
-        )
+        frame = pd.concat([frame, data.dense.assign(reference=True)], ignore_index=True)
     return attach(ax, frame, f"Error bars: {spread_text(data.curves)}.", recipe)
 
 
 def _draw_dense(ax: Any, data: AccuracyData) -> None:
     color = METHOD_COLORS["dense"]
-    if data.dense_kind == "line":
-        row = data.dense.iloc[0]
-        ax.axhline(row["mean"], color=color, linestyle="--", linewidth=0.9, label="dense (weights trained)")
-        if row["sd"] > 0:
-            ax.axhspan(row["mean"] - row["sd"], row["mean"] + row["sd"], color=color, alpha=0.08, linewidth=0)
-    elif data.dense_kind == "curve":
-        d = data.dense
-        ax.fill_between(d["x"], d["mean"] - d["sd"], d["mean"] + d["sd"], color=color, alpha=0.1, linewidth=0)
-        ax.plot(d["x"], d["mean"], color=color, linestyle="--", marker="x", label="dense (weights trained)")
+    for k, (name, d) in enumerate(data.dense.groupby("group", sort=False)):
+        style = _DENSE_STYLES[k % len(_DENSE_STYLES)]
+        if data.dense_kind == "line":
+            row = d.iloc[0]
+            ax.axhline(row["mean"], color=color, linestyle=style, linewidth=0.9, label=name)
+            if row["sd"] > 0:
+                ax.axhspan(
+                    row["mean"] - row["sd"], row["mean"] + row["sd"], color=color, alpha=0.08, linewidth=0
+                )
+        elif data.dense_kind == "curve":
+            ax.fill_between(
+                d["x"], d["mean"] - d["sd"], d["mean"] + d["sd"], color=color, alpha=0.1, linewidth=0
+            )
+            ax.plot(d["x"], d["mean"], color=color, linestyle=style, marker="x", label=name)
+
+
+# one style per dense reference, so two references (two datasets, two models) stay apart
+_DENSE_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
 
 
 def _tick_labels(ticks: np.ndarray, logx: bool, width_pt: float = 150.0, size_pt: float = 7.0) -> list[str]:

@@ -48,10 +48,12 @@ def test_every_figure_is_drawn_with_caption_numbers_and_provenance(paper_figures
         sel = record["selection"]
         assert sel["dataset"] == ["digits"] and sel["model"] == ["mlp"] and sel["epochs"] == [2]
         # two weight seeds; Edge-Popup's signed constants and Biprop's Kaiming normal weights
-        # of one seed are two networks
+        # of one seed are two networks, and so are one seed's weights at two widths
         inits = sel.get("weight_inits", ["one rule"])
+        layouts = sel.get("n_layouts", 1)
+        assert layouts == len(sel["width"]), name
         assert sel["weight_seeds"] == [0, 1] and sel["n_masks"] == record["n_masks"]
-        assert sel["n_networks"] == 2 * len(inits) and set(inits) <= {
+        assert sel["n_networks"] == 2 * len(inits) * layouts and set(inits) <= {
             "one rule",
             "kaiming_normal",
             "signed_constant",

@@ -210,9 +210,19 @@ def test_accuracy_vs_single_axes_and_panels():
     )
     ax = drawn(pl.accuracy_vs(obs))
     assert ax.get_xscale() == "linear" and ax.get_xlabel() == "density (fraction of weights kept)"
-    assert "dense (weights trained)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    # the dense networks of two models are two references, never one averaged level
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {"dense (weights trained) · model conv2", "dense (weights trained) · model conv4"} <= set(legend)
+    levels = sorted(line.get_ydata()[0] for line in ax.lines if line.get_label().startswith("dense"))
+    assert levels == pytest.approx([obs["test_acc"][4], obs["test_acc"][9]])
+    reference = pl.data_of(ax).query("reference")
+    assert reference["mean"].tolist() == pytest.approx([obs["test_acc"][4], obs["test_acc"][9]])
     fig = pl.accuracy_vs(obs, col="model.name")
     assert isinstance(fig, Figure) and [a.get_title() for a in fig.axes] == ["conv2", "conv4"]
+    # one model per panel: its own reference, under the plain name
+    panels = pl.data_of(fig).query("reference")
+    assert panels["group"].tolist() == ["dense (weights trained)"] * 2
+    assert panels["mean"].tolist() == pytest.approx([obs["test_acc"][4], obs["test_acc"][9]])
     fig.canvas.draw()
 
 

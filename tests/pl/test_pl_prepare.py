@@ -327,6 +327,14 @@ def test_accuracy_vs_width_draws_dense_as_a_curve():
     data = _prepare_accuracy_vs(obs, "model.width_mult", "test_acc")
     assert data.dense_kind == "curve"
     assert data.dense["x"].tolist() == [0.5, 1.0] and data.dense["mean"].tolist() == [75.0, 86.0]
+    # a second dense configuration (another dataset) is its own curve, not averaged in
+    other = obs[obs["method"] == "dense"].assign(test_acc=[40.0, 50.0, 52.0])
+    both = pd.concat([obs.assign(**{"data.name": "digits"}), other.assign(**{"data.name": "mnist1d"})])
+    two = _prepare_accuracy_vs(both.reset_index(drop=True), "model.width_mult", "test_acc")
+    assert two.dense_kind == "curve" and two.dense["group"].nunique() == 2
+    by_group = {g: part["mean"].tolist() for g, part in two.dense.groupby("group", sort=False)}
+    assert list(by_group.values()) == [[75.0, 86.0], [40.0, 51.0]]
+    assert [g.split(" · ")[-1] for g in by_group] == ["data digits", "data mnist1d"]
     none = _prepare_accuracy_vs(obs, "model.width_mult", "test_acc", dense_line=None)
     assert none.dense_kind is None and set(none.curves["group"]) == {"edge_popup", "dense"}
     with pytest.raises(AnalysisError, match="val_acc"):
