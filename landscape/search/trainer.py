@@ -260,10 +260,16 @@ class Trainer:
         for epoch in range(hist.epochs_done, epochs):
             train_loss, train_acc = self._train_epoch(epoch, hist)
             is_last = epoch == epochs - 1
-            self.method.after_epoch(self.model, epoch, is_last)
+            if is_last:  # the last end-of-epoch step (K-starts, dissipating) makes the final masks
+                self.method.after_epoch(self.model, epoch, is_last)
             self._log_epoch(hist, epoch, train_loss, train_acc)
             hist.epochs_done = epoch + 1
             self.snapshots.take(self.model, hist.extra, epoch + 1)
+            if not is_last:
+                # recycling, selection and pruning act on the network the epoch evaluated, as
+                # the reference codes do (validate, then recycle): each logged epoch is the
+                # network its training made
+                self.method.after_epoch(self.model, epoch, is_last)
             hist.wall_time = time.perf_counter() - t0
             if self.checkpoint is not None and not is_last:
                 self.checkpoint[0](self._state(hist))

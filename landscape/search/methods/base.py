@@ -292,7 +292,8 @@ class Method:
         """Called after the optimiser update of global step ``step`` (0-based)."""
 
     def after_epoch(self, model: EnsembleNet, epoch: int, is_last: bool) -> None:
-        """Called at the end of epoch ``epoch`` (0-based), after evaluation."""
+        """Called at the end of epoch ``epoch`` (0-based): after its evaluation and snapshot,
+        except at the last epoch, whose evaluation and stored masks follow this step."""
 
     # mask rule --------------------------------------------------------------------------------
     def prepare(self, model: EnsembleNet) -> None:
