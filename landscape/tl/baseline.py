@@ -33,6 +33,40 @@ MAX_EXACT_COMBOS = 256  # distinct (K1, K2) per layer summed exactly; beyond, th
 METRICS = ("jaccard", "hamming", "matching")
 
 
+def in_a_source(obs: pd.DataFrame) -> np.ndarray:
+    """Which masks were searched inside an ER or partially frozen source (bool per mask).
+
+    Their masks share the source's left-out and locked weights, so two of them overlap more
+    than uniformly random masks over whole layers do even when the search adds nothing: the
+    analytic baseline does not describe them, and the tools give no chance level, excess or
+    test for them (random-mask runs with the same source are their null).
+    """
+    n = len(obs)
+    if "method.source.kind" not in obs.columns:
+        return np.zeros(n, dtype=bool)
+    kind = obs["method.source.kind"].astype(object).where(obs["method.source.kind"].notna(), "dense")
+
+    def field(name: str, default: float) -> np.ndarray:
+        if name not in obs.columns:
+            return np.full(n, default)
+        return pd.to_numeric(obs[name], errors="coerce").fillna(default).to_numpy(dtype=float)
+
+    er = (kind == "er").to_numpy() & (field("method.source.density", 1.0) < 1.0)
+    frozen = (kind == "frozen").to_numpy() & (
+        (field("method.source.pruned", 0.0) > 0) | (field("method.source.locked", 0.0) > 0)
+    )
+    # a kind this code does not know is never assumed to be the dense network
+    unknown = ~kind.isin(["dense", "er", "frozen"]).to_numpy()
+    return er | frozen | unknown
+
+
+#: what the tables say in place of a chance level for masks searched inside a source
+SOURCE_NOTE = (
+    "no chance level for masks searched inside an ER or partially frozen source (they share its "
+    "left-out and locked weights): compare with random-mask runs of the same source"
+)
+
+
 def hypergeom_moments(n, k1, k2) -> tuple[np.ndarray, np.ndarray]:
     """Mean and variance of the overlap of two independent random masks (arrays broadcast)."""
     n = np.asarray(n, dtype=np.float64)
@@ -227,6 +261,7 @@ def baseline_table(ms, metrics, per_layer: bool, groups) -> pd.DataFrame:
     masks, not an uncertainty of the mean.
     """
     counts, numel = layer_sizes(ms)
+    sourced = in_a_source(ms.obs)
     rows = []
     for g in groups:
         networks = [pos for pos in g.networks.values() if len(pos) > 1]
@@ -247,6 +282,8 @@ def baseline_table(ms, metrics, per_layer: bool, groups) -> pd.DataFrame:
                 "n_pairs": n_pairs,
                 "pooled": g.pooled_text(),
             }
+            if sourced[g.positions].any():
+                mean, sd = np.full(len(numel) + 1, np.nan), np.full(len(numel) + 1, np.nan)
             names = ["whole", *(ms.layout.names if per_layer else [])]
             for k, layer in enumerate(names):
                 rows.append(

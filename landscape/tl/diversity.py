@@ -14,7 +14,7 @@ import pandas as pd
 from landscape.grouping import CONFIG, group_masks
 from landscape.tl import _stats
 from landscape.tl._utils import distance_slot
-from landscape.tl.baseline import _describe_groupby, exact_tables, layer_sizes
+from landscape.tl.baseline import SOURCE_NOTE, _describe_groupby, exact_tables, in_a_source, layer_sizes
 
 #: what every similarity column means, by metric
 SIMILARITY = {
@@ -102,6 +102,24 @@ def _network_rows(g, net, pos, whole, layered, counts, numel, metric, layer_name
     return rows
 
 
+_CHANCE_COLUMNS = (
+    "chance_similarity",
+    "chance_similarity_sd",
+    "excess_similarity",
+    "excess_ci_low",
+    "excess_ci_high",
+    "p_value",
+    "_excess_sum",
+    "_null_var_sum",
+)
+
+
+def _without_chance(rows: list[dict]) -> list[dict]:
+    """Rows of masks searched inside a source: similarity kept, no chance level, excess or
+    test (:func:`landscape.tl.baseline.in_a_source`)."""
+    return [row | dict.fromkeys(_CHANCE_COLUMNS, np.nan) for row in rows]
+
+
 def diversity(
     ms,
     *,
@@ -145,13 +163,15 @@ def diversity(
     per_layer = f"dist_{metric}_layers" in ms.obsp
     layered = distance_slot(ms, metric, layers=True) if per_layer else None
     counts, numel = layer_sizes(ms)
+    sourced = in_a_source(ms.obs)
     rows = []
     for g in group_masks(ms.obs, groupby):
         pooled = g.pooled_text()
         for net, pos in g.networks.items():
             if len(pos) < 2:
                 continue
-            rows += _network_rows(g, net, pos, whole, layered, counts, numel, metric, ms.layout.names, pooled)
+            part = _network_rows(g, net, pos, whole, layered, counts, numel, metric, ms.layout.names, pooled)
+            rows += _without_chance(part) if sourced[np.asarray(pos)].any() else part
     table = pd.DataFrame(rows)
     summary = across_networks(table)
     table = table.drop(columns=[c for c in table.columns if str(c).startswith("_")])
@@ -164,6 +184,7 @@ def diversity(
                 "similarity": SIMILARITY.get(metric, metric),
                 "interval": "95% delete-one-mask jackknife within a network; t over networks",
                 "test": "two-sided, H0: independent uniformly random masks with the same per-layer counts",
+                **({"no_chance": SOURCE_NOTE} if sourced.any() else {}),
             },
             "table": table,
             "summary": summary,

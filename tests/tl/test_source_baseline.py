@@ -1,0 +1,84 @@
+"""Masks searched inside an ER or partially frozen source share its left-out and locked
+weights: the analytic chance level of uniformly random masks over whole layers does not
+describe them, so no chance, excess or test is given for them (real random-mask runs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from landscape import tl
+from landscape.config import load_config
+from landscape.reading import read_runs
+from landscape.search.runner import run_search
+from landscape.tl.baseline import in_a_source
+
+SOURCES = {
+    "dense": {"method.source.kind": "dense"},
+    "er": {"method.source.kind": "er", "method.source.density": 0.5},
+    "frozen": {"method.source.kind": "frozen", "method.source.pruned": 0.3, "method.source.locked": 0.1},
+}
+
+
+@pytest.fixture(scope="module")
+def null_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sources")
+    for overrides in SOURCES.values():
+        cfg = load_config(
+            "configs/digits_mlp_edge_popup.yaml",
+            {
+                "method.name": "random",
+                "train.epochs": 0,
+                "model.hidden": [32, 32],
+                "method.density": 0.2,
+                **overrides,
+            },
+        )
+        run_search(cfg, root, [0], list(range(6)), progress=False)
+    ms = read_runs(root)
+    tl.distances(ms, metric="jaccard", per_layer=True)
+    return ms
+
+
+def test_random_masks_in_a_source_get_no_chance_level_and_no_test(null_runs):
+    ms = null_runs
+    kinds = ms.obs["method.source.kind"].astype(str)
+    assert in_a_source(ms.obs).tolist() == (kinds != "dense").tolist()
+    table = tl.diversity(ms)
+    kind_of = dict(zip(ms.obs["run_id"].astype(str), kinds))
+    table["kind"] = [kind_of[r] for r in table["run_id"].astype(str)]
+    dense = table[table["kind"] == "dense"]
+    # the dense source is the analytic null's own setting: random masks at chance
+    assert (
+        dense["chance_similarity"].notna().all() and (dense.query("layer == 'whole'")["p_value"] > 0.01).all()
+    )
+    inside = table[table["kind"] != "dense"]
+    # random masks inside a source overlap far above the whole-layer chance level: the tables
+    # must not call that excess similarity
+    assert (
+        inside.query("layer == 'whole'")["similarity"] > dense.query("layer == 'whole'")["similarity"].max()
+    ).all()
+    for column in ("chance_similarity", "excess_similarity", "excess_ci_low", "p_value"):
+        assert inside[column].isna().all(), column
+    assert inside["similarity"].notna().all()
+    summary = ms.uns["diversity"]["summary"]
+    kinds_in_summary = summary["run_id"].astype(str).map(kind_of)
+    assert summary.loc[kinds_in_summary != "dense", ["excess_similarity", "p_value"]].isna().all().all()
+    assert "random-mask runs of the same source" in ms.uns["diversity"]["params"]["no_chance"]
+    baseline = tl.random_baseline(ms, metric="jaccard")
+    bkinds = baseline["run_id"].astype(str).map(kind_of)
+    assert baseline.loc[bkinds != "dense", "chance_similarity"].isna().all()
+    assert baseline.loc[bkinds == "dense", "chance_similarity"].notna().all()
+
+
+def test_a_source_that_keeps_everything_is_the_dense_network():
+    obs = pd.DataFrame(
+        {
+            "method.source.kind": ["er", "frozen", "dense", None, "sideways"],
+            "method.source.density": [1.0, 1.0, 1.0, np.nan, 1.0],
+            "method.source.pruned": [0.0, 0.0, 0.0, np.nan, 0.0],
+            "method.source.locked": [0.0, 0.0, 0.0, np.nan, 0.0],
+        }
+    )
+    assert in_a_source(obs).tolist() == [False, False, False, False, True]
