@@ -10,6 +10,7 @@ from landscape.analysis.function import format_function
 from landscape.analysis.views import one_row_per
 from landscape.grouping import pair_label
 from landscape.store.records import ALL_ONES_STALE
+from landscape.tl.baseline import SOURCE_NOTE
 from landscape.tl.diversity import SIMILARITY
 from landscape.tl.group_clusters import ACROSS
 
@@ -178,6 +179,10 @@ def _diversity_title(metric: str) -> str:
     )
 
 
+def _signed(value: float) -> str:
+    return "—" if np.isnan(value) else f"{value:+.4f}"
+
+
 def _ci(lo: float, hi: float) -> str:
     return "[—]" if np.isnan(lo) or np.isnan(hi) else f"[{lo:+.4f}, {hi:+.4f}]"
 
@@ -205,6 +210,10 @@ def _diversity_lines(part: pd.DataFrame, metric: str) -> list[str]:
     lines = ["", _diversity_title(metric)]
     if len(tested):
         lines.append(_indent(_diversity_table(tested).to_string(index=False)))
+        whole = tested[tested["layer"] == "whole"]
+        unsourced = whole.loc[whole["chance_similarity"].isna(), "group"]
+        if len(unsourced):
+            lines.append(f"  —: {'; '.join(dict.fromkeys(unsourced))}: {SOURCE_NOTE}")
     if untested:
         lines.append(
             f"  not shown: {'; '.join(untested)} (every mask keeps every weight, so any two masks are "
@@ -220,15 +229,15 @@ def _diversity_table(part: pd.DataFrame) -> pd.DataFrame:
     whole = part[part["layer"] == "whole"].reset_index(drop=True)
     out = pd.DataFrame({"group": whole["group"], "masks": whole["n_masks"], "networks": whole["n_networks"]})
     out["similarity"] = whole["similarity"].round(4)
-    out["chance"] = whole["chance_similarity"].round(4)
-    out["excess"] = [f"{e:+.4f}" for e in whole["excess_similarity"]]
+    out["chance"] = ["—" if np.isnan(c) else f"{c:.4f}" for c in whole["chance_similarity"]]
+    out["excess"] = [_signed(e) for e in whole["excess_similarity"]]
     out["95% interval"] = [_ci(lo, hi) for lo, hi in zip(whole["excess_ci_low"], whole["excess_ci_high"])]
     out["p"] = [p_text(p) for p in whole["p_value"]]
     layers = part[part["layer"] != "whole"]
     if len(layers):
         excess = layers.pivot(index="group", columns="layer", values="excess_similarity")
         for layer in dict.fromkeys(layers["layer"]):
-            out[layer] = [f"{v:+.4f}" for v in excess[layer].reindex(whole["group"]).to_numpy()]
+            out[layer] = [_signed(v) for v in excess[layer].reindex(whole["group"]).to_numpy()]
     return out
 
 
@@ -240,7 +249,7 @@ def _network_table(part: pd.DataFrame) -> pd.DataFrame:
             "weight seed": whole["weight_seed"].to_numpy(),
             "masks": whole["n_masks"].to_numpy(),
             "similarity": whole["similarity"].round(4).to_numpy(),
-            "excess": [f"{e:+.4f}" for e in whole["excess_similarity"]],
+            "excess": [_signed(e) for e in whole["excess_similarity"]],
             "95% interval": [_ci(lo, hi) for lo, hi in zip(whole["excess_ci_low"], whole["excess_ci_high"])],
         }
     )

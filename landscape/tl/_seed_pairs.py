@@ -9,7 +9,7 @@ import pandas as pd
 
 from landscape.tl import _stats
 from landscape.tl._pairsets import block_similarity, involved, jackknife_se, leave_one_out
-from landscape.tl.baseline import chance_similarity
+from landscape.tl.baseline import chance_similarity, in_a_source
 
 NEITHER, SCORE, DATA, BOTH = "neither", "score seed", "data seed", "both"
 #: pair classes by the seeds shared, in display order
@@ -41,6 +41,10 @@ def _block(ms, pos_a, pos_b, metric):
     ii, jj = np.meshgrid(np.arange(len(ka)), len(ka) + np.arange(len(kb)), indexing="ij")
     mean_l, sd_l, mean_w, sd_w = chance_similarity(counts, numel, metric, ii.ravel(), jj.ravel())
     shape = (len(ka), len(kb))
+    sourced = in_a_source(ms.obs)
+    if sourced[pos_a].any() or (pos_b is not None and sourced[pos_b].any()):
+        # the whole-layer chance level does not describe masks searched inside a source
+        mean_l, mean_w = np.full_like(mean_l, np.nan), np.full_like(mean_w, np.nan)
     mean = np.concatenate([mean_w[:, None], mean_l], axis=1).reshape(*shape, -1)
     var = (np.concatenate([sd_w[:, None], sd_l], axis=1) ** 2).reshape(*shape, -1)
     sim = np.concatenate([whole[..., None], layers], axis=2)

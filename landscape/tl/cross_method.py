@@ -35,7 +35,7 @@ from landscape.grouping import CONFIG, group_masks
 from landscape.networks import same_weights
 from landscape.tl import _stats
 from landscape.tl._utils import distance_slot
-from landscape.tl.baseline import _describe_groupby, chance_similarity, layer_sizes
+from landscape.tl.baseline import _describe_groupby, chance_similarity, in_a_source, layer_sizes
 
 WITHIN_A, WITHIN_B = "within A", "within B"
 OTHER, SAME = "across, other seeds", "across, same seed"
@@ -175,6 +175,8 @@ def cross_method(
     if len(i):
         _, _, mean_w, _ = chance_similarity(counts, numel, metric, i, j)
         chance[i, j] = chance[j, i] = mean_w
+    sourced = in_a_source(ms.obs)  # the whole-layer chance level does not describe them
+    chance[sourced, :] = chance[:, sourced] = np.nan
     seeds = ms.obs["search_seed"].to_numpy() if "search_seed" in ms.obs else np.arange(n)
     full_mask = (counts == numel[None, :]).all(axis=1)
     groups = [g for g in group_masks(ms.obs, groupby) if not full_mask[g.positions].all()]

@@ -31,7 +31,7 @@ from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, EPOCH, Group, group_masks
 from landscape.tl import _stats
 from landscape.tl._pairsets import SIMILARITY_METRICS, block_similarity, similarity_from_counts
-from landscape.tl.baseline import _describe_groupby, chance_similarity
+from landscape.tl.baseline import _describe_groupby, chance_similarity, in_a_source
 from landscape.tl.diversity import SIMILARITY, _network_rows, across_networks
 
 #: per-mask columns of the masks table, after the identifying ones
@@ -94,6 +94,8 @@ def _mask_rows(
         counts, numel, metric, np.zeros(len(epochs), dtype=np.int64), np.arange(len(epochs))
     )
     chance = np.concatenate([chance_w[:, None], chance_l], axis=1)
+    if in_a_source(obs).any():  # the whole-layer chance level does not describe them
+        chance[:] = np.nan
     head = {"group": group, **{c: obs[c].iloc[0] for c in _IDENTITY if c in obs.columns}, "mask": label}
     rows = []
     for e_i, epoch in enumerate(epochs):

@@ -82,3 +82,29 @@ def test_a_source_that_keeps_everything_is_the_dense_network():
         }
     )
     assert in_a_source(obs).tolist() == [False, False, False, False, True]
+
+
+def test_comparisons_across_sources_give_no_chance_level_either(null_runs):
+    ms = null_runs
+    table = tl.cross_method(ms)
+    # the masks each row compares: group A's, group B's, or both
+    side = table["comparison"].map({"within A": "a", "within B": "b"}).fillna("ab")
+    dense_a = table["group_a"].str.contains("source kind dense")
+    dense_b = table["group_b"].str.contains("source kind dense")
+    all_dense = np.where(side == "a", dense_a, np.where(side == "b", dense_b, dense_a & dense_b))
+    has_chance = table["chance_similarity"].notna()
+    # only the dense source's own pairs have a chance level
+    assert all_dense.any() and (has_chance == all_dense).all()
+    dense = ms[np.flatnonzero((ms.obs["method.source.kind"] == "dense").to_numpy())]
+    assert not in_a_source(dense.obs).any()
+
+
+def test_the_printed_similarity_table_says_why_a_source_has_no_chance_level(null_runs):
+    from landscape.analysis.summary import _diversity_lines
+    from landscape.tl.baseline import SOURCE_NOTE
+
+    tl.diversity(null_runs)
+    summary = null_runs.uns["diversity"]["summary"]
+    text = "\n".join(_diversity_lines(summary, "jaccard"))
+    assert SOURCE_NOTE in text and "nan" not in text.lower()
+    assert "random+er" in text.split(SOURCE_NOTE)[0].splitlines()[-1]  # the note names the group
