@@ -1,4 +1,4 @@
-"""Random crop with zero padding and horizontal flip, vectorised over masks and examples."""
+"""Random crop of a padded image and horizontal flip, vectorised over masks and examples."""
 
 from __future__ import annotations
 
@@ -13,13 +13,22 @@ class CropFlip:
     crop offset pairs and then B flips; the number of draws depends only on B, so a mask is
     augmented identically whether it runs alone or in a batch of masks. The crop keeps the
     input size.
+
+    ``fill`` is the value of the padding per channel (default 0). Data normalised before
+    augmentation pads with the normalised value of a black pixel, ``-mean / std``, as a
+    ``RandomCrop`` of the raw image followed by ``Normalize`` does.
     """
 
-    def __init__(self, pad: int = 4) -> None:
+    def __init__(self, pad: int = 4, fill: tuple[float, ...] | None = None) -> None:
         self.pad = int(pad)
+        self.fill = None if fill is None else tuple(float(v) for v in fill)
 
     def __repr__(self) -> str:
-        return f"CropFlip(pad={self.pad})"
+        return (
+            f"CropFlip(pad={self.pad})"
+            if self.fill is None
+            else f"CropFlip(pad={self.pad}, fill={self.fill})"
+        )
 
     def draw(self, batch: int, generators: list[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:
         """Offsets ``(M, B, 2)`` in ``[0, 2*pad]`` and flips ``(M, B)`` bool, on the CPU."""
@@ -55,7 +64,7 @@ class CropFlip:
         offsets, flips = offsets.to(x.device), flips.to(x.device)
         p = self.pad
         hp, wp = h + 2 * p, w + 2 * p
-        padded = torch.nn.functional.pad(x, (p, p, p, p)).reshape(m * b, c, hp * wp)
+        padded = self._pad(x).reshape(m * b, c, hp * wp)
         ar_h = torch.arange(h, device=x.device)
         ar_w = torch.arange(w, device=x.device)
         rows = offsets[..., 0, None] + ar_h  # (M, B, H)
@@ -65,3 +74,15 @@ class CropFlip:
         index = (rows[..., :, None] * wp + cols[..., None, :]).reshape(m * b, 1, h * w)
         out = padded.gather(2, index.expand(-1, c, -1))
         return out.reshape(x.shape)
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.pad
+        if self.fill is None:
+            return torch.nn.functional.pad(x, (p, p, p, p))
+        m, b, c, h, w = x.shape
+        if len(self.fill) != c:
+            raise ValueError(f"fill has {len(self.fill)} values for {c} channels")
+        fill = torch.tensor(self.fill, dtype=x.dtype, device=x.device).view(1, 1, c, 1, 1)
+        padded = fill.expand(m, b, c, h + 2 * p, w + 2 * p).clone()
+        padded[..., p : p + h, p : p + w] = x
+        return padded

@@ -19,6 +19,8 @@ from landscape.errors import DataError
 
 MEAN = (0.491, 0.482, 0.447)
 STD = (0.247, 0.243, 0.262)
+#: a black pixel once normalised: the value the crop pads with
+BLACK = tuple(-m / s for m, s in zip(MEAN, STD))
 INPUT_SHAPE = (3, 32, 32)
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -34,8 +36,9 @@ def load_cifar10(cfg: DataConfig) -> Dataset:
     Edge-Popup reference code, which validates on the test set, the 10,000 test images are
     never used for model selection here; ``data.test_fraction`` does not apply. Images are
     normalised per channel with mean (0.491, 0.482, 0.447) and std (0.247, 0.243, 0.262).
-    With ``data.augment`` the training loop applies a random 32 px crop of the zero-padded
-    (4 px) image and a horizontal flip, per example.
+    With ``data.augment`` the training loop applies a random 32 px crop of the image padded
+    by 4 black pixels (``-mean / std`` once normalised, as the reference codes' ``RandomCrop``
+    before ``Normalize``) and a horizontal flip, per example.
     """
     folder = find_folder(cfg, FOLDER, TEST_BATCH)
     train_parts = [read_batch(folder / name) for name in TRAIN_BATCHES]
@@ -50,7 +53,7 @@ def load_cifar10(cfg: DataConfig) -> Dataset:
         train=_tensors(x_train[train], y_train[train]),
         val=_tensors(x_train[val], y_train[val]),
         test=_tensors(x_test, y_test),
-        augment=CropFlip(pad=4) if cfg.augment else None,
+        augment=CropFlip(pad=4, fill=BLACK) if cfg.augment else None,
     )
 
 

@@ -106,3 +106,14 @@ def test_an_epoch_plan_gives_the_draws_of_batch_by_batch_calls():
         planned = aug.apply(batch, offsets[:, start : start + b], flips[:, start : start + b])
         assert torch.equal(planned, reference(batch, o, f, 4))
         start += b
+
+
+def test_a_fill_value_per_channel_pads_the_border():
+    aug = CropFlip(pad=2, fill=(1.5, -2.0))
+    x = torch.randn(1, 3, 2, 4, 4)
+    offsets = torch.tensor([[[0, 0], [4, 4], [2, 2]]])
+    out = aug.apply(x, offsets, torch.zeros(1, 3, dtype=torch.bool))
+    # top-left and bottom-right crops start in the border; the centred crop is the image
+    assert out[0, 0, :, 0, 0].tolist() == [1.5, -2.0] and out[0, 1, :, -1, -1].tolist() == [1.5, -2.0]
+    torch.testing.assert_close(out[0, 2], x[0, 2], rtol=0, atol=0)
+    torch.testing.assert_close(out[0, 0, :, 2:, 2:], x[0, 0, :, :2, :2], rtol=0, atol=0)

@@ -109,3 +109,25 @@ def test_pickle_cannot_run_code(cifar_root, capsys):
         load_cifar10(cfg(root))
     assert str(path) in str(err.value)
     assert "never run" not in capsys.readouterr().out
+
+
+def test_the_crop_pads_with_black_as_a_crop_of_the_raw_image_then_normalised(cifar_root):
+    """torchvision's RandomCrop(32, padding=4) pads the raw image with 0 (black) before
+    Normalize: once normalised, the padding is -mean/std per channel, not 0 (the mean colour)."""
+    root, batches = cifar_root
+    ds = load_cifar10(cfg(root, val_fraction=0.0, augment=True))
+    raw = batches["data_batch_1"][b"data"][:4].reshape(4, 3, 32, 32).astype(np.float32)
+    x = ds.train[0][:4].unsqueeze(0)
+    offsets = torch.tensor([[[0, 0], [8, 8], [0, 8], [3, 5]]])
+    flips = torch.tensor([[False, False, True, False]])
+    out = ds.augment.apply(x, offsets, flips)[0]
+    # the reference: pad the raw pixels with 0, crop, flip, then normalise
+    padded = np.pad(raw, ((0, 0), (0, 0), (4, 4), (4, 4)))
+    for k, ((oy, ox), flip) in enumerate(zip(offsets[0].tolist(), flips[0].tolist())):
+        crop = padded[k, :, oy : oy + 32, ox : ox + 32]
+        crop = crop[:, :, ::-1] if flip else crop
+        want = (torch.from_numpy(crop.copy()) / 255 - torch.tensor(MEAN).view(3, 1, 1)) / torch.tensor(
+            STD
+        ).view(3, 1, 1)
+        torch.testing.assert_close(out[k], want, rtol=0, atol=1e-6)
+    assert out[0, :, 0, 0].tolist() == pytest.approx([-m / s for m, s in zip(MEAN, STD)])
