@@ -12,6 +12,12 @@ divides the scale out), so they do not make another network.
 Within one configuration every mask has the same initialiser and a network is its weight
 seed; only statistics that compare masks across configurations (clusters, embeddings,
 cross-method twins) need the initialiser too.
+
+Masks imported from files (``origin.format`` names an importer) lie over the weights their
+checkpoints held, numbered by content within their own run only: weight seed 0 of one
+imported run and weight seed 0 of another run (imported or searched) are never taken for one
+network. Their draw reads ``"<initialiser> (imported, run <run id>)"``. A MaskSet written from
+Python (``maskset``) keeps the weight seeds its author gave, as searched runs do.
 """
 
 from __future__ import annotations
@@ -40,12 +46,21 @@ UNKNOWN = "unknown"
 
 
 def initialisers(obs: pd.DataFrame) -> pd.Series | None:
-    """Each mask's initialiser as a string (``"unknown"`` where obs has no value), or None
-    when obs has no such column."""
+    """Each mask's initialiser as a string (``"unknown"`` where obs has no value; with the
+    run for imported masks, see the module docstring), or None when obs has no such column."""
     if DRAW_FIELD not in obs.columns:
         return None
     column = obs[DRAW_FIELD]
-    return column.astype(object).where(column.notna(), UNKNOWN).astype(str)
+    inits = column.astype(object).where(column.notna(), UNKNOWN).astype(str)
+    if "origin.format" in obs.columns and "run_id" in obs.columns:
+        origin = obs["origin.format"].astype(object).where(obs["origin.format"].notna(), "").astype(str)
+        # a MaskSet written from Python carries the weight seeds its author gave
+        imported = (origin != "") & (origin != "maskset")
+        if imported.any():
+            # their weights are the checkpoints', numbered within their own run
+            run = obs["run_id"].astype(str)
+            inits = inits.where(~imported, inits + " (imported, run " + run + ")")
+    return inits
 
 
 def draws_differ(obs: pd.DataFrame) -> bool:

@@ -3,7 +3,14 @@
 import numpy as np
 import pandas as pd
 
-from landscape.networks import network_keys, network_text, network_values, same_weights, within_column
+from landscape.networks import (
+    draws_differ,
+    network_keys,
+    network_text,
+    network_values,
+    same_weights,
+    within_column,
+)
 
 
 def test_one_initialiser_keeps_plain_weight_seeds():
@@ -163,3 +170,28 @@ def test_per_network_labels_of_a_pooled_group_over_two_initialisers():
         for i in ("signed_constant", "kaiming_normal")
     ]
     assert list(_base_groups(ms.uns["consensus"])) == [labels[0].split(" · ")[0]]
+
+
+def test_imported_runs_number_their_networks_apart_from_every_other_run():
+    # weight seed 0 of two imported runs and of a searched run, all "signed_constant": the
+    # imported seeds number checkpoint weights within their own run, so three networks
+    obs = pd.DataFrame(
+        {
+            "run_id": ["imp_a", "imp_a", "imp_b", "searched"],
+            "origin.format": ["hidden_networks", "hidden_networks", "biprop", ""],
+            "weight_seed": [0, 0, 0, 0],
+            "model.weight_init": ["signed_constant"] * 4,
+        }
+    )
+    keys = network_keys(obs)
+    assert keys[0] == keys[1] and len({keys[0], keys[2], keys[3]}) == 3
+    assert same_weights(obs, 0, 1) and not same_weights(obs, 0, 2) and not same_weights(obs, 2, 3)
+    assert network_text(keys[2]) == "weight seed 0 · init signed_constant (imported, run imp_b)"
+    # one imported run alone: its networks are its weight seeds, as for a searched run
+    assert network_keys(obs.iloc[:2]) == [0, 0] and not draws_differ(obs.iloc[:2])
+    # masks written from Python keep the seeds their author gave: one network with a search
+    written = obs.assign(**{"origin.format": ["maskset", "maskset", "biprop", ""]})
+    assert network_keys(written)[0] == network_keys(written)[3] != network_keys(written)[2]
+    # a searched run's missing origin (older obs) is a searched run
+    older = obs.assign(**{"origin.format": [None, None, "biprop", None]})
+    assert network_keys(older)[0] == network_keys(older)[3]
