@@ -279,15 +279,11 @@ def _incoming(item: Extracted, arch: Architecture, ctx: Context) -> IncomingMask
     masks = {spec.name: by_layer[spec.name].reshape(1, *spec.shape) for spec in layout}
     row = pack_layers(masks, layout)[0]
     weights = network = None
-    if item.weights is not None and not arch.external:
-        named = {arch.names[n]: w for n, w in item.weights.items()}
-        weights = {
-            spec.name: np.asarray(named[spec.name], dtype=np.float32).reshape(spec.shape) for spec in layout
-        }
-        digest = hashlib.sha256()
-        for spec in layout:
-            digest.update(np.ascontiguousarray(weights[spec.name], dtype="<f4").tobytes())
-        network = digest.hexdigest()
+    if item.weights is not None:
+        named = _layout_weights(item.weights, arch)
+        network = _network_digest(named, arch)
+        # an external network cannot be rebuilt, but its digest still tells networks apart
+        weights = None if arch.external else named
     batchnorm = None
     if item.batchnorm and not arch.external:
         batchnorm = {
@@ -318,6 +314,22 @@ def _incoming(item: Extracted, arch: Architecture, ctx: Context) -> IncomingMask
         batchnorm=batchnorm,
         pattern=pattern,
     )
+
+
+def _layout_weights(source: dict[str, np.ndarray], arch: Architecture) -> dict[str, np.ndarray]:
+    """The source's weights under the layout's names and shapes, as float32."""
+    named = {arch.names[n]: w for n, w in source.items()}
+    return {
+        spec.name: np.asarray(named[spec.name], dtype=np.float32).reshape(spec.shape) for spec in arch.layout
+    }
+
+
+def _network_digest(weights: dict[str, np.ndarray], arch: Architecture) -> str:
+    """Checksum of the weights in layout order: equal networks, equal digests."""
+    digest = hashlib.sha256()
+    for spec in arch.layout:
+        digest.update(np.ascontiguousarray(weights[spec.name], dtype="<f4").tobytes())
+    return digest.hexdigest()
 
 
 def check_density(

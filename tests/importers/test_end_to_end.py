@@ -205,3 +205,29 @@ def test_test_selected_imports_analyse_without_a_test_acc_and_say_why(tmp_path, 
     with pytest.raises(AnalysisError, match="selected on the test set have best_test_acc only"):
         ls.pl.accuracy_vs(obs.assign(density=[0.5, 0.6]))
     assert ls.pl.accuracy_vs(obs.assign(density=[0.5, 0.6]), y="best_test_acc") is not None
+
+
+def biased_state(weight_seed: int, score_seed: int) -> dict:
+    """A Conv-6 with a non-zero bias, which imports as an external architecture."""
+    state = frankle_state(weight_seed=weight_seed, score_seed=score_seed, bias=True)
+    state["linear.4.bias"] = torch.full_like(state["linear.4.bias"], 0.1)
+    return state
+
+
+def test_external_imports_are_numbered_by_their_weights(tmp_path):
+    # three networks, the first searched twice: diversity pairs only masks of one network
+    for name, (w, s) in {"a": (0, 0), "b": (1, 1), "c": (2, 2), "d": (0, 3)}.items():
+        save_checkpoint(tmp_path / "ckpts" / name / "model_best.pth", biased_state(w, s))
+    result = import_masks(
+        [tmp_path / "ckpts"], tmp_path / "runs", "hidden_networks", [*TINY_DATA, "method.density=0.5"]
+    )
+    store = RunStore.open(result.runs[0].path)
+    assert store.config.model.name == "external"
+    pairs = sorted(zip(store.records()["source_file"], result.runs[0].pairs))
+    assert [p for _, p in pairs] == [(0, 0), (1, 0), (2, 0), (0, 1)]
+    assert not store.has_weights(0, 0)  # nothing to rebuild, so the weights are not kept
+    ms = ls.read_runs(tmp_path / "runs")
+    ls.tl.distances(ms)
+    table = ls.tl.diversity(ms)
+    whole = table[table["layer"] == "whole"]
+    assert whole["weight_seed"].tolist() == [0] and whole["n_masks"].tolist() == [2]
