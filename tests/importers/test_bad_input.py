@@ -114,6 +114,25 @@ def test_an_unsupported_rule(tmp_path):
     assert msg.startswith(f"{settings}: key 'conv_type': 'SampleSubnetConv' is not imported")
 
 
+@pytest.mark.parametrize("fmt", ["hidden_networks", "biprop", "iwr"])
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"Namespace(arch='Conv6Wide', prune_rate=0.5, init='kaiming_normal', epo", "not the Namespace(...)"),
+        (b"\x80\x04\x95\x00\x00\xff\xfe junk", "binary data"),
+        (b"Namespace(garbage)", "not the Namespace(...)"),
+    ],
+)
+def test_an_unreadable_settings_file(tmp_path, fmt, content, why):
+    # what the file states (density, init, epochs, dataset) must not fall back to defaults
+    run = tmp_path / "run"
+    save_checkpoint(run / "checkpoints" / "model_best.pth", frankle_state())
+    (run / "settings.txt").write_bytes(content)
+    given = ["method.density=0.5", *(["method.recycle.every=0"] if fmt == "iwr" else [])]
+    msg = _fails(tmp_path, [run], fmt, given, DataError)
+    assert msg.startswith(f"{run / 'settings.txt'}: {why}")
+
+
 class Pickled:
     """Anything a checkpoint pickles besides tensors, numbers and containers."""
 
