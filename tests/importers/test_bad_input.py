@@ -9,7 +9,7 @@ import torch
 from landscape.cli import main
 from landscape.errors import ConfigError, DataError, LandscapeError, StoreError
 from landscape.importers import import_masks
-from tests.importers.conftest import TINY_DATA, frankle_state, save_checkpoint, save_settings
+from tests.importers.conftest import TINY_DATA, frankle_state, resnet18_state, save_checkpoint, save_settings
 
 
 def _fails(tmp_path, sources, fmt, overrides=(), error=LandscapeError, **kw) -> str:
@@ -64,6 +64,27 @@ def test_non_finite_scores(tmp_path):
     path = save_checkpoint(tmp_path / "a.pth", state)
     msg = _fails(tmp_path, [path], "hidden_networks", ["method.density=0.5"], DataError)
     assert msg == f"{path}: key 'module.linear.2.scores': scores hold NaN or infinite values"
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+@pytest.mark.parametrize("key", ["convs.5.weight", "linear.4.weight"])
+def test_non_finite_weights(tmp_path, key, value):
+    state = frankle_state()
+    state[key].view(-1)[3] = value
+    path = save_checkpoint(tmp_path / "a.pth", state)
+    msg = _fails(tmp_path, [path], "hidden_networks", ["method.density=0.5"], DataError)
+    assert msg == f"{path}: key 'module.{key}': weights hold NaN or infinite values"
+
+
+@pytest.mark.parametrize("stat", ["running_mean", "running_var"])
+def test_non_finite_batchnorm_statistics(tmp_path, stat):
+    state = resnet18_state()
+    state[f"layer2.0.bn1.{stat}"][1] = float("nan")
+    path = save_checkpoint(tmp_path / "r.pth", state, arch="cResNet18")
+    msg = _fails(tmp_path, [path], "hidden_networks", ["method.density=0.5"], DataError)
+    assert (
+        msg == f"{path}: key 'module.layer2.0.bn1.{stat}': BatchNorm statistics hold NaN or infinite values"
+    )
 
 
 def test_density_that_does_not_reproduce_the_stored_count(tmp_path):
