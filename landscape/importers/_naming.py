@@ -12,7 +12,8 @@ Recognised (after a ``module.`` prefix is dropped):
   -> ``resnet18`` (stem of 64 channels at every width, as in IteRand and this toolkit).
 
 A mapping counts only when the toolkit's own model, built at the inferred width, has
-exactly these layers and shapes. Anything else imports as ``model.name: external``: the
+exactly these layers and shapes. Names and shapes cannot tell activations apart: a format
+that knows its network is not a ReLU one (Biprop's ``*_BinAct``) passes that as an obstacle. Anything else imports as ``model.name: external``: the
 layout keeps the source's names and shapes, and the masks can be compared but not evaluated.
 """
 

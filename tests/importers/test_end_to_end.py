@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import landscape as ls
 from landscape.cli import main
-from landscape.errors import AnalysisError, StoreError
+from landscape.errors import AnalysisError, ConfigError, StoreError
 from landscape.importers import import_masks
 from landscape.store import RunStore
 from tests.importers.conftest import (
@@ -83,6 +83,24 @@ def test_resnet18_names_map_onto_the_toolkit_model_with_batchnorm(tmp_path, styl
     np.testing.assert_array_equal(bn["layer3.0.shortcut.1.running_var"], state[short].numpy())
     model = store.build_model(0, [0])  # the layout and BatchNorm modules match the toolkit's
     assert model.layout() == store.layout
+
+
+@pytest.mark.parametrize("fmt", ["biprop", "hidden_networks"])
+@pytest.mark.parametrize("in_settings", [False, True])
+def test_a_binary_activation_resnet18_is_not_rebuilt_with_relu(tmp_path, fmt, in_settings):
+    # cResNet18_BinAct keeps cResNet18's state dict: only the arch tells its sign activations
+    run = tmp_path / "run"
+    arch = {"arch": "cResNet18"} if in_settings else {"arch": "cResNet18_BinAct"}
+    save_checkpoint(run / "checkpoints" / "model_best.pth", resnet18_state(), **arch)
+    save_settings(run, arch="cResNet18_BinAct" if in_settings else "cResNet18", prune_rate=0.5)
+    result = import_masks([run], tmp_path / "runs", fmt, TINY_DATA)
+    store = RunStore.open(result.runs[0].path)
+    assert store.config.model.name == "external"
+    reason = json.loads((store.path / "meta.json").read_text())["provenance"]["import"]["network"]
+    assert "'cResNet18_BinAct' has sign activations" in reason
+    assert any("masks only" in n and "sign activations" in n for n in result.notes)
+    with pytest.raises(ConfigError, match="cannot be rebuilt as one .*sign activations"):
+        import_masks([run], tmp_path / "forced", fmt, [*TINY_DATA, "model.name=resnet18"])
 
 
 def import_hidden_networks(tmp_path):
