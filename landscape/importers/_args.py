@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from landscape.config.validate import UNKNOWN_INIT
 from landscape.errors import DataError
 
 SETTINGS = "settings.txt"
@@ -124,6 +125,22 @@ WEIGHT_INITS = {
 DATASETS = {"CIFAR10": "cifar10", "MNIST": "mnist"}
 
 
+def saved_init(args: dict[str, Any]) -> Any:
+    """The initialiser the saved arguments name (None when they name none)."""
+    return args.get("init", args.get("weight_init"))
+
+
+def foreign_init_note(args: dict[str, Any], path: Path) -> str | None:
+    """A note when the saved initialiser is not one this toolkit draws (None otherwise)."""
+    init = saved_init(args)
+    if init is None or (isinstance(init, str) and init in WEIGHT_INITS):
+        return None
+    return (
+        f"{path}: init {init!r} is not one this toolkit draws ({', '.join(WEIGHT_INITS)}); "
+        "model.weight_init is recorded as unknown"
+    )
+
+
 def common_fields(args: dict[str, Any]) -> dict[str, Any]:
     """Toolkit config fields the saved arguments state (training, weight init, dataset)."""
     out: dict[str, Any] = {}
@@ -131,9 +148,12 @@ def common_fields(args: dict[str, Any]) -> dict[str, Any]:
         value = conv(args.get(name))
         if value is not None:
             out[dotted] = value
-    init = args.get("init", args.get("weight_init"))
-    if isinstance(init, str) and init in WEIGHT_INITS:
-        out["model.weight_init"] = WEIGHT_INITS[init]
+    init = saved_init(args)
+    if init is not None:
+        # one this toolkit does not draw (xavier_normal, standard...) is no signed constant
+        out["model.weight_init"] = (
+            WEIGHT_INITS.get(init, UNKNOWN_INIT) if isinstance(init, str) else UNKNOWN_INIT
+        )
     if isinstance(args.get("scale_fan"), bool):
         out["model.scale_fan"] = args["scale_fan"]
     dataset = args.get("set")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from landscape.config import SearchConfig, from_dict, parse_override, validate
+from landscape.config.validate import UNKNOWN_INIT
 from landscape.errors import ConfigError, DataError
 from landscape.importers._files import expand_sources
 from landscape.importers._naming import Architecture, resolve
@@ -230,6 +231,7 @@ def _config(item: Extracted, ctx: Context) -> tuple[SearchConfig, Architecture]:
     fields: dict[str, Any] = {"origin.format": ctx.format, "data.name": "external"}
     fields.update(item.facts)
     fields.update({k: v for k, v in ctx.user.items() if k not in item.facts})
+    _default_init(fields, item)
     model = {k[len("model.") :]: v for k, v in fields.items() if k.startswith("model.")}
     data_shape = _data_shape(fields)
     try:
@@ -250,6 +252,20 @@ def _config(item: Extracted, ctx: Context) -> tuple[SearchConfig, Architecture]:
         raise ConfigError(f"{item.path}: {exc}") from None
     _check_data(cfg, arch, item.path)
     return cfg, arch
+
+
+def _default_init(fields: dict, item: Extracted) -> None:
+    """An initialiser neither the source nor the user names is unknown, not the schema's
+    signed_constant: the masks must not be taken for those of a toolkit network."""
+    if fields.get("model.weight_init") is not None:
+        return
+    fields["model.weight_init"] = UNKNOWN_INIT
+    note = (
+        "model.weight_init: no initialiser in the source or --set, so it is recorded as unknown "
+        "(not assumed signed_constant); give --set model.weight_init=... if you know it"
+    )
+    if note not in item.notes:
+        item.notes.append(note)
 
 
 def _data_shape(fields: dict) -> Shape | None:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from landscape.importers import _rules
-from landscape.importers._args import as_float, as_int, common_fields, read_settings
+from landscape.importers._args import as_float, as_int, common_fields, foreign_init_note, read_settings
 from landscape.importers._build import Context, Extracted, Format
 from landscape.importers._files import bad, file_sha256, find_state, load_torch, number
 from landscape.importers._layers import Layers, parse_layers
@@ -161,6 +161,9 @@ def apply_settings(ctx: Context, ex: Extracted, args: dict, args_path: Path | No
     where = f"{args_path.name} beside the checkpoint"
     for dotted, value in common_fields(args).items():
         ctx.fixed(ex.facts, ex.facts_from, dotted, value, where)
+    note = foreign_init_note(args, args_path)
+    if note:
+        ex.notes.append(note)
     width = as_float(args.get("width_mult"))
     if width is not None and width != 1.0:
         ctx.fixed(ex.facts, ex.facts_from, "model.width_mult", width, where)
