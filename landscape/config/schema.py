@@ -29,7 +29,8 @@ class ModelConfig:
     """Network architecture and its frozen random weights.
 
     ``weight_init`` is one of signed_constant, kaiming_normal, kaiming_uniform,
-    unsigned_constant. ``scale_fan`` scales the weight std by ``1/sqrt(density)`` (the
+    unsigned_constant; an imported run may also say ``unknown`` (its source does not name
+    one this toolkit draws). ``scale_fan`` scales the weight std by ``1/sqrt(density)`` (the
     paper's intent; the reference code's formula is only right at density 0.5).
     ``batchnorm``: "auto" = non-affine BN in ResNets, none elsewhere.
     """

@@ -16,6 +16,9 @@ from landscape.config.schema import DataConfig, MethodConfig, SearchConfig, data
 from landscape.errors import ConfigError
 
 WEIGHT_INITS = ("signed_constant", "kaiming_normal", "kaiming_uniform", "unsigned_constant")
+# an imported run whose source does not name (or names another) initialiser; it reads like
+# landscape.networks.UNKNOWN: a draw of its own, never taken for a toolkit network
+UNKNOWN_INIT = "unknown"
 SCORE_INITS = ("kaiming_uniform", "kaiming_uniform_relu", "kaiming_normal", "constant")
 BATCHNORMS = ("auto", "none", "nonaffine")
 OPTIMIZERS = ("sgd", "adam")
@@ -121,7 +124,8 @@ def _model(cfg: SearchConfig) -> None:
     m = cfg.model
     _need(all(h > 0 for h in m.hidden), f"model.hidden: widths must be positive, got {list(m.hidden)}")
     _need(_finite(m.width_mult) and m.width_mult > 0, f"model.width_mult: must be > 0, got {m.width_mult}")
-    _choice("model.weight_init", m.weight_init, WEIGHT_INITS)
+    inits = (*WEIGHT_INITS, UNKNOWN_INIT) if cfg.origin.format else WEIGHT_INITS
+    _choice("model.weight_init", m.weight_init, inits)
     _choice("model.batchnorm", m.batchnorm, BATCHNORMS)
 
 

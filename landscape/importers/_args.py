@@ -12,8 +12,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from landscape.config.validate import UNKNOWN_INIT
+from landscape.errors import DataError
+
 SETTINGS = "settings.txt"
 _NEXT_ARG = re.compile(r",\s*(?=[A-Za-z_]\w*=)")
+_NAMESPACE = re.compile(r"Namespace\((.*)\)", flags=re.DOTALL)
+MAX_SETTINGS_BYTES = 2**20  # str(args) of these codes is a few KiB
 
 
 def settings_beside(checkpoint: Path) -> Path | None:
@@ -30,8 +35,7 @@ def parse_namespace(text: str) -> dict[str, Any]:
 
     Values that are not Python literals (``<function ...>``) are kept as their text.
     """
-    text = text.strip()
-    match = re.fullmatch(r"Namespace\((.*)\)", text, flags=re.DOTALL)
+    match = _NAMESPACE.fullmatch(text.strip())
     if not match:
         return {}
     out: dict[str, Any] = {}
@@ -48,16 +52,44 @@ def parse_namespace(text: str) -> dict[str, Any]:
 
 
 def read_settings(checkpoint: Path) -> tuple[dict[str, Any], Path | None]:
-    """The saved arguments of a checkpoint's run (empty when there is no readable file)."""
+    """The saved arguments of a checkpoint's run (empty when there is no such file).
+
+    Raises
+    ------
+    DataError
+        When the file is there but is not a ``Namespace(...)`` (truncated, binary): what it
+        states (density, init, epochs, dataset) must not silently fall back to defaults.
+    """
     path = settings_beside(checkpoint)
     if path is None:
         return {}, None
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")[: 2**20]
-    except OSError:
-        return {}, None
+    text = _settings_text(path)
     args = parse_namespace(text)
+    if not args and not _empty_namespace(text):
+        raise _unreadable(path, "not the Namespace(...) that str(args) writes (truncated or another file)")
     return (args, path) if args else ({}, None)
+
+
+def _settings_text(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_SETTINGS_BYTES + 1)
+    except OSError as exc:
+        raise _unreadable(path, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if len(raw) > MAX_SETTINGS_BYTES:
+        raise _unreadable(path, f"larger than {MAX_SETTINGS_BYTES:,} bytes, so not a saved Namespace(...)")
+    if b"\0" in raw:
+        raise _unreadable(path, "binary data, not the Namespace(...) that str(args) writes")
+    return raw.decode("utf-8", errors="replace")
+
+
+def _empty_namespace(text: str) -> bool:
+    match = _NAMESPACE.fullmatch(text.strip())
+    return match is not None and not match.group(1).strip()
+
+
+def _unreadable(path: Path, why: str) -> DataError:
+    return DataError(f"{path}: {why}; repair it, or move it away to import without its settings")
 
 
 def as_float(value: Any) -> float | None:
@@ -93,6 +125,22 @@ WEIGHT_INITS = {
 DATASETS = {"CIFAR10": "cifar10", "MNIST": "mnist"}
 
 
+def saved_init(args: dict[str, Any]) -> Any:
+    """The initialiser the saved arguments name (None when they name none)."""
+    return args.get("init", args.get("weight_init"))
+
+
+def foreign_init_note(args: dict[str, Any], path: Path) -> str | None:
+    """A note when the saved initialiser is not one this toolkit draws (None otherwise)."""
+    init = saved_init(args)
+    if init is None or (isinstance(init, str) and init in WEIGHT_INITS):
+        return None
+    return (
+        f"{path}: init {init!r} is not one this toolkit draws ({', '.join(WEIGHT_INITS)}); "
+        "model.weight_init is recorded as unknown"
+    )
+
+
 def common_fields(args: dict[str, Any]) -> dict[str, Any]:
     """Toolkit config fields the saved arguments state (training, weight init, dataset)."""
     out: dict[str, Any] = {}
@@ -100,9 +148,12 @@ def common_fields(args: dict[str, Any]) -> dict[str, Any]:
         value = conv(args.get(name))
         if value is not None:
             out[dotted] = value
-    init = args.get("init", args.get("weight_init"))
-    if isinstance(init, str) and init in WEIGHT_INITS:
-        out["model.weight_init"] = WEIGHT_INITS[init]
+    init = saved_init(args)
+    if init is not None:
+        # one this toolkit does not draw (xavier_normal, standard...) is no signed constant
+        out["model.weight_init"] = (
+            WEIGHT_INITS.get(init, UNKNOWN_INIT) if isinstance(init, str) else UNKNOWN_INIT
+        )
     if isinstance(args.get("scale_fan"), bool):
         out["model.scale_fan"] = args["scale_fan"]
     dataset = args.get("set")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from landscape.config import SearchConfig, from_dict, parse_override, validate
+from landscape.config.validate import UNKNOWN_INIT
 from landscape.errors import ConfigError, DataError
 from landscape.importers._files import expand_sources
 from landscape.importers._naming import Architecture, resolve
@@ -230,6 +231,7 @@ def _config(item: Extracted, ctx: Context) -> tuple[SearchConfig, Architecture]:
     fields: dict[str, Any] = {"origin.format": ctx.format, "data.name": "external"}
     fields.update(item.facts)
     fields.update({k: v for k, v in ctx.user.items() if k not in item.facts})
+    _default_init(fields, item)
     model = {k[len("model.") :]: v for k, v in fields.items() if k.startswith("model.")}
     data_shape = _data_shape(fields)
     try:
@@ -250,6 +252,20 @@ def _config(item: Extracted, ctx: Context) -> tuple[SearchConfig, Architecture]:
         raise ConfigError(f"{item.path}: {exc}") from None
     _check_data(cfg, arch, item.path)
     return cfg, arch
+
+
+def _default_init(fields: dict, item: Extracted) -> None:
+    """An initialiser neither the source nor the user names is unknown, not the schema's
+    signed_constant: the masks must not be taken for those of a toolkit network."""
+    if fields.get("model.weight_init") is not None:
+        return
+    fields["model.weight_init"] = UNKNOWN_INIT
+    note = (
+        "model.weight_init: no initialiser in the source or --set, so it is recorded as unknown "
+        "(not assumed signed_constant); give --set model.weight_init=... if you know it"
+    )
+    if note not in item.notes:
+        item.notes.append(note)
 
 
 def _data_shape(fields: dict) -> Shape | None:
@@ -279,15 +295,11 @@ def _incoming(item: Extracted, arch: Architecture, ctx: Context) -> IncomingMask
     masks = {spec.name: by_layer[spec.name].reshape(1, *spec.shape) for spec in layout}
     row = pack_layers(masks, layout)[0]
     weights = network = None
-    if item.weights is not None and not arch.external:
-        named = {arch.names[n]: w for n, w in item.weights.items()}
-        weights = {
-            spec.name: np.asarray(named[spec.name], dtype=np.float32).reshape(spec.shape) for spec in layout
-        }
-        digest = hashlib.sha256()
-        for spec in layout:
-            digest.update(np.ascontiguousarray(weights[spec.name], dtype="<f4").tobytes())
-        network = digest.hexdigest()
+    if item.weights is not None:
+        named = _layout_weights(item.weights, arch)
+        network = _network_digest(named, arch)
+        # an external network cannot be rebuilt, but its digest still tells networks apart
+        weights = None if arch.external else named
     batchnorm = None
     if item.batchnorm and not arch.external:
         batchnorm = {
@@ -318,6 +330,22 @@ def _incoming(item: Extracted, arch: Architecture, ctx: Context) -> IncomingMask
         batchnorm=batchnorm,
         pattern=pattern,
     )
+
+
+def _layout_weights(source: dict[str, np.ndarray], arch: Architecture) -> dict[str, np.ndarray]:
+    """The source's weights under the layout's names and shapes, as float32."""
+    named = {arch.names[n]: w for n, w in source.items()}
+    return {
+        spec.name: np.asarray(named[spec.name], dtype=np.float32).reshape(spec.shape) for spec in arch.layout
+    }
+
+
+def _network_digest(weights: dict[str, np.ndarray], arch: Architecture) -> str:
+    """Checksum of the weights in layout order: equal networks, equal digests."""
+    digest = hashlib.sha256()
+    for spec in arch.layout:
+        digest.update(np.ascontiguousarray(weights[spec.name], dtype="<f4").tobytes())
+    return digest.hexdigest()
 
 
 def check_density(

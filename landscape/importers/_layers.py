@@ -103,6 +103,8 @@ def parse_layers(
                 f"{prefix}{module}.weight",
                 f"a {weight.ndim}-d weight outside a BatchNorm layer: unsupported layer type",
             )
+        # a NaN weight would be stored, checksummed and rebuilt as if it were a network
+        check_finite(weight, path, f"{prefix}{module}.weight", "weights")
         scores = None
         if score_key in params:
             scores = to_numpy(params[score_key], path, f"{prefix}{module}.{score_key}")
@@ -153,6 +155,7 @@ def _batchnorm(module: str, params: dict, path: Path, out: dict, obstacles: list
                 path, f"{prefix}{module}.{stat}", "missing (a BatchNorm layer needs both running statistics)"
             )
         stats[stat] = to_numpy(params[stat], path, f"{prefix}{module}.{stat}")
+        check_finite(stats[stat], path, f"{prefix}{module}.{stat}", "BatchNorm statistics")
     if "weight" in params or "bias" in params:
         gamma = to_numpy(params.get("weight", np.ones(1)), path, f"{prefix}{module}.weight")
         beta = to_numpy(params.get("bias", np.zeros(1)), path, f"{prefix}{module}.bias")

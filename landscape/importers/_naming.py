@@ -12,7 +12,8 @@ Recognised (after a ``module.`` prefix is dropped):
   -> ``resnet18`` (stem of 64 channels at every width, as in IteRand and this toolkit).
 
 A mapping counts only when the toolkit's own model, built at the inferred width, has
-exactly these layers and shapes. Anything else imports as ``model.name: external``: the
+exactly these layers and shapes. Names and shapes cannot tell activations apart: a format
+that knows its network is not a ReLU one (Biprop's ``*_BinAct``) passes that as an obstacle. Anything else imports as ``model.name: external``: the
 layout keeps the source's names and shapes, and the masks can be compared but not evaluated.
 """
 
@@ -61,6 +62,8 @@ class Architecture:
         return self.model["name"] == "external"
 
 
+# ModelConfig fields an external architecture keeps: they say how its weights were drawn
+_DRAWN = ("weight_init",)
 _FRANKLE = re.compile(r"^(convs|linear|linears|fcs)\.(\d+)$")
 _CONV_BASES = {2: (64, 64), 4: (64, 64, 128, 128), 6: (64, 64, 128, 128, 256, 256)}
 _CONV_BASES[8] = (*_CONV_BASES[6], 512, 512)
@@ -108,7 +111,7 @@ def resolve(
     model = dict(model or {})
     forced = model.get("name")
     if forced == "external" or (obstacles and not forced):
-        return _external(layers, "; ".join(obstacles) or "model.name external was given")
+        return _external(layers, "; ".join(obstacles) or "model.name external was given", model)
     if forced and obstacles:
         raise ConfigError(
             f"model.name {forced}: the source cannot be rebuilt as one ({'; '.join(obstacles)})"
@@ -129,16 +132,20 @@ def resolve(
         detail = "; ".join(a for a in attempts if a) or "no known naming matches"
         raise ConfigError(f"model.name {forced}: the imported layers do not fit it ({detail})")
     reason = next((a for a in attempts if a), None)
-    return _external(layers, reason or "its layer names and shapes match none of this toolkit's models")
+    return _external(
+        layers, reason or "its layer names and shapes match none of this toolkit's models", model
+    )
 
 
 class _NoFit(Exception):
     """A family recognised the names but the shapes do not fit the toolkit's model."""
 
 
-def _external(layers: Sequence[tuple[str, Shape]], reason: str) -> Architecture:
+def _external(layers: Sequence[tuple[str, Shape]], reason: str, model: dict) -> Architecture:
     layout = Layout((name, shape) for name, shape in layers)
-    return Architecture({"name": "external"}, {n: n for n, _ in layers}, layout, reason=reason)
+    # no architecture to describe, but what drew the weights still tells networks apart
+    fields = {"name": "external", **{k: model[k] for k in _DRAWN if k in model}}
+    return Architecture(fields, {n: n for n, _ in layers}, layout, reason=reason)
 
 
 def _frankle(layers, batchnorms, model, data_shape) -> Architecture | None:

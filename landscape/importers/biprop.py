@@ -28,6 +28,7 @@ from landscape.importers.hidden_networks import (
     PATTERNS,
     accuracy_record,
     apply_settings,
+    binary_activation,
     dense_flags,
     density_of,
     extracted_from,
@@ -53,6 +54,7 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
     layers = parse_layers(state, path, "scores", "biprop")
     is_global = conv_type == "GlobalSubnetConv"
     ex = extracted_from(path, layers, RULE_GLOBAL if is_global else RULE_LAYERWISE)
+    ex.obstacles += binary_activation(top, args, args_path)
     ctx.fixed(ex.facts, ex.facts_from, "method.name", "biprop", "format biprop")
     if conv_type is not None:
         ctx.fixed(ex.facts, ex.facts_from, "method.global_topk", is_global, f"conv_type {conv_type}")

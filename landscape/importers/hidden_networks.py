@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from landscape.importers import _rules
-from landscape.importers._args import as_float, as_int, common_fields, read_settings
+from landscape.importers._args import as_float, as_int, common_fields, foreign_init_note, read_settings
 from landscape.importers._build import Context, Extracted, Format
 from landscape.importers._files import bad, file_sha256, find_state, load_torch, number
 from landscape.importers._layers import Layers, parse_layers
@@ -118,6 +118,21 @@ def extracted_from(path: Path, layers: Layers, rule: str) -> Extracted:
     )
 
 
+def binary_activation(top: dict, args: dict, args_path: Path | None) -> list[str]:
+    """Why a network with sign activations cannot be rebuilt here (empty for ReLU ones).
+
+    Biprop's ``*_BinAct`` models keep the state dict of their ReLU twins, so only the
+    ``arch`` the checkpoint or ``settings.txt`` names tells them apart.
+    """
+    named = [(top.get("arch"), "the checkpoint's arch")]
+    if args_path is not None:
+        named.append((args.get("arch"), f"arch in {args_path.name}"))
+    for arch, where in named:
+        if isinstance(arch, str) and "binact" in arch.lower():
+            return [f"{where} {arch!r} has sign activations (this toolkit's networks use ReLU)"]
+    return []
+
+
 def dense_flags(ctx: Context, ex: Extracted, layers: Layers, where: str) -> None:
     """Layers the checkpoint keeps without scores are the dense first/last layer."""
     if layers.first_dense:
@@ -146,6 +161,9 @@ def apply_settings(ctx: Context, ex: Extracted, args: dict, args_path: Path | No
     where = f"{args_path.name} beside the checkpoint"
     for dotted, value in common_fields(args).items():
         ctx.fixed(ex.facts, ex.facts_from, dotted, value, where)
+    note = foreign_init_note(args, args_path)
+    if note:
+        ex.notes.append(note)
     width = as_float(args.get("width_mult"))
     if width is not None and width != 1.0:
         ctx.fixed(ex.facts, ex.facts_from, "model.width_mult", width, where)
@@ -161,6 +179,7 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
         )
     layers = parse_layers(state, path, "scores", "hidden-networks")
     ex = extracted_from(path, layers, RULE)
+    ex.obstacles += binary_activation(top, args, args_path)
     ctx.fixed(ex.facts, ex.facts_from, "method.name", "edge_popup", "format hidden_networks")
     where = f"prune_rate in {args_path.name}" if args_path else ""
     keep = density_of(path, ctx, ex, args.get("prune_rate"), where)

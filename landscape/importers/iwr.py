@@ -24,6 +24,7 @@ from landscape.importers.hidden_networks import (
     PATTERNS,
     accuracy_record,
     apply_settings,
+    binary_activation,
     dense_flags,
     density_of,
     extracted_from,
@@ -41,6 +42,7 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
     args, args_path = read_settings(path)
     layers = parse_layers(state, path, "scores", "IWR")
     ex = extracted_from(path, layers, RULE)
+    ex.obstacles += binary_activation(top, args, args_path)
     where = f"{args_path.name} beside the checkpoint" if args_path else ""
     conv_type = args.get("conv_type")
     if conv_type is not None:

@@ -11,6 +11,9 @@ import math
 
 import torch
 
+from landscape.config.validate import UNKNOWN_INIT
+from landscape.errors import ConfigError
+
 RELU_GAIN = math.sqrt(2.0)
 
 
@@ -55,6 +58,11 @@ def init_weight(
     if kind == "kaiming_uniform":
         bound = math.sqrt(3.0) * std
         return (torch.rand(shape, generator=gen) * 2 - 1) * bound
+    if kind == UNKNOWN_INIT:
+        raise ConfigError(
+            "model.weight_init: 'unknown' (an imported run whose source names no initialiser "
+            "this toolkit draws) cannot draw weights; give one with --set model.weight_init=..."
+        )
     raise ValueError(f"model.weight_init: unknown initialiser {kind!r}")
 
 

@@ -5,8 +5,9 @@ Imported masks need seeds like searched ones: ``weight_seed`` names the random n
 ``search_seed`` the mask within it. Unless a source says (or the user gives) its seeds,
 they are assigned here and remembered in ``<run>/imports.json``:
 
-- masks whose imported weights are bit-identical share a weight seed (the first network
-  met gets the lowest free seed); masks imported without weights get weight seed 0;
+- masks whose source weights are bit-identical share a weight seed (the first network
+  met gets the lowest free seed), whether or not the weights are kept; masks imported
+  without weights get weight seed 0;
 - each new source (file checksum and entry within the file) gets the next free search seed
   of its weight seed.
 
@@ -52,7 +53,8 @@ class IncomingMask:
     weight_seed, search_seed
         Seeds the source or the user gave (None: assigned, see the module docstring).
     network
-        Checksum of the imported weights (None when none were imported).
+        Checksum of the source's weights (None when it has none); set even where the
+        weights are not kept (an external architecture).
     weights, batchnorm, pattern
         Per-layer weights, BatchNorm statistics and source pattern to keep with the mask.
     """

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from landscape import registries
+from landscape.config.validate import UNKNOWN_INIT
 from landscape.errors import StoreError
 from landscape.store.packing import unpack_layers
 from landscape.store.shards import open_rows
@@ -125,11 +126,13 @@ def build_model(store: RunStore, weight_seed: int, search_seeds=None, device: An
         )
     if rule is None:
         rule = registries.methods.load(cfg.method.name)(cfg)
-    model.init_weights(weight_seed, cfg.model.weight_init, cfg.method.density, cfg.model.scale_fan)
-    if store.has_random_weights(weight_seed):
-        _load_random_weights(model, store.load_random_weights(weight_seed))
-    else:
-        store.verify_weights(weight_seed, model.weight_checksum())
+    if cfg.model.weight_init != UNKNOWN_INIT:
+        model.init_weights(weight_seed, cfg.model.weight_init, cfg.method.density, cfg.model.scale_fan)
+        if store.has_random_weights(weight_seed):
+            _load_random_weights(model, store.load_random_weights(weight_seed))
+        else:
+            store.verify_weights(weight_seed, model.weight_checksum())
+    # else an imported run with nothing to draw: rebuild_problem saw every mask's weights stored
     stored = [store.has_weights(weight_seed, s) for s in seeds]
     if getattr(rule, "changes_weights", False) and not all(stored):
         lacking = [s for s, ok in zip(seeds, stored) if not ok]

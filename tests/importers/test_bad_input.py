@@ -9,7 +9,7 @@ import torch
 from landscape.cli import main
 from landscape.errors import ConfigError, DataError, LandscapeError, StoreError
 from landscape.importers import import_masks
-from tests.importers.conftest import TINY_DATA, frankle_state, save_checkpoint, save_settings
+from tests.importers.conftest import TINY_DATA, frankle_state, resnet18_state, save_checkpoint, save_settings
 
 
 def _fails(tmp_path, sources, fmt, overrides=(), error=LandscapeError, **kw) -> str:
@@ -66,6 +66,27 @@ def test_non_finite_scores(tmp_path):
     assert msg == f"{path}: key 'module.linear.2.scores': scores hold NaN or infinite values"
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+@pytest.mark.parametrize("key", ["convs.5.weight", "linear.4.weight"])
+def test_non_finite_weights(tmp_path, key, value):
+    state = frankle_state()
+    state[key].view(-1)[3] = value
+    path = save_checkpoint(tmp_path / "a.pth", state)
+    msg = _fails(tmp_path, [path], "hidden_networks", ["method.density=0.5"], DataError)
+    assert msg == f"{path}: key 'module.{key}': weights hold NaN or infinite values"
+
+
+@pytest.mark.parametrize("stat", ["running_mean", "running_var"])
+def test_non_finite_batchnorm_statistics(tmp_path, stat):
+    state = resnet18_state()
+    state[f"layer2.0.bn1.{stat}"][1] = float("nan")
+    path = save_checkpoint(tmp_path / "r.pth", state, arch="cResNet18")
+    msg = _fails(tmp_path, [path], "hidden_networks", ["method.density=0.5"], DataError)
+    assert (
+        msg == f"{path}: key 'module.layer2.0.bn1.{stat}': BatchNorm statistics hold NaN or infinite values"
+    )
+
+
 def test_density_that_does_not_reproduce_the_stored_count(tmp_path):
     mask = np.zeros((40, 25), bool)
     mask.flat[:300] = True
@@ -112,6 +133,25 @@ def test_an_unsupported_rule(tmp_path):
     settings = save_settings(run, conv_type="SampleSubnetConv", prune_rate=0.5)
     msg = _fails(tmp_path, [run], "hidden_networks", error=DataError)
     assert msg.startswith(f"{settings}: key 'conv_type': 'SampleSubnetConv' is not imported")
+
+
+@pytest.mark.parametrize("fmt", ["hidden_networks", "biprop", "iwr"])
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"Namespace(arch='Conv6Wide', prune_rate=0.5, init='kaiming_normal', epo", "not the Namespace(...)"),
+        (b"\x80\x04\x95\x00\x00\xff\xfe junk", "binary data"),
+        (b"Namespace(garbage)", "not the Namespace(...)"),
+    ],
+)
+def test_an_unreadable_settings_file(tmp_path, fmt, content, why):
+    # what the file states (density, init, epochs, dataset) must not fall back to defaults
+    run = tmp_path / "run"
+    save_checkpoint(run / "checkpoints" / "model_best.pth", frankle_state())
+    (run / "settings.txt").write_bytes(content)
+    given = ["method.density=0.5", *(["method.recycle.every=0"] if fmt == "iwr" else [])]
+    msg = _fails(tmp_path, [run], fmt, given, DataError)
+    assert msg.startswith(f"{run / 'settings.txt'}: {why}")
 
 
 class Pickled:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import landscape as ls
 from landscape.cli import main
-from landscape.errors import AnalysisError, StoreError
+from landscape.errors import AnalysisError, ConfigError, StoreError
 from landscape.importers import import_masks
 from landscape.store import RunStore
 from tests.importers.conftest import (
@@ -83,6 +83,24 @@ def test_resnet18_names_map_onto_the_toolkit_model_with_batchnorm(tmp_path, styl
     np.testing.assert_array_equal(bn["layer3.0.shortcut.1.running_var"], state[short].numpy())
     model = store.build_model(0, [0])  # the layout and BatchNorm modules match the toolkit's
     assert model.layout() == store.layout
+
+
+@pytest.mark.parametrize("fmt", ["biprop", "hidden_networks"])
+@pytest.mark.parametrize("in_settings", [False, True])
+def test_a_binary_activation_resnet18_is_not_rebuilt_with_relu(tmp_path, fmt, in_settings):
+    # cResNet18_BinAct keeps cResNet18's state dict: only the arch tells its sign activations
+    run = tmp_path / "run"
+    arch = {"arch": "cResNet18"} if in_settings else {"arch": "cResNet18_BinAct"}
+    save_checkpoint(run / "checkpoints" / "model_best.pth", resnet18_state(), **arch)
+    save_settings(run, arch="cResNet18_BinAct" if in_settings else "cResNet18", prune_rate=0.5)
+    result = import_masks([run], tmp_path / "runs", fmt, TINY_DATA)
+    store = RunStore.open(result.runs[0].path)
+    assert store.config.model.name == "external"
+    reason = json.loads((store.path / "meta.json").read_text())["provenance"]["import"]["network"]
+    assert "'cResNet18_BinAct' has sign activations" in reason
+    assert any("masks only" in n and "sign activations" in n for n in result.notes)
+    with pytest.raises(ConfigError, match="cannot be rebuilt as one .*sign activations"):
+        import_masks([run], tmp_path / "forced", fmt, [*TINY_DATA, "model.name=resnet18"])
 
 
 def import_hidden_networks(tmp_path):
@@ -205,3 +223,29 @@ def test_test_selected_imports_analyse_without_a_test_acc_and_say_why(tmp_path, 
     with pytest.raises(AnalysisError, match="selected on the test set have best_test_acc only"):
         ls.pl.accuracy_vs(obs.assign(density=[0.5, 0.6]))
     assert ls.pl.accuracy_vs(obs.assign(density=[0.5, 0.6]), y="best_test_acc") is not None
+
+
+def biased_state(weight_seed: int, score_seed: int) -> dict:
+    """A Conv-6 with a non-zero bias, which imports as an external architecture."""
+    state = frankle_state(weight_seed=weight_seed, score_seed=score_seed, bias=True)
+    state["linear.4.bias"] = torch.full_like(state["linear.4.bias"], 0.1)
+    return state
+
+
+def test_external_imports_are_numbered_by_their_weights(tmp_path):
+    # three networks, the first searched twice: diversity pairs only masks of one network
+    for name, (w, s) in {"a": (0, 0), "b": (1, 1), "c": (2, 2), "d": (0, 3)}.items():
+        save_checkpoint(tmp_path / "ckpts" / name / "model_best.pth", biased_state(w, s))
+    result = import_masks(
+        [tmp_path / "ckpts"], tmp_path / "runs", "hidden_networks", [*TINY_DATA, "method.density=0.5"]
+    )
+    store = RunStore.open(result.runs[0].path)
+    assert store.config.model.name == "external"
+    pairs = sorted(zip(store.records()["source_file"], result.runs[0].pairs))
+    assert [p for _, p in pairs] == [(0, 0), (1, 0), (2, 0), (0, 1)]
+    assert not store.has_weights(0, 0)  # nothing to rebuild, so the weights are not kept
+    ms = ls.read_runs(tmp_path / "runs")
+    ls.tl.distances(ms)
+    table = ls.tl.diversity(ms)
+    whole = table[table["layer"] == "whole"]
+    assert whole["weight_seed"].tolist() == [0] and whole["n_masks"].tolist() == [2]

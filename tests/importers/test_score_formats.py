@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from landscape.errors import ConfigError
 from landscape.importers import import_masks
 from landscape.search.methods.base import kept_count
 from landscape.store import RunStore
@@ -303,3 +304,51 @@ def test_iterand_percentile_rounds_halves_to_even():
     mask = iterand_percentile(scores.numpy(), 0.5)
     assert mask.sum() == 6
     np.testing.assert_array_equal(mask, iterand_by_hand(scores, 0.5))
+
+
+# --- the initialiser ------------------------------------------------------------------------
+@pytest.mark.parametrize("init", ["xavier_normal", "standard", "binary"])
+def test_an_initialiser_this_toolkit_does_not_draw_is_recorded_as_unknown(tmp_path, init):
+    run = tmp_path / "ckpts" / "seed0"
+    save_checkpoint(run / "checkpoints" / "model_best.pth", frankle_state())
+    settings = save_settings(run, prune_rate=0.5, width_mult=0.0625, conv_type="SubnetConv", init=init)
+    result, summary = _import(tmp_path, "biprop", [tmp_path / "ckpts"])
+    store = RunStore.open(summary.path)
+    assert store.config.model.weight_init == "unknown"
+    assert f"{settings}: init {init!r} is not one this toolkit draws" in result.summary()
+    # an unknown draw cannot be repeated, but the imported weights still rebuild the network
+    assert store.build_model(0, [0]).layout() == store.layout
+    with pytest.raises(ConfigError, match="the source says 'unknown'"):
+        _import(tmp_path / "b", "biprop", [tmp_path / "ckpts"], "model.weight_init=signed_constant")
+
+
+def test_no_named_initialiser_is_unknown_unless_given(tmp_path):
+    path = save_checkpoint(tmp_path / "a.pth", frankle_state())
+    result, summary = _import(tmp_path, "hidden_networks", [path], "method.density=0.5")
+    assert RunStore.open(summary.path).config.model.weight_init == "unknown"
+    assert "recorded as unknown (not assumed signed_constant)" in result.summary()
+    result, given = _import(
+        tmp_path / "b", "hidden_networks", [path], "method.density=0.5", "model.weight_init=kaiming_normal"
+    )
+    assert RunStore.open(given.path).config.model.weight_init == "kaiming_normal"
+    assert "recorded as unknown" not in result.summary() and given.run_id != summary.run_id
+
+
+def test_an_external_architecture_keeps_its_initialiser(tmp_path):
+    state = frankle_state(bias=True)
+    state["linear.4.bias"] = torch.full_like(state["linear.4.bias"], 0.1)
+    run = tmp_path / "ckpts" / "seed0"
+    save_checkpoint(run / "checkpoints" / "model_best.pth", state)
+    save_settings(run, prune_rate=0.5, conv_type="SubnetConv", init="kaiming_normal")
+    _, summary = _import(tmp_path, "hidden_networks", [tmp_path / "ckpts"])
+    cfg = RunStore.open(summary.path).config
+    assert (cfg.model.name, cfg.model.weight_init) == ("external", "kaiming_normal")
+
+
+def test_only_imported_runs_may_have_an_unknown_initialiser():
+    from landscape.config import from_dict, validate
+
+    with pytest.raises(ConfigError, match="model.weight_init: unknown value 'unknown'"):
+        validate(from_dict({"model": {"weight_init": "unknown"}}))
+    cfg = validate(from_dict({"model": {"weight_init": "unknown"}, "origin": {"format": "arrays"}}))
+    assert cfg.model.weight_init == "unknown"
