@@ -102,16 +102,9 @@ def _network_rows(g, net, pos, whole, layered, counts, numel, metric, layer_name
     return rows
 
 
-_CHANCE_COLUMNS = (
-    "chance_similarity",
-    "chance_similarity_sd",
-    "excess_similarity",
-    "excess_ci_low",
-    "excess_ci_high",
-    "p_value",
-    "_excess_sum",
-    "_null_var_sum",
-)
+# what the chance level decides: everything from it to the end of COLUMNS, and the sums the
+# across-network test adds
+_CHANCE_COLUMNS = (*COLUMNS[COLUMNS.index("chance_similarity") :], "_excess_sum", "_null_var_sum")
 
 
 def _without_chance(rows: list[dict]) -> list[dict]:
