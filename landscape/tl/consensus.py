@@ -19,7 +19,7 @@ from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, group_masks
 from landscape.networks import network_label
 from landscape.store.packing import layer_counts
-from landscape.tl.baseline import _describe_groupby
+from landscape.tl.baseline import SOURCE_NOTE, _describe_groupby, in_a_source
 
 ROWS_PER_CHUNK = 64  # bounds the unpacked block to 64 x layer size bytes
 
@@ -96,6 +96,17 @@ def compare_with_binomial(freq: np.ndarray, m: int, p: float) -> tuple[dict, pd.
     return compare_with_null(freq, np.full(m, p))
 
 
+# what the independent-masks null decides
+_NULL_FIELDS = ("frac_all_null", "frac_none_null", "dispersion", "chi2", "chi2_dof", "chi2_pvalue", "ks")
+
+
+def _without_null(summary: dict, hist: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+    """Masks searched inside a source share its left-out and locked weights: selected by
+    every or no mask whatever the search does, so the independent-masks null does not hold
+    (:func:`landscape.tl.baseline.in_a_source`); their observed frequencies stay."""
+    return summary | dict.fromkeys(_NULL_FIELDS, np.nan), hist.assign(expected=np.nan)
+
+
 def consensus(ms, *, groupby=CONFIG, key_added: str | None = None, copy: bool = False):
     """Per-weight selection frequencies per group, network and layer, against independent masks.
 
@@ -131,6 +142,7 @@ def consensus(ms, *, groupby=CONFIG, key_added: str | None = None, copy: bool = 
     if len(ms) == 0:
         raise AnalysisError("consensus needs at least one mask")
     rows, per_group = [], {}
+    sourced = in_a_source(ms.obs)
     for g in group_masks(ms.obs, groupby):
         for net, pos in g.networks.items():
             label = g.label if g.n_networks == 1 else network_label(g.label, net)
@@ -141,6 +153,8 @@ def consensus(ms, *, groupby=CONFIG, key_added: str | None = None, copy: bool = 
                 freq = selection_frequency(packed, ms.layout, spec.name)
                 p = kept[:, j] / spec.numel
                 summary, hists[spec.name] = compare_with_null(freq, p)
+                if sourced[pos].any():
+                    summary, hists[spec.name] = _without_null(summary, hists[spec.name])
                 freqs[spec.name] = freq
                 rows.append(
                     {"group": label, **g.key, **{k: v for k, v in g.columns.items() if k != "density"}, "weight_seed": net, "layer": spec.name, "n_masks": len(pos),
@@ -150,7 +164,10 @@ def consensus(ms, *, groupby=CONFIG, key_added: str | None = None, copy: bool = 
     table = pd.DataFrame(rows)
     if not copy:
         ms.uns[key_added or "consensus"] = {
-            "params": {"groupby": _describe_groupby(groupby)},
+            "params": {
+                "groupby": _describe_groupby(groupby),
+                **({"no_null": SOURCE_NOTE} if sourced.any() else {}),
+            },
             "summary": table,
             **per_group,
         }

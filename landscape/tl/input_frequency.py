@@ -17,7 +17,7 @@ import pandas as pd
 from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, group_masks
 from landscape.networks import network_label
-from landscape.tl.baseline import _describe_groupby
+from landscape.tl.baseline import _describe_groupby, in_a_source
 from landscape.tl.consensus import selection_frequency
 
 
@@ -133,6 +133,7 @@ def input_frequency(
         raise AnalysisError(f"level: must be in (0, 1), got {level}")
     out_size = ms.layout[layer].shape[0]
     tables, summary = [], []
+    sourced = in_a_source(ms.obs)
     for g in group_masks(ms.obs, groupby):
         for net, pos in g.networks.items():
             label = g.label if g.n_networks == 1 else network_label(g.label, net)
@@ -165,6 +166,12 @@ def input_frequency(
                     "pooled": g.pooled_text(),
                 }
             )
+            if sourced[pos].any():
+                # a source's left-out and locked weights are shared: no binomial null holds
+                summary[-1].update(
+                    dict.fromkeys(("outside", "outside_expected", "chi2", "chi2_pvalue"), np.nan)
+                )
+                band[["null", "low", "high", "z"]] = np.nan
     table = pd.concat(tables, ignore_index=True)
     if not copy:
         ms.uns[key_added or "input_frequency"] = {

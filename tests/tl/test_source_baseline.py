@@ -108,3 +108,23 @@ def test_the_printed_similarity_table_says_why_a_source_has_no_chance_level(null
     text = "\n".join(_diversity_lines(summary, "jaccard"))
     assert SOURCE_NOTE in text and "nan" not in text.lower()
     assert "random+er" in text.split(SOURCE_NOTE)[0].splitlines()[-1]  # the note names the group
+
+
+def test_selection_frequencies_in_a_source_are_not_tested_against_independent_masks(null_runs):
+    table = tl.consensus(null_runs)
+    kind_of = dict(zip(null_runs.obs["run_id"].astype(str), null_runs.obs["method.source.kind"].astype(str)))
+    sourced = table["run_id"].astype(str).map(kind_of) != "dense"
+    assert sourced.any() and (~sourced).any()
+    for column in ("chi2", "chi2_pvalue", "frac_none_null", "dispersion"):
+        assert table.loc[sourced, column].isna().all() and table.loc[~sourced, column].notna().all(), column
+    # an ER source leaves weights out of every mask: observed, not compared with a null
+    assert (table.loc[sourced, "frac_none"] > 0).all()
+
+
+def test_input_frequencies_in_a_source_get_no_binomial_band(null_runs):
+    tl.input_frequency(null_runs)
+    summary = null_runs.uns["input_frequency"]["summary"]
+    kind_of = dict(zip(null_runs.obs["run_id"].astype(str), null_runs.obs["method.source.kind"].astype(str)))
+    sourced = summary["run_id"].astype(str).map(kind_of) != "dense"
+    assert sourced.any() and summary.loc[sourced, ["outside", "chi2_pvalue"]].isna().all().all()
+    assert summary.loc[~sourced, ["outside", "chi2_pvalue"]].notna().all().all()
