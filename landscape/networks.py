@@ -46,12 +46,21 @@ UNKNOWN = "unknown"
 
 
 def initialisers(obs: pd.DataFrame) -> pd.Series | None:
-    """Each mask's initialiser as a string (``"unknown"`` where obs has no value; with the
-    run for imported masks, see the module docstring), or None when obs has no such column."""
+    """Each mask's initialiser as a string (``"unknown"`` where obs has no value), or None
+    when obs has no such column."""
     if DRAW_FIELD not in obs.columns:
         return None
     column = obs[DRAW_FIELD]
-    inits = column.astype(object).where(column.notna(), UNKNOWN).astype(str)
+    return column.astype(object).where(column.notna(), UNKNOWN).astype(str)
+
+
+def draws(obs: pd.DataFrame) -> pd.Series | None:
+    """What each mask's weights are drawn by, for telling networks apart: its initialiser,
+    with the run for masks imported from files (see the module docstring); None when obs has
+    no initialiser column."""
+    inits = initialisers(obs)
+    if inits is None:
+        return None
     if "origin.format" in obs.columns and "run_id" in obs.columns:
         origin = obs["origin.format"].astype(object).where(obs["origin.format"].notna(), "").astype(str)
         # a MaskSet written from Python carries the weight seeds its author gave
@@ -66,8 +75,8 @@ def initialisers(obs: pd.DataFrame) -> pd.Series | None:
 def draws_differ(obs: pd.DataFrame) -> bool:
     """Whether the masks of ``obs`` were searched over weights drawn by more than one rule (an
     unrecorded initialiser counts as one of its own)."""
-    inits = initialisers(obs)
-    return inits is not None and inits.nunique() > 1
+    drawn = draws(obs)
+    return drawn is not None and drawn.nunique() > 1
 
 
 def network_keys(obs: pd.DataFrame, with_init: bool | None = None) -> list[Any]:
@@ -77,10 +86,10 @@ def network_keys(obs: pd.DataFrame, with_init: bool | None = None) -> list[Any]:
     seeds = [_seed(w) for w in obs["weight_seed"]] if "weight_seed" in obs.columns else [None] * n
     if with_init is None:
         with_init = draws_differ(obs)
-    inits = initialisers(obs)
+    drawn = draws(obs)
     if not with_init:
         return seeds
-    return list(zip(seeds, inits if inits is not None else [UNKNOWN] * n))
+    return list(zip(seeds, drawn if drawn is not None else [UNKNOWN] * n))
 
 
 def network_text(key: Any) -> str:
@@ -93,13 +102,14 @@ def network_text(key: Any) -> str:
 
 def same_weights(obs: pd.DataFrame, a: Any, b: Any) -> bool:
     """Whether every mask at positions ``a`` and ``b`` (a position or a sequence of them) of
-    ``obs`` has weights drawn by one rule: one known initialiser, or obs records none at all."""
-    inits = initialisers(obs)
-    if inits is None:
+    ``obs`` has weights drawn by one rule: one known initialiser (of one run, for imported
+    masks), or obs records none at all."""
+    drawn = draws(obs)
+    if drawn is None:
         return True
     positions = np.concatenate([np.atleast_1d(a), np.atleast_1d(b)]).astype(np.intp)
-    found = set(inits.iloc[positions])
-    return len(found) == 1 and UNKNOWN not in found
+    found = set(drawn.iloc[positions])
+    return len(found) == 1 and UNKNOWN not in set(initialisers(obs).iloc[positions])
 
 
 def within_column(obs: pd.DataFrame) -> str:

@@ -195,3 +195,24 @@ def test_imported_runs_number_their_networks_apart_from_every_other_run():
     # a searched run's missing origin (older obs) is a searched run
     older = obs.assign(**{"origin.format": [None, None, "biprop", None]})
     assert network_keys(older)[0] == network_keys(older)[3]
+
+
+def test_captions_and_unknown_draws_of_imported_runs():
+    from landscape.figures.caption import selection_summary, selection_text
+
+    obs = pd.DataFrame(
+        {
+            "run_id": ["imp", "imp", "searched", "searched"],
+            "origin.format": ["arrays", "arrays", "", ""],
+            "weight_seed": [0, 0, 0, 0],
+            "search_seed": [0, 1, 0, 1],
+            "model.weight_init": ["unknown", "unknown", "signed_constant", "signed_constant"],
+        }
+    )
+    # an unknown initialiser is never taken for one network, imported or not
+    assert not same_weights(obs, 0, 1) and same_weights(obs, 2, 3)
+    summary = selection_summary(obs)
+    assert summary["n_networks"] == 2 and summary["weight_inits"] == ["signed_constant", "unknown"]
+    text = selection_text(summary)
+    assert "(weight seed 0; drawn as signed_constant, unknown; 1 imported run over its own weights)" in text
+    assert "(imported, run" not in text

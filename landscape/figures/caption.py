@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from landscape.grouping import format_value
-from landscape.networks import draws_differ, network_keys
+from landscape.networks import draws, draws_differ, initialisers, network_keys
 from landscape.pl.names import method_name
 
 #: obs column -> name in the selection, in caption order
@@ -68,7 +68,12 @@ def selection_summary(
     if seeds:
         out["weight_seeds"] = [int(s) for s in seeds]
     if draws_differ(obs):
-        out["weight_inits"] = sorted({init for _, init in keys})
+        raw, drawn = initialisers(obs), draws(obs)
+        if raw.nunique() > 1:
+            out["weight_inits"] = sorted(set(raw))
+        imported = (drawn != raw).to_numpy()
+        if imported.any():  # their weights are their checkpoints', never another run's
+            out["imported_runs"] = int(obs.loc[imported, "run_id"].nunique())
     if available is not None:
         chosen = {}
         for column, name in FIELDS:
@@ -115,6 +120,10 @@ def selection_text(summary: dict[str, Any], reasons: dict[str, str] | None = Non
         seed_text += ("; " if seed_text else "") + f"{summary['n_layouts']} layouts"
     if inits:  # e.g. Edge-Popup's signed constants and Biprop's Kaiming normal values of one seed
         seed_text += ("; " if seed_text else "") + f"drawn as {_list(inits)}"
+    imported = summary.get("imported_runs")
+    if imported:
+        runs = "1 imported run" if imported == 1 else f"{imported} imported runs"
+        seed_text += ("; " if seed_text else "") + f"{runs} over its own weights"
     seed_text = f" ({seed_text})" if seed_text else ""
     masks += f" in {nets} network" + ("s" if nets != 1 else "") + seed_text
     parts.append(masks)

@@ -111,6 +111,9 @@ def diversity_accuracy(ms: Any) -> Any:
     needs=("ensemble",),
     where=searches_and_trained,
     params={"x": "masks averaged", "y": "test accuracy"},
+    # the legend beside the axes names the dense networks' initialisations: a column is too narrow
+    width="double",
+    aspect=0.4,
 )
 def ensemble_accuracy(ms: Any) -> Any:
     """Test accuracy of averaging K masks' probabilities (mean over K-subsets, 95% band) against K; dotted: the best single mask by validation; black: trained dense networks (the legend says whether from independent initialisations or one)."""

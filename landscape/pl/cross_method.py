@@ -176,9 +176,9 @@ def _weights_notes(ms: Any, data: pd.DataFrame, names: dict) -> list[str]:
     if "same_weights" not in data:
         return []
     from landscape.grouping import group_masks
-    from landscape.networks import initialisers
+    from landscape.networks import draws
 
-    column = initialisers(ms.obs)
+    column = draws(ms.obs)
     inits = {} if column is None else {g.label: column.iloc[g.positions[0]] for g in group_masks(ms.obs)}
     notes = []
     for (a, b), frame in data.groupby(["group_a", "group_b"], sort=False):

@@ -162,7 +162,10 @@ def distance_distribution(
     if null in ("analytic", "both"):
         counts = layer_counts(ms)
         sizes = np.array([s.numel for s in ms.layout])
-        keep = labels.isin([g for g in groups if g not in nulls]).to_numpy()
+        from landscape.tl.baseline import in_a_source
+
+        # no analytic level for masks searched inside a source (it does not describe them)
+        keep = labels.isin([g for g in groups if g not in nulls]).to_numpy() & ~in_a_source(ms.obs)
         chance = _prepare_chance_levels(counts[keep], sizes, labels[keep], metric, similarity)
         _draw_chance(ax, chance, groups)
         legend_outside(ax, where="top")

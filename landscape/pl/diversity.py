@@ -134,7 +134,8 @@ def _prepare_diversity_vs(
         y, lo, hi = (
             frame[c].to_numpy(float) for c in ("excess_similarity", "excess_ci_low", "excess_ci_high")
         )
-        c_lo, c_hi, chance = c_lo - chance, c_hi - chance, np.zeros_like(chance)
+        # the zero line only where there is a chance level to be above
+        c_lo, c_hi, chance = c_lo - chance, c_hi - chance, np.where(np.isnan(chance), np.nan, 0.0)
     out = pd.DataFrame(
         {
             "line": frame["line"].astype(str).to_numpy(),

@@ -227,7 +227,10 @@ def layer_overlap(
     methods = group_methods(ms.obs, labels)
     colors = group_colors(list(dict.fromkeys(data["group"])), methods)
     if baseline:
-        keep = labels.isin(colors).to_numpy()
+        from landscape.tl.baseline import in_a_source
+
+        # no analytic band for masks searched inside a source (it does not describe them)
+        keep = labels.isin(colors).to_numpy() & ~in_a_source(ms.obs)
         sizes = [s.numel for s in ms.layout]
         base = _prepare_layer_baseline(layer_counts(ms)[keep], sizes, labels[keep], names, metric, similarity)
         _draw_baseline(ax, base, colors)

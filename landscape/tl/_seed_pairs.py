@@ -44,7 +44,7 @@ def _block(ms, pos_a, pos_b, metric):
     sourced = in_a_source(ms.obs)
     if sourced[pos_a].any() or (pos_b is not None and sourced[pos_b].any()):
         # the whole-layer chance level does not describe masks searched inside a source
-        mean_l, mean_w = np.full_like(mean_l, np.nan), np.full_like(mean_w, np.nan)
+        mean_l, sd_l, mean_w, sd_w = (np.full_like(a, np.nan) for a in (mean_l, sd_l, mean_w, sd_w))
     mean = np.concatenate([mean_w[:, None], mean_l], axis=1).reshape(*shape, -1)
     var = (np.concatenate([sd_w[:, None], sd_l], axis=1) ** 2).reshape(*shape, -1)
     sim = np.concatenate([whole[..., None], layers], axis=2)

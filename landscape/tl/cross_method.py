@@ -227,7 +227,7 @@ def across_networks(table: pd.DataFrame) -> pd.DataFrame:
             row["ci_low"], row["ci_high"] = float(stats["ci_low"]), float(stats["ci_high"])
         else:
             row["ci_low"], row["ci_high"] = float(part["ci_low"].iloc[0]), float(part["ci_high"].iloc[0])
-        row["chance_similarity"] = float(part["chance_similarity"].mean())
+        row["chance_similarity"] = float(part["chance_similarity"].mean(skipna=False))
         row["n_pairs"] = int(part["n_pairs"].sum())
         row["interval"] = "networks" if w > 1 else "seeds"
         out.append(row)

@@ -214,17 +214,18 @@ def across_networks(table: pd.DataFrame) -> pd.DataFrame:
             else:
                 row[f"{prefix}_ci_low"] = float(first[f"{prefix}_ci_low"])
                 row[f"{prefix}_ci_high"] = float(first[f"{prefix}_ci_high"])
-        row["chance_similarity"] = float(part["chance_similarity"].mean())
+        # a network without a chance level (masks in a source) leaves the group without one
+        row["chance_similarity"] = float(part["chance_similarity"].mean(skipna=False))
         if "_null_var_sum" in part:
             # sd under H0 of the mean over networks of each network's mean over its pairs
-            null_sd = np.sqrt((part["_null_var_sum"] / part["n_pairs"] ** 2).sum()) / w
+            null_sd = np.sqrt((part["_null_var_sum"] / part["n_pairs"] ** 2).sum(skipna=False)) / w
             row["chance_range_low"] = row["chance_similarity"] - _stats.Z95 * null_sd
             row["chance_range_high"] = row["chance_similarity"] + _stats.Z95 * null_sd
         row["interval"] = "networks" if w > 1 else "masks"
         if "_excess_sum" in part:
             # as per network: no variance under the null (every mask full, or empty) gives no test
             with np.errstate(divide="ignore", invalid="ignore"):
-                z = part["_excess_sum"].sum() / np.sqrt(part["_null_var_sum"].sum())
+                z = part["_excess_sum"].sum(skipna=False) / np.sqrt(part["_null_var_sum"].sum(skipna=False))
             row["p_value"] = float(_stats.two_sided_p(z))
         else:
             row["p_value"] = float(first["p_value"]) if w == 1 else np.nan

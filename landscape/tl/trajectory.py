@@ -32,7 +32,7 @@ from landscape.grouping import CONFIG, EPOCH, Group, group_masks
 from landscape.tl import _stats
 from landscape.tl._pairsets import SIMILARITY_METRICS, block_similarity, similarity_from_counts
 from landscape.tl.baseline import _describe_groupby, chance_similarity, in_a_source
-from landscape.tl.diversity import SIMILARITY, _network_rows, across_networks
+from landscape.tl.diversity import SIMILARITY, _network_rows, _without_chance, across_networks
 
 #: per-mask columns of the masks table, after the identifying ones
 MASK_COLUMNS = (
@@ -170,6 +170,7 @@ def _within_groups(ms, groups: list[Group], metric: str) -> pd.DataFrame:
     layers = list(ms.layout.names)
     numel = np.array([s.numel for s in ms.layout], dtype=np.int64)
     epochs_of = ms.obs[EPOCH].to_numpy()
+    sourced = in_a_source(ms.obs)
     rows = []
     for g in groups:
         for epoch in sorted(set(epochs_of[g.positions].tolist())):
@@ -181,10 +182,11 @@ def _within_groups(ms, groups: list[Group], metric: str) -> pd.DataFrame:
                 local = Group(
                     g.label, {**g.key, EPOCH: int(epoch)}, np.arange(len(pos)), {}, g.pooled, g.columns
                 )
-                rows += _network_rows(
+                part = _network_rows(
                     local, net, np.arange(len(pos)), 1 - whole, 1 - per_layer, counts, numel, metric, layers,
                     g.pooled_text(),
                 )  # fmt: skip
+                rows += _without_chance(part) if sourced[pos].any() else part
     table = pd.DataFrame(rows)
     return table
 

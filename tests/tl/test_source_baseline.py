@@ -128,3 +128,47 @@ def test_input_frequencies_in_a_source_get_no_binomial_band(null_runs):
     sourced = summary["run_id"].astype(str).map(kind_of) != "dense"
     assert sourced.any() and summary.loc[sourced, ["outside", "chi2_pvalue"]].isna().all().all()
     assert summary.loc[~sourced, ["outside", "chi2_pvalue"]].notna().all().all()
+
+
+def test_a_pooled_group_with_a_network_in_a_source_has_no_chance_level(null_runs):
+    # every run is at density 0.2: pooled by density, the sources' masks meet in one group
+    tl.diversity(null_runs, groupby=("density",))
+    summary = null_runs.uns["diversity"]["summary"]
+    assert len(summary) == 4  # one group: the whole network and three layers
+    assert (
+        summary[["chance_similarity", "excess_similarity", "p_value", "chance_range_low"]].isna().all().all()
+    )
+
+
+def test_a_network_without_a_chance_level_leaves_the_group_without_a_test():
+    from landscape.tl.diversity import across_networks
+
+    row = {"group": "g", "layer": "whole", "metric": "jaccard", "weight_seed": 0, "n_masks": 4, "n_pairs": 6}
+    stats = {"similarity": 0.3, "similarity_ci_low": 0.2, "similarity_ci_high": 0.4, "excess_ci_low": 0.0}
+    sourced = row | stats | {"chance_similarity": np.nan, "excess_similarity": np.nan, "excess_ci_high": 0.0}
+    sourced |= {"_excess_sum": np.nan, "_null_var_sum": 0.01}
+    dense = row | stats | {"weight_seed": 1, "chance_similarity": 0.1, "excess_similarity": 0.2}
+    dense |= {"excess_ci_high": 0.3, "_excess_sum": 1.2, "_null_var_sum": 0.01}
+    summary = across_networks(pd.DataFrame([sourced, dense]))
+    assert summary[["chance_similarity", "p_value", "chance_range_low"]].isna().all().all()
+
+
+def test_similarity_over_training_in_a_source_has_no_chance_level(tmp_path):
+    cfg = load_config(
+        "configs/digits_mlp_edge_popup.yaml",
+        {
+            "train.epochs": 2,
+            "train.snapshot_every": 1,
+            "model.hidden": [16, 16],
+            "train.batch_size": 256,
+            "method.density": 0.2,
+            **SOURCES["er"],
+        },
+    )
+    run_search(cfg, tmp_path, [0], [0, 1, 2], progress=False)
+    snaps = read_runs(tmp_path, snapshots=True)
+    table = tl.trajectory(snaps)
+    within = snaps.uns["trajectory"]["similarity"]
+    assert len(within) and within["similarity"].notna().all()
+    assert within[["chance_similarity", "excess_similarity", "p_value"]].isna().all().all()
+    assert table["chance_initial"].isna().all()
