@@ -262,7 +262,7 @@ class Trainer:
             is_last = epoch == epochs - 1
             if is_last:  # the last end-of-epoch step (K-starts, dissipating) makes the final masks
                 self.method.after_epoch(self.model, epoch, is_last)
-            self._log_epoch(hist, epoch, train_loss, train_acc)
+            self._log_epoch(hist, epoch, train_loss, train_acc, is_last or self.method.final_form(epoch))
             hist.epochs_done = epoch + 1
             self.snapshots.take(self.model, hist.extra, epoch + 1)
             if not is_last:
@@ -292,7 +292,9 @@ class Trainer:
             self.model, self.train_x, self.test_x, self.test_y, self.cfg.train.batch_size
         )
 
-    def _log_epoch(self, hist: History, epoch: int, train_loss: np.ndarray, train_acc: np.ndarray) -> None:
+    def _log_epoch(
+        self, hist: History, epoch: int, train_loss: np.ndarray, train_acc: np.ndarray, final: bool = True
+    ) -> None:
         val_loss, val_acc = evaluate(self.model, self.val_x, self.val_y)
         test_loss, test_acc = evaluate(self.model, self.test_x, self.test_y)
         lr = self.optimizer.param_groups[0]["lr"]
@@ -308,9 +310,10 @@ class Trainer:
                 ("test_acc", test_acc[i]),
             ):
                 c[key].append(float(value))
-            # best-by-validation (never best-by-test); without a val split, the last epoch
+            # best-by-validation (never best-by-test) among epochs whose network has the
+            # method's final form; without a val split, the last epoch
             score = float(val_acc[i]) if not math.isnan(float(val_acc[i])) else float(epoch)
-            if score >= hist.best_val[i]:
+            if final and score >= hist.best_val[i]:
                 hist.best_val[i], hist.best_epoch[i] = score, epoch
                 hist.test_at_best[i] = float(test_acc[i])
 

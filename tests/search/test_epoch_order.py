@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from landscape.config import load_config
+from landscape.search.methods.base import kept_count
 from landscape.search.runner import load_dataset
 from landscape.search.trainer import Trainer
 
@@ -33,3 +34,31 @@ def test_recycling_at_the_end_of_an_epoch_is_not_in_that_epochs_accuracy():
             np.testing.assert_array_equal(a["curves"][key][:2], b["curves"][key][:2], err_msg=key)
         assert a["curves"]["train_loss"][2] != b["curves"]["train_loss"][2]  # the recycling did act
         assert b["test_acc"] == b["curves"]["test_acc"][-1]
+
+
+def _run(overrides: dict) -> list[dict]:
+    torch.manual_seed(0)
+    cfg = load_config("configs/digits_mlp_edge_popup.yaml", {**TINY, "method.density": 0.3, **overrides})
+    return Trainer(cfg, load_dataset(cfg.data), 0, [0, 1], progress=False).run().records
+
+
+def test_a_selection_at_the_last_epoch_is_in_its_accuracy_and_best_epoch():
+    # K-starts selects at the end of the last epoch: the logged last epoch is the masked network
+    records = _run({"method.name": "kstarts", "method.kstarts.select_after": 3, "train.lr": 0.05})
+    for r in records:
+        assert r["test_acc"] == r["curves"]["test_acc"][-1]
+        # epochs 0 and 1 were dense: never the best-by-validation epoch of a masked network
+        assert r["best_epoch"] == 2 and r["test_acc_at_best_val"] == r["test_acc"]
+        # the stored network is the selected mask, at the density asked for
+        assert r["n_kept"] == sum(kept_count(n, 0.3) for n in (64 * 16, 16 * 16, 16 * 10))
+    dense = _run({"method.name": "kstarts", "method.kstarts.select_after": 4, "train.lr": 0.05})
+    assert [r["test_acc"] for r in dense] == [r["test_acc"] for r in records]  # is_last selects anyway
+
+
+def test_the_best_epoch_of_a_selection_before_the_end_is_a_masked_one():
+    records = _run({"method.name": "kstarts", "method.kstarts.select_after": 1, "train.lr": 0.05})
+    for r in records:
+        # the selection ends epoch 0, which was evaluated dense
+        assert r["best_epoch"] >= 1
+        best = r["curves"]["val_acc"][r["best_epoch"]]
+        assert best == max(r["curves"]["val_acc"][1:]) and r["best_val_acc"] == best

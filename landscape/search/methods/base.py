@@ -291,6 +291,13 @@ class Method:
     def after_step(self, model: EnsembleNet, step: int) -> None:
         """Called after the optimiser update of global step ``step`` (0-based)."""
 
+    def final_form(self, epoch: int) -> bool:
+        """Whether the network evaluated at the end of ``epoch`` (before its end-of-epoch step)
+        has the method's final form: the best-by-validation epoch is chosen among those only,
+        so it never names a network the stored masks are not (a dense phase, a mask still
+        being pruned). The last epoch always has it."""
+        return True
+
     def after_epoch(self, model: EnsembleNet, epoch: int, is_last: bool) -> None:
         """Called at the end of epoch ``epoch`` (0-based): after its evaluation and snapshot,
         except at the last epoch, whose evaluation and stored masks follow this step."""

@@ -174,6 +174,9 @@ class KStarts(WeightTraining):
         if self.phase == "select" and (epoch + 1 >= self.cfg.method.kstarts.select_after or is_last):
             self.select(model)
 
+    def final_form(self, epoch: int) -> bool:
+        return self.phase == "masked"  # the dense phase before the selection is not a mask
+
     def candidates(self, i: int, j: int) -> list[Tensor]:
         """Candidate ``j`` of mask ``i``: bool masks of the searchable layers (CPU)."""
         gen = generator(self.search_seeds[i], "method", "kstarts", j)
@@ -259,6 +262,10 @@ class DissipatingGradients(WeightTraining):
         left = self.cfg.train.epochs - self.start_epoch
         return max(1, math.ceil(left * self.schedule_fraction))
 
+    def final_form(self, epoch: int) -> bool:
+        # the checks of epochs start_epoch .. epoch - 1 have run
+        return epoch - self.start_epoch >= self.n_checks()
+
     def after_epoch(self, model: EnsembleNet, epoch: int, is_last: bool) -> None:
         self.dissipate(epoch, is_last)
 
@@ -309,6 +316,9 @@ class KStartsDissipating(KStarts, DissipatingGradients):
     def setup(self, model: EnsembleNet, weight_seed: int, search_seeds: list[int]) -> None:
         super().setup(model, weight_seed, search_seeds)
         self.start_epoch = self.cfg.method.kstarts.select_after
+
+    def final_form(self, epoch: int) -> bool:
+        return KStarts.final_form(self, epoch) and DissipatingGradients.final_form(self, epoch)
 
     def after_epoch(self, model: EnsembleNet, epoch: int, is_last: bool) -> None:
         if self.phase == "select":

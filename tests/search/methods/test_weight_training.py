@@ -215,3 +215,13 @@ def test_kstarts_dissipating_selects_then_prunes_within_chosen_mask():
         n = dict(model.masked_layers())[name].numel
         assert m.reshape(2, -1).sum(1).tolist() == [kept_count(n, 0.25)] * 2
         assert not (m & ~chosen[name]).any()  # only pruned within the chosen mask
+
+
+def test_masks_have_their_final_form_once_the_selection_or_every_check_ran():
+    _, method = make(DissipatingGradients, **{"method.density": 0.4, "train.epochs": 6})
+    n = method.n_checks()  # the checks end epochs 0 .. n - 1
+    assert [method.final_form(e) for e in range(6)] == [e >= n for e in range(6)] and 0 < n < 6
+    _, ks = make(KStarts, **{"method.density": 0.4, "method.kstarts.select_after": 2})
+    assert not ks.final_form(0)  # the dense phase
+    ks.phase = "masked"
+    assert ks.final_form(1)
