@@ -76,8 +76,10 @@ class Context:
         """Record a field the source states; a different ``--set`` value is an error."""
         given = self.user.get(dotted)
         if given is not None and not _same(given, value):
+            # "unknown" is what an initialiser this toolkit does not draw is recorded as
+            said = "an initialiser this toolkit does not draw" if value == UNKNOWN_INIT else repr(value)
             raise ConfigError(
-                f"--set {dotted}={given}: the source says {value!r} ({where}); leave it out or fix the source"
+                f"--set {dotted}={given}: the source says {said} ({where}); leave it out or fix the source"
             )
         facts[dotted] = value
         facts_from[dotted] = where
