@@ -318,7 +318,7 @@ def test_an_initialiser_this_toolkit_does_not_draw_is_recorded_as_unknown(tmp_pa
     assert f"{settings}: init {init!r} is not one this toolkit draws" in result.summary()
     # an unknown draw cannot be repeated, but the imported weights still rebuild the network
     assert store.build_model(0, [0]).layout() == store.layout
-    with pytest.raises(ConfigError, match="the source says 'unknown'"):
+    with pytest.raises(ConfigError, match="the source says an initialiser this toolkit does not draw"):
         _import(tmp_path / "b", "biprop", [tmp_path / "ckpts"], "model.weight_init=signed_constant")
 
 
