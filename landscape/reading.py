@@ -167,7 +167,7 @@ def read_runs(
 
 
 def _load_run(path: Path) -> MaskSet | None:
-    from landscape.store.records import flatten, leave_out_stale_all_ones, method_label
+    from landscape.store.records import flatten, leave_out_stale_all_ones, method_label, older_conventions
     from landscape.store.run_store import RunStore
 
     store = RunStore.open(path)
@@ -181,6 +181,8 @@ def _load_run(path: Path) -> MaskSet | None:
         first is not None and store.has_batchnorm(int(first["weight_seed"]), int(first["search_seed"]))
     )
     leave_out_stale_all_ones(records, has_batchnorm)
+    for older in older_conventions(records, cfg):
+        warnings.warn(f"{path}: {older}; remove and search them again to compare", stacklevel=4)
     labels = [f"{store.run_id}/w{w}/s{s}" for w, s in zip(records["weight_seed"], records["search_seed"])]
     head = pd.DataFrame(
         {"run_id": store.run_id, "method": method_label(cfg), "density": cfg.method.density},

@@ -33,7 +33,13 @@ from landscape.search.predict import split_predictions
 from landscape.search.profiling import StepHook
 from landscape.search.snapshots import Snapshots
 from landscape.search.state import CURVE_KEYS, History, SearchResult, load_model_state
-from landscape.store.records import ALL_ONES_BATCHNORM
+from landscape.store.records import (
+    ALL_ONES_BATCHNORM,
+    CROP_FILL,
+    CROP_FILL_NOW,
+    EPOCH_EVENTS,
+    EPOCH_EVENTS_NOW,
+)
 
 __all__ = ["CURVE_KEYS", "SearchResult", "Trainer", "build_model", "build_method", "learning_rate"]
 
@@ -341,6 +347,13 @@ class Trainer:
                     "n_kept": int(n_kept[i]),
                     "batched_with": self.m,
                     "all_ones_test_acc": hist.extra.get("all_ones_test_acc"),
+                    # how this version searches, where an earlier one did otherwise (store.records)
+                    EPOCH_EVENTS: EPOCH_EVENTS_NOW,
+                    **(
+                        {CROP_FILL: CROP_FILL_NOW}
+                        if self.cfg.data.name == "cifar10" and self.cfg.data.augment
+                        else {}
+                    ),
                     **({"all_ones_batchnorm": ALL_ONES_BATCHNORM} if self.model.has_batchnorm else {}),
                     "curves": c,
                 }

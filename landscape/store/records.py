@@ -108,6 +108,41 @@ def first_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
     return "no difference"
 
 
+#: record fields saying how a mask was searched, where an earlier version did otherwise under the
+#: same run id: the trainer evaluates an epoch before its end-of-epoch step, and CIFAR crops pad
+#: with black (earlier: the step came first; crops padded with the mean colour)
+EPOCH_EVENTS, EPOCH_EVENTS_NOW = "epoch_events", "after_evaluation"
+CROP_FILL, CROP_FILL_NOW = "crop_fill", "black"
+# methods whose end-of-epoch step changes the network (recycling is checked on the config)
+_EPOCH_STEP_METHODS = ("kstarts", "dissipating", "kstarts_dissipating")
+
+
+def older_conventions(records: pd.DataFrame, cfg) -> list[str]:
+    """What the masks of a run searched by an earlier version record differently, one
+    sentence each (empty when nothing applies): their values are kept, and the reader is told."""
+    out = []
+    if not len(records) or cfg.origin.format:
+        return out
+
+    def lacking(field: str, now: str) -> int:
+        if field not in records.columns:
+            return len(records)
+        return int((records[field].astype(object) != now).sum())
+
+    steps = cfg.method.name in _EPOCH_STEP_METHODS or cfg.method.recycle.every > 0
+    if steps and cfg.train.epochs > 1 and (n := lacking(EPOCH_EVENTS, EPOCH_EVENTS_NOW)):
+        out.append(
+            f"{n} of {len(records)} masks were searched when the end-of-epoch step (recycling, "
+            "selection, pruning) came before the epoch's evaluation: their curves, best_val_acc, "
+            "best_epoch and test_acc_at_best_val describe the network after the step"
+        )
+    if cfg.data.name == "cifar10" and cfg.data.augment and (n := lacking(CROP_FILL, CROP_FILL_NOW)):
+        out.append(
+            f"{n} of {len(records)} masks were searched with crops padded with the mean colour, not black"
+        )
+    return out
+
+
 def leave_out_stale_all_ones(records: pd.DataFrame, has_batchnorm: bool) -> None:
     """Blank, in place, the every-weight-kept accuracy of a BatchNorm run's masks whose records
     do not say it was measured on the training split."""

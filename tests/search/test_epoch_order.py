@@ -62,3 +62,33 @@ def test_the_best_epoch_of_a_selection_before_the_end_is_a_masked_one():
         assert r["best_epoch"] >= 1
         best = r["curves"]["val_acc"][r["best_epoch"]]
         assert best == max(r["curves"]["val_acc"][1:]) and r["best_val_acc"] == best
+
+
+def test_masks_searched_by_an_earlier_version_are_named_when_read(tmp_path, monkeypatch):
+    import pandas as pd
+    import pytest
+
+    from landscape.reading import read_runs
+    from landscape.search import trainer
+    from landscape.search.runner import run_search
+    from landscape.store.records import EPOCH_EVENTS, older_conventions
+
+    cfg = load_config(
+        "configs/digits_mlp_edge_popup.yaml", {**TINY, "method.recycle.every": 1, "method.recycle.rate": 0.2}
+    )
+    run_search(cfg, tmp_path / "now", [0], [0, 1], progress=False)
+    ms = read_runs(tmp_path / "now")  # searched now: nothing to say (a warning would fail here)
+    assert (ms.obs[EPOCH_EVENTS] == "after_evaluation").all()
+    older = ms.obs.drop(columns=[EPOCH_EVENTS])  # records written before the field existed
+    (said,) = older_conventions(older, cfg)
+    assert said.startswith("2 of 2 masks") and "test_acc_at_best_val" in said
+    plain = load_config("configs/digits_mlp_edge_popup.yaml", TINY)  # no end-of-epoch step
+    assert older_conventions(older, plain) == []
+    cifar = load_config("configs/cifar10_conv4_edge_popup.yaml", {"data.augment": True})
+    assert "mean colour" in older_conventions(pd.DataFrame({"test_acc": [0.5]}), cifar)[0]
+    # a run whose records say another order is named when read, its values kept
+    monkeypatch.setattr(trainer, "EPOCH_EVENTS_NOW", "before_evaluation")
+    run_search(cfg, tmp_path / "then", [0], [0, 1], progress=False)
+    with pytest.warns(UserWarning, match="end-of-epoch step"):
+        back = read_runs(tmp_path / "then")
+    assert back.obs["test_acc"].notna().all()
