@@ -39,6 +39,7 @@ from landscape.store.records import (
     CROP_FILL_NOW,
     EPOCH_EVENTS,
     EPOCH_EVENTS_NOW,
+    records_crop_fill,
 )
 
 __all__ = ["CURVE_KEYS", "SearchResult", "Trainer", "build_model", "build_method", "learning_rate"]
@@ -349,11 +350,7 @@ class Trainer:
                     "all_ones_test_acc": hist.extra.get("all_ones_test_acc"),
                     # how this version searches, where an earlier one did otherwise (store.records)
                     EPOCH_EVENTS: EPOCH_EVENTS_NOW,
-                    **(
-                        {CROP_FILL: CROP_FILL_NOW}
-                        if self.cfg.data.name == "cifar10" and self.cfg.data.augment
-                        else {}
-                    ),
+                    **({CROP_FILL: CROP_FILL_NOW} if records_crop_fill(self.cfg) else {}),
                     **({"all_ones_batchnorm": ALL_ONES_BATCHNORM} if self.model.has_batchnorm else {}),
                     "curves": c,
                 }

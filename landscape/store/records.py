@@ -117,6 +117,11 @@ CROP_FILL, CROP_FILL_NOW = "crop_fill", "black"
 _EPOCH_STEP_METHODS = ("kstarts", "dissipating", "kstarts_dissipating")
 
 
+def records_crop_fill(cfg) -> bool:
+    """Whether a run's records say how its crops were padded (CIFAR-10 with augmentation)."""
+    return cfg.data.name == "cifar10" and bool(cfg.data.augment)
+
+
 def older_conventions(records: pd.DataFrame, cfg) -> list[str]:
     """What the masks of a run searched by an earlier version record differently, one
     sentence each (empty when nothing applies): their values are kept, and the reader is told."""
@@ -136,7 +141,7 @@ def older_conventions(records: pd.DataFrame, cfg) -> list[str]:
             "selection, pruning) came before the epoch's evaluation: their curves, best_val_acc, "
             "best_epoch and test_acc_at_best_val describe the network after the step"
         )
-    if cfg.data.name == "cifar10" and cfg.data.augment and (n := lacking(CROP_FILL, CROP_FILL_NOW)):
+    if records_crop_fill(cfg) and (n := lacking(CROP_FILL, CROP_FILL_NOW)):
         out.append(
             f"{n} of {len(records)} masks were searched with crops padded with the mean colour, not black"
         )

@@ -62,7 +62,7 @@ def _check(ms) -> None:
 
 
 def _mask_rows(
-    ms, label: str, positions: np.ndarray, group: str, metric: str, layers: list[str]
+    ms, label: str, positions: np.ndarray, group: str, metric: str, layers: list[str], sourced: bool
 ) -> list[dict]:
     """The per-mask table rows of one mask (its snapshots at ``positions``, epoch order)."""
     obs = ms.obs.iloc[positions]
@@ -94,7 +94,7 @@ def _mask_rows(
         counts, numel, metric, np.zeros(len(epochs), dtype=np.int64), np.arange(len(epochs))
     )
     chance = np.concatenate([chance_w[:, None], chance_l], axis=1)
-    if in_a_source(obs).any():  # the whole-layer chance level does not describe them
+    if sourced:  # the whole-layer chance level does not describe masks searched in a source
         chance[:] = np.nan
     head = {"group": group, **{c: obs[c].iloc[0] for c in _IDENTITY if c in obs.columns}, "mask": label}
     rows = []
@@ -240,12 +240,15 @@ def trajectory(
     for g in groups:
         group_of[g.positions] = g.label
     layers = list(ms.layout.names)
+    sourced = in_a_source(obs)
     rows = []
     order = np.lexsort((obs[EPOCH].to_numpy(), pd.factorize(obs["mask"])[0]))
     masks = obs["mask"].to_numpy()[order]
     for label in dict.fromkeys(masks):
         positions = order[masks == label]
-        rows += _mask_rows(ms, str(label), positions, group_of[positions[0]], metric, layers)
+        rows += _mask_rows(
+            ms, str(label), positions, group_of[positions[0]], metric, layers, bool(sourced[positions].any())
+        )
     table = pd.DataFrame(rows)
     networks = _within_groups(ms, groups, metric)
     summary = across_networks(networks) if not networks.empty else networks
