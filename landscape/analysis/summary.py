@@ -10,6 +10,7 @@ from landscape.analysis.function import format_function
 from landscape.analysis.views import one_row_per
 from landscape.grouping import pair_label
 from landscape.store.records import ALL_ONES_STALE
+from landscape.tl._source_frame import IN_SOURCE_NOTE
 from landscape.tl.baseline import SOURCE_NOTE
 from landscape.tl.diversity import SIMILARITY
 from landscape.tl.group_clusters import ACROSS
@@ -214,6 +215,10 @@ def _diversity_lines(part: pd.DataFrame, metric: str) -> list[str]:
         unsourced = whole.loc[whole["chance_similarity"].isna(), "group"]
         if len(unsourced):
             lines.append(f"  —: {'; '.join(dict.fromkeys(unsourced))}: {SOURCE_NOTE}")
+        if "chance_null" in whole:
+            inside = whole.loc[whole["chance_null"].astype(str).str.contains("source"), "group"]
+            if len(inside):
+                lines.append(f"  {'; '.join(dict.fromkeys(inside))}: {IN_SOURCE_NOTE}")
     if untested:
         lines.append(
             f"  not shown: {'; '.join(untested)} (every mask keeps every weight, so any two masks are "

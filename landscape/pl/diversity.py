@@ -29,7 +29,7 @@ VALUES = ("similarity", "excess")
 BAND = "95% range of the mean under independent random masks (the test's null)"
 _DENSITY = ("density", "method.density")
 COLUMNS = ["line", "method", "layer", "x", "y", "lo", "hi", "chance", "chance_lo", "chance_hi"]
-COLUMNS += ["interval", "n_networks", "n_masks", "group"]
+COLUMNS += ["interval", "n_networks", "n_masks", "group", "chance_null"]
 
 
 def _sets(ms: Any) -> list[Any]:
@@ -152,6 +152,8 @@ def _prepare_diversity_vs(
             "n_networks": frame["n_networks"].to_numpy() if "n_networks" in frame else 1,
             "n_masks": frame["n_masks"].to_numpy(),
             "group": frame["group"].astype(str).to_numpy(),
+            # "layers" or "source": what the chance level is uniform over (tl.diversity)
+            "chance_null": frame["chance_null"].to_numpy() if "chance_null" in frame else "layers",
         }
     )
     order = {line: n for n, line in enumerate(dict.fromkeys(out["line"]))}
@@ -167,12 +169,7 @@ def _draw_panel(ax: Any, data: pd.DataFrame, value: str, x: str, log: bool) -> N
     methods = dict(zip(data["line"], data["method"]))
     colors = group_colors(list(dict.fromkeys(data["line"])), methods)
     names, _ = legend_names(list(dict.fromkeys(data["line"])))
-    band = data.groupby("x", sort=True).agg(
-        lo=("chance_lo", "min"), hi=("chance_hi", "max"), mid=("chance", "mean")
-    )
-    ax.fill_between(band.index, band["lo"], band["hi"], color=GREY, alpha=0.35, linewidth=0, zorder=1,
-                    label="independent random masks (95% range)")  # fmt: skip
-    ax.plot(band.index, band["mid"], color=GREY, linestyle="--", linewidth=0.8, zorder=2)
+    _draw_chance(ax, data, colors)
     n_lines = data["line"].nunique()
     xs = np.log2(data["x"]) if log else data["x"]
     span = float(xs.max() - xs.min()) or 1.0
@@ -194,6 +191,27 @@ def _draw_panel(ax: Any, data: pd.DataFrame, value: str, x: str, log: bool) -> N
     ax.set_xlabel(axis_label(x))
     if value == "excess":
         ax.axhline(0.0, color="black", linewidth=0.5, zorder=0)
+
+
+def _draw_chance(ax: Any, data: pd.DataFrame, colors: dict) -> None:
+    """The chance range: one grey band for the lines whose random masks are uniform over
+    whole layers, and one band per line searched inside a source (its own random masks, in
+    the line's colour), so that no band spans two nulls."""
+    inside = data["chance_null"].astype(str).str.contains("source").to_numpy()
+    whole = data[~inside]
+    if len(whole):
+        band = whole.groupby("x", sort=True).agg(
+            lo=("chance_lo", "min"), hi=("chance_hi", "max"), mid=("chance", "mean")
+        )
+        ax.fill_between(band.index, band["lo"], band["hi"], color=GREY, alpha=0.35, linewidth=0, zorder=1,
+                        label="independent random masks (95% range)")  # fmt: skip
+        ax.plot(band.index, band["mid"], color=GREY, linestyle="--", linewidth=0.8, zorder=2)
+    for k, (line, frame) in enumerate(data[inside].groupby("line", sort=False)):
+        frame = frame.sort_values("x")
+        label = "random masks inside the line's source (95% range)" if k == 0 else None
+        ax.fill_between(frame["x"], frame["chance_lo"], frame["chance_hi"], color=colors[line], alpha=0.15,
+                        linewidth=0, zorder=1, label=label)  # fmt: skip
+        ax.plot(frame["x"], frame["chance"], color=colors[line], linestyle=":", linewidth=0.8, zorder=2)
 
 
 def diversity_vs(

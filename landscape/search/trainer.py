@@ -39,7 +39,10 @@ from landscape.store.records import (
     CROP_FILL_NOW,
     EPOCH_EVENTS,
     EPOCH_EVENTS_NOW,
+    RANDOM_DRAW,
+    RANDOM_DRAW_NOW,
     records_crop_fill,
+    records_random_draw,
 )
 
 __all__ = ["CURVE_KEYS", "SearchResult", "Trainer", "build_model", "build_method", "learning_rate"]
@@ -351,6 +354,7 @@ class Trainer:
                     # how this version searches, where an earlier one did otherwise (store.records)
                     EPOCH_EVENTS: EPOCH_EVENTS_NOW,
                     **({CROP_FILL: CROP_FILL_NOW} if records_crop_fill(self.cfg) else {}),
+                    **({RANDOM_DRAW: RANDOM_DRAW_NOW} if records_random_draw(self.cfg) else {}),
                     **({"all_ones_batchnorm": ALL_ONES_BATCHNORM} if self.model.has_batchnorm else {}),
                     "curves": c,
                 }

@@ -110,16 +110,30 @@ def first_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
 
 #: record fields saying how a mask was searched, where an earlier version did otherwise under the
 #: same run id: the trainer evaluates an epoch before its end-of-epoch step, and CIFAR crops pad
-#: with black (earlier: the step came first; crops padded with the mean colour)
+#: with black, random masks of weight seeds other than 0 are their own (earlier: the step came
+#: first; crops padded with the mean colour; every network drew weight seed 0's random masks)
 EPOCH_EVENTS, EPOCH_EVENTS_NOW = "epoch_events", "after_evaluation"
 CROP_FILL, CROP_FILL_NOW = "crop_fill", "black"
+RANDOM_DRAW, RANDOM_DRAW_NOW = "random_draw", "per_network"
 # methods whose end-of-epoch step changes the network (recycling is checked on the config)
 _EPOCH_STEP_METHODS = ("kstarts", "dissipating", "kstarts_dissipating")
+
+
+def lacking_in(records: pd.DataFrame, field: str, now: str) -> int:
+    """How many records do not say ``field: now``."""
+    if field not in records.columns:
+        return len(records)
+    return int((records[field].astype(object) != now).sum())
 
 
 def records_crop_fill(cfg) -> bool:
     """Whether a run's records say how its crops were padded (CIFAR-10 with augmentation)."""
     return cfg.data.name == "cifar10" and bool(cfg.data.augment)
+
+
+def records_random_draw(cfg) -> bool:
+    """Whether a run's masks are drawn at random (``random``; ``dense`` below density 1)."""
+    return cfg.method.name == "random" or (cfg.method.name == "dense" and cfg.method.density < 1)
 
 
 def older_conventions(records: pd.DataFrame, cfg) -> list[str]:
@@ -130,9 +144,7 @@ def older_conventions(records: pd.DataFrame, cfg) -> list[str]:
         return out
 
     def lacking(field: str, now: str) -> int:
-        if field not in records.columns:
-            return len(records)
-        return int((records[field].astype(object) != now).sum())
+        return lacking_in(records, field, now)
 
     steps = cfg.method.name in _EPOCH_STEP_METHODS or cfg.method.recycle.every > 0
     if steps and cfg.train.epochs > 1 and (n := lacking(EPOCH_EVENTS, EPOCH_EVENTS_NOW)):
@@ -145,6 +157,17 @@ def older_conventions(records: pd.DataFrame, cfg) -> list[str]:
         out.append(
             f"{n} of {len(records)} masks were searched with crops padded with the mean colour, not black"
         )
+    if records_random_draw(cfg) and "weight_seed" in records.columns:
+        import pandas as pd
+
+        # weight seed 0 draws as before; other networks drew weight seed 0's masks
+        other = records[pd.to_numeric(records["weight_seed"], errors="coerce").fillna(0) != 0]
+        if n := lacking_in(other, RANDOM_DRAW, RANDOM_DRAW_NOW):
+            out.append(
+                f"{n} of {len(records)} random masks of weight seeds other than 0 are the masks of "
+                "weight seed 0 (drawn when every network drew the same random masks): their networks "
+                "are not independent replicates"
+            )
     return out
 
 

@@ -3,7 +3,8 @@ the chance baseline, without per-pair arrays.
 
 For the masks ``pos`` of one network, each pair ``a < b`` gets its chance similarity and
 its variance (the formulas of :mod:`landscape.tl.baseline`, per layer and whole network,
-computed in the pass from the two masks' per-layer counts) and, when distances are given,
+computed in the pass from the two masks' per-layer counts and the network's free and locked
+weights per layer) and, when distances are given,
 its observed similarity ``1 - distance``. Accumulated per column (whole network, then
 layers): pair totals, row sums (the pairs that contain each mask, for the jackknife), sums
 of deviations from the network's first pair (for spreads without cancellation), min, max
@@ -38,20 +39,24 @@ def _jaccard_delta(mean_i, var_i, s):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _chance_pair(counts, pa, pb, rank, a, b, numel, jaccard, exact, tmean, tsd, chance, cvar):
+def _chance_pair(counts, pa, pb, rank, a, b, numel, free, locked, jaccard, exact, tmean, tsd, chance, cvar):
     """Chance similarity and its variance of the pair of masks ``pa, pb`` (rows ``a, b`` of
-    ``rank``), whole network in column 0."""
+    ``rank``), whole network in column 0. Per layer the masks keep ``locked`` weights and
+    choose the rest among ``free`` ones (``free = numel``, ``locked = 0`` without a source)."""
     n_layers = numel.size
     total_mean = 0.0
     total_var = 0.0
     total_size = 0
     total_hamming = 0.0
     for li in range(n_layers):
-        n = float(numel[li])
-        k1, k2 = float(counts[pa, li]), float(counts[pb, li])
-        mean_i = k1 * k2 / n
+        n = float(free[li])
+        shared = float(locked[li])
+        k1, k2 = float(counts[pa, li]) - shared, float(counts[pb, li]) - shared
+        mean_i = shared
+        if free[li] > 0:
+            mean_i += k1 * k2 / n
         var_i = 0.0
-        if numel[li] > 1:
+        if free[li] > 1:
             var_i = k2 * (k1 / n) * (1 - k1 / n) * (n - k2) / max(n - 1, 1.0)
         var_i = max(var_i, 0.0)
         size = counts[pa, li] + counts[pb, li]
@@ -67,7 +72,7 @@ def _chance_pair(counts, pa, pb, rank, a, b, numel, jaccard, exact, tmean, tsd, 
         else:
             distance = float(size) - 2 * mean_i
             total_hamming += distance
-            mean, sd = distance / n, 2 * math.sqrt(var_i) / n
+            mean, sd = distance / float(numel[li]), 2 * math.sqrt(var_i) / float(numel[li])
         chance[li + 1] = 1 - mean
         cvar[li + 1] = sd * sd
     if jaccard and n_layers == 1:
@@ -83,7 +88,7 @@ def _chance_pair(counts, pa, pb, rank, a, b, numel, jaccard, exact, tmean, tsd, 
 
 
 @njit(cache=True, nogil=True)
-def _network_pass(pos, whole, layered, n_sim, counts, numel, jaccard, exact, rank, tmean, tsd):
+def _network_pass(pos, whole, layered, n_sim, counts, numel, free, locked, jaccard, exact, rank, tmean, tsd):
     m = pos.size
     n_cols = numel.size + 1
     acc = np.zeros((8, n_cols))
@@ -101,7 +106,9 @@ def _network_pass(pos, whole, layered, n_sim, counts, numel, jaccard, exact, ran
         part[:] = 0.0
         for b in range(a + 1, m):
             pb = pos[b]
-            _chance_pair(counts, pa, pb, rank, a, b, numel, jaccard, exact, tmean, tsd, chance, cvar)
+            _chance_pair(
+                counts, pa, pb, rank, a, b, numel, free, locked, jaccard, exact, tmean, tsd, chance, cvar
+            )
             first = a == 0 and b == 1
             for k in range(n_cols):
                 c = chance[k]
@@ -154,22 +161,26 @@ class PairSums:
         return np.maximum(d2 - d * d / p, 0.0) / (p - ddof)
 
 
-def network_sums(pos, counts, numel, metric: str, tables, whole=None, layered=None) -> PairSums:
+def network_sums(pos, counts, numel, metric: str, tables, whole=None, layered=None, frame=None) -> PairSums:
     """:class:`PairSums` of the pairs of masks ``pos`` (at least two) of one network.
 
     ``tables``: the exact Jaccard moments per layer, ``(exact, rank, mean, sd)`` from
     :func:`landscape.tl.baseline.exact_tables` for these masks (``rank`` row per mask of
     ``pos``). ``whole``/``layered``: distance matrices ``(n, n)`` and ``(n, n, L)``; without
-    ``whole`` only the chance columns are summed.
+    ``whole`` only the chance columns are summed. ``frame``: the network's source
+    (:class:`landscape.tl._source_frame.SourceFrame`), None for the dense network.
     """
     pos = np.ascontiguousarray(pos, dtype=np.int64)
     n_sim = 0 if whole is None else (1 if layered is None else 1 + len(numel))
     whole = np.zeros((1, 1)) if whole is None else whole
     layered = np.zeros((1, 1, 1)) if layered is None else layered
     exact, rank, tmean, tsd = tables
+    numel = np.ascontiguousarray(numel, dtype=np.int64)
+    free = numel if frame is None else np.ascontiguousarray(frame.free, dtype=np.int64)
+    locked = np.zeros_like(numel) if frame is None else np.ascontiguousarray(frame.locked, dtype=np.int64)
     acc, sim_rows, excess_rows, low, high = _network_pass(
         pos, whole, layered, n_sim, np.ascontiguousarray(counts, dtype=np.int64),
-        np.ascontiguousarray(numel, dtype=np.int64), metric == "jaccard", exact, rank, tmean, tsd,
+        numel, free, locked, metric == "jaccard", exact, rank, tmean, tsd,
     )  # fmt: skip
     m = len(pos)
     return PairSums(m, m * (m - 1) // 2, acc, sim_rows, excess_rows, low, high)

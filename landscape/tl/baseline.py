@@ -14,6 +14,12 @@ share ``I ~ Hypergeometric(n, K1, K2)`` weights: ``E[I] = K1 K2 / n`` and
 Layers are independent, so the whole-network ``I`` has the summed mean and variance; its
 Jaccard moments use the delta method (exact pmf when the network is one layer).
 
+Masks searched inside an ER or partially frozen source share its locked weights and never
+keep its left-out ones; their baseline is that of random masks inside the same source
+(:mod:`landscape.tl._source_frame`): per layer ``I = L + Hypergeometric(F, K1 - L, K2 - L)``
+with ``F`` free and ``L`` locked weights, the formulas above otherwise unchanged (``F = n``,
+``L = 0`` is the dense network).
+
 Over a group of masks the baseline describes a randomly chosen pair (within one network):
 the mean of the pairwise expectations, and the sd from the law of total variance. Tables
 report similarities (1 - distance), like :func:`landscape.tl.diversity`.
@@ -60,10 +66,14 @@ def in_a_source(obs: pd.DataFrame) -> np.ndarray:
     return er | frozen | unknown
 
 
-#: what the tables say in place of a chance level for masks searched inside a source
+#: what the tables say in place of a chance level for masks searched inside a source whose
+#: null cannot be drawn here (:mod:`landscape.tl._source_frame`), and for the tools that have
+#: no null for sources at all
 SOURCE_NOTE = (
-    "no chance level for masks searched inside an ER or partially frozen source (they share its "
-    "left-out and locked weights): compare with random-mask runs of the same source"
+    "no chance level for masks searched inside an ER or partially frozen source when its "
+    "patterns cannot be redrawn from their run (imported masks, a MaskSet without its runs, "
+    "two sources in one network) or for a tool without a null for sources: compare with "
+    "random-mask runs of the same source"
 )
 
 
@@ -72,10 +82,18 @@ def hypergeom_moments(n, k1, k2) -> tuple[np.ndarray, np.ndarray]:
     n = np.asarray(n, dtype=np.float64)
     k1 = np.asarray(k1, dtype=np.float64)
     k2 = np.asarray(k2, dtype=np.float64)
-    mean = k1 * k2 / n
     with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, k1 * k2 / n, 0.0)  # nothing free: nothing to share by chance
         var = np.where(n > 1, k2 * (k1 / n) * (1 - k1 / n) * (n - k2) / np.maximum(n - 1, 1), 0.0)
     return mean, np.maximum(var, 0.0)
+
+
+def source_moments(free, locked, k1, k2) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the overlap of two random masks that keep the ``locked`` weights
+    and choose the rest of their ``k1``, ``k2`` uniformly among ``free`` ones."""
+    locked = np.asarray(locked, dtype=np.float64)
+    mean, var = hypergeom_moments(free, np.asarray(k1) - locked, np.asarray(k2) - locked)
+    return locked + mean, var
 
 
 def jaccard_delta(mean_i, var_i, s) -> tuple[np.ndarray, np.ndarray]:
@@ -107,24 +125,30 @@ def intersection_pmf(n: int, k1: int, k2: int) -> tuple[np.ndarray, np.ndarray]:
     return i, pmf / pmf.sum()
 
 
-def jaccard_exact(n: int, k1: int, k2: int) -> tuple[float, float]:
-    """Exact mean and sd of the Jaccard distance by summing the hypergeometric pmf."""
-    if k1 + k2 == 0:
+def jaccard_exact(n: int, k1: int, k2: int, locked: int = 0) -> tuple[float, float]:
+    """Exact mean and sd of the Jaccard distance by summing the hypergeometric pmf.
+
+    ``n`` free weights of which the masks choose ``k1``, ``k2``; both also keep ``locked``.
+    """
+    size = k1 + k2 + 2 * locked
+    if size == 0:
         return 0.0, 0.0
     i, pmf = intersection_pmf(n, k1, k2)
-    d = 1 - i / (k1 + k2 - i)
+    shared = locked + i
+    d = 1 - shared / (size - shared)
     mean = float(pmf @ d)
     return mean, float(np.sqrt(max(pmf @ (d - mean) ** 2, 0.0)))
 
 
-def _jaccard_layer(n: int, k1: np.ndarray, k2: np.ndarray, moments=None):
+def _jaccard_layer(n: int, k1: np.ndarray, k2: np.ndarray, moments=None, locked: int = 0):
     """Per-pair Jaccard mean/sd for one layer, exact per distinct (K1, K2) when affordable.
 
     Pairs are keyed by the ranks of their sizes among the distinct sizes, so finding the
     distinct (K1, K2) needs no sort of the pairs: with more than ``2 * MAX_EXACT_COMBOS``
     distinct sizes there are more than ``MAX_EXACT_COMBOS`` combinations (every size is in
     some pair) and the delta method, vectorised over the pairs, is used directly
-    (``moments``: the pairs' hypergeometric mean and variance when already known).
+    (``moments``: the pairs' overlap mean and variance when already known). ``n`` free
+    weights and ``k1, k2`` chosen among them; ``locked`` more kept by both (a source).
     """
     lo, hi = np.minimum(k1, k2), np.maximum(k1, k2)
     sizes = _distinct(lo, hi)
@@ -135,13 +159,13 @@ def _jaccard_layer(n: int, k1: np.ndarray, k2: np.ndarray, moments=None):
         combos = np.stack([sizes[present // m], sizes[present % m]], axis=1)
         small = (np.minimum(combos[:, 0], n - combos[:, 1]) + 1) <= EXACT_SUPPORT
         if len(combos) <= MAX_EXACT_COMBOS and small.all():  # fixed-k masks, a few densities
-            exact = np.array([jaccard_exact(n, int(a), int(b)) for a, b in combos])
+            exact = np.array([jaccard_exact(n, int(a), int(b), locked) for a, b in combos])
             combo_of = np.zeros(m * m, dtype=np.int64)
             combo_of[present] = np.arange(len(present))
             where = combo_of[key]
             return exact[where, 0], exact[where, 1]
-    mean_i, var_i = moments if moments is not None else hypergeom_moments(n, k1, k2)
-    return jaccard_delta(mean_i, var_i, k1 + k2)
+    mean_i, var_i = moments if moments is not None else source_moments(n, locked, k1 + locked, k2 + locked)
+    return jaccard_delta(mean_i, var_i, k1 + k2 + 2 * locked)
 
 
 def _distinct(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -175,22 +199,25 @@ def exact_combos(n: int, networks) -> np.ndarray | None:
     return combos if len(combos) <= MAX_EXACT_COMBOS and small.all() else None
 
 
-def exact_tables(counts: np.ndarray, numel: np.ndarray, metric: str, networks):
+def exact_tables(counts: np.ndarray, numel: np.ndarray, metric: str, networks, frame=None):
     """What a compiled pass over the pairs of ``networks`` (positions, each a network of at
     least two masks) needs for the exact Jaccard moments, decided per layer as
-    :func:`pair_moments` decides it for the same pairs.
+    :func:`pair_moments` decides it for the same pairs (``frame``: the networks' common
+    source, :class:`~landscape.tl._source_frame.SourceFrame`; None for the dense network).
 
     Returns ``exact (L,)`` bool, ``ranks`` (per network, ``(m, L)`` rank of each mask's count
     among the layer's distinct sizes) and ``mean, sd (L, d, d)`` (Jaccard distance, at
     ``[lo rank, hi rank]``).
     """
     n_layers = len(numel)
+    free, locked = _frame_arrays(numel, frame)
+    counts = counts - locked  # what the masks chose among the free weights
     exact = np.zeros(n_layers, dtype=bool)
     ranks = [np.zeros((len(pos), n_layers), dtype=np.int64) for pos in networks]
     found = []
     if metric == "jaccard":
         for li in range(n_layers):
-            combos = exact_combos(int(numel[li]), [counts[pos, li] for pos in networks])
+            combos = exact_combos(int(free[li]), [counts[pos, li] for pos in networks])
             if combos is not None:
                 exact[li] = True
                 found.append((li, combos))
@@ -203,17 +230,34 @@ def exact_tables(counts: np.ndarray, numel: np.ndarray, metric: str, networks):
             rank[:, li] = np.searchsorted(sizes, counts[pos, li])
         lo, hi = np.searchsorted(sizes, combos[:, 0]), np.searchsorted(sizes, combos[:, 1])
         for (a, b), x, y in zip(combos, lo, hi):
-            mean[li, x, y], sd[li, x, y] = jaccard_exact(int(numel[li]), int(a), int(b))
+            mean[li, x, y], sd[li, x, y] = jaccard_exact(int(free[li]), int(a), int(b), int(locked[li]))
     return exact, ranks, mean, sd
 
 
-def pair_moments(counts: np.ndarray, numel: np.ndarray, metric: str, i: np.ndarray, j: np.ndarray):
-    """Per-pair baseline mean and sd, per layer ``(p, L)`` and whole network ``(p,)``."""
+def _frame_arrays(numel: np.ndarray, frame) -> tuple[np.ndarray, np.ndarray]:
+    """Free and locked weights per layer: the whole layer and none without a source."""
+    if frame is None:
+        return np.asarray(numel, dtype=np.int64), np.zeros(len(numel), dtype=np.int64)
+    return np.asarray(frame.free, dtype=np.int64), np.asarray(frame.locked, dtype=np.int64)
+
+
+def pair_moments(
+    counts: np.ndarray, numel: np.ndarray, metric: str, i: np.ndarray, j: np.ndarray, frame=None
+):
+    """Per-pair baseline mean and sd, per layer ``(p, L)`` and whole network ``(p,)``
+    (``frame``: the masks' source, None for the dense network)."""
     k1, k2 = counts[i], counts[j]  # (p, L)
-    mean_i, var_i = hypergeom_moments(numel, k1, k2)
+    free, locked = _frame_arrays(numel, frame)
+    mean_i, var_i = source_moments(free, locked, k1, k2)
     if metric == "jaccard":
         cols = [
-            _jaccard_layer(int(numel[li]), k1[:, li], k2[:, li], (mean_i[:, li], var_i[:, li]))
+            _jaccard_layer(
+                int(free[li]),
+                k1[:, li] - locked[li],
+                k2[:, li] - locked[li],
+                (mean_i[:, li], var_i[:, li]),
+                int(locked[li]),
+            )
             for li in range(len(numel))
         ]
         mean_l = np.stack([c[0] for c in cols], 1)
@@ -244,34 +288,41 @@ def layer_sizes(ms) -> tuple[np.ndarray, np.ndarray]:
     return counts, numel
 
 
-def chance_similarity(counts, numel, metric: str, i: np.ndarray, j: np.ndarray):
+def chance_similarity(counts, numel, metric: str, i: np.ndarray, j: np.ndarray, frame=None):
     """Per-pair chance *similarity* (mean, sd) per layer ``(p, L)`` and whole network ``(p,)``
-    (similarity = 1 - distance; the sd is the distance's)."""
+    (similarity = 1 - distance; the sd is the distance's; ``frame`` as :func:`pair_moments`)."""
     dist = "hamming" if metric == "matching" else metric
-    mean_l, sd_l, mean_w, sd_w = pair_moments(counts, numel, dist, i, j)
+    mean_l, sd_l, mean_w, sd_w = pair_moments(counts, numel, dist, i, j, frame)
     return 1 - mean_l, sd_l, 1 - mean_w, sd_w
 
 
 def baseline_table(ms, metrics, per_layer: bool, groups) -> pd.DataFrame:
     """Tidy chance rows, one per group, metric and layer: ``group, <key columns>, metric,
-    layer, n_pairs, chance_similarity, chance_similarity_sd, pooled``.
+    layer, n_pairs, chance_similarity, chance_similarity_sd, pooled, chance_null``.
 
     Pairs are the group's pairs within each network (:meth:`Group.pairs`);
     ``chance_similarity_sd`` is the sd of one randomly chosen pair of independent random
     masks, not an uncertainty of the mean.
     """
+    from landscape.tl._source_frame import SourceFrames
+
     counts, numel = layer_sizes(ms)
-    sourced = in_a_source(ms.obs)
+    frames = SourceFrames(ms)
     rows = []
     for g in groups:
         networks = [pos for pos in g.networks.values() if len(pos) > 1]
         n_pairs = sum(len(pos) * (len(pos) - 1) // 2 for pos in networks)
+        # each network's source (None: one without a usable null leaves the group without one)
+        in_frames = [frames.of(pos) for pos in (networks or [g.positions[:1]])]
+        known = all(f is not None for f in in_frames)
         for metric in metrics:
-            if n_pairs:
-                mean, sd = _pooled_pairs(counts, numel, metric, networks)
+            if not known:
+                mean, sd = np.full(len(numel) + 1, np.nan), np.full(len(numel) + 1, np.nan)
+            elif n_pairs:
+                mean, sd = _pooled_pairs(counts, numel, metric, networks, in_frames)
             else:  # a single mask: the chance level of a mask and an independent twin
                 i = j = g.positions[:1]
-                mean_l, sd_l, mean_w, sd_w = chance_similarity(counts, numel, metric, i, j)
+                mean_l, sd_l, mean_w, sd_w = chance_similarity(counts, numel, metric, i, j, in_frames[0])
                 cols = [_pool(mean_w, sd_w)] + [_pool(mean_l[:, k], sd_l[:, k]) for k in range(len(numel))]
                 mean, sd = np.array(cols).T
             base = {
@@ -281,9 +332,8 @@ def baseline_table(ms, metrics, per_layer: bool, groups) -> pd.DataFrame:
                 "metric": metric,
                 "n_pairs": n_pairs,
                 "pooled": g.pooled_text(),
+                "chance_null": _null(in_frames) if known else np.nan,
             }
-            if sourced[g.positions].any():
-                mean, sd = np.full(len(numel) + 1, np.nan), np.full(len(numel) + 1, np.nan)
             names = ["whole", *(ms.layout.names if per_layer else [])]
             for k, layer in enumerate(names):
                 rows.append(
@@ -297,17 +347,34 @@ def baseline_table(ms, metrics, per_layer: bool, groups) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _pooled_pairs(counts, numel, metric: str, networks) -> tuple[np.ndarray, np.ndarray]:
+def _null(frames) -> str:
+    """``"layers"``, ``"source"`` or both (networks of a pooled group), as ``tl.diversity``."""
+    from landscape.tl._source_frame import null_of
+
+    return " + ".join(dict.fromkeys(null_of(f) for f in frames))
+
+
+def _pooled_pairs(counts, numel, metric: str, networks, frames) -> tuple[np.ndarray, np.ndarray]:
     """Mean and sd (whole network, then layers) of the chance similarity of a random pair of
-    the networks' pairs, in one compiled pass per network."""
+    the networks' pairs, in one compiled pass per network (``frames``: each network's
+    source; networks of the dense network share their exact tables)."""
     from landscape.tl import _pairsums
 
     dist = "hamming" if metric == "matching" else metric
-    exact, ranks, tmean, tsd = exact_tables(counts, numel, dist, networks)
-    parts = [
-        _pairsums.network_sums(pos, counts, numel, dist, (exact, rank, tmean, tsd))
-        for pos, rank in zip(networks, ranks)
-    ]
+    dense = [pos for pos, f in zip(networks, frames) if f.is_dense]
+    parts = []
+    if dense:
+        exact, ranks, tmean, tsd = exact_tables(counts, numel, dist, dense)
+        parts += [
+            _pairsums.network_sums(pos, counts, numel, dist, (exact, rank, tmean, tsd))
+            for pos, rank in zip(dense, ranks)
+        ]
+    for pos, frame in zip(networks, frames):
+        if not frame.is_dense:
+            exact, ranks, tmean, tsd = exact_tables(counts, numel, dist, [pos], frame)
+            parts.append(
+                _pairsums.network_sums(pos, counts, numel, dist, (exact, ranks[0], tmean, tsd), frame=frame)
+            )
     return _pairsums.pooled_chance(parts)
 
 
@@ -341,8 +408,12 @@ def random_baseline(
     Returns
     -------
     pandas.DataFrame
-        Columns ``group, <group key>, metric, n_pairs, pooled, layer, chance_similarity,
-        chance_similarity_sd``; also stored in ``uns[key]["table"]``.
+        Columns ``group, <group key>, metric, n_pairs, pooled, chance_null, layer,
+        chance_similarity, chance_similarity_sd``; also stored in ``uns[key]["table"]``.
+        ``chance_null`` says what the random masks are uniform over: ``"layers"``, or
+        ``"source"`` for masks searched inside an ER or partially frozen source (its locked
+        weights kept, its left-out ones never); NaN, with no chance level, where such a
+        source cannot be redrawn from the masks' run.
     """
     metrics = (metric,) if isinstance(metric, str) else tuple(metric)
     from landscape.tl.distances import _metrics

@@ -13,8 +13,9 @@ import pandas as pd
 
 from landscape.grouping import CONFIG, group_masks
 from landscape.tl import _stats
+from landscape.tl._source_frame import IN_SOURCE_NOTE, SourceFrames, null_of
 from landscape.tl._utils import distance_slot
-from landscape.tl.baseline import SOURCE_NOTE, _describe_groupby, exact_tables, in_a_source, layer_sizes
+from landscape.tl.baseline import SOURCE_NOTE, _describe_groupby, exact_tables, layer_sizes
 
 #: what every similarity column means, by metric
 SIMILARITY = {
@@ -37,6 +38,7 @@ COLUMNS = (
     "similarity_ci_high",
     "chance_similarity",
     "chance_similarity_sd",
+    "chance_null",
     "excess_similarity",
     "excess_ci_low",
     "excess_ci_high",
@@ -44,13 +46,16 @@ COLUMNS = (
 )
 
 
-def _network_rows(g, net, pos, whole, layered, counts, numel, metric, layer_names, pooled):
+def _network_rows(g, net, pos, whole, layered, counts, numel, metric, layer_names, pooled, frame=None):
     """Rows (whole network, then layers) for the masks ``pos`` of one network, from one
-    compiled pass over its pairs (no per-pair or per-cell arrays)."""
+    compiled pass over its pairs (no per-pair or per-cell arrays); ``frame``: its source
+    (None: the dense network, or no usable null, whose chance columns are then dropped by
+    the caller)."""
     from landscape.tl import _pairsums as ps
 
-    exact, ranks, tmean, tsd = exact_tables(counts, numel, metric, [pos])
-    sums = ps.network_sums(pos, counts, numel, metric, (exact, ranks[0], tmean, tsd), whole, layered)
+    exact, ranks, tmean, tsd = exact_tables(counts, numel, metric, [pos], frame)
+    tables = (exact, ranks[0], tmean, tsd)
+    sums = ps.network_sums(pos, counts, numel, metric, tables, whole, layered, frame=frame)
     n_cols = sums.sim_rows.shape[1]
     acc = sums.acc[:, :n_cols]
     m, n_pairs = sums.n_masks, sums.n_pairs
@@ -89,6 +94,7 @@ def _network_rows(g, net, pos, whole, layered, counts, numel, metric, layer_name
                 "similarity_ci_high": float(sim_hi[k]),
                 "chance_similarity": float(st["chance"][k]),
                 "chance_similarity_sd": float(np.sqrt(chance_var[k])),
+                "chance_null": null_of(frame),
                 "excess_similarity": float(st["excess"][k]),
                 "excess_ci_low": float(ex_lo[k]),
                 "excess_ci_high": float(ex_hi[k]),
@@ -108,8 +114,9 @@ _CHANCE_COLUMNS = (*COLUMNS[COLUMNS.index("chance_similarity") :], "_excess_sum"
 
 
 def _without_chance(rows: list[dict]) -> list[dict]:
-    """Rows of masks searched inside a source: similarity kept, no chance level, excess or
-    test (:func:`landscape.tl.baseline.in_a_source`)."""
+    """Rows of masks searched inside a source that cannot be redrawn (or of two sources in
+    one network): similarity kept, no chance level, excess or test
+    (:mod:`landscape.tl._source_frame`)."""
     return [row | dict.fromkeys(_CHANCE_COLUMNS, np.nan) for row in rows]
 
 
@@ -146,8 +153,10 @@ def diversity(
         One row per group, network (``weight_seed``) and layer (``"whole"`` first): ``n_masks,
         n_pairs``; over the pairs: ``similarity`` (mean), ``similarity_sd, _min, _max``;
         ``similarity_ci_low/high`` (95% jackknife interval over masks, NaN below 3 masks);
-        ``chance_similarity`` (independent random masks of the same per-layer counts) and its
-        sd for one pair; ``excess_similarity`` = similarity - chance (> 0: more overlap than
+        ``chance_similarity`` (independent random masks of the same per-layer counts; for
+        masks searched inside an ER or partially frozen source, random masks inside that
+        source: its locked weights kept, its left-out ones never) and its sd for one pair;
+        ``chance_null``: which of the two (``"layers"``, ``"source"``; NaN without one); ``excess_similarity`` = similarity - chance (> 0: more overlap than
         chance) with its jackknife interval; ``p_value``: two-sided test of "independent
         random masks". ``uns[key]["summary"]`` holds the same per group across networks
         (:func:`across_networks`).
@@ -156,15 +165,20 @@ def diversity(
     per_layer = f"dist_{metric}_layers" in ms.obsp
     layered = distance_slot(ms, metric, layers=True) if per_layer else None
     counts, numel = layer_sizes(ms)
-    sourced = in_a_source(ms.obs)
-    rows = []
+    frames = SourceFrames(ms)
+    rows, in_source, unknown = [], False, False
     for g in group_masks(ms.obs, groupby):
         pooled = g.pooled_text()
         for net, pos in g.networks.items():
             if len(pos) < 2:
                 continue
-            part = _network_rows(g, net, pos, whole, layered, counts, numel, metric, ms.layout.names, pooled)
-            rows += _without_chance(part) if sourced[np.asarray(pos)].any() else part
+            frame = frames.of(pos)
+            in_source |= frames.any_sourced(pos) and frame is not None
+            unknown |= frame is None
+            part = _network_rows(
+                g, net, pos, whole, layered, counts, numel, metric, ms.layout.names, pooled, frame
+            )
+            rows += _without_chance(part) if frame is None else part
     table = pd.DataFrame(rows)
     summary = across_networks(table)
     table = table.drop(columns=[c for c in table.columns if str(c).startswith("_")])
@@ -177,12 +191,20 @@ def diversity(
                 "similarity": SIMILARITY.get(metric, metric),
                 "interval": "95% delete-one-mask jackknife within a network; t over networks",
                 "test": "two-sided, H0: independent uniformly random masks with the same per-layer counts",
-                **({"no_chance": SOURCE_NOTE} if sourced.any() else {}),
+                **({"in_source": IN_SOURCE_NOTE} if in_source else {}),
+                **({"no_chance": SOURCE_NOTE} if unknown else {}),
             },
             "table": table,
             "summary": summary,
         }
     return table
+
+
+def _joined(values: pd.Series):
+    """The distinct values of a column over networks, NaN when any network has none."""
+    if values.isna().any():
+        return np.nan
+    return " + ".join(dict.fromkeys(values.astype(str)))
 
 
 def across_networks(table: pd.DataFrame) -> pd.DataFrame:
@@ -216,6 +238,7 @@ def across_networks(table: pd.DataFrame) -> pd.DataFrame:
                 row[f"{prefix}_ci_high"] = float(first[f"{prefix}_ci_high"])
         # a network without a chance level (masks in a source) leaves the group without one
         row["chance_similarity"] = float(part["chance_similarity"].mean(skipna=False))
+        row["chance_null"] = _joined(part["chance_null"]) if "chance_null" in part else np.nan
         if "_null_var_sum" in part:
             # sd under H0 of the mean over networks of each network's mean over its pairs
             null_sd = np.sqrt((part["_null_var_sum"] / part["n_pairs"] ** 2).sum(skipna=False)) / w

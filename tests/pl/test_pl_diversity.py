@@ -117,3 +117,33 @@ def test_needs_the_tool_and_its_grouping(density_set):
     tl.diversity(bare, groupby=None)
     with pytest.raises(AnalysisError, match="takes 2 values inside group"):
         pl.diversity_vs(bare, groupby=None)
+
+
+def test_lines_inside_a_source_get_their_own_chance_band(density_set):
+    """A band spanning the whole-layer level of one line and a source's level of another
+    would claim a range neither null has: each source line gets its own band."""
+    import matplotlib.pyplot as plt
+
+    from landscape.pl.diversity import _draw_panel
+
+    data = _prepare_diversity_vs(diversity_table(density_set, "density"), "similarity", "whole")
+    assert (data["chance_null"] == "layers").all()
+    inside = data["line"] == "random"
+    data.loc[inside, ["chance", "chance_lo", "chance_hi"]] += 0.3  # as a source's higher level
+    data.loc[inside, "chance_null"] = "source"
+    fig, ax = plt.subplots()
+    try:
+        _draw_panel(ax, data, "similarity", "density", log=False)
+        bands = [c for c in ax.collections if c.get_label().endswith("(95% range)")]
+        assert [c.get_label() for c in bands] == [
+            "independent random masks (95% range)",
+            "random masks inside the line's source (95% range)",
+        ]
+        grey, own = (c.get_paths()[0].vertices[:, 1] for c in bands)
+        layers = data[~inside]
+        assert grey.max() == pytest.approx(layers["chance_hi"].max()) and grey.min() == pytest.approx(
+            layers["chance_lo"].min()
+        )
+        assert own.min() == pytest.approx(data.loc[inside, "chance_lo"].min())
+    finally:
+        plt.close(fig)

@@ -1,6 +1,8 @@
 """Masks searched inside an ER or partially frozen source share its left-out and locked
 weights: the analytic chance level of uniformly random masks over whole layers does not
-describe them, so no chance, excess or test is given for them (real random-mask runs)."""
+describe them. Their chance level is that of random masks inside the same source, redrawn
+from their run; where it cannot be, and in the tools without a null for sources, no chance,
+excess or test is given (real random-mask runs)."""
 
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ def null_runs(tmp_path_factory):
     return ms
 
 
-def test_random_masks_in_a_source_get_no_chance_level_and_no_test(null_runs):
+def test_random_masks_in_a_source_are_at_the_chance_level_of_their_source(null_runs):
     ms = null_runs
     kinds = ms.obs["method.source.kind"].astype(str)
     assert in_a_source(ms.obs).tolist() == (kinds != "dense").tolist()
@@ -59,17 +61,90 @@ def test_random_masks_in_a_source_get_no_chance_level_and_no_test(null_runs):
     assert (
         inside.query("layer == 'whole'")["similarity"] > dense.query("layer == 'whole'")["similarity"].max()
     ).all()
-    for column in ("chance_similarity", "excess_similarity", "excess_ci_low", "p_value"):
-        assert inside[column].isna().all(), column
-    assert inside["similarity"].notna().all()
+    # ... and at the chance level of random masks inside the same source
+    whole = inside.query("layer == 'whole'")
+    assert (whole["chance_similarity"] > dense.query("layer == 'whole'")["chance_similarity"].max()).all()
+    assert (inside["chance_null"] == "source").all() and (dense["chance_null"] == "layers").all()
+    # random masks are the null itself: no test rejects it (the whole-layer level gave p < 1e-50)
+    assert (inside["p_value"] > 0.001).all()
+    assert (inside["excess_similarity"].abs() < 0.02).all()  # the whole-layer level: +0.14 and +0.30
     summary = ms.uns["diversity"]["summary"]
     kinds_in_summary = summary["run_id"].astype(str).map(kind_of)
-    assert summary.loc[kinds_in_summary != "dense", ["excess_similarity", "p_value"]].isna().all().all()
-    assert "random-mask runs of the same source" in ms.uns["diversity"]["params"]["no_chance"]
+    assert summary.loc[kinds_in_summary != "dense", ["excess_similarity", "p_value"]].notna().all().all()
+    assert "inside the same source" in ms.uns["diversity"]["params"]["in_source"]
+    assert "no_chance" not in ms.uns["diversity"]["params"]
     baseline = tl.random_baseline(ms, metric="jaccard")
     bkinds = baseline["run_id"].astype(str).map(kind_of)
-    assert baseline.loc[bkinds != "dense", "chance_similarity"].isna().all()
-    assert baseline.loc[bkinds == "dense", "chance_similarity"].notna().all()
+    assert (baseline.loc[bkinds != "dense", "chance_null"] == "source").all()
+    both = baseline.query("layer == 'whole'").assign(kind=lambda t: t["run_id"].astype(str).map(kind_of))
+    chance_of = table.query("layer == 'whole'").set_index("kind")["chance_similarity"]
+    for kind, value in zip(both["kind"], both["chance_similarity"]):
+        assert value == pytest.approx(chance_of[kind], rel=1e-12), kind
+
+
+@pytest.fixture(scope="module")
+def other_sources(tmp_path_factory):
+    """Random masks in two networks of an exact ERK source, a Bernoulli ER source and a
+    frozen source ranked over the whole network."""
+    root = tmp_path_factory.mktemp("other_sources")
+    for overrides in (
+        {"method.source.kind": "er", "method.source.density": 0.5, "method.source.sampling": "exact",
+         "method.source.er_distribution": "erk"},
+        {"method.source.kind": "er", "method.source.density": 0.4, "method.source.sampling": "bernoulli"},
+        {"method.source.kind": "frozen", "method.source.pruned": 0.2, "method.source.locked": 0.2,
+         "method.source.scope": "global"},
+    ):  # fmt: skip
+        cfg = load_config(
+            "configs/digits_mlp_edge_popup.yaml",
+            {
+                "method.name": "random",
+                "train.epochs": 0,
+                "model.hidden": [32, 32],
+                "method.density": 0.3,
+                **overrides,
+            },
+        )
+        run_search(cfg, root, [0, 1], list(range(8)), progress=False)
+    ms = read_runs(root)
+    tl.distances(ms, metric="jaccard", per_layer=True)
+    return ms
+
+
+def test_every_source_and_network_has_its_own_chance_level(other_sources):
+    ms = other_sources
+    table = tl.diversity(ms)
+    assert len(table) == 3 * 2 * 4 and (table["chance_null"] == "source").all()
+    whole = table.query("layer == 'whole'")
+    assert (whole["p_value"] > 0.001).all() and (table["excess_similarity"].abs() < 0.02).all()
+    # a Bernoulli source holds other counts in each network, so its chance levels differ
+    bernoulli = ms.obs.loc[ms.obs["method.source.sampling"] == "bernoulli", "run_id"].iloc[0]
+    levels = whole.loc[whole["run_id"] == bernoulli, "chance_similarity"]
+    assert levels.nunique() == 2
+    summary = ms.uns["diversity"]["summary"].query("layer == 'whole'")
+    assert summary[["excess_ci_low", "excess_ci_high", "p_value"]].notna().all().all()
+    assert ((summary["excess_ci_low"] < 0) & (summary["excess_ci_high"] > 0)).all()
+
+
+def test_masks_that_leave_their_source_or_lost_their_run_have_no_chance_level(other_sources):
+    from landscape.maskset import MaskSet
+    from landscape.tl._source_frame import SourceFrames
+
+    ms = other_sources
+    run = ms.obs.loc[ms.obs["method.source.kind"] == "frozen", "run_id"].iloc[0]
+    pos = np.flatnonzero(((ms.obs["run_id"] == run) & (ms.obs["weight_seed"] == 0)).to_numpy())
+    assert SourceFrames(ms).of(pos) is not None
+    dense = ms.dense()
+    # the first mask drops one weight every mask keeps: not a mask of this source
+    dense[pos[0], np.flatnonzero(dense[pos].all(axis=0))[0]] = False
+    moved = MaskSet.from_dense(dense, ms.layout, ms.obs)
+    moved.runs = dict(ms.runs)
+    assert SourceFrames(moved).of(pos) is None
+    without_runs = MaskSet.from_dense(ms.dense(), ms.layout, ms.obs)
+    assert not without_runs.runs and SourceFrames(without_runs).of(pos) is None
+    tl.distances(without_runs, metric="jaccard")
+    table = tl.diversity(without_runs)
+    assert table["chance_similarity"].isna().all() and table["similarity"].notna().all()
+    assert "random-mask runs of the same source" in without_runs.uns["diversity"]["params"]["no_chance"]
 
 
 def test_a_source_that_keeps_everything_is_the_dense_network():
@@ -99,15 +174,21 @@ def test_comparisons_across_sources_give_no_chance_level_either(null_runs):
     assert not in_a_source(dense.obs).any()
 
 
-def test_the_printed_similarity_table_says_why_a_source_has_no_chance_level(null_runs):
+def test_the_printed_similarity_table_says_what_a_source_is_compared_with(null_runs):
     from landscape.analysis.summary import _diversity_lines
+    from landscape.tl._source_frame import IN_SOURCE_NOTE
     from landscape.tl.baseline import SOURCE_NOTE
 
     tl.diversity(null_runs)
     summary = null_runs.uns["diversity"]["summary"]
     text = "\n".join(_diversity_lines(summary, "jaccard"))
+    assert IN_SOURCE_NOTE in text and SOURCE_NOTE not in text and "nan" not in text.lower()
+    named = text.split(IN_SOURCE_NOTE)[0].splitlines()[-1]  # the note names the groups
+    assert "random+er" in named and "random+frozen" in named and "dense" not in named
+    # a group whose source cannot be redrawn: no chance level, and the reason
+    unknown = summary.assign(chance_similarity=np.nan, excess_similarity=np.nan, chance_null=np.nan)
+    text = "\n".join(_diversity_lines(unknown, "jaccard"))
     assert SOURCE_NOTE in text and "nan" not in text.lower()
-    assert "random+er" in text.split(SOURCE_NOTE)[0].splitlines()[-1]  # the note names the group
 
 
 def test_selection_frequencies_in_a_source_are_not_tested_against_independent_masks(null_runs):

@@ -53,6 +53,59 @@ def test_baseline_matches_monte_carlo():
     assert ms.uns["random_baseline"]["table"] is table
 
 
+def test_baseline_inside_a_source_matches_monte_carlo(monkeypatch):
+    """Random masks inside a source keep its locked weights, never its left-out ones, and
+    choose the rest uniformly among the free: the chance level is theirs (exact Jaccard sums
+    per layer, delta method for the network), not that of masks over whole layers."""
+    from landscape.tl._source_frame import SourceFrame, SourceFrames
+
+    rng = np.random.default_rng(1)
+    # per layer of LAYOUT (40 and 90 weights): left out, locked; masks keep 12 and 45
+    out = [np.arange(0, 10), 40 + np.arange(0, 30)]
+    locked = [np.arange(10, 14), 40 + np.arange(30, 40)]
+    free = [np.arange(14, 40), 40 + np.arange(40, 90)]
+    counts = (12, 45)
+
+    def draw(n):
+        dense = np.zeros((n, 130), dtype=bool)
+        for lk, fr, k in zip(locked, free, counts):
+            dense[:, lk] = True
+            pick = np.argsort(rng.random((n, len(fr))), axis=1)[:, : k - len(lk)]
+            np.put_along_axis(dense, fr[pick], True, axis=1)
+        return dense
+
+    frame = SourceFrame(np.array([26, 50]), np.array([4, 10]), "synthetic")
+    monkeypatch.setattr(SourceFrames, "of", lambda self, pos: frame)
+    ms = make_maskset(draw(2), LAYOUT)
+    table = tl.random_baseline(ms, metric=("jaccard", "hamming"), groupby=None)
+    a, b = draw(4000), draw(4000)
+    assert not (a[:, np.concatenate(out)]).any() and a[:, np.concatenate(locked)].all()
+
+    def similarities(sl, n):
+        inter = (a[:, sl] & b[:, sl]).sum(1)
+        union = (a[:, sl] | b[:, sl]).sum(1)
+        return inter / union, 1 - (a[:, sl] != b[:, sl]).sum(1) / n
+
+    jac, ham = similarities(slice(None), 130)
+    jac_a, ham_a = similarities(slice(0, 40), 40)
+    jac_b, ham_b = similarities(slice(40, 130), 90)
+    observed = {
+        ("whole", "jaccard"): jac, ("whole", "hamming"): ham, ("a", "jaccard"): jac_a,
+        ("a", "hamming"): ham_a, ("b", "jaccard"): jac_b, ("b", "hamming"): ham_b,
+    }  # fmt: skip
+    rows = table.set_index(["layer", "metric"])
+    assert (table["chance_null"] == "source").all()
+    for key, values in observed.items():
+        mean, sd = rows.loc[key, "chance_similarity"], rows.loc[key, "chance_similarity_sd"]
+        assert abs(values.mean() - mean) < 4 * sd / np.sqrt(len(values)), key
+        assert values.std() == pytest.approx(sd, rel=0.08), key
+    # masks over whole layers would share far less: that level is not theirs
+    monkeypatch.undo()
+    whole_layers = tl.random_baseline(ms, metric="jaccard", groupby=None, copy=True)
+    assert (whole_layers["chance_null"] == "layers").all()
+    assert whole_layers.query("layer == 'whole'")["chance_similarity"].iloc[0] < jac.mean() - 0.1
+
+
 def test_hamming_baseline_is_closed_form():
     n, k = 1000, 500
     mean_i, var_i = hypergeom_moments(n, k, k)

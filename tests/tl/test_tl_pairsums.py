@@ -12,6 +12,7 @@ from landscape import tl
 from landscape.reading import read_runs
 from landscape.store.layout import Layout
 from landscape.tl import _stats, baseline
+from landscape.tl._source_frame import SourceFrame, SourceFrames, null_of
 from landscape.tl.baseline import chance_similarity
 from tests.tl.conftest import ODD_LAYOUT, make_maskset
 from tests.tl.test_tl_tiles import small_job, special_masks, write_runs
@@ -20,7 +21,9 @@ diversity = importlib.import_module("landscape.tl.diversity")  # the module, not
 RTOL, ATOL = 1e-12, 1e-15  # ATOL: spreads that are zero up to rounding
 
 
-def reference_network_rows(g, net, pos, whole, layered, counts, numel, metric, layer_names, pooled):
+def reference_network_rows(
+    g, net, pos, whole, layered, counts, numel, metric, layer_names, pooled, frame=None
+):
     """The per-network rows from full matrices, as the definitions state them."""
     m = len(pos)
     i_loc, j_loc = np.triu_indices(m, 1)
@@ -28,7 +31,7 @@ def reference_network_rows(g, net, pos, whole, layered, counts, numel, metric, l
     if layered is not None:
         dist = np.concatenate([dist, layered[np.ix_(pos, pos)]], axis=2)
     sim = 1.0 - dist
-    mean_l, sd_l, mean_w, sd_w = chance_similarity(counts, numel, metric, pos[i_loc], pos[j_loc])
+    mean_l, sd_l, mean_w, sd_w = chance_similarity(counts, numel, metric, pos[i_loc], pos[j_loc], frame)
     pair_mean = np.concatenate([mean_w[:, None], mean_l], axis=1)[:, : sim.shape[2]]
     pair_var = np.concatenate([sd_w[:, None], sd_l], axis=1)[:, : sim.shape[2]] ** 2
     chance, chance_var = np.zeros_like(sim), np.zeros_like(sim)
@@ -48,6 +51,7 @@ def reference_network_rows(g, net, pos, whole, layered, counts, numel, metric, l
              "similarity_max": v.max(), "similarity_ci_low": sim_lo[k], "similarity_ci_high": sim_hi[k],
              "chance_similarity": st["chance"][k],
              "chance_similarity_sd": np.sqrt(pair_var[:, k].mean() + pair_mean[:, k].var()),
+             "chance_null": null_of(frame),
              "excess_similarity": st["excess"][k], "excess_ci_low": ex_lo[k], "excess_ci_high": ex_hi[k],
              "p_value": _stats.two_sided_p(st["z"][k]), "pooled": pooled,
              "_excess_sum": st["excess"][k] * len(v), "_null_var_sum": st["null_var_sum"][k]}
@@ -152,6 +156,50 @@ def test_whole_network_only_one_layer_and_extreme_masks():
         assert list(ours["layer"]) == ["whole", "whole"]
         assert_tables_equal(ours, ref)
         assert_tables_equal(summary, ref_summary)
+
+
+def masks_in_a_source(rng, layout, n_masks, kind, out_share=0.25, locked_share=0.2):
+    """Masks inside one source (per layer a share of weights never kept, a share always kept,
+    the rest chosen as :func:`masks` chooses) and that source's frame."""
+    dense = np.zeros((n_masks, layout.n_weights), dtype=bool)
+    free_n, locked_n, start = [], [], 0
+    for spec in layout:
+        order = start + rng.permutation(spec.numel)
+        n_out, n_locked = int(out_share * spec.numel), int(locked_share * spec.numel)
+        locked, free = order[n_out : n_out + n_locked], order[n_out + n_locked :]
+        for row in dense:
+            k = {
+                "fixed": len(free) // 3,
+                "few": rng.choice([0, len(free) // 2, len(free)]),
+                "varying": rng.integers(0, len(free) + 1),
+            }[kind]
+            row[locked] = True
+            row[rng.choice(free, k, replace=False)] = True
+        free_n.append(len(free))
+        locked_n.append(n_locked)
+        start += spec.numel
+    return dense, SourceFrame(np.array(free_n), np.array(locked_n), "synthetic")
+
+
+@pytest.mark.parametrize("kind", ["fixed", "few", "varying"])
+@pytest.mark.parametrize("metric", ["jaccard", "hamming"])
+def test_the_pass_inside_a_source_equals_the_full_matrix_definition(monkeypatch, kind, metric):
+    """Masks in a source: the compiled pass and the per-pair definitions agree (chance
+    levels of random masks that keep the locked weights and choose the rest among the free)."""
+    rng = np.random.default_rng(["fixed", "few", "varying"].index(kind) + 20)
+    dense, frame = masks_in_a_source(rng, ODD_LAYOUT, 9, kind)
+    ms = make_maskset(dense, ODD_LAYOUT, pd.DataFrame({"method": "m", "weight_seed": [0] * 6 + [1] * 3}))
+    monkeypatch.setattr(SourceFrames, "of", lambda self, pos: frame)
+    tl.distances(ms, per_layer=True)
+    (ours, summary), (ref, ref_summary) = both_routes(ms, metric)
+    assert (ours["chance_null"] == "source").all() and (summary["chance_null"] == "source").all()
+    assert_tables_equal(ours, ref)
+    assert_tables_equal(summary, ref_summary)
+    # not the whole-layer chance level: left-out weights agree, locked ones are shared
+    counts, numel = baseline.layer_sizes(ms)
+    i, j = np.triu_indices(6, 1)
+    inside = chance_similarity(counts, numel, metric, i, j, frame)[2]
+    assert (inside > chance_similarity(counts, numel, metric, i, j)[2]).all()
 
 
 @pytest.mark.parametrize("limit", ["support", "combos"])

@@ -1,7 +1,8 @@
 """Random masks of matched density: the null model of the mask landscape.
 
-Mask ``i`` is drawn from the stream ``(search_seeds[i], "method", "random")``, layer by layer
-in layout order, with uniform positions and the exact count a search would keep:
+Mask ``i`` of weight seed ``w`` is drawn from its own stream (:func:`mask_stream`: the search
+seed's, and the network's), layer by layer in layout order, with uniform positions and the
+exact count a search would keep:
 
 - layer-wise searches (the default): ``N - floor((1 - d) N)`` per layer (inside an ER
   source the counts of :func:`.sources.layer_targets`);
@@ -22,11 +23,32 @@ import torch
 from torch import Tensor
 
 from landscape.search.methods.base import Method
-from landscape.search.methods.sources import check_reachable, install_source, layer_kept, layer_targets
+from landscape.search.methods.sources import (
+    check_reachable,
+    install_source,
+    layer_kept,
+    layer_targets,
+    ranks_globally,
+)
 
 if TYPE_CHECKING:
     from landscape.nn.base import EnsembleNet
     from landscape.nn.layers import MaskedLayer
+
+
+def mask_stream(search_seed: int, weight_seed: int | None) -> torch.Generator:
+    """The stream of one random mask: ``(search_seed, "method", "random")`` for weight seed 0
+    (the stream earlier versions drew for every network, so those masks are unchanged),
+    ``(search_seed, "method", "random", "network", weight_seed)`` for the others.
+
+    One search seed in two networks gives two independent masks: random masks are the
+    null of every network, and identical ones would count one draw once per network.
+    """
+    from landscape.nn.init import generator
+
+    if not weight_seed:
+        return generator(search_seed, "method", "random")
+    return generator(search_seed, "method", "random", "network", int(weight_seed))
 
 
 def uniform_mask(frozens: Sequence[Tensor | None], sizes: Sequence[int], k: int, gen) -> Tensor:
@@ -99,18 +121,16 @@ class RandomMasks(Method):
     needs_training = False
 
     def setup(self, model: EnsembleNet, weight_seed: int, search_seeds: list[int]) -> None:
-        from landscape.nn.init import generator
-
         super().setup(model, weight_seed, search_seeds)
         named = self.searchable()
         meth = self.cfg.method
-        global_ = bool(meth.global_topk) or (meth.source.kind == "frozen" and meth.source.scope == "global")
+        global_ = ranks_globally(meth)
         install_source(named, meth, self.weight_seed, global_)
         layers = [layer for _, layer in named]
         total_k = layer_kept(sum(layer.numel for layer in layers), meth)
         check_reachable(named, meth, total_k if global_ else None)
         per_mask = [
-            draw_masks(layers, meth, self.density, generator(seed, "method", "random"), global_)
+            draw_masks(layers, meth, self.density, mask_stream(seed, self.weight_seed), global_)
             for seed in self.search_seeds
         ]
         model.set_fixed_masks(ensemble_masks(model, per_mask))

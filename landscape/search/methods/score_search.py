@@ -39,7 +39,13 @@ from landscape.search.methods.global_topk import GlobalTopK, annealed_density
 from landscape.search.methods.recycle import recycle_due, recycle_step_due, recycle_weights_
 from landscape.search.methods.rerandomize import redraw_
 from landscape.search.methods.rescale import rescale_factor
-from landscape.search.methods.sources import check_reachable, install_source, layer_kept, layer_targets
+from landscape.search.methods.sources import (
+    check_reachable,
+    install_source,
+    layer_kept,
+    layer_targets,
+    ranks_globally,
+)
 
 if TYPE_CHECKING:
     from landscape.config import SearchConfig
@@ -74,8 +80,7 @@ class ScoreSearch(Method):
     def __init__(self, cfg: SearchConfig) -> None:
         super().__init__(cfg)
         meth = cfg.method
-        frozen_global = meth.source.kind == "frozen" and meth.source.scope == "global"
-        self.global_topk = bool(meth.global_topk) or frozen_global
+        self.global_topk = ranks_globally(meth)
         self.recycling = meth.recycle.every > 0
         self.changes_weights = self.recycling
         self.rescale = meth.rescale

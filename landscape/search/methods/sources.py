@@ -60,6 +60,8 @@ __all__ = [
     "install_source",
     "layer_kept",
     "layer_targets",
+    "ranks_globally",
+    "source_patterns",
 ]
 
 
@@ -197,23 +199,27 @@ def er_patterns(
 # installing and checking ------------------------------------------------------------------------
 
 
-def install_source(
-    layers: Sequence[tuple[str, object]], method_cfg, weight_seed: int, global_topk: bool = False
-) -> None:
-    """Draw the source of ``method_cfg.source`` and store it in each layer's ``frozen``.
+def ranks_globally(method_cfg) -> bool:
+    """Whether a search ranks its layers together: ``method.global_topk``, or a frozen source
+    with ``scope: global`` (an exact ER source then holds the network's count)."""
+    src = method_cfg.source
+    return bool(method_cfg.global_topk) or (src.kind == "frozen" and src.scope == "global")
 
-    ``layers`` are the searchable ``(name, MaskedLayer)`` pairs in layout order; ``global_topk``
-    says whether the search ranks them together (an exact ER source then holds the network's
-    count). A dense source clears any pattern.
-    """
+
+def source_patterns(
+    layers: Sequence[tuple[str, object]], method_cfg, weight_seed: int, global_topk: bool = False
+) -> list[Tensor | None]:
+    """The patterns of ``method_cfg.source`` for the searchable ``(name, layer)`` pairs in
+    layout order (each layer needs ``weight_shape`` and ``numel``); None per layer for a
+    dense source. Raises :class:`ConfigError` for a source that cannot be placed."""
     src = method_cfg.source
     shapes = [layer.weight_shape for _, layer in layers]
     if src.kind == "dense" or not layers:
-        patterns = [None] * len(layers)
-    elif src.kind == "er":
+        return [None] * len(layers)
+    if src.kind == "er":
         densities = er_layer_densities(shapes, src)
-        patterns = er_patterns(shapes, densities, weight_seed, src.sampling, network_total=global_topk)
-    elif src.kind == "frozen":
+        return er_patterns(shapes, densities, weight_seed, src.sampling, network_total=global_topk)
+    if src.kind == "frozen":
         try:
             counts = frozen_counts(shapes, src.pruned, src.locked, src.distribution, src.locked_rule)
         except ValueError:
@@ -228,9 +234,20 @@ def install_source(
                     f"method.source.pruned: {src.pruned} prunes every weight of layer {name!r} "
                     f"under the {src.distribution!r} distribution; lower it or use 'erk'"
                 )
-        patterns = frozen_patterns(shapes, counts, weight_seed)
-    else:
-        raise ConfigError(f"method.source.kind: unknown value {src.kind!r}")
+        return frozen_patterns(shapes, counts, weight_seed)
+    raise ConfigError(f"method.source.kind: unknown value {src.kind!r}")
+
+
+def install_source(
+    layers: Sequence[tuple[str, object]], method_cfg, weight_seed: int, global_topk: bool = False
+) -> None:
+    """Draw the source of ``method_cfg.source`` and store it in each layer's ``frozen``.
+
+    ``layers`` are the searchable ``(name, MaskedLayer)`` pairs in layout order; ``global_topk``
+    (:func:`ranks_globally`) says whether the search ranks them together. A dense source
+    clears any pattern.
+    """
+    patterns = source_patterns(layers, method_cfg, weight_seed, global_topk)
     for (_, layer), pattern in zip(layers, patterns):
         layer.frozen = None if pattern is None else pattern.to(layer.scores.device)
 

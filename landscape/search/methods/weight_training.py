@@ -7,8 +7,8 @@ trainable parameter (``trains_weights``), the scores are unused, and the mask is
 ``dense``
     The dense weight-trained reference line (all ones). With ``method.density < 1`` it is
     the random-pruning-at-initialisation baseline instead: a fixed uniformly random mask of
-    that density per layer, from the stream ``(search_seed, "method", "random")`` (the very
-    mask the ``random`` null model draws for the same seed).
+    that density per layer, from the stream of :func:`.random_masks.mask_stream` (the very
+    mask the ``random`` null model draws for the same search and weight seed).
 ``kstarts``
     K-starts (Haroon 2022). Each mask draws ``k`` candidate masks of the target layer-wise
     density (uniform positions, stream ``(search_seed, "method", "kstarts", j)``). The weights
@@ -41,7 +41,7 @@ from landscape.errors import ConfigError
 from landscape.nn.init import generator
 from landscape.search.methods.base import Method, kept_count
 from landscape.search.methods.pruning import candidate_fitness, dissipate_step, scheduled_kept
-from landscape.search.methods.random_masks import draw_masks, ensemble_masks
+from landscape.search.methods.random_masks import draw_masks, ensemble_masks, mask_stream
 
 if TYPE_CHECKING:
     from landscape.nn.base import EnsembleNet
@@ -102,7 +102,7 @@ class DenseTraining(WeightTraining):
             return super().initial_masks(model)
         layers = [layer for _, layer in self.searchable()]
         per_mask = [
-            draw_masks(layers, self.cfg.method, self.density, generator(seed, "method", "random"))
+            draw_masks(layers, self.cfg.method, self.density, mask_stream(seed, self.weight_seed))
             for seed in self.search_seeds
         ]
         return ensemble_masks(model, per_mask)
