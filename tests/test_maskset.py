@@ -132,6 +132,20 @@ def test_subsetting_keeps_slots_aligned(selector):
     assert sub.X.sources[0] is ms.X.sources[0]  # no mask data copied
 
 
+def test_per_mask_keys_follow_the_rows_of_a_subset_or_reordering():
+    from landscape.analysis.cached import mask_ids
+
+    ms = annotated()
+    keys = list(mask_ids(ms))
+    order = np.array([3, 1, 5, 0])
+    sub = ms[order]
+    assert sub.uns["_mask_ids"] == [keys[i] for i in order]  # carried, in the new order
+    assert mask_ids(sub) == [keys[i] for i in order]
+    relabelled = ms[order]
+    relabelled.obs.index = [f"other{i}" for i in order]  # stale keys are not reused
+    assert [k.split("@")[0] for k in mask_ids(relabelled)] == list(relabelled.obs.index)
+
+
 def test_bad_selectors_are_refused():
     ms = annotated()
     with pytest.raises(AnalysisError, match="no mask labelled 'zzz'"):
