@@ -321,3 +321,16 @@ def test_stored_distances_of_a_reordered_set_are_reused_for_the_masks_they_belon
     del fresh.uns["_mask_ids"]
     assert cached.distances(fresh, ("jaccard",), store) == "reused"  # from the reordered entry
     np.testing.assert_allclose(fresh.obsp["dist_jaccard"], _jaccard(ms))
+
+
+def test_distances_of_an_older_computation_version_are_never_reused(tmp_path, monkeypatch):
+    from landscape.analysis import cached
+    from landscape.store import results
+
+    store, ms = _store_and_masks(tmp_path)
+    assert cached.distances(ms, ("jaccard",), store) == "computed"
+    monkeypatch.setitem(results.VERSIONS, "intersections", results.VERSIONS["intersections"] + 1)
+    assert not cached.stored_distances(ms[[0, 1]], ("jaccard",), store)  # no superset of the old version
+    assert cached.distances(ms, ("jaccard",), store) == "computed"
+    assert len(list(store.records("intersections"))) == 1  # the new one
+    assert len(list(store.records("intersections", every_version=True))) == 2  # the old one kept
