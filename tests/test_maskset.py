@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import warnings
@@ -260,6 +261,20 @@ def test_read_runs_skips_bad_runs_and_loads_the_rest(tmp_path):
     messages = [str(w.message) for w in caught]
     for path in skipped:
         assert any(m.startswith(f"{path}: run skipped") for m in messages)
+
+
+def test_read_runs_skips_a_run_listing_a_mask_twice_and_loads_the_rest(tmp_path):
+    good, dense = make_run(tmp_path)
+    repeated, _ = make_run(tmp_path, BASE.replace(**{"method.density": 0.3}))
+    manifest = json.loads((repeated.path / "manifest.json").read_text())
+    manifest["shards"].append(manifest["shards"][0])  # listed twice (same files)
+    (repeated.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning, match=f"{repeated.path}: run skipped"):
+        ms = read_runs(tmp_path)
+    assert set(ms.obs["run_id"]) == {good.run_id}
+    np.testing.assert_array_equal(ms.dense(), dense)
+    (skipped,) = ms.uns["skipped_runs"]
+    assert skipped["path"] == str(repeated.path) and "mask w0/s0 is listed twice" in skipped["reason"]
 
 
 def test_read_runs_where_selects_masks_and_layouts(tmp_path):
