@@ -186,7 +186,13 @@ class MaskSet:
             for k, v in self.obsm.items()
         }
         return MaskSet(
-            self.X.subset(pos), self.obs.iloc[pos], self.layout, obsp, obsm, dict(self.uns), self.runs
+            self.X.subset(pos),
+            self.obs.iloc[pos],
+            self.layout,
+            obsp,
+            obsm,
+            _subset_uns(self.uns, pos, len(self)),
+            self.runs,
         )
 
     def copy(self) -> MaskSet:
@@ -266,6 +272,21 @@ class MaskSet:
                 uns[key] = notes
         runs = {k: v for s in sets for k, v in s.runs.items()}
         return cls(PackedRows.concat([s.X for s in sets]), obs, first.layout, uns=uns, runs=runs)
+
+
+#: ``uns`` entries holding one value per mask, in row order (caches such as result-store keys)
+_PER_MASK_UNS = ("_mask_ids",)
+
+
+def _subset_uns(uns: dict[str, Any], pos: np.ndarray, n: int) -> dict[str, Any]:
+    """``uns`` for the rows at ``pos``: per-mask entries follow the rows (or are dropped when
+    they no longer fit), so a subset or reordering never keeps values of other masks."""
+    out = dict(uns)
+    for key in _PER_MASK_UNS:
+        values = out.pop(key, None)
+        if values is not None and len(values) == n:
+            out[key] = [values[p] for p in pos]
+    return out
 
 
 def _check_bounds(pos: np.ndarray, n: int) -> np.ndarray:

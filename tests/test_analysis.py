@@ -289,3 +289,48 @@ def test_the_function_table_gives_each_ratio_its_interval():
     text = "\n".join(format_function({"agreement_summary": agree}))
     assert "1.50 [1.20, 1.80]" in text and "0.950 [0.940, 0.960]" in text
     assert "2.00 [—]" in text and "each [95% interval]" in text
+
+
+def _store_and_masks(tmp_path):
+    from landscape.maskset import MaskSet
+    from landscape.store.layout import Layout
+    from landscape.store.results import ResultStore
+
+    layout = Layout([("fcs.0", (4, 9)), ("fcs.1", (3, 4))])
+    dense = np.random.default_rng(0).random((5, layout.n_weights)) < 0.4
+    return ResultStore(tmp_path / "_analysis"), MaskSet.from_dense(dense, layout)
+
+
+def _jaccard(ms):
+    from landscape import tl
+
+    truth = ms.copy()
+    tl.distances(truth, metric="jaccard")
+    return truth.obsp["dist_jaccard"]
+
+
+def test_stored_distances_of_a_reordered_set_are_reused_for_the_masks_they_belong_to(tmp_path):
+    from landscape.analysis import cached
+
+    store, ms = _store_and_masks(tmp_path)
+    cached.mask_ids(ms)  # keys made before reordering must not be carried to other rows
+    reordered = ms[np.array([3, 0, 4, 1, 2])]
+    assert cached.distances(reordered, ("jaccard",), store) == "computed"
+    np.testing.assert_allclose(reordered.obsp["dist_jaccard"], _jaccard(reordered))
+    fresh = ms.copy()
+    del fresh.uns["_mask_ids"]
+    assert cached.distances(fresh, ("jaccard",), store) == "reused"  # from the reordered entry
+    np.testing.assert_allclose(fresh.obsp["dist_jaccard"], _jaccard(ms))
+
+
+def test_distances_of_an_older_computation_version_are_never_reused(tmp_path, monkeypatch):
+    from landscape.analysis import cached
+    from landscape.store import results
+
+    store, ms = _store_and_masks(tmp_path)
+    assert cached.distances(ms, ("jaccard",), store) == "computed"
+    monkeypatch.setitem(results.VERSIONS, "intersections", results.VERSIONS["intersections"] + 1)
+    assert not cached.stored_distances(ms[[0, 1]], ("jaccard",), store)  # no superset of the old version
+    assert cached.distances(ms, ("jaccard",), store) == "computed"
+    assert len(list(store.records("intersections"))) == 1  # the new one
+    assert len(list(store.records("intersections", every_version=True))) == 2  # the old one kept

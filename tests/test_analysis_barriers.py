@@ -145,3 +145,29 @@ def test_imported_masks_without_a_network_beside_a_search_are_named_and_the_sear
     assert set(result.tables["barriers"]["run_id"]) == {plain}
     named = [s for s in result.skipped if "barriers not computed" in s]
     assert len(named) == 1 and plain not in named[0]
+
+
+def test_curves_of_an_older_computation_version_are_left_out_of_the_view(tmp_path, monkeypatch):
+    from landscape.analysis import cached
+    from landscape.maskset import MaskSet
+    from landscape.store import results
+    from landscape.store.layout import Layout
+
+    layout = Layout([("fcs.0", (3, 4))])
+    ms = MaskSet.from_dense(np.random.default_rng(0).random((2, 12)) < 0.5, layout)
+    (a, bits_a), (b, bits_b) = (key.split("@") for key in cached.mask_ids(ms))
+    store = results.ResultStore(tmp_path)
+
+    def put_curve(loss_middle: float) -> None:
+        inputs = {"a": {"label": a, "bits": bits_a}, "b": {"label": b, "bits": bits_b},
+                  "path": "linear", "alphas": [0.0, 0.5, 1.0], "split": "test", "bn_batches": 0,
+                  "batch_size": 8, "seed": 0}  # fmt: skip
+        payload = {"loss": [1.0, loss_middle, 1.0], "acc": [0.5, 0.4, 0.5], "hamming": 0.3, "jaccard": 0.4}
+        store.put("barrier_curve", results.ResultStore.key("barrier_curve", inputs), inputs, payload)
+
+    put_curve(3.0)
+    monkeypatch.setitem(results.VERSIONS, "barrier_curve", results.VERSIONS["barrier_curve"] + 1)
+    put_curve(2.0)  # the same pair measured again by the new computation
+    table, _ = cached.barrier_view(ms, store)
+    assert len(table) == 1 and table["barrier_loss"].iloc[0] == pytest.approx(1.0)
+    assert cached.attach_barriers(ms, store) and ms.uns["barrier"]["table"]["n_curves"].tolist() == [1]

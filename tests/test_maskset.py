@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import warnings
@@ -132,6 +133,20 @@ def test_subsetting_keeps_slots_aligned(selector):
     assert sub.X.sources[0] is ms.X.sources[0]  # no mask data copied
 
 
+def test_per_mask_keys_follow_the_rows_of_a_subset_or_reordering():
+    from landscape.analysis.cached import mask_ids
+
+    ms = annotated()
+    keys = list(mask_ids(ms))
+    order = np.array([3, 1, 5, 0])
+    sub = ms[order]
+    assert sub.uns["_mask_ids"] == [keys[i] for i in order]  # carried, in the new order
+    assert mask_ids(sub) == [keys[i] for i in order]
+    relabelled = ms[order]
+    relabelled.obs.index = [f"other{i}" for i in order]  # stale keys are not reused
+    assert [k.split("@")[0] for k in mask_ids(relabelled)] == list(relabelled.obs.index)
+
+
 def test_bad_selectors_are_refused():
     ms = annotated()
     with pytest.raises(AnalysisError, match="no mask labelled 'zzz'"):
@@ -246,6 +261,20 @@ def test_read_runs_skips_bad_runs_and_loads_the_rest(tmp_path):
     messages = [str(w.message) for w in caught]
     for path in skipped:
         assert any(m.startswith(f"{path}: run skipped") for m in messages)
+
+
+def test_read_runs_skips_a_run_listing_a_mask_twice_and_loads_the_rest(tmp_path):
+    good, dense = make_run(tmp_path)
+    repeated, _ = make_run(tmp_path, BASE.replace(**{"method.density": 0.3}))
+    manifest = json.loads((repeated.path / "manifest.json").read_text())
+    manifest["shards"].append(manifest["shards"][0])  # listed twice (same files)
+    (repeated.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning, match=f"{repeated.path}: run skipped"):
+        ms = read_runs(tmp_path)
+    assert set(ms.obs["run_id"]) == {good.run_id}
+    np.testing.assert_array_equal(ms.dense(), dense)
+    (skipped,) = ms.uns["skipped_runs"]
+    assert skipped["path"] == str(repeated.path) and "mask w0/s0 is listed twice" in skipped["reason"]
 
 
 def test_read_runs_where_selects_masks_and_layouts(tmp_path):

@@ -18,11 +18,20 @@ BARRIER = "barrier_curve"
 
 
 def mask_ids(ms) -> list[str]:
-    """A key per mask: its label, the network it lives in and the content hash of its bits."""
-    if "_mask_ids" not in ms.uns or len(ms.uns["_mask_ids"]) != len(ms):
+    """A key per mask: its label, the network it lives in and the content hash of its bits.
+
+    Kept in ``uns["_mask_ids"]``; reused only while it names the masks of ``ms`` in their
+    order (a set reordered or relabelled since gets new keys, never another mask's)."""
+    if not _ids_follow_rows(ms.uns.get("_mask_ids"), ms.obs.index):
         hashes = mask_hashes(ms.rows())
         ms.uns["_mask_ids"] = [f"{label}@{h}" for label, h in zip(ms.obs.index.astype(str), hashes)]
     return ms.uns["_mask_ids"]
+
+
+def _ids_follow_rows(ids, labels: pd.Index) -> bool:
+    if not isinstance(ids, list) or len(ids) != len(labels):
+        return False
+    return all(i.rpartition("@")[0] == label for i, label in zip(ids, labels.astype(str)))
 
 
 def distances(ms, metrics, store: ResultStore, recompute: bool = False, **kwargs: Any) -> str:

@@ -73,10 +73,15 @@ def _verify_run(path, weights: bool, repair: bool) -> str:
         return f"ok       {path.name:<14} {detail}"
     lost = sum(len(r["pairs"]) for r in repaired)
     where = ", ".join(r["folder"] for r in repaired)
-    again = "import them again" if store.config.origin.format else "search the run again to re-search them"
+    again = []
+    if lost:  # masks listed twice, or damaged predictions, leave nothing to search again
+        again.append(
+            "import them again" if store.config.origin.format else "search the run again to re-search them"
+        )
     if any("predictions" in r["folder"] for r in repaired):
-        again += f"; `landscape predict {path}` evaluates the unlisted predictions again"
-    return f"REPAIRED {path.name:<14} {lost} masks quarantined ({where}), {detail} intact; {again}"
+        again.append(f"`landscape predict {path}` evaluates the unlisted predictions again")
+    steps = "".join(f"; {step}" for step in again)
+    return f"REPAIRED {path.name:<14} {lost} masks quarantined ({where}), {detail} intact{steps}"
 
 
 def _weights_detail(store) -> str:

@@ -48,9 +48,10 @@ class Fault:
     kind
         ``"shard"`` (a shard file failed: every mask of the shard is lost), ``"mask_file"`` (a
         per-mask weights / BatchNorm file failed: that mask is lost) or ``"random_weights"``
-        (a stored random network failed: no mask is lost, the run regenerates it) or
+        (a stored random network failed: no mask is lost, the run regenerates it),
         ``"predictions"`` (a predictions file or their index failed: no mask is lost,
-        ``landscape predict`` evaluates them again).
+        ``landscape predict`` evaluates them again) or ``"repeated"`` (a shard lists a mask
+        an earlier shard lists already: no mask is lost, the later listing is dropped).
     reason
         The one-line message, naming the file.
     shard
@@ -71,8 +72,10 @@ class Fault:
 def find_faults(store: RunStore) -> list[Fault]:
     """Read every file the run lists in full; one :class:`Fault` per damaged file."""
     folder, row_bytes = store.path / "shards", store.layout.row_bytes
-    faults: list[Fault] = []
-    for entry in store.manifest()["shards"]:
+    entries = store.manifest(allow_repeats=True)["shards"]
+    faults = _repeat_faults(store, entries)
+    repeated = {(f.shard, f.pairs[0]) for f in faults}  # their files belong to the first listing
+    for entry in entries:
         pairs = tuple((int(w), int(s)) for w, s in entry["pairs"])
         try:
             shards.open_rows(folder, entry, row_bytes)
@@ -81,6 +84,8 @@ def find_faults(store: RunStore) -> list[Fault]:
             faults.append(Fault("shard", str(exc), entry["name"], pairs))
             continue
         for (w, s), record in zip(pairs, records):
+            if (entry["name"], (w, s)) in repeated:
+                continue
             digests = record.get("files") or {}
             for kind in MASK_FILE_KINDS:
                 path = store._mask_file(kind, w, s)
@@ -96,6 +101,18 @@ def find_faults(store: RunStore) -> list[Fault]:
         except StoreError as exc:
             faults.append(Fault("random_weights", str(exc), path=store.random_weights_path(seed)))
     return faults + _prediction_faults(store)
+
+
+def _repeat_faults(store: RunStore, entries: list[dict]) -> list[Fault]:
+    """A fault per later listing of a pair the manifest lists already (a shard copied by hand,
+    say): repair drops the later listing, and the mask stays stored by the first."""
+    from landscape.store.run_store import MANIFEST, repeat_message, repeated_pairs
+
+    path = store.path / MANIFEST
+    return [
+        Fault("repeated", repeat_message(path, pair, first, later), later, (pair,), path)
+        for pair, first, later in repeated_pairs(entries)
+    ]
 
 
 def _prediction_faults(store: RunStore) -> list[Fault]:
@@ -141,7 +158,7 @@ def quarantine(store: RunStore, faults: list[Fault]) -> list[dict]:
 def _quarantine_masks(store: RunStore, name: str, group: list[Fault]) -> dict | None:
     folder = store.path / "shards"
     whole = any(f.kind == "shard" for f in group)
-    entry = next((e for e in store.manifest()["shards"] if e["name"] == name), None)
+    entry = next((e for e in store.manifest(allow_repeats=True)["shards"] if e["name"] == name), None)
     if entry is None:
         return None  # another repair got there first
     pairs = [tuple(p) for p in entry["pairs"]]
@@ -156,7 +173,7 @@ def _quarantine_masks(store: RunStore, name: str, group: list[Fault]) -> dict | 
     reason = "; ".join(f.reason for f in group)
     dropped = sorted(drop)
     with file_lock(store.path / ".manifest.lock"):
-        manifest = store.manifest()
+        manifest = store.manifest(allow_repeats=True)
         position = next((i for i, e in enumerate(manifest["shards"]) if e["name"] == name), None)
         if position is None:
             if replacement is not None:
@@ -164,18 +181,20 @@ def _quarantine_masks(store: RunStore, name: str, group: list[Fault]) -> dict | 
             return None
         target = _new_folder(store, name)
         _write_reason(target, reason, dropped, name)
-        for w, s in dropped:
-            for kind in MASK_FILE_KINDS:
-                _move(store._mask_file(kind, w, s), target / kind)
         if replacement is None:
             del manifest["shards"][position]
         else:
             manifest["shards"][position] = replacement
+        listed = {tuple(p) for e in manifest["shards"] for p in e["pairs"]}
+        lost = [p for p in dropped if p not in listed]  # a repeated pair stays with its first listing
+        for w, s in lost:
+            for kind in MASK_FILE_KINDS:
+                _move(store._mask_file(kind, w, s), target / kind)
         _io.write_json(store.path / "manifest.json", manifest)
         for suffix in (".bin", ".json"):
             _move(folder / f"{name}{suffix}", target / "shards")
     return {
-        "pairs": [list(p) for p in dropped],
+        "pairs": [list(p) for p in lost],
         "folder": str(target.relative_to(store.path)),
         "reason": reason,
     }

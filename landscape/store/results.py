@@ -106,8 +106,10 @@ class ResultStore:
             warnings.warn(f"{array_path}: unreadable ({type(exc).__name__}); recomputed", stacklevel=2)
             return None
 
-    def records(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Every readable entry of ``kind`` as ``(key, record)``."""
+    def records(self, kind: str, every_version: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every readable entry of ``kind`` as ``(key, record)``: those of the current
+        computation version (:data:`VERSIONS`), or with ``every_version`` older ones too
+        (which only :meth:`clean` needs: they stay stored, but no result is taken from them)."""
         folder = self.root / kind
         if not folder.is_dir():
             return
@@ -115,7 +117,7 @@ class ResultStore:
             if path.name.startswith("."):
                 continue
             record = self.get(kind, path.stem)
-            if record is not None:
+            if record is not None and (every_version or record.get("version") == VERSIONS[kind]):
                 yield path.stem, record
 
     # writing ------------------------------------------------------------------------------------
@@ -156,7 +158,7 @@ class ResultStore:
             return n
         removed = 0
         for kind in VERSIONS:
-            for key, record in list(self.records(kind)):
+            for key, record in list(self.records(kind, every_version=True)):
                 if not keep(kind, record):
                     record_path, array_path = self._paths(kind, key)
                     record_path.unlink(missing_ok=True)  # the record first: the entry is gone at once

@@ -164,8 +164,13 @@ class RunStore(PerMaskFiles, RandomWeights, CheckpointFiles, SnapshotFiles, Pred
     def has_manifest(self) -> bool:
         return (self.path / MANIFEST).exists()
 
-    def manifest(self) -> dict:
-        """The parsed, validated manifest (an empty one when no mask was stored yet)."""
+    def manifest(self, allow_repeats: bool = False) -> dict:
+        """The parsed, validated manifest (an empty one when no mask was stored yet).
+
+        A ``(weight_seed, search_seed)`` pair listed by two shards is a :class:`StoreError`
+        naming both (the writers never list a pair twice), unless ``allow_repeats``: what
+        :mod:`landscape.store.repair` reads to find and drop the later listing.
+        """
         path = self.path / MANIFEST
         if not path.exists():
             return {"format": MANIFEST_FORMAT, "run_id": self.run_id, "shards": []}
@@ -176,6 +181,9 @@ class RunStore(PerMaskFiles, RandomWeights, CheckpointFiles, SnapshotFiles, Pred
         for i, e in enumerate(entries):
             if not _valid_entry(e):
                 raise StoreError(f"{path}: malformed manifest entry {i}")
+        repeats = repeated_pairs(entries)
+        if repeats and not allow_repeats:
+            raise StoreError(repeat_message(path, *repeats[0]))
         return data
 
     def finished(self) -> set[Pair]:
@@ -364,6 +372,27 @@ def _record_pair(rec: dict) -> Pair:
 
 def _new_rows(pairs: list[Pair], done: set[Pair]) -> list[int]:
     return [i for i, p in enumerate(pairs) if p not in done]
+
+
+def repeated_pairs(entries: list[dict]) -> list[tuple[Pair, str, str]]:
+    """``(pair, first shard, later shard)`` for each listing of a pair after its first."""
+    first: dict[Pair, str] = {}
+    repeats = []
+    for e in entries:
+        for p in e["pairs"]:
+            pair = _pair(p)
+            if pair in first:
+                repeats.append((pair, first[pair], e["name"]))
+            else:
+                first[pair] = e["name"]
+    return repeats
+
+
+def repeat_message(path: Path, pair: Pair, first: str, later: str) -> str:
+    return (
+        f"{path}: mask w{pair[0]}/s{pair[1]} is listed twice, in {first} and again in {later}; "
+        "landscape verify --repair keeps the first"
+    )
 
 
 def _valid_entry(e: Any) -> bool:

@@ -172,6 +172,41 @@ def test_missing_shard_file_is_named(store, layout, random_rows, make_records):
         store.records()
 
 
+def _list_again(store, rows, records, pairs) -> str:
+    """Store ``pairs`` in a shard of their own and list it after the others, bypassing the
+    writer's check (as a shard copied in by hand is); returns the shard's name."""
+    entry = shards.write_shard(store.path / "shards", rows, records)
+    entry["pairs"] = [list(p) for p in pairs]
+    manifest = store.manifest()
+    manifest["shards"].append(entry)
+    (store.path / "manifest.json").write_text(json.dumps(manifest))
+    return entry["name"]
+
+
+def test_a_mask_listed_by_two_shards_is_refused_naming_both(store, layout, random_rows, make_records):
+    rows, _ = random_rows(3, layout)
+    store.write_masks(rows[:2], make_records([(0, 0), (0, 1)]))
+    (first,) = (e["name"] for e in store.manifest()["shards"])
+    later = _list_again(store, rows[1:3], make_records([(0, 1), (0, 2)]), [(0, 1), (0, 2)])
+    message = f"{store.path / 'manifest.json'}: mask w0/s1 is listed twice, in {first} and again in {later}"
+    with pytest.raises(StoreError, match=message):
+        store.read_rows()
+    assert store.status().startswith(f"corrupt: {message}")
+    assert [f.kind for f in store.faults()] == ["repeated"]
+
+
+def test_repair_drops_the_later_listing_and_keeps_the_mask(store, layout, random_rows, make_records):
+    rows, _ = random_rows(3, layout)
+    store.write_masks(rows[:2], make_records([(0, 0), (0, 1)]))
+    store.save_weights(0, 1, {s.name: np.ones(s.shape) for s in layout})
+    later = _list_again(store, rows[1:3], make_records([(0, 1), (0, 2)]), [(0, 1), (0, 2)])
+    (moved,) = store.repair()
+    assert moved["pairs"] == [] and later in moved["folder"]  # no mask lost
+    assert store.faults() == [] and store.n_masks == 3
+    np.testing.assert_array_equal(store.read_rows(), rows)  # (0, 2) carried over to a new shard
+    assert store.has_weights(0, 1)  # the first listing's files stay in place
+
+
 def test_checksum_is_verified_once_per_file_version(store, layout, monkeypatch, random_rows, make_records):
     rows, _ = random_rows(2, layout)
     store.write_masks(rows, make_records([(0, 0), (0, 1)]))
