@@ -27,3 +27,12 @@ class AnalysisError(LandscapeError):
 
 class SearchDiverged(LandscapeError):
     """A search produced a non-finite loss; the run stopped cleanly."""
+
+
+class DamagedFileWarning(UserWarning):
+    """A stored file (``path``) could not be read; the message names it and says what was done
+    instead (ignored, or computed again). ``landscape analyze`` lists these in its summary."""
+
+    def __init__(self, message: str, path) -> None:
+        super().__init__(message)
+        self.path = str(path)

@@ -111,6 +111,60 @@ def test_cli_memory_budget_gives_the_same_tables_from_resumable_tiles(analysed, 
     assert main(["analyze", str(root), "--memory", "lots", "--out", str(tmp_path / "x")]) == 2
 
 
+def _copy_of(analysed, tmp_path):
+    root = tmp_path / "runs"
+    shutil.copytree(analysed[0], root)
+    return root
+
+
+def _damaged_lines(out: str) -> list[str]:
+    """The lines of a printed summary listing damaged stored files."""
+    if "damaged stored files" not in out:
+        return []
+    listed = out[out.index("damaged stored files") :].split("\n\n")[0]
+    return [line.strip() for line in listed.splitlines()[1:]]
+
+
+def test_cli_names_a_damaged_result_and_says_whether_it_is_recomputed(analysed, tmp_path, capsys):
+    root = _copy_of(analysed, tmp_path)
+    entry = sorted((root / "_analysis" / "results" / "barrier_curve").glob("*.json"))[0]
+    entry.write_bytes(entry.read_bytes()[:20])
+    assert main(["analyze", str(root), "--embed"]) == 0  # no barriers asked for: only left out
+    (line,) = _damaged_lines(capsys.readouterr().out)
+    assert line.startswith(str(entry)) and line.endswith("the entry is ignored")
+    assert main(["analyze", str(root), "--embed", "--barriers", "1"]) == 0  # one of its pairs
+    (line,) = _damaged_lines(capsys.readouterr().out)
+    assert line.startswith(str(entry)) and line.endswith("ignored and will be recomputed")
+    assert main(["analyze", str(root), "--embed"]) == 0
+    assert not _damaged_lines(capsys.readouterr().out)  # recomputed and stored again
+
+
+def test_a_damaged_result_is_warned_once_in_a_notebook_and_listed(analysed, tmp_path):
+    from landscape.errors import DamagedFileWarning
+
+    root = _copy_of(analysed, tmp_path)
+    entry = sorted((root / "_analysis" / "results" / "intersections").glob("*.json"))[0]
+    entry.write_bytes(entry.read_bytes()[:20])
+    with pytest.warns(DamagedFileWarning) as caught:
+        result = analyze(root, embed=(), progress=False)
+    assert [str(w.message) for w in caught if str(entry) in str(w.message)] == result.damaged
+    assert len(result.damaged) == 1 and result.damaged[0].endswith("ignored and will be recomputed")
+    assert result.work["distances"] == {"computed": 1, "reused": 0}
+
+
+def test_cli_names_a_damaged_tile_it_recomputed(analysed, tmp_path, capsys):
+    args = ["analyze", str(analysed[0]), "--embed", "--no-cache", "--out", str(tmp_path), "--memory", "64MB"]
+    assert main(args) == 0
+    capsys.readouterr()
+    tile = sorted(tmp_path.glob("tiles/*/tiles/r*.npz"))[0]
+    data = bytearray(tile.read_bytes())
+    data[-30] ^= 0xFF
+    tile.write_bytes(bytes(data))
+    assert main(args) == 0
+    (line,) = _damaged_lines(capsys.readouterr().out)
+    assert line == f"{tile}: damaged tile removed; it will be recomputed"
+
+
 def test_a_run_with_masks_still_planned_is_said_to_be_unfinished(tmp_path):
     from landscape.reading import read_runs
     from tests.conftest import search_tiny

@@ -17,6 +17,8 @@ analysed masks, whatever analysis computed it. Only ``landscape clean`` removes 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from landscape.analysis.function import function_tables
 from landscape.analysis.labels import analysis_labels, clusters_table, with_labels
 from landscape.analysis.summary import format_summary
 from landscape.analysis.views import ANALYSIS_DIR, analysis_folder, masks_table, write_views
-from landscape.errors import AnalysisError, StoreError
+from landscape.errors import AnalysisError, DamagedFileWarning, StoreError
 from landscape.grouping import CONFIG, group_masks
 from landscape.store.results import ResultStore
 
@@ -41,7 +43,8 @@ WEIGHT_TRAINING = ("dense", "kstarts", "dissipating", "kstarts_dissipating")
 
 @dataclass
 class Analysis:
-    """Result of :func:`analyze`: the tables, the analysed MaskSets and what was skipped.
+    """Result of :func:`analyze`: the tables, the analysed MaskSets, what was skipped and
+    which stored files were found damaged (each line names the file and what was done).
 
     ``work`` counts what was computed and what was reused from the result store
     (``{"distances": {"computed": 1, "reused": 0}, "barrier curves": {...}, ...}``).
@@ -54,6 +57,7 @@ class Analysis:
     work: dict[str, dict[str, int]] = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     unfinished: list[str] = field(default_factory=list)  # runs holding fewer masks than planned
+    damaged: list[str] = field(default_factory=list)  # stored results and tiles found unreadable
 
     def summary(self) -> str:
         return format_summary(self)
@@ -159,48 +163,60 @@ def analyze(
     distance_options = {"device": device} if device not in (None, "cpu") else {}
     if memory is not None:  # out of core: resumable tiles beside the result store
         distance_options.update(memory=memory, tiles=out_dir / "tiles", progress=progress)
-    for layout, ms in masksets.items():
-        names = relabel[layout]
-        count("distances", cached.distances(ms, metrics, store, recompute, **distance_options))
-        add("baseline", tl.random_baseline(ms, metric=metrics, per_layer=True, groupby=groupby))
-        for metric in metrics:
-            add(
-                "diversity", tl.diversity(ms, metric=metric, groupby=groupby, key_added=f"diversity_{metric}")
-            )
-            add("diversity_summary", ms.uns[f"diversity_{metric}"]["summary"])
-        function, how, unreadable = function_tables(ms, groupby, store, recompute)  # stored predictions
-        if how != "none":
-            count("function tables", how)
-        skipped += [
-            f"{u['path']}: {u['reason']} (left out of the agreement and ensemble tables)" for u in unreadable
-        ]
-        for name, frame in function.items():
-            add(name, frame)
-        if len(ms) >= 2:
-            add("consensus", tl.consensus(ms, groupby=groupby))
-            # do masks cluster by how they were found? one clustering per network and density
-            clusters = tl.group_clusters(ms, groupby=groupby, metric=metrics[0], rng=rng)
-            add("clusters", clusters_table(clusters, layout, names))
-            for method in embed:
-                for how, n in cached.embedding_per_network(
-                    ms, method, metrics[0], rng, store, recompute
-                ).items():
-                    if n:
-                        count("embeddings", how, n)
-        if barriers:
-            done = _barriers(
-                ms, barriers, barrier_split, barrier_points, rng, device, store, progress, skipped, failures
-            )
-            if done is not None:
-                count("barrier curves", "computed", done["n_computed"])
-                count("barrier curves", "reused", done["n_reused"])
-        view = cached.barrier_view(ms, store)
-        if view is not None:
-            add("barriers", _with_groups(view[0], ms, groupby))
-            add("barrier_curves", view[1])
-            attach_stored_barriers(ms, store)  # the figures read them from the MaskSet
-        add("masks", masks_table(ms, groupby))
-        add("embedding", _embedding_table(ms))
+    with _damaged_files() as damaged:  # listed in the summary, where a CLI filter cannot hide them
+        for layout, ms in masksets.items():
+            names = relabel[layout]
+            count("distances", cached.distances(ms, metrics, store, recompute, **distance_options))
+            add("baseline", tl.random_baseline(ms, metric=metrics, per_layer=True, groupby=groupby))
+            for metric in metrics:
+                add(
+                    "diversity",
+                    tl.diversity(ms, metric=metric, groupby=groupby, key_added=f"diversity_{metric}"),
+                )
+                add("diversity_summary", ms.uns[f"diversity_{metric}"]["summary"])
+            function, how, unreadable = function_tables(ms, groupby, store, recompute)  # stored predictions
+            if how != "none":
+                count("function tables", how)
+            skipped += [
+                f"{u['path']}: {u['reason']} (left out of the agreement and ensemble tables)"
+                for u in unreadable
+            ]
+            for name, frame in function.items():
+                add(name, frame)
+            if len(ms) >= 2:
+                add("consensus", tl.consensus(ms, groupby=groupby))
+                # do masks cluster by how they were found? one clustering per network and density
+                clusters = tl.group_clusters(ms, groupby=groupby, metric=metrics[0], rng=rng)
+                add("clusters", clusters_table(clusters, layout, names))
+                for method in embed:
+                    for how, n in cached.embedding_per_network(
+                        ms, method, metrics[0], rng, store, recompute
+                    ).items():
+                        if n:
+                            count("embeddings", how, n)
+            if barriers:
+                done = _barriers(
+                    ms,
+                    barriers,
+                    barrier_split,
+                    barrier_points,
+                    rng,
+                    device,
+                    store,
+                    progress,
+                    skipped,
+                    failures,
+                )
+                if done is not None:
+                    count("barrier curves", "computed", done["n_computed"])
+                    count("barrier curves", "reused", done["n_reused"])
+            view = cached.barrier_view(ms, store)
+            if view is not None:
+                add("barriers", _with_groups(view[0], ms, groupby))
+                add("barrier_curves", view[1])
+                attach_stored_barriers(ms, store)  # the figures read them from the MaskSet
+            add("masks", masks_table(ms, groupby))
+            add("embedding", _embedding_table(ms))
     if barriers and failures and not work.get("barrier curves"):
         raise failures[0]  # barriers were asked for and no run could give any: say why, loudly
     tables = {name: pd.concat(frames, ignore_index=True) for name, frames in collected.items()}
@@ -216,9 +232,33 @@ def analyze(
         "device": device,
     }
     write_views(
-        out_dir, tables, {"params": params, "skipped": skipped, "unfinished": unfinished, "work": work}
+        out_dir,
+        tables,
+        {"params": params, "skipped": skipped, "unfinished": unfinished, "damaged": damaged, "work": work},
     )
-    return Analysis(tables, out_dir, masksets, skipped, work, params, unfinished)
+    return Analysis(tables, out_dir, masksets, skipped, work, params, unfinished, damaged)
+
+
+@contextmanager
+def _damaged_files() -> Iterator[list[str]]:
+    """Fill the yielded list, on leaving, with the messages of :class:`DamagedFileWarning`
+    (the first about each file), and pass those and every other warning on as they would
+    have gone: the CLI, which hides library warnings, still prints the list."""
+    messages: list[str] = []
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DamagedFileWarning)
+            yield messages
+    finally:
+        named: set[str] = set()
+        for w in caught:
+            if isinstance(w.message, DamagedFileWarning):
+                if w.message.path in named:
+                    continue
+                named.add(w.message.path)
+                messages.append(str(w.message))
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _barriers(ms, n_pairs: int, split: str, n_points: int, rng: int, device, store, progress,

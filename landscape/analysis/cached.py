@@ -47,7 +47,7 @@ def distances(ms, metrics, store: ResultStore, recompute: bool = False, **kwargs
     inputs = {"masks": ids, "layout": ms.layout.dumps()}
     key = ResultStore.key("intersections", inputs)
     if not recompute:
-        layers = _stored_intersections(store, key, ids, ms.layout.dumps())
+        layers = _stored_intersections(store, key, ids, ms.layout.dumps(), recomputed=True)
         if layers is not None:
             fill_from_counts(ms, layers, metrics, per_layer=True, origin="analysis result store")
             return "reused"
@@ -67,15 +67,19 @@ def stored_distances(ms, metrics, store: ResultStore) -> bool:
 
     ids = mask_ids(ms)
     key = ResultStore.key("intersections", {"masks": ids, "layout": ms.layout.dumps()})
-    layers = _stored_intersections(store, key, ids, ms.layout.dumps())
+    layers = _stored_intersections(store, key, ids, ms.layout.dumps(), recomputed=False)
     if layers is None:
         return False
     fill_from_counts(ms, layers, metrics, per_layer=True, origin="analysis result store")
     return True
 
 
-def _stored_intersections(store: ResultStore, key: str, ids: list[str], layout: str) -> np.ndarray | None:
-    arrays = store.get_arrays("intersections", key)
+def _stored_intersections(
+    store: ResultStore, key: str, ids: list[str], layout: str, recomputed: bool
+) -> np.ndarray | None:
+    """Stored counts of ``ids`` (an entry of exactly these masks, or a superset's), or None;
+    ``recomputed``: whether the caller computes them when none are (a damaged entry says so)."""
+    arrays = store.get_arrays("intersections", key, recomputed)
     if arrays is not None:
         return arrays["intersection_layers"].astype(np.int64)
     wanted = set(ids)
@@ -83,7 +87,7 @@ def _stored_intersections(store: ResultStore, key: str, ids: list[str], layout: 
         held = record["inputs"].get("masks", [])
         if record["inputs"].get("layout") != layout or not wanted <= set(held):
             continue
-        arrays = store.get_arrays("intersections", other)
+        arrays = store.get_arrays("intersections", other, recomputed=False)  # only a candidate
         if arrays is None:
             continue
         where = {mask: k for k, mask in enumerate(held)}

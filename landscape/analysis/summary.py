@@ -67,6 +67,9 @@ def format_summary(result) -> str:
     if result.skipped:
         lines.append("\nskipped (not analysed):")
         lines += [f"  {s}" for s in result.skipped]
+    if getattr(result, "damaged", None):
+        lines.append("\ndamaged stored files (analysis results, distance tiles):")
+        lines += [f"  {d}" for d in result.damaged]
     lines.append(f"\ntables: {result.out_dir} (results kept in {result.out_dir / 'results'})")
     return "\n".join(lines)
 

@@ -64,6 +64,8 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.points < 2:
         raise ConfigError("--points: need at least 2 (both ends of a path)")
     with warnings.catch_warnings():
+        # library warnings (embeddings, kernels) are noise here; what the user must see (runs
+        # skipped, damaged stored files) the analysis collects and the summary prints
         warnings.simplefilter("ignore")
         result = analyze(
             args.runs,

@@ -252,6 +252,7 @@ class Trainer:
 
     def _run(self) -> SearchResult:
         hist = self._resume() or History.empty(self.m)
+        self.snapshots.continue_from(hist.extra, hist.epochs_done, self.label)
         # a checkpoint of an older search may hold the BatchNorm value of test-batch statistics
         stale = self.model.has_batchnorm and hist.extra.get("all_ones_batchnorm") != ALL_ONES_BATCHNORM
         if "all_ones_test_acc" not in hist.extra or stale:
@@ -266,7 +267,8 @@ class Trainer:
                 "%s: training epochs %d-%d of %d%s", self.label, hist.epochs_done + 1, epochs, epochs, resumed
             )
         t0 = time.perf_counter() - hist.wall_time
-        self.snapshots.take(self.model, hist.extra, 0)
+        if not hist.epochs_done:  # a resumed model is no longer the initial one
+            self.snapshots.take(self.model, hist.extra, 0)
         for epoch in range(hist.epochs_done, epochs):
             train_loss, train_acc = self._train_epoch(epoch, hist)
             is_last = epoch == epochs - 1
@@ -291,7 +293,7 @@ class Trainer:
         if epochs == 0:
             self._log_epoch(hist, -1, np.full(self.m, np.nan), np.full(self.m, np.nan))
         hist.wall_time = time.perf_counter() - t0
-        self.snapshot_rows = Snapshots.per_mask(hist.extra, self.m)
+        self.snapshot_rows = self.snapshots.rows(hist.extra, self.m, self.label)
         return self._result(hist, epochs)
 
     def all_ones_accuracy(self) -> float:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from landscape.errors import StoreError
+from landscape.errors import DamagedFileWarning, StoreError
 from landscape.store import _io
 
 RESULTS_DIR = "results"
@@ -82,28 +82,32 @@ class ResultStore:
         return folder / f"{key}.json", folder / f"{key}.npz"
 
     # reading ------------------------------------------------------------------------------------
-    def get(self, kind: str, key: str) -> dict[str, Any] | None:
-        """The record of an entry (``inputs``, ``payload``, provenance), or None."""
+    def get(self, kind: str, key: str, recomputed: bool = True) -> dict[str, Any] | None:
+        """The record of an entry (``inputs``, ``payload``, provenance), or None.
+
+        An unreadable entry is None with a :class:`DamagedFileWarning` naming the file; it says
+        the entry is computed again when ``recomputed`` (the caller computes what is None).
+        """
         record_path, _ = self._paths(kind, key)
         if not record_path.exists():
             return None
         try:
             record = _io.read_json(record_path)
         except StoreError as exc:
-            warnings.warn(f"{exc}; the entry is ignored and will be recomputed", stacklevel=2)
+            _warn_damaged(record_path, f"{exc}", recomputed)
             return None
         return record if isinstance(record, dict) else None
 
-    def get_arrays(self, kind: str, key: str) -> dict[str, np.ndarray] | None:
-        """The arrays of an entry, or None when absent or unreadable."""
-        if self.get(kind, key) is None:
+    def get_arrays(self, kind: str, key: str, recomputed: bool = True) -> dict[str, np.ndarray] | None:
+        """The arrays of an entry, or None when absent or unreadable (see :meth:`get`)."""
+        if self.get(kind, key, recomputed) is None:
             return None
         _, array_path = self._paths(kind, key)
         try:
             with np.load(array_path) as npz:
                 return {k: npz[k] for k in npz.files}
         except (OSError, ValueError, EOFError) as exc:
-            warnings.warn(f"{array_path}: unreadable ({type(exc).__name__}); recomputed", stacklevel=2)
+            _warn_damaged(array_path, f"{array_path}: unreadable ({type(exc).__name__})", recomputed)
             return None
 
     def records(self, kind: str, every_version: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -116,7 +120,7 @@ class ResultStore:
         for path in sorted(folder.glob("*.json")):
             if path.name.startswith("."):
                 continue
-            record = self.get(kind, path.stem)
+            record = self.get(kind, path.stem, recomputed=False)  # listing computes nothing
             if record is not None and (every_version or record.get("version") == VERSIONS[kind]):
                 yield path.stem, record
 
@@ -165,3 +169,8 @@ class ResultStore:
                     array_path.unlink(missing_ok=True)
                     removed += 1
         return removed
+
+
+def _warn_damaged(path: Path, problem: str, recomputed: bool) -> None:
+    then = "ignored and will be recomputed" if recomputed else "ignored"
+    warnings.warn(DamagedFileWarning(f"{problem}; the entry is {then}", path), stacklevel=3)

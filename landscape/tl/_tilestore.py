@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from landscape.errors import AnalysisError, StoreError
+from landscape.errors import AnalysisError, DamagedFileWarning, StoreError
 from landscape.store import _io
 from landscape.store.layout import Layout
 from landscape.tl._tiles import Tile, TilePlan
@@ -177,7 +177,9 @@ class TileStore:
                     return z["counts"], str(z["worker"])
         except (OSError, ValueError, KeyError, IndexError):
             pass
-        warnings.warn(f"{path}: damaged tile removed; it will be recomputed", stacklevel=2)
+        warnings.warn(
+            DamagedFileWarning(f"{path}: damaged tile removed; it will be recomputed", path), stacklevel=2
+        )
         path.unlink(missing_ok=True)
         return None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -114,3 +116,111 @@ def test_damaged_snapshots_are_found_by_verify_and_skipped_by_readers(tmp_path):
     assert len(ls.read_runs(tmp_path)) == 2  # the final masks are untouched
     store.repair()
     assert store.pending() == [(0, 1)] and not path.exists()
+
+
+# resuming under another snapshot setting (train.snapshot_* is not part of the run id) ----------
+
+SEEDS = [0, 1]
+RUN_ID = load_config(CONFIG, TINY).run_id  # the same with or without snapshots
+
+
+def _trainer(overrides, checkpoint=None) -> Trainer:
+    cfg = load_config(CONFIG, [*TINY, *overrides])
+    return Trainer(cfg, load_dataset(cfg.data), 0, SEEDS, checkpoint=checkpoint, progress=False)
+
+
+@pytest.fixture(scope="module")
+def checkpoints():
+    """Per snapshot setting: the uninterrupted search's snapshots and, as read back from disk,
+    its checkpoint after 2 of its 3 epochs (where a killed search resumes)."""
+    import io
+
+    import torch
+
+    out = {}
+    for name, overrides in {"off": [], "every": SNAP, "only_ends": ["train.snapshot_epochs=[3]"]}.items():
+        saved: list[bytes] = []
+
+        def save(state, saved=saved):
+            buf = io.BytesIO()
+            torch.save(state, buf)
+            saved.append(buf.getvalue())
+
+        trainer = _trainer(overrides, (save, lambda: None))
+        trainer.run()
+        out[name] = trainer.snapshot_rows, torch.load(io.BytesIO(saved[-1]), weights_only=False)
+    assert out["every"][1]["history"].epochs_done == 2
+    return out
+
+
+def _resumed(overrides, state):
+    """The snapshots a search resumed from ``state`` under ``overrides`` stores, and the
+    warnings it gave."""
+
+    trainer = _trainer(overrides, (lambda saved: None, lambda: copy.deepcopy(state)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.run()
+    return trainer.snapshot_rows, [str(w.message) for w in caught if "snapshot" in str(w.message)]
+
+
+def _same_rows(rows, reference, epochs) -> bool:
+    return all(
+        sorted(mine) == list(epochs) and all(np.array_equal(mine[e], ref[e]) for e in epochs)
+        for mine, ref in zip(rows, reference)
+    )
+
+
+def test_snapshots_asked_for_only_on_resume_are_not_taken_of_a_trained_mask(checkpoints):
+    """The resumed model is the mask after 2 epochs: never stored as epoch 0."""
+    rows, said = _resumed(SNAP, checkpoints["off"][1])
+    assert rows is None
+    assert len(said) == 1 and RUN_ID in said[0] and "resumed after epoch 2" in said[0]
+    assert "store no snapshots" in said[0]
+
+
+def test_snapshots_turned_off_on_resume_store_none_rather_than_a_partial_set(checkpoints):
+    rows, said = _resumed([], checkpoints["every"][1])
+    assert rows is None
+    assert len(said) == 1 and RUN_ID in said[0] and "snapshots are off now" in said[0]
+
+
+def test_a_resume_takes_the_epochs_asked_for_when_every_past_one_is_held(checkpoints):
+    reference, state = checkpoints["every"]
+    rows, said = _resumed(["train.snapshot_epochs=[2]"], state)
+    assert not said and _same_rows(rows, reference, (0, 2, 3))
+
+
+def test_a_resume_keeps_the_checkpoints_epochs_when_past_ones_asked_for_are_missing(checkpoints):
+    reference, state = checkpoints["only_ends"]
+    rows, said = _resumed(SNAP, state)
+    assert _same_rows(rows, reference, (0, 3))
+    assert len(said) == 1 and RUN_ID in said[0] and "keep the checkpoint's epochs" in said[0]
+
+
+def test_a_checkpoint_written_before_snapshot_epochs_were_recorded_still_resumes(checkpoints):
+    from landscape.search.snapshots import EPOCHS_KEY
+
+    reference, state = checkpoints["every"]
+    older = copy.deepcopy(state)
+    older["history"].extra.pop(EPOCHS_KEY)
+    rows, said = _resumed(SNAP, older)
+    assert not said and _same_rows(rows, reference, (0, 1, 2, 3))
+
+
+def test_a_killed_search_resumed_without_snapshots_stores_no_snapshot_files(tmp_path, monkeypatch):
+    original = RunStore.save_checkpoint
+
+    def interrupt_after_first(self, key, state):
+        original(self, key, state)
+        raise KeyboardInterrupt  # stands for a kill right after the first epoch's checkpoint
+
+    monkeypatch.setattr(RunStore, "save_checkpoint", interrupt_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(load_config(CONFIG, [*TINY, *SNAP]), tmp_path, [0], [0], progress=False)
+    monkeypatch.setattr(RunStore, "save_checkpoint", original)
+    with pytest.warns(UserWarning, match="snapshots are off now"):
+        run_search(load_config(CONFIG, TINY), tmp_path, [0], [0], progress=False)
+    assert not list(only_run(tmp_path).path.glob("snapshots/*"))
+    with pytest.raises(AnalysisError, match="snapshot_every"):
+        ls.read_runs(tmp_path, snapshots=True)
