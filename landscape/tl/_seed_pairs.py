@@ -9,7 +9,7 @@ import pandas as pd
 
 from landscape.tl import _stats
 from landscape.tl._pairsets import block_similarity, involved, jackknife_se, leave_one_out
-from landscape.tl.baseline import chance_similarity, in_a_source
+from landscape.tl._source_frame import pair_chance
 
 NEITHER, SCORE, DATA, BOTH = "neither", "score seed", "data seed", "both"
 #: pair classes by the seeds shared, in display order
@@ -30,8 +30,9 @@ def _classes(obs: pd.DataFrame, pos_a: np.ndarray, pos_b: np.ndarray) -> np.ndar
     return out
 
 
-def _block(ms, pos_a, pos_b, metric):
-    """Similarity, chance mean and chance variance ``(ma, mb, 1 + L)`` of the pairs."""
+def _block(ms, pos_a, pos_b, metric, frames):
+    """Similarity, chance mean and chance variance ``(ma, mb, 1 + L)`` of the pairs
+    (``frames``: the masks' sources, :class:`landscape.tl._source_frame.SourceFrames`)."""
     whole, layers, ka, kb = block_similarity(
         ms.rows(pos_a), None if pos_b is None else ms.rows(pos_b), ms.layout, metric
     )
@@ -39,22 +40,23 @@ def _block(ms, pos_a, pos_b, metric):
     numel = np.array([s.numel for s in ms.layout], dtype=np.int64)
     counts = np.concatenate([ka, kb])
     ii, jj = np.meshgrid(np.arange(len(ka)), len(ka) + np.arange(len(kb)), indexing="ij")
-    mean_l, sd_l, mean_w, sd_w = chance_similarity(counts, numel, metric, ii.ravel(), jj.ravel())
+    # each pair under its null: whole layers, a source both share, or none (NaN)
+    where = np.concatenate([pos_a, pos_a if pos_b is None else pos_b])
+    i, j = ii.ravel(), jj.ravel()
+    mean_l, sd_l, mean_w, sd_w = pair_chance(frames, where[i], where[j], counts, numel, metric, i, j)
     shape = (len(ka), len(kb))
-    sourced = in_a_source(ms.obs)
-    if sourced[pos_a].any() or (pos_b is not None and sourced[pos_b].any()):
-        # the whole-layer chance level does not describe masks searched inside a source
-        mean_l, sd_l, mean_w, sd_w = (np.full_like(a, np.nan) for a in (mean_l, sd_l, mean_w, sd_w))
     mean = np.concatenate([mean_w[:, None], mean_l], axis=1).reshape(*shape, -1)
     var = (np.concatenate([sd_w[:, None], sd_l], axis=1) ** 2).reshape(*shape, -1)
     sim = np.concatenate([whole[..., None], layers], axis=2)
     return sim, mean, var
 
 
-def network_rows(head, ms, pos_a, pos_b, metric, within: bool) -> list[dict]:
-    """Rows (class x layer) and fraction rows of one family (or family pair) in one network."""
+def network_rows(head, ms, pos_a, pos_b, metric, within: bool, frames) -> list[dict]:
+    """Rows (class x layer) and fraction rows of one family (or family pair) in one network
+    (``frames``: the masks' sources, one :class:`~landscape.tl._source_frame.SourceFrames`
+    for the call)."""
     obs = ms.obs
-    sim, mean, var = _block(ms, pos_a, None if within else pos_b, metric)
+    sim, mean, var = _block(ms, pos_a, None if within else pos_b, metric, frames)
     classes = _classes(obs, pos_a, pos_b)
     ma, mb = len(pos_a), len(pos_b)
     if within:

@@ -61,53 +61,88 @@ def dense_frame(numel: np.ndarray) -> SourceFrame:
 
 
 class SourceFrames:
-    """The frame of each network of a MaskSet's masks, redrawn once per run and weight seed."""
+    """The frame of each mask of a MaskSet, redrawn once per run and weight seed.
+
+    Each mask gets an id: 0 for masks not searched in a source (uniform over whole layers),
+    ``k >= 1`` for the ``k``-th distinct source (:attr:`table`), -1 where no null can be
+    used (the source cannot be redrawn, or the mask leaves it).
+    """
 
     def __init__(self, ms) -> None:
         self.ms = ms
         self.numel = np.array([s.numel for s in ms.layout], dtype=np.int64)
         self.sourced = in_a_source(ms.obs)
-        self._patterns: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, SourceFrame] | None] = {}
+        self.table: list[SourceFrame] = [dense_frame(self.numel)]
+        self._ids = np.where(self.sourced, -2, 0)  # -2: not looked at yet
+        self._digests: dict[str, int] = {}
 
     def any_sourced(self, pos) -> bool:
         return bool(self.sourced[np.asarray(pos, dtype=np.int64)].any())
 
-    def of(self, pos) -> SourceFrame | None:
-        """The frame shared by the masks ``pos`` (one network), or None when they have none
-        that the baseline can use (see the module doc)."""
+    def ids(self, pos) -> np.ndarray:
+        """The frame id of every mask of ``pos`` (see the class doc)."""
         pos = np.asarray(pos, dtype=np.int64)
-        if not self.sourced[pos].any():
-            return dense_frame(self.numel)
-        if not self.sourced[pos].all() or "run_id" not in self.ms.obs or "weight_seed" not in self.ms.obs:
-            return None
-        obs = self.ms.obs.iloc[pos]
-        runs, seeds = obs["run_id"].astype(str).to_numpy(), obs["weight_seed"].to_numpy()
-        digests = set()
-        for run, seed in dict.fromkeys(zip(runs, seeds)):
-            drawn = self._drawn(run, seed)
-            mine = pos[(runs == run) & (seeds == seed)]
-            if drawn is None or not self._respect(mine, drawn):
-                return None
-            digests.add(drawn[2].digest)
-            frame = drawn[2]
-        # masks of two sources in one network have no common null
-        return frame if len(digests) == 1 else None
+        todo = pos[self._ids[pos] == -2]
+        if len(todo):
+            self._resolve(np.unique(todo))
+        return self._ids[pos]
 
-    def _respect(self, pos: np.ndarray, drawn, chunk: int = 64) -> bool:
-        """Every mask of ``pos`` keeps none of the left-out weights and all of the locked
-        ones (read a few masks at a time: masks of large networks need not fit twice)."""
+    def of(self, pos) -> SourceFrame | None:
+        """The frame shared by the masks ``pos`` (one network), or None when they share none
+        that the baseline can use (see the module doc)."""
+        ids = np.unique(self.ids(pos))
+        return self.table[ids[0]] if len(ids) == 1 and ids[0] >= 0 else None
+
+    def _resolve(self, pos: np.ndarray) -> None:
+        obs = self.ms.obs.iloc[pos]
+        if "run_id" not in obs or "weight_seed" not in obs:
+            self._ids[pos] = -1
+            return
+        runs, seeds = obs["run_id"].astype(str).to_numpy(), obs["weight_seed"].to_numpy()
+        for run, seed in dict.fromkeys(zip(runs, seeds)):
+            mine = pos[(runs == run) & (seeds == seed)]
+            drawn = _draw(self.ms, run, seed)
+            if drawn is None:
+                self._ids[mine] = -1
+                continue
+            frame = drawn[2]
+            k = self._digests.setdefault(frame.digest, len(self.table))
+            if k == len(self.table):
+                self.table.append(frame)
+            self._ids[mine] = np.where(self._leave(mine, drawn), -1, k)
+
+    def _leave(self, pos: np.ndarray, drawn, chunk: int = 64) -> np.ndarray:
+        """Which masks of ``pos`` keep a left-out weight or drop a locked one (read a few
+        masks at a time: masks of large networks need not fit twice)."""
         out, locked, _ = drawn
+        bad = np.zeros(len(pos), dtype=bool)
         for start in range(0, len(pos), chunk):
             words = self.ms.words(pos[start : start + chunk])
-            if (words & out).any() or (~words & locked).any():
-                return False
-        return True
+            bad[start : start + chunk] = (words & out).any(axis=1) | (~words & locked).any(axis=1)
+        return bad
 
-    def _drawn(self, run: str, seed) -> tuple[np.ndarray, np.ndarray, SourceFrame] | None:
-        key = (run, seed)
-        if key not in self._patterns:
-            self._patterns[key] = _draw(self.ms, run, seed)
-        return self._patterns[key]
+
+def pair_chance(frames: SourceFrames, pos_i, pos_j, counts, numel, metric: str, i, j):
+    """:func:`landscape.tl.baseline.chance_similarity` of the pairs ``(i, j)`` (rows of
+    ``counts``) whose masks sit at positions ``pos_i, pos_j`` of ``frames.ms``, each pair
+    under its own null: whole layers when either mask is not in a source (one mask uniform
+    over its layers overlaps any other hypergeometrically), the source when both share one,
+    NaN otherwise (two sources, or one that cannot be used)."""
+    from landscape.tl.baseline import chance_similarity
+
+    a, b = frames.ids(pos_i), frames.ids(pos_j)
+    cls = np.where((a < 0) | (b < 0), -1, np.where((a == 0) | (b == 0), 0, np.where(a == b, a, -1)))
+    i, j = np.asarray(i), np.asarray(j)
+    n_layers = len(numel)
+    mean_l, sd_l = np.full((len(i), n_layers), np.nan), np.full((len(i), n_layers), np.nan)
+    mean_w, sd_w = np.full(len(i), np.nan), np.full(len(i), np.nan)
+    for k in np.unique(cls[cls >= 0]):
+        sel = cls == k
+        frame = None if k == 0 else frames.table[k]
+        mean_l[sel], sd_l[sel], mean_w[sel], sd_w[sel] = chance_similarity(
+            counts, numel, metric, i[sel], j[sel], frame
+        )
+    return mean_l, sd_l, mean_w, sd_w
 
 
 def _draw(ms, run: str, seed) -> tuple[np.ndarray, np.ndarray, SourceFrame] | None:

@@ -43,7 +43,8 @@ from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, group_masks
 from landscape.tl import _stats
 from landscape.tl._predictions import Predictions, group_predictions, units
-from landscape.tl.baseline import _describe_groupby, chance_similarity, in_a_source, layer_sizes
+from landscape.tl._source_frame import SourceFrames, pair_chance
+from landscape.tl.baseline import _describe_groupby, layer_sizes
 
 BASELINES = ("confusion", "accuracy")
 #: per-pair statistics summarised per group and network, in table order
@@ -163,7 +164,7 @@ def agreement(
         distances(work, metric="jaccard")
     jaccard = 1.0 - np.asarray(work.obsp["dist_jaccard"], dtype=np.float64)
     counts, numel = layer_sizes(work)
-    sourced = in_a_source(work.obs)
+    frames = SourceFrames(work)
     matrix = np.full((len(work), len(work)), np.nan)
     rows, pairs = [], []
     n_without = 0
@@ -176,7 +177,7 @@ def agreement(
             if pred is None or len(pred.positions) < 2:
                 continue
             stats = pair_statistics(pred, baseline)
-            stats.update(_structure(jaccard, counts, numel, pred.positions, sourced))
+            stats.update(_structure(jaccard, counts, numel, pred.positions, frames))
             p = pred.positions
             matrix[np.ix_(p, p)] = stats["agreement"]
             rows.append(_network_row(g, net, members, pred, stats, split, baseline))
@@ -209,14 +210,15 @@ _BASELINE_TEXT = {
 
 
 def _structure(
-    jaccard: np.ndarray, counts, numel, positions: np.ndarray, sourced: np.ndarray
+    jaccard: np.ndarray, counts, numel, positions: np.ndarray, frames: SourceFrames
 ) -> dict[str, np.ndarray]:
     """Jaccard similarity and structural diversity ``(k, k)`` of the masks at ``positions``
-    (NaN for masks searched inside a source: no chance level describes them)."""
+    (each pair against its null: :func:`landscape.tl._source_frame.pair_chance`; NaN where
+    masks searched inside a source have none)."""
     k = len(positions)
     i, j = np.triu_indices(k, 1)
-    _, _, chance, _ = chance_similarity(counts, numel, "jaccard", positions[i], positions[j])
-    chance = np.where(sourced[positions[i]] | sourced[positions[j]], np.nan, chance)
+    pi, pj = positions[i], positions[j]
+    _, _, chance, _ = pair_chance(frames, pi, pj, counts, numel, "jaccard", pi, pj)
     sim = jaccard[np.ix_(positions, positions)]
     diversity = np.zeros((k, k))
     with np.errstate(divide="ignore", invalid="ignore"):

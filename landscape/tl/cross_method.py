@@ -34,8 +34,9 @@ import pandas as pd
 from landscape.grouping import CONFIG, group_masks
 from landscape.networks import same_weights
 from landscape.tl import _stats
+from landscape.tl._source_frame import SourceFrames, pair_chance
 from landscape.tl._utils import distance_slot
-from landscape.tl.baseline import _describe_groupby, chance_similarity, in_a_source, layer_sizes
+from landscape.tl.baseline import _describe_groupby, layer_sizes
 
 WITHIN_A, WITHIN_B = "within A", "within B"
 OTHER, SAME = "across, other seeds", "across, same seed"
@@ -162,8 +163,9 @@ def cross_method(
         :data:`TWIN_EFFECT`): ``group_a, group_b, weight_seed, same_weights`` (whether the
         two groups draw the same weights from the seed), ``comparison, similarity,
         ci_low, ci_high`` (95% delete-one-seed jackknife, NaN below 3 seeds),
-        ``chance_similarity`` (independent random masks of the same counts; NaN for the
-        twin effect), ``n_pairs, n_seeds``, and ``method_a, method_b`` when obs has them. ``uns[key]["summary"]`` holds the same across
+        ``chance_similarity`` (independent random masks of the same counts: inside their
+        source when both masks were searched in one; NaN for masks of two sources and for
+        the twin effect), ``n_pairs, n_seeds``, and ``method_a, method_b`` when obs has them. ``uns[key]["summary"]`` holds the same across
         networks (``n_networks``, ``sd_networks``, ``interval``: "networks" or "seeds").
     """
     whole = distance_slot(ms, metric)
@@ -173,10 +175,9 @@ def cross_method(
     i, j = np.triu_indices(n, 1)
     chance = np.zeros((n, n))
     if len(i):
-        _, _, mean_w, _ = chance_similarity(counts, numel, metric, i, j)
+        # each pair under its null: whole layers, a source both share, or none (NaN)
+        _, _, mean_w, _ = pair_chance(SourceFrames(ms), i, j, counts, numel, metric, i, j)
         chance[i, j] = chance[j, i] = mean_w
-    sourced = in_a_source(ms.obs)  # the whole-layer chance level does not describe them
-    chance[sourced, :] = chance[:, sourced] = np.nan
     seeds = ms.obs["search_seed"].to_numpy() if "search_seed" in ms.obs else np.arange(n)
     full_mask = (counts == numel[None, :]).all(axis=1)
     groups = [g for g in group_masks(ms.obs, groupby) if not full_mask[g.positions].all()]

@@ -58,6 +58,7 @@ from landscape.tl._seed_pairs import (
     network_rows,
     summarise_fractions,
 )
+from landscape.tl._source_frame import SourceFrames
 from landscape.tl.diversity import SIMILARITY, across_networks
 
 
@@ -155,12 +156,14 @@ def seed_sources(
     if (a is None) != (b is None):
         raise AnalysisError("seed_sources: give both a and b (pairs across two selections) or neither")
     rows, fractions = [], []
+    frames = SourceFrames(ms)
     if a is None:
         for fam in _families(obs):
             for net, pos in fam.networks.items():
                 if len(pos) < 2:
                     continue
-                r, f = network_rows({**_heads(fam), "weight_seed": net}, ms, pos, pos, metric, within=True)
+                head = {**_heads(fam), "weight_seed": net}
+                r, f = network_rows(head, ms, pos, pos, metric, within=True, frames=frames)
                 rows += r
                 fractions += f
     else:
@@ -189,7 +192,7 @@ def seed_sources(
                     # one seed, two initialisers: two networks, compared position by position
                     head["same_weights"] = same_weights(obs, pos_a, pos_b)
                     head["group"] = f"{fa.label} × {fb.label}"
-                    r, f = network_rows(head, ms, pos_a, pos_b, metric, within=False)
+                    r, f = network_rows(head, ms, pos_a, pos_b, metric, within=False, frames=frames)
                     rows += r
                     fractions += f
     if not rows:

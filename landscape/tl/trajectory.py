@@ -31,7 +31,8 @@ from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, EPOCH, Group, group_masks
 from landscape.tl import _stats
 from landscape.tl._pairsets import SIMILARITY_METRICS, block_similarity, similarity_from_counts
-from landscape.tl.baseline import _describe_groupby, chance_similarity, in_a_source
+from landscape.tl._source_frame import SourceFrames
+from landscape.tl.baseline import _describe_groupby, chance_similarity
 from landscape.tl.diversity import SIMILARITY, _network_rows, _without_chance, across_networks
 
 #: per-mask columns of the masks table, after the identifying ones
@@ -62,9 +63,11 @@ def _check(ms) -> None:
 
 
 def _mask_rows(
-    ms, label: str, positions: np.ndarray, group: str, metric: str, layers: list[str], sourced: bool
+    ms, label: str, positions: np.ndarray, group: str, metric: str, layers: list[str], frame
 ) -> list[dict]:
-    """The per-mask table rows of one mask (its snapshots at ``positions``, epoch order)."""
+    """The per-mask table rows of one mask (its snapshots at ``positions``, epoch order;
+    ``frame``: its source, :class:`~landscape.tl._source_frame.SourceFrame`, None when it
+    has no usable null)."""
     obs = ms.obs.iloc[positions]
     epochs = obs[EPOCH].to_numpy(dtype=np.int64)
     whole, per_layer, kept, _ = block_similarity(ms.rows(positions), None, ms.layout, metric)
@@ -91,10 +94,10 @@ def _mask_rows(
     first, last = 0, len(epochs) - 1
     counts = kept[:, 1:]
     chance_l, _, chance_w, _ = chance_similarity(
-        counts, numel, metric, np.zeros(len(epochs), dtype=np.int64), np.arange(len(epochs))
+        counts, numel, metric, np.zeros(len(epochs), dtype=np.int64), np.arange(len(epochs)), frame
     )
     chance = np.concatenate([chance_w[:, None], chance_l], axis=1)
-    if sourced:  # the whole-layer chance level does not describe masks searched in a source
+    if frame is None:  # a source that cannot be redrawn: no chance level describes the mask
         chance[:] = np.nan
     head = {"group": group, **{c: obs[c].iloc[0] for c in _IDENTITY if c in obs.columns}, "mask": label}
     rows = []
@@ -170,7 +173,7 @@ def _within_groups(ms, groups: list[Group], metric: str) -> pd.DataFrame:
     layers = list(ms.layout.names)
     numel = np.array([s.numel for s in ms.layout], dtype=np.int64)
     epochs_of = ms.obs[EPOCH].to_numpy()
-    sourced = in_a_source(ms.obs)
+    frames = SourceFrames(ms)
     rows = []
     for g in groups:
         for epoch in sorted(set(epochs_of[g.positions].tolist())):
@@ -182,11 +185,12 @@ def _within_groups(ms, groups: list[Group], metric: str) -> pd.DataFrame:
                 local = Group(
                     g.label, {**g.key, EPOCH: int(epoch)}, np.arange(len(pos)), {}, g.pooled, g.columns
                 )
+                frame = frames.of(pos)
                 part = _network_rows(
                     local, net, np.arange(len(pos)), 1 - whole, 1 - per_layer, counts, numel, metric, layers,
-                    g.pooled_text(),
+                    g.pooled_text(), frame,
                 )  # fmt: skip
-                rows += _without_chance(part) if sourced[pos].any() else part
+                rows += _without_chance(part) if frame is None else part
     table = pd.DataFrame(rows)
     return table
 
@@ -240,14 +244,14 @@ def trajectory(
     for g in groups:
         group_of[g.positions] = g.label
     layers = list(ms.layout.names)
-    sourced = in_a_source(obs)
+    frames = SourceFrames(ms)
     rows = []
     order = np.lexsort((obs[EPOCH].to_numpy(), pd.factorize(obs["mask"])[0]))
     masks = obs["mask"].to_numpy()[order]
     for label in dict.fromkeys(masks):
         positions = order[masks == label]
         rows += _mask_rows(
-            ms, str(label), positions, group_of[positions[0]], metric, layers, bool(sourced[positions].any())
+            ms, str(label), positions, group_of[positions[0]], metric, layers, frames.of(positions)
         )
     table = pd.DataFrame(rows)
     networks = _within_groups(ms, groups, metric)

@@ -159,19 +159,57 @@ def test_a_source_that_keeps_everything_is_the_dense_network():
     assert in_a_source(obs).tolist() == [False, False, False, False, True]
 
 
-def test_comparisons_across_sources_give_no_chance_level_either(null_runs):
+def _kind(groups: pd.Series) -> np.ndarray:
+    return groups.str.extract(r"source kind (\w+)")[0].fillna("dense").to_numpy()
+
+
+def test_comparisons_across_sources_take_the_null_of_each_pair(null_runs):
+    """A pair with a mask outside any source has the whole-layer level (a mask uniform over
+    its layers overlaps any other hypergeometrically); two masks of one source, that
+    source's; masks of two sources, none."""
+    from landscape.tl.cross_method import TWIN_EFFECT
+
     ms = null_runs
     table = tl.cross_method(ms)
-    # the masks each row compares: group A's, group B's, or both
-    side = table["comparison"].map({"within A": "a", "within B": "b"}).fillna("ab")
-    dense_a = table["group_a"].str.contains("source kind dense")
-    dense_b = table["group_b"].str.contains("source kind dense")
-    all_dense = np.where(side == "a", dense_a, np.where(side == "b", dense_b, dense_a & dense_b))
-    has_chance = table["chance_similarity"].notna()
-    # only the dense source's own pairs have a chance level
-    assert all_dense.any() and (has_chance == all_dense).all()
+    side = table["comparison"].map({"within A": "a", "within B": "b"}).fillna("ab").to_numpy()
+    kind_a, kind_b = _kind(table["group_a"]), _kind(table["group_b"])
+    paired = (side != "ab") | (kind_a == "dense") | (kind_b == "dense") | (kind_a == kind_b)
+    expected = paired & (table["comparison"] != TWIN_EFFECT).to_numpy()  # a difference: no level
+    has_chance = table["chance_similarity"].notna().to_numpy()
+    assert (~paired).any() and (has_chance == expected).all()
+    # within a source: its own level, as tl.diversity gives it
+    level = tl.diversity(ms).query("layer == 'whole'").assign(kind=lambda t: _kind(t["group"]))
+    level = level.set_index("kind")["chance_similarity"]
+    within = table[(side == "b") & (kind_b == "er")]
+    assert len(within) and np.allclose(within["chance_similarity"], level["er"], rtol=0.05)
     dense = ms[np.flatnonzero((ms.obs["method.source.kind"] == "dense").to_numpy())]
     assert not in_a_source(dense.obs).any()
+
+
+def test_pairs_of_masks_take_the_null_they_share(null_runs):
+    from landscape.tl._source_frame import SourceFrames, pair_chance
+    from landscape.tl.agreement import _structure
+    from landscape.tl.baseline import chance_similarity, layer_sizes
+
+    ms = null_runs
+    kinds = ms.obs["method.source.kind"].astype(str).to_numpy()
+    frames = SourceFrames(ms)
+    counts, numel = layer_sizes(ms)
+    er, frozen, dense = (np.flatnonzero(kinds == k) for k in ("er", "frozen", "dense"))
+    i, j = np.repeat(er[:2], 3), np.concatenate([er[2:5], frozen[:3]])
+    _, _, chance, _ = pair_chance(frames, i, j, counts, numel, "jaccard", i, j)
+    inside = chance_similarity(counts, numel, "jaccard", i[:3], j[:3], frames.of(er))[2]
+    assert np.array_equal(chance[:3], inside) and np.isnan(chance[3:]).all()
+    i, j = er[:3], dense[:3]  # one mask uniform over whole layers: the whole-layer level
+    _, _, chance, _ = pair_chance(frames, i, j, counts, numel, "jaccard", i, j)
+    assert np.array_equal(chance, chance_similarity(counts, numel, "jaccard", i, j)[2])
+    # the structural diversity of tl.agreement: 1 - similarity over 1 - chance, per pair
+    positions = np.concatenate([er[:3], frozen[:2]])
+    jaccard = 1 - ms.obsp["dist_jaccard"]
+    out = _structure(jaccard, counts, numel, positions, frames)["structural_diversity"]
+    assert np.isfinite(out[:3, :3]).all() and np.isnan(out[:3, 3:]).all() and np.isfinite(out[3:, 3:]).all()
+    level = chance_similarity(counts, numel, "jaccard", er[:1], er[1:2], frames.of(er))[2][0]
+    assert out[0, 1] == pytest.approx((1 - jaccard[er[0], er[1]]) / (1 - level))
 
 
 def test_the_printed_similarity_table_says_what_a_source_is_compared_with(null_runs):
@@ -234,7 +272,7 @@ def test_a_network_without_a_chance_level_leaves_the_group_without_a_test():
     assert summary[["chance_similarity", "p_value", "chance_range_low"]].isna().all().all()
 
 
-def test_similarity_over_training_in_a_source_has_no_chance_level(tmp_path):
+def test_similarity_over_training_in_a_source_has_the_chance_level_of_the_source(tmp_path):
     cfg = load_config(
         "configs/digits_mlp_edge_popup.yaml",
         {
@@ -250,6 +288,11 @@ def test_similarity_over_training_in_a_source_has_no_chance_level(tmp_path):
     snaps = read_runs(tmp_path, snapshots=True)
     table = tl.trajectory(snaps)
     within = snaps.uns["trajectory"]["similarity"]
-    assert len(within) and within["similarity"].notna().all()
-    assert within[["chance_similarity", "excess_similarity", "p_value"]].isna().all().all()
-    assert table["chance_initial"].isna().all()
+    assert len(within) and within[["similarity", "chance_similarity", "p_value"]].notna().all().all()
+    assert (within["chance_null"] == "source").all() and table["chance_initial"].notna().all()
+    # the last epoch's masks are the stored ones: the same level as tl.diversity's
+    final = read_runs(tmp_path)
+    tl.distances(final, metric="jaccard", per_layer=True)
+    level = tl.diversity(final).set_index("layer")["chance_similarity"]
+    last = within[within["epoch"] == within["epoch"].max()].set_index("layer")["chance_similarity"]
+    assert np.allclose(last.loc[level.index], level, rtol=1e-12)
