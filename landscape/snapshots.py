@@ -130,3 +130,42 @@ def _obs_rows(label: str, row: pd.Series, epochs: np.ndarray, curves: dict) -> p
         col[ok] = values[at[ok]]
         frame.insert(3 + list(_CURVES).index(column), column, col)
     return frame
+
+
+def refuse_earlier_snapshots(ms, tool: str, stored_batchnorm: bool = False, positions=None) -> None:
+    """Raise :class:`AnalysisError` for a row of ``ms`` (of ``positions``: all by default)
+    that is a snapshot before its mask's final epoch and whose network the run's files
+    cannot rebuild: its method changes the weights (only the final ones are stored), or,
+    with ``stored_batchnorm``, its model has BatchNorm (only the final mask's running
+    statistics are stored)."""
+    obs = ms.obs
+    if "epoch" not in obs.columns or "final_epoch" not in obs.columns or "run_id" not in obs.columns:
+        return
+    earlier = (pd.to_numeric(obs["epoch"]) < pd.to_numeric(obs["final_epoch"])).to_numpy()
+    if positions is not None:
+        earlier = earlier & np.isin(np.arange(len(obs)), np.asarray(positions, dtype=np.int64))
+    if not earlier.any():
+        return
+    from landscape.store.rebuild import method_changes_weights
+    from landscape.store.run_store import RunStore
+
+    labels = obs.index.astype(str).to_numpy()
+    runs = obs["run_id"].astype(str).to_numpy()
+    for run in dict.fromkeys(runs[earlier]):
+        path = ms.runs.get(run)
+        if path is None:
+            continue  # the tool's own check names the run it cannot find
+        store = RunStore.open(path)
+        first = labels[earlier & (runs == run)][0]
+        epoch = int(obs["epoch"].to_numpy()[labels == first][0])
+        if method_changes_weights(store):
+            raise AnalysisError(
+                f"{tool}: {first} is the mask of epoch {epoch}, but run {run}'s method changes the "
+                "weights during the search and only the final ones are stored, so that network "
+                "cannot be rebuilt; select the final masks (epoch == final_epoch)"
+            )
+        if stored_batchnorm and store.config.model.uses_batchnorm:
+            raise AnalysisError(
+                f"{tool}: {first} is the mask of epoch {epoch}, but run {run} stores BatchNorm "
+                "statistics of its final masks only; use bn='reestimate' or the final masks"
+            )

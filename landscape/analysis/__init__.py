@@ -308,16 +308,11 @@ def _barriers(ms, n_pairs: int, split: str, n_points: int, rng: int, device, sto
 def _own_weights(part, where) -> bool:
     """Whether the run's method changed each mask's weights (its rule says so), so that two of
     its masks lie over different weights and only the linear path joins them."""
-    from landscape import registries
-    from landscape.errors import LandscapeError
+    from landscape.store.rebuild import method_changes_weights
     from landscape.store.run_store import RunStore
 
-    cfg = RunStore.open(where).config
-    try:
-        rule = registries.methods.load(cfg.method.name)(cfg)
-    except LandscapeError:  # no searchable method (imported masks): tl.barriers says what is missing
-        return False
-    return bool(getattr(rule, "changes_weights", False))
+    # False for imported masks without a searchable method: tl.barriers says what is missing
+    return method_changes_weights(RunStore.open(where))
 
 
 def _with_groups(table: pd.DataFrame, ms, groupby) -> pd.DataFrame:

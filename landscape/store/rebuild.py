@@ -80,6 +80,20 @@ def rebuild_problem(store: RunStore, what: str = "network") -> str | None:
     )
 
 
+def method_changes_weights(store: RunStore) -> bool:
+    """Whether the run's method changes each mask's weights during the search (its rule says
+    so): only the final ones are stored, so its masks' networks at earlier epochs are lost.
+    False for a method this toolkit cannot build (imported masks)."""
+    from landscape.errors import LandscapeError
+
+    cfg = store.config
+    try:
+        rule = registries.methods.load(cfg.method.name)(cfg)
+    except LandscapeError:
+        return False
+    return bool(getattr(rule, "changes_weights", False))
+
+
 def build_model(store: RunStore, weight_seed: int, search_seeds=None, device: Any = "cpu", rule=None):
     """An ``EnsembleNet`` reproducing stored masks of one weight seed.
 

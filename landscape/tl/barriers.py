@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from landscape.errors import AnalysisError
+from landscape.snapshots import refuse_earlier_snapshots
 from landscape.tl import _paths
 from landscape.tl._barrier_cache import BarrierCache
 from landscape.tl._barrier_engine import Engine
@@ -151,6 +152,8 @@ def barriers(
     seed = _base_seed(rng)
     groups = _group_labels(obs)
     requested = _select_pairs(obs, groups, pairs, across_seeds, seed)
+    # BatchNorm is re-estimated at every point; the weights of earlier epochs may be lost
+    refuse_earlier_snapshots(ms, "barriers", positions=[p for pair in requested for p in pair])
     cross = [p for p in requested if groups[p[0]] != groups[p[1]]]
     _check_cross_run(obs, cross)
     if cross and "swap" in paths:

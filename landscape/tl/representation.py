@@ -28,6 +28,7 @@ import pandas as pd
 
 from landscape.errors import AnalysisError
 from landscape.grouping import CONFIG, group_masks
+from landscape.snapshots import refuse_earlier_snapshots
 from landscape.tl import _stats
 from landscape.tl._cka import cka_from_products
 from landscape.tl._representation_engine import batch_seed, grams, set_batchnorm, slot_masks, slot_order
@@ -98,6 +99,7 @@ def representation_similarity(
         raise AnalysisError(f"bn={bn!r}: choose one of {BN}")
     if n_examples < 2:
         raise AnalysisError("n_examples: CKA needs at least 2 examples")
+    refuse_earlier_snapshots(ms, "representation_similarity", stored_batchnorm=bn == "stored")
     from landscape.nn.init import derive_seed
     from landscape.tl._barrier_engine import StoreAccess
 

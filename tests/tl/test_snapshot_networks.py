@@ -1,0 +1,50 @@
+"""Tools that rebuild a mask's network refuse snapshots of earlier epochs whose network the
+run's files cannot rebuild: weights changed by the search (only the final ones are stored)
+and, where the tool uses them, stored BatchNorm statistics (the final mask's only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from landscape import tl
+from landscape.config import load_config
+from landscape.errors import AnalysisError
+from landscape.reading import read_runs
+from landscape.search.runner import run_search
+
+SNAPSHOTS = {"train.epochs": 2, "train.snapshot_every": 1, "model.hidden": [16, 16], "train.batch_size": 256}
+
+
+def _snapshots(root, **overrides):
+    cfg = load_config("configs/digits_mlp_edge_popup.yaml", {**SNAPSHOTS, **overrides})
+    run_search(cfg, root, [0], [0, 1], progress=False)
+    return read_runs(root, snapshots=True)
+
+
+def test_barriers_refuse_earlier_masks_of_a_method_that_changes_the_weights(tmp_path):
+    ms = _snapshots(tmp_path, **{"method.name": "iterand", "method.rerand.every": 1})
+    epoch = ms.obs["epoch"].to_numpy()
+    early = np.flatnonzero(epoch == 1)
+    with pytest.raises(AnalysisError, match=r"epoch 1.*changes the weights.*final masks"):
+        tl.barriers(ms, pairs=[tuple(early)], path="linear", n_points=3, progress=False)
+    final = np.flatnonzero(epoch == ms.obs["final_epoch"].to_numpy())
+    table = tl.barriers(ms, pairs=[tuple(final)], path="linear", n_points=3, progress=False)
+    # the rebuilt end points are the stored networks: their recorded test accuracy
+    assert table["acc_start"].iloc[0] == pytest.approx(ms.obs["test_acc"].iloc[final[0]], abs=1e-6)
+
+
+def test_earlier_masks_over_fixed_weights_rebuild_as_searched(tmp_path):
+    ms = _snapshots(tmp_path)
+    early = np.flatnonzero(ms.obs["epoch"].to_numpy() == 1)
+    table = tl.barriers(ms, pairs=[tuple(early)], n_points=3, progress=False)
+    assert table["acc_start"].iloc[0] == pytest.approx(ms.obs["epoch_test_acc"].iloc[early[0]], abs=1e-6)
+
+
+def test_cka_with_stored_batchnorm_refuses_earlier_masks(tmp_path):
+    ms = _snapshots(tmp_path, **{"model.batchnorm": "nonaffine"})
+    early = ms[np.flatnonzero(ms.obs["epoch"].to_numpy() == 1)]
+    with pytest.raises(AnalysisError, match=r"BatchNorm statistics of its final masks.*reestimate"):
+        tl.representation_similarity(early, bn="stored", n_examples=32, n_random=2)
+    table = tl.representation_similarity(early, bn="reestimate", n_examples=32, n_random=2)
+    assert len(table)
