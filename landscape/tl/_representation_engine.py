@@ -35,16 +35,25 @@ def slot_order(runs: np.ndarray, r: int) -> np.ndarray:
     return np.array([slots[p] for p in range(len(runs))] + list(range(random_start, random_start + r)))
 
 
-def slot_masks(ms, members: np.ndarray, counts: np.ndarray, n_rand: int, gen) -> dict[str, np.ndarray]:
+def slot_masks(
+    ms, members: np.ndarray, counts: np.ndarray, n_rand: int, gen, source=None
+) -> dict[str, np.ndarray]:
     """``{layer: bool (len(members) + n_rand, *shape)}``: the stored masks, then random masks
-    each with the per-layer counts of one of the group's masks."""
+    each with the per-layer counts of one of the group's masks (``source``: ``{layer: (left
+    out, locked)}`` of the masks' source, which the random masks then respect too)."""
     out = {}
     for li, spec in enumerate(ms.layout):
         stored = ms.dense(members, spec.name).reshape(len(members), *spec.shape)
         rand = np.zeros((n_rand, spec.numel), dtype=bool)
+        if source is None:
+            free, locked = np.arange(spec.numel), np.zeros(0, dtype=np.int64)
+        else:
+            left_out, kept = source[spec.name]
+            free, locked = np.flatnonzero(~left_out & ~kept), np.flatnonzero(kept)
         for q in range(n_rand):
             k = int(counts[q % len(counts), li])
-            rand[q, gen.choice(spec.numel, k, replace=False)] = True
+            rand[q, locked] = True
+            rand[q, free[gen.choice(len(free), k - len(locked), replace=False)]] = True
         out[spec.name] = np.concatenate([stored, rand.reshape(n_rand, *spec.shape)])
     return out
 

@@ -73,6 +73,7 @@ class SourceFrames:
         self.numel = np.array([s.numel for s in ms.layout], dtype=np.int64)
         self.sourced = in_a_source(ms.obs)
         self.table: list[SourceFrame] = [dense_frame(self.numel)]
+        self._words: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id: packed left-out, locked
         self._ids = np.where(self.sourced, -2, 0)  # -2: not looked at yet
         self._digests: dict[str, int] = {}
 
@@ -93,6 +94,20 @@ class SourceFrames:
         ids = np.unique(self.ids(pos))
         return self.table[ids[0]] if len(ids) == 1 and ids[0] >= 0 else None
 
+    def patterns(self, k: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{layer: (left out, locked)}`` bool arrays over each layer's weights for frame id
+        ``k >= 1`` (what random masks inside that source must respect)."""
+        from landscape.store.packing import unpack_layer
+
+        out, locked = (w.view(np.uint8)[None] for w in self._words[k])
+        return {
+            s.name: (
+                unpack_layer(out, self.ms.layout, s.name)[0],
+                unpack_layer(locked, self.ms.layout, s.name)[0],
+            )
+            for s in self.ms.layout
+        }
+
     def _resolve(self, pos: np.ndarray) -> None:
         obs = self.ms.obs.iloc[pos]
         if "run_id" not in obs or "weight_seed" not in obs:
@@ -109,6 +124,7 @@ class SourceFrames:
             k = self._digests.setdefault(frame.digest, len(self.table))
             if k == len(self.table):
                 self.table.append(frame)
+                self._words[k] = drawn[0], drawn[1]
             self._ids[mine] = np.where(self._leave(mine, drawn), -1, k)
 
     def _leave(self, pos: np.ndarray, drawn, chunk: int = 64) -> np.ndarray:

@@ -2,7 +2,9 @@
 by layer, beside the CKA of independent random masks over the same random weights.
 
 For each configuration and network the stored masks and as many independent random masks
-(uniform positions, each with the per-layer counts of one stored mask) are pinned into ONE
+(uniform positions, each with the per-layer counts of one stored mask; for masks searched
+inside an ER or partially frozen source, inside the same source: its locked weights kept,
+its left-out ones never) are pinned into ONE
 ensemble model over the run's random weights, and one forward of a fixed batch of examples
 gives every representation of every mask at once. A representation is what a masked layer
 receives (``at="input"``: the previous layers' output after their BatchNorm and nonlinearity;
@@ -32,6 +34,7 @@ from landscape.snapshots import refuse_earlier_snapshots
 from landscape.tl import _stats
 from landscape.tl._cka import cka_from_products
 from landscape.tl._representation_engine import batch_seed, grams, set_batchnorm, slot_masks, slot_order
+from landscape.tl._source_frame import SourceFrames
 from landscape.tl.baseline import _describe_groupby, layer_sizes
 
 AT = ("input", "output")
@@ -105,11 +108,13 @@ def representation_similarity(
 
     access = StoreAccess(ms)
     counts, _ = layer_sizes(ms)
+    frames = SourceFrames(ms)
     rows, matrices = [], []
     for g in group_masks(ms.obs, groupby):
         for net, pos in g.networks.items():
             if len(pos) < 2:
                 continue
+            source = _random_masks_source(frames, pos, g.label, net)
             r = max(2, int(n_random if n_random is not None else len(pos)))
             gen = np.random.default_rng(derive_seed(rng, "cka", str(g.label), str(net)))
             names, products, n_used = _products(
@@ -127,6 +132,7 @@ def representation_similarity(
                 device,
                 bn_batches,
                 batch_size,
+                source,
             )
             cka = np.stack([cka_from_products(products[name]) for name in names])
             matrices.append(
@@ -152,7 +158,8 @@ def representation_similarity(
             "groupby": _describe_groupby(groupby),
             "rng": rng,
             "similarity": "linear CKA (biased HSIC) on a fixed batch",
-            "random": "independent uniformly random masks with a stored mask's per-layer counts",
+            "random": "independent uniformly random masks with a stored mask's per-layer counts "
+            "(inside the masks' source, for masks searched in one)",
             "interval": "95% delete-one-mask jackknife within a network; t over networks",
         },
         "table": table,
@@ -162,8 +169,35 @@ def representation_similarity(
     return table
 
 
+def _random_masks_source(frames: SourceFrames, pos, group: str, net):
+    """What the random masks of a network must respect: nothing (None) for masks searched
+    outside any source, else the masks' own source, so that both sides choose alike."""
+    ids = np.unique(frames.ids(pos))
+    if len(ids) != 1 or ids[0] < 0:
+        raise AnalysisError(
+            f"representation_similarity: {group}, weight seed {net}: its masks were searched inside "
+            "an ER or partially frozen source that cannot be redrawn from their run (or inside two), "
+            "so random masks like theirs cannot be drawn"
+        )
+    return None if ids[0] == 0 else frames.patterns(int(ids[0]))
+
+
 def _products(
-    ms, access, pos, counts, r, at, bn, split, n_examples, rng, gen, device, bn_batches, batch_size
+    ms,
+    access,
+    pos,
+    counts,
+    r,
+    at,
+    bn,
+    split,
+    n_examples,
+    rng,
+    gen,
+    device,
+    bn_batches,
+    batch_size,
+    source=None,
 ):
     """Gram inner products per representation over the stored masks ``pos`` and ``r`` random
     masks (stored first), all computed in one ensemble forward per run."""
@@ -192,7 +226,7 @@ def _products(
         seeds = [int(s) for s in obs["search_seed"].to_numpy()[members]]
         w = int(obs["weight_seed"].to_numpy()[members[0]])
         model = access.model(run, w, seeds + [seeds[0]] * n_rand, device)
-        masks = slot_masks(ms, members, counts[pos], n_rand, gen)
+        masks = slot_masks(ms, members, counts[pos], n_rand, gen, source)
         model.set_fixed_masks({name: torch.from_numpy(m) for name, m in masks.items()})
         if model.has_batchnorm:
             set_batchnorm(model, access.store(run), w, seeds, bn, dataset, bn_batches, batch_size, rng)

@@ -48,3 +48,31 @@ def test_cka_with_stored_batchnorm_refuses_earlier_masks(tmp_path):
         tl.representation_similarity(early, bn="stored", n_examples=32, n_random=2)
     table = tl.representation_similarity(early, bn="reestimate", n_examples=32, n_random=2)
     assert len(table)
+
+
+def test_cka_random_masks_of_masks_in_a_source_stay_inside_it(tmp_path):
+    from landscape.tl._representation_engine import slot_masks
+    from landscape.tl._source_frame import SourceFrames
+    from landscape.tl.baseline import layer_sizes
+
+    cfg = load_config(
+        "configs/digits_mlp_edge_popup.yaml",
+        {"method.name": "random", "train.epochs": 0, "model.hidden": [16, 16], "method.density": 0.2,
+         "method.source.kind": "frozen", "method.source.pruned": 0.3, "method.source.locked": 0.1},
+    )  # fmt: skip
+    run_search(cfg, tmp_path, [0], [0, 1, 2], progress=False)
+    ms = read_runs(tmp_path)
+    frames = SourceFrames(ms)
+    (k,) = np.unique(frames.ids(np.arange(len(ms))))
+    source = frames.patterns(int(k))
+    counts, _ = layer_sizes(ms)
+    masks = slot_masks(ms, np.arange(3), counts, 4, np.random.default_rng(0), source)
+    assert any(out.any() for out, _ in source.values()) and any(lk.any() for _, lk in source.values())
+    for li, spec in enumerate(ms.layout):
+        left_out, locked = source[spec.name]
+        rand = masks[spec.name][3:].reshape(4, -1)
+        assert not rand[:, left_out].any() and rand[:, locked].all()
+        assert (rand.sum(1) == counts[np.arange(4) % 3, li]).all()  # each a stored mask's count
+    table = tl.representation_similarity(ms, n_examples=32, n_random=3)
+    # random masks drawn like the stored ones: nothing to set them apart
+    assert ((table["excess_ci_low"] < 0) & (table["excess_ci_high"] > 0)).all()
