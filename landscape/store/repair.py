@@ -74,7 +74,7 @@ def find_faults(store: RunStore) -> list[Fault]:
     folder, row_bytes = store.path / "shards", store.layout.row_bytes
     entries = store.manifest(allow_repeats=True)["shards"]
     faults = _repeat_faults(store, entries)
-    repeated = {(f.shard, f.pairs[0]) for f in faults}  # their files belong to the first listing
+    seen: set[Pair] = set()  # a later listing's files are the first listing's: checked once
     for entry in entries:
         pairs = tuple((int(w), int(s)) for w, s in entry["pairs"])
         try:
@@ -84,8 +84,9 @@ def find_faults(store: RunStore) -> list[Fault]:
             faults.append(Fault("shard", str(exc), entry["name"], pairs))
             continue
         for (w, s), record in zip(pairs, records):
-            if (entry["name"], (w, s)) in repeated:
+            if (w, s) in seen:
                 continue
+            seen.add((w, s))
             digests = record.get("files") or {}
             for kind in MASK_FILE_KINDS:
                 path = store._mask_file(kind, w, s)
@@ -137,7 +138,12 @@ def quarantine(store: RunStore, faults: list[Fault]) -> list[dict]:
     """
     moved: list[dict] = []
     by_shard: dict[str, list[Fault]] = {}
+    if any(f.kind == "repeated" for f in faults):
+        damaged = {f.shard for f in faults if f.kind == "shard"}
+        moved += _drop_repeats(store, damaged)
     for fault in faults:
+        if fault.kind == "repeated":
+            continue  # done above
         if fault.kind == "predictions":
             # unlisted first, so no reader looks for the file once it has moved
             assert fault.path is not None
@@ -152,6 +158,51 @@ def quarantine(store: RunStore, faults: list[Fault]) -> list[dict]:
         done = _quarantine_masks(store, name, group)
         if done is not None:
             moved.append(done)
+    return moved
+
+
+def _drop_repeats(store: RunStore, damaged: set[str]) -> list[dict]:
+    """Keep one listing of every pair listed twice: the first in a sound shard (the first of
+    all when none is sound), and drop the others by their place in the manifest (one shard
+    may be listed twice under its own name). A shard no longer listed at all moves to the
+    quarantine; its masks stay stored by the listing kept, files included."""
+    folder = store.path / "shards"
+    moved = []
+    with file_lock(store.path / ".manifest.lock"):
+        manifest = store.manifest(allow_repeats=True)
+        entries = manifest["shards"]
+        keeper: dict[Pair, int] = {}
+        for i, e in enumerate(entries):
+            for p in e["pairs"]:
+                pair = (int(p[0]), int(p[1]))
+                held = keeper.get(pair)
+                if held is None or (entries[held]["name"] in damaged and e["name"] not in damaged):
+                    keeper[pair] = i
+        new_entries, dropped = [], []
+        for i, e in enumerate(entries):
+            pairs = [(int(p[0]), int(p[1])) for p in e["pairs"]]
+            keep = [k for k, pair in enumerate(pairs) if keeper[pair] == i]
+            if len(keep) == len(pairs) or e["name"] in damaged:  # a damaged shard: its own fault
+                new_entries.append(e)
+                continue
+            dropped.append((e["name"], [pairs[k] for k in range(len(pairs)) if k not in keep]))
+            if keep:  # carry the listing's other masks over to a new shard
+                rows = shards.open_rows(folder, e, store.layout.row_bytes)
+                records = shards.read_records(folder, e)
+                replacement = shards.write_shard(folder, rows[keep], [records[k] for k in keep])
+                replacement["pairs"] = [list(pairs[k]) for k in keep]
+                new_entries.append(replacement)
+        manifest["shards"] = new_entries
+        _io.write_json(store.path / "manifest.json", manifest)
+        still_listed = {e["name"] for e in new_entries}
+        for name, pairs in dropped:
+            target = _new_folder(store, name)
+            reason = f"{store.path / 'manifest.json'}: a later listing of masks listed before: {pairs}"
+            _write_reason(target, reason, pairs, name)
+            if name not in still_listed:
+                for suffix in (".bin", ".json"):
+                    _move(folder / f"{name}{suffix}", target / "shards")
+            moved.append({"pairs": [], "folder": str(target.relative_to(store.path)), "reason": reason})
     return moved
 
 
@@ -186,7 +237,7 @@ def _quarantine_masks(store: RunStore, name: str, group: list[Fault]) -> dict | 
         else:
             manifest["shards"][position] = replacement
         listed = {tuple(p) for e in manifest["shards"] for p in e["pairs"]}
-        lost = [p for p in dropped if p not in listed]  # a repeated pair stays with its first listing
+        lost = [p for p in dropped if p not in listed]  # a pair listed by another shard stays stored
         for w, s in lost:
             for kind in MASK_FILE_KINDS:
                 _move(store._mask_file(kind, w, s), target / kind)

@@ -207,6 +207,35 @@ def test_repair_drops_the_later_listing_and_keeps_the_mask(store, layout, random
     assert store.has_weights(0, 1)  # the first listing's files stay in place
 
 
+def test_repair_of_one_shard_listed_twice_keeps_the_shard(store, layout, random_rows, make_records):
+    rows, _ = random_rows(2, layout)
+    store.write_masks(rows, make_records([(0, 0), (0, 1)]))
+    manifest = store.manifest()
+    manifest["shards"].append(dict(manifest["shards"][0]))  # the same entry, listed again
+    (store.path / "manifest.json").write_text(json.dumps(manifest))
+    assert [f.kind for f in store.faults()] == ["repeated", "repeated"]
+    store.repair()
+    assert store.faults() == [] and store.n_masks == 2
+    np.testing.assert_array_equal(store.read_rows(), rows)
+
+
+def test_repair_keeps_the_sound_copy_of_a_mask_whose_first_shard_is_damaged(
+    store, layout, random_rows, make_records
+):
+    rows, _ = random_rows(2, layout)
+    store.write_masks(rows[:1], make_records([(0, 0)]))
+    (first,) = (e["name"] for e in store.manifest()["shards"])
+    _list_again(store, rows[:1], make_records([(0, 0)]), [(0, 0)])
+    shard = store.path / "shards" / f"{first}.bin"
+    shard.write_bytes(b"\xff" * shard.stat().st_size)  # the first copy's bits are lost
+    os.utime(shard, ns=(1, 1))
+    assert {f.kind for f in store.faults()} == {"repeated", "shard"}
+    moved = store.repair()
+    assert all(m["pairs"] == [] for m in moved)  # no mask lost: the later copy holds it
+    assert store.faults() == [] and store.n_masks == 1
+    np.testing.assert_array_equal(store.read_rows(), rows[:1])
+
+
 def test_checksum_is_verified_once_per_file_version(store, layout, monkeypatch, random_rows, make_records):
     rows, _ = random_rows(2, layout)
     store.write_masks(rows, make_records([(0, 0), (0, 1)]))
