@@ -48,6 +48,7 @@ from landscape.store.records import (
 __all__ = ["CURVE_KEYS", "SearchResult", "Trainer", "build_model", "build_method", "learning_rate"]
 
 _History = History  # the name checkpoints written before the move pickled
+CONVENTIONS = "conventions"  # in a history's extra: the record markers of the search it holds
 
 log = logging.getLogger("landscape.search")
 
@@ -251,7 +252,11 @@ class Trainer:
             return self._run()
 
     def _run(self) -> SearchResult:
-        hist = self._resume() or History.empty(self.m)
+        resumed_hist = self._resume()
+        hist = resumed_hist or History.empty(self.m)
+        if resumed_hist is None:
+            # how this version searches; a checkpoint keeps what its search did (store.records)
+            hist.extra[CONVENTIONS] = self._conventions()
         self.snapshots.continue_from(hist.extra, hist.epochs_done, self.label)
         # a checkpoint of an older search may hold the BatchNorm value of test-batch statistics
         stale = self.model.has_batchnorm and hist.extra.get("all_ones_batchnorm") != ALL_ONES_BATCHNORM
@@ -295,6 +300,14 @@ class Trainer:
         hist.wall_time = time.perf_counter() - t0
         self.snapshot_rows = self.snapshots.rows(hist.extra, self.m, self.label)
         return self._result(hist, epochs)
+
+    def _conventions(self) -> dict[str, str]:
+        """The record markers of a search that starts now (see :mod:`landscape.store.records`)."""
+        return {
+            EPOCH_EVENTS: EPOCH_EVENTS_NOW,
+            **({CROP_FILL: CROP_FILL_NOW} if records_crop_fill(self.cfg) else {}),
+            **({RANDOM_DRAW: RANDOM_DRAW_NOW} if records_random_draw(self.cfg) else {}),
+        }
 
     def all_ones_accuracy(self) -> float:
         """Test accuracy of the random network with every weight kept (see :mod:`all_ones`)."""
@@ -353,10 +366,9 @@ class Trainer:
                     "n_kept": int(n_kept[i]),
                     "batched_with": self.m,
                     "all_ones_test_acc": hist.extra.get("all_ones_test_acc"),
-                    # how this version searches, where an earlier one did otherwise (store.records)
-                    EPOCH_EVENTS: EPOCH_EVENTS_NOW,
-                    **({CROP_FILL: CROP_FILL_NOW} if records_crop_fill(self.cfg) else {}),
-                    **({RANDOM_DRAW: RANDOM_DRAW_NOW} if records_random_draw(self.cfg) else {}),
+                    # how the search went, where earlier versions did otherwise (store.records);
+                    # a search resumed from an older checkpoint says nothing it did not do
+                    **hist.extra.get(CONVENTIONS, {}),
                     **({"all_ones_batchnorm": ALL_ONES_BATCHNORM} if self.model.has_batchnorm else {}),
                     "curves": c,
                 }

@@ -92,3 +92,33 @@ def test_masks_searched_by_an_earlier_version_are_named_when_read(tmp_path, monk
     with pytest.warns(UserWarning, match="end-of-epoch step"):
         back = read_runs(tmp_path / "then")
     assert back.obs["test_acc"].notna().all()
+
+
+def test_a_search_resumed_from_an_older_checkpoint_records_no_marker_it_did_not_follow(tmp_path, monkeypatch):
+    import pytest
+
+    from landscape.reading import read_runs
+    from landscape.search.runner import run_search
+    from landscape.search.trainer import CONVENTIONS
+    from landscape.store.records import EPOCH_EVENTS
+    from landscape.store.run_store import RunStore
+
+    cfg = load_config(
+        "configs/digits_mlp_edge_popup.yaml",
+        {**TINY, "train.epochs": 3, "method.recycle.every": 1, "method.recycle.rate": 0.2},
+    )
+    original = RunStore.save_checkpoint
+
+    def older_version_then_kill(self, key, state):
+        state["history"].extra.pop(CONVENTIONS, None)  # as a checkpoint of an earlier version
+        original(self, key, state)
+        raise KeyboardInterrupt  # a kill right after the first epoch's checkpoint
+
+    monkeypatch.setattr(RunStore, "save_checkpoint", older_version_then_kill)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(cfg, tmp_path, [0], [0, 1], progress=False)
+    monkeypatch.setattr(RunStore, "save_checkpoint", original)
+    run_search(cfg, tmp_path, [0], [0, 1], progress=False)
+    with pytest.warns(UserWarning, match="end-of-epoch step"):
+        ms = read_runs(tmp_path)
+    assert EPOCH_EVENTS not in ms.obs.columns or ms.obs[EPOCH_EVENTS].isna().all()
