@@ -388,3 +388,21 @@ def test_distances_of_an_older_computation_version_are_never_reused(tmp_path, mo
     assert cached.distances(ms, ("jaccard",), store) == "computed"
     assert len(list(store.records("intersections"))) == 1  # the new one
     assert len(list(store.records("intersections", every_version=True))) == 2  # the old one kept
+
+
+def test_warnings_passed_on_by_an_analysis_keep_their_module():
+    """Warnings an analysis collects are passed on under their module's name, so a filter by
+    module (here: show only the toolkit's own baseline module) still decides them."""
+    import warnings
+
+    from landscape.analysis import _damaged_files
+    from landscape.tl import baseline
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("ignore")
+        warnings.filterwarnings("always", module=r"landscape\.tl\.baseline")
+        with _damaged_files():
+            warnings.warn_explicit(
+                "a note", UserWarning, baseline.__file__, 1, module="landscape.tl.baseline"
+            )
+    assert [str(w.message) for w in shown] == ["a note"]

@@ -16,6 +16,7 @@ analysed masks, whatever analysis computed it. Only ``landscape clean`` removes 
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -258,7 +259,16 @@ def _damaged_files() -> Iterator[list[str]]:
                     continue
                 named.add(w.message.path)
                 messages.append(str(w.message))
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            # under its module's name, so that filters by module still apply
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, module=_module_of(w.filename))
+
+
+def _module_of(filename: str) -> str | None:
+    """The name of the loaded module whose source is ``filename`` (None: let warnings derive it)."""
+    for name, module in list(sys.modules.items()):
+        if getattr(module, "__file__", None) == filename:
+            return name
+    return None
 
 
 def _barriers(ms, n_pairs: int, split: str, n_points: int, rng: int, device, store, progress,

@@ -18,8 +18,11 @@ tables say so.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -114,13 +117,19 @@ class SourceFrames:
             self._ids[pos] = -1
             return
         runs, seeds = obs["run_id"].astype(str).to_numpy(), obs["weight_seed"].to_numpy()
+        self._ids[pos[pd.isna(seeds)]] = -1  # no weight seed: no source to redraw
         for run, seed in dict.fromkeys(zip(runs, seeds)):
+            if pd.isna(seed):
+                continue
             mine = pos[(runs == run) & (seeds == seed)]
             drawn = _draw(self.ms, run, seed)
             if drawn is None:
                 self._ids[mine] = -1
                 continue
             frame = drawn[2]
+            if frame.is_dense:  # a source that drew nothing to leave out or lock
+                self._ids[mine] = 0
+                continue
             k = self._digests.setdefault(frame.digest, len(self.table))
             if k == len(self.table):
                 self.table.append(frame)
@@ -161,30 +170,72 @@ def pair_chance(frames: SourceFrames, pos_i, pos_j, counts, numel, metric: str, 
     return mean_l, sd_l, mean_w, sd_w
 
 
+#: sources drawn lately, by run folder, weight seed and layout: every tool of one analysis
+#: asks for the same ones, and a large network's take a fraction of a second each
+_DRAWN: OrderedDict = OrderedDict()
+_DRAWN_KEEP = 16
+
+
 def _draw(ms, run: str, seed) -> tuple[np.ndarray, np.ndarray, SourceFrame] | None:
     """The source of run ``run`` for weight seed ``seed``: packed left-out and locked words
     and the frame, or None when it cannot be redrawn here."""
     path = ms.runs.get(run)
     if path is None or pd.isna(seed):
         return None
+    key = (str(path), run, int(seed), tuple((s.name, s.shape) for s in ms.layout))
+    if key in _DRAWN:
+        _DRAWN.move_to_end(key)
+        return _DRAWN[key]
+    drawn = _redraw(ms, path, int(seed))
+    _DRAWN[key] = drawn
+    while len(_DRAWN) > _DRAWN_KEEP:
+        _DRAWN.popitem(last=False)
+    return drawn
+
+
+def _searchable(path: str, layout) -> list | None:
+    """The searchable layers of a run's network (name, shape and size), as the search ranks
+    them, or None when the run's network is not this layout's."""
+    built = _network_layers(path)
+    if built is None or built[0] != layout:
+        return None
+    return built[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _network_layers(path: str):
+    """``(layout, searchable layers)`` of the network a run builds (once per run folder; a
+    run's config never changes), None for masks whose source another code drew."""
     from landscape import registries
-    from landscape.errors import LandscapeError
-    from landscape.search.methods.sources import ranks_globally, source_patterns
-    from landscape.store.packing import as_words, pack_layers
     from landscape.store.rebuild import _model_class_args
     from landscape.store.run_store import RunStore
 
+    store = RunStore.open(path)
+    cfg = store.config
+    if cfg.origin.format or cfg.model.name == "external":
+        return None
+    input_shape, n_classes = _model_class_args(store)
+    model = registries.models.load(cfg.model.name)(cfg.model, input_shape, n_classes, 1)
+    layers = [
+        (name, SimpleNamespace(weight_shape=layer.weight_shape, numel=layer.numel))
+        for name, layer in model.masked_layers()
+        if not layer.dense
+    ]
+    return model.layout(), layers
+
+
+def _redraw(ms, path, seed: int) -> tuple[np.ndarray, np.ndarray, SourceFrame] | None:
+    from landscape.errors import LandscapeError
+    from landscape.search.methods.sources import ranks_globally, source_patterns
+    from landscape.store.packing import as_words, pack_layers
+    from landscape.store.run_store import RunStore
+
     try:
-        store = RunStore.open(path)
-        cfg = store.config
-        if cfg.origin.format or cfg.model.name == "external":
-            return None  # its source was drawn by another code
-        input_shape, n_classes = _model_class_args(store)
-        model = registries.models.load(cfg.model.name)(cfg.model, input_shape, n_classes, 1)
-        if model.layout() != ms.layout:
+        searchable = _searchable(str(path), ms.layout)
+        if searchable is None:
             return None
-        searchable = [(n, layer) for n, layer in model.masked_layers() if not layer.dense]
-        patterns = source_patterns(searchable, cfg.method, int(seed), ranks_globally(cfg.method))
+        method = RunStore.open(path).config.method
+        patterns = source_patterns(searchable, method, seed, ranks_globally(method))
     except (LandscapeError, OSError, KeyError, ValueError):
         return None
     by_name = {name: p for (name, _), p in zip(searchable, patterns)}

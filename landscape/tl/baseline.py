@@ -44,8 +44,9 @@ def in_a_source(obs: pd.DataFrame) -> np.ndarray:
 
     Their masks share the source's left-out and locked weights, so two of them overlap more
     than uniformly random masks over whole layers do even when the search adds nothing: the
-    analytic baseline does not describe them, and the tools give no chance level, excess or
-    test for them (random-mask runs with the same source are their null).
+    whole-layer baseline does not describe them. Their chance level is that of random masks
+    inside the same source where it can be redrawn (:mod:`landscape.tl._source_frame`);
+    elsewhere the tools give no chance level, excess or test for them.
     """
     n = len(obs)
     if "method.source.kind" not in obs.columns:
@@ -72,8 +73,8 @@ def in_a_source(obs: pd.DataFrame) -> np.ndarray:
 SOURCE_NOTE = (
     "no chance level for masks searched inside an ER or partially frozen source when its "
     "patterns cannot be redrawn from their run (imported masks, a MaskSet without its runs, "
-    "two sources in one network) or for a tool without a null for sources: compare with "
-    "random-mask runs of the same source"
+    "two sources in one network, or sourced and unsourced masks pooled in one network) or for "
+    "a tool without a null for sources: compare with random-mask runs of the same source"
 )
 
 

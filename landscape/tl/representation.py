@@ -35,7 +35,7 @@ from landscape.tl import _stats
 from landscape.tl._cka import cka_from_products
 from landscape.tl._representation_engine import batch_seed, grams, set_batchnorm, slot_masks, slot_order
 from landscape.tl._source_frame import SourceFrames
-from landscape.tl.baseline import _describe_groupby, layer_sizes
+from landscape.tl.baseline import SOURCE_NOTE, _describe_groupby, layer_sizes
 
 AT = ("input", "output")
 BN = ("stored", "reestimate")
@@ -109,12 +109,12 @@ def representation_similarity(
     access = StoreAccess(ms)
     counts, _ = layer_sizes(ms)
     frames = SourceFrames(ms)
-    rows, matrices = [], []
+    rows, matrices, unmatched = [], [], False
     for g in group_masks(ms.obs, groupby):
         for net, pos in g.networks.items():
             if len(pos) < 2:
                 continue
-            source = _random_masks_source(frames, pos, g.label, net)
+            usable, source = _random_masks_source(frames, pos)
             r = max(2, int(n_random if n_random is not None else len(pos)))
             gen = np.random.default_rng(derive_seed(rng, "cka", str(g.label), str(net)))
             names, products, n_used = _products(
@@ -145,7 +145,10 @@ def representation_similarity(
                     "cka": cka,
                 }
             )
-            rows += _rows(g, net, names, cka, len(pos), r, at, n_used)
+            part = _rows(g, net, names, cka, len(pos), r, at, n_used)
+            # masks of a source that cannot be redrawn: whole-layer random masks are no match
+            rows += part if usable else [row | dict.fromkeys(_RANDOM_COLUMNS, np.nan) for row in part]
+            unmatched |= not usable
     if not rows:
         raise AnalysisError("no group has two masks in one network")
     table = pd.DataFrame(rows)
@@ -161,6 +164,7 @@ def representation_similarity(
             "random": "independent uniformly random masks with a stored mask's per-layer counts "
             "(inside the masks' source, for masks searched in one)",
             "interval": "95% delete-one-mask jackknife within a network; t over networks",
+            **({"no_random": SOURCE_NOTE} if unmatched else {}),
         },
         "table": table,
         "summary": across_networks(table),
@@ -169,17 +173,26 @@ def representation_similarity(
     return table
 
 
-def _random_masks_source(frames: SourceFrames, pos, group: str, net):
-    """What the random masks of a network must respect: nothing (None) for masks searched
-    outside any source, else the masks' own source, so that both sides choose alike."""
+#: what random masks decide, blanked where none like the stored ones can be drawn
+_RANDOM_COLUMNS = (
+    "random_cka",
+    "random_cka_ci_low",
+    "random_cka_ci_high",
+    "excess",
+    "excess_ci_low",
+    "excess_ci_high",
+)
+
+
+def _random_masks_source(frames: SourceFrames, pos) -> tuple[bool, dict | None]:
+    """Whether random masks like a network's masks can be drawn, and what they must respect:
+    nothing (None) for masks searched outside any source, else the masks' own source, so
+    that both sides choose alike; not for masks of a source that cannot be redrawn from their
+    run (or of two), which get no random CKA or excess."""
     ids = np.unique(frames.ids(pos))
     if len(ids) != 1 or ids[0] < 0:
-        raise AnalysisError(
-            f"representation_similarity: {group}, weight seed {net}: its masks were searched inside "
-            "an ER or partially frozen source that cannot be redrawn from their run (or inside two), "
-            "so random masks like theirs cannot be drawn"
-        )
-    return None if ids[0] == 0 else frames.patterns(int(ids[0]))
+        return False, None
+    return True, None if ids[0] == 0 else frames.patterns(int(ids[0]))
 
 
 def _products(

@@ -76,3 +76,15 @@ def test_cka_random_masks_of_masks_in_a_source_stay_inside_it(tmp_path):
     table = tl.representation_similarity(ms, n_examples=32, n_random=3)
     # random masks drawn like the stored ones: nothing to set them apart
     assert ((table["excess_ci_low"] < 0) & (table["excess_ci_high"] > 0)).all()
+    # a mask that leaves its source: no random masks like it, so no random CKA or excess
+    from landscape.maskset import MaskSet
+
+    dense = ms.dense()
+    dense[0, np.flatnonzero(dense.all(axis=0))[0]] = False
+    moved = MaskSet.from_dense(dense, ms.layout, ms.obs)
+    moved.runs = dict(ms.runs)
+    table = tl.representation_similarity(moved, n_examples=32, n_random=3)
+    assert table["cka"].notna().all() and table[["random_cka", "excess"]].isna().all().all()
+    assert (
+        "random-mask runs of the same source" in moved.uns["representation_similarity"]["params"]["no_random"]
+    )
