@@ -41,8 +41,11 @@ from landscape.store.records import (
     EPOCH_EVENTS_NOW,
     RANDOM_DRAW,
     RANDOM_DRAW_NOW,
+    UNTRAINED_BATCHNORM,
+    UNTRAINED_BATCHNORM_NOW,
     records_crop_fill,
     records_random_draw,
+    records_untrained_batchnorm,
 )
 
 __all__ = ["CURVE_KEYS", "SearchResult", "Trainer", "build_model", "build_method", "learning_rate"]
@@ -296,6 +299,9 @@ class Trainer:
         if bar is not None:
             bar.close()
         if epochs == 0:
+            if self.model.has_batchnorm:
+                # as every other mask is measured: statistics of the training split, not none
+                self._estimate_batchnorm()
             self._log_epoch(hist, -1, np.full(self.m, np.nan), np.full(self.m, np.nan))
         hist.wall_time = time.perf_counter() - t0
         self.snapshot_rows = self.snapshots.rows(hist.extra, self.m, self.label)
@@ -307,7 +313,21 @@ class Trainer:
             EPOCH_EVENTS: EPOCH_EVENTS_NOW,
             **({CROP_FILL: CROP_FILL_NOW} if records_crop_fill(self.cfg) else {}),
             **({RANDOM_DRAW: RANDOM_DRAW_NOW} if records_random_draw(self.cfg) else {}),
+            **(
+                {UNTRAINED_BATCHNORM: UNTRAINED_BATCHNORM_NOW}
+                if records_untrained_batchnorm(self.cfg)
+                else {}
+            ),
         }
+
+    def _estimate_batchnorm(self) -> None:
+        """BatchNorm statistics of masks that train nothing: one pass over the training split
+        in batches of ``train.batch_size``, without augmentation (equal-weight average)."""
+        n, size = len(self.train_x), self.cfg.train.batch_size
+        with torch.no_grad():
+            self.model.reestimate_batchnorm(
+                self.train_x, [np.arange(s, min(s + size, n)) for s in range(0, n, size)]
+            )
 
     def all_ones_accuracy(self) -> float:
         """Test accuracy of the random network with every weight kept (see :mod:`all_ones`)."""

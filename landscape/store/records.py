@@ -115,6 +115,9 @@ def first_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
 EPOCH_EVENTS, EPOCH_EVENTS_NOW = "epoch_events", "after_evaluation"
 CROP_FILL, CROP_FILL_NOW = "crop_fill", "black"
 RANDOM_DRAW, RANDOM_DRAW_NOW = "random_draw", "per_network"
+# masks that train nothing are measured with BatchNorm statistics of the training split
+# (earlier: with none, every BatchNorm the identity)
+UNTRAINED_BATCHNORM, UNTRAINED_BATCHNORM_NOW = "untrained_batchnorm", "training_split"
 # methods whose end-of-epoch step changes the network (recycling is checked on the config)
 _EPOCH_STEP_METHODS = ("kstarts", "dissipating", "kstarts_dissipating")
 
@@ -134,6 +137,11 @@ def records_crop_fill(cfg) -> bool:
 def records_random_draw(cfg) -> bool:
     """Whether a run's masks are drawn at random (``random``; ``dense`` below density 1)."""
     return cfg.method.name == "random" or (cfg.method.name == "dense" and cfg.method.density < 1)
+
+
+def records_untrained_batchnorm(cfg) -> bool:
+    """Whether a run's masks train nothing over a network with BatchNorm (random masks)."""
+    return cfg.method.name == "random" and cfg.model.uses_batchnorm
 
 
 def older_conventions(records: pd.DataFrame, cfg) -> list[str]:
@@ -156,6 +164,12 @@ def older_conventions(records: pd.DataFrame, cfg) -> list[str]:
     if records_crop_fill(cfg) and (n := lacking(CROP_FILL, CROP_FILL_NOW)):
         out.append(
             f"{n} of {len(records)} masks were searched with crops padded with the mean colour, not black"
+        )
+    if records_untrained_batchnorm(cfg) and (n := lacking(UNTRAINED_BATCHNORM, UNTRAINED_BATCHNORM_NOW)):
+        out.append(
+            f"{n} of {len(records)} random masks were evaluated with BatchNorm statistics never "
+            "estimated (every BatchNorm the identity): their accuracies and stored statistics "
+            "are not measured as searched masks' are"
         )
     if records_random_draw(cfg) and "weight_seed" in records.columns:
         import pandas as pd

@@ -71,3 +71,33 @@ def test_runs_whose_networks_shared_their_random_masks_are_named(random_runs):
         "configs/digits_mlp_edge_popup.yaml", {**SMALL, "method.name": "edge_popup", "train.epochs": 1}
     )
     assert older_conventions(pd.DataFrame({"weight_seed": [1]}), weights) == []
+
+
+def test_random_masks_over_batchnorm_are_measured_with_training_statistics(tmp_path):
+    """Masks that train nothing get BatchNorm statistics of the training split, as every
+    searched mask has them, not the identity of statistics never estimated."""
+    import torch
+
+    from landscape.search.evaluate import evaluate
+    from landscape.search.runner import load_dataset
+    from landscape.store.records import UNTRAINED_BATCHNORM
+    from landscape.store.run_store import RunStore
+
+    cfg = load_config("configs/digits_mlp_edge_popup.yaml", {**SMALL, "model.batchnorm": "nonaffine"})
+    run_search(cfg, tmp_path, [0], [0, 1], progress=False)
+    ms = read_runs(tmp_path)
+    assert (ms.obs[UNTRAINED_BATCHNORM] == "training_split").all()
+    store = RunStore.open(next(p for p in tmp_path.iterdir() if p.is_dir()))
+    model = store.build_model(0, [0, 1])
+    means = [bn.bn.running_mean for bn in model.batchnorms()]
+    assert all(m.abs().sum() > 0 for m in means)  # estimated, not the reset zeros
+    data = load_dataset(cfg.data)
+    train_x = data.train[0]
+    n, size = len(train_x), cfg.train.batch_size
+    model.reestimate_batchnorm(train_x, [np.arange(s, min(s + size, n)) for s in range(0, n, size)])
+    with torch.no_grad():
+        _, acc = evaluate(model, *data.test)
+    np.testing.assert_allclose(acc, ms.obs["test_acc"].to_numpy(), atol=1e-9)
+    older = ms.obs.drop(columns=[UNTRAINED_BATCHNORM])
+    (said,) = [s for s in older_conventions(older, cfg) if "BatchNorm" in s]
+    assert said.startswith("2 of 2 random masks") and "never estimated" in said
