@@ -166,7 +166,14 @@ def _fill_run(store, summary, splits, device, force, batch_size, masks_per_forwa
         summary.problem = problem
         return
     dataset = load_dataset(store.config.data)
-    data = {name: _on(getattr(dataset, name), device) for name in splits}
+    # every split stored before is evaluated again too: an entry is replaced as a whole, and
+    # re-evaluating some splits must not lose the others
+    held = [sp for e in index.values() for sp in e.get("splits", {}) if sp not in splits]
+    wanted = [*splits, *dict.fromkeys(held)]
+    if not any(len(getattr(dataset, name)[1]) for name in wanted):
+        summary.problem = f"run {store.run_id}: the splits {', '.join(splits)} hold no examples"
+        return
+    data = {name: _on(getattr(dataset, name), device) for name in wanted}  # empty ones listed with 0
     recorded = records.set_index(["weight_seed", "search_seed"])
     chunks = [
         (w, seeds[i : i + masks_per_forward])

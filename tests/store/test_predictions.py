@@ -171,6 +171,29 @@ def test_predictions_without_a_validation_split(tmp_path):
     assert fill_predictions(tmp_path, progress=False)[0].evaluated == 0  # nothing missing
 
 
+def test_re_evaluating_one_split_keeps_the_others(tmp_path):
+    from landscape.search.predict import fill_predictions
+
+    store = search_tiny(tmp_path, search_seeds=[0])
+    before = store.load_predictions(0, 0, "val")
+    (summary,) = fill_predictions(tmp_path, splits=("test",), force=True, progress=False)
+    assert summary.evaluated == 1 and not summary.problem
+    entry = store.predictions_index()[mask_key(0, 0)]
+    assert set(entry["splits"]) == {"val", "test"} and entry["source"] == "re-evaluated"
+    np.testing.assert_array_equal(store.load_predictions(0, 0, "val")["pred"], before["pred"])
+
+
+def test_asking_only_for_an_empty_split_says_so(tmp_path):
+    from landscape.search.predict import fill_predictions
+
+    store = search_tiny(tmp_path, search_seeds=[0], extra=("data.val_fraction=0",))
+    (summary,) = fill_predictions(tmp_path, splits=("val",), force=True, progress=False)
+    assert not summary.problem and store.predictions_index()[mask_key(0, 0)]["splits"]["test"] > 0
+    _drop_predictions(store.path)  # nothing stored: the empty split is all there is to do
+    (summary,) = fill_predictions(tmp_path, splits=("val",), force=True, progress=False)
+    assert summary.evaluated == 0 and "hold no examples" in summary.problem
+
+
 def _outputs(n=5, c=3, seed=0):
     rng = np.random.default_rng(seed)
     logits = rng.normal(size=(n, c))
