@@ -35,6 +35,8 @@ from landscape.search.snapshots import Snapshots
 from landscape.search.state import CURVE_KEYS, History, SearchResult, load_model_state
 from landscape.store.records import (
     ALL_ONES_BATCHNORM,
+    BEST_EPOCH_COUNTS,
+    BEST_EPOCH_COUNTS_NOW,
     CROP_FILL,
     CROP_FILL_NOW,
     EPOCH_EVENTS,
@@ -378,7 +380,9 @@ class Trainer:
                     "test_loss": c["test_loss"][-1],
                     "best_val_acc": float(hist.best_val[i]) if has_val else None,
                     "test_acc_at_best_val": float(hist.test_at_best[i]) if has_val else None,
-                    "best_epoch": int(hist.best_epoch[i]),
+                    # epochs trained behind the best network, as a snapshot's `epoch` counts them
+                    "best_epoch": int(hist.best_epoch[i]) + 1,
+                    BEST_EPOCH_COUNTS: BEST_EPOCH_COUNTS_NOW,
                     "final_train_loss": c["train_loss"][-1],
                     "final_train_acc": c["train_acc"][-1],
                     "wall_time_s": hist.wall_time / self.m,

@@ -27,11 +27,23 @@ ALL_ONES_STALE = "test batches (older search; left out)"
 NOT_COLUMNS = ("curves", "files")
 
 
+#: how a record counts ``best_epoch``: epochs trained behind the best network (a snapshot's
+#: ``epoch``); records without it counted from 0 (one less) and are read in this count
+BEST_EPOCH_COUNTS, BEST_EPOCH_COUNTS_NOW = "best_epoch_counts", "epochs_trained"
+
+
+def _best_epoch_in_epochs(record: dict) -> dict:
+    if BEST_EPOCH_COUNTS in record or record.get("best_epoch") is None:
+        return record
+    return record | {"best_epoch": int(record["best_epoch"]) + 1, BEST_EPOCH_COUNTS: BEST_EPOCH_COUNTS_NOW}
+
+
 def records_frame(records: list[dict]) -> pd.DataFrame:
-    """One row per mask (curves and file digests left out), key columns first, in the given order."""
+    """One row per mask (curves and file digests left out), key columns first, in the given
+    order; ``best_epoch`` in epochs trained whatever version wrote it."""
     import pandas as pd
 
-    rows = [{k: v for k, v in r.items() if k not in NOT_COLUMNS} for r in records]
+    rows = [{k: v for k, v in _best_epoch_in_epochs(r).items() if k not in NOT_COLUMNS} for r in records]
     frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=list(KEY_COLUMNS))
     first = [c for c in KEY_COLUMNS if c in frame.columns]
     frame = frame[first + [c for c in frame.columns if c not in first]]

@@ -48,7 +48,7 @@ def test_a_selection_at_the_last_epoch_is_in_its_accuracy_and_best_epoch():
     for r in records:
         assert r["test_acc"] == r["curves"]["test_acc"][-1]
         # epochs 0 and 1 were dense: never the best-by-validation epoch of a masked network
-        assert r["best_epoch"] == 2 and r["test_acc_at_best_val"] == r["test_acc"]
+        assert r["best_epoch"] == 3 and r["test_acc_at_best_val"] == r["test_acc"]
         # the stored network is the selected mask, at the density asked for
         assert r["n_kept"] == sum(kept_count(n, 0.3) for n in (64 * 16, 16 * 16, 16 * 10))
     dense = _run({"method.name": "kstarts", "method.kstarts.select_after": 4, "train.lr": 0.05})
@@ -58,9 +58,9 @@ def test_a_selection_at_the_last_epoch_is_in_its_accuracy_and_best_epoch():
 def test_the_best_epoch_of_a_selection_before_the_end_is_a_masked_one():
     records = _run({"method.name": "kstarts", "method.kstarts.select_after": 1, "train.lr": 0.05})
     for r in records:
-        # the selection ends epoch 0, which was evaluated dense
-        assert r["best_epoch"] >= 1
-        best = r["curves"]["val_acc"][r["best_epoch"]]
+        # the selection ends the first epoch, which was evaluated dense
+        assert r["best_epoch"] >= 2  # epochs trained: curves[k] is after k + 1 epochs
+        best = r["curves"]["val_acc"][r["best_epoch"] - 1]
         assert best == max(r["curves"]["val_acc"][1:]) and r["best_val_acc"] == best
 
 
@@ -122,3 +122,22 @@ def test_a_search_resumed_from_an_older_checkpoint_records_no_marker_it_did_not_
     with pytest.warns(UserWarning, match="end-of-epoch step"):
         ms = read_runs(tmp_path)
     assert EPOCH_EVENTS not in ms.obs.columns or ms.obs[EPOCH_EVENTS].isna().all()
+
+
+def test_best_epoch_counts_epochs_trained_as_a_snapshot_does(tmp_path):
+    from landscape.reading import read_runs
+    from landscape.search.runner import run_search
+    from landscape.store.records import BEST_EPOCH_COUNTS, records_frame
+
+    cfg = load_config("configs/digits_mlp_edge_popup.yaml", {**TINY, "train.snapshot_every": 1})
+    run_search(cfg, tmp_path, [0], [0, 1, 2], progress=False)
+    snaps = read_runs(tmp_path, snapshots=True)
+    best = snaps.obs[snaps.obs["epoch"] == snaps.obs["best_epoch"]]
+    assert len(best) == 3  # one snapshot per mask: the best network's
+    assert (best["epoch_val_acc"] == best["best_val_acc"]).all()
+    assert (best["epoch_test_acc"] == best["test_acc_at_best_val"]).all()
+    # records of earlier versions counted from 0: read in the same count
+    older = {"weight_seed": 0, "search_seed": 0, "best_epoch": 1}
+    assert records_frame([older])["best_epoch"].iloc[0] == 2
+    now = {"weight_seed": 0, "search_seed": 0, "best_epoch": 2, BEST_EPOCH_COUNTS: "epochs_trained"}
+    assert records_frame([now])["best_epoch"].iloc[0] == 2
