@@ -170,7 +170,7 @@ def _fill_run(store, summary, splits, device, force, batch_size, masks_per_forwa
     # re-evaluating some splits must not lose the others
     held = [sp for e in index.values() for sp in e.get("splits", {}) if sp not in splits]
     wanted = [*splits, *dict.fromkeys(held)]
-    if not any(len(getattr(dataset, name)[1]) for name in wanted):
+    if not any(len(getattr(dataset, name)[1]) for name in splits):
         summary.problem = f"run {store.run_id}: the splits {', '.join(splits)} hold no examples"
         return
     data = {name: _on(getattr(dataset, name), device) for name in wanted}  # empty ones listed with 0

@@ -43,6 +43,7 @@ from landscape.store.records import (
     EPOCH_EVENTS_NOW,
     RANDOM_DRAW,
     RANDOM_DRAW_NOW,
+    UNMARKED,
     UNTRAINED_BATCHNORM,
     UNTRAINED_BATCHNORM_NOW,
     records_crop_fill,
@@ -262,6 +263,8 @@ class Trainer:
         if resumed_hist is None:
             # how this version searches; a checkpoint keeps what its search did (store.records)
             hist.extra[CONVENTIONS] = self._conventions()
+        elif CONVENTIONS not in hist.extra:  # a checkpoint of an earlier version: it does not say
+            hist.extra[CONVENTIONS] = dict.fromkeys(self._conventions(), UNMARKED)
         self.snapshots.continue_from(hist.extra, hist.epochs_done, self.label)
         # a checkpoint of an older search may hold the BatchNorm value of test-batch statistics
         stale = self.model.has_batchnorm and hist.extra.get("all_ones_batchnorm") != ALL_ONES_BATCHNORM

@@ -56,8 +56,9 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
 def curves_frame(records: list[dict]) -> pd.DataFrame:
     """Long table of per-epoch curves: ``mask, weight_seed, search_seed, epoch, <metrics>``.
 
-    ``mask`` is the position of the mask in ``records`` (manifest order). Curves of unequal
-    length are padded with NaN to the longest one of the same mask.
+    ``mask`` is the position of the mask in ``records`` (manifest order); ``epoch`` counts the
+    epochs trained (1 for the first), as ``best_epoch`` and a snapshot's ``epoch`` do. Curves
+    of unequal length are padded with NaN to the longest one of the same mask.
     """
     import numpy as np
     import pandas as pd
@@ -71,7 +72,8 @@ def curves_frame(records: list[dict]) -> pd.DataFrame:
         part = {"mask": np.full(n_epochs, i, dtype=np.int64)}
         for key in KEY_COLUMNS:
             part[key] = np.full(n_epochs, int(rec[key]), dtype=np.int64)
-        part["epoch"] = np.arange(n_epochs, dtype=np.int64)
+        # epochs trained, as best_epoch and a snapshot's epoch count them (entry k: after k + 1)
+        part["epoch"] = np.arange(1, n_epochs + 1, dtype=np.int64)
         for name, values in curves.items():
             col = np.full(n_epochs, np.nan)
             col[: len(values)] = np.asarray(values, dtype=float)
@@ -130,6 +132,8 @@ RANDOM_DRAW, RANDOM_DRAW_NOW = "random_draw", "per_network"
 # masks that train nothing are measured with BatchNorm statistics of the training split
 # (earlier: with none, every BatchNorm the identity)
 UNTRAINED_BATCHNORM, UNTRAINED_BATCHNORM_NOW = "untrained_batchnorm", "training_split"
+# a marker's value for a search resumed from a checkpoint that does not say how it searched
+UNMARKED = "resumed_unmarked"
 # methods whose end-of-epoch step changes the network (recycling is checked on the config)
 _EPOCH_STEP_METHODS = ("kstarts", "dissipating", "kstarts_dissipating")
 
@@ -166,17 +170,26 @@ def older_conventions(records: pd.DataFrame, cfg) -> list[str]:
     def lacking(field: str, now: str) -> int:
         return lacking_in(records, field, now)
 
+    def said(text: str, field: str) -> str:
+        unmarked = int((records[field].astype(object) == UNMARKED).sum()) if field in records else 0
+        if not unmarked:
+            return text
+        return (
+            f"{text} ({unmarked} of them resumed from a checkpoint that does not say how it was "
+            "searched: possibly so, not surely)"
+        )
+
     steps = cfg.method.name in _EPOCH_STEP_METHODS or cfg.method.recycle.every > 0
     if steps and cfg.train.epochs > 1 and (n := lacking(EPOCH_EVENTS, EPOCH_EVENTS_NOW)):
-        out.append(
+        text = (
             f"{n} of {len(records)} masks were searched when the end-of-epoch step (recycling, "
             "selection, pruning) came before the epoch's evaluation: their curves, best_val_acc, "
             "best_epoch and test_acc_at_best_val describe the network after the step"
         )
+        out.append(said(text, EPOCH_EVENTS))
     if records_crop_fill(cfg) and (n := lacking(CROP_FILL, CROP_FILL_NOW)):
-        out.append(
-            f"{n} of {len(records)} masks were searched with crops padded with the mean colour, not black"
-        )
+        text = f"{n} of {len(records)} masks were searched with crops padded with the mean colour, not black"
+        out.append(said(text, CROP_FILL))
     if records_untrained_batchnorm(cfg) and (n := lacking(UNTRAINED_BATCHNORM, UNTRAINED_BATCHNORM_NOW)):
         out.append(
             f"{n} of {len(records)} random masks were evaluated with BatchNorm statistics never "

@@ -171,19 +171,23 @@ def _drop_repeats(store: RunStore, damaged: set[str]) -> list[dict]:
     with file_lock(store.path / ".manifest.lock"):
         manifest = store.manifest(allow_repeats=True)
         entries = manifest["shards"]
-        keeper: dict[Pair, int] = {}
+        keeper: dict[Pair, tuple[int, int]] = {}  # pair: (entry, position) of the listing kept
         for i, e in enumerate(entries):
-            for p in e["pairs"]:
+            for k, p in enumerate(e["pairs"]):
                 pair = (int(p[0]), int(p[1]))
                 held = keeper.get(pair)
-                if held is None or (entries[held]["name"] in damaged and e["name"] not in damaged):
-                    keeper[pair] = i
-        new_entries, dropped = [], []
+                if held is None or (entries[held[0]]["name"] in damaged and e["name"] not in damaged):
+                    keeper[pair] = (i, k)
+        new_entries, dropped, kept_names = [], [], set()
         for i, e in enumerate(entries):
             pairs = [(int(p[0]), int(p[1])) for p in e["pairs"]]
-            keep = [k for k, pair in enumerate(pairs) if keeper[pair] == i]
+            if e["name"] in kept_names:  # the same shard listed again: the listing goes, not its files
+                dropped.append((e["name"], pairs))
+                continue
+            keep = [k for k, pair in enumerate(pairs) if keeper[pair] == (i, k)]
             if len(keep) == len(pairs) or e["name"] in damaged:  # a damaged shard: its own fault
                 new_entries.append(e)
+                kept_names.add(e["name"])
                 continue
             dropped.append((e["name"], [pairs[k] for k in range(len(pairs)) if k not in keep]))
             if keep:  # carry the listing's other masks over to a new shard
@@ -192,6 +196,7 @@ def _drop_repeats(store: RunStore, damaged: set[str]) -> list[dict]:
                 replacement = shards.write_shard(folder, rows[keep], [records[k] for k in keep])
                 replacement["pairs"] = [list(pairs[k]) for k in keep]
                 new_entries.append(replacement)
+                kept_names.add(replacement["name"])
         manifest["shards"] = new_entries
         _io.write_json(store.path / "manifest.json", manifest)
         still_listed = {e["name"] for e in new_entries}

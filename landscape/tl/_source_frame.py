@@ -186,7 +186,10 @@ def _draw(ms, run: str, seed) -> tuple[np.ndarray, np.ndarray, SourceFrame] | No
     if key in _DRAWN:
         _DRAWN.move_to_end(key)
         return _DRAWN[key]
-    drawn = _redraw(ms, path, int(seed))
+    try:
+        drawn = _redraw(ms, path, int(seed))
+    except OSError:  # a file that could not be read now: no chance level, and asked again next time
+        return None
     _DRAWN[key] = drawn
     while len(_DRAWN) > _DRAWN_KEEP:
         _DRAWN.popitem(last=False)
@@ -236,7 +239,7 @@ def _redraw(ms, path, seed: int) -> tuple[np.ndarray, np.ndarray, SourceFrame] |
             return None
         method = RunStore.open(path).config.method
         patterns = source_patterns(searchable, method, seed, ranks_globally(method))
-    except (LandscapeError, OSError, KeyError, ValueError):
+    except (LandscapeError, KeyError, ValueError):
         return None
     by_name = {name: p for (name, _), p in zip(searchable, patterns)}
     out, locked = {}, {}

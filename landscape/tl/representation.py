@@ -135,20 +135,26 @@ def representation_similarity(
                 source,
             )
             cka = np.stack([cka_from_products(products[name]) for name in names])
+            part = _rows(g, net, names, cka, len(pos), r, at, n_used)
+            if not usable:  # masks of a source that cannot be redrawn: whole-layer random masks are no match
+                m = len(pos)
+                cka = cka[:, :m, :m]
+                part = [
+                    row | dict.fromkeys(_RANDOM_COLUMNS, np.nan) | {"n_random": 0, "n_random_pairs": 0}
+                    for row in part
+                ]
+                unmatched = True
             matrices.append(
                 {
                     "group": g.label,
                     "weight_seed": net,
                     "masks": list(ms.obs.index[pos].astype(str)),
-                    "n_random": r,
+                    "n_random": r if usable else 0,
                     "representations": names,
                     "cka": cka,
                 }
             )
-            part = _rows(g, net, names, cka, len(pos), r, at, n_used)
-            # masks of a source that cannot be redrawn: whole-layer random masks are no match
-            rows += part if usable else [row | dict.fromkeys(_RANDOM_COLUMNS, np.nan) for row in part]
-            unmatched |= not usable
+            rows += part
     if not rows:
         raise AnalysisError("no group has two masks in one network")
     table = pd.DataFrame(rows)

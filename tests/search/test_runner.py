@@ -37,7 +37,7 @@ def test_search_stores_every_mask_with_its_record(tmp_path):
     expected = [s.numel - s.numel // 2 for s in store.layout]
     assert (layer_counts(rows, store.layout) == expected).all()
     curves = store.curves()
-    assert set(curves["epoch"]) == {0, 1, 2}
+    assert set(curves["epoch"]) == {1, 2, 3}
 
 
 def test_second_search_skips_finished_masks(tmp_path):

@@ -109,7 +109,7 @@ def test_curves_are_long_format(store, layout, random_rows, make_records):
     curves = store.curves()
     assert len(curves) == 8
     assert list(curves.columns[:4]) == ["mask", "weight_seed", "search_seed", "epoch"]
-    assert curves.loc[curves["mask"] == 1, "epoch"].tolist() == [0, 1, 2, 3]
+    assert curves.loc[curves["mask"] == 1, "epoch"].tolist() == [1, 2, 3, 4]  # epochs trained
     np.testing.assert_allclose(curves["train_loss"][:4], [1, 1 / 2, 1 / 3, 1 / 4])
 
 
@@ -234,6 +234,33 @@ def test_repair_keeps_the_sound_copy_of_a_mask_whose_first_shard_is_damaged(
     assert all(m["pairs"] == [] for m in moved)  # no mask lost: the later copy holds it
     assert store.faults() == [] and store.n_masks == 1
     np.testing.assert_array_equal(store.read_rows(), rows[:1])
+
+
+def test_repair_of_a_mask_listed_twice_in_one_shard_keeps_one_listing(
+    store, layout, random_rows, make_records
+):
+    rows, _ = random_rows(2, layout)
+    store.write_masks(rows[:1], make_records([(0, 0)]))
+    _list_again(store, np.stack([rows[1], rows[1]]), make_records([(0, 1), (0, 1)]), [(0, 1), (0, 1)])
+    assert [f.kind for f in store.faults()] == ["repeated"]
+    store.repair()
+    assert store.faults() == [] and store.n_masks == 2
+    np.testing.assert_array_equal(store.read_rows(), rows)
+
+
+def test_repair_of_a_damaged_shard_listed_twice_takes_one_pass(store, layout, random_rows, make_records):
+    rows, _ = random_rows(1, layout)
+    store.write_masks(rows, make_records([(0, 0)]))
+    manifest = store.manifest()
+    manifest["shards"].append(dict(manifest["shards"][0]))
+    (store.path / "manifest.json").write_text(json.dumps(manifest))
+    (name,) = {e["name"] for e in manifest["shards"]}
+    shard = store.path / "shards" / f"{name}.bin"
+    shard.write_bytes(b"\xff" * shard.stat().st_size)
+    os.utime(shard, ns=(1, 1))
+    store.repair()
+    assert store.faults() == [] and store.n_masks == 0  # the mask is lost, the run reads again
+    assert store.read_rows().shape[0] == 0
 
 
 def test_checksum_is_verified_once_per_file_version(store, layout, monkeypatch, random_rows, make_records):

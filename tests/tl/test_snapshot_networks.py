@@ -85,6 +85,9 @@ def test_cka_random_masks_of_masks_in_a_source_stay_inside_it(tmp_path):
     moved.runs = dict(ms.runs)
     table = tl.representation_similarity(moved, n_examples=32, n_random=3)
     assert table["cka"].notna().all() and table[["random_cka", "excess"]].isna().all().all()
+    assert (table["n_random"] == 0).all()
+    (matrix,) = moved.uns["representation_similarity"]["matrices"]
+    assert matrix["n_random"] == 0 and matrix["cka"].shape[1:] == (3, 3)
     assert (
         "random-mask runs of the same source" in moved.uns["representation_similarity"]["params"]["no_random"]
     )
