@@ -15,6 +15,11 @@ import torch
 from landscape.search.evaluate import evaluate
 
 
+def in_order_batches(n: int, batch_size: int) -> list[np.ndarray]:
+    """Index batches of one pass over ``n`` examples in order, the last one shorter."""
+    return [np.arange(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
+
+
 @torch.no_grad()
 def all_ones_accuracy(model, train_x, test_x, test_y, batch_size: int) -> float:
     """Test accuracy of ``model`` (every slot the same network) with every weight kept."""
@@ -27,10 +32,7 @@ def all_ones_accuracy(model, train_x, test_x, test_y, batch_size: int) -> float:
                     (model.n_masks, *layer.weight_shape), dtype=torch.bool, device=layer.weight.device
                 )
             if model.has_batchnorm:
-                n = len(train_x)
-                model.reestimate_batchnorm(
-                    train_x, [np.arange(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
-                )
+                model.reestimate_batchnorm(train_x, in_order_batches(len(train_x), batch_size))
             _, acc = evaluate(model, test_x, test_y)
     finally:
         for name, layer in model.masked_layers():

@@ -328,10 +328,11 @@ class Trainer:
     def _estimate_batchnorm(self) -> None:
         """BatchNorm statistics of masks that train nothing: one pass over the training split
         in batches of ``train.batch_size``, without augmentation (equal-weight average)."""
-        n, size = len(self.train_x), self.cfg.train.batch_size
+        from landscape.search.all_ones import in_order_batches
+
         with torch.no_grad():
             self.model.reestimate_batchnorm(
-                self.train_x, [np.arange(s, min(s + size, n)) for s in range(0, n, size)]
+                self.train_x, in_order_batches(len(self.train_x), self.cfg.train.batch_size)
             )
 
     def all_ones_accuracy(self) -> float:

@@ -191,10 +191,7 @@ def _drop_repeats(store: RunStore, damaged: set[str]) -> list[dict]:
                 continue
             dropped.append((e["name"], [pairs[k] for k in range(len(pairs)) if k not in keep]))
             if keep:  # carry the listing's other masks over to a new shard
-                rows = shards.open_rows(folder, e, store.layout.row_bytes)
-                records = shards.read_records(folder, e)
-                replacement = shards.write_shard(folder, rows[keep], [records[k] for k in keep])
-                replacement["pairs"] = [list(pairs[k]) for k in keep]
+                replacement = _carry_over(store, e, pairs, keep)
                 new_entries.append(replacement)
                 kept_names.add(replacement["name"])
         manifest["shards"] = new_entries
@@ -211,6 +208,17 @@ def _drop_repeats(store: RunStore, damaged: set[str]) -> list[dict]:
     return moved
 
 
+def _carry_over(store: RunStore, entry: dict, pairs: list[Pair], keep: list[int]) -> dict:
+    """A new shard holding the rows ``keep`` of the shard ``entry`` (whose pairs are
+    ``pairs``), with their records: its manifest entry."""
+    folder = store.path / "shards"
+    rows = shards.open_rows(folder, entry, store.layout.row_bytes)
+    records = shards.read_records(folder, entry)
+    replacement = shards.write_shard(folder, rows[keep], [records[k] for k in keep])
+    replacement["pairs"] = [list(pairs[k]) for k in keep]
+    return replacement
+
+
 def _quarantine_masks(store: RunStore, name: str, group: list[Fault]) -> dict | None:
     folder = store.path / "shards"
     whole = any(f.kind == "shard" for f in group)
@@ -222,10 +230,7 @@ def _quarantine_masks(store: RunStore, name: str, group: list[Fault]) -> dict | 
     keep = [i for i, p in enumerate(pairs) if p not in drop]
     replacement = None
     if keep:  # the shard itself is sound: carry its other masks over to a new shard
-        rows = shards.open_rows(folder, entry, store.layout.row_bytes)
-        records = shards.read_records(folder, entry)
-        replacement = shards.write_shard(folder, rows[keep], [records[i] for i in keep])
-        replacement["pairs"] = [list(pairs[i]) for i in keep]
+        replacement = _carry_over(store, entry, pairs, keep)
     reason = "; ".join(f.reason for f in group)
     dropped = sorted(drop)
     with file_lock(store.path / ".manifest.lock"):

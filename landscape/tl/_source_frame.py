@@ -196,19 +196,19 @@ def _draw(ms, run: str, seed) -> tuple[np.ndarray, np.ndarray, SourceFrame] | No
     return drawn
 
 
-def _searchable(path: str, layout) -> list | None:
+def _searchable(path: str, layout) -> tuple[list, object] | None:
     """The searchable layers of a run's network (name, shape and size), as the search ranks
-    them, or None when the run's network is not this layout's."""
+    them, and its method config; None when the run's network is not this layout's."""
     built = _network_layers(path)
     if built is None or built[0] != layout:
         return None
-    return built[1]
+    return built[1], built[2]
 
 
 @functools.lru_cache(maxsize=64)
 def _network_layers(path: str):
-    """``(layout, searchable layers)`` of the network a run builds (once per run folder; a
-    run's config never changes), None for masks whose source another code drew."""
+    """``(layout, searchable layers, method config)`` of the network a run builds (once per
+    run folder; a run's config never changes), None for masks whose source another code drew."""
     from landscape import registries
     from landscape.store.rebuild import _model_class_args
     from landscape.store.run_store import RunStore
@@ -224,20 +224,19 @@ def _network_layers(path: str):
         for name, layer in model.masked_layers()
         if not layer.dense
     ]
-    return model.layout(), layers
+    return model.layout(), layers, cfg.method
 
 
 def _redraw(ms, path, seed: int) -> tuple[np.ndarray, np.ndarray, SourceFrame] | None:
     from landscape.errors import LandscapeError
     from landscape.search.methods.sources import ranks_globally, source_patterns
     from landscape.store.packing import as_words, pack_layers
-    from landscape.store.run_store import RunStore
 
     try:
-        searchable = _searchable(str(path), ms.layout)
-        if searchable is None:
+        built = _searchable(str(path), ms.layout)
+        if built is None:
             return None
-        method = RunStore.open(path).config.method
+        searchable, method = built
         patterns = source_patterns(searchable, method, seed, ranks_globally(method))
     except (LandscapeError, KeyError, ValueError):
         return None

@@ -25,19 +25,23 @@ SOURCES = {
 
 @pytest.fixture(scope="module")
 def null_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sources")
-    for overrides in SOURCES.values():
+    return _random_mask_runs(tmp_path_factory.mktemp("sources"), SOURCES.values(), 0.2, [0], 6)
+
+
+def _random_mask_runs(root, sources, density: float, weight_seeds, n_masks: int):
+    """Random masks (the null itself) of a 32-32 MLP inside each source, with distances."""
+    for overrides in sources:
         cfg = load_config(
             "configs/digits_mlp_edge_popup.yaml",
             {
                 "method.name": "random",
                 "train.epochs": 0,
                 "model.hidden": [32, 32],
-                "method.density": 0.2,
+                "method.density": density,
                 **overrides,
             },
         )
-        run_search(cfg, root, [0], list(range(6)), progress=False)
+        run_search(cfg, root, weight_seeds, list(range(n_masks)), progress=False)
     ms = read_runs(root)
     tl.distances(ms, metric="jaccard", per_layer=True)
     return ms
@@ -86,28 +90,14 @@ def test_random_masks_in_a_source_are_at_the_chance_level_of_their_source(null_r
 def other_sources(tmp_path_factory):
     """Random masks in two networks of an exact ERK source, a Bernoulli ER source and a
     frozen source ranked over the whole network."""
-    root = tmp_path_factory.mktemp("other_sources")
-    for overrides in (
+    sources = (
         {"method.source.kind": "er", "method.source.density": 0.5, "method.source.sampling": "exact",
          "method.source.er_distribution": "erk"},
         {"method.source.kind": "er", "method.source.density": 0.4, "method.source.sampling": "bernoulli"},
         {"method.source.kind": "frozen", "method.source.pruned": 0.2, "method.source.locked": 0.2,
          "method.source.scope": "global"},
-    ):  # fmt: skip
-        cfg = load_config(
-            "configs/digits_mlp_edge_popup.yaml",
-            {
-                "method.name": "random",
-                "train.epochs": 0,
-                "model.hidden": [32, 32],
-                "method.density": 0.3,
-                **overrides,
-            },
-        )
-        run_search(cfg, root, [0, 1], list(range(8)), progress=False)
-    ms = read_runs(root)
-    tl.distances(ms, metric="jaccard", per_layer=True)
-    return ms
+    )  # fmt: skip
+    return _random_mask_runs(tmp_path_factory.mktemp("other_sources"), sources, 0.3, [0, 1], 8)
 
 
 def test_every_source_and_network_has_its_own_chance_level(other_sources):
