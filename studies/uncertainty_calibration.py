@@ -21,8 +21,8 @@ import pandas as pd
 from landscape import tl
 from landscape.maskset import MaskSet
 from landscape.store.layout import Layout
+from landscape.tl._chance_moments import jaccard_exact
 from landscape.tl._planted import expected_jaccard, planted_masks
-from landscape.tl.baseline import jaccard_exact
 
 N, K, T = 400, 120, 150
 REGIMES = {

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from landscape.errors import AnalysisError
-from landscape.tl.baseline import hypergeom_moments, intersection_pmf
+from landscape.tl._chance_moments import hypergeom_moments, intersection_pmf
 
 _Z95 = 1.959963984540054
 

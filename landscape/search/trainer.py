@@ -29,32 +29,17 @@ from landscape.nn.base import EnsembleNet
 from landscape.nn.init import generator
 from landscape.search import precision
 from landscape.search.evaluate import evaluate
-from landscape.search.predict import split_predictions
+from landscape.search.outcome import CONVENTIONS, search_result
 from landscape.search.profiling import StepHook
 from landscape.search.snapshots import Snapshots
 from landscape.search.state import CURVE_KEYS, History, SearchResult, load_model_state
-from landscape.store.records import (
-    ALL_ONES_BATCHNORM,
-    BEST_EPOCH_COUNTS,
-    BEST_EPOCH_COUNTS_NOW,
-    CROP_FILL,
-    CROP_FILL_NOW,
-    EPOCH_EVENTS,
-    EPOCH_EVENTS_NOW,
-    RANDOM_DRAW,
-    RANDOM_DRAW_NOW,
-    UNMARKED,
-    UNTRAINED_BATCHNORM,
-    UNTRAINED_BATCHNORM_NOW,
-    records_crop_fill,
-    records_random_draw,
-    records_untrained_batchnorm,
-)
+from landscape.store.records import ALL_ONES_BATCHNORM, UNMARKED, search_conventions
 
-__all__ = ["CURVE_KEYS", "SearchResult", "Trainer", "build_model", "build_method", "learning_rate"]
+__all__ = [
+    "CONVENTIONS", "CURVE_KEYS", "SearchResult", "Trainer", "build_model", "build_method", "learning_rate"
+]  # fmt: skip
 
 _History = History  # the name checkpoints written before the move pickled
-CONVENTIONS = "conventions"  # in a history's extra: the record markers of the search it holds
 
 log = logging.getLogger("landscape.search")
 
@@ -262,9 +247,11 @@ class Trainer:
         hist = resumed_hist or History.empty(self.m)
         if resumed_hist is None:
             # how this version searches; a checkpoint keeps what its search did (store.records)
-            hist.extra[CONVENTIONS] = self._conventions()
+            hist.extra[CONVENTIONS] = search_conventions(self.cfg, self.model.has_batchnorm)
         elif CONVENTIONS not in hist.extra:  # a checkpoint of an earlier version: it does not say
-            hist.extra[CONVENTIONS] = dict.fromkeys(self._conventions(), UNMARKED)
+            hist.extra[CONVENTIONS] = dict.fromkeys(
+                search_conventions(self.cfg, self.model.has_batchnorm), UNMARKED
+            )
         self.snapshots.continue_from(hist.extra, hist.epochs_done, self.label)
         # a checkpoint of an older search may hold the BatchNorm value of test-batch statistics
         stale = self.model.has_batchnorm and hist.extra.get("all_ones_batchnorm") != ALL_ONES_BATCHNORM
@@ -310,20 +297,7 @@ class Trainer:
             self._log_epoch(hist, -1, np.full(self.m, np.nan), np.full(self.m, np.nan))
         hist.wall_time = time.perf_counter() - t0
         self.snapshot_rows = self.snapshots.rows(hist.extra, self.m, self.label)
-        return self._result(hist, epochs)
-
-    def _conventions(self) -> dict[str, str]:
-        """The record markers of a search that starts now (see :mod:`landscape.store.records`)."""
-        return {
-            EPOCH_EVENTS: EPOCH_EVENTS_NOW,
-            **({CROP_FILL: CROP_FILL_NOW} if records_crop_fill(self.cfg) else {}),
-            **({RANDOM_DRAW: RANDOM_DRAW_NOW} if records_random_draw(self.cfg) else {}),
-            **(
-                {UNTRAINED_BATCHNORM: UNTRAINED_BATCHNORM_NOW}
-                if records_untrained_batchnorm(self.cfg)
-                else {}
-            ),
-        }
+        return search_result(self, hist, epochs)
 
     def _estimate_batchnorm(self) -> None:
         """BatchNorm statistics of masks that train nothing: one pass over the training split
@@ -367,62 +341,6 @@ class Trainer:
             if final and score >= hist.best_val[i]:
                 hist.best_val[i], hist.best_epoch[i] = score, epoch
                 hist.test_at_best[i] = float(test_acc[i])
-
-    def _result(self, hist: History, epochs: int) -> SearchResult:
-        masks = self.model.current_masks()
-        n_kept = sum(m.reshape(self.m, -1).sum(1) for m in masks.values())
-        records = []
-        for i, seed in enumerate(self.search_seeds):
-            c = hist.curves[i]
-            has_val = len(self.val_y) > 0
-            records.append(
-                {
-                    "weight_seed": self.weight_seed,
-                    "search_seed": seed,
-                    "test_acc": c["test_acc"][-1],
-                    "val_acc": c["val_acc"][-1] if has_val else None,
-                    "test_loss": c["test_loss"][-1],
-                    "best_val_acc": float(hist.best_val[i]) if has_val else None,
-                    "test_acc_at_best_val": float(hist.test_at_best[i]) if has_val else None,
-                    # epochs trained behind the best network, as a snapshot's `epoch` counts them
-                    "best_epoch": int(hist.best_epoch[i]) + 1,
-                    BEST_EPOCH_COUNTS: BEST_EPOCH_COUNTS_NOW,
-                    "final_train_loss": c["train_loss"][-1],
-                    "final_train_acc": c["train_acc"][-1],
-                    "wall_time_s": hist.wall_time / self.m,
-                    "epochs": epochs,
-                    "n_kept": int(n_kept[i]),
-                    "batched_with": self.m,
-                    "all_ones_test_acc": hist.extra.get("all_ones_test_acc"),
-                    # how the search went, where earlier versions did otherwise (store.records);
-                    # a search resumed from an older checkpoint says nothing it did not do
-                    **hist.extra.get(CONVENTIONS, {}),
-                    **({"all_ones_batchnorm": ALL_ONES_BATCHNORM} if self.model.has_batchnorm else {}),
-                    "curves": c,
-                }
-            )
-        for rec, extra in zip(records, self._method_records()):
-            rec.update(extra)
-        weights = None
-        if self.method.changes_weights:
-            weights = [
-                {
-                    name: layer.weight[min(i, layer.weight.shape[0] - 1)].detach().cpu().numpy()
-                    for name, layer in self.model.masked_layers()
-                }
-                for i in range(self.m)
-            ]
-        batchnorm = None
-        if self.model.has_batchnorm:
-            batchnorm = [self.model.batchnorm_state(i) for i in range(self.m)]
-        predictions = split_predictions(
-            self.model, {"val": (self.val_x, self.val_y), "test": (self.test_x, self.test_y)}
-        )
-        return SearchResult(masks, records, weights, batchnorm, self.weight_checksum, predictions)
-
-    def _method_records(self) -> list[dict[str, Any]]:
-        extra = getattr(self.method, "records", None)
-        return extra(self.model) if callable(extra) else [{} for _ in range(self.m)]
 
     # checkpoints ---------------------------------------------------------------------------
     def _state(self, hist: History) -> dict[str, Any]:

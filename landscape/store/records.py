@@ -160,6 +160,21 @@ def records_untrained_batchnorm(cfg) -> bool:
     return cfg.method.name == "random" and cfg.model.uses_batchnorm
 
 
+def search_conventions(cfg, has_batchnorm: bool) -> dict[str, str]:
+    """The record markers of a search of ``cfg`` that starts now (``has_batchnorm``: whether
+    its model has BatchNorm layers, as built)."""
+    return {
+        EPOCH_EVENTS: EPOCH_EVENTS_NOW,
+        **({CROP_FILL: CROP_FILL_NOW} if records_crop_fill(cfg) else {}),
+        **({RANDOM_DRAW: RANDOM_DRAW_NOW} if records_random_draw(cfg) else {}),
+        **(
+            {UNTRAINED_BATCHNORM: UNTRAINED_BATCHNORM_NOW}
+            if cfg.method.name == "random" and has_batchnorm
+            else {}
+        ),
+    }
+
+
 def older_conventions(records: pd.DataFrame, cfg) -> list[str]:
     """What the masks of a run searched by an earlier version record differently, one
     sentence each (empty when nothing applies): their values are kept, and the reader is told."""

@@ -28,7 +28,7 @@ SIM, SIM_DEV, SIM_DEV2, EXCESS, CHANCE, CHANCE_DEV, CHANCE_DEV2, NULL_VAR = rang
 
 @njit(cache=True, nogil=True, inline="always")
 def _jaccard_delta(mean_i, var_i, s):
-    """Delta-method mean and sd of the Jaccard distance (``baseline.jaccard_delta``)."""
+    """Delta-method mean and sd of the Jaccard distance (``_chance_moments.jaccard_delta``)."""
     if s <= 0:
         return 0.0, 0.0
     u = s - mean_i
@@ -165,7 +165,7 @@ def network_sums(pos, counts, numel, metric: str, tables, whole=None, layered=No
     """:class:`PairSums` of the pairs of masks ``pos`` (at least two) of one network.
 
     ``tables``: the exact Jaccard moments per layer, ``(exact, rank, mean, sd)`` from
-    :func:`landscape.tl.baseline.exact_tables` for these masks (``rank`` row per mask of
+    :func:`landscape.tl._chance_moments.exact_tables` for these masks (``rank`` row per mask of
     ``pos``). ``whole``/``layered``: distance matrices ``(n, n)`` and ``(n, n, L)``; without
     ``whole`` only the chance columns are summed. ``frame``: the network's source
     (:class:`landscape.tl._source_frame.SourceFrame`), None for the dense network.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from landscape.tl.baseline import intersection_pmf
+from landscape.tl._chance_moments import intersection_pmf
 
 
 def planted_masks(rng: np.random.Generator, m: int, n: int, k: int, t: int, levels=None) -> np.ndarray:

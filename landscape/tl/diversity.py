@@ -13,9 +13,10 @@ import pandas as pd
 
 from landscape.grouping import CONFIG, group_masks
 from landscape.tl import _stats
+from landscape.tl._chance_moments import exact_tables
 from landscape.tl._source_frame import IN_SOURCE_NOTE, SourceFrames, null_of
 from landscape.tl._utils import distance_slot
-from landscape.tl.baseline import SOURCE_NOTE, _describe_groupby, exact_tables, layer_sizes
+from landscape.tl.baseline import SOURCE_NOTE, _describe_groupby, layer_sizes
 
 #: what every similarity column means, by metric
 SIMILARITY = {

@@ -111,7 +111,7 @@ def test_stored_batchnorm_values_without_the_record_are_left_out_and_said_why():
 
 def test_a_batchnorm_run_reads_with_its_value_and_an_older_one_without(tmp_path, monkeypatch):
     import landscape as ls
-    from landscape.search import trainer
+    from landscape.search import outcome, trainer
     from landscape.store.records import ALL_ONES_STALE
     from tests.conftest import search_tiny
 
@@ -120,6 +120,7 @@ def test_a_batchnorm_run_reads_with_its_value_and_an_older_one_without(tmp_path,
     assert (obs["all_ones_batchnorm"] == "train").all() and obs["all_ones_test_acc"].between(0, 1).all()
     # a run whose records do not say the value came from training-split statistics
     monkeypatch.setattr(trainer, "ALL_ONES_BATCHNORM", "test")
+    monkeypatch.setattr(outcome, "ALL_ONES_BATCHNORM", "test")
     search_tiny(tmp_path / "old", "edge_popup", range(2), extra=["model.batchnorm=nonaffine"])
     obs = ls.read_runs(tmp_path / "old").obs
     assert (obs["all_ones_batchnorm"] == ALL_ONES_STALE).all() and obs["all_ones_test_acc"].isna().all()

@@ -71,7 +71,7 @@ def test_masks_searched_by_an_earlier_version_are_named_when_read(tmp_path, monk
     from landscape.reading import read_runs
     from landscape.search import trainer
     from landscape.search.runner import run_search
-    from landscape.store.records import EPOCH_EVENTS, older_conventions
+    from landscape.store.records import EPOCH_EVENTS, older_conventions, search_conventions
 
     cfg = load_config(
         "configs/digits_mlp_edge_popup.yaml", {**TINY, "method.recycle.every": 1, "method.recycle.rate": 0.2}
@@ -87,7 +87,8 @@ def test_masks_searched_by_an_earlier_version_are_named_when_read(tmp_path, monk
     cifar = load_config("configs/cifar10_conv4_edge_popup.yaml", {"data.augment": True})
     assert "mean colour" in older_conventions(pd.DataFrame({"test_acc": [0.5]}), cifar)[0]
     # a run whose records say another order is named when read, its values kept
-    monkeypatch.setattr(trainer, "EPOCH_EVENTS_NOW", "before_evaluation")
+    said_then = {**search_conventions(cfg, False), EPOCH_EVENTS: "before_evaluation"}
+    monkeypatch.setattr(trainer, "search_conventions", lambda *_: said_then)
     run_search(cfg, tmp_path / "then", [0], [0, 1], progress=False)
     with pytest.warns(UserWarning, match="end-of-epoch step"):
         back = read_runs(tmp_path / "then")
@@ -98,8 +99,8 @@ def test_a_search_resumed_from_an_older_checkpoint_records_no_marker_it_did_not_
     import pytest
 
     from landscape.reading import read_runs
+    from landscape.search.outcome import CONVENTIONS
     from landscape.search.runner import run_search
-    from landscape.search.trainer import CONVENTIONS
     from landscape.store.records import EPOCH_EVENTS
     from landscape.store.run_store import RunStore
 

@@ -4,7 +4,7 @@ import pytest
 
 from landscape import tl
 from landscape.store.layout import Layout
-from landscape.tl.baseline import hypergeom_moments, jaccard_delta, jaccard_exact
+from landscape.tl._chance_moments import hypergeom_moments, jaccard_delta, jaccard_exact
 from tests.tl.conftest import make_maskset
 
 LAYOUT = Layout([("a", (40,)), ("b", (10, 9))])
@@ -147,7 +147,7 @@ def test_pairs_stay_inside_one_network():
 def test_chance_moments_exact_per_distinct_sizes_then_delta():
     """Jaccard chance moments are the exact pmf sums of each distinct (K1, K2) while there
     are at most MAX_EXACT_COMBOS of them, and the delta method per pair beyond."""
-    from landscape.tl.baseline import MAX_EXACT_COMBOS, _jaccard_layer
+    from landscape.tl._chance_moments import MAX_EXACT_COMBOS, _jaccard_layer
 
     rng = np.random.default_rng(0)
     n = 500

@@ -11,7 +11,7 @@ import pytest
 from landscape import tl
 from landscape.reading import read_runs
 from landscape.store.layout import Layout
-from landscape.tl import _stats, baseline
+from landscape.tl import _chance_moments, _stats, baseline
 from landscape.tl._source_frame import SourceFrame, SourceFrames, null_of
 from landscape.tl.baseline import chance_similarity
 from tests.tl.conftest import ODD_LAYOUT, make_maskset
@@ -210,9 +210,9 @@ def test_delta_method_beyond_the_exact_limits_as_before(monkeypatch, limit):
     dense[:, 105] = True  # layer "fc" (one weight) kept by all: one combination, support 1
     ms = make_maskset(dense, ODD_LAYOUT, pd.DataFrame({"method": "m", "weight_seed": [0] * 6 + [1] * 3}))
     tl.distances(ms, per_layer=True)
-    monkeypatch.setattr(baseline, "EXACT_SUPPORT" if limit == "support" else "MAX_EXACT_COMBOS", 2)
+    monkeypatch.setattr(_chance_moments, "EXACT_SUPPORT" if limit == "support" else "MAX_EXACT_COMBOS", 2)
     counts, numel = baseline.layer_sizes(ms)
-    exact, *_ = baseline.exact_tables(counts, numel, "jaccard", [np.arange(6)])
+    exact, *_ = _chance_moments.exact_tables(counts, numel, "jaccard", [np.arange(6)])
     assert exact.any() and not exact.all()  # some layers exact, some by the delta method
     (ours, summary), (ref, ref_summary) = both_routes(ms, "jaccard")
     assert_tables_equal(ours, ref)
