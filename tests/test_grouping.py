@@ -300,8 +300,15 @@ def test_pooling_groupby_keeps_groups_of_different_layouts_apart(tmp_path):
         width = format(float(ms.obs["model.width_mult"].iloc[0]), "g")
         assert row("test accuracy", width)[-1] == f"{ms.obs['all_ones_test_acc'].mean():.4f}"
         alone = ms.uns["diversity_jaccard"]["summary"]
-        excess = [f"{v:+.4f}" for v in alone.loc[alone["layer"] != "whole", "excess_similarity"]]
-        assert row("Jaccard similarity", width)[-3:] == excess  # per-layer excess of this width only
+        layers = alone[alone["layer"] != "whole"]
+        excess = [
+            token
+            for v, lo, hi in zip(
+                layers["excess_similarity"], layers["excess_ci_low"], layers["excess_ci_high"]
+            )
+            for token in (f"{v:+.4f}", f"±{(hi - lo) / 2:.4f}")
+        ]
+        assert row("Jaccard similarity", width)[-6:] == excess  # per-layer excess of this width only
         largest = ms.uns["ensemble"]["summary"].sort_values("k").iloc[-1]
         ensemble = [f"{largest['acc']:.4f}", f"({int(largest['k'])})", f"{largest['gain']:+.4f}"]
         assert row("test predictions", width)[-3:] == ensemble

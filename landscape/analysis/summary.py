@@ -179,7 +179,7 @@ def _diversity_title(metric: str) -> str:
         f"{SIMILARITY.get(metric, metric)} within a group, beside independent random masks of the "
         "same per-layer counts; excess = similarity − chance, [95% interval: over networks, or over "
         "masks when a group has one network], p: two-sided test of independent random masks; "
-        "per layer: excess"
+        "per layer: excess ± half its 95% interval"
     )
 
 
@@ -243,10 +243,23 @@ def _diversity_table(part: pd.DataFrame) -> pd.DataFrame:
     out["p"] = [p_text(p) for p in whole["p_value"]]
     layers = part[part["layer"] != "whole"]
     if len(layers):
-        excess = layers.pivot(index="group", columns="layer", values="excess_similarity")
+
+        def of_layer(column: str, layer: str) -> np.ndarray:
+            wide = layers.pivot(index="group", columns="layer", values=column)
+            return wide[layer].reindex(whole["group"]).to_numpy(dtype=float)
+
         for layer in dict.fromkeys(layers["layer"]):
-            out[layer] = [_signed(v) for v in excess[layer].reindex(whole["group"]).to_numpy()]
+            half = (of_layer("excess_ci_high", layer) - of_layer("excess_ci_low", layer)) / 2
+            out[layer] = [_plus_minus(e, h) for e, h in zip(of_layer("excess_similarity", layer), half)]
     return out
+
+
+def _plus_minus(value: float, half_width: float) -> str:
+    """An excess and half its interval (t intervals are symmetric); the excess alone where the
+    interval is undefined (fewer than three masks), — where the excess is."""
+    if np.isnan(value) or np.isnan(half_width):
+        return _signed(value)
+    return f"{value:+.4f} ±{half_width:.4f}"
 
 
 def _network_table(part: pd.DataFrame) -> pd.DataFrame:
