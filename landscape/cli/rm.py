@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -14,7 +15,12 @@ def add_parser(sub) -> None:
         "in one atomic step, then deleted, so no half-removed run is ever read; a removal that "
         "was killed is finished by the next one. Runs a search is filling are refused without --force.",
     )
-    p.add_argument("run_ids", nargs="*", metavar="RUN", help="run ids under --runs, or run directories")
+    p.add_argument(
+        "run_ids",
+        nargs="*",
+        metavar="RUN",
+        help="run ids under --runs, or run directories given as paths (with a /, e.g. ./ID)",
+    )
     p.add_argument("--runs", default="runs", help="runs root (default runs/)")
     p.add_argument(
         "--where",
@@ -52,7 +58,7 @@ def _rm(args: argparse.Namespace) -> int:
             print(f"swept    {trash} (left by an interrupted rm)")
     for path in paths:
         info = inspect_run(path)
-        what = f"{info.run_id:<14} {info.summary or info.error} ({info.n_masks} masks)"
+        what = f"{info.run_id:<14} {info.summary or info.error} ({info.n_masks} masks) at {path}"
         if args.dry_run:
             print(f"would remove {what}")
             continue
@@ -67,10 +73,13 @@ def _named(run_ids: list[str], root: str) -> list[Path]:
 
     paths = []
     for name in dict.fromkeys(run_ids):
-        given = Path(name)
-        path = given if is_run_dir(given) else Path(root) / name
+        # a bare id names a run of --runs, never a folder of the same name where rm is called
+        as_path = "/" in name or os.sep in name
+        path = Path(name) if as_path else Path(root) / name
         if not is_run_dir(path):
-            raise StoreError(f"{name}: no such run under {root} (and not a run directory)")
+            here = "" if as_path or not is_run_dir(Path(name)) else f" (to remove ./{name}, give ./{name})"
+            where = "not a run directory" if as_path else f"no such run under {root}"
+            raise StoreError(f"{name}: {where}{here}")
         paths.append(path)
     return paths
 

@@ -56,7 +56,27 @@ def test_rm_by_id_by_path_and_by_where(root, capsys):
     assert main(["rm", "--runs", str(root), "--where", "`train.epochs` == 4"]) == 0
     assert set(_ids(root).values()) == {ids[(0.5, 3)]}
     assert main(["rm", str(root / ids[(0.5, 3)])]) == 0  # a run directory, wherever it lives
+    assert capsys.readouterr().out.rstrip().endswith(f"at {root / ids[(0.5, 3)]}")
     assert not [p for p in root.iterdir()]  # nothing left behind, not even trash
+
+
+def test_a_bare_run_id_names_the_run_of_runs_not_a_folder_where_rm_is_called(
+    root, tmp_path, monkeypatch, capsys
+):
+    import shutil
+
+    run_id = _ids(root)[(0.3, 3)]
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    shutil.copytree(root / run_id, here / run_id)  # a copy of the run, in the current folder
+    monkeypatch.chdir(here)
+    assert main(["rm", "--runs", str(root), run_id, "--dry-run"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(f"at {root / run_id}")
+    assert main(["rm", "--runs", str(root), run_id]) == 0
+    assert run_id not in _ids(root).values() and (here / run_id).is_dir()
+    # the copy here is not taken for a run of --runs, and the error says how to name it
+    assert "give ./" in _one_line_error(capsys, "rm", "--runs", root, run_id)
+    assert main(["rm", f"./{run_id}"]) == 0 and not (here / run_id).exists()
 
 
 def test_rm_refuses_bad_requests_in_one_line(root, capsys):
