@@ -158,6 +158,72 @@ def test_clean_removes_only_what_it_is_asked_to(tiny_runs, tmp_path, capsys):
     assert not list(results.glob("*/*.json")) and n == 3 * 2 + 1 + 1 + 2
 
 
+def test_clean_keeps_the_results_of_every_root_that_wrote_into_a_shared_folder(tiny_runs, tmp_path, capsys):
+    from landscape.analysis.roots import ROOTS_FILE
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root, methods in ((a, ("edge_popup",)), (b, ("biprop", "random"))):
+        root.mkdir()
+        for run in tiny_runs.iterdir():
+            if (
+                run.is_dir()
+                and not run.name.startswith("_")
+                and json.loads((run / "config.json").read_text())["method"]["name"] in methods
+            ):
+                shutil.copytree(run, root / run.name)
+    shared = a / "_analysis"
+    assert main(["analyze", str(a), "--embed", "pca"]) == 0
+    assert main(["analyze", str(b), "--out", str(shared), "--embed", "pca"]) == 0
+    results = shared / "results"
+    n = len(list(results.glob("*/*.json")))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    one_run = next(p for p in a.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    capsys.readouterr()
+    # another root, an empty one, one run directory: none of them makes the others' results stale
+    for runs in (b, empty, one_run, a):
+        assert main(["clean", str(runs), "--out", str(shared)]) == 0
+        assert "removed 0 analysis results (stale)" in capsys.readouterr().out
+    assert main(["clean", str(a)]) == 0 and len(list(results.glob("*/*.json"))) == n
+    capsys.readouterr()
+    # a run of the other root removed: its results are stale, whichever root cleans
+    shutil.rmtree(next(p for p in b.iterdir() if p.is_dir() and not p.name.startswith("_")))
+    assert main(["clean", str(a)]) == 0
+    assert "removed 3 analysis results (stale)" in capsys.readouterr().out
+    assert len(list(results.glob("*/*.json"))) == n - 3  # the distances and tables with its masks
+    kept = sorted(results.glob("*/*.json"))
+    # a recorded root that is gone: nothing removed, and the file to edit is named
+    shutil.move(b, tmp_path / "moved")
+    assert main(["clean", str(a)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"runs root {b}" in err and ROOTS_FILE in err
+    assert sorted(results.glob("*/*.json")) == kept
+    # the other root's entry edited to where it went, and the root's own entry follows the root
+    shutil.move(a, tmp_path / "a2")
+    moved = str((tmp_path / "moved").resolve())
+    (tmp_path / "a2" / "_analysis" / ROOTS_FILE).write_text(json.dumps(["self", moved]))
+    assert main(["clean", str(tmp_path / "a2")]) == 0
+    assert "removed 0 analysis results (stale)" in capsys.readouterr().out
+
+
+def test_clean_refuses_a_shared_folder_that_does_not_say_whose_results_it_holds(tiny_runs, tmp_path, capsys):
+    from landscape.analysis.roots import ROOTS_FILE
+
+    root, folder = tmp_path / "runs", tmp_path / "elsewhere"
+    shutil.copytree(tiny_runs, root, ignore=shutil.ignore_patterns("_analysis"))
+    assert main(["analyze", str(root), "--out", str(folder), "--embed", "pca"]) == 0
+    n = len(list((folder / "results").glob("*/*.json")))
+    (folder / ROOTS_FILE).unlink()  # as written before folders recorded their roots
+    capsys.readouterr()
+    assert main(["clean", str(tmp_path / "empty_dir_that_is_not_there"), "--out", str(folder)]) == 2
+    assert main(["clean", str(root), "--out", str(folder)]) == 2
+    assert "does not record which runs roots" in capsys.readouterr().err
+    assert len(list((folder / "results").glob("*/*.json"))) == n
+    assert main(["analyze", str(root), "--out", str(folder), "--embed", "pca"]) == 0  # records it
+    assert main(["clean", str(root), "--out", str(folder)]) == 0
+    assert len(list((folder / "results").glob("*/*.json"))) == n
+
+
 def test_clean_refuses_while_a_run_cannot_be_read_and_deletes_nothing(tiny_runs, tmp_path, capsys):
     root = tmp_path / "runs"
     shutil.copytree(tiny_runs, root, ignore=shutil.ignore_patterns("_analysis"))

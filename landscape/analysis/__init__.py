@@ -29,6 +29,7 @@ from landscape.analysis import cached
 from landscape.analysis.cached import attach_barriers as attach_stored_barriers
 from landscape.analysis.function import function_tables
 from landscape.analysis.labels import analysis_labels, clusters_table, with_labels
+from landscape.analysis.roots import record_root
 from landscape.analysis.summary import format_summary
 from landscape.analysis.views import ANALYSIS_DIR, analysis_folder, masks_table, write_views
 from landscape.errors import AnalysisError, DamagedFileWarning, StoreError
@@ -147,6 +148,7 @@ def analyze(
     out_dir = analysis_folder(root, out)
     store = ResultStore(out_dir)
     masksets, skipped, unfinished = _load_groups(root, where)
+    record_root(out_dir, root)  # before any result: `clean` must know whose masks they used
     failures: list[Exception] = []  # runs whose barriers could not be computed
     work: dict[str, dict[str, int]] = {}
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from landscape.analysis.cached import mask_ids
 from landscape.analysis.function import KIND as FUNCTION_KIND
 from landscape.analysis.function import prediction_digests
+from landscape.analysis.roots import roots_of
 from landscape.analysis.views import analysis_folder
 from landscape.errors import AnalysisError
 from landscape.store.results import VERSIONS, ResultStore
@@ -21,8 +22,8 @@ def _masks_of(kind: str, inputs: dict) -> list[str]:
 
 def clean(runs: str | Path, out: str | Path | None = None, everything: bool = False) -> tuple[int, str]:
     """Remove every result (``everything``) or the stale ones: results of an older
-    computation version, that used a mask no longer stored under ``runs`` (a run removed,
-    re-searched or repaired), or that were computed from predictions since replaced or
+    computation version, that used a mask no longer stored under ``runs`` nor under any other
+    root that wrote results into the folder (a run removed, re-searched or repaired), or that were computed from predictions since replaced or
     removed (``landscape predict --force``). Returns ``(how many, "stale" | "all")``.
 
     A run that cannot be read (or whose predictions index cannot) may still hold the masks or
@@ -30,22 +31,26 @@ def clean(runs: str | Path, out: str | Path | None = None, everything: bool = Fa
     cannot be told apart: :class:`AnalysisError` naming those runs, and nothing is removed
     (``everything`` still removes every result).
     """
-    store = ResultStore(analysis_folder(Path(runs), out))
+    folder = analysis_folder(Path(runs), out)
+    store = ResultStore(folder)
     if everything:
         return store.clean(), "all"
     from landscape.reading import read_readable
 
     present: set[str] = set()
     predictions: dict[str, str | None] = {}  # mask id -> checksum of its stored predictions
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # unreadable runs are refused below, by path
-        groups, skipped = read_readable(runs)
-    # a copy of a run that was read holds the same masks: not a reason to refuse
-    unreadable = [s for s in skipped if "copy_of" not in s and _may_hold_masks(Path(s["path"]))]
-    for ms in groups:
-        ids = mask_ids(ms)
-        present.update(ids)
-        predictions.update(zip(ids, prediction_digests(ms, unreadable) or [None] * len(ids)))
+    unreadable: list[dict[str, str]] = []
+    # every root that wrote here: a result of another root's masks is not stale
+    for root in roots_of(folder, Path(runs)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # unreadable runs are refused below, by path
+            groups, skipped = read_readable(root)
+        # a copy of a run that was read holds the same masks: not a reason to refuse
+        unreadable += [s for s in skipped if "copy_of" not in s and _may_hold_masks(Path(s["path"]))]
+        for ms in groups:
+            ids = mask_ids(ms)
+            present.update(ids)
+            predictions.update(zip(ids, prediction_digests(ms, unreadable) or [None] * len(ids)))
     if unreadable:
         raise AnalysisError(_refusal(runs, unreadable))
 

@@ -13,7 +13,8 @@ def add_parser(sub) -> None:
         "RUNS/_analysis/results and reused by every later analysis. By default this removes only "
         "results whose masks are no longer in RUNS (re-searched, repaired or removed runs); while a "
         "run cannot be read it removes nothing and names the run, since its results would look "
-        "stale. --all removes every result.",
+        "stale. A folder shared by several roots (--out) keeps the results of the masks of "
+        "every root analysed into it (listed in its roots.json). --all removes every result.",
     )
     p.add_argument("runs", nargs="?", default="runs", help="runs root (default runs/)")
     p.add_argument("--out", default=None, help="analysis folder (default RUNS/_analysis)")
