@@ -17,7 +17,9 @@ initialisations, one data order; see :mod:`landscape.config.seeds`).
 
 ``grid`` may also be a list of such mappings: the sweep is then the union of their products
 (for fields that only make sense for one method, say). Nested mappings are read as dotted
-keys, so TOML tables (``[grid.method]``) work too.
+keys, so TOML tables (``[grid.method]``) work too. Combinations that resolve to one config
+are one run; two that share a run id but differ in a field outside it (snapshots, data
+paths) are refused, so no point of the grid is dropped unseen.
 
 Every run of a sweep is an ordinary run of the store: re-running a sweep skips finished
 masks, and several workers can share one sweep (see :mod:`landscape.search.executors`).
@@ -165,22 +167,42 @@ def _show(value: Any) -> str:
 
 def _expand(sweep: Sweep) -> list[SweepTask]:
     tasks: list[SweepTask] = []
-    seen: set[str] = set()
+    seen: dict[str, tuple[SearchConfig, str]] = {}
     for grid in sweep.grid:
         keys = [k for k, _ in grid]
         for combo in itertools.product(*(values for _, values in grid)):
             params = tuple(zip(keys, combo))
+            label = ", ".join(f"{k}={_show(v)}" for k, v in params)
+            # the command line's --set is the last level, above a preset the grid gives
+            changes = {**dict(params), **dict(sweep.overrides)}
             try:
-                cfg = apply_overrides(sweep.base, dict(params)) if params else sweep.base
+                cfg = apply_overrides(sweep.base, changes) if params else sweep.base
                 check_data_fields_given(cfg, sweep.data_given)
             except ConfigError as exc:
-                label = ", ".join(f"{k}={_show(v)}" for k, v in params)
                 raise ConfigError(f"{sweep.source}: combination {label}: {exc}") from None
             if cfg.run_id in seen:  # two combinations that resolve to the same run
+                _same_run(sweep.source, cfg, label, *seen[cfg.run_id])
                 continue
-            seen.add(cfg.run_id)
+            seen[cfg.run_id] = (cfg, label)
             tasks.append(SweepTask(cfg, sweep.weight_seeds, sweep.search_seeds, params))
     return tasks
+
+
+def _same_run(source: str, cfg: SearchConfig, label: str, first: SearchConfig, first_label: str) -> None:
+    """Two combinations of one run id are one run when their configs agree (a preset and its
+    fields written out); when they differ only in fields outside the run id (snapshots, data
+    paths) one of them would be dropped unseen: refused, naming the field."""
+    a, b = first.to_dict(), cfg.to_dict()
+    for d in (a, b):
+        d["method"].pop("preset", None)  # a name, not what is searched
+    if a != b:
+        from landscape.store.records import first_difference
+
+        raise ConfigError(
+            f"{source}: combinations {first_label} and {label} are one run (same run id "
+            f"{cfg.run_id}) but differ in {first_difference(a, b)}, a field outside the run id; "
+            "take it out of the grid and set it once"
+        )
 
 
 def run_sweep(

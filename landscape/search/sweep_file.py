@@ -92,6 +92,7 @@ def sweep_from_dict(
     except ConfigError as exc:
         raise ConfigError(f"{source}: set: {exc}") from None
     grids = _grids(data.get("grid"), source, base)
+    _refuse_set_under_grid_presets(grids, fixed, source)
     varied_held = sorted({key for grid in grids for key, _ in grid} & set(held))
     if varied_held:
         raise ConfigError(
@@ -124,6 +125,25 @@ def sweep_from_dict(
     keys = [*fixed, *extra, *(key for grid in grids for key, _ in grid)]
     data_given = tuple(dict.fromkeys([*base_data, *(k.split(".")[1] for k in keys if k.startswith("data."))]))
     return Sweep(label, source, base, grids, weight_seeds, search_seeds, tuple(extra.items()), data_given)
+
+
+def _refuse_set_under_grid_presets(grids, fixed: Mapping[str, Any], source: str) -> None:
+    """A preset in the grid is a later level than ``set``, so it would replace what ``set``
+    fixes for the fields it sets: refused, so that no run silently searches with other values
+    than the file says."""
+    from landscape.config.presets import preset_values
+
+    for grid in grids:
+        for key, values in grid:
+            if key != "method.preset":
+                continue
+            for name in values:
+                clash = sorted(set(preset_values(name)) & set(fixed)) if name else []
+                if clash:
+                    raise ConfigError(
+                        f"{source}: set: {clash[0]}: the grid's method.preset {name} sets it too and "
+                        "would replace it; give it in the grid beside the preset, or with --set"
+                    )
 
 
 def _held_source(data: Mapping[str, Any], source: str) -> tuple[dict[str, int], list[int] | None]:

@@ -97,6 +97,47 @@ def test_duplicate_combinations_collapse_to_one_run(tmp_path):
     assert [t.cfg.method.density for t in load_sweep(path).expand()] == [0.5, 0.3]
 
 
+def test_combinations_of_one_run_id_that_search_differently_elsewhere_are_refused(tmp_path):
+    # snapshots and data paths are outside the run id: one of the two points would be dropped
+    path = write(tmp_path, "grid: {train.snapshot_every: [0, 1]}\nweight_seeds: 0\nsearch_seeds: 0\n")
+    with pytest.raises(ConfigError) as info:
+        load_sweep(path).expand()
+    message = str(info.value)
+    assert message.startswith(f"{path}: combinations train.snapshot_every=0 and train.snapshot_every=1")
+    assert "train.snapshot_every: 0 vs 1" in message and "\n" not in message
+    # a preset and its fields written out are one run, as before
+    import json
+
+    from landscape.config.presets import preset_values
+
+    fields = ", ".join(f"{k}: [{json.dumps(v)}]" for k, v in preset_values("edge-popup-ref").items())
+    path = write(tmp_path, f"grid: [{{method.preset: [edge-popup-ref]}}, {{{fields}}}]\n"
+                 "weight_seeds: 0\nsearch_seeds: 0\n", "same.yaml")  # fmt: skip
+    assert len(load_sweep(path).expand()) == 1
+
+
+def test_the_command_line_set_stays_above_a_preset_of_the_grid(tmp_path, capsys):
+    from landscape.cli import main
+    from landscape.config.presets import preset_values
+
+    assert preset_values("biprop-ref")["train.epochs"] != 2  # else the test would show nothing
+    path = write(tmp_path, "grid: {method.preset: [edge-popup-ref, biprop-ref]}\nweight_seeds: 0\n"
+                 "search_seeds: 0\n")  # fmt: skip
+    sweep = load_sweep(path, ["train.epochs=2", "train.lr=0.05"])
+    tasks = sweep.expand()
+    assert [t.cfg.method.name for t in tasks] == ["edge_popup", "biprop"]
+    assert all(t.cfg.train.epochs == 2 and t.cfg.train.lr == 0.05 for t in tasks)
+    assert main(["sweep", str(path), "--set", "train.epochs=2", "--dry-run"]) == 0
+    assert "every run with --set train.epochs=2" in capsys.readouterr().out
+    # the file's own set is an earlier level than the grid's preset: refused, not replaced
+    path = write(tmp_path, "set: {train.epochs: 2}\ngrid: {method.preset: [edge-popup-ref]}\n"
+                 "weight_seeds: 0\nsearch_seeds: 0\n", "set.yaml")  # fmt: skip
+    with pytest.raises(
+        ConfigError, match=r"set: train.epochs: the grid's method.preset edge-popup-ref sets it"
+    ):
+        load_sweep(path)
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
