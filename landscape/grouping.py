@@ -79,6 +79,41 @@ def config_columns(obs: pd.DataFrame) -> list[str]:
     return [c for c in ("method", "density") if c in obs.columns] + cols
 
 
+def twin_pairs(obs: pd.DataFrame, positions: np.ndarray) -> int:
+    """How many pairs of the masks ``positions`` (one network) are twins: masks of two
+    configurations searched from one score seed or one data seed (a search seed, unless the
+    config holds it fixed). They start from the same scores or see the same batches, so they
+    are more alike than independent searches; only a group that pools configurations has
+    them. Masks that do not say their seeds, or imported ones, count as none."""
+    part = obs.iloc[positions]
+    if "search_seed" not in part.columns or len(part) < 2:
+        return 0
+    imported = part["origin.format"].astype(object) if "origin.format" in part.columns else None
+    if imported is not None and imported.where(imported.notna(), "").astype(str).ne("").any():
+        return 0
+
+    def held(column: str) -> pd.Series:
+        seed = part["search_seed"]
+        if column not in part.columns:
+            return seed.astype(object)
+        fixed = part[column]
+        return fixed.where(fixed.notna(), seed).astype(object)
+
+    config = _hashable(part[["run_id"]] if "run_id" in part.columns else part[config_columns(part)])
+    keys = pd.DataFrame(
+        {"config": config, "score": held("method.score_seed"), "data": held("train.data_seed")}
+    )
+
+    def pairs_sharing(*cols: str) -> int:
+        n = keys.groupby(list(cols), dropna=False).size().to_numpy()
+        return int((n * (n - 1) // 2).sum())
+
+    # pairs sharing a score or a data seed, minus those inside one configuration
+    share = pairs_sharing("score") + pairs_sharing("data") - pairs_sharing("score", "data")
+    inside = pairs_sharing("config", "score") + pairs_sharing("config", "data")
+    return share - (inside - pairs_sharing("config", "score", "data"))
+
+
 def field_name(column: str) -> str:
     """Short display name of a config column (``train.epochs`` -> ``epochs``)."""
     if column in FIELD_NAMES:

@@ -412,3 +412,41 @@ def test_labels_across_layouts_name_what_tells_the_layouts_apart():
     same = {"mlp-a": masks(8, [32, 32]), "mlp-b": masks(4, [32, 32])}
     labels = analysis_labels(same, ("method",))
     assert labels == {"mlp-a": {"edge_popup": "layout mlp-a"}, "mlp-b": {"edge_popup": "layout mlp-b"}}
+
+
+def test_twin_pairs_count_pairs_of_two_configurations_from_one_seed():
+    from landscape.grouping import twin_pairs
+
+    obs = pd.DataFrame(
+        {
+            "run_id": ["a"] * 3 + ["b"] * 3,
+            "search_seed": [0, 1, 2] * 2,
+            "method.score_seed": [None] * 6,
+            "train.data_seed": [None] * 6,
+        }
+    )
+    everything = np.arange(6)
+    assert twin_pairs(obs, everything) == 3  # seed s of run a with seed s of run b
+    assert twin_pairs(obs, np.arange(3)) == 0  # inside one configuration: none
+    held = obs.assign(**{"method.score_seed": [7] * 6})  # one score init for every mask
+    assert twin_pairs(held, everything) == 9  # every pair across the two runs
+    data_held = obs.assign(**{"train.data_seed": [7] * 3 + [None] * 3})
+    # run a holds its data order; across the runs only the score seeds can match
+    assert twin_pairs(data_held, everything) == 3
+    imported = obs.assign(**{"origin.format": ["arrays"] * 6})  # file-order seeds say nothing
+    assert twin_pairs(imported, everything) == 0
+
+
+def test_a_pooled_group_says_how_many_of_its_pairs_are_twins(tmp_path):
+    root = tmp_path / "runs"
+    search_tiny(root, "edge_popup", range(3))
+    search_tiny(root, "edge_popup", range(3), extra=["train.lr=0.05"])
+    result = analyze(root, groupby=("method",), embed=(), progress=False)
+    (summary,) = [ms.uns["diversity_jaccard"]["summary"] for ms in result.masksets.values()]
+    whole = summary[summary["layer"] == "whole"].iloc[0]
+    assert (whole["n_pairs"], whole["n_twin_pairs"]) == (15, 3)
+    assert "3 of 15 pairs are twins" in result.summary()
+    alone = analyze(root, embed=(), progress=False, out=tmp_path / "alone")  # one group per run
+    assert "twins" not in alone.summary()
+    tables = [ms.uns["diversity_jaccard"]["table"] for ms in alone.masksets.values()]
+    assert all((t["n_twin_pairs"] == 0).all() for t in tables)

@@ -222,12 +222,26 @@ def _diversity_lines(part: pd.DataFrame, metric: str) -> list[str]:
             inside = whole.loc[whole["chance_null"].astype(str).str.contains("source"), "group"]
             if len(inside):
                 lines.append(f"  {'; '.join(dict.fromkeys(inside))}: {IN_SOURCE_NOTE}")
+        lines += _twin_lines(whole)
     if untested:
         lines.append(
             f"  not shown: {'; '.join(untested)} (every mask keeps every weight, so any two masks are "
             "identical, as random masks of those counts are: nothing to test)"
         )
     return lines
+
+
+def _twin_lines(whole: pd.DataFrame) -> list[str]:
+    """Which pooled groups' pairs include twins (see :func:`landscape.grouping.twin_pairs`)."""
+    if "n_twin_pairs" not in whole:
+        return []
+    twins = whole[whole["n_twin_pairs"].fillna(0) > 0]
+    return [
+        f"  {row['group']}: {int(row['n_twin_pairs'])} of {int(row['n_pairs'])} pairs are twins, masks of two "
+        "pooled configurations searched from one score or data seed: more alike than independent "
+        "searches, they raise the similarity and the excess (tl.cross_method separates them)"
+        for _, row in twins.iterrows()
+    ]
 
 
 def _diversity_table(part: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from landscape.grouping import CONFIG, group_masks
+from landscape.grouping import CONFIG, group_masks, twin_pairs
 from landscape.tl import _stats
 from landscape.tl._chance_moments import exact_tables
 from landscape.tl._source_frame import IN_SOURCE_NOTE, SourceFrames, null_of
@@ -31,6 +31,7 @@ COLUMNS = (
     "weight_seed",
     "n_masks",
     "n_pairs",
+    "n_twin_pairs",
     "similarity",
     "similarity_sd",
     "similarity_min",
@@ -47,7 +48,9 @@ COLUMNS = (
 )
 
 
-def _network_rows(g, net, pos, whole, layered, counts, numel, metric, layer_names, pooled, frame=None):
+def _network_rows(
+    g, net, pos, whole, layered, counts, numel, metric, layer_names, pooled, frame=None, twins=0
+):
     """Rows (whole network, then layers) for the masks ``pos`` of one network, from one
     compiled pass over its pairs (no per-pair or per-cell arrays); ``frame``: its source
     (None: the dense network, or no usable null, whose chance columns are then dropped by
@@ -87,6 +90,7 @@ def _network_rows(g, net, pos, whole, layered, counts, numel, metric, layer_name
                 "weight_seed": net,
                 "n_masks": m,
                 "n_pairs": n_pairs,
+                "n_twin_pairs": twins,
                 "similarity": float(st["similarity"][k]),
                 "similarity_sd": float(sim_sd[k]),
                 "similarity_min": float(sums.sim_min[k]),
@@ -152,7 +156,9 @@ def diversity(
     -------
     pandas.DataFrame
         One row per group, network (``weight_seed``) and layer (``"whole"`` first): ``n_masks,
-        n_pairs``; over the pairs: ``similarity`` (mean), ``similarity_sd, _min, _max``;
+        n_pairs``, ``n_twin_pairs`` (in a group that pools configurations, the pairs of masks of
+        two configurations searched from one score or data seed: more alike than independent
+        searches, they raise the similarity; ``tl.cross_method`` separates them); over the pairs: ``similarity`` (mean), ``similarity_sd, _min, _max``;
         ``similarity_ci_low/high`` (95% jackknife interval over masks, NaN below 3 masks);
         ``chance_similarity`` (independent random masks of the same per-layer counts; for
         masks searched inside an ER or partially frozen source, random masks inside that
@@ -176,8 +182,9 @@ def diversity(
             frame = frames.of(pos)
             in_source |= frames.any_sourced(pos) and frame is not None
             unknown |= frame is None
+            twins = twin_pairs(ms.obs, pos) if g.pooled else 0
             part = _network_rows(
-                g, net, pos, whole, layered, counts, numel, metric, ms.layout.names, pooled, frame
+                g, net, pos, whole, layered, counts, numel, metric, ms.layout.names, pooled, frame, twins
             )
             rows += _without_chance(part) if frame is None else part
     table = pd.DataFrame(rows)
@@ -224,6 +231,8 @@ def across_networks(table: pd.DataFrame) -> pd.DataFrame:
         row = {k: first[k] for k in keys} | {"layer": first["layer"], "metric": first["metric"]}
         w = len(part)
         row.update(n_networks=w, n_masks=int(part["n_masks"].sum()), n_pairs=int(part["n_pairs"].sum()))
+        if "n_twin_pairs" in part:
+            row["n_twin_pairs"] = int(part["n_twin_pairs"].sum())
         for name in ("similarity", "excess_similarity"):
             stats = _stats.across_networks(part[name].to_numpy())
             row[name] = float(stats["mean"])
