@@ -22,7 +22,7 @@ RTOL, ATOL = 1e-12, 1e-15  # ATOL: spreads that are zero up to rounding
 
 
 def reference_network_rows(
-    g, net, pos, whole, layered, counts, numel, metric, layer_names, pooled, frame=None
+    g, net, pos, whole, layered, counts, numel, metric, layer_names, pooled, frame=None, twins=0
 ):
     """The per-network rows from full matrices, as the definitions state them."""
     m = len(pos)
@@ -46,7 +46,7 @@ def reference_network_rows(
         v = pair_sim[:, k]
         rows.append(
             {"group": g.label, **g.key, **g.columns, "layer": layer, "metric": metric, "weight_seed": net,
-             "n_masks": m, "n_pairs": len(v), "similarity": st["similarity"][k],
+             "n_masks": m, "n_pairs": len(v), "n_twin_pairs": twins, "similarity": st["similarity"][k],
              "similarity_sd": v.std(ddof=1) if len(v) > 1 else 0.0, "similarity_min": v.min(),
              "similarity_max": v.max(), "similarity_ci_low": sim_lo[k], "similarity_ci_high": sim_hi[k],
              "chance_similarity": st["chance"][k],
