@@ -18,6 +18,11 @@ def _mib(value) -> str:
     return "" if value is None else f"{value / 2**20:,.0f}"
 
 
+def _cell(text) -> str:
+    """Text fit for one markdown table cell."""
+    return str(text).replace("|", "/").replace("\n", " ")
+
+
 def _table(header: list[str], rows: list[list]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -37,12 +42,20 @@ def render(report: dict) -> str:
               + (f", CUDA {meta['cuda']}, cuDNN {meta.get('cudnn')}" if meta.get("cuda") else "")
               + f"; {meta.get('date')}; load {_f(meta.get('load'), '.1f')} at the start. "
               f"Budget {_f(meta.get('budget_s'), '.0f')} s, used {_f(meta.get('seconds'), '.0f')} s.", ""]  # fmt: skip
+    if meta.get("error"):
+        lines += [f"> **The check did not run**: {meta['error']}.", ""]
     if meta.get("packages"):
         found = ", ".join(f"{k} {v}" for k, v in meta["packages"].items() if v)
         absent = ", ".join(meta.get("absent") or []) or "none"
         lines += [f"Python {meta.get('python')}; {found}. Absent: {absent}.", ""]
+    broken = meta.get("import_errors") or {}
+    if broken:
+        lines += ["**Import failures** (the check exits non-zero): "
+                  + "; ".join(f"{k}: {_cell(v)}" for k, v in broken.items()) + ".", ""]  # fmt: skip
+    if meta.get("error"):
+        return "\n".join(lines).rstrip() + "\n"
     lines += _table(["part", "status", "seconds", "CPU seconds", "time box (s)"],
-                    [[n, r["status"], _f(r.get("seconds"), ".1f"), _f(r.get("cpu_seconds"), ".1f"),
+                    [[n, _cell(r["status"]), _f(r.get("seconds"), ".1f"), _f(r.get("cpu_seconds"), ".1f"),
                       _f(r.get("box_s"), ".0f")] for n, r in parts.items()])  # fmt: skip
     for section in (_tests, _tuning, _throughput, _distances, _e2e):
         lines += section(parts)
