@@ -183,9 +183,13 @@ def _distances(parts: dict) -> list[str]:
             rows.append([c["n"], f"{c['n_weights']:,}", f"skipped: {c['skipped']}", "", "", "", ""])
             continue
         note = f"CPU time extrapolated by pairs from {c['cpu_rows']} masks" if c["cpu_extrapolated"] else ""
-        rows.append([c["n"], f"{c['n_weights']:,}", f"{c['gpu_route']}: {_f(c['gpu_seconds'], '.3f')}",
+        rows.append([c["n"], f"{c['n_weights']:,}", f"{_cell(c['gpu_route'])}: {_f(c['gpu_seconds'], '.3f')}",
                      _f(c["cpu_seconds"], ".3f"), _f(c["speedup"], ".1f") + "x",
                      "identical" if c["identical"] else "**MISMATCH**", note])  # fmt: skip
+    if d.get("warmup_seconds") is not None:
+        lines += [f"A first small product on the GPU route (CUDA context, kernel loading) took "
+                  f"{_f(d['warmup_seconds'], '.3f')} s, outside the timings. The route column is the "
+                  "one that ran.", ""]  # fmt: skip
     return lines + _table(
         ["N", "bits per mask", "GPU route s", "CPU numba s", "speed-up", "counts", "note"], rows
     )

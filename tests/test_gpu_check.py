@@ -106,8 +106,11 @@ def test_dry_run_measures_every_route_and_table(dry_run):
             assert row["vs_loop"] > 0 and row["vs_plain"] > 0
         assert table["loop_masks_per_hour"] > 0 and table["plain_loop_masks_per_hour"] > 0
     assert [r["precision"] for r in parts["conv4"]["data"]["precision_rows"]] == ["tf32", "bf16"]
-    cases = parts["distances"]["data"]["cases"]
+    distances = parts["distances"]["data"]
+    cases = distances["cases"]
     assert [c["n"] for c in cases] == [64, 96] and all(c["identical"] for c in cases)
+    assert distances["warmup_seconds"] > 0  # the GPU route is warmed before the first timing
+    assert {(c["gpu_route"], c["gpu_route_ran"]) for c in cases} == {("float32 on cpu", "float32")}
     e2e = parts["e2e"]["data"]
     assert [s["returncode"] for s in e2e["steps"]] == [0, 0]
     assert e2e["masks"] == 4 and e2e["barrier_rows"] == 4 and e2e["barrier_paths"] == ["linear", "swap"]
@@ -250,3 +253,18 @@ def test_the_check_imports_what_the_parts_use(monkeypatch):
     versions, _, errors = gpu_check._packages()
     assert versions["numba"] is None and errors["numba"].startswith("ModuleNotFoundError")
     assert versions["numpy"] == __import__("numpy").__version__ and "numpy" not in errors
+
+
+def test_a_distances_row_names_the_route_that_ran(monkeypatch):
+    from landscape.tl import _gemm, _kernels
+
+    def refuse(a, b):
+        raise RuntimeError("planted int8 refusal")
+
+    monkeypatch.setattr(torch, "_int_mm", refuse)
+    _gemm.reset_routes()
+    with pytest.warns(RuntimeWarning, match="planted int8 refusal"):
+        _kernels.intersection_counts(gpu_parts.packed_random(24, 640, 0), backend="int8")
+    row = gpu_parts.route_taken("int8", "cuda")
+    assert row["gpu_route_ran"] == "float32"
+    assert row["gpu_route"] == "float32 on cuda (asked int8; int8 failed: RuntimeError: planted int8 refusal)"
