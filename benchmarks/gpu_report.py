@@ -127,7 +127,8 @@ def _throughput(parts: dict) -> list[str]:
                   f"{t['train_rows']} training rows, batch {t['batch_size']}, {t['epochs']} epoch(s), width "
                   f"{t['width_mult']}, {t['precision']}; every row includes building the model and the per-epoch "
                   f"evaluation. This engine one mask at a time: {_f(t.get('loop_masks_per_hour'), ',.0f')} masks/h; "
-                  f"plain per-mask loop: {_f(t.get('plain_loop_masks_per_hour'), ',.0f')} masks/h. Training "
+                  f"plain per-mask loop: {_f(t.get('plain_loop_masks_per_hour'), ',.0f')} masks/h"
+                  f"{_plain_precision(t)}. Training "
                   f"FLOPs {_f(t['flops_per_example'] / 1e9, '.3f')} GFLOP per example and mask; same-run fp32 "
                   f"matmul {_f(t.get('matmul_tflops'))} TFLOP/s. Memory estimate "
                   f"{_mib(t.get('estimate_bytes_per_mask'))} MiB per mask; largest M it allows: {t['largest_fit']}.",
@@ -152,6 +153,15 @@ def _throughput(parts: dict) -> list[str]:
                               _f(r.get("train_tflops"), ".3f"), _f(r.get("fraction_of_matmul"), ".1%"),
                               _f(r.get("test_acc"), ".3f")] for r in prec])  # fmt: skip
     return lines + _targets(parts)
+
+
+PRECISION_WORDS = {"fp32": "IEEE float32, TF32 off", "tf32": "TF32", "bf16": "bf16 autocast"}
+
+
+def _plain_precision(t: dict) -> str:
+    """Under which arithmetic the plain loop ran (the engine's, so speed-ups are not arithmetic)."""
+    p = t.get("plain_loop_precision")
+    return f" (same {p} arithmetic as the engine: {PRECISION_WORDS.get(p, p)})" if p else ""
 
 
 def _targets(parts: dict) -> list[str]:

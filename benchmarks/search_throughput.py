@@ -257,9 +257,11 @@ def device_table(model: str, device: str, sizes: list[int], *, tiny: bool = Fals
         t0 = time.perf_counter()
         for seed in range(plain_masks):
             train_one(dataset, density=cfg.method.density, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
-                      seed=seed, model=model, width=cfg.model.width_mult, device=device)  # fmt: skip
+                      seed=seed, model=model, width=cfg.model.width_mult, device=device,
+                      precision=precision)  # fmt: skip
         synchronize(device)
         table["plain_loop_masks_per_hour"] = plain_masks * 3600 / (time.perf_counter() - t0)
+        table["plain_loop_precision"] = precision  # the engine's kernel flags and autocast
     if loop_masks:
         loop = [measured_run(cfg, dataset, [s], device)["seconds"] for s in range(loop_masks)]
         table["loop_masks_per_hour"] = loop_masks * 3600 / sum(loop)

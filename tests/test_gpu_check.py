@@ -105,6 +105,7 @@ def test_dry_run_measures_every_route_and_table(dry_run):
             assert row["masks_per_hour"] > 0 and row["train_tflops"] > 0 and row["steps"] == 2
             assert row["vs_loop"] > 0 and row["vs_plain"] > 0
         assert table["loop_masks_per_hour"] > 0 and table["plain_loop_masks_per_hour"] > 0
+        assert table["plain_loop_precision"] == "fp32"
     assert [r["precision"] for r in parts["conv4"]["data"]["precision_rows"]] == ["tf32", "bf16"]
     distances = parts["distances"]["data"]
     cases = distances["cases"]
@@ -268,3 +269,29 @@ def test_a_distances_row_names_the_route_that_ran(monkeypatch):
     row = gpu_parts.route_taken("int8", "cuda")
     assert row["gpu_route_ran"] == "float32"
     assert row["gpu_route"] == "float32 on cuda (asked int8; int8 failed: RuntimeError: planted int8 refusal)"
+
+
+@pytest.mark.parametrize("precision, tf32", [("fp32", False), ("tf32", True)])
+def test_the_plain_loop_trains_under_the_engines_kernel_flags(monkeypatch, precision, tf32):
+    """cuDNN allows TF32 by default; the engine's fp32 does not, and the peer it is timed
+    against must not either (the flags are process-wide, so they can be read on a CPU)."""
+    from types import SimpleNamespace
+
+    from benchmarks import plain_loop
+
+    seen = []
+    cross_entropy = torch.nn.functional.cross_entropy
+
+    def watched(*args, **kwargs):
+        seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32))
+        return cross_entropy(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", watched)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)  # torch's default
+    gen = torch.Generator().manual_seed(0)
+    split = (torch.randn(32, 6, generator=gen), torch.randint(0, 3, (32,), generator=gen))
+    dataset = SimpleNamespace(train=split, val=split, test=split, n_classes=3, input_shape=(6,))
+    asked = {} if precision == "fp32" else {"precision": precision}  # fp32: the default
+    plain_loop.train_one(dataset, hidden=(8,), epochs=1, batch_size=16, **asked)
+    assert seen == [(tf32, tf32)] * 2
+    assert torch.backends.cudnn.allow_tf32  # restored
