@@ -135,8 +135,9 @@ def _throughput(parts: dict) -> list[str]:
                   ""]  # fmt: skip
         rows = []
         for r in t["rows"]:
-            if "skipped" in r:
-                rows.append([r["M"], f"skipped: {r['skipped']}", *[""] * 9])
+            if "skipped" in r or "error" in r:
+                why = f"skipped: {r['skipped']}" if "skipped" in r else f"error: {_cell(r['error'])}"
+                rows.append([r["M"], why, *[""] * 9])
                 continue
             rows.append([r["M"], _f(r["seconds"]), _f(r["masks_per_hour"], ",.0f"), _f(r.get("vs_loop")) + "x",
                          _f(r.get("vs_plain")) + "x", _f(r["train_tflops"], ".3f"),
@@ -149,7 +150,7 @@ def _throughput(parts: dict) -> list[str]:
         if prec:
             lines += ["Precision (same search, same M):", ""]
             lines += _table(["precision", "M", "masks/h", "train TFLOP/s", "of same-precision matmul", "test acc"],
-                            [[r["precision"], r.get("M", ""), _f(r.get("masks_per_hour"), ",.0f", r.get("skipped", "")),
+                            [[r["precision"], r.get("M", ""), _f(r.get("masks_per_hour"), ",.0f", _cell(r.get("skipped", r.get("error", "")))),
                               _f(r.get("train_tflops"), ".3f"), _f(r.get("fraction_of_matmul"), ".1%"),
                               _f(r.get("test_acc"), ".3f")] for r in prec])  # fmt: skip
     return lines + _targets(parts)
@@ -167,7 +168,7 @@ def _plain_precision(t: dict) -> str:
 def _targets(parts: dict) -> list[str]:
     t = _data(parts, "conv4").get("table")
     lines = ["### Targets (Conv-4)", ""]
-    rows = [r for r in (t or {}).get("rows", []) if "skipped" not in r and r["M"] >= 32]
+    rows = [r for r in (t or {}).get("rows", []) if "masks_per_hour" in r and r["M"] >= 32]
     if not rows:
         return lines + ["No Conv-4 row at M >= 32 was measured.", ""]
     for key, label in (("vs_loop", "masks/h vs this engine one mask at a time"),

@@ -295,3 +295,28 @@ def test_the_plain_loop_trains_under_the_engines_kernel_flags(monkeypatch, preci
     plain_loop.train_one(dataset, hidden=(8,), epochs=1, batch_size=16, **asked)
     assert seen == [(tf32, tf32)] * 2
     assert torch.backends.cudnn.allow_tf32  # restored
+
+
+def test_a_size_that_fails_is_an_error_row_and_larger_sizes_still_run(monkeypatch):
+    """Past ~2**31 elements some kernels hit 32-bit index limits: an error of one M, not of
+    the whole throughput part."""
+    monkeypatch.setattr(sys, "path", list(sys.path))  # search_throughput puts benchmarks/ on the path
+    from benchmarks import search_throughput as st
+    from benchmarks.gpu_report import render
+
+    measured = st.measured_run
+
+    def limited(cfg, dataset, seeds, device):
+        if len(seeds) == 2:
+            raise RuntimeError("max_pool2d: input too large for 32-bit indexing (planted)\nmore")
+        return measured(cfg, dataset, seeds, device)
+
+    monkeypatch.setattr(st, "measured_run", limited)
+    table = st.device_table("conv4", "cpu", [1, 2, 3], tiny=True, largest_cap=1, loop_masks=0, plain_masks=0,
+                            log=lambda *a: None)  # fmt: skip
+    assert [r["M"] for r in table["rows"]] == [1, 2, 3]
+    assert table["rows"][1] == {"M": 2, "error": "RuntimeError: max_pool2d: input too large for 32-bit "
+                                "indexing (planted)"}  # fmt: skip
+    assert table["rows"][2]["masks_per_hour"] > 0
+    md = render({"meta": {"device": "cpu"}, "parts": {"conv4": {"status": "ok", "data": {"table": table}}}})
+    assert "| 2 | error: RuntimeError: max_pool2d: input too large for 32-bit indexing (planted) |" in md
