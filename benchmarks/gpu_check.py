@@ -21,6 +21,13 @@ every row it finished:
    --barriers`` on its masks.
 
 Nothing here needs umap-learn, pynndescent, submitit or mnist1d (absent on that machine).
+
+The check exits non-zero when any part is not ``ok``: a GPU test that fails, errors or (on
+CUDA) skips, a pytest run that times out or leaves no junit report, a failed ``landscape``
+command, a part past its box; and stops at the start, with one line and a report saying
+why, when the CUDA device asked for is not available or torch does not import. Every
+package the parts use is imported first; an import failure is reported and fails the check.
+``--tests a.py,b.py`` runs those test paths in the ``tests`` part instead of every GPU test.
 """
 
 from __future__ import annotations
@@ -28,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -53,7 +59,7 @@ def run_part_process(name: str, args, box: float, work: Path, logfile) -> dict:
     deadline = time.time() + box * (1 - MARGIN)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--part", name, "--device", args.device,
            "--out", str(args.out), "--work", str(work), "--deadline", f"{deadline:.3f}",
-           *(["--tiny"] if args.tiny else [])]  # fmt: skip
+           *(["--tiny"] if args.tiny else []), *(["--tests", args.tests] if args.tests else [])]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg",
            **({"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"} if args.tiny else {})}  # fmt: skip
@@ -67,9 +73,8 @@ def run_part_process(name: str, args, box: float, work: Path, logfile) -> dict:
         code = proc.wait(timeout=box)
         status = "ok" if code == 0 else f"failed (exit {code})"
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the part and everything it started
-        proc.wait()
         status = f"timed out after {box:.0f} s"
+    kill_part_groups(proc, work, name)
     record = {
         "status": status,
         "seconds": time.perf_counter() - t0,
@@ -80,9 +85,28 @@ def run_part_process(name: str, args, box: float, work: Path, logfile) -> dict:
         record["data"] = json.loads(result.read_text())
     except (OSError, ValueError):
         record["data"] = {}
-    if status == "ok" and not record["data"].get("finished"):
-        record["status"] = "failed (no result)"
+    if status == "ok":
+        record["status"] = part_status(record["data"])
     return record
+
+
+def part_status(data: dict) -> str:
+    """``ok``, or why a part that ran to its end did not pass."""
+    if data.get("failures"):
+        return "failed: " + "; ".join(data["failures"])
+    return "ok" if data.get("finished") else "failed (no result)"
+
+
+def kill_part_groups(proc: subprocess.Popen, work: Path, name: str) -> None:
+    """Kill the part's process group and those it started (each in a session of its own), also
+    after a normal exit: nothing a part started may run on into the next part's time box."""
+    from gpu_parts import groups_file, kill_group
+
+    kill_group(proc.pid)
+    proc.wait()
+    path = groups_file(work, name)
+    for line in path.read_text().split() if path.exists() else []:
+        kill_group(int(line))
 
 
 def _child_cpu() -> float:
@@ -93,19 +117,44 @@ def _child_cpu() -> float:
 
 
 def machine(device: str) -> dict:
+    """The machine and packages; ``error`` says why the check cannot run here (else absent)."""
     import platform
 
-    import torch
-
-    info = {"device": device, "torch": torch.__version__, "python": platform.python_version(),
-            "cpus": os.cpu_count(), "host": platform.node(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    info = {"device": device, "python": platform.python_version(), "cpus": os.cpu_count(),
+            "host": platform.node(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             "load": os.getloadavg()[0]}  # fmt: skip
-    info["packages"], info["absent"] = _packages()
-    if device.startswith("cuda") and torch.cuda.is_available():
+    info["packages"], info["absent"], info["import_errors"] = _packages()
+    torch = sys.modules.get("torch")
+    info["torch"] = getattr(torch, "__version__", None)
+    error = unusable(device, info["import_errors"])
+    if error:
+        info["error"] = error
+    elif device.startswith("cuda"):
         props = torch.cuda.get_device_properties(torch.device(device))
         info.update(gpu=props.name, gpu_memory_gib=props.total_memory / 2**30, cuda=torch.version.cuda,
                     multiprocessors=props.multi_processor_count, cudnn=torch.backends.cudnn.version())  # fmt: skip
     return info
+
+
+def unusable(device: str, import_errors: dict) -> str | None:
+    """Why no part can run: torch does not import, or the CUDA device asked for is not there
+    (every GPU test would skip and every figure would be a CPU one)."""
+    if "torch" in import_errors:
+        return f"torch cannot be imported ({import_errors['torch']})"
+    if not device.startswith("cuda"):
+        return None
+    import torch
+
+    if not torch.cuda.is_available():
+        return (f"--device {device}: CUDA is not available (torch {torch.__version__}, "
+                f"built for CUDA {torch.version.cuda})")  # fmt: skip
+    try:
+        index = torch.device(device).index or 0
+    except RuntimeError as exc:
+        return f"--device {device}: {exc}"
+    if index >= torch.cuda.device_count():
+        return f"--device {device}: only {torch.cuda.device_count()} CUDA device(s)"
+    return None
 
 
 # what the parts import, and the optional packages that machine lacks (nothing here may need them)
@@ -113,16 +162,19 @@ USED = ("numpy", "scipy", "numba", "pandas", "sklearn", "matplotlib", "yaml", "t
 OPTIONAL = ("umap", "pynndescent", "submitit", "mnist1d")
 
 
-def _packages() -> tuple[dict, list]:
-    from importlib import metadata, util
+def _packages() -> tuple[dict, list, dict]:
+    """Versions of the packages the parts use (imported, so a broken install shows here and not
+    minutes into a part), the optional ones that are absent, and each import's error."""
+    import importlib
+    from importlib import util
 
-    names = {"sklearn": "scikit-learn", "yaml": "pyyaml"}
-    versions = {}
-    for module in USED:
+    versions, errors = {}, {}
+    for module in (*USED, "torch"):
         try:
-            versions[module] = metadata.version(names.get(module, module))
-        except metadata.PackageNotFoundError:
-            versions[module] = None
+            versions[module] = _version(importlib.import_module(module))
+        except Exception as exc:  # any failure to import is what the report must show
+            versions[module], errors[module] = None, _one_line(exc)
+    versions.pop("torch")  # reported on its own
     absent = []
     for module in OPTIONAL:
         try:
@@ -131,7 +183,24 @@ def _packages() -> tuple[dict, list]:
             found = False
         if not found:
             absent.append(module)
-    return versions, absent
+    return versions, absent, errors
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _version(module) -> str | None:
+    from importlib import metadata
+
+    names = {"sklearn": "scikit-learn", "yaml": "pyyaml"}
+    if getattr(module, "__version__", None):
+        return str(module.__version__)
+    try:
+        return metadata.version(names.get(module.__name__, module.__name__))
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv=None) -> int:
@@ -141,6 +210,8 @@ def main(argv=None) -> int:
     p.add_argument("--tiny", action="store_true", help="tiny sizes: the CPU dry run")
     p.add_argument("--budget", type=float, default=None, help="seconds for all parts (default: sum of boxes)")
     p.add_argument("--parts", default=",".join(ORDER), help=f"comma-separated subset of {','.join(ORDER)}")
+    p.add_argument("--tests", default="", help="comma-separated test paths for the tests part "
+                   "(default: every test file with a GPU test)")  # fmt: skip
     p.add_argument("--part", help=argparse.SUPPRESS)  # internal: run one part in this process
     p.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--deadline", type=float, help=argparse.SUPPRESS)
@@ -151,7 +222,7 @@ def main(argv=None) -> int:
         from gpu_parts import Part, run_part
 
         run_part(Part(args.part, args.device, args.tiny, args.deadline, args.work / f"part-{args.part}.json",
-                      args.out, args.work))  # fmt: skip
+                      args.out, args.work, tests=tuple(t for t in args.tests.split(",") if t)))  # fmt: skip
         return 0
     return orchestrate(args)
 
@@ -169,6 +240,10 @@ def orchestrate(args) -> int:
     report = {"meta": {**machine(args.device), "tiny": args.tiny, "budget_s": budget,
                        "command": " ".join(sys.argv)}, "parts": {}}  # fmt: skip
     start = time.time()
+    if report["meta"].get("error"):
+        _write(args.out, report, start)
+        print(f"gpu_check: {report['meta']['error']}", file=sys.stderr)
+        return 1
     with (
         tempfile.TemporaryDirectory(prefix="gpu_check-") as tmp,
         open(args.out / "gpu_check.log", "w") as log,
@@ -186,7 +261,8 @@ def orchestrate(args) -> int:
             _write(args.out, report, start)
     text = _write(args.out, report, start)
     print(text, flush=True)
-    return 0 if all(r["status"] == "ok" for r in report["parts"].values()) else 1
+    passed = all(r["status"] == "ok" for r in report["parts"].values())
+    return 0 if passed and not report["meta"]["import_errors"] else 1
 
 
 def _write(out: Path, report: dict, start: float) -> str:

@@ -15,8 +15,10 @@ every finished row behind. Parts:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -37,6 +39,7 @@ class Part:
     out: Path  # the report folder (files that come back: junit xml, profile table)
     work: Path  # scratch folder (runs roots)
     data: dict = field(default_factory=dict)
+    tests: tuple[str, ...] = ()  # test paths of the tests part (default: every file with a GPU test)
 
     def save(self, **values) -> None:
         self.data.update(values)
@@ -47,6 +50,19 @@ class Part:
     def left(self) -> float:
         return self.deadline - time.time()
 
+    def fail(self, reason: str) -> None:
+        """Mark the part failed (its rows are kept): the check then reports it and exits non-zero."""
+        self.save(failures=[*self.data.get("failures", []), reason])
+
+    @property
+    def groups_path(self) -> Path:
+        """Process groups this part started, one per line: the orchestrator kills them after the part."""
+        return groups_file(self.work, self.name)
+
+
+def groups_file(work: Path, name: str) -> Path:
+    return work / f"part-{name}.groups"
+
 
 def log(*args) -> None:
     print(*args, flush=True)
@@ -54,6 +70,39 @@ def log(*args) -> None:
 
 def _env() -> dict:
     return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+
+def kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # nothing of it is left
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def run_command(part: Part, cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """``cmd`` in a session of its own, its whole process group killed when it times out and
+    again once it is done: no grandchild (a forked search of a test) outlives it.
+    ``returncode`` is ``"timed out"`` past ``timeout``."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+    with part.groups_path.open("a") as fh:
+        fh.write(f"{proc.pid}\n")
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        kill_group(proc.pid)
+        out, err = _drain(proc)
+        code = "timed out"
+    kill_group(proc.pid)
+    return subprocess.CompletedProcess(cmd, code, out, err)
+
+
+def _drain(proc: subprocess.Popen) -> tuple[str, str]:
+    """What a killed process wrote; a grandchild that left the group may hold its pipes open."""
+    try:
+        return proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired as exc:
+        proc.wait()
+        return _text(exc.stdout), _text(exc.stderr)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,20 +117,46 @@ def gpu_test_files() -> list[str]:
 
 
 def part_tests(part: Part) -> None:
-    files = gpu_test_files()
+    files = list(part.tests) or gpu_test_files()
     junit = part.out / "pytest_gpu.xml"
+    junit.unlink(missing_ok=True)  # an earlier run's report must not pass for this one's
     cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra",
            f"--junitxml={junit}", *files]  # fmt: skip
     part.save(command=" ".join(["python3", *cmd[1:]]), files=files)
-    try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True,
-                              timeout=max(5.0, part.left()))  # fmt: skip
-    except subprocess.TimeoutExpired as exc:
-        proc = subprocess.CompletedProcess(cmd, "timed out", _text(exc.stdout), _text(exc.stderr))
+    proc = run_command(part, cmd, max(5.0, part.left()))
     log(proc.stdout[-4000:], proc.stderr[-2000:])
-    cases = parse_junit(junit) if junit.exists() else []
-    counts = {k: sum(c["outcome"] == k for c in cases) for k in ("passed", "failed", "error", "skipped")}
-    part.save(returncode=proc.returncode, counts=counts, cases=cases, tail=proc.stdout[-1500:])
+    cases = _read_junit(junit)
+    counts = {
+        k: sum(c["outcome"] == k for c in (cases or [])) for k in ("passed", "failed", "error", "skipped")
+    }
+    part.save(returncode=proc.returncode, counts=counts, cases=cases or [], tail=proc.stdout[-1500:])
+    for reason in run_failures(proc.returncode, counts, cases is not None, part.device.startswith("cuda")):
+        part.fail(reason)
+
+
+def run_failures(returncode, counts: dict, junit_read: bool, cuda: bool) -> list[str]:
+    """Why a GPU test run does not pass: pytest's exit, failed tests, no report, or (on CUDA,
+    where every one of them must run) a skipped test."""
+    reasons = []
+    if returncode == "timed out":
+        reasons.append("pytest timed out")
+    elif returncode:
+        reasons.append(f"pytest exit {returncode}")
+    if not junit_read:
+        reasons.append("no junit report")
+    if counts["failed"] or counts["error"]:
+        reasons.append(f"{counts['failed']} failed, {counts['error']} errors")
+    if cuda and counts["skipped"]:
+        reasons.append(f"{counts['skipped']} skipped on CUDA")
+    return reasons
+
+
+def _read_junit(path: Path) -> list[dict] | None:
+    """The cases of a junit report, or None when there is none (or only a cut-off one)."""
+    try:
+        return parse_junit(path)
+    except (OSError, ET.ParseError):
+        return None
 
 
 def parse_junit(path: Path) -> list[dict]:
@@ -154,13 +229,15 @@ def packed_random(n: int, n_weights: int, seed: int):
 def part_distances(part: Part) -> None:
     import numpy as np
 
-    from landscape.tl import _kernels
+    from landscape.tl import _gemm, _kernels
 
     cases = [(64, 100_000), (96, 250_000)] if part.tiny else [(1024, 2_425_024), (4096, 11_164_352)]
     # int8 GEMM on CUDA (tensor cores); the dry run takes the exact float32 GEMM route on the CPU
     gpu_route = "int8" if part.device.startswith("cuda") else "float32"
+    device = part.device if part.device.startswith("cuda") else None
     results = []
     _kernels.intersection_counts(packed_random(8, 640, 0), backend="numba")  # compile / load the kernel
+    part.save(warmup_seconds=warm_gpu_route(gpu_route, device))
     cpu_rate = None  # seconds per (pair x word), from the first case
     for n, n_weights in cases:
         if part.left() < 5:
@@ -168,10 +245,10 @@ def part_distances(part: Part) -> None:
             continue
         words = packed_random(n, n_weights, seed=n)
         row = {"n": n, "n_weights": n_weights, "packed_mb": words.nbytes / 2**20}
-        device = part.device if part.device.startswith("cuda") else None
+        _gemm.reset_routes()
         t0 = time.perf_counter()
         gpu = _kernels.intersection_counts(words, backend=gpu_route, device=device)
-        row.update(gpu_route=f"{gpu_route} on {part.device}", gpu_seconds=time.perf_counter() - t0)
+        row.update(gpu_seconds=time.perf_counter() - t0, **route_taken(gpu_route, part.device))
         # the CPU kernel on as many masks as the time box allows (all of them when it can)
         rows = n
         if cpu_rate is not None:
@@ -192,6 +269,42 @@ def part_distances(part: Part) -> None:
         part.save(cases=results)
         del words, gpu, cpu
     part.save(cases=results)
+
+
+def warm_gpu_route(route: str, device: str | None) -> float:
+    """Seconds of a first small product on the GPU route: CUDA context creation and kernel
+    loading, kept out of the first timed case."""
+    from landscape.tl import _kernels
+
+    t0 = time.perf_counter()
+    _kernels.intersection_counts(packed_random(24, 640, 0), backend=route, device=device)
+    if device:
+        import torch
+
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - t0
+
+
+def route_taken(asked: str, device: str) -> dict:
+    """The GEMM route that really ran since ``_gemm.reset_routes()``: int8 falls back to float32
+    on an error of the private kernel, and the report must say so."""
+    from landscape.tl import _gemm
+
+    ran = _gemm.routes_run()
+    taken = "+".join(r for r in ("int8", "float32") if ran.get(r)) or "none"
+    label = f"{taken} on {device}"
+    if taken != asked:
+        label += (
+            f" (asked {asked}"
+            + (f"; int8 failed: {'; '.join(ran['int8_errors'])}" if ran["int8_errors"] else "")
+            + ")"
+        )
+    return {
+        "gpu_route": label,
+        "gpu_route_asked": asked,
+        "gpu_route_ran": taken,
+        "int8_errors": ran["int8_errors"],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,11 +328,7 @@ def part_e2e(part: Part) -> None:
     steps = []
     for name, cmd in (("search", search), ("analyze", analyze)):
         t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True,
-                                  timeout=max(5.0, part.left()))  # fmt: skip
-        except subprocess.TimeoutExpired as exc:
-            proc = subprocess.CompletedProcess(cmd, "timed out", _text(exc.stdout), _text(exc.stderr))
+        proc = run_command(part, cmd, max(5.0, part.left()))
         steps.append({"step": name, "command": " ".join(["landscape", *cmd[3:]]), "returncode": proc.returncode,
                       "seconds": time.perf_counter() - t0, "stdout": proc.stdout[-1500:],
                       "stderr": proc.stderr[-1500:]})  # fmt: skip
@@ -228,6 +337,7 @@ def part_e2e(part: Part) -> None:
         )
         part.save(steps=steps)
         if proc.returncode:
+            part.fail(f"{name} exit {proc.returncode}")
             return
     part.save(steps=steps, **e2e_summary(runs))
 

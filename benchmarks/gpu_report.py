@@ -18,6 +18,11 @@ def _mib(value) -> str:
     return "" if value is None else f"{value / 2**20:,.0f}"
 
 
+def _cell(text) -> str:
+    """Text fit for one markdown table cell."""
+    return str(text).replace("|", "/").replace("\n", " ")
+
+
 def _table(header: list[str], rows: list[list]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -37,12 +42,20 @@ def render(report: dict) -> str:
               + (f", CUDA {meta['cuda']}, cuDNN {meta.get('cudnn')}" if meta.get("cuda") else "")
               + f"; {meta.get('date')}; load {_f(meta.get('load'), '.1f')} at the start. "
               f"Budget {_f(meta.get('budget_s'), '.0f')} s, used {_f(meta.get('seconds'), '.0f')} s.", ""]  # fmt: skip
+    if meta.get("error"):
+        lines += [f"> **The check did not run**: {meta['error']}.", ""]
     if meta.get("packages"):
         found = ", ".join(f"{k} {v}" for k, v in meta["packages"].items() if v)
         absent = ", ".join(meta.get("absent") or []) or "none"
         lines += [f"Python {meta.get('python')}; {found}. Absent: {absent}.", ""]
+    broken = meta.get("import_errors") or {}
+    if broken:
+        lines += ["**Import failures** (the check exits non-zero): "
+                  + "; ".join(f"{k}: {_cell(v)}" for k, v in broken.items()) + ".", ""]  # fmt: skip
+    if meta.get("error"):
+        return "\n".join(lines).rstrip() + "\n"
     lines += _table(["part", "status", "seconds", "CPU seconds", "time box (s)"],
-                    [[n, r["status"], _f(r.get("seconds"), ".1f"), _f(r.get("cpu_seconds"), ".1f"),
+                    [[n, _cell(r["status"]), _f(r.get("seconds"), ".1f"), _f(r.get("cpu_seconds"), ".1f"),
                       _f(r.get("box_s"), ".0f")] for n, r in parts.items()])  # fmt: skip
     for section in (_tests, _tuning, _throughput, _distances, _e2e):
         lines += section(parts)
@@ -114,15 +127,17 @@ def _throughput(parts: dict) -> list[str]:
                   f"{t['train_rows']} training rows, batch {t['batch_size']}, {t['epochs']} epoch(s), width "
                   f"{t['width_mult']}, {t['precision']}; every row includes building the model and the per-epoch "
                   f"evaluation. This engine one mask at a time: {_f(t.get('loop_masks_per_hour'), ',.0f')} masks/h; "
-                  f"plain per-mask loop: {_f(t.get('plain_loop_masks_per_hour'), ',.0f')} masks/h. Training "
+                  f"plain per-mask loop: {_f(t.get('plain_loop_masks_per_hour'), ',.0f')} masks/h"
+                  f"{_plain_precision(t)}. Training "
                   f"FLOPs {_f(t['flops_per_example'] / 1e9, '.3f')} GFLOP per example and mask; same-run fp32 "
                   f"matmul {_f(t.get('matmul_tflops'))} TFLOP/s. Memory estimate "
                   f"{_mib(t.get('estimate_bytes_per_mask'))} MiB per mask; largest M it allows: {t['largest_fit']}.",
                   ""]  # fmt: skip
         rows = []
         for r in t["rows"]:
-            if "skipped" in r:
-                rows.append([r["M"], f"skipped: {r['skipped']}", *[""] * 9])
+            if "skipped" in r or "error" in r:
+                why = f"skipped: {r['skipped']}" if "skipped" in r else f"error: {_cell(r['error'])}"
+                rows.append([r["M"], why, *[""] * 9])
                 continue
             rows.append([r["M"], _f(r["seconds"]), _f(r["masks_per_hour"], ",.0f"), _f(r.get("vs_loop")) + "x",
                          _f(r.get("vs_plain")) + "x", _f(r["train_tflops"], ".3f"),
@@ -135,16 +150,25 @@ def _throughput(parts: dict) -> list[str]:
         if prec:
             lines += ["Precision (same search, same M):", ""]
             lines += _table(["precision", "M", "masks/h", "train TFLOP/s", "of same-precision matmul", "test acc"],
-                            [[r["precision"], r.get("M", ""), _f(r.get("masks_per_hour"), ",.0f", r.get("skipped", "")),
+                            [[r["precision"], r.get("M", ""), _f(r.get("masks_per_hour"), ",.0f", _cell(r.get("skipped", r.get("error", "")))),
                               _f(r.get("train_tflops"), ".3f"), _f(r.get("fraction_of_matmul"), ".1%"),
                               _f(r.get("test_acc"), ".3f")] for r in prec])  # fmt: skip
     return lines + _targets(parts)
 
 
+PRECISION_WORDS = {"fp32": "IEEE float32, TF32 off", "tf32": "TF32", "bf16": "bf16 autocast"}
+
+
+def _plain_precision(t: dict) -> str:
+    """Under which arithmetic the plain loop ran (the engine's, so speed-ups are not arithmetic)."""
+    p = t.get("plain_loop_precision")
+    return f" (same {p} arithmetic as the engine: {PRECISION_WORDS.get(p, p)})" if p else ""
+
+
 def _targets(parts: dict) -> list[str]:
     t = _data(parts, "conv4").get("table")
     lines = ["### Targets (Conv-4)", ""]
-    rows = [r for r in (t or {}).get("rows", []) if "skipped" not in r and r["M"] >= 32]
+    rows = [r for r in (t or {}).get("rows", []) if "masks_per_hour" in r and r["M"] >= 32]
     if not rows:
         return lines + ["No Conv-4 row at M >= 32 was measured.", ""]
     for key, label in (("vs_loop", "masks/h vs this engine one mask at a time"),
@@ -170,9 +194,13 @@ def _distances(parts: dict) -> list[str]:
             rows.append([c["n"], f"{c['n_weights']:,}", f"skipped: {c['skipped']}", "", "", "", ""])
             continue
         note = f"CPU time extrapolated by pairs from {c['cpu_rows']} masks" if c["cpu_extrapolated"] else ""
-        rows.append([c["n"], f"{c['n_weights']:,}", f"{c['gpu_route']}: {_f(c['gpu_seconds'], '.3f')}",
+        rows.append([c["n"], f"{c['n_weights']:,}", f"{_cell(c['gpu_route'])}: {_f(c['gpu_seconds'], '.3f')}",
                      _f(c["cpu_seconds"], ".3f"), _f(c["speedup"], ".1f") + "x",
                      "identical" if c["identical"] else "**MISMATCH**", note])  # fmt: skip
+    if d.get("warmup_seconds") is not None:
+        lines += [f"A first small product on the GPU route (CUDA context, kernel loading) took "
+                  f"{_f(d['warmup_seconds'], '.3f')} s, outside the timings. The route column is the "
+                  "one that ran.", ""]  # fmt: skip
     return lines + _table(
         ["N", "bits per mask", "GPU route s", "CPU numba s", "speed-up", "counts", "note"], rows
     )

@@ -7,7 +7,10 @@ training set (batches copied to the device each step), SGD with momentum, weight
 the scores and a cosine schedule, and an evaluation on validation and test after every
 epoch. One mask per run, one run after the other. Models: the MLP, Conv-4 (Frankle & Carbin)
 and the CIFAR ResNet-18 with non-affine BatchNorm. No augmentation (which only flatters
-this peer when it is compared with a search that augments).
+this peer when it is compared with a search that augments). Arithmetic as in the engine's
+``Trainer`` at the same ``train.precision``: training steps under ``training_kernels``
+(``fp32``: IEEE float32, cuDNN's default TF32 off), the forward pass under
+``forward_autocast``, evaluation in strict float32; so a speed-up never comes from arithmetic.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+
+from landscape.search.precision import forward_autocast, strict_float32, training_kernels
 
 
 class GetSubnet(torch.autograd.Function):
@@ -149,8 +154,9 @@ def train_one(
     model: str = "mlp",
     width: float = 1.0,
     device: str = "cpu",
+    precision: str = "fp32",
 ) -> float:
-    """Train one mask; returns its final test accuracy."""
+    """Train one mask at ``precision`` (as ``train.precision``); returns its final test accuracy."""
     torch.manual_seed(seed)
     x, y = dataset.train
     net = build(model, dataset, hidden, density, width).to(device)
@@ -160,21 +166,41 @@ def train_one(
     cuda = str(device).startswith("cuda")
     loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, pin_memory=cuda)
     acc = 0.0
-    for _ in range(epochs):
-        net.train()
-        for xb, yb in loader:
-            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-            opt.zero_grad()
-            F.cross_entropy(net(xb), yb).backward()
-            opt.step()
-        sched.step()
-        net.eval()
-        with torch.no_grad():
-            for split in (dataset.val, dataset.test):
-                xs, ys = split[0].to(device), split[1].to(device)
-                correct = sum(
-                    (net(xs[i : i + 1024]).argmax(1) == ys[i : i + 1024]).sum().item()
-                    for i in range(0, len(ys), 1024)
-                )
-                acc = correct / max(1, len(ys))
+    with strict_float32():
+        for _ in range(epochs):
+            net.train()
+            with training_kernels(precision):
+                for xb, yb in loader:
+                    _step(
+                        net,
+                        opt,
+                        xb.to(device, non_blocking=True),
+                        yb.to(device, non_blocking=True),
+                        precision,
+                    )
+            sched.step()
+            acc = _evaluate(net, dataset, device)
+    return acc
+
+
+def _step(net: nn.Module, opt, xb, yb, precision: str) -> None:
+    opt.zero_grad()
+    with forward_autocast(precision, xb.device):
+        loss = F.cross_entropy(net(xb).float(), yb)
+    loss.backward()
+    opt.step()
+
+
+def _evaluate(net: nn.Module, dataset, device: str) -> float:
+    """Accuracy on validation, then test (the last one is returned), as the engine evaluates."""
+    net.eval()
+    acc = 0.0
+    with torch.no_grad():
+        for split in (dataset.val, dataset.test):
+            xs, ys = split[0].to(device), split[1].to(device)
+            correct = sum(
+                (net(xs[i : i + 1024]).argmax(1) == ys[i : i + 1024]).sum().item()
+                for i in range(0, len(ys), 1024)
+            )
+            acc = correct / max(1, len(ys))
     return acc

@@ -224,6 +224,11 @@ def _out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, oom) or "out of memory" in str(exc).lower()
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:300]}" if text else type(exc).__name__
+
+
 def device_table(model: str, device: str, sizes: list[int], *, tiny: bool = False, deadline: float = math.inf,
                  largest_cap: int = 512, loop_masks: int = 2, plain_masks: int = 1, precision: str = "fp32",
                  matmul: float | None = None, on_row=None, log=print) -> dict:  # fmt: skip
@@ -257,9 +262,11 @@ def device_table(model: str, device: str, sizes: list[int], *, tiny: bool = Fals
         t0 = time.perf_counter()
         for seed in range(plain_masks):
             train_one(dataset, density=cfg.method.density, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
-                      seed=seed, model=model, width=cfg.model.width_mult, device=device)  # fmt: skip
+                      seed=seed, model=model, width=cfg.model.width_mult, device=device,
+                      precision=precision)  # fmt: skip
         synchronize(device)
         table["plain_loop_masks_per_hour"] = plain_masks * 3600 / (time.perf_counter() - t0)
+        table["plain_loop_precision"] = precision  # the engine's kernel flags and autocast
     if loop_masks:
         loop = [measured_run(cfg, dataset, [s], device)["seconds"] for s in range(loop_masks)]
         table["loop_masks_per_hour"] = loop_masks * 3600 / sum(loop)
@@ -275,10 +282,15 @@ def device_table(model: str, device: str, sizes: list[int], *, tiny: bool = Fals
         try:
             run = measured_run(cfg, dataset, list(range(m)), device)
         except (RuntimeError, MemoryError) as exc:
-            if not _out_of_memory(exc):
-                raise
-            table["rows"].append({"M": m, "skipped": "out of memory"})
-            break
+            if _out_of_memory(exc):
+                table["rows"].append({"M": m, "skipped": "out of memory"})
+                break
+            # another limit of this M (32-bit indexing past 2**31 elements...): kept, next M runs
+            table["rows"].append({"M": m, "error": _first_line(exc)})
+            log(f"  {model} {precision} M={m}: {table['rows'][-1]['error']}")
+            if on_row:
+                on_row(table)
+            continue
         row = {"M": m, **run, "masks_per_hour": m * 3600 / run["seconds"]}
         for key, peer in (("vs_loop", "loop_masks_per_hour"), ("vs_plain", "plain_loop_masks_per_hour")):
             if peer in table:

@@ -22,6 +22,13 @@ class CropFlip:
     def __init__(self, pad: int = 4, fill: tuple[float, ...] | None = None) -> None:
         self.pad = int(pad)
         self.fill = None if fill is None else tuple(float(v) for v in fill)
+        self._fills: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_fills": {}}  # device tensors stay with their process
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update({"_fills": {}, **state})
 
     def __repr__(self) -> str:
         return (
@@ -82,7 +89,20 @@ class CropFlip:
         m, b, c, h, w = x.shape
         if len(self.fill) != c:
             raise ValueError(f"fill has {len(self.fill)} values for {c} channels")
-        fill = torch.tensor(self.fill, dtype=x.dtype, device=x.device).view(1, 1, c, 1, 1)
-        padded = fill.expand(m, b, c, h + 2 * p, w + 2 * p).clone()
+        padded = self._fill(x.dtype, x.device).expand(m, b, c, h + 2 * p, w + 2 * p).clone()
         padded[..., p : p + h, p : p + w] = x
         return padded
+
+    def prepare(self, device: torch.device | str, dtype: torch.dtype) -> None:
+        """Build the fill on ``device`` now, so that no step of a training loop copies it there."""
+        if self.fill is not None:
+            self._fill(dtype, device)
+
+    def _fill(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """The fill as ``(1, 1, C, 1, 1)``, built once per device and dtype: a tensor made from
+        Python values is a blocking host-to-device copy, which must not happen every step."""
+        key = (torch.device(device), dtype)
+        if key not in self._fills:
+            fill = torch.tensor(self.fill, dtype=dtype, device=device)
+            self._fills[key] = fill.view(1, 1, len(self.fill), 1, 1)
+        return self._fills[key]

@@ -68,6 +68,8 @@ class StepTimer(StepHook):
 _HOST_READS = ("item", "tolist", "numpy", "cpu", "__bool__", "__int__", "__float__", "__index__",
                "nonzero", "unique", "__repr__", "__format__", "equal")  # fmt: skip
 _TORCH_READS = ("nonzero", "unique", "masked_select", "equal", "allclose", "is_nonzero")
+# Tensor makers from host data: with a device given, a host-to-device copy that waits
+_HOST_DATA = ("tensor", "as_tensor")
 
 
 class HostSyncAudit(StepHook):
@@ -77,7 +79,9 @@ class HostSyncAudit(StepHook):
     synchronising call warns, and each warning is recorded. On the CPU nothing synchronises,
     so the audit records the calls that WOULD on an accelerator: reading tensor values
     back (``item``, ``tolist``, ``numpy``, ``cpu``, ``bool``/``int``/``float`` of a tensor,
-    ``nonzero``, ``unique``, printing, ``torch.equal``...) and indexing with a bool mask.
+    ``nonzero``, ``unique``, printing, ``torch.equal``...), indexing with a bool mask, and
+    making a tensor from host data for a device (``torch.tensor(values, device=x.device)``:
+    a blocking host-to-device copy there).
     On the CPU run the step loop on a torch top-k route (``methods.select.use("kthvalue")``):
     the default CPU route reads values on purpose (numpy introselect, numba kernels).
 
@@ -152,11 +156,24 @@ class HostSyncAudit(StepHook):
             finally:
                 busy[0] = False
 
+        def from_host(name: str):
+            original = getattr(torch, name)
+
+            def audited(data, *args, **kwargs):
+                if not busy[0] and kwargs.get("device") is not None and not isinstance(data, torch.Tensor):
+                    self.events.append(f"{_caller()}: tensor from host data")
+                return original(data, *args, **kwargs)
+
+            patched.append((torch, name, original))
+            setattr(torch, name, audited)
+
         original_getitem = torch.Tensor.__getitem__
         for name in _HOST_READS:
             wrap(torch.Tensor, name)
         for name in _TORCH_READS:
             wrap(torch, name)
+        for name in _HOST_DATA:
+            from_host(name)
         torch.Tensor.__getitem__ = getitem
         try:
             yield

@@ -222,7 +222,8 @@ class Trainer:
 
         An augmentation that can plan its draws (``plan``/``apply``, as ``CropFlip``) draws
         the whole epoch's at once and moves them to the device in one copy; the draws, and
-        so the masks, are those of drawing batch by batch.
+        so the masks, are those of drawing batch by batch. Its constants (``prepare``: a
+        crop's fill) reach the device here too, outside the step loop.
         """
         aug = self.dataset.augment
         if aug is None:
@@ -232,6 +233,8 @@ class Trainer:
             return lambda x, start: aug(x, gens)
         offsets, flips = aug.plan(batch_sizes, gens)
         offsets, flips = offsets.to(self.device), flips.to(self.device)
+        if hasattr(aug, "prepare"):  # its constants on the device before the step loop
+            aug.prepare(self.device, self.train_x.dtype)
         return lambda x, start: aug.apply(
             x, offsets[:, start : start + x.shape[1]], flips[:, start : start + x.shape[1]]
         )

@@ -9,15 +9,33 @@ Exactness:
 - float32 route: 0/1 products are exact and float32 sums of integers are exact up to 2**24,
   so chunks never exceed 2**24 columns. On CUDA this stays exact under TF32 (0 and 1 keep
   their value after rounding the inputs to 10 mantissa bits; accumulation is float32).
-``torch._int_mm`` is private API: any failure falls back to the float32 route.
+``torch._int_mm`` is private API: any failure falls back to the float32 route, with a warning
+naming the error (once per error) and a count in :func:`routes_run`, so a report of "int8"
+can say which route really ran.
 """
 
 from __future__ import annotations
+
+import warnings
+from collections import Counter
 
 import numpy as np
 
 FLOAT32_EXACT_COLUMNS = 1 << 24
 _SHIFTS = None
+_RUN: Counter = Counter()  # chunk products per route actually taken, since reset_routes()
+_FALLBACKS: dict[str, int] = {}  # int8 errors (first line) -> chunk products that fell back
+_WARNED: set[str] = set()  # errors already warned about (once per process)
+
+
+def routes_run() -> dict:
+    """``{"int8": n, "float32": n, "int8_errors": [...]}``: what ran since :func:`reset_routes`."""
+    return {**_RUN, "int8_errors": list(_FALLBACKS)}
+
+
+def reset_routes() -> None:
+    _RUN.clear()
+    _FALLBACKS.clear()
 
 
 def _torch():
@@ -49,12 +67,26 @@ def _gram(xa, xb, route: str):
     torch = _torch()
     if route == "int8":
         try:
-            return torch._int_mm(xa, xb.T).to(torch.int64)
-        except (RuntimeError, AttributeError, NotImplementedError):
-            pass  # shape or device not supported by the private kernel
+            out = torch._int_mm(xa, xb.T).to(torch.int64)
+        except (RuntimeError, AttributeError, NotImplementedError) as exc:
+            _fell_back(exc)  # shape or device not supported by the private kernel
+        else:
+            _RUN["int8"] += 1
+            return out
+    _RUN["float32"] += 1
     fa = xa.to(torch.float32)
     fb = fa if xb is xa else xb.to(torch.float32)
     return (fa @ fb.T).round_().to(torch.int64)
+
+
+def _fell_back(exc: BaseException) -> None:
+    text = str(exc).strip()
+    message = f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+    _FALLBACKS[message] = _FALLBACKS.get(message, 0) + 1
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(f"int8 GEMM (torch._int_mm) failed, using the exact float32 route: {message}",
+                      RuntimeWarning, stacklevel=3)  # fmt: skip
 
 
 def _pad_rows(n: int, device_type: str) -> int:

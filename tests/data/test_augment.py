@@ -117,3 +117,33 @@ def test_a_fill_value_per_channel_pads_the_border():
     assert out[0, 0, :, 0, 0].tolist() == [1.5, -2.0] and out[0, 1, :, -1, -1].tolist() == [1.5, -2.0]
     torch.testing.assert_close(out[0, 2], x[0, 2], rtol=0, atol=0)
     torch.testing.assert_close(out[0, 0, :, 2:, 2:], x[0, 0, :, :2, :2], rtol=0, atol=0)
+
+
+def test_a_fill_is_made_once_per_device_and_dtype(monkeypatch):
+    """A tensor from the Python fill values is a blocking host-to-device copy on a GPU: one per
+    device and dtype, not one per training step."""
+    made = []
+    tensor = torch.tensor
+    monkeypatch.setattr(torch, "tensor", lambda *a, **k: made.append(a) or tensor(*a, **k))
+    aug = CropFlip(pad=2, fill=(0.5, -1.0, 2.0))
+    x = torch.randn(2, 3, 3, 6, 6)
+    first = aug(x, gens([1, 2]))
+    for _ in range(3):
+        torch.testing.assert_close(aug(x, gens([1, 2])), first, rtol=0, atol=0)
+    assert len(made) == 1
+    aug.prepare(x.device, x.dtype)  # what a training loop calls before its steps: already there
+    assert len(made) == 1
+    double = aug(x.double(), gens([1, 2]))
+    assert double.dtype == torch.float64 and len(made) == 2
+    torch.testing.assert_close(double, first.double(), rtol=0, atol=0)
+
+
+def test_a_pickled_crop_leaves_its_device_tensors_behind():
+    import pickle
+
+    aug = CropFlip(pad=2, fill=(0.5,))
+    x = torch.randn(1, 2, 1, 4, 4)
+    out = aug(x, gens([3]))
+    copy = pickle.loads(pickle.dumps(aug))
+    assert copy._fills == {} and repr(copy) == repr(aug)
+    torch.testing.assert_close(copy(x, gens([3])), out, rtol=0, atol=0)

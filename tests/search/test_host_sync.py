@@ -7,6 +7,7 @@ indexing); the step loop runs on a torch top-k route there, the code an accelera
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from contextlib import nullcontext
 
@@ -14,6 +15,8 @@ import pytest
 import torch
 
 from landscape.config import SearchConfig
+from landscape.data.augment import CropFlip
+from landscape.data.cifar import BLACK
 from landscape.search.methods import select
 from landscape.search.profiling import HostSyncAudit, StepTimer, TorchProfile
 from landscape.search.runner import load_dataset
@@ -42,12 +45,22 @@ CASES = {
         "model.width_mult": 0.125,
         "method.name": "iterand",
     },
+    "edge_popup conv4, crop padded with CIFAR-10's black": {
+        "model.name": "conv4",
+        "model.width_mult": 0.125,
+        "augment": CropFlip(pad=4, fill=BLACK),
+    },
 }
 
 
 def _trainer(overrides: dict, device: str, hooks) -> Trainer:
+    overrides = dict(overrides)
+    augment = overrides.pop("augment", None)  # not a config value: the dataset's own
     cfg = SearchConfig().replace(**{**SMALL_IMAGES, **overrides})
-    return Trainer(cfg, load_dataset(cfg.data), 0, [0, 1], device, progress=False, hooks=hooks)
+    dataset = load_dataset(cfg.data)
+    if augment is not None:
+        dataset = dataclasses.replace(dataset, augment=augment)
+    return Trainer(cfg, dataset, 0, [0, 1], device, progress=False, hooks=hooks)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -82,11 +95,16 @@ def test_the_audit_sees_host_reads():
         t.nonzero()
         torch.equal(t, t)
         print(t, file=open("/dev/null", "w"))  # noqa: SIM115 - printing a tensor reads it
+        torch.tensor([1.0, 2.0], device=t.device)  # a host-to-device copy on an accelerator
+        torch.as_tensor([1.0], device=t.device)
+        torch.tensor([1.0, 2.0])  # a host tensor: no copy
+        torch.as_tensor(t, device=t.device)  # already a tensor: no copy
     kinds = [e.split(": ", 1)[1] for e in planted.events]
-    assert kinds == ["item", "__bool__", "boolean-mask indexing", "nonzero", "equal", "__repr__"], kinds
+    assert kinds == ["item", "__bool__", "boolean-mask indexing", "nonzero", "equal", "__repr__",
+                     "tensor from host data", "tensor from host data"], kinds  # fmt: skip
     assert all(e.startswith("test_host_sync.py:") for e in planted.events)
     t.sum().item()  # outside the window: not counted, and methods are restored
-    assert torch.Tensor.item.__name__ == "item"
+    assert torch.Tensor.item.__name__ == "item" and torch.tensor.__name__ == "tensor"
 
 
 def test_torch_profile_covers_the_chosen_steps(tmp_path):

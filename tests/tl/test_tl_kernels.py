@@ -56,6 +56,41 @@ def test_gemm_chunks_accumulate_exactly():
         np.testing.assert_array_equal(got[:, :, 0], reference(dense, layout)[:, :, 0])
 
 
+def test_an_int8_kernel_failure_falls_back_exactly_and_says_so(monkeypatch):
+    """The private int8 kernel may refuse a shape or device: the float32 route gives the same
+    counts, a warning names the error once, and routes_run() tells what ran."""
+    import warnings
+
+    import torch
+
+    from landscape.tl import _gemm
+
+    rng = np.random.default_rng(2)
+    layout = Layout([("a", (3000,))])
+    dense = rng.random((5, 3000)) < 0.5
+    words, bounds = as_words(pack_flat(dense, layout)), _kernels.layer_bounds(layout)
+    _gemm.reset_routes()
+    _gemm.intersection_gemm(words, bounds, route="int8", chunk_columns=128)
+    assert _gemm.routes_run() == {"int8": 24, "int8_errors": []}  # 3,000 columns in chunks of 128
+
+    def refuse(a, b):
+        raise RuntimeError("no int8 kernel for this shape (planted)")
+
+    monkeypatch.setattr(torch, "_int_mm", refuse)
+    monkeypatch.setattr(_gemm, "_WARNED", set())
+    _gemm.reset_routes()
+    with pytest.warns(RuntimeWarning, match=r"float32 route: RuntimeError: no int8 kernel .*\(planted\)"):
+        got = _gemm.intersection_gemm(words, bounds, route="int8", chunk_columns=128)
+    np.testing.assert_array_equal(got, reference(dense, layout))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same error is not warned about twice
+        _gemm.intersection_gemm(words, bounds, route="int8", chunk_columns=128)
+    assert _gemm.routes_run() == {
+        "float32": 48,
+        "int8_errors": ["RuntimeError: no int8 kernel for this shape (planted)"],
+    }
+
+
 @pytest.mark.parametrize("na, nb", [(40, None), (7, 5), (1, 1), (0, 3), (3, 0)])
 def test_numba_kernel_on_many_rows_and_chunks(na, nb):
     """Rows that are no multiple of the register tile, layers that end inside a vector, and
