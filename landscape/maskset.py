@@ -325,6 +325,30 @@ def _aligned(selector: pd.Series, obs: pd.DataFrame) -> np.ndarray:
     return selector.reindex(obs.index).to_numpy()
 
 
+def _unknown_column(exc: Exception, obs: pd.DataFrame) -> str:
+    """A query's unknown name as the column the user wrote, with the nearest column (and the
+    backticks a dotted one needs); empty for other errors."""
+    import difflib
+    import re
+
+    found = re.search(r"name '([^']+)' is not defined", str(exc))
+    if type(exc).__name__ != "UndefinedVariableError" or not found:
+        return ""
+    name = found.group(1)
+    if name.startswith("BACKTICK_QUOTED_STRING_"):  # pandas' spelling of `a.b`
+        name = name.removeprefix("BACKTICK_QUOTED_STRING_").replace("_DOT_", ".")
+    columns = [str(c) for c in obs.columns]
+    dotted = sorted(c for c in columns if c.startswith(f"{name}."))
+    if dotted:  # `train.epochs` written without backticks reads as the name train
+        return f"no column {name!r}: a dotted column needs backticks, e.g. `{dotted[0]}`"
+    close = difflib.get_close_matches(name, columns, n=1)
+    hint = ""
+    if close:
+        shown = f"`{close[0]}`" if "." in close[0] else close[0]
+        hint = f"; did you mean {shown}?" + (" (dotted columns need backticks)" if "." in close[0] else "")
+    return f"no column {name!r}{hint}"
+
+
 def select_obs(obs: pd.DataFrame, where: Any, what: str = "where") -> np.ndarray:
     """Bool per row of ``obs`` from ``where``: a :meth:`pandas.DataFrame.eval` string
     (dotted columns in backticks), ``{column: value or values}``, a callable on ``obs`` or a
@@ -334,6 +358,9 @@ def select_obs(obs: pd.DataFrame, where: Any, what: str = "where") -> np.ndarray
         try:
             keep = obs.eval(where)
         except Exception as exc:  # pandas raises many types for a bad expression
+            unknown = _unknown_column(exc, obs)
+            if unknown:
+                raise AnalysisError(f"{label}={where!r}: {unknown}") from None
             raise AnalysisError(f"{label}={where!r}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
         if not isinstance(keep, pd.Series) or keep.dtype != bool:
             raise AnalysisError(f"{label}={where!r} does not give True/False per mask")

@@ -337,3 +337,22 @@ def test_a_boolean_series_selects_by_label_not_position():
     selector = ms.obs.sort_values("acc")["acc"] > 0.5  # index order m0, m2, m3, m1
     assert list(ms[selector].obs.index) == ["m1", "m3"]
     assert list(pp.subset(ms, selector).obs.index) == ["m1", "m3"]
+
+
+def test_a_query_with_an_unknown_column_names_it_and_the_nearest_one():
+    from landscape.errors import AnalysisError
+    from landscape.maskset import select_obs
+
+    obs = pd.DataFrame({"density": [0.5, 0.3], "train.epochs": [2, 3], "method": ["a", "b"]})
+    assert select_obs(obs, "`train.epochs` == 2 and density > 0.4").tolist() == [True, False]
+    cases = {
+        "densty > 0.4": "no column 'densty'; did you mean density?",
+        "`train.epoch` == 2": "no column 'train.epoch'; did you mean `train.epochs`? (dotted columns need backticks)",
+        "train.epochs == 2": "no column 'train': a dotted column needs backticks, e.g. `train.epochs`",
+    }
+    for query, said in cases.items():
+        with pytest.raises(AnalysisError) as info:
+            select_obs(obs, query)
+        assert str(info.value) == f"where={query!r}: {said}"
+    with pytest.raises(AnalysisError, match=r"^where='density >': SyntaxError"):  # other errors as before
+        select_obs(obs, "density >")
