@@ -59,6 +59,12 @@ def _search(args: argparse.Namespace) -> int:
         f"run {summary.run_id} ({cfg.describe()}): {summary.done} masks searched, "
         f"{summary.skipped} already done, {summary.busy} held by other workers{stored} -> {summary.path}"
     )
+    if summary.without_snapshots:
+        print(
+            f"  {summary.without_snapshots} of the masks already done were searched without snapshots "
+            "and are not searched again, so they have none (remove the run with landscape rm to "
+            "search them anew with snapshots)"
+        )
     return 0
 
 

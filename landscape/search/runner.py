@@ -35,6 +35,9 @@ class SearchSummary:
     skipped: int  # already finished before this call
     busy: int  # claimed by another live worker
     weights_stored: int = 0  # random networks this call stored in the run (store_weights)
+    # of the masks already finished, those without the snapshots this call asks for: a mask
+    # is never searched again, so they stay without them
+    without_snapshots: int = 0
 
 
 _DATASETS: dict[DataConfig, object] = {}
@@ -105,6 +108,8 @@ def run_search(
     todo = [p for p in pairs if p not in finished]
     owner = owner or make_owner("search")
     summary = SearchSummary(cfg.run_id, store.path, 0, len(pairs) - len(todo), 0)
+    if cfg.train.snapshot_set():
+        summary.without_snapshots = sum(not store.has_snapshots(*p) for p in pairs if p in finished)
     if store_weights:
         from landscape.store.rebuild import store_random_weights
 

@@ -99,6 +99,22 @@ def test_a_run_without_snapshots_says_how_to_get_them(tmp_path):
         ls.read_runs(tmp_path, snapshots=True)
 
 
+def test_snapshots_asked_of_masks_already_done_are_said_to_be_missing(tmp_path, capsys):
+    from landscape.cli import main
+
+    run_search(load_config(CONFIG, TINY), tmp_path, [0], [0, 1], progress=False)
+    args = ["search", CONFIG, "--runs", str(tmp_path), "--search-seeds", "0-2", "--quiet"]
+    args += [a for t in TINY for a in ("--set", t)]
+    assert main([*args, "--set", "train.snapshot_every=1"]) == 0
+    out = capsys.readouterr().out
+    assert "1 masks searched, 2 already done" in out
+    assert "2 of the masks already done were searched without snapshots" in out
+    assert main([*args, "--set", "train.snapshot_every=1"]) == 0  # the new mask has its snapshots
+    assert "2 of the masks already done" in capsys.readouterr().out
+    assert main(args) == 0  # no snapshots asked: nothing to say
+    assert "without snapshots" not in capsys.readouterr().out
+
+
 def test_damaged_snapshots_are_found_by_verify_and_skipped_by_readers(tmp_path):
     run_search(load_config(CONFIG, [*TINY, *SNAP]), tmp_path, [0], [0, 1], progress=False)
     store = only_run(tmp_path)
