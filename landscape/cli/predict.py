@@ -33,7 +33,8 @@ def _predict(args: argparse.Namespace) -> int:
         diff = ", ".join(f"{k} {v:.2g}" for k, v in s.max_acc_difference.items())
         check = f"; largest accuracy change against the record: {diff}" if diff else ""
         skipped = f"; skipped: {s.problem}" if s.problem else ""
-        print(f"{s.run_id:<14} {s.evaluated} masks evaluated, {s.present} already stored{check}{skipped}")
+        kept = "replaced when stored before (--force)" if args.force else f"{s.present} already stored"
+        print(f"{s.run_id:<14} {s.evaluated} masks evaluated, {kept}{check}{skipped}")
     return 0
 
 

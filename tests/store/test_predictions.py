@@ -139,6 +139,9 @@ def test_old_runs_still_read_and_analyse_and_predict_fills_them_in(tiny_runs, tm
         assert {e["source"] for e in after.values()} == {"re-evaluated"}
     assert main(["predict", str(root)]) == 0
     assert all("0 masks evaluated, 4 already stored" in line for line in capsys.readouterr().out.splitlines())
+    assert main(["predict", str(root), "--force"]) == 0  # every mask again, none counted as kept
+    lines = capsys.readouterr().out.splitlines()
+    assert all("4 masks evaluated, replaced when stored before (--force)" in line for line in lines)
     filled = analyze(root, progress=False)
     assert {"agreement", "agreement_summary", "ensemble", "ensemble_summary"} <= set(filled.tables)
     assert "test predictions within a group" in filled.summary()
