@@ -20,6 +20,16 @@ def condensed(dist: np.ndarray) -> np.ndarray:
     return squareform(dist, checks=False)
 
 
+def canonical_order(ms) -> np.ndarray:
+    """Positions of the masks sorted by their bits (then their names): hierarchical
+    clustering breaks ties between equal distances by input order, so clustering in this
+    order gives each mask the same cluster however the MaskSet is ordered."""
+    from landscape.store.results import mask_hashes
+
+    hashes = np.array(mask_hashes(ms.rows()))
+    return np.lexsort((ms.obs.index.astype(str).to_numpy(), hashes))
+
+
 def cluster(
     ms,
     *,
@@ -51,7 +61,9 @@ def cluster(
     -------
     MaskSet or None
         Writes ``obs[key_added]`` (categorical labels ``"1"``, ``"2"``, ...) and
-        ``uns[key_added]`` with ``"linkage"`` (scipy's ``Z``) and ``"params"``.
+        ``uns[key_added]`` with ``"linkage"`` (scipy's ``Z``), ``"obs_names"``
+        (the masks ``Z`` indexes, in its order: sorted by their bits, so that ties are
+        broken alike whatever the order of ``ms``) and ``"params"``.
     """
     if method not in METHODS:
         raise AnalysisError(f"method={method!r} is unknown; choose one of {METHODS}")
@@ -63,15 +75,19 @@ def cluster(
     if len(ms) < 2:
         raise AnalysisError(f"cluster needs at least 2 masks, got {len(ms)}")
     ms = target(ms, copy)
-    z = hierarchy.linkage(condensed(dist.copy()), method=method)
+    order = canonical_order(ms)  # ties between distances broken alike in any order of the set
+    z = hierarchy.linkage(condensed(np.array(dist[np.ix_(order, order)], dtype=np.float64)), method=method)
     if n_clusters is not None:
-        labels = hierarchy.fcluster(z, n_clusters, criterion="maxclust")
+        found = hierarchy.fcluster(z, n_clusters, criterion="maxclust")
     else:
-        labels = hierarchy.fcluster(z, threshold, criterion="distance")
+        found = hierarchy.fcluster(z, threshold, criterion="distance")
+    labels = np.empty(len(ms), dtype=found.dtype)
+    labels[order] = found
     names = [str(k) for k in range(1, labels.max() + 1)]
     ms.obs[key_added] = pd.Categorical([str(k) for k in labels], categories=names)
     ms.uns[key_added] = {
         "params": {"metric": metric, "method": method, "n_clusters": n_clusters, "threshold": threshold},
         "linkage": z,
+        "obs_names": [str(x) for x in ms.obs.index[order]],
     }
     return ms if copy else None

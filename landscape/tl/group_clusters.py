@@ -20,6 +20,8 @@ one at once.
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 from scipy.cluster import hierarchy
@@ -29,7 +31,7 @@ from landscape.grouping import CONFIG, group_masks
 from landscape.networks import DRAW_FIELD, draws_differ, network_keys, network_text
 from landscape.tl._utils import distance_slot
 from landscape.tl.baseline import _describe_groupby
-from landscape.tl.cluster import METHODS, condensed
+from landscape.tl.cluster import METHODS, canonical_order, condensed
 
 N_PERMUTATIONS = 999
 ACROSS = "all"
@@ -130,9 +132,14 @@ def group_clusters(
     full = ms.counts() == ms.layout.n_weights
     labels = np.empty(len(ms), dtype=object)
     linkages, rows, nulls = {}, [], []
-    gen = np.random.default_rng(rng)
+    order = canonical_order(ms)
+    # shuffles drawn per stratum: its p-value does not depend on which other strata the set holds
+    seed = int(rng) if isinstance(rng, (int, np.integer)) else int(np.random.default_rng(rng).integers(2**63))
     for net, density in strata:
-        pos = np.flatnonzero([k == (net, density) for k in keys])
+        # the masks of a stratum in an order of their own (not of the set): ties between
+        # distances are broken alike however the set is ordered or what else it holds
+        pos = order[np.array([keys[i] == (net, density) for i in order], dtype=bool)]
+        gen = np.random.default_rng([seed, zlib.crc32(repr((net, density)).encode())])
         name = _stratum(net, density, several_nets, several_dens)
         prefix = f"{name}:" if name else ""
         codes = np.unique(group_of[pos], return_inverse=True)[1]
