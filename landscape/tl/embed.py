@@ -103,7 +103,7 @@ def _tsne(ms, metric: str, n_components: int, seed: int, kwargs: dict):
     # in the process (numba, torch); a 5-mask fit went from seconds to well under one.
     with threadpool_limits(limits=1 if n <= SMALL_TSNE else None):
         coords = model.fit_transform(dist)
-    return coords, {"kl_divergence": float(model.kl_divergence_)}
+    return coords, {"kl_divergence": float(model.kl_divergence_), "options": params}
 
 
 def _umap(ms, metric: str, n_components: int, seed: int, kwargs: dict):
@@ -120,7 +120,7 @@ def _umap(ms, metric: str, n_components: int, seed: int, kwargs: dict):
         # a fixed random_state disables parallelism: expected, and the reason runs repeat
         warnings.filterwarnings("ignore", message=".*n_jobs.*overridden.*")
         warnings.filterwarnings("ignore", message=".*using precomputed metric.*")
-        return model.fit_transform(dist), {}
+        return model.fit_transform(dist), {"options": params}
 
 
 def embed(
@@ -185,7 +185,8 @@ def embed(
         coords, info = _umap(ms, metric, n_components, seed, kwargs)
     ms.obsm[key_added or f"X_{method}"] = np.asarray(coords, dtype=np.float64)
     params = {"method": method, "metric": None if method == "pca" else metric, "n_components": n_components}
-    params.update(random_state=seed, **kwargs)
+    # the options the embedding ran with, defaults included (a changed default is seen)
+    params.update({"random_state": seed, **info.pop("options", kwargs)})
     ms.uns[key_added or method] = {"params": params, **info}
     return ms if copy else None
 

@@ -63,6 +63,9 @@ def test_small_sets_tsne_mds_pca(n):
     for key in ("X_pca", "X_mds", "X_tsne"):
         assert ms.obsm[key].shape == (n, 2) and np.isfinite(ms.obsm[key]).all()
     np.testing.assert_array_equal(again.obsm["X_tsne"], ms.obsm["X_tsne"])
+    # the options it ran with are recorded, the defaults the call did not give included
+    assert ms.uns["tsne"]["params"]["perplexity"] == min(30.0, (n - 1) / 3)
+    assert ms.uns["tsne"]["params"]["init"] == "random"
     two, _ = masks(2)
     tl.mds(two)
     assert two.obsm["X_mds"].shape == (2, 2)
@@ -75,6 +78,7 @@ def test_umap_small_sets():
         tl.umap(ms, rng=np.random.default_rng(7))
         assert ms.obsm["X_umap"].shape == (n, 2) and np.isfinite(ms.obsm["X_umap"]).all()
         assert ms.uns["umap"]["params"]["random_state"] is not None
+        assert ms.uns["umap"]["params"]["n_neighbors"] == min(15, n - 1)
 
 
 @pytest.mark.slow
