@@ -41,6 +41,11 @@ def binomial_band(kept: np.ndarray, trials: int, level: float = 0.95) -> pd.Data
         bound the central ``level`` interval of the null fraction, ``z`` is
         ``(kept - trials p) / sqrt(trials p (1 - p))`` and ``pvalue`` the two-sided binomial
         tail probability (doubled smaller tail, at most 1).
+
+    The ``trials`` are taken to share one rate. Masks of unequal densities (a pooled group,
+    global top-k) keep a unit with unequal rates, whose count has a smaller variance than
+    the binomial of the pooled rate: the band is then wider than the null's and the test
+    conservative.
     """
     from scipy import stats
 
