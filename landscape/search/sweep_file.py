@@ -134,11 +134,13 @@ def _refuse_set_under_grid_presets(grids, fixed: Mapping[str, Any], source: str)
     from landscape.config.presets import preset_values
 
     for grid in grids:
+        # a field the grid gives beside the preset replaces both, so only the rest can clash
+        beside = {key for key, _ in grid}
         for key, values in grid:
             if key != "method.preset":
                 continue
             for name in values:
-                clash = sorted(set(preset_values(name)) & set(fixed)) if name else []
+                clash = sorted((set(preset_values(name)) & set(fixed)) - beside) if name else []
                 if clash:
                     raise ConfigError(
                         f"{source}: set: {clash[0]}: the grid's method.preset {name} sets it too and "
