@@ -128,6 +128,24 @@ def test_file_errors(tmp_path):
         load_config(listing)
 
 
+@pytest.mark.parametrize("seed", [2**53 + 1, 2**63 - 1, 10**30 + 7])
+def test_integers_stay_exact_beyond_float_precision(tmp_path, seed):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"train:\n  data_seed: {seed}\n")
+    assert load_config(path).train.data_seed == seed
+    assert load_config(None, [f"train.data_seed={seed}"]).train.data_seed == seed
+    assert from_dict({"method": {"score_seed": str(seed)}}).method.score_seed == seed
+    neighbour = load_config(None, [f"train.data_seed={seed - 1}"])
+    assert neighbour.run_id != load_config(path).run_id  # two seeds, two runs
+
+
+def test_whole_numbers_written_as_floats_are_still_integers():
+    assert from_dict({"train": {"epochs": 3.0}}).train.epochs == 3
+    assert from_dict({"train": {"epochs": "1e2"}}).train.epochs == 100
+    with pytest.raises(ConfigError, match="^train.epochs: expected an integer"):
+        from_dict({"train": {"epochs": "2.5"}})
+
+
 def test_section_must_be_a_table():
     with pytest.raises(ConfigError, match="^method: expected a table"):
         from_dict({"method": 3})

@@ -98,15 +98,7 @@ def _coerce(value: Any, tp: Any, dotted: str) -> Any:
             return value.lower() in ("true", "yes", "1")
         raise ConfigError(f"{dotted}: expected true or false, got {value!r}")
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ConfigError(f"{dotted}: expected an integer, got {value!r}")
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigError(f"{dotted}: expected an integer, got {value!r}") from None
-        if not number.is_integer():
-            raise ConfigError(f"{dotted}: expected an integer, got {value!r}")
-        return int(number)
+        return _integer(value, dotted)
     if tp is float:
         if isinstance(value, bool):
             raise ConfigError(f"{dotted}: expected a number, got {value!r}")
@@ -119,6 +111,27 @@ def _coerce(value: Any, tp: Any, dotted: str) -> Any:
             raise ConfigError(f"{dotted}: expected a string, got {value!r}")
         return str(value)
     return value
+
+
+def _integer(value: Any, dotted: str) -> int:
+    """An int as given; a string by ``int()`` first: a float would round seeds above 2**53
+    (two seeds, one run id). Whole floats (``2.0``, ``"1e3"``) are accepted."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (float, str)):
+        raise ConfigError(f"{dotted}: expected an integer, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{dotted}: expected an integer, got {value!r}") from None
+    if not number.is_integer():
+        raise ConfigError(f"{dotted}: expected an integer, got {value!r}")
+    return int(number)
 
 
 # --------------------------------------------------------------------------------------------
