@@ -13,6 +13,7 @@ from landscape.config import (
     from_dict,
     load_config,
     parse_override,
+    read_config_file,
 )
 from landscape.errors import ConfigError
 
@@ -126,6 +127,47 @@ def test_file_errors(tmp_path):
     listing.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(listing)
+
+
+def test_a_key_given_twice_in_a_yaml_config_is_refused_naming_it_and_the_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("method:\n  density: 0.3\n  name: edge_popup\n  density: 0.5\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: key 'density' given twice (line 4); give it once"
+    path.write_text("train: {epochs: 2}\nmethod: {density: 0.3}\ntrain: {lr: 0.05}\n")  # a section too
+    with pytest.raises(ConfigError, match=r"key 'train' given twice \(line 3\)"):
+        load_config(path)
+    toml = tmp_path / "c.toml"  # TOML refuses it itself
+    toml.write_text("[method]\ndensity = 0.3\ndensity = 0.5\n")
+    with pytest.raises(ConfigError, match=r"c\.toml: cannot parse \(Cannot overwrite a value"):
+        load_config(toml)
+
+
+def test_yaml_merge_keys_may_still_be_overridden(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("x: &short {epochs: 2, lr: 0.05}\n")
+    assert "x" in read_config_file(path)
+    path.write_text("train:\n  <<: {epochs: 2, lr: 0.05}\n  epochs: 3\n")
+    assert (load_config(path).train.epochs, load_config(path).train.lr) == (3, 0.05)
+
+
+@pytest.mark.parametrize("seed", [2**53 + 1, 2**63 - 1, 10**30 + 7])
+def test_integers_stay_exact_beyond_float_precision(tmp_path, seed):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"train:\n  data_seed: {seed}\n")
+    assert load_config(path).train.data_seed == seed
+    assert load_config(None, [f"train.data_seed={seed}"]).train.data_seed == seed
+    assert from_dict({"method": {"score_seed": str(seed)}}).method.score_seed == seed
+    neighbour = load_config(None, [f"train.data_seed={seed - 1}"])
+    assert neighbour.run_id != load_config(path).run_id  # two seeds, two runs
+
+
+def test_whole_numbers_written_as_floats_are_still_integers():
+    assert from_dict({"train": {"epochs": 3.0}}).train.epochs == 3
+    assert from_dict({"train": {"epochs": "1e2"}}).train.epochs == 100
+    with pytest.raises(ConfigError, match="^train.epochs: expected an integer"):
+        from_dict({"train": {"epochs": "2.5"}})
 
 
 def test_section_must_be_a_table():

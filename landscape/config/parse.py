@@ -7,6 +7,7 @@ the file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tomllib
 import types
 import typing
@@ -98,15 +99,7 @@ def _coerce(value: Any, tp: Any, dotted: str) -> Any:
             return value.lower() in ("true", "yes", "1")
         raise ConfigError(f"{dotted}: expected true or false, got {value!r}")
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ConfigError(f"{dotted}: expected an integer, got {value!r}")
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigError(f"{dotted}: expected an integer, got {value!r}") from None
-        if not number.is_integer():
-            raise ConfigError(f"{dotted}: expected an integer, got {value!r}")
-        return int(number)
+        return _integer(value, dotted)
     if tp is float:
         if isinstance(value, bool):
             raise ConfigError(f"{dotted}: expected a number, got {value!r}")
@@ -119,6 +112,27 @@ def _coerce(value: Any, tp: Any, dotted: str) -> Any:
             raise ConfigError(f"{dotted}: expected a string, got {value!r}")
         return str(value)
     return value
+
+
+def _integer(value: Any, dotted: str) -> int:
+    """An int as given; a string by ``int()`` first: a float would round seeds above 2**53
+    (two seeds, one run id). Whole floats (``2.0``, ``"1e3"``) are accepted."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (float, str)):
+        raise ConfigError(f"{dotted}: expected an integer, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{dotted}: expected an integer, got {value!r}") from None
+    if not number.is_integer():
+        raise ConfigError(f"{dotted}: expected an integer, got {value!r}")
+    return int(number)
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,6 +178,36 @@ def apply_overrides(cfg: SearchConfig, overrides: Mapping[str, Any]) -> SearchCo
     return validate(from_dict(data))
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int) -> None:
+        super().__init__(key, line)
+        self.key, self.line = key, line
+
+
+@functools.cache
+def _unique_key_loader():
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        """``safe_load`` keeps the last of two equal keys silently; this refuses them."""
+
+        def construct_mapping(self, node, deep=False):
+            seen: set = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` entries may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    if key in seen:
+                        raise _DuplicateKey(key, key_node.start_mark.line + 1)
+                    seen.add(key)
+                except TypeError:  # unhashable: the base class says so
+                    pass
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Parse a YAML or TOML config file into a mapping, with a one-line error on failure."""
     import yaml
@@ -184,9 +228,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     try:
         if path.suffix == ".toml":
-            data = tomllib.loads(text)
+            data = tomllib.loads(text)  # refuses a key given twice itself
         else:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_unique_key_loader())
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{path}: key {exc.key!r} given twice (line {exc.line}); give it once") from None
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"{path}: cannot parse ({first})") from None
