@@ -10,6 +10,12 @@ def test_parse_seeds():
     assert parse_seeds("0-3") == [0, 1, 2, 3]
     assert parse_seeds("0-2,7,2") == [0, 1, 2, 7]
     assert parse_seeds("5") == [5]
+    assert parse_seeds(" 1 , 3-4") == [1, 3, 4]  # the rules of sweep files
+
+
+def test_a_seed_range_past_the_64_bit_columns_is_refused_before_it_is_expanded():
+    with pytest.raises(ConfigError, match=r"^--search-seeds: seeds must be below 2\*\*63"):
+        parse_seeds("0-99999999999999999999", "search-seeds")
 
 
 @pytest.mark.parametrize("text", ["", "a", "3-1", "-2", "1-x"])

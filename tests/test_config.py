@@ -152,7 +152,7 @@ def test_yaml_merge_keys_may_still_be_overridden(tmp_path):
     assert (load_config(path).train.epochs, load_config(path).train.lr) == (3, 0.05)
 
 
-@pytest.mark.parametrize("seed", [2**53 + 1, 2**63 - 1, 10**30 + 7])
+@pytest.mark.parametrize("seed", [2**53 + 1, 2**63 - 1])
 def test_integers_stay_exact_beyond_float_precision(tmp_path, seed):
     path = tmp_path / "c.yaml"
     path.write_text(f"train:\n  data_seed: {seed}\n")
@@ -161,6 +161,17 @@ def test_integers_stay_exact_beyond_float_precision(tmp_path, seed):
     assert from_dict({"method": {"score_seed": str(seed)}}).method.score_seed == seed
     neighbour = load_config(None, [f"train.data_seed={seed - 1}"])
     assert neighbour.run_id != load_config(path).run_id  # two seeds, two runs
+
+
+def test_seeds_beyond_the_64_bit_columns_are_refused_naming_the_field():
+    from landscape.search.seeds import parse_seed_spec
+
+    for field in ("train.data_seed", "method.score_seed", "data.split_seed"):
+        with pytest.raises(ConfigError, match=rf"^{field}: must be a seed in \[0, 2\*\*63\)"):
+            load_config(None, [f"{field}={2**63}"])
+    for spec in (2**63, f"0-{2**70}", [0, str(2**63)]):  # a range is refused before it is expanded
+        with pytest.raises(ConfigError, match=r"^--search-seeds: seeds must be below 2\*\*63"):
+            parse_seed_spec(spec, "--search-seeds")
 
 
 def test_whole_numbers_written_as_floats_are_still_integers():

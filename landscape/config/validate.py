@@ -315,10 +315,21 @@ def _train(cfg: SearchConfig) -> None:
     _snapshots(cfg)
 
 
+# seeds are stored in 64-bit integer columns (the mask index, the analysis tables)
+SEED_LIMIT = 2**63
+
+
 def _seeds(cfg: SearchConfig) -> None:
     score, data = cfg.method.score_seed, cfg.train.data_seed
     for name, value in (("method.score_seed", score), ("train.data_seed", data)):
-        _need(value is None or value >= 0, f"{name}: must be a non-negative seed (or null), got {value}")
+        _need(
+            value is None or 0 <= value < SEED_LIMIT,
+            f"{name}: must be a seed in [0, 2**63) (or null), got {value}",
+        )
+    _need(
+        0 <= cfg.data.split_seed < SEED_LIMIT,
+        f"data.split_seed: must be a seed in [0, 2**63), got {cfg.data.split_seed}",
+    )
     _need(
         score is None or data is None,
         "method.score_seed, train.data_seed: both are held fixed, so every mask of the run would be "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from landscape.config.validate import SEED_LIMIT
 from landscape.errors import ConfigError
 
 
@@ -28,6 +29,8 @@ def parse_seed_spec(value: Any, where: str = "seeds") -> list[int]:
             seeds.update(_seed_range(piece.strip(), value, where))
     if not seeds or min(seeds) < 0:
         raise ConfigError(f"{where}: expected non-negative seeds like 0-7, got {value!r}")
+    if max(seeds) >= SEED_LIMIT:
+        raise ConfigError(f"{where}: seeds must be below 2**63, got {max(seeds)}")
     return sorted(seeds)
 
 
@@ -43,12 +46,15 @@ def _seed_range(piece: str, value: Any, where: str) -> range:
     try:
         if "-" in piece[1:]:
             lo, hi = (int(x) for x in piece.split("-", 1))
-            if hi < lo:
-                raise ValueError
-            return range(lo, hi + 1)
-        return range(int(piece), int(piece) + 1)
+        else:
+            lo = hi = int(piece)
     except ValueError:
         raise ConfigError(f"{where}: expected seeds like 0-7 or [0, 3, 5], got {value!r}") from None
+    if hi < lo:
+        raise ConfigError(f"{where}: expected seeds like 0-7 or [0, 3, 5], got {value!r}")
+    if hi >= SEED_LIMIT:  # before the range is expanded
+        raise ConfigError(f"{where}: seeds must be below 2**63, got {hi}")
+    return range(lo, hi + 1)
 
 
 def hold_one_source(score_seeds: Any, data_seeds: Any, where: str = "") -> tuple[dict[str, int], list[int]]:

@@ -87,8 +87,8 @@ def test_bad_override_names_the_field(tmp_path, capsys, overrides, culprit):
 @pytest.mark.parametrize(
     ("argv", "culprit"),
     [
-        (["--search-seeds", "3-1"], "--search-seeds '3-1'"),
-        (["--weight-seeds", "a"], "--weight-seeds 'a'"),
+        (["--search-seeds", "3-1"], "--search-seeds: expected seeds like 0-7 or [0, 3, 5], got '3-1'"),
+        (["--weight-seeds", "a"], "--weight-seeds: expected seeds like 0-7 or [0, 3, 5], got 'a'"),
         (["--masks-in-flight", "0"], "--masks-in-flight: must be >= 1"),
         (["--device", "cuda:7"], "--device cuda:7"),
     ],
