@@ -9,6 +9,8 @@ per-layer counts and summing those over layers the whole-network counts, exactly
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -134,6 +136,16 @@ class TilePlan:
     def panel_bytes(self) -> int:
         """What one process holds while it computes the tiles of a range."""
         return 8 * self.n * self.range_words + _tile_buffer_bytes(self.block_rows, self.n_layers)
+
+    def tile_shape(self, tile: Tile) -> tuple[int, int, int]:
+        """The shape of a tile's counts: rows of block ``bi``, of block ``bj``, layers of its range."""
+        blocks = self.blocks()
+        (i0, i1), (j0, j1) = blocks[tile.bi], blocks[tile.bj]
+        return i1 - i0, j1 - j0, len(self.layers(tile.range_index)[1]) - 1
+
+    def digest(self) -> str:
+        """Names this geometry in every tile file, so that no tile is merged under another plan."""
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:16]
 
     # serialisation ----------------------------------------------------------------------
     def to_json(self) -> dict:

@@ -13,7 +13,10 @@ checksums the run manifests list, or the bytes of in-memory rows), the row order
 layout and the toolkit version. The plan is not part of it: a job resumed with another
 memory budget keeps the geometry of its finished tiles. A tile file names the sha256 of its
 own bytes, so a damaged one is recognised (reported by path and recomputed) without any
-shared index that concurrent workers would have to update.
+shared index that concurrent workers would have to update; it also holds the digest of the
+plan it was computed under, so a tile of another geometry (a job.json replaced) is never
+merged. Rows saved into the job are checked against their checksum before a worker reads
+them.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from landscape.store import _io
 from landscape.store.layout import Layout
 from landscape.tl._tiles import Tile, TilePlan
 
-FORMAT = 1
+FORMAT = 2  # 2: tiles name the plan they were computed under
 JOB, ROWS = "job.json", "rows.json"
 
 
@@ -115,7 +118,8 @@ class TileStore:
         for entry, s in zip(rows["sources"], np.unique(packed_rows.src)):
             if "path" not in entry:
                 name = f"rows-{entry['sha256'][:16]}.bin"
-                if not (self.folder / name).exists():
+                saved = self.folder / name
+                if not saved.exists() or _io.sha256_file(saved) != entry["sha256"]:  # damaged: rewritten
                     data = np.ascontiguousarray(packed_rows.sources[s], dtype=np.uint8).tobytes()
                     _io.write_atomic(self.folder / name, data)
                 entry = {**entry, "path": name, "offset": 0}
@@ -140,6 +144,11 @@ class TileStore:
                 raise AnalysisError(f"{path}: rows of tile job {self.folder} are missing") from None
             if "mtime_ns" in entry and (st.st_size, st.st_mtime_ns) != (entry["size"], entry["mtime_ns"]):
                 raise AnalysisError(f"{path}: changed since tile job {self.folder} was planned")
+            if "mtime_ns" not in entry and _io.sha256_file(path) != entry.get("sha256"):
+                raise AnalysisError(
+                    f"{path}: rows of tile job {self.folder} are damaged (checksum differs); "
+                    "run the analysis again to rewrite them"
+                )
             shape = (int(entry["n_rows"]), int(rows["row_bytes"]))
             arrays.append(np.memmap(path, dtype=np.uint8, mode="r", offset=int(entry["offset"]), shape=shape))
         return PackedRows(arrays, np.asarray(rows["src"]), np.asarray(rows["pos"]), int(rows["row_bytes"]))
@@ -160,7 +169,12 @@ class TileStore:
         if counts.size and counts.max() > np.iinfo(np.uint32).max:
             raise AnalysisError(f"tile {tile.name}: counts do not fit uint32")  # ranges are far smaller
         buf = io.BytesIO()
-        np.savez(buf, counts=np.ascontiguousarray(counts, dtype=np.uint32), worker=np.array(worker))
+        np.savez(
+            buf,
+            counts=np.ascontiguousarray(counts, dtype=np.uint32),
+            worker=np.array(worker),
+            plan=np.array(self.plan.digest()),
+        )
         data = buf.getvalue()
         path = self._tile_dir() / f"{tile.name}.{_io.sha256_bytes(data)[:16]}.npz"
         _io.write_atomic(path, data)
@@ -168,18 +182,21 @@ class TileStore:
 
     def load(self, path: Path) -> tuple[np.ndarray, str] | None:
         """A tile's counts and the worker that computed it, or None (with a warning naming the
-        file, which is removed so the tile is recomputed) when the file is damaged."""
+        file, which is removed so the tile is recomputed) when the file is damaged or was
+        computed under another plan."""
+        why = "damaged tile"
         try:
             data = path.read_bytes()
-            ok = _io.sha256_bytes(data)[:16] == path.name.split(".")[1]
-            if ok:
+            if _io.sha256_bytes(data)[:16] == path.name.split(".")[1]:
                 with np.load(io.BytesIO(data)) as z:
-                    return z["counts"], str(z["worker"])
+                    counts, worker, plan = z["counts"], str(z["worker"]), str(z["plan"])
+                tile = Tile.parse(path.name.split(".")[0])
+                if plan == self.plan.digest() and counts.shape == self.plan.tile_shape(tile):
+                    return counts, worker
+                why = "tile of another plan of this job (its job.json was replaced)"
         except (OSError, ValueError, KeyError, IndexError):
             pass
-        warnings.warn(
-            DamagedFileWarning(f"{path}: damaged tile removed; it will be recomputed", path), stacklevel=2
-        )
+        warnings.warn(DamagedFileWarning(f"{path}: {why} removed; it will be recomputed", path), stacklevel=2)
         path.unlink(missing_ok=True)
         return None
 

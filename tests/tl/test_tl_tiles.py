@@ -239,6 +239,39 @@ def test_damaged_tile_is_reported_and_recomputed(masks_root, tmp_path):
     assert len(list((job.folder / "tiles").glob("r*.npz"))) == len(job.plan.tiles())
 
 
+def test_tiles_of_another_plan_are_never_merged(masks_root, tmp_path):
+    """A job.json replaced (removed, then the job made again for another budget) leaves
+    tiles whose names the new plan also uses but whose rows differ: recomputed, not merged."""
+    root, dense = masks_root
+    ms = read_runs(root)
+    old = small_job(ms, tmp_path / "tiles", block_rows=3, range_words=2)
+    old.run()
+    (old.folder / "job.json").unlink()
+    new = small_job(ms, tmp_path / "tiles", block_rows=4, range_words=2)
+    assert new.folder == old.folder and new.plan != old.plan
+    assert {t.name for t in new.plan.tiles()} & set(new.store.finished())  # names shared
+    with pytest.warns(UserWarning, match="tile of another plan of this job"):
+        tl.distances(ms, per_layer=True, tiles=tmp_path / "tiles", memory=MEMORY)
+    assert_same(ms, scipy_slots(dense))
+
+
+def test_damaged_rows_saved_in_a_job_are_refused_by_workers_and_rewritten(tmp_path):
+    from landscape.maskset import MaskSet
+
+    dense = special_masks(n=7, seed=3)
+    ms = MaskSet.from_dense(dense, ODD_LAYOUT)  # rows in memory: saved into the job
+    job = small_job(ms, tmp_path / "tiles")
+    (saved,) = job.folder.glob("rows-*.bin")
+    data = bytearray(saved.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    saved.write_bytes(bytes(data))
+    with pytest.raises(AnalysisError, match=rf"{saved}: rows of tile job .* are damaged"):
+        TileJob.open(job.folder)  # what a worker process does
+    small_job(ms, tmp_path / "tiles")  # the coordinator writes them again
+    worker = TileJob.open(job.folder)
+    np.testing.assert_array_equal(np.asarray(worker.rows.sources[0]), np.asarray(ms.X.sources[0]))
+
+
 def test_job_key_follows_masks_order_and_content(masks_root, tmp_path):
     root, _ = masks_root
     ms = read_runs(root)
