@@ -111,6 +111,17 @@ def test_cli_memory_budget_gives_the_same_tables_from_resumable_tiles(analysed, 
     assert main(["analyze", str(root), "--memory", "lots", "--out", str(tmp_path / "x")]) == 2
 
 
+def test_no_cache_with_a_memory_budget_computes_every_tile_again(analysed, tmp_path):
+    root, _ = analysed
+    args = ["analyze", str(root), "--embed", "pca", "--out", str(tmp_path / "tiled"), "--memory", "64MB"]
+    assert main(args) == 0
+    first = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "tiled" / "tiles").glob("*/tiles/r*.npz")}
+    assert first
+    assert main([*args, "--no-cache"]) == 0
+    again = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "tiled" / "tiles").glob("*/tiles/r*.npz")}
+    assert set(again) == set(first) and not set(again.values()) & set(first.values())  # all rewritten
+
+
 def _copy_of(analysed, tmp_path):
     root = tmp_path / "runs"
     shutil.copytree(analysed[0], root)

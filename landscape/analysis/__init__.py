@@ -132,7 +132,7 @@ def analyze(
         Analysis folder: the result store and the table views (default ``<path>/_analysis``).
     recompute
         Recompute distances, embeddings and the agreement and ensemble tables even when
-        stored (the entries are replaced);
+        stored (the entries are replaced; with ``memory``, every distance tile too);
         barrier curves are deterministic and always reused.
     memory
         Budget for out-of-core distances (bytes or ``"2GB"``), computed as tiles kept under

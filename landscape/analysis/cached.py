@@ -51,6 +51,10 @@ def distances(ms, metrics, store: ResultStore, recompute: bool = False, **kwargs
         if layers is not None:
             fill_from_counts(ms, layers, metrics, per_layer=True, origin="analysis result store")
             return "reused"
+    elif kwargs.get("tiles") is not None:  # recomputed means every tile, not the stored ones merged
+        from landscape.tl._outofcore import discard_tile_job
+
+        discard_tile_job(ms, kwargs["tiles"])
     tl.distances(ms, metric=tuple(metrics), per_layer=True, **kwargs)
     counts = ms.obsp["intersection_layers"]
     dtype = np.int32 if counts.size and counts.max() < 2**31 else np.int64

@@ -43,8 +43,8 @@ def add_parser(sub) -> None:
         "--no-cache",
         dest="recompute",
         action="store_true",
-        help="recompute distances, embeddings and the agreement and ensemble tables even when stored "
-        "(barrier curves are always reused)",
+        help="recompute distances (with --memory, every tile), embeddings and the agreement and "
+        "ensemble tables even when stored (barrier curves are always reused)",
     )
     p.add_argument(
         "--memory",

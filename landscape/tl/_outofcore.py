@@ -104,6 +104,14 @@ def tiled_distances(
             remove_job(root)
 
 
+def discard_tile_job(ms, tiles: str | Path) -> None:
+    """Remove the tile job of ``ms``'s rows under ``tiles`` (its finished tiles too), so that
+    the next tiled call computes every tile again."""
+    from landscape.tl._tilestore import job_key
+
+    remove_job(Path(tiles) / job_key(ms.X, ms.layout)[0])
+
+
 def metric_blocks(inter: np.ndarray, metric: str, n_weights, out: np.ndarray, memory: int) -> None:
     """``out[...] = metric(inter)`` a block of rows at a time (temporaries within budget)."""
     n = inter.shape[0]
