@@ -170,7 +170,8 @@ def hamming(inter: np.ndarray, n_weights) -> np.ndarray:
 
 
 def matching(inter: np.ndarray, n_weights) -> np.ndarray:
-    """Fraction of agreeing positions, ``1 - hamming``."""
+    """Fraction of agreeing positions: ``1 - hamming`` up to float rounding (computed from the
+    agreeing count, so it is exact for that fraction)."""
     return metric_from_counts(inter, *_counts_pair(inter), "matching", n_weights)
 
 

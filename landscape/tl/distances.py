@@ -59,9 +59,10 @@ def distances(
     ms
         MaskSet.
     metric
-        ``"jaccard"`` (distance ``1 - |A&B| / |A|B|``, and ``0`` for two empty masks),
+        ``"jaccard"`` (distance ``1 - |A & B| / |A or B|``, and ``0`` for two empty masks),
         ``"hamming"`` (differing bits / n_weights, scipy's normalisation), ``"matching"``
-        (fraction of agreeing positions, a similarity: ``1 - hamming``), or a tuple of them.
+        (agreeing positions / n_weights, a similarity: ``1 - hamming`` up to the last bit of
+        the float, since it is computed from the agreeing count directly), or a tuple of them.
     per_layer
         Also store per-layer matrices ``(n, n, L)``, each normalised by its layer's size.
     backend, device
