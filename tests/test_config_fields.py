@@ -146,3 +146,27 @@ def test_a_run_whose_config_json_has_every_field_still_opens_extends_and_analyse
     assert main(["verify", str(root)]) == 0
     assert main(["analyze", str(root), "--embed", "pca"]) == 0
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["train.optimizer=adam", "train.nesterov=true"],
+            "train.nesterov: Nesterov momentum is an SGD option",
+        ),
+        (
+            ["train.momentum=0", "train.nesterov=true"],
+            "train.nesterov: Nesterov momentum needs train.momentum > 0",
+        ),
+    ],
+)
+def test_nesterov_without_sgd_momentum_is_refused_before_a_run_exists(tmp_path, capsys, overrides, message):
+    argv = ["search", CONFIG, "--runs", str(tmp_path)]
+    for override in overrides:
+        argv += ["--set", override]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"landscape search: error: {message}")
+    assert not list(tmp_path.iterdir())
+    assert load_config(None, ["train.nesterov=true"]).train.nesterov  # SGD with momentum: accepted

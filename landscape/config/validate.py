@@ -304,6 +304,15 @@ def _train(cfg: SearchConfig) -> None:
     _choice("train.schedule", t.schedule, SCHEDULES)
     _need(_finite(t.lr) and t.lr > 0, f"train.lr: must be > 0, got {t.lr}")
     _need(0 <= t.momentum < 1, f"train.momentum: must be in [0, 1), got {t.momentum}")
+    # refused here rather than by torch when the search starts (after its run folder exists)
+    _need(
+        not t.nesterov or t.optimizer == "sgd",
+        f"train.nesterov: Nesterov momentum is an SGD option; train.optimizer is {t.optimizer!r}",
+    )
+    _need(
+        not t.nesterov or t.momentum > 0,
+        "train.nesterov: Nesterov momentum needs train.momentum > 0, got 0",
+    )
     _need(
         _finite(t.weight_decay) and t.weight_decay >= 0,
         f"train.weight_decay: must be >= 0, got {t.weight_decay}",
