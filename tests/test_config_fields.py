@@ -170,3 +170,24 @@ def test_nesterov_without_sgd_momentum_is_refused_before_a_run_exists(tmp_path, 
     assert err.count("\n") == 1 and err.startswith(f"landscape search: error: {message}")
     assert not list(tmp_path.iterdir())
     assert load_config(None, ["train.nesterov=true"]).train.nesterov  # SGD with momentum: accepted
+
+
+def test_weight_training_methods_are_exactly_those_that_train_weights():
+    from landscape.config.validate import WEIGHT_TRAINING_METHODS
+
+    for name in registries.methods.names():
+        trains = getattr(registries.methods.load(name), "trains_weights", False)
+        assert (name in WEIGHT_TRAINING_METHODS) == trains, name
+
+
+@pytest.mark.parametrize("method", ["dense", "kstarts"])
+def test_a_source_for_a_weight_training_method_is_refused_before_a_run_exists(tmp_path, capsys, method):
+    argv = ["search", CONFIG, "--runs", str(tmp_path), "--set", f"method.name={method}"]
+    argv += ["--set", "method.source.kind=er", "--set", "method.source.density=0.8"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(
+        f"landscape search: error: method.source.kind: 'er' is not supported by the weight-training method '{method}'"
+    )
+    assert not list(tmp_path.iterdir())

@@ -38,6 +38,8 @@ FITNESS = ("magnitude", "gradient", "both")
 PRECISIONS = ("fp32", "tf32", "bf16")
 # methods that train nothing (``needs_training = False``): the random-mask null model
 UNTRAINED_METHODS = frozenset({"random"})
+# methods that train the weights under a mask: they select from every weight
+WEIGHT_TRAINING_METHODS = frozenset({"dense", "kstarts", "dissipating", "kstarts_dissipating"})
 
 # methods that search scores with a top-k (and so take sources, IWR, rescaling)
 SCORE_METHODS = ("edge_popup", "biprop", "iterand")
@@ -251,6 +253,11 @@ def _source(meth: MethodConfig) -> None:
             ("er_distribution", s.er_distribution, "uniform"),
         ):
             _need(value == default, f"method.source.{name}: applies to an ER source (method.source.kind: er)")
+    _need(
+        s.kind == "dense" or meth.name not in WEIGHT_TRAINING_METHODS,
+        f"method.source.kind: {s.kind!r} is not supported by the weight-training method "
+        f"{meth.name!r}; use source.kind 'dense'",
+    )
     if s.kind != "frozen":
         _need(
             s.scope == "global",
