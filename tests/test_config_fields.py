@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -191,3 +192,27 @@ def test_a_source_for_a_weight_training_method_is_refused_before_a_run_exists(tm
         f"landscape search: error: method.source.kind: 'er' is not supported by the weight-training method '{method}'"
     )
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "origin.format=hidden_networks",
+            "origin.format: 'hidden_networks' marks masks imported from elsewhere",
+        ),
+        ("method.name=external", "method.name 'external' stands for imported masks"),
+    ],
+)
+def test_a_search_cannot_claim_imported_masks(tmp_path, capsys, override, message):
+    """What only imported runs carry is refused by search and sweep before a run folder exists."""
+    assert main(["search", CONFIG, "--runs", str(tmp_path / "runs"), "--set", override]) == 2
+    assert capsys.readouterr().err.startswith(f"landscape search: error: {message}")
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(
+        f"base: {Path(CONFIG).resolve()}\ngrid: {{{override.replace('=', ': [')}]}}\nweight_seeds: 0\nsearch_seeds: 0\n"
+    )
+    assert main(["sweep", str(sweep), "--runs", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())

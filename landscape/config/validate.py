@@ -158,6 +158,25 @@ def _check_data_fields_used(d: DataConfig) -> None:
             raise _not_read(_first_difference(f"data.{f.name}", value, default), d.name, used)
 
 
+EXTERNAL_CANNOT_SEARCH = (
+    "method.name 'external' stands for imported masks of an unnamed method; it cannot "
+    "search, and rebuilding its networks needs the method (import with --set method.name=...)"
+)
+
+
+def check_searchable(cfg) -> None:
+    """A config that only imported masks may carry (``origin.format``, ``method.name:
+    external``) is refused for a search before any run folder exists: its run would claim
+    masks imported from elsewhere."""
+    if cfg.origin.format:
+        raise ConfigError(
+            f"origin.format: {cfg.origin.format!r} marks masks imported from elsewhere; a search "
+            "stores masks of its own (remove origin.format)"
+        )
+    if cfg.method.name == "external":
+        raise ConfigError(EXTERNAL_CANNOT_SEARCH)
+
+
 def check_data_fields_given(cfg, given) -> None:
     """A data field given in a config (``given``: names under ``data``) that its dataset does
     not read (``augment: true`` for digits) is refused even at its default value: the config

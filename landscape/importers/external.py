@@ -9,6 +9,7 @@ barriers do not.
 
 from __future__ import annotations
 
+from landscape.config.validate import EXTERNAL_CANNOT_SEARCH
 from landscape.errors import ConfigError, DataError
 
 
@@ -32,7 +33,4 @@ class ExternalMethod:
     """``method.name: external``: imported masks whose search method was not given."""
 
     def __init__(self, cfg) -> None:
-        raise ConfigError(
-            "method.name 'external' stands for imported masks of an unnamed method; it cannot "
-            "search, and rebuilding its networks needs the method (import with --set method.name=...)"
-        )
+        raise ConfigError(EXTERNAL_CANNOT_SEARCH)

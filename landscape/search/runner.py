@@ -64,7 +64,10 @@ def resolve_device(device: str | None) -> str:
 
 def open_run(cfg: SearchConfig, runs_root: str | Path):
     """Create (or open) the run directory of ``cfg`` under ``runs_root``."""
+    from landscape.config.validate import check_searchable
     from landscape.search.trainer import build_model
+
+    check_searchable(cfg)
     from landscape.store.run_store import RunStore
 
     dataset = load_dataset(cfg.data)

@@ -36,7 +36,7 @@ from landscape.config import (
     SearchConfig,
     apply_overrides,
 )
-from landscape.config.validate import check_data_fields_given
+from landscape.config.validate import check_data_fields_given, check_searchable
 from landscape.errors import ConfigError
 from landscape.search.seeds import parse_seed_spec, seed_label
 from landscape.search.sweep_progress import SweepProgress, finished_pairs, masks_done, pending_pairs
@@ -178,6 +178,7 @@ def _expand(sweep: Sweep) -> list[SweepTask]:
             try:
                 cfg = apply_overrides(sweep.base, changes) if params else sweep.base
                 check_data_fields_given(cfg, sweep.data_given)
+                check_searchable(cfg)
             except ConfigError as exc:
                 raise ConfigError(f"{sweep.source}: combination {label}: {exc}") from None
             if cfg.run_id in seen:  # two combinations that resolve to the same run
