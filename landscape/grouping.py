@@ -140,6 +140,9 @@ def describe(values: dict[str, Any]) -> str:
         if col in _FOLLOWS_SEARCH_SEED and _missing(value):
             parts.append(f"{name} = search seed")
             continue
+        if col == "origin.format" and (_missing(value) or value == ""):  # beside imported runs
+            parts.append("searched")
+            continue
         parts.append(f"{name} {format_value(value)}" if name else format_value(value))
     return " · ".join(parts) if parts else "all masks"
 

@@ -450,3 +450,13 @@ def test_a_pooled_group_says_how_many_of_its_pairs_are_twins(tmp_path):
     assert "twins" not in alone.summary()
     tables = [ms.uns["diversity_jaccard"]["table"] for ms in alone.masksets.values()]
     assert all((t["n_twin_pairs"] == 0).all() for t in tables)
+
+
+def test_searched_runs_beside_imported_ones_are_labelled_searched():
+    from landscape.grouping import group_masks
+
+    obs = pd.DataFrame({"run_id": ["a", "a", "b", "b"], "method": "edge_popup", "weight_seed": 0,
+                        "search_seed": [0, 1, 0, 1],
+                        "origin.format": ["", "", "hidden_networks", "hidden_networks"]})  # fmt: skip
+    labels = sorted(g.label for g in group_masks(obs))
+    assert labels == ["imported from hidden_networks", "searched"]
