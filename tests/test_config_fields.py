@@ -216,3 +216,38 @@ def test_a_search_cannot_claim_imported_masks(tmp_path, capsys, override, messag
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("method", "field", "value"),
+    [
+        ("random", "method.recycle.every", 3),  # its label read random+recycle, nothing recycled
+        ("edge_popup", "method.rerand.every", 20),
+        ("iterand", "method.kstarts.k", 8),
+        ("dense", "method.dissipate.tau", 0.5),
+    ],
+)
+def test_a_method_section_its_method_does_not_read_is_refused(method, field, value):
+    section = field.split(".")[1]
+    with pytest.raises(
+        ConfigError, match=rf"^{field}: method '{method}' does not use method\.{section} \(read by"
+    ):
+        load_config(None, [f"method.name={method}", f"{field}={value}"])
+
+
+def test_method_sections_are_accepted_by_the_methods_that_read_them_and_on_imported_runs():
+    from landscape.config.validate import METHOD_SECTION_READERS
+
+    values = {"recycle": "every=3", "rerand": "every=20", "kstarts": "k=8", "dissipate": "tau=0.5"}
+    for section, readers in METHOD_SECTION_READERS.items():
+        field, value = values[section].split("=")
+        for method in readers:
+            given = [
+                f"method.name={method}",
+                f"method.{section}.{field}={value}",
+                "model.weight_init=kaiming_normal",
+            ]
+            cfg = load_config(None, given)
+            assert str(getattr(getattr(cfg.method, section), field)) == value
+    imported = load_config(None, ["origin.format=arrays", "method.name=random", "method.recycle.every=3"])
+    assert imported.method.recycle.every == 3  # what its files declare is kept

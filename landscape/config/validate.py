@@ -227,6 +227,32 @@ def _method(cfg: SearchConfig) -> None:
     g = meth.dissipate
     _need(_finite(g.tau) and g.tau >= 0, f"method.dissipate.tau: must be >= 0, got {g.tau}")
     _need(0 < g.step <= 1, f"method.dissipate.step: must be in (0, 1], got {g.step}")
+    if not cfg.origin.format:  # an imported run keeps what its files declare
+        _method_sections_read(meth)
+
+
+# the method sections and the methods that read them; another method given one is refused,
+# as its run id and label would claim a search that never happened
+METHOD_SECTION_READERS = {
+    "recycle": SCORE_METHODS,
+    "rerand": ("iterand",),
+    "kstarts": ("kstarts", "kstarts_dissipating"),
+    "dissipate": ("dissipating", "kstarts_dissipating"),
+}
+
+
+def _method_sections_read(meth: MethodConfig) -> None:
+    for section, readers in METHOD_SECTION_READERS.items():
+        if meth.name in readers:
+            continue
+        value = getattr(meth, section)
+        for f in dataclasses.fields(value):
+            given, default = getattr(value, f.name), f.default
+            _need(
+                given == default,
+                f"method.{section}.{f.name}: method {meth.name!r} does not use method.{section} "
+                f"(read by {', '.join(readers)}); remove it",
+            )
 
 
 def _recycle(meth: MethodConfig) -> None:

@@ -17,8 +17,16 @@ from landscape.search.methods.iterand import IteRand
 from landscape.search.methods.recycle import recycle_due, recycle_weights_
 
 
+def registered_name(cls) -> str:
+    """The method.name of a method class (its config then holds what that method reads)."""
+    from landscape import registries
+
+    return next(name for name in registries.methods.names() if registries.methods.load(name) is cls)
+
+
 def make(cls, m: int = 2, seeds=None, hidden=(16, 12), weight_init="kaiming_normal", **overrides):
     """A small MLP 8 -> hidden -> 5 with M masks, set up with method ``cls``."""
+    overrides.setdefault("method.name", registered_name(cls))
     cfg = SearchConfig().replace(
         **{"model.hidden": list(hidden), "model.weight_init": weight_init, **overrides}
     )

@@ -22,9 +22,11 @@ from landscape.search.methods.weight_training import (
     KStarts,
     KStartsDissipating,
 )
+from tests.search.test_methods import registered_name
 
 
 def make(cls, m=2, seeds=None, hidden=(12,), **overrides):
+    overrides.setdefault("method.name", registered_name(cls))
     cfg = SearchConfig().replace(
         **{
             "model.hidden": list(hidden),
