@@ -251,3 +251,30 @@ def test_method_sections_are_accepted_by_the_methods_that_read_them_and_on_impor
             assert str(getattr(getattr(cfg.method, section), field)) == value
     imported = load_config(None, ["origin.format=arrays", "method.name=random", "method.recycle.every=3"])
     assert imported.method.recycle.every == 3  # what its files declare is kept
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        (
+            ["method.recycle.every=5", "train.epochs=5"],
+            "method.recycle.every",
+        ),  # after epoch 5 is after the last
+        (["method.recycle.every=2", "method.recycle.warmup=3", "train.epochs=5"], "method.recycle.every"),
+        (["method.recycle.every=1", "method.recycle.unit=step", "train.epochs=1"], "method.recycle.every"),
+        (
+            ["method.name=iterand", "method.rerand.unit=epoch", "method.rerand.every=4", "train.epochs=3"],
+            "method.rerand.every",
+        ),  # fmt: skip
+    ],
+)
+def test_recycling_or_redraws_that_never_happen_are_refused(overrides, field):
+    with pytest.raises(ConfigError, match=rf"^{field}: .* never happens in train.epochs"):
+        load_config(None, overrides)
+
+
+def test_recycling_and_redraws_that_happen_once_are_accepted():
+    assert load_config(None, ["method.recycle.every=4", "train.epochs=6"]).method.recycle.every == 4
+    assert load_config(None, ["method.recycle.every=9", "method.recycle.unit=step", "train.epochs=2"])
+    on = ["method.name=iterand", "method.rerand.unit=epoch", "method.rerand.every=3", "train.epochs=3"]
+    assert load_config(None, on).method.rerand.every == 3

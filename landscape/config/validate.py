@@ -229,6 +229,7 @@ def _method(cfg: SearchConfig) -> None:
     _need(0 < g.step <= 1, f"method.dissipate.step: must be in (0, 1], got {g.step}")
     if not cfg.origin.format:  # an imported run keeps what its files declare
         _method_sections_read(meth)
+        _events_happen(cfg)
 
 
 # the method sections and the methods that read them; another method given one is refused,
@@ -253,6 +254,30 @@ def _method_sections_read(meth: MethodConfig) -> None:
                 f"method.{section}.{f.name}: method {meth.name!r} does not use method.{section} "
                 f"(read by {', '.join(readers)}); remove it",
             )
+
+
+def _events_happen(cfg: SearchConfig) -> None:
+    """Recycling or IteRand re-draws that no epoch of the search reaches are refused: the
+    run id and the label would claim them, the masks would be those of the plain method."""
+    meth, epochs = cfg.method, cfg.train.epochs
+    r = meth.recycle
+    if meth.name in SCORE_METHODS and r.every > 0:
+        if r.unit == "epoch":  # after epoch e (from 0), never after the last one
+            due = [e for e in range(1, epochs - 1) if e % r.every == 0 and e > r.warmup]
+        else:  # within every epoch after the first and after the warm-up
+            due = list(range(max(1, r.warmup + 1), epochs))
+        _need(
+            bool(due),
+            f"method.recycle.every: recycling every {r.every} {r.unit}s after {r.warmup} warm-up "
+            f"epochs never happens in train.epochs {epochs}; raise train.epochs or lower it",
+        )
+    q = meth.rerand
+    if meth.name == "iterand" and q.unit == "epoch":  # steps are counted once the data are known
+        _need(
+            epochs >= q.every,
+            f"method.rerand.every: re-drawing every {q.every} epochs never happens in "
+            f"train.epochs {epochs}; raise train.epochs or lower it",
+        )
 
 
 def _recycle(meth: MethodConfig) -> None:
