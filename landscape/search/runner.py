@@ -66,9 +66,9 @@ def open_run(cfg: SearchConfig, runs_root: str | Path):
     """Create (or open) the run directory of ``cfg`` under ``runs_root``."""
     from landscape.config.validate import check_searchable
     from landscape.search.trainer import build_model
-
-    check_searchable(cfg)
     from landscape.store.run_store import RunStore
+
+    check_searchable(cfg)  # before the run folder exists
 
     dataset = load_dataset(cfg.data)
     probe = build_model(cfg, dataset, 1, "cpu")
