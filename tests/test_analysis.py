@@ -419,3 +419,35 @@ def test_warnings_passed_on_by_an_analysis_keep_their_module():
                 "a note", UserWarning, baseline.__file__, 1, module="landscape.tl.baseline"
             )
     assert [str(w.message) for w in shown] == ["a note"]
+
+
+def test_a_memory_budget_holds_when_distances_are_stored_or_too_large_to_store(analysed, tmp_path):
+    """A re-analysis under a budget does not read a stored entry whole when its slots do not
+    fit; results memory-mapped under a budget are not copied into the store either."""
+    from landscape.analysis import cached
+    from landscape.reading import read_runs
+    from landscape.store.results import ResultStore
+
+    root, _ = analysed
+    metrics = ("jaccard", "hamming")
+    reference = read_runs(root)
+    store = ResultStore(tmp_path)
+    assert cached.distances(reference, metrics, store) == "computed"  # an in-memory analysis stored them
+    n, n_layers = len(reference), len(reference.layout)
+    slots = 8 * n * n * (n_layers + 1) * (1 + len(metrics))  # counts and metrics, whole and per layer
+    small = 3_000  # its share for results (half) holds the whole-network counts, not the rest
+    assert small // 2 < slots
+    budgeted = read_runs(root)
+    from landscape.tl._tilejob import TileJob
+
+    TileJob.prepare(budgeted, tmp_path / "tiles", small, block_rows=2, range_words=2)  # tiles this small
+    assert cached.distances(budgeted, metrics, store, memory=small, tiles=tmp_path / "tiles") == "computed"
+    assert isinstance(budgeted.obsp["intersection_layers"], np.memmap)  # within the budget, on disk
+    for slot, value in reference.obsp.items():
+        np.testing.assert_array_equal(np.asarray(budgeted.obsp[slot]), value, err_msg=slot)
+    entries = [key for key, _ in store.records("intersections")]
+    assert len(entries) == 1  # the memory-mapped result was not stored beside the in-memory one
+    assert (
+        cached.distances(read_runs(root), metrics, store, memory=slots * 4, tiles=tmp_path / "tiles")
+        == "reused"
+    )

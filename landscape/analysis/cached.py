@@ -38,6 +38,10 @@ def distances(ms, metrics, store: ResultStore, recompute: bool = False, **kwargs
     """``tl.distances(ms, per_layer=True)`` from stored per-layer intersection counts when
     an entry holds these masks (or a superset of them); else computed and stored.
 
+    Under a ``memory`` budget a stored entry is read only when the slots it fills fit the
+    budget's share for results; otherwise the distances come from the resumable tiles, and
+    results too large for memory (memory-mapped) are not copied into the store.
+
     Returns ``"reused"`` or ``"computed"``.
     """
     from landscape import tl
@@ -46,17 +50,25 @@ def distances(ms, metrics, store: ResultStore, recompute: bool = False, **kwargs
     ids = mask_ids(ms)
     inputs = {"masks": ids, "layout": ms.layout.dumps()}
     key = ResultStore.key("intersections", inputs)
-    if not recompute:
-        layers = _stored_intersections(store, key, ids, ms.layout.dumps(), recomputed=True)
+    held = _held_in_memory(kwargs.get("memory"))
+    # reused slots are held in memory whole: under a budget, only while they fit its share
+    # for results (else the tiles, kept beside the store, give them within the budget)
+    fits = held is None or _slot_bytes(len(ids), len(ms.layout), metrics) <= held
+    if not recompute and fits:
+        layers = _stored_intersections(
+            store, key, ids, ms.layout.dumps(), recomputed=True, held=held, n_layers=len(ms.layout)
+        )
         if layers is not None:
             fill_from_counts(ms, layers, metrics, per_layer=True, origin="analysis result store")
             return "reused"
-    elif kwargs.get("tiles") is not None:  # recomputed means every tile, not the stored ones merged
+    elif recompute and kwargs.get("tiles") is not None:  # every tile again, not the stored ones merged
         from landscape.tl._outofcore import discard_tile_job
 
         discard_tile_job(ms, kwargs["tiles"])
     tl.distances(ms, metric=tuple(metrics), per_layer=True, **kwargs)
     counts = ms.obsp["intersection_layers"]
+    if isinstance(counts, np.memmap):  # beyond the budget: storing would copy it into memory
+        return "computed"
     dtype = np.int32 if counts.size and counts.max() < 2**31 else np.int64
     store.put(
         "intersections", key, inputs, {"n_masks": len(ids)}, {"intersection_layers": counts.astype(dtype)}
@@ -78,23 +90,47 @@ def stored_distances(ms, metrics, store: ResultStore) -> bool:
     return True
 
 
+def _held_in_memory(memory) -> int | None:
+    """Bytes of result matrices a ``memory`` budget holds in memory (None: no budget)."""
+    if memory is None:
+        return None
+    from landscape.tl._outofcore import OUTPUT_SHARE
+    from landscape.tl._tiles import parse_memory
+
+    return int(parse_memory(memory) * OUTPUT_SHARE)
+
+
+def _slot_bytes(n: int, n_layers: int, metrics) -> int:
+    """Bytes of the distance slots of ``n`` masks: counts and each metric, whole and per layer."""
+    return 8 * n * n * (n_layers + 1) * (1 + len(metrics))
+
+
 def _stored_intersections(
-    store: ResultStore, key: str, ids: list[str], layout: str, recomputed: bool
+    store: ResultStore,
+    key: str,
+    ids: list[str],
+    layout: str,
+    recomputed: bool,
+    held: int | None = None,
+    n_layers: int = 1,
 ) -> np.ndarray | None:
     """Stored counts of ``ids`` (an entry of exactly these masks, or a superset's), or None;
-    ``recomputed``: whether the caller computes them when none are (a damaged entry says so)."""
+    ``recomputed``: whether the caller computes them when none are (a damaged entry says so);
+    ``held``: a superset is read whole, so under a budget only one that fits it is."""
     arrays = store.get_arrays("intersections", key, recomputed)
     if arrays is not None:
         return arrays["intersection_layers"].astype(np.int64)
     wanted = set(ids)
     for other, record in store.records("intersections"):  # a superset: an earlier, wider analysis
-        held = record["inputs"].get("masks", [])
-        if record["inputs"].get("layout") != layout or not wanted <= set(held):
+        held_masks = record["inputs"].get("masks", [])
+        if record["inputs"].get("layout") != layout or not wanted <= set(held_masks):
+            continue
+        if held is not None and 12 * len(held_masks) ** 2 * n_layers > held:  # int32 + int64 copy
             continue
         arrays = store.get_arrays("intersections", other, recomputed=False)  # only a candidate
         if arrays is None:
             continue
-        where = {mask: k for k, mask in enumerate(held)}
+        where = {mask: k for k, mask in enumerate(held_masks)}
         pos = np.array([where[m] for m in ids])
         return arrays["intersection_layers"][np.ix_(pos, pos)].astype(np.int64)
     return None
