@@ -306,6 +306,18 @@ def _rerand(meth: MethodConfig) -> None:
     _need(_finite(q.mix_new), f"method.rerand.mix_new: must be a finite number, got {q.mix_new}")
 
 
+def check_weight_training_source(meth: MethodConfig, trains_weights: bool | None = None) -> None:
+    """A method that trains the weights selects from every weight: a sparse source is refused.
+    ``trains_weights``: whether ``meth``'s method does (default: by its name)."""
+    if trains_weights is None:
+        trains_weights = meth.name in WEIGHT_TRAINING_METHODS
+    _need(
+        meth.source.kind == "dense" or not trains_weights,
+        f"method.source.kind: {meth.source.kind!r} is not supported by the weight-training method "
+        f"{meth.name!r}; use source.kind 'dense'",
+    )
+
+
 def _source(meth: MethodConfig) -> None:
     s = meth.source
     _choice("method.source.kind", s.kind, SOURCES)
@@ -323,11 +335,7 @@ def _source(meth: MethodConfig) -> None:
             ("er_distribution", s.er_distribution, "uniform"),
         ):
             _need(value == default, f"method.source.{name}: applies to an ER source (method.source.kind: er)")
-    _need(
-        s.kind == "dense" or meth.name not in WEIGHT_TRAINING_METHODS,
-        f"method.source.kind: {s.kind!r} is not supported by the weight-training method "
-        f"{meth.name!r}; use source.kind 'dense'",
-    )
+    check_weight_training_source(meth)
     if s.kind != "frozen":
         _need(
             s.scope == "global",

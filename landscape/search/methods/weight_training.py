@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from landscape.errors import ConfigError
+from landscape.config.validate import check_weight_training_source
 from landscape.nn.init import generator
 from landscape.search.methods.base import Method, kept_count
 from landscape.search.methods.pruning import candidate_fitness, dissipate_step, scheduled_kept
@@ -55,12 +55,7 @@ class WeightTraining(Method):
     changes_weights = True
 
     def setup(self, model: EnsembleNet, weight_seed: int, search_seeds: list[int]) -> None:
-        kind = self.cfg.method.source.kind
-        if kind != "dense":
-            raise ConfigError(
-                f"method.source.kind: {kind!r} is not supported by the weight-training method "
-                f"{self.cfg.method.name!r}; use source.kind 'dense'"
-            )
+        check_weight_training_source(self.cfg.method, trains_weights=True)  # also unvalidated configs
         super().setup(model, weight_seed, search_seeds)
         for _, layer in self._layers:
             layer.make_weight_trainable()
