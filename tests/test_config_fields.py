@@ -174,7 +174,7 @@ def test_nesterov_without_sgd_momentum_is_refused_before_a_run_exists(tmp_path, 
 
 
 def test_weight_training_methods_are_exactly_those_that_train_weights():
-    from landscape.config.validate import WEIGHT_TRAINING_METHODS
+    from landscape.config.validate_method import WEIGHT_TRAINING_METHODS
 
     for name in registries.methods.names():
         trains = getattr(registries.methods.load(name), "trains_weights", False)
@@ -236,7 +236,7 @@ def test_a_method_section_its_method_does_not_read_is_refused(method, field, val
 
 
 def test_method_sections_are_accepted_by_the_methods_that_read_them_and_on_imported_runs():
-    from landscape.config.validate import METHOD_SECTION_READERS
+    from landscape.config.validate_method import METHOD_SECTION_READERS
 
     values = {"recycle": "every=3", "rerand": "every=20", "kstarts": "k=8", "dissipate": "tau=0.5"}
     for section, readers in METHOD_SECTION_READERS.items():
@@ -278,3 +278,15 @@ def test_recycling_and_redraws_that_happen_once_are_accepted():
     assert load_config(None, ["method.recycle.every=9", "method.recycle.unit=step", "train.epochs=2"])
     on = ["method.name=iterand", "method.rerand.unit=epoch", "method.rerand.every=3", "train.epochs=3"]
     assert load_config(None, on).method.rerand.every == 3
+
+
+@pytest.mark.parametrize("method", ["kstarts", "kstarts_dissipating"])
+def test_a_kstarts_selection_after_the_last_epoch_is_refused(method):
+    late = [f"method.name={method}", "method.kstarts.select_after=6", "train.epochs=5"]
+    with pytest.raises(
+        ConfigError, match=r"^method.kstarts.select_after: .* after the last of train.epochs 5"
+    ):
+        load_config(None, late)
+    # a selection at the end of the last epoch is one the search makes
+    last = [f"method.name={method}", "method.kstarts.select_after=5", "train.epochs=5"]
+    assert load_config(None, last).method.kstarts.select_after == 5

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from landscape.config.validate import check_weight_training_source
+from landscape.config.validate_method import check_weight_training_source
 from landscape.nn.init import generator
 from landscape.search.methods.base import Method, kept_count
 from landscape.search.methods.pruning import candidate_fitness, dissipate_step, scheduled_kept
