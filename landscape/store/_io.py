@@ -33,7 +33,7 @@ def fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def _write_durably(tmp: Path, data: bytes) -> None:
+def _write_durably(tmp: Path, data: bytes | memoryview) -> None:
     """``data`` in the file ``tmp``, flushed to disk."""
     with open(tmp, "wb") as fh:
         fh.write(data)
@@ -41,7 +41,7 @@ def _write_durably(tmp: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes | memoryview) -> None:
     """Write ``data`` to a temp file, fsync it, then ``os.replace`` it onto ``path``."""
     tmp = temp_name(path)
     try:
@@ -125,5 +125,5 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def sha256_bytes(data: bytes) -> str:
+def sha256_bytes(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()

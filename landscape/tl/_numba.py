@@ -203,6 +203,8 @@ def pair_counts(
     tile_i, tile_j = _tasks(na, nb, symmetric)
     rows = _padded(na) + (0 if symmetric else _padded(nb))
     words_per_chunk = max(64, int(chunk_bytes) // (8 * rows)) // VECTOR_WORDS * VECTOR_WORDS
+    widest = int(np.max(np.diff(bounds), initial=0))  # a buffer wider than every layer holds zeros
+    words_per_chunk = max(VECTOR_WORDS, min(words_per_chunk, -(-widest // VECTOR_WORDS) * VECTOR_WORDS))
     buf_a = np.zeros((_padded(na), words_per_chunk), dtype=np.uint64)
     buf_b = buf_a if symmetric else np.zeros((_padded(nb), words_per_chunk), dtype=np.uint64)
     for layer in range(n_layers):

@@ -21,7 +21,7 @@ import numpy as np
 
 from landscape.errors import AnalysisError
 from landscape.tl import _kernels
-from landscape.tl._tiles import PANEL_SHARE, Tile, TilePlan
+from landscape.tl._tiles import PANEL_SHARE, Tile, TilePlan, scratch_bytes
 from landscape.tl._tilestore import JOB, TileStore, job_key
 
 INLINE = "inline"  # compute in this process
@@ -48,9 +48,11 @@ class RowReader:
         return out.view(np.uint64)
 
 
-def tile_counts(a: np.ndarray, b: np.ndarray | None, bounds: np.ndarray, route: str, device) -> np.ndarray:
+def tile_counts(
+    a: np.ndarray, b: np.ndarray | None, bounds: np.ndarray, route: str, device, scratch: int
+) -> np.ndarray:
     """``I[i, j, l]`` between two row blocks over local layer ``bounds`` (``b=None``: ``a`` with
-    itself), by ``route``."""
+    itself), by ``route``; a CPU GEMM unpacks at most ``scratch`` bytes of columns at a time."""
     if route == "numba":
         from landscape.tl._numba import pair_counts
 
@@ -59,7 +61,11 @@ def tile_counts(a: np.ndarray, b: np.ndarray | None, bounds: np.ndarray, route: 
         return _kernels.cross_numpy(a, a if b is None else b, bounds)
     from landscape.tl._gemm import cross_gemm
 
-    return cross_gemm(a, b, bounds, route=route, device=device)
+    # on the CPU the unpacked columns count against the budget (on a GPU they live there)
+    on_gpu = device is not None and str(device).startswith("cuda")
+    return cross_gemm(
+        a, b, bounds, route=route, device=device, **({} if on_gpu else {"memory_bytes": scratch})
+    )
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,7 @@ class TileJob:
         done = self.store.finished()
         todo = [t for t in tiles if t.name not in done]
         blocks, ranges = self.plan.blocks(), self.plan.ranges()
+        scratch = scratch_bytes(self.plan.block_rows, self.plan.range_words)
         panel: dict[int, np.ndarray] = {}
         current = None
         for tile in todo:
@@ -179,7 +186,7 @@ class TileJob:
                     panel[b] = self.reader.block(*blocks[b], w0, w1)
             _, local = self.plan.layers(tile.range_index)
             other = None if tile.bi == tile.bj else panel[tile.bj]
-            counts = tile_counts(panel[tile.bi], other, local, route, device)
+            counts = tile_counts(panel[tile.bi], other, local, route, device, scratch)
             self.store.save(tile, counts, worker)
             if on_tile is not None:
                 on_tile(tile)

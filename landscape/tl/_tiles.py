@@ -23,6 +23,10 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 
           "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
 PANEL_SHARE = 0.5  # of the budget for the panel (the rest: tile buffers, results held in memory)
 MIN_RANGE_WORDS = 64
+# working memory of a tile kernel beside the panel: the numba route's chunk buffers
+# (``_numba.CHUNK_BYTES``) or the unpacked columns of the CPU GEMM routes
+TILE_SCRATCH_BYTES = 16 << 20
+KERNEL_ROW_BLOCK = 512  # _numba.ROW_BLOCK: rows per block of the numba route's large products
 DEFAULT_BLOCKS = 8  # row blocks per side when n is large: 36 tiles per word range
 
 
@@ -90,12 +94,9 @@ class TilePlan:
             block_rows = max(256, -(-n // DEFAULT_BLOCKS))
         block_rows = max(1, min(int(block_rows), max(n, 1)))
         if range_words is None:
-            panel = int(memory * PANEL_SHARE) - _tile_buffer_bytes(block_rows, len(bounds) - 1)
-            range_words = panel // max(1, 8 * n)
+            range_words = _widest_range(n, block_rows, len(bounds) - 1, int(memory * PANEL_SHARE))
             if range_words < MIN_RANGE_WORDS:
-                need = (
-                    8 * n * MIN_RANGE_WORDS + _tile_buffer_bytes(block_rows, len(bounds) - 1)
-                ) / PANEL_SHARE
+                need = _working_bytes(n, block_rows, MIN_RANGE_WORDS, len(bounds) - 1) / PANEL_SHARE
                 raise AnalysisError(
                     f"memory={memory:,} bytes is too small for {n:,} masks: the tiles need at least "
                     f"{math.ceil(need / 2**20):,} MiB"
@@ -135,7 +136,7 @@ class TilePlan:
 
     def panel_bytes(self) -> int:
         """What one process holds while it computes the tiles of a range."""
-        return 8 * self.n * self.range_words + _tile_buffer_bytes(self.block_rows, self.n_layers)
+        return _working_bytes(self.n, self.block_rows, self.range_words, self.n_layers)
 
     def tile_shape(self, tile: Tile) -> tuple[int, int, int]:
         """The shape of a tile's counts: rows of block ``bi``, of block ``bj``, layers of its range."""
@@ -158,6 +159,39 @@ class TilePlan:
                    int(data["range_words"]))  # fmt: skip
 
 
+# bytes of kernel scratch per word of a range and row of a block: the int8 GEMM's unpacked
+# columns (a byte a bit); numba's chunk buffers take 8, and the float32 GEMM (5 bytes a
+# bit) is given the plan's scratch to chunk its columns by
+_SCRATCH_PER_WORD_ROW = 64
+
+
+def scratch_bytes(block_rows: int, range_words: int) -> int:
+    """The kernel scratch of one tile: it grows with the range up to ``TILE_SCRATCH_BYTES``."""
+    return min(TILE_SCRATCH_BYTES, _SCRATCH_PER_WORD_ROW * 2 * block_rows * range_words)
+
+
+def _working_bytes(n: int, block_rows: int, range_words: int, n_layers: int) -> int:
+    """What one process holds while it computes the tiles of a range: the panel, the GPU
+    route's zero-padded host copy of a tile's two blocks, the tile's buffers and the kernel's
+    scratch."""
+    copies = 8 * (n + 2 * block_rows) * range_words
+    return copies + _tile_buffer_bytes(block_rows, n_layers) + scratch_bytes(block_rows, range_words)
+
+
+def _widest_range(n: int, block_rows: int, n_layers: int, share: int) -> int:
+    """The most words per range whose working bytes fit ``share`` (the scratch grows with the
+    range until it reaches its cap, so both regimes are solved and the wider taken)."""
+    fixed = share - _tile_buffer_bytes(block_rows, n_layers)
+    per_word = 8 * (n + 2 * block_rows)
+    capped = (fixed - TILE_SCRATCH_BYTES) // per_word
+    growing = fixed // (per_word + _SCRATCH_PER_WORD_ROW * 2 * block_rows)
+    return max(capped, growing, 0)
+
+
 def _tile_buffer_bytes(block_rows: int, n_layers: int) -> int:
-    # the kernel's uint64 counts of one tile, and their uint32 copy for the file
-    return block_rows * block_rows * n_layers * 12
+    # per tile: its int64 counts and their uint32 copy for the file; a block pair's int64
+    # counts while the numba route assembles blocks of more than KERNEL_ROW_BLOCK rows; the
+    # GEMM routes' int32 product and int64 accumulator of one layer
+    pairs = block_rows * block_rows
+    assembled = 8 * KERNEL_ROW_BLOCK**2 * n_layers if block_rows > KERNEL_ROW_BLOCK else 0
+    return pairs * n_layers * 12 + assembled + pairs * 12

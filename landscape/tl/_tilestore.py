@@ -52,8 +52,14 @@ def _source_identity(array: np.ndarray) -> tuple[str, dict]:
         entry = {"path": str(path), "offset": int(array.offset), "n_rows": int(array.shape[0]),
                  "size": st.st_size, "mtime_ns": st.st_mtime_ns}  # fmt: skip
         return sha, entry
-    data = np.ascontiguousarray(array, dtype=np.uint8)
-    return _io.sha256_bytes(data.tobytes()), {"n_rows": int(data.shape[0])}
+    data = _flat_bytes(array)
+    return _io.sha256_bytes(data), {"n_rows": int(array.shape[0])}
+
+
+def _flat_bytes(array: np.ndarray) -> memoryview:
+    """The bytes of in-memory rows without a copy (a budget must not hold them twice); only
+    rows that are not one contiguous uint8 block are copied."""
+    return memoryview(np.ascontiguousarray(array, dtype=np.uint8).reshape(-1))
 
 
 def job_key(packed_rows, layout: Layout) -> tuple[str, dict]:
@@ -120,8 +126,7 @@ class TileStore:
                 name = f"rows-{entry['sha256'][:16]}.bin"
                 saved = self.folder / name
                 if not saved.exists() or _io.sha256_file(saved) != entry["sha256"]:  # damaged: rewritten
-                    data = np.ascontiguousarray(packed_rows.sources[s], dtype=np.uint8).tobytes()
-                    _io.write_atomic(self.folder / name, data)
+                    _io.write_atomic(self.folder / name, _flat_bytes(packed_rows.sources[s]))
                 entry = {**entry, "path": name, "offset": 0}
             sources.append(entry)
         _io.write_json(self.folder / ROWS, {**rows, "sources": sources}, indent=None)

@@ -16,7 +16,9 @@ from scipy.spatial.distance import pdist, squareform
 from landscape import tl
 from landscape.config import SearchConfig
 from landscape.errors import AnalysisError
+from landscape.maskset import MaskSet
 from landscape.reading import read_runs
+from landscape.store.layout import Layout
 from landscape.store.packing import pack_flat
 from landscape.store.run_store import RunStore
 from landscape.tl._tilejob import TileJob
@@ -323,3 +325,41 @@ def test_cuda_tiles_equal_scipy(masks_root, tmp_path):
     tl.distances(ms, per_layer=True, tiles=tmp_path / "tiles", memory=MEMORY, device="cuda")
     assert ms.uns["distances"]["params"]["backend"] == "int8"
     assert_same(ms, scipy_slots(dense))
+
+
+def test_a_tile_job_holds_its_budget_and_never_copies_the_rows(tmp_path):
+    """In-memory rows larger than the budget: the job key and the rows saved into the job read
+    them in place, a range's tiles stay within the plan's working bytes, and the whole call
+    (merge, metrics) within the budget. tracemalloc sees numpy's allocations, and every array
+    of the numba route is numpy's."""
+    import tracemalloc
+
+    layout = Layout([("a", (64, 1024)), ("b", (256, 1024)), ("c", (10, 256))])
+    rng = np.random.default_rng(0)
+    ms = MaskSet.from_dense(rng.random((512, layout.n_weights), dtype=np.float32) < 0.3, layout)
+    budget = 16_000_000
+    assert ms.X.sources[0].nbytes > budget  # a copy of the rows would break the budget alone
+    backend = "numba"
+    tl.distances(ms[:4], per_layer=True, memory=budget, backend=backend)  # compiled outside
+    tracemalloc.start()
+    try:
+        job = TileJob.prepare(ms, tmp_path / "job", budget)
+        assert tracemalloc.get_traced_memory()[1] < budget / 8
+        tracemalloc.reset_peak()
+        job.run(backend=backend)
+        assert tracemalloc.get_traced_memory()[1] <= job.plan.panel_bytes() <= budget / 2
+        tracemalloc.reset_peak()
+        tl.distances(
+            ms, metric="jaccard", per_layer=True, memory=budget, tiles=tmp_path / "job", backend=backend
+        )
+        assert tracemalloc.get_traced_memory()[1] <= budget
+    finally:
+        tracemalloc.stop()
+    assert isinstance(ms.obsp["intersection_layers"], np.memmap)  # beyond the share for results
+
+
+def test_the_plans_accounting_follows_the_numba_kernels_row_blocks():
+    from landscape.tl import _numba, _tiles
+
+    assert _tiles.KERNEL_ROW_BLOCK == _numba.ROW_BLOCK
+    assert _tiles.TILE_SCRATCH_BYTES >= _numba.CHUNK_BYTES
