@@ -130,19 +130,61 @@ def saved_init(args: dict[str, Any]) -> Any:
     return args.get("init", args.get("weight_init"))
 
 
-def foreign_init_note(args: dict[str, Any], path: Path) -> str | None:
-    """A note when the saved initialiser is not one this toolkit draws (None otherwise)."""
+# the initialisers whose scale hidden-networks' ``_init_conv`` (and Biprop's copy of it)
+# changes under ``--scale-fan``; its kaiming_uniform ignores the flag
+SCALE_FAN_INITS = frozenset({"signed_constant", "unsigned_constant", "kaiming_normal"})
+
+
+def foreign_init_note(
+    args: dict[str, Any], path: Path, scale_fan_inits: frozenset[str] = SCALE_FAN_INITS
+) -> str | None:
+    """A note when the saved initialiser, or the scale it was drawn at, is not one this
+    toolkit draws (None otherwise)."""
     init = saved_init(args)
-    if init is None or (isinstance(init, str) and init in WEIGHT_INITS):
-        return None
-    return (
-        f"{path}: init {init!r} is not one this toolkit draws ({', '.join(WEIGHT_INITS)}); "
-        "model.weight_init is recorded as unknown"
-    )
+    if init is not None and not (isinstance(init, str) and init in WEIGHT_INITS):
+        return (
+            f"{path}: init {init!r} is not one this toolkit draws ({', '.join(WEIGHT_INITS)}); "
+            "model.weight_init is recorded as unknown"
+        )
+    scale, why = reference_scale(args, scale_fan_inits)
+    if why:
+        return f"{path}: {why}; the stored weights are kept, model.weight_init is recorded as unknown"
+    if args.get("scale_fan") is True and scale is False:
+        return f"{path}: scale_fan is set, but the code ignores it for init {init!r}: recorded as false"
+    return None
 
 
-def common_fields(args: dict[str, Any]) -> dict[str, Any]:
-    """Toolkit config fields the saved arguments state (training, weight init, dataset)."""
+def reference_scale(args: dict[str, Any], scale_fan_inits: frozenset[str]) -> tuple[bool | None, str]:
+    """The toolkit's ``model.scale_fan`` for the saved arguments, or why none matches.
+
+    These codes scale a layer's std by ``gain / sqrt(fan * (1 - prune_rate))`` under
+    ``scale_fan``, with ``prune_rate`` the fraction kept; this toolkit divides by the square
+    root of the density instead. The two agree only at a density of 0.5. The gain is the
+    ``nonlinearity``'s and the fan ``mode``'s; this toolkit draws with ReLU's gain from the
+    fan-in. Returns ``(scale_fan or None when unstated, "")`` or ``(None, why)``.
+    """
+    mode, nonlinearity = args.get("mode", "fan_in"), args.get("nonlinearity", "relu")
+    if mode != "fan_in":
+        return None, f"the weights were drawn from the fan of mode {mode!r} (this toolkit draws from fan_in)"
+    if nonlinearity != "relu":
+        return None, f"the weights were drawn with the gain of {nonlinearity!r} (this toolkit uses ReLU's)"
+    flag = args.get("scale_fan")
+    if not isinstance(flag, bool) or (flag and saved_init(args) is None):
+        return None, ""  # unstated, or a scale of an initialiser nobody named
+    if not flag or saved_init(args) not in scale_fan_inits:
+        return False, ""
+    keep = as_float(args.get("prune_rate"))
+    if keep is None or abs(keep - 0.5) > 1e-9:
+        return None, (
+            f"scale_fan with prune_rate {keep} divides the std by sqrt(1 - {keep}), which is no "
+            "scale this toolkit draws (its scale_fan divides by sqrt(density); they agree at 0.5)"
+        )
+    return True, ""
+
+
+def common_fields(args: dict[str, Any], scale_fan_inits: frozenset[str] = SCALE_FAN_INITS) -> dict[str, Any]:
+    """Toolkit config fields the saved arguments state (training, weight init, dataset);
+    ``scale_fan_inits``: the initialisers whose scale the code's ``scale_fan`` changes."""
     out: dict[str, Any] = {}
     for name, (dotted, conv) in TRAIN_ARGS.items():
         value = conv(args.get(name))
@@ -154,8 +196,11 @@ def common_fields(args: dict[str, Any]) -> dict[str, Any]:
         out["model.weight_init"] = (
             WEIGHT_INITS.get(init, UNKNOWN_INIT) if isinstance(init, str) else UNKNOWN_INIT
         )
-    if isinstance(args.get("scale_fan"), bool):
-        out["model.scale_fan"] = args["scale_fan"]
+    scale, why = reference_scale(args, scale_fan_inits)
+    if why:
+        out["model.weight_init"] = UNKNOWN_INIT
+    elif scale is not None:
+        out["model.scale_fan"] = scale
     dataset = args.get("set")
     if isinstance(dataset, str) and dataset in DATASETS:
         out["data.name"] = DATASETS[dataset]

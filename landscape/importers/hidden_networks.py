@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 
 from landscape.importers import _rules
-from landscape.importers._args import as_float, as_int, common_fields, foreign_init_note, read_settings
+from landscape.importers._args import (
+    SCALE_FAN_INITS,
+    as_float,
+    as_int,
+    common_fields,
+    foreign_init_note,
+    read_settings,
+)
 from landscape.importers._build import Context, Extracted, Format
 from landscape.importers._files import bad, file_sha256, find_state, load_torch, number
 from landscape.importers._layers import Layers, parse_layers
@@ -154,14 +161,21 @@ def planned_epochs(ctx: Context, args: dict) -> int | None:
     return saved if saved is not None else as_int(ctx.user.get("train.epochs"))
 
 
-def apply_settings(ctx: Context, ex: Extracted, args: dict, args_path: Path | None) -> None:
-    """Config fields the saved arguments state (training, init, dataset, width)."""
+def apply_settings(
+    ctx: Context,
+    ex: Extracted,
+    args: dict,
+    args_path: Path | None,
+    scale_fan_inits: frozenset[str] = SCALE_FAN_INITS,
+) -> None:
+    """Config fields the saved arguments state (training, init, dataset, width);
+    ``scale_fan_inits``: the initialisers whose scale the code's ``scale_fan`` changes."""
     if args_path is None:
         return
     where = f"{args_path.name} beside the checkpoint"
-    for dotted, value in common_fields(args).items():
+    for dotted, value in common_fields(args, scale_fan_inits).items():
         ctx.fixed(ex.facts, ex.facts_from, dotted, value, where)
-    note = foreign_init_note(args, args_path)
+    note = foreign_init_note(args, args_path, scale_fan_inits)
     if note:
         ex.notes.append(note)
     width = as_float(args.get("width_mult"))

@@ -35,6 +35,9 @@ from landscape.importers.hidden_networks import (
 
 RULE = "IWR GetSubnetEdgePopup / GetQuantnet_binary: per layer, drop the int((1 - k) * N) smallest |scores|"
 METHODS = {"SubnetConvEdgePopup": "edge_popup", "SubnetConvBiprop": "biprop"}
+# its _init_weight scales the fan under scale_fan for unsigned constants only (the signed
+# constant and kaiming_normal branches have that line commented out)
+SCALE_FAN_INITS = frozenset({"unsigned_constant"})
 
 
 def _read(path: Path, ctx: Context) -> list[Extracted]:
@@ -58,7 +61,7 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
         )
     keep = density_of(path, ctx, ex, args.get("prune_rate"), f"prune_rate in {where}")
     _recycling(path, ctx, ex, args, args_path)
-    apply_settings(ctx, ex, args, args_path)
+    apply_settings(ctx, ex, args, args_path, SCALE_FAN_INITS)
     dense_flags(ctx, ex, layers, "layers without scores in the checkpoint")
     ex.masks = layerwise_masks(layers, keep)
     ex.record, notes = accuracy_record(top, path, planned_epochs(ctx, args))

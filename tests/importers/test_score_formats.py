@@ -322,6 +322,44 @@ def test_an_initialiser_this_toolkit_does_not_draw_is_recorded_as_unknown(tmp_pa
         _import(tmp_path / "b", "biprop", [tmp_path / "ckpts"], "model.weight_init=signed_constant")
 
 
+@pytest.mark.parametrize(
+    ("fmt", "args", "weight_init", "scale_fan", "note"),
+    [
+        # the reference's fan * (1 - k) equals this toolkit's density scale only at k = 0.5
+        ("hidden_networks", {"prune_rate": 0.3, "init": "signed_constant", "scale_fan": True},
+         "unknown", False, "divides the std by sqrt(1 - 0.3)"),
+        ("biprop", {"prune_rate": 0.3, "init": "kaiming_normal", "scale_fan": True},
+         "unknown", False, "divides the std by sqrt(1 - 0.3)"),
+        ("hidden_networks", {"prune_rate": 0.5, "init": "signed_constant", "scale_fan": True},
+         "signed_constant", True, None),
+        # the reference's kaiming_uniform and IWR's signed constant ignore the flag
+        ("hidden_networks", {"prune_rate": 0.3, "init": "kaiming_uniform", "scale_fan": True},
+         "kaiming_uniform", False, "ignores it for init 'kaiming_uniform'"),
+        ("iwr", {"prune_rate": 0.3, "weight_init": "signed_constant", "scale_fan": True,
+                 "conv_type": "SubnetConvEdgePopup", "rerand_epoch_freq": 0},
+         "signed_constant", False, "ignores it for init 'signed_constant'"),
+        # a fan or a gain this toolkit never draws from
+        ("hidden_networks", {"prune_rate": 0.5, "init": "signed_constant", "mode": "fan_out"},
+         "unknown", False, "fan of mode 'fan_out'"),
+        ("hidden_networks", {"prune_rate": 0.5, "init": "kaiming_normal", "nonlinearity": "leaky_relu"},
+         "unknown", False, "gain of 'leaky_relu'"),
+    ],
+)  # fmt: skip
+def test_the_recorded_weight_scale_is_the_one_the_reference_drew(
+    tmp_path, fmt, args, weight_init, scale_fan, note
+):
+    run = tmp_path / "ckpts" / "seed0"
+    save_checkpoint(run / "checkpoints" / "model_best.pth", frankle_state())
+    save_settings(run, width_mult=0.0625, **{"conv_type": "SubnetConv", **args})
+    result, summary = _import(tmp_path, fmt, [tmp_path / "ckpts"])
+    cfg = RunStore.open(summary.path).config
+    assert (cfg.model.weight_init, cfg.model.scale_fan) == (weight_init, scale_fan)
+    if note is None:
+        assert not any("scale_fan" in n or "recorded as unknown" in n for n in result.notes), result.notes
+    else:
+        assert any(note in n for n in result.notes), result.notes
+
+
 def test_no_named_initialiser_is_unknown_unless_given(tmp_path):
     path = save_checkpoint(tmp_path / "a.pth", frankle_state())
     result, summary = _import(tmp_path, "hidden_networks", [path], "method.density=0.5")
