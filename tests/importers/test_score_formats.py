@@ -284,7 +284,7 @@ def _save_iterand(path, state, epoch=99):
 def test_iterand_percentile_rule_on_raw_scores(tmp_path, keep):
     state = frankle_state(score_key="weight_score", bias=True)
     path = _save_iterand(tmp_path / "out" / "dump.x.conv6.pth", state)
-    _, summary = _import(tmp_path, "iterand", [tmp_path / "out"], f"method.density={keep}")
+    _, summary = _import(tmp_path, "iterand", [tmp_path / "out"], f"method.density={keep}", *REDRAWS)
     store = RunStore.open(summary.path)
     assert store.config.method.name == "iterand" and store.records()["epochs"].tolist() == [100]
     masks = stored_masks(summary.path)[(0, 0)]
@@ -294,6 +294,47 @@ def test_iterand_percentile_rule_on_raw_scores(tmp_path, keep):
             masks[name], iterand_by_hand(scores, round(1 - keep, 12)).reshape(masks[name].shape)
         )
     assert path.exists()
+
+
+REDRAWS = ("method.rerand.every=300", "method.rerand.prob=0.1")  # the paper's CIFAR-10 K_per, lambda
+
+
+def test_iterand_redraws_are_given_never_defaulted(tmp_path):
+    """The dump saves no config: runs of other re-draw settings (the paper's lambda grid) get
+    runs of their own, the settings are never schema defaults, and the code's Edge-Popup
+    baseline (rerand_mode null) imports as edge_popup."""
+    state = frankle_state(score_key="weight_score", bias=True)
+    for lam in ("0.01", "1.0"):
+        _save_iterand(tmp_path / f"lambda{lam}" / "dump.x.conv6.pth", state)
+    with pytest.raises(
+        ConfigError, match=r"dump.x.conv6.pth: .*\(rerand_freq in the YAML\); give --set method.rerand.every="
+    ):
+        _import(tmp_path / "a", "iterand", [tmp_path / "lambda0.01"], "method.density=0.5")
+    with pytest.raises(ConfigError, match=r"rerand_lambda in the YAML\); give --set method.rerand.prob="):
+        _import(
+            tmp_path / "a",
+            "iterand",
+            [tmp_path / "lambda0.01"],
+            "method.density=0.5",
+            "method.rerand.every=300",
+        )
+    ids = set()
+    for lam in ("0.01", "1.0"):
+        _, summary = _import(tmp_path / lam, "iterand", [tmp_path / f"lambda{lam}"], "method.density=0.5",
+                             "method.rerand.every=300", f"method.rerand.prob={lam}")  # fmt: skip
+        cfg = RunStore.open(summary.path).config
+        assert (cfg.method.rerand.every, cfg.method.rerand.prob) == (300, float(lam))
+        ids.add(summary.run_id)
+    assert len(ids) == 2
+    _, baseline = _import(tmp_path / "ep", "iterand", [tmp_path / "lambda0.01"], "method.density=0.5",
+                          "method.name=edge_popup")  # fmt: skip
+    assert RunStore.open(baseline.path).config.method.name == "edge_popup" and baseline.run_id not in ids
+    with pytest.raises(
+        ConfigError, match="--set method.name=biprop: IteRand's code searches iterand, or edge_popup"
+    ):
+        _import(
+            tmp_path / "b", "iterand", [tmp_path / "lambda0.01"], "method.density=0.5", "method.name=biprop"
+        )
 
 
 def test_iterand_percentile_rounds_halves_to_even():
