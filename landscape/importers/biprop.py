@@ -5,7 +5,9 @@ fraction KEPT, as the maintainers confirm); the state dict holds ``weight`` and 
 per layer. ``SubnetConv`` masks are layer-wise (``GetQuantnet_binary``: the
 ``int((1 - k) * N)`` smallest ``|scores|`` dropped); ``GlobalSubnetConv`` masks share one
 threshold, recomputed here from the stored scores since the code keeps it outside the state
-dict: ``t = sort(|S| of all layers)[int((1 - k) * N) - 1]``, keep ``|S| > t``.
+dict: ``t = sort(|S| of all layers)[int((1 - k) * N) - 1]``, keep ``|S| > t``. A global run
+whose target keeps at most half the weights anneals its density from 0.5 over
+``prune_rate_epoch`` epochs: recorded as ``method.anneal_epochs``.
 
 Kept weights act as ``alpha * sign(w)``. This toolkit's Biprop divides ``alpha`` by the
 actual kept count; the reference layer-wise code divides by ``int(k * N)``, which can be one
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from landscape.importers import _rules
-from landscape.importers._args import read_settings
+from landscape.importers._args import as_float, as_int, read_settings
 from landscape.importers._build import Context, Extracted, Format
 from landscape.importers._files import bad
 from landscape.importers._layers import parse_layers
@@ -63,6 +65,8 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
     else:
         saved, where = args.get("prune_rate"), f"prune_rate in {args_path.name}" if args_path else ""
     keep = density_of(path, ctx, ex, saved, where)
+    if is_global:
+        _annealing(path, ctx, ex, top, args, args_path, keep)
     apply_settings(ctx, ex, args, args_path)
     dense_flags(ctx, ex, layers, "layers without scores in the checkpoint")
     if is_global or ctx.user.get("method.global_topk") is True:
@@ -78,6 +82,31 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
     ex.record, notes = accuracy_record(top, path, planned_epochs(ctx, args))
     ex.notes += notes
     return [ex]
+
+
+def _annealing(path: Path, ctx: Context, ex: Extracted, top: dict, args: dict, args_path: Path | None,
+               keep: float) -> None:  # fmt: skip
+    """The density ramp of a global run: ``main.py`` starts one whose target keeps at most
+    half the weights at 0.5 and reaches the target after ``prune_rate_epoch`` epochs (cubic),
+    which ``method.anneal_epochs`` repeats. A checkpoint saved inside the ramp holds masks
+    of a density on the way, not the run's: that is noted, and no ramp is claimed."""
+    target = as_float(args.get("prune_rate"))  # settings.txt is written before training
+    if args_path is None or target is None or target > 0.5:
+        return
+    ramp = as_int(args.get("prune_rate_epoch"))
+    if ramp is None:
+        ramp = as_int(ctx.need("method.anneal_epochs", path, f"no prune_rate_epoch in {args_path}"))
+    if not ramp:
+        return
+    finished = as_int(top.get("epoch"))  # epochs done; epoch index `ramp` is the first at the target
+    if (finished is not None and finished <= ramp) or abs(keep - target) > 1e-9:
+        ex.notes.append(
+            f"{path}: saved after {finished} epochs, inside the density ramp of {ramp} epochs to "
+            f"{target}: its masks keep {keep:g} of the weights, a density on the way; no ramp is "
+            "recorded (import the run's last checkpoint for its masks)"
+        )
+        return
+    ctx.fixed(ex.facts, ex.facts_from, "method.anneal_epochs", ramp, f"prune_rate_epoch in {args_path.name}")
 
 
 FORMAT = Format(

@@ -218,6 +218,26 @@ def test_biprop_layerwise_and_global(tmp_path, conv_type):
         np.testing.assert_array_equal(masks[name], mask.reshape(masks[name].shape))
 
 
+@pytest.mark.parametrize(
+    ("target", "epoch", "saved", "anneal", "noted"),
+    [
+        (0.3, 100, 0.3, 10, False),  # past the ramp: the run's target, annealed as main.py did
+        (0.3, 4, 0.42, 0, True),  # model_best of epoch 4: masks of a density on the way
+        (0.7, 100, 0.7, 0, False),  # targets above half the weights are never annealed
+    ],
+)
+def test_a_global_biprop_run_keeps_its_density_ramp(tmp_path, target, epoch, saved, anneal, noted):
+    run = tmp_path / "ckpts" / "r0"
+    save_checkpoint(run / "checkpoints" / "model_best.pth", frankle_state(depth=4), epoch=epoch,
+                    conv_type="GlobalSubnetConv", prune_rate=saved)  # fmt: skip
+    save_settings(run, prune_rate=target, prune_rate_epoch=10, width_mult=0.0625, conv_type="GlobalSubnetConv",
+                  epochs=100, init="kaiming_normal")  # fmt: skip
+    result, summary = _import(tmp_path, "biprop", [tmp_path / "ckpts"])
+    method = RunStore.open(summary.path).config.method
+    assert (method.global_topk, method.density, method.anneal_epochs) == (True, saved, anneal)
+    assert any("inside the density ramp of 10 epochs" in n for n in result.notes) == noted, result.notes
+
+
 def test_biprop_density_from_the_checkpoint_must_agree_with_set(tmp_path):
     from landscape.errors import ConfigError
 
