@@ -2,7 +2,8 @@
 
 One module per source format (``hidden_networks``, ``biprop``, ``iwr``, ``iterand``,
 ``frozen``, ``er_slt``, ``arrays``) reads a file into masks under the source's own layer
-names, recomputing them from stored scores with exactly that code's rule;
+names, recomputing them from stored scores with exactly that code's rule (ER_SLT's
+documented rule, which its published forward does not compute: see :mod:`.er_slt`);
 :mod:`._naming` maps the names onto a toolkit model; the store writes ordinary runs
 (``origin.format`` names the importer, ``imports.json`` the seeds, ``meta.json`` the rule).
 Everything downstream (``read_runs``, ``landscape analyze``, figures) treats them like

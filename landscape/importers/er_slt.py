@@ -7,7 +7,9 @@ not a buffer, so the state dict lacks it: give it as ``--pattern FILE`` (``.npz`
 one 0/1 array per layer named like the layer, weight-shaped; optionally ``<layer>.bias``) or
 import from a copy of the code that registers it as the buffer ``er_mask``.
 
-Rule (``GetSubnetER`` as documented): over the layer's weights and biases together, the
+Rule (``GetSubnetER`` as documented, not as published: its forward indexes the weight-shaped
+``er_mask`` by output channel, so the network it ran scaled most weights by their raw
+``|score|`` and used no binary mask; every import says so): over the layer's weights and biases together, the
 ``int(k * N)`` largest ``|score|`` among the positions inside the source are kept; biases
 without a source entry count as inside. Only the weights' part of the mask is stored (this
 toolkit's networks have no biases, so these runs hold masks without a network to rebuild).
@@ -38,8 +40,15 @@ from landscape.importers._layers import Layer, parse_layers
 from landscape.importers.hidden_networks import extracted_from
 
 RULE = (
-    "ER_SLT GetSubnetER: keep the int(k * N) largest |score| among weights and biases inside the source "
-    "(N counts both); the weights' part is stored"
+    "ER_SLT GetSubnetER as documented: keep the int(k * N) largest |score| among weights and biases inside "
+    "the source (N counts both); the weights' part is stored"
+)
+# what every import says: the published forward computes no binary mask
+PUBLISHED_FORWARD = (
+    "ER_SLT: these masks follow GetSubnetER's documented rule, not its published forward, which "
+    "indexes the weight-shaped er_mask with torch.where(er_mask == 1)[0] (output channels), sets only "
+    "the first entries of the scores to 0/1 and multiplies every other weight by its raw |score|: the "
+    "checkpoint's network used no binary mask"
 )
 
 
@@ -57,6 +66,7 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
     external = _external_pattern(ctx)
     ex = extracted_from(path, layers, RULE)
     ex.facts.update({"method.name": "edge_popup", "method.source.kind": "er"})
+    ex.notes.append(PUBLISHED_FORWARD)
     ex.pattern, kept_biases, n_biases = {}, 0, 0
     for layer in layers.layers:
         inside_w, inside_b = _source(path, layer, external, ctx.pattern, layers.prefix)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -173,6 +175,11 @@ def test_er_slt_masks_and_source_pattern(tmp_path):
     store = RunStore.open(result.runs[0].path)
     assert store.config.model.name == "external" and store.config.method.source.kind == "er"
     assert any("no network to evaluate" in n and "non-zero bias" in n for n in result.notes)
+    # the published forward computes no binary mask: the summary and the provenance say so
+    assert any("not its published forward" in n and "no binary mask" in n for n in result.notes)
+    assert (
+        "as documented" in json.loads((store.path / "meta.json").read_text())["provenance"]["import"]["rule"]
+    )
     stored = stored_masks(store.path)[(0, 0)]
     for name in ("conv1", "linear"):
         expected = er_by_hand(state[f"{name}.scoresWeights"], state[f"{name}.scoresBias"], source[name], 0.2)
