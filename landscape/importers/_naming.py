@@ -270,6 +270,10 @@ def _infer_width(pairs: Sequence[tuple[int, int]], hint: float | None) -> float 
     return next((c for c in candidates if c < hi and fits(c)), lo if fits(lo) else None)
 
 
+def _squeezed(shape) -> tuple[int, ...]:
+    return tuple(int(d) for d in shape if d != 1)
+
+
 def _checked(fields, names, bn_names, layers, input_shape, n_classes) -> Architecture:
     """The mapping, if the toolkit's model built from ``fields`` has exactly these layers."""
     from landscape import registries
@@ -281,8 +285,10 @@ def _checked(fields, names, bn_names, layers, input_shape, n_classes) -> Archite
     except ConfigError as exc:
         raise _NoFit(f"{fields['name']}: {exc}") from None
     layout = net.layout()
-    mapped = [(names[n], math.prod(s)) for n, s in layers]
-    expected = [(spec.name, spec.numel) for spec in layout]
+    # shapes without their unit axes (a linear layer stored as a 1x1 convolution), so that a
+    # layer of the same size in another arrangement (transposed) is never read as this one
+    mapped = [(names[n], _squeezed(s)) for n, s in layers]
+    expected = [(spec.name, _squeezed(spec.shape)) for spec in layout]
     if sorted(mapped) != sorted(expected):
         missing = sorted({n for n, _ in expected} - {n for n, _ in mapped})
         extra = sorted({n for n, _ in mapped} - {n for n, _ in expected})
@@ -292,7 +298,7 @@ def _checked(fields, names, bn_names, layers, input_shape, n_classes) -> Archite
             if missing
             else f"no layer {extra[0]}"
             if extra
-            else f"{differs[0]} has another size"
+            else f"{differs[0]} has another shape"
         )
         raise _NoFit(f"{fields['name']} at width {fields.get('width_mult', 1.0):g}: {detail}")
     net_bns = {name for name, m in net.named_modules() if type(m).__name__ == "EnsembleBatchNorm"}

@@ -196,6 +196,21 @@ def test_a_layer_where_rounding_matters_is_stored_with_the_reference_count(tmp_p
     assert masks["fcs.1"].sum() == 40 - int((1 - 0.9) * 40)
 
 
+def test_a_layer_of_the_right_size_in_another_arrangement_is_not_mapped_onto_the_model():
+    """A mapping is checked layer by layer on shapes (unit axes aside), not sizes: an MLP's
+    last layer stored transposed (16 x 10 instead of 10 x 16) is refused, the same layer as
+    a 1 x 1 convolution is taken."""
+    from landscape.importers import _naming
+
+    fields = {"name": "mlp", "hidden": [16]}
+    names = {"a": "fcs.0", "b": "fcs.1"}
+    as_conv = [("a", (16, 8, 1, 1)), ("b", (10, 16, 1, 1))]
+    assert _naming._checked(fields, names, {}, as_conv, (8,), 10).layout.names == ["fcs.0", "fcs.1"]
+    transposed = [("a", (16, 8)), ("b", (16, 10))]
+    with pytest.raises(_naming._NoFit, match="fcs.1 has another shape"):
+        _naming._checked(fields, names, {}, transposed, (8,), 10)
+
+
 # --- Biprop -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("conv_type", ["SubnetConv", "GlobalSubnetConv"])
 def test_biprop_layerwise_and_global(tmp_path, conv_type):
