@@ -96,7 +96,14 @@ def _annealing(path: Path, ctx: Context, ex: Extracted, top: dict, args: dict, a
     ramp = as_int(args.get("prune_rate_epoch"))
     if ramp is None:
         ramp = as_int(ctx.need("method.anneal_epochs", path, f"no prune_rate_epoch in {args_path}"))
-    if not ramp:
+    if ramp <= 0:  # main.py ramps only over a positive number of epochs
+        return
+    planned = planned_epochs(ctx, args)
+    if planned is None:
+        ex.notes.append(
+            f"{path}: the run's length is not saved, so its density ramp of {ramp} epochs is not "
+            "recorded (give --set train.epochs=... to record it)"
+        )
         return
     finished = as_int(top.get("epoch"))  # epochs done; epoch index `ramp` is the first at the target
     if (finished is not None and finished <= ramp) or abs(keep - target) > 1e-9:

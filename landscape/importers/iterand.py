@@ -7,10 +7,10 @@
 the weights are the re-randomised ones, so they are imported with every mask.
 
 The checkpoint does not carry the config. Give the re-draws with ``--set
-method.rerand.every=`` (``rerand_freq``) and ``--set method.rerand.prob=`` (``rerand_lambda``),
-with ``method.rerand.unit`` and ``mode`` where they are not the code's defaults (iteration,
-bernoulli), or ``--set method.name=edge_popup`` for a run with ``rerand_mode: null``. Give the
-density with ``--set method.density=``
+method.rerand.every=`` (``rerand_freq``) and ``--set method.rerand.prob=`` (``rerand_lambda``;
+0 for ``rerand_mode: null``), or, with ``method.rerand.mode=manual``, ``method.rerand.mix_old``
+and ``mix_new`` (``rerand_lambda``, ``rerand_mu``); ``method.rerand.unit`` where it is not the
+code's default (iteration). Give the density with ``--set method.density=``
 (the fraction KEPT; the YAML's ``conv_sparsity`` is the fraction removed, so
 ``conv_sparsity: 0.5`` is ``method.density=0.5`` and ``0.6`` is ``0.4``). A config whose
 ``linear_sparsity`` differs from ``conv_sparsity`` cannot be expressed here. The mask is
@@ -24,14 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from landscape.errors import ConfigError
 from landscape.importers import _rules
+from landscape.importers._args import as_float
 from landscape.importers._build import Context, Extracted, Format
 from landscape.importers._files import find_state, load_torch, number
 from landscape.importers._layers import parse_layers
 from landscape.importers.hidden_networks import dense_flags, extracted_from
 
-METHODS = ("iterand", "edge_popup")  # rerand_mode bernoulli or manual, and null
 RULE = "IteRand GetSubnet: per layer, keep S >= kthvalue(S, 1 + round(0.01 * q * (N - 1))), q = 100 (1 - k)"
 
 
@@ -60,19 +59,28 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
 
 
 def _method(path: Path, ctx: Context, ex: Extracted) -> None:
-    """IteRand with the re-draws the user states, or the code's Edge-Popup baseline
-    (``rerand_mode: null``). The checkpoint saves no config, and schema defaults standing in
-    for ``rerand_freq`` and ``rerand_lambda`` would merge runs of different re-draws into one."""
-    name = ctx.user.get("method.name") or "iterand"
-    if name not in METHODS:
-        raise ConfigError(
-            f"--set method.name={name}: IteRand's code searches iterand, or edge_popup with "
-            "rerand_mode null; choose one of them"
-        )
-    ctx.fixed(ex.facts, ex.facts_from, "method.name", name, "format iterand")
-    if name == "iterand":
-        for dotted, arg in (("method.rerand.every", "rerand_freq"), ("method.rerand.prob", "rerand_lambda")):
-            ctx.need(dotted, path, f"IteRand checkpoints do not save their config ({arg} in the YAML)")
+    """IteRand with the re-draws the user states: the checkpoint saves no config, and schema
+    defaults standing in for ``rerand_freq`` and ``rerand_lambda`` (or, in manual mode,
+    ``rerand_lambda`` and ``rerand_mu``) would merge runs of different re-draws into one. A
+    run without re-draws (``rerand_mode: null``) is ``method.rerand.prob=0``: still IteRand's
+    mask rule on the signed scores, which is not this toolkit's Edge-Popup."""
+    ctx.fixed(ex.facts, ex.facts_from, "method.name", "iterand", "format iterand")
+    if ctx.user.get("method.rerand.mode") == "manual":
+        needed = {"method.rerand.mix_old": "rerand_lambda", "method.rerand.mix_new": "rerand_mu",
+                  "method.rerand.every": "rerand_freq"}  # fmt: skip
+    elif as_float(ctx.user.get("method.rerand.prob")) == 0:
+        needed = {}  # rerand_mode null: no re-draws, so no period either
+    else:
+        needed = {
+            "method.rerand.prob": "rerand_lambda, or 0 for rerand_mode null",
+            "method.rerand.every": "rerand_freq",
+        }
+    for dotted, arg in needed.items():
+        ctx.need(dotted, path, f"IteRand checkpoints do not save their config (the YAML's {arg})")
+
+
+def _changes_weights(cfg) -> bool:
+    return cfg.method.rerand.mode == "manual" or cfg.method.rerand.prob > 0
 
 
 FORMAT = Format(
@@ -80,5 +88,5 @@ FORMAT = Format(
     summary="IteRand checkpoints of dchiji-ntt/iterand (dump.*.pth, re-randomised weights included)",
     patterns=("**/dump.*.pth",),
     read=_read,
-    changes_weights=lambda cfg: cfg.method.name == "iterand" and cfg.method.rerand.prob > 0,
+    changes_weights=_changes_weights,
 )

@@ -253,6 +253,24 @@ def test_a_global_biprop_run_keeps_its_density_ramp(tmp_path, target, epoch, sav
     assert any("inside the density ramp of 10 epochs" in n for n in result.notes) == noted, result.notes
 
 
+@pytest.mark.parametrize(
+    ("settings", "given", "anneal"),
+    [({"prune_rate_epoch": -1}, [], 0), ({}, [], 0), ({}, ["train.epochs=100"], 10)],
+)
+def test_a_density_ramp_without_a_length_or_with_a_negative_one_is_not_claimed(
+    tmp_path, settings, given, anneal
+):
+    run = tmp_path / "ckpts" / "r0"
+    save_checkpoint(run / "checkpoints" / "model_best.pth", frankle_state(depth=4), epoch=100,
+                    conv_type="GlobalSubnetConv", prune_rate=0.3)  # fmt: skip
+    save_settings(run, prune_rate=0.3, width_mult=0.0625, conv_type="GlobalSubnetConv", init="kaiming_normal",
+                  **{"prune_rate_epoch": 10, **settings})  # fmt: skip
+    result, summary = _import(tmp_path, "biprop", [tmp_path / "ckpts"], *given)
+    assert RunStore.open(summary.path).config.method.anneal_epochs == anneal
+    length_unknown = not settings and not given
+    assert any("its density ramp of 10 epochs is not recorded" in n for n in result.notes) == length_unknown
+
+
 def test_biprop_density_from_the_checkpoint_must_agree_with_set(tmp_path):
     from landscape.errors import ConfigError
 
@@ -336,22 +354,21 @@ REDRAWS = ("method.rerand.every=300", "method.rerand.prob=0.1")  # the paper's C
 
 def test_iterand_redraws_are_given_never_defaulted(tmp_path):
     """The dump saves no config: runs of other re-draw settings (the paper's lambda grid) get
-    runs of their own, the settings are never schema defaults, and the code's Edge-Popup
-    baseline (rerand_mode null) imports as edge_popup."""
+    runs of their own, and the settings are never schema defaults."""
     state = frankle_state(score_key="weight_score", bias=True)
     for lam in ("0.01", "1.0"):
         _save_iterand(tmp_path / f"lambda{lam}" / "dump.x.conv6.pth", state)
     with pytest.raises(
-        ConfigError, match=r"dump.x.conv6.pth: .*\(rerand_freq in the YAML\); give --set method.rerand.every="
+        ConfigError, match=r"dump.x.conv6.pth: .*\(the YAML's rerand_lambda, or 0 for rerand_mode null\)"
     ):
         _import(tmp_path / "a", "iterand", [tmp_path / "lambda0.01"], "method.density=0.5")
-    with pytest.raises(ConfigError, match=r"rerand_lambda in the YAML\); give --set method.rerand.prob="):
+    with pytest.raises(ConfigError, match=r"\(the YAML's rerand_freq\); give --set method.rerand.every="):
         _import(
             tmp_path / "a",
             "iterand",
             [tmp_path / "lambda0.01"],
             "method.density=0.5",
-            "method.rerand.every=300",
+            "method.rerand.prob=0.1",
         )
     ids = set()
     for lam in ("0.01", "1.0"):
@@ -361,15 +378,25 @@ def test_iterand_redraws_are_given_never_defaulted(tmp_path):
         assert (cfg.method.rerand.every, cfg.method.rerand.prob) == (300, float(lam))
         ids.add(summary.run_id)
     assert len(ids) == 2
-    _, baseline = _import(tmp_path / "ep", "iterand", [tmp_path / "lambda0.01"], "method.density=0.5",
-                          "method.name=edge_popup")  # fmt: skip
-    assert RunStore.open(baseline.path).config.method.name == "edge_popup" and baseline.run_id not in ids
-    with pytest.raises(
-        ConfigError, match="--set method.name=biprop: IteRand's code searches iterand, or edge_popup"
-    ):
-        _import(
-            tmp_path / "b", "iterand", [tmp_path / "lambda0.01"], "method.density=0.5", "method.name=biprop"
-        )
+    # rerand_mode null: no re-draws and no period, still IteRand's rule on the signed scores
+    _, baseline = _import(tmp_path / "null", "iterand", [tmp_path / "lambda0.01"], "method.density=0.5",
+                          "method.rerand.prob=0")  # fmt: skip
+    cfg = RunStore.open(baseline.path).config
+    assert (cfg.method.name, cfg.method.rerand.prob) == ("iterand", 0.0) and baseline.run_id not in ids
+    # manual mode mixes W <- lambda W + mu W_new: both are asked for, and the weights change
+    with pytest.raises(ConfigError, match=r"\(the YAML's rerand_mu\); give --set method.rerand.mix_new="):
+        _import(tmp_path / "m", "iterand", [tmp_path / "lambda0.01"], "method.density=0.5",
+                "method.rerand.mode=manual", "method.rerand.mix_old=0.8", "method.rerand.every=300")  # fmt: skip
+    _, manual = _import(tmp_path / "m", "iterand", [tmp_path / "lambda0.01"], "method.density=0.5",
+                        "method.rerand.mode=manual", "method.rerand.mix_old=0.8", "method.rerand.mix_new=0.6",
+                        "method.rerand.every=300", "method.rerand.prob=0")  # fmt: skip
+    from landscape.importers.iterand import FORMAT
+
+    cfg = RunStore.open(manual.path).config
+    assert (cfg.method.rerand.mix_old, cfg.method.rerand.mix_new) == (0.8, 0.6) and FORMAT.changes_weights(
+        cfg
+    )
+    assert not FORMAT.changes_weights(RunStore.open(baseline.path).config)
 
 
 def test_iterand_percentile_rounds_halves_to_even():
