@@ -136,8 +136,9 @@ class TileJob:
         key, rows = job_key(ms.X, ms.layout)
         if (Path(root) / key / JOB).exists():  # resuming: the plan of the finished tiles holds
             store = TileStore.open(Path(root) / key)
-            if store.plan.panel_bytes() > memory * PANEL_SHARE:
-                need = math.ceil(store.plan.panel_bytes() / PANEL_SHARE / 2**20)
+            held = store.plan.panel_bytes(store.accounting)
+            if held > memory * PANEL_SHARE:
+                need = math.ceil(held / PANEL_SHARE / 2**20)
                 raise AnalysisError(
                     f"tile job {store.folder} was planned for more memory: resuming it needs "
                     f"memory >= {need:,} MiB (or remove the folder to start over)"

@@ -26,6 +26,10 @@ MIN_RANGE_WORDS = 64
 # working memory of a tile kernel beside the panel: the numba route's chunk buffers
 # (``_numba.CHUNK_BYTES``) or the unpacked columns of the CPU GEMM routes
 TILE_SCRATCH_BYTES = 16 << 20
+# how a plan prices its working memory (recorded in job.json): 1 counted the panel and the
+# tile's counts only; 2 adds the block copies, assembled block pairs, GEMM accumulators and
+# the kernel scratch. A job planned under 1 resumes under the budget it was planned for.
+ACCOUNTING = 2
 KERNEL_ROW_BLOCK = 512  # _numba.ROW_BLOCK: rows per block of the numba route's large products
 DEFAULT_BLOCKS = 8  # row blocks per side when n is large: 36 tiles per word range
 
@@ -134,8 +138,11 @@ class TilePlan:
         local = np.clip(b[l0 : l1 + 1], w0, w1) - w0
         return l0, local
 
-    def panel_bytes(self) -> int:
-        """What one process holds while it computes the tiles of a range."""
+    def panel_bytes(self, accounting: int = ACCOUNTING) -> int:
+        """What one process holds while it computes the tiles of a range (as ``accounting``
+        priced it: a job planned under the first one is checked as it was planned)."""
+        if accounting < 2:
+            return 8 * self.n * self.range_words + 12 * self.block_rows**2 * self.n_layers
         return _working_bytes(self.n, self.block_rows, self.range_words, self.n_layers)
 
     def tile_shape(self, tile: Tile) -> tuple[int, int, int]:

@@ -34,9 +34,10 @@ import numpy as np
 from landscape.errors import AnalysisError, DamagedFileWarning, StoreError
 from landscape.store import _io
 from landscape.store.layout import Layout
-from landscape.tl._tiles import Tile, TilePlan
+from landscape.tl._tiles import ACCOUNTING, Tile, TilePlan
 
 FORMAT = 2  # 2: tiles name the plan they were computed under
+
 JOB, ROWS = "job.json", "rows.json"
 
 
@@ -87,8 +88,9 @@ def job_key(packed_rows, layout: Layout) -> tuple[str, dict]:
 class TileStore:
     """The folder of one job (see the module docstring)."""
 
-    def __init__(self, folder: Path, plan: TilePlan, layout: Layout, key: str):
+    def __init__(self, folder: Path, plan: TilePlan, layout: Layout, key: str, accounting: int = ACCOUNTING):
         self.folder, self.plan, self.layout, self.key = folder, plan, layout, key
+        self.accounting = accounting  # how job.json's plan priced its working memory
 
     # creation ---------------------------------------------------------------------------
     @classmethod
@@ -96,7 +98,8 @@ class TileStore:
         """Open the job ``root/key``, creating it with ``plan`` when it does not exist yet."""
         folder = Path(root) / key
         (folder / "tiles").mkdir(parents=True, exist_ok=True)
-        job = {"format": FORMAT, "key": key, "layout": layout.to_json(), "plan": plan.to_json()}
+        job = {"format": FORMAT, "key": key, "layout": layout.to_json(), "plan": plan.to_json(),
+               "accounting": ACCOUNTING}  # fmt: skip
         from landscape import __version__
 
         job["version"] = __version__
@@ -111,11 +114,12 @@ class TileStore:
             plan = TilePlan.from_json(job["plan"])
             layout = Layout.from_json(job["layout"], source=str(folder / JOB))
             key = str(job["key"])
+            accounting = int(job.get("accounting", 1))
         except StoreError as exc:
             raise AnalysisError(f"tile job {folder}: {exc}") from None
         except (KeyError, TypeError, ValueError):
             raise AnalysisError(f"{folder / JOB}: not a tile job description") from None
-        return cls(folder, plan, layout, key)
+        return cls(folder, plan, layout, key, accounting)
 
     # the rows ---------------------------------------------------------------------------
     def write_rows(self, rows: dict, packed_rows) -> None:

@@ -363,3 +363,29 @@ def test_the_plans_accounting_follows_the_numba_kernels_row_blocks():
 
     assert _tiles.KERNEL_ROW_BLOCK == _numba.ROW_BLOCK
     assert _tiles.TILE_SCRATCH_BYTES >= _numba.CHUNK_BYTES
+
+
+def test_a_job_planned_under_the_first_accounting_resumes_under_its_budget(tmp_path):
+    """A job.json without ``accounting`` priced only the panel and the tile's counts: it
+    resumes under the budget it was planned for (its finished tiles kept), while the same
+    plan recorded under the current accounting is refused at that budget."""
+    import json
+
+    rng = np.random.default_rng(1)
+    ms = MaskSet.from_dense(rng.random((64, ODD_LAYOUT.n_weights)) < 0.4, ODD_LAYOUT)
+    budget = 2 * (8 * 64 * 4 + 12 * 32**2 * len(ODD_LAYOUT))  # the first accounting, exactly
+    for legacy in (True, False):
+        root = tmp_path / str(legacy)
+        job = TileJob.prepare(ms, root, 10**9, block_rows=32, range_words=4)
+        job.run()
+        path = job.folder / "job.json"
+        if legacy:
+            data = json.loads(path.read_text())
+            del data["accounting"]
+            path.write_text(json.dumps(data))
+        if legacy:
+            resumed = TileJob.prepare(ms, root, budget)
+            assert resumed.pending() == [] and resumed.plan == job.plan
+        else:
+            with pytest.raises(AnalysisError, match="was planned for more memory"):
+                TileJob.prepare(ms, root, budget)
