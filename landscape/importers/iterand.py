@@ -80,7 +80,9 @@ def _method(path: Path, ctx: Context, ex: Extracted) -> None:
 
 
 def _changes_weights(cfg) -> bool:
-    return cfg.method.rerand.mode == "manual" or cfg.method.rerand.prob > 0
+    from landscape.search.methods.iterand import redraws_change_weights
+
+    return redraws_change_weights(cfg.method.rerand)
 
 
 FORMAT = Format(

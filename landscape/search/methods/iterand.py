@@ -54,6 +54,11 @@ def iterand_mask(scores: Tensor, density: float) -> Tensor:
     return keep_largest(keys, kept_count(keys[0].numel(), density))
 
 
+def redraws_change_weights(rr) -> bool:
+    """Whether ``method.rerand`` re-draws ever change a weight (searched or imported runs)."""
+    return rr.prob > 0 or rr.mode == "manual"
+
+
 def rerand_period(every: int, unit: str, steps_per_epoch: int | None) -> int:
     """Steps between re-randomisations for ``rerand.every`` counted in ``unit``."""
     if unit == "step":
@@ -71,7 +76,7 @@ class IteRand(ScoreSearch):
     def __init__(self, cfg: SearchConfig) -> None:
         super().__init__(cfg)
         rr = cfg.method.rerand
-        self.changes_weights = rr.prob > 0 or rr.mode == "manual" or self.recycling
+        self.changes_weights = redraws_change_weights(rr) or self.recycling
 
     def score_key(self, scores: Tensor) -> Tensor:
         """``S``: IteRand ranks the raw scores."""
