@@ -1,6 +1,12 @@
 """Strong lottery tickets in Erdős–Rényi sources (RelationalML/sparse_to_sparse, ``ER_SLT``).
 
-``cifar_main.py`` saves ``model.state_dict()`` (``ticket_<seed>_<sparsity>_....pt``). Every
+``cifar_main.py`` saves ``model.state_dict()``: the final ticket as
+``<save_file>/ticket_<seed>_<sparsity>_<initBias>_<scaling>.pt`` and, during training, the best
+checkpoint of every level of its schedule as ``ticket_<seed>_<level>.pt`` in the working
+folder. A level checkpoint is an earlier mask of the same search, at that level's density
+when the schedule anneals (``--anneal`` is ``type=bool``, so ``--anneal False`` anneals too);
+a folder therefore yields only the final tickets, and the density is read from their name.
+Every
 ``SupermaskConv`` / ``SupermaskLinear`` holds ``weight``, ``bias`` (random, frozen),
 ``scoresWeights`` and ``scoresBias``. The ER source mask is a plain attribute of those layers,
 not a buffer, so the state dict lacks it: give it as ``--pattern FILE`` (``.npz`` or torch,
@@ -13,14 +19,16 @@ Rule (``GetSubnetER`` as documented, not as published: its forward indexes the w
 ``int(k * N)`` largest ``|score|`` among the positions inside the source are kept; biases
 without a source entry count as inside. Only the weights' part of the mask is stored (this
 toolkit's networks have no biases, so these runs hold masks without a network to rebuild).
-Give ``--set method.density=`` (``--sparsity`` there, the final fraction KEPT) and
-``--set method.source.density=`` (``--er-init-density``); the source mask must agree with the
-latter.
+``method.density`` is ``--sparsity`` there (the final fraction KEPT): a final ticket's name
+states it, and a ``--set method.density=`` that differs is refused; any other file name (a
+level checkpoint given by path, a renamed ticket) needs it. Give ``--set
+method.source.density=`` (``--er-init-density``); the source mask must agree with it.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -51,20 +59,29 @@ PUBLISHED_FORWARD = (
     "checkpoint's network used no binary mask"
 )
 
+# cifar_main.py's names: str(args.sparsity) and an --initBias choice (letters and hyphens)
+FINAL_NAME = re.compile(r"ticket_(\d+)_([0-9.eE+-]+)_([A-Za-z-]+)_(True|False)\.pt")
+LEVEL_NAME = re.compile(r"ticket_(\d+)_(\d+)\.pt")
+LEVEL_NOTE = (
+    "ER_SLT: ticket_<seed>_<level>.pt is the best checkpoint of one level of the schedule, an earlier "
+    "mask of the search whose final ticket is ticket_<seed>_<sparsity>_...pt, at that level's density "
+    "when the schedule anneals; it was imported at method.density as given"
+)
+
 
 def _read(path: Path, ctx: Context) -> list[Extracted]:
     obj = load_torch(path)
     expected = "a state dict of SupermaskConv / SupermaskLinear layers, as ER_SLT's cifar_main.py saves"
     state = find_state(obj, path, ("state_dict",), bare=True, expected=expected)
     layers = parse_layers(state, path, "scoresWeights", "ER_SLT", extras=("scoresBias", "er_mask"))
-    keep = float(ctx.need("method.density", path, "ER_SLT checkpoints do not save their target density"))
+    ex = extracted_from(path, layers, RULE)
+    keep = _density(path, ctx, ex)
     source_density = float(
         ctx.need(
             "method.source.density", path, "ER_SLT checkpoints do not save the density of their ER source"
         )
     )
     external = _external_pattern(ctx)
-    ex = extracted_from(path, layers, RULE)
     ex.facts.update({"method.name": "edge_popup", "method.source.kind": "er"})
     ex.notes.append(PUBLISHED_FORWARD)
     ex.pattern, kept_biases, n_biases = {}, 0, 0
@@ -87,6 +104,26 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
     if n_biases:
         ex.notes.append(f"ER_SLT: the masks also keep {kept_biases} of {n_biases} biases (not stored)")
     return [ex]
+
+
+def _density(path: Path, ctx: Context, ex: Extracted) -> float:
+    """The target density: from a final ticket's name, else from ``--set method.density``."""
+    named = _named_density(path.name)
+    if named is not None:
+        ctx.fixed(ex.facts, ex.facts_from, "method.density", named, f"the file name {path.name}")
+        return named
+    keep = float(ctx.need("method.density", path, "ER_SLT checkpoints do not save their target density"))
+    if LEVEL_NAME.fullmatch(path.name) and LEVEL_NOTE not in ex.notes:
+        ex.notes.append(LEVEL_NOTE)
+    return keep
+
+
+def _named_density(name: str) -> float | None:
+    final = FINAL_NAME.fullmatch(name)
+    try:
+        return float(final.group(2)) if final is not None else None
+    except ValueError:  # a name of that shape that cifar_main.py did not write
+        return None
 
 
 def _external_pattern(ctx: Context) -> dict[str, np.ndarray] | None:
@@ -151,6 +188,6 @@ def _check_source_density(path: Path, layers, pattern: dict, density: float, ctx
 FORMAT = Format(
     name="er_slt",
     summary="SLTs in ER sources (RelationalML/sparse_to_sparse ER_SLT tickets, with their source masks)",
-    patterns=("**/ticket_*.pt",),
+    patterns=("**/ticket_*_*_*_*.pt",),  # final tickets, not ticket_<seed>_<level>.pt
     read=_read,
 )

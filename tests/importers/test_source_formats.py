@@ -205,6 +205,82 @@ def test_er_slt_without_its_source_mask_says_so(tmp_path):
         )
 
 
+def er_source_file(tmp_path, state):
+    g = torch.Generator().manual_seed(7)
+    source = {
+        n: torch.bernoulli(torch.full(state[f"{n}.weight"].shape, 0.5), generator=g)
+        for n in ("conv1", "linear")
+    }
+    np.savez(tmp_path / "er.npz", **{k: v.numpy() for k, v in source.items()})
+    return tmp_path / "er.npz"
+
+
+def test_er_slt_folder_takes_final_tickets_at_the_density_their_name_states(tmp_path):
+    """cifar_main.py leaves ticket_<seed>_<level>.pt (earlier masks of the same search, at the
+    level's density under the anneal) beside the final ticket_<seed>_<sparsity>_<init>_<scaling>.pt:
+    a folder import takes the final tickets only, at the density the name states."""
+    state = er_state()
+    pattern = er_source_file(tmp_path, state)
+    (tmp_path / "exp" / "runs-er").mkdir(parents=True)
+    torch.save(state, tmp_path / "exp" / "runs-er" / "ticket_3_0.2_kn-zero-bias_False.pt")
+    for level in (1, 2):
+        torch.save(er_state(seed=level), tmp_path / "exp" / f"ticket_3_{level}.pt")
+    result = import_masks(
+        [tmp_path / "exp"], tmp_path / "runs", "er_slt", ["method.source.density=0.5"], pattern=pattern
+    )
+    assert len(result.runs) == 1
+    store = RunStore.open(result.runs[0].path)
+    assert store.config.method.density == 0.2
+    masks = stored_masks(store.path)
+    assert list(masks) == [(0, 0)]  # one mask: the level checkpoints were not taken
+    source = dict(np.load(pattern))
+    expected = er_by_hand(
+        state["conv1.scoresWeights"], state["conv1.scoresBias"], torch.from_numpy(source["conv1"]), 0.2
+    )
+    np.testing.assert_array_equal(masks[(0, 0)]["conv1"], expected)
+
+
+def test_er_slt_density_that_contradicts_the_ticket_name_is_refused(tmp_path):
+    from landscape.errors import ConfigError
+
+    state = er_state()
+    pattern = er_source_file(tmp_path, state)
+    torch.save(state, tmp_path / "ticket_3_0.2_kn-zero-bias_True.pt")
+    overrides = ["method.density=0.3", "method.source.density=0.5"]
+    with pytest.raises(
+        ConfigError, match=r"method.density=0.3: the source says 0.2 \(the file name ticket_3_0.2"
+    ):
+        import_masks(
+            [tmp_path / "ticket_3_0.2_kn-zero-bias_True.pt"],
+            tmp_path / "runs",
+            "er_slt",
+            overrides,
+            pattern=pattern,
+        )
+
+
+def test_er_slt_level_checkpoint_by_path_needs_its_density_and_says_what_it_is(tmp_path):
+    from landscape.errors import ConfigError
+
+    state = er_state()
+    pattern = er_source_file(tmp_path, state)
+    level = tmp_path / "ticket_3_2.pt"
+    torch.save(state, level)
+    with pytest.raises(
+        ConfigError, match=r"ticket_3_2.pt: ER_SLT checkpoints do not save their target density"
+    ):
+        import_masks([level], tmp_path / "runs", "er_slt", ["method.source.density=0.5"], pattern=pattern)
+    result = import_masks(
+        [level],
+        tmp_path / "runs",
+        "er_slt",
+        ["method.density=0.4", "method.source.density=0.5"],
+        pattern=pattern,
+    )
+    assert RunStore.open(result.runs[0].path).config.method.density == 0.4
+    assert any("best checkpoint of one level" in n for n in result.notes)
+
+
 # --- arrays --------------------------------------------------------------------------------------
 def exact_masks(shapes: dict, n: int, density: float, seed=0) -> list[dict[str, np.ndarray]]:
     """Masks keeping exactly round(density * N) weights of every layer."""
