@@ -108,6 +108,22 @@ def test_a_sweep_giving_an_unread_data_field_is_refused(part):
     assert len(sweep_from_dict(ok).expand()) == 2  # a field digits reads
 
 
+@pytest.mark.parametrize("model", ["conv4", "resnet18", "cnn1d"])
+def test_hidden_widths_on_a_model_that_does_not_read_them_are_refused(model):
+    """model.hidden on a network of fixed widths would split one configuration into two run
+    ids whose networks are the same."""
+    from landscape.search.sweep import sweep_from_dict
+
+    with pytest.raises(ConfigError, match=f"^model.hidden: model '{model}' does not use this field"):
+        load_config(CONFIG, [f"model.name={model}", "model.hidden=[128]"])
+    assert load_config(CONFIG, [f"model.name={model}", "model.width_mult=0.5"]).model.width_mult == 0.5
+    assert load_config(CONFIG, ["model.name=mlp", "model.hidden=[128]"]).model.hidden == (128,)
+    grid = {"weight_seeds": 0, "search_seeds": "0", "base": CONFIG,
+            "grid": {"model.name": ["mlp", model], "model.hidden": [[64], [128]]}}  # fmt: skip
+    with pytest.raises(ConfigError, match=f"model.hidden: model '{model}' does not use this field"):
+        sweep_from_dict(grid).expand()
+
+
 def test_fields_the_dataset_reads_and_where_data_lives_are_accepted():
     assert load_config(CONFIG, ["data.name=synthetic", "data.n_train=100"]).data.n_train == 100
     assert load_config(CONFIG, ["data.test_fraction=0.3"]).data.test_fraction == 0.3

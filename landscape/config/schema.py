@@ -32,7 +32,8 @@ class ModelConfig:
     unsigned_constant; an imported run may also say ``unknown`` (its source does not name
     one this toolkit draws). ``scale_fan`` scales the weight std by ``1/sqrt(density)`` (the
     paper's intent; the reference code's formula is only right at density 0.5).
-    ``batchnorm``: "auto" = non-affine BN in ResNets, none elsewhere.
+    ``batchnorm``: "auto" = non-affine BN in ResNets, none elsewhere. ``hidden`` (the MLP's
+    widths) is refused on the toolkit's other models, whose widths only ``width_mult`` scales.
     """
 
     name: str = "mlp"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from landscape.config._checks import choice, finite, need
-from landscape.config.schema import DataConfig, SearchConfig, data_fields_used
+from landscape.config.schema import DataConfig, ModelConfig, SearchConfig, data_fields_used
 from landscape.config.validate_method import check_method, check_method_and_model
 from landscape.errors import ConfigError
 
@@ -19,6 +19,8 @@ WEIGHT_INITS = ("signed_constant", "kaiming_normal", "kaiming_uniform", "unsigne
 # landscape.networks.UNKNOWN: a draw of its own, never taken for a toolkit network
 UNKNOWN_INIT = "unknown"
 BATCHNORMS = ("auto", "none", "nonaffine")
+# the toolkit's models whose widths are fixed: they do not read model.hidden
+FIXED_WIDTH_MODELS = ("conv2", "conv4", "conv6", "conv8", "resnet18", "resnet20", "cnn1d", "external")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("fp32", "tf32", "bf16")
@@ -80,6 +82,13 @@ def validate(cfg: SearchConfig) -> SearchConfig:
 def _model(cfg: SearchConfig) -> None:
     m = cfg.model
     need(all(h > 0 for h in m.hidden), f"model.hidden: widths must be positive, got {list(m.hidden)}")
+    # another value would change the run id but not the network (a model registered from
+    # outside may read it, so only the toolkit's own are checked)
+    need(
+        m.name not in FIXED_WIDTH_MODELS or m.hidden == ModelConfig.hidden,
+        f"model.hidden: model {m.name!r} does not use this field (only mlp does; model.width_mult "
+        f"scales the others' widths); leave it out or give it its default {list(ModelConfig.hidden)}",
+    )
     need(finite(m.width_mult) and m.width_mult > 0, f"model.width_mult: must be > 0, got {m.width_mult}")
     inits = (*WEIGHT_INITS, UNKNOWN_INIT) if cfg.origin.format else WEIGHT_INITS
     choice("model.weight_init", m.weight_init, inits)

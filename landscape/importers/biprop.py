@@ -31,6 +31,7 @@ from landscape.importers.hidden_networks import (
     accuracy_record,
     apply_settings,
     binary_activation,
+    check_first_layer_type,
     dense_flags,
     density_of,
     extracted_from,
@@ -54,6 +55,7 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
             path, "conv_type", f"{conv_type!r} is not imported (SubnetConv and GlobalSubnetConv masks are)"
         )
     layers = parse_layers(state, path, "scores", "biprop")
+    check_first_layer_type(args, args_path, conv_type or "SubnetConv")
     is_global = conv_type == "GlobalSubnetConv"
     ex = extracted_from(path, layers, RULE_GLOBAL if is_global else RULE_LAYERWISE)
     ex.obstacles += binary_activation(top, args, args_path)

@@ -148,6 +148,23 @@ def dense_flags(ctx: Context, ex: Extracted, layers: Layers, where: str) -> None
         ctx.fixed(ex.facts, ex.facts_from, "model.last_layer_dense", True, where)
 
 
+def check_first_layer_type(args: dict, args_path: Path | None, conv_type: str | None) -> None:
+    """``--first-layer-type`` builds the first layer from another conv type than the rest.
+    DenseConv (no scores: the dense first layer) and the network's own type are imported; any
+    other gives that layer another mask rule (under GlobalSubnetConv, a SubnetConv first layer
+    keeps its own fraction while the threshold still counts its scores), which neither this
+    import nor a config here expresses."""
+    first = args.get("first_layer_type")
+    if first in (None, "DenseConv") or first == conv_type:
+        return
+    raise bad(
+        args_path,
+        "first_layer_type",
+        f"{first!r} under conv_type {conv_type!r} gives the first layer another mask rule than the "
+        "others; such runs are not imported",
+    )
+
+
 def layerwise_masks(layers: Layers, keep: float, rule: Callable = _rules.topk_drop_smallest) -> dict:
     return {
         layer.name: (np.ones(layer.shape, bool) if layer.scores is None else rule(np.abs(layer.scores), keep))
@@ -192,6 +209,7 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
             args_path, "conv_type", f"{conv_type!r} is not imported (only SubnetConv's top-k masks are)"
         )
     layers = parse_layers(state, path, "scores", "hidden-networks")
+    check_first_layer_type(args, args_path, conv_type or "SubnetConv")
     ex = extracted_from(path, layers, RULE)
     ex.obstacles += binary_activation(top, args, args_path)
     ctx.fixed(ex.facts, ex.facts_from, "method.name", "edge_popup", "format hidden_networks")

@@ -25,6 +25,7 @@ from landscape.importers.hidden_networks import (
     accuracy_record,
     apply_settings,
     binary_activation,
+    check_first_layer_type,
     dense_flags,
     density_of,
     extracted_from,
@@ -59,6 +60,7 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
         ex.notes.append(
             "IWR: no settings.txt, so the method is taken as Edge-Popup (--set method.name=biprop otherwise)"
         )
+    check_first_layer_type(args, args_path, conv_type)
     keep = density_of(path, ctx, ex, args.get("prune_rate"), f"prune_rate in {where}")
     _recycling(path, ctx, ex, args, args_path)
     apply_settings(ctx, ex, args, args_path, SCALE_FAN_INITS)

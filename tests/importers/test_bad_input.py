@@ -135,6 +135,39 @@ def test_an_unsupported_rule(tmp_path):
     assert msg.startswith(f"{settings}: key 'conv_type': 'SampleSubnetConv' is not imported")
 
 
+@pytest.mark.parametrize(
+    ("fmt", "conv_type", "first"),
+    [
+        (
+            "biprop",
+            "GlobalSubnetConv",
+            "SubnetConv",
+        ),  # own fraction in the first layer, one threshold elsewhere
+        ("hidden_networks", "SubnetConv", "SampleSubnetConv"),
+        ("iwr", "SubnetConvEdgePopup", "SubnetConvBiprop"),
+    ],
+)
+def test_a_first_layer_of_another_conv_type_is_refused(tmp_path, fmt, conv_type, first):
+    """--first-layer-type gives the first layer another mask rule than the others: importing its
+    scores with the others' rule would store a first-layer mask the network never used."""
+    run = tmp_path / "run"
+    save_checkpoint(run / "checkpoints" / "model_best.pth", frankle_state())
+    settings = save_settings(run, conv_type=conv_type, first_layer_type=first, prune_rate=0.5)
+    msg = _fails(tmp_path, [run], fmt, error=DataError)
+    assert msg.startswith(f"{settings}: key 'first_layer_type': {first!r} under conv_type {conv_type!r}")
+    # the dense first layer (DenseConv, no scores) and the network's own type still import
+    for same in ("DenseConv", conv_type, None):
+        save_settings(
+            run,
+            conv_type=conv_type,
+            first_layer_type=same,
+            prune_rate=0.5,
+            rerand_type=None,
+            prune_rate_epoch=0,
+        )
+        import_masks([run], tmp_path / f"runs-{same}", fmt, TINY_DATA)
+
+
 @pytest.mark.parametrize("fmt", ["hidden_networks", "biprop", "iwr"])
 @pytest.mark.parametrize(
     ("content", "why"),

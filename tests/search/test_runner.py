@@ -153,7 +153,13 @@ def test_rebuilt_batchnorm_model_reproduces_the_stored_accuracy(tmp_path):
     from landscape.search.evaluate import evaluate
     from landscape.search.runner import load_dataset
 
-    extra = ["model.name=conv2", "model.width_mult=0.25", "model.batchnorm=nonaffine", "train.epochs=2"]
+    extra = [
+        "model.name=conv2",
+        "model.hidden=[256, 256]",
+        "model.width_mult=0.25",
+        "model.batchnorm=nonaffine",
+        "train.epochs=2",
+    ]
     store = search_tiny(tmp_path, search_seeds=[0, 1], extra=extra)
     model = store.build_model(0, [0, 1])
     assert model.has_batchnorm and store.has_batchnorm(0, 1)
