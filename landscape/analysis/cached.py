@@ -45,7 +45,7 @@ def distances(ms, metrics, store: ResultStore, recompute: bool = False, **kwargs
     Returns ``"reused"`` or ``"computed"``.
     """
     from landscape import tl
-    from landscape.tl.distances import fill_from_counts
+    from landscape.tl.distances import fill_from_counts, in_memory_bytes
 
     ids = mask_ids(ms)
     inputs = {"masks": ids, "layout": ms.layout.dumps()}
@@ -53,7 +53,7 @@ def distances(ms, metrics, store: ResultStore, recompute: bool = False, **kwargs
     held = _held_in_memory(kwargs.get("memory"))
     # reused slots are held in memory whole: under a budget, only while they fit its share
     # for results (else the tiles, kept beside the store, give them within the budget)
-    fits = held is None or _slot_bytes(len(ids), len(ms.layout), metrics) <= held
+    fits = held is None or in_memory_bytes(len(ids), len(ms.layout), len(metrics), True) <= held
     if not recompute and fits:
         layers = _stored_intersections(
             store, key, ids, ms.layout.dumps(), recomputed=True, held=held, n_layers=len(ms.layout)
@@ -79,8 +79,12 @@ def distances(ms, metrics, store: ResultStore, recompute: bool = False, **kwargs
 def stored_distances(ms, metrics, store: ResultStore) -> bool:
     """Fill ``ms``'s distance slots from the store when an entry holds these masks (or a
     superset); never computes. Returns whether they were found."""
-    from landscape.tl.distances import fill_from_counts
+    from landscape.ram import available_ram
+    from landscape.tl.distances import fill_from_counts, in_memory_bytes
 
+    free = available_ram()
+    if free is not None and in_memory_bytes(len(ms), len(ms.layout), len(metrics), True) > free:
+        return False  # read whole, they would not fit: the figures that need them say so
     ids = mask_ids(ms)
     key = ResultStore.key("intersections", {"masks": ids, "layout": ms.layout.dumps()})
     layers = _stored_intersections(store, key, ids, ms.layout.dumps(), recomputed=False)
@@ -98,11 +102,6 @@ def _held_in_memory(memory) -> int | None:
     from landscape.tl._tiles import parse_memory
 
     return int(parse_memory(memory) * OUTPUT_SHARE)
-
-
-def _slot_bytes(n: int, n_layers: int, metrics) -> int:
-    """Bytes of the distance slots of ``n`` masks: counts and each metric, whole and per layer."""
-    return 8 * n * n * (n_layers + 1) * (1 + len(metrics))
 
 
 def _stored_intersections(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from landscape.nn.base import EnsembleNet
+from landscape.ram import available_ram
 
 
 def available_bytes(device: str | torch.device) -> int:
@@ -12,14 +13,8 @@ def available_bytes(device: str | torch.device) -> int:
     if str(device).startswith("cuda"):
         free, _ = torch.cuda.mem_get_info(torch.device(device))
         return int(free * 0.6)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024 // 4
-    except OSError:
-        pass
-    return 2 * 1024**3
+    ram = available_ram()
+    return 2 * 1024**3 if ram is None else ram // 4
 
 
 @torch.no_grad()

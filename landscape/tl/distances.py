@@ -125,7 +125,30 @@ def distances(
     return ms if copy else None
 
 
+def in_memory_bytes(n: int, n_layers: int, n_metrics: int, per_layer: bool) -> int:
+    """Bytes of the in-memory route's matrices: per-layer counts (always computed), their sum,
+    each metric, and each metric per layer when asked (8-byte entries)."""
+    per_pair = n_layers + 1 + n_metrics + (n_metrics * n_layers if per_layer else 0)
+    return 8 * n * n * per_pair
+
+
+def _check_fits(ms, metrics, per_layer: bool) -> None:
+    """Refuse, before any work, matrices larger than the RAM available (an out-of-memory kill
+    would come only after the counting)."""
+    from landscape.ram import available_ram
+
+    need, free = in_memory_bytes(len(ms), len(ms.layout), len(metrics), per_layer), available_ram()
+    if free is not None and need > free:
+        raise AnalysisError(
+            f"distances of {len(ms):,} masks in memory: their {'per-layer ' if per_layer else ''}matrices "
+            f"need {need / 1e9:.1f} GB, more than the {free / 1e9:.1f} GB of RAM available; pass memory= "
+            "(landscape analyze --memory 4GB) to compute them in tiles, with the matrices beyond the "
+            "budget memory-mapped on disk, or analyse fewer masks"
+        )
+
+
 def _in_memory(ms, metrics, per_layer: bool, route: str, device) -> dict[str, np.ndarray]:
+    _check_fits(ms, metrics, per_layer)
     bounds = _kernels.layer_bounds(ms.layout)
     layers = _kernels.intersection_counts(ms.words(), bounds, backend=route, device=device)
     return _slots_from_counts(ms, layers, metrics, per_layer)

@@ -93,3 +93,34 @@ def test_cli_where_and_errors(runs, tmp_path, capsys):
     assert "nowhere" in capsys.readouterr().err
     assert main(["figures", "--list"]) == 0
     assert "selection_frequency" in capsys.readouterr().out
+
+
+def test_distances_too_large_for_the_ram_skip_their_figures_with_the_way_out(
+    runs, tmp_path, capsys, monkeypatch
+):
+    """Stored by `landscape analyze` or not, matrices that would not fit are neither read whole
+    nor computed: the figures needing them are skipped with the way out; the others are drawn."""
+    import shutil
+
+    shutil.copytree(runs, tmp_path / "runs")
+    assert main(["analyze", str(tmp_path / "runs")]) == 0  # stores the distances
+    monkeypatch.setattr("landscape.ram.available_ram", lambda: 1000)
+    capsys.readouterr()
+    out = tmp_path / "figs"
+    code = main(
+        [
+            "figures",
+            "similarity_heatmap",
+            "accuracy_vs_density",
+            "--runs",
+            str(tmp_path / "runs"),
+            "--out",
+            str(out),
+        ]
+    )
+    text = capsys.readouterr().out
+    assert code == 0 and (out / "accuracy_vs_density.pdf").stat().st_size > 0
+    assert "similarity_heatmap: skipped (distances of " in text and "pass memory=" in text
+    monkeypatch.setattr("landscape.ram.available_ram", lambda: None)
+    assert main(["figures", "similarity_heatmap", "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
+    assert (out / "similarity_heatmap.pdf").stat().st_size > 0

@@ -63,3 +63,25 @@ def test_copy_and_key_added(odd_masks):
 def test_bad_metric(odd_masks):
     with pytest.raises(AnalysisError, match="euclid"):
         tl.distances(make_maskset(odd_masks), metric="euclid")
+
+
+def test_matrices_larger_than_the_ram_available_are_refused_before_any_work(odd_masks, monkeypatch, tmp_path):
+    """An out-of-memory kill would come only after the counting: the in-memory route says so up
+    front, with the way out, and the tiles compute the same matrices within a budget."""
+    from landscape.tl.distances import in_memory_bytes
+
+    ms = make_maskset(odd_masks)
+    need = in_memory_bytes(len(ms), len(ms.layout), 2, True)
+    assert need == 8 * 9 * 9 * (len(ODD_LAYOUT) + 1 + 2 + 2 * len(ODD_LAYOUT))
+    monkeypatch.setattr("landscape.ram.available_ram", lambda: need - 1)
+    with pytest.raises(
+        AnalysisError, match=r"^distances of 9 masks in memory: their per-layer matrices need .* pass memory="
+    ):
+        tl.distances(ms, per_layer=True)
+    assert not ms.obsp  # nothing half-written
+    tl.distances(ms, per_layer=True, memory="64MB", tiles=tmp_path / "tiles")
+    np.testing.assert_array_equal(ms.obsp["dist_jaccard"], squareform(pdist(odd_masks, "jaccard")))
+    monkeypatch.setattr("landscape.ram.available_ram", lambda: need)  # fits exactly
+    tl.distances(ms, per_layer=True)
+    monkeypatch.setattr("landscape.ram.available_ram", lambda: None)  # unknown: not refused
+    tl.distances(ms, per_layer=True)
