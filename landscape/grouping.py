@@ -56,6 +56,7 @@ FIELD_NAMES = {
     "train.epochs": "epochs",
     "train.lr": "lr",
     "origin.format": "imported from",
+    "origin.variant": "as the source states",
     "method.score_seed": "score seed",
     "train.data_seed": "data seed",
     "epoch": "epoch",
@@ -142,6 +143,9 @@ def describe(values: dict[str, Any]) -> str:
             continue
         if col == "origin.format" and (_missing(value) or value == ""):  # beside imported runs
             parts.append("searched")
+            continue
+        if col == "origin.variant" and (_missing(value) or value == ""):  # beside a stated variant
+            parts.append("no variant stated")
             continue
         parts.append(f"{name} {format_value(value)}" if name else format_value(value))
     return " · ".join(parts) if parts else "all masks"

@@ -287,9 +287,16 @@ class OriginConfig:
     them in (``hidden_networks``, ``biprop``, ``iwr``, ``iterand``, ``frozen``, ``er_slt``,
     ``arrays``) or ``maskset`` for a MaskSet written from Python. It is part of the identity,
     so imported masks never share a run with searched ones.
+
+    ``variant`` is what an imported source states that no field here expresses, such as an
+    initialiser this toolkit does not draw (``init=xavier_normal``, recorded as
+    ``model.weight_init: unknown``) or the options of a ticket's name (``initBias=kn-zero-bias
+    scaling=False``). It is part of the identity too, so masks of two such variants never share
+    a run (and are never pooled as one configuration).
     """
 
     format: str = ""
+    variant: str = ""
 
 
 @dataclass(frozen=True)

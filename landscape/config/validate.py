@@ -71,6 +71,10 @@ def validate(cfg: SearchConfig) -> SearchConfig:
     check_method(cfg)
     _train(cfg)
     check_method_and_model(cfg)
+    need(
+        not cfg.origin.variant or bool(cfg.origin.format),
+        "origin.variant: only imported masks carry one (it says what their source states that no field here does)",
+    )
     if cfg.origin.format and cfg.origin.format != "maskset":  # maskset: written by MaskSet.write
         registries.importers.get(cfg.origin.format)
     return cfg

@@ -144,14 +144,30 @@ def foreign_init_note(
     if init is not None and not (isinstance(init, str) and init in WEIGHT_INITS):
         return (
             f"{path}: init {init!r} is not one this toolkit draws ({', '.join(WEIGHT_INITS)}); "
-            "model.weight_init is recorded as unknown"
+            f"model.weight_init is recorded as unknown, origin.variant as {foreign_init(args)!r}"
         )
     scale, why = reference_scale(args, scale_fan_inits)
     if why:
-        return f"{path}: {why}; the stored weights are kept, model.weight_init is recorded as unknown"
+        return (
+            f"{path}: {why}; the stored weights are kept, model.weight_init is recorded as unknown, "
+            f"origin.variant as {foreign_init(args)!r}"
+        )
     if args.get("scale_fan") is True and scale is False:
         return f"{path}: scale_fan is set, but the code ignores it for init {init!r}: recorded as false"
     return None
+
+
+def foreign_init(args: dict[str, Any]) -> str:
+    """The initialiser as the saved arguments state it (``init=kaiming_normal mode=fan_out``):
+    recorded as ``origin.variant`` where ``model.weight_init`` is unknown, so that two such
+    initialisers never share a run."""
+    parts = [f"init={saved_init(args)}"] if saved_init(args) is not None else []
+    for name, usual in (("mode", "fan_in"), ("nonlinearity", "relu")):
+        if args.get(name, usual) != usual:
+            parts.append(f"{name}={args[name]}")
+    if args.get("scale_fan") is True:
+        parts.append(f"scale_fan prune_rate={args.get('prune_rate')}")
+    return " ".join(parts)
 
 
 def reference_scale(args: dict[str, Any], scale_fan_inits: frozenset[str]) -> tuple[bool | None, str]:
@@ -201,6 +217,8 @@ def common_fields(args: dict[str, Any], scale_fan_inits: frozenset[str] = SCALE_
         out["model.weight_init"] = UNKNOWN_INIT
     elif scale is not None:
         out["model.scale_fan"] = scale
+    if out.get("model.weight_init") == UNKNOWN_INIT:
+        out["origin.variant"] = foreign_init(args)
     dataset = args.get("set")
     if isinstance(dataset, str) and dataset in DATASETS:
         out["data.name"] = DATASETS[dataset]

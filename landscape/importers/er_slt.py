@@ -110,7 +110,12 @@ def _density(path: Path, ctx: Context, ex: Extracted) -> float:
     """The target density: from a final ticket's name, else from ``--set method.density``."""
     named = _named_density(path.name)
     if named is not None:
-        ctx.fixed(ex.facts, ex.facts_from, "method.density", named, f"the file name {path.name}")
+        where = f"the file name {path.name}"
+        ctx.fixed(ex.facts, ex.facts_from, "method.density", named, where)
+        # the initialiser and the per-epoch scaling: no field here says them, and tickets of
+        # two such options must not share a run
+        init, scaling = FINAL_NAME.fullmatch(path.name).group(3, 4)
+        ctx.fixed(ex.facts, ex.facts_from, "origin.variant", f"initBias={init} scaling={scaling}", where)
         return named
     keep = float(ctx.need("method.density", path, "ER_SLT checkpoints do not save their target density"))
     if LEVEL_NAME.fullmatch(path.name) and LEVEL_NOTE not in ex.notes:

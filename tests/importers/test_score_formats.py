@@ -425,6 +425,50 @@ def test_an_initialiser_this_toolkit_does_not_draw_is_recorded_as_unknown(tmp_pa
         _import(tmp_path / "b", "biprop", [tmp_path / "ckpts"], "model.weight_init=signed_constant")
 
 
+def test_two_initialisers_this_toolkit_does_not_draw_never_share_a_run(tmp_path):
+    """Both are recorded as unknown; the source's own statement (origin.variant) keeps them
+    apart, so their masks are never pooled as one configuration."""
+    import landscape as ls
+
+    inits = [("xavier_normal", {}), ("standard", {}), ("kaiming_normal", {"mode": "fan_out"})]
+    for i, (init, extra) in enumerate(inits):
+        run = tmp_path / "ckpts" / f"run{i}"
+        save_checkpoint(run / "checkpoints" / "model_best.pth", frankle_state(weight_seed=i))
+        save_settings(run, prune_rate=0.5, width_mult=0.0625, conv_type="SubnetConv", init=init, **extra)
+    result = import_masks([tmp_path / "ckpts"], tmp_path / "runs", "hidden_networks", TINY_DATA)
+    configs = [RunStore.open(r.path).config for r in result.runs]
+    assert {c.model.weight_init for c in configs} == {"unknown"}
+    assert sorted(c.origin.variant for c in configs) == [
+        "init=kaiming_normal mode=fan_out",
+        "init=standard",
+        "init=xavier_normal",
+    ]
+    from landscape.grouping import group_labels
+
+    labels = group_labels(ls.read_runs(tmp_path / "runs").obs)
+    assert labels.nunique() == 3 and all("as the source states init=" in label for label in labels)
+    # a toolkit initialiser records no variant
+    save_settings(
+        tmp_path / "ckpts" / "run0",
+        prune_rate=0.5,
+        width_mult=0.0625,
+        conv_type="SubnetConv",
+        init="kaiming_normal",
+    )
+    known = import_masks([tmp_path / "ckpts" / "run0"], tmp_path / "runs", "hidden_networks", TINY_DATA)
+    assert RunStore.open(known.runs[0].path).config.origin.variant == ""
+    labels = group_labels(ls.read_runs(tmp_path / "runs").obs)
+    assert labels.nunique() == 4 and labels.str.contains("no variant stated").any()
+
+
+def test_a_variant_is_for_imported_masks_only():
+    from landscape.config import from_dict, validate
+
+    with pytest.raises(ConfigError, match="^origin.variant: only imported masks carry one"):
+        validate(from_dict({"origin": {"variant": "init=standard"}}))
+    assert validate(from_dict({"origin": {"format": "arrays", "variant": "x"}})).origin.variant == "x"
+
+
 @pytest.mark.parametrize(
     ("fmt", "args", "weight_init", "scale_fan", "note"),
     [

@@ -240,6 +240,24 @@ def test_er_slt_folder_takes_final_tickets_at_the_density_their_name_states(tmp_
     np.testing.assert_array_equal(masks[(0, 0)]["conv1"], expected)
 
 
+def test_er_slt_tickets_of_two_initialisers_never_share_a_run(tmp_path):
+    """The initialiser and the scaling option are in the ticket's name only: they are recorded
+    as origin.variant, so tickets of kn and signed-constant weights are two configurations."""
+    state = er_state()
+    pattern = er_source_file(tmp_path, state)
+    (tmp_path / "er").mkdir()
+    torch.save(state, tmp_path / "er" / "ticket_3_0.2_kn-zero-bias_False.pt")
+    torch.save(er_state(seed=1), tmp_path / "er" / "ticket_3_0.2_signed-const-zero-bias_False.pt")
+    result = import_masks(
+        [tmp_path / "er"], tmp_path / "runs", "er_slt", ["method.source.density=0.5"], pattern=pattern
+    )
+    variants = sorted(RunStore.open(r.path).config.origin.variant for r in result.runs)
+    assert variants == [
+        "initBias=kn-zero-bias scaling=False",
+        "initBias=signed-const-zero-bias scaling=False",
+    ]
+
+
 def test_er_slt_density_that_contradicts_the_ticket_name_is_refused(tmp_path):
     from landscape.errors import ConfigError
 
