@@ -181,8 +181,10 @@ def _train(cfg: SearchConfig) -> None:
         "its untrained initial masks",
     )
     need(t.batch_size >= 1, f"train.batch_size: must be >= 1, got {t.batch_size}")
-    choice("train.optimizer", t.optimizer, OPTIMIZERS)
-    choice("train.schedule", t.schedule, SCHEDULES)
+    # an imported run whose code used another optimiser or schedule says so (origin.variant)
+    foreign = (UNKNOWN_INIT,) if cfg.origin.format else ()
+    choice("train.optimizer", t.optimizer, (*OPTIMIZERS, *foreign))
+    choice("train.schedule", t.schedule, (*SCHEDULES, *foreign))
     need(finite(t.lr) and t.lr > 0, f"train.lr: must be > 0, got {t.lr}")
     need(0 <= t.momentum < 1, f"train.momentum: must be in [0, 1), got {t.momentum}")
     # refused here rather than by torch when the search starts (after its run folder exists)

@@ -123,6 +123,11 @@ WEIGHT_INITS = {
     "kaiming_uniform": "kaiming_uniform",
 }
 DATASETS = {"CIFAR10": "cifar10", "MNIST": "mnist"}
+# lr_policy -> train.schedule: these codes' cosine_lr and constant_lr (get_policy(None) too) are
+# this toolkit's schedules, stepped once per epoch after the same linear warm-up
+SCHEDULES = {"cosine_lr": "cosine", "constant_lr": "constant", None: "constant"}
+# the value of a training field whose code did what this toolkit does not (origin.variant says what)
+UNKNOWN = UNKNOWN_INIT
 
 
 def saved_init(args: dict[str, Any]) -> Any:
@@ -217,9 +222,48 @@ def common_fields(args: dict[str, Any], scale_fan_inits: frozenset[str] = SCALE_
         out["model.weight_init"] = UNKNOWN_INIT
     elif scale is not None:
         out["model.scale_fan"] = scale
-    if out.get("model.weight_init") == UNKNOWN_INIT:
-        out["origin.variant"] = foreign_init(args)
+    variant = [foreign_init(args)] if out.get("model.weight_init") == UNKNOWN_INIT else []
+    variant += _training(args, out)
+    if any(variant):
+        out["origin.variant"] = " ".join(v for v in variant if v)
     dataset = args.get("set")
     if isinstance(dataset, str) and dataset in DATASETS:
         out["data.name"] = DATASETS[dataset]
     return out
+
+
+def run_length(args: dict[str, Any]) -> int | None:
+    """Epochs the run trained: IWR's ``total_epochs`` where it is set, else ``epochs``."""
+    total = as_int(args.get("total_epochs"))
+    return total if total is not None else as_int(args.get("epochs"))
+
+
+def _training(args: dict[str, Any], out: dict[str, Any]) -> list[str]:
+    """The optimiser and the learning-rate schedule the saved arguments state, into ``out``;
+    returns the parts of them no field here expresses (recorded as unknown and, as stated, in
+    ``origin.variant``)."""
+    variant = []
+    if "optimizer" in args:
+        optimizer = args["optimizer"]
+        if optimizer in ("sgd", "adam"):
+            out["train.optimizer"] = optimizer
+            if optimizer == "adam":  # get_optimizer gives Adam the learning rate only
+                out.update({"train.weight_decay": 0.0, "train.nesterov": False})
+        else:
+            out["train.optimizer"] = UNKNOWN
+            variant.append(f"optimizer={optimizer}")
+    if "lr_policy" in args:
+        policy = args["lr_policy"]
+        if isinstance(policy, (str, type(None))) and policy in SCHEDULES:
+            out["train.schedule"] = SCHEDULES[policy]
+        else:
+            out["train.schedule"] = UNKNOWN
+            variant.append(f"lr_policy={policy}")
+    warmup = as_int(args.get("warmup_length"))
+    if warmup is not None:
+        out["train.warmup_epochs"] = warmup
+    epochs, total = as_int(args.get("epochs")), run_length(args)
+    if total is not None and total != epochs:  # IWR: past `epochs` its schedule cycles
+        out["train.epochs"], out["train.schedule"] = total, UNKNOWN
+        variant.append(f"epochs={epochs} total_epochs={total}")
+    return variant

@@ -32,6 +32,7 @@ from landscape.importers._args import (
     common_fields,
     foreign_init_note,
     read_settings,
+    run_length,
 )
 from landscape.importers._build import Context, Extracted, Format
 from landscape.importers._files import bad, file_sha256, find_state, load_torch, number
@@ -173,8 +174,9 @@ def layerwise_masks(layers: Layers, keep: float, rule: Callable = _rules.topk_dr
 
 
 def planned_epochs(ctx: Context, args: dict) -> int | None:
-    """The run's length: the saved ``epochs`` argument, else ``--set train.epochs``."""
-    saved = as_int(args.get("epochs"))
+    """The run's length: the saved ``epochs`` argument (IWR's ``total_epochs`` where set), else
+    ``--set train.epochs``."""
+    saved = run_length(args)
     return saved if saved is not None else as_int(ctx.user.get("train.epochs"))
 
 

@@ -461,6 +461,42 @@ def test_two_initialisers_this_toolkit_does_not_draw_never_share_a_run(tmp_path)
     assert labels.nunique() == 4 and labels.str.contains("no variant stated").any()
 
 
+@pytest.mark.parametrize(
+    ("fmt", "args", "train", "variant"),
+    [
+        # the codes' constant_lr and cosine_lr are this toolkit's schedules, with the same warm-up
+        ("hidden_networks", {"lr_policy": "constant_lr", "warmup_length": 5, "epochs": 100},
+         {"schedule": "constant", "warmup_epochs": 5, "optimizer": "sgd", "weight_decay": 1e-4}, ""),
+        ("biprop", {"lr_policy": "cosine_lr", "optimizer": "sgd", "epochs": 100},
+         {"schedule": "cosine", "warmup_epochs": 0, "optimizer": "sgd"}, ""),
+        # their Adam gets the learning rate only: no weight decay
+        ("hidden_networks", {"lr_policy": "cosine_lr", "optimizer": "adam", "epochs": 100},
+         {"schedule": "cosine", "optimizer": "adam", "weight_decay": 0.0}, ""),
+        ("hidden_networks", {"lr_policy": "multistep_lr", "epochs": 100},
+         {"schedule": "unknown"}, "lr_policy=multistep_lr"),
+        ("iwr", {"optimizer": "adamw", "lr_policy": "cosine_lr", "epochs": 100, **RUN_SETTINGS["iwr"]},
+         {"optimizer": "unknown"}, "optimizer=adamw"),
+        # IWR trains total_epochs, its cosine cycling past `epochs`
+        ("iwr", {"lr_policy": "cosine_lr", "epochs": 100, "total_epochs": 150, **RUN_SETTINGS["iwr"]},
+         {"epochs": 150, "schedule": "unknown"}, "epochs=100 total_epochs=150"),
+    ],
+)  # fmt: skip
+def test_the_recorded_optimiser_and_schedule_are_the_ones_the_code_ran(tmp_path, fmt, args, train, variant):
+    """Left at the schema's defaults, an imported constant-LR or Adam run would claim a cosine
+    SGD search, and runs of two schedules would share a run."""
+    run = tmp_path / "ckpts" / "seed0"
+    save_checkpoint(run / "checkpoints" / "model_best.pth", frankle_state(), epoch=args["epochs"])
+    save_settings(
+        run, prune_rate=0.5, width_mult=0.0625, weight_decay=1e-4, **{"conv_type": "SubnetConv", **args}
+    )
+    _, summary = _import(tmp_path, fmt, [tmp_path / "ckpts"])
+    cfg = RunStore.open(summary.path).config
+    assert {k: getattr(cfg.train, k) for k in train} == train
+    assert cfg.origin.variant == variant
+    if "total_epochs" in args:  # saved after epoch 100 of 150: not the last epoch's masks
+        assert RunStore.open(summary.path).records()["test_acc"].isna().all()
+
+
 def test_a_variant_is_for_imported_masks_only():
     from landscape.config import from_dict, validate
 

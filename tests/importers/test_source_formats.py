@@ -174,6 +174,7 @@ def test_er_slt_masks_and_source_pattern(tmp_path):
     result = import_masks([ckpt], tmp_path / "runs", "er_slt", overrides, pattern=tmp_path / "er.npz")
     store = RunStore.open(result.runs[0].path)
     assert store.config.model.name == "external" and store.config.method.source.kind == "er"
+    assert store.config.train.schedule == "unknown"  # its own multistep schedule over levels
     assert any("no network to evaluate" in n and "non-zero bias" in n for n in result.notes)
     # the published forward computes no binary mask: the summary and the provenance say so
     assert any("not its published forward" in n and "no binary mask" in n for n in result.notes)
