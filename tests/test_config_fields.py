@@ -12,6 +12,7 @@ import pytest
 from landscape import registries
 from landscape.cli import main
 from landscape.config import DATASET_FIELDS, DataConfig, SearchConfig, load_config
+from landscape.config.schema import ModelConfig
 from landscape.config.validate import UNTRAINED_METHODS
 from landscape.errors import ConfigError
 from landscape.store import RunStore, list_runs
@@ -118,6 +119,11 @@ def test_hidden_widths_on_a_model_that_does_not_read_them_are_refused(model):
         load_config(CONFIG, [f"model.name={model}", "model.hidden=[128]"])
     assert load_config(CONFIG, [f"model.name={model}", "model.width_mult=0.5"]).model.width_mult == 0.5
     assert load_config(CONFIG, ["model.name=mlp", "model.hidden=[128]"]).model.hidden == (128,)
+    # an MLP config of other widths switched to this model leaves them behind: one run id
+    narrow = load_config(CONFIG, ["model.hidden=[32, 32]"])
+    switched = narrow.replace(**{"model.name": model})
+    assert switched.model.hidden == ModelConfig.hidden
+    assert switched.run_id == load_config(CONFIG, [f"model.name={model}"]).run_id
     grid = {"weight_seeds": 0, "search_seeds": "0", "base": CONFIG,
             "grid": {"model.name": ["mlp", model], "model.hidden": [[64], [128]]}}  # fmt: skip
     with pytest.raises(ConfigError, match=f"model.hidden: model '{model}' does not use this field"):

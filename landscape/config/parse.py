@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from landscape.config.presets import merge, nested, preset_values
-from landscape.config.schema import SearchConfig
-from landscape.config.validate import check_data_fields_given, validate
+from landscape.config.schema import ModelConfig, SearchConfig
+from landscape.config.validate import FIXED_WIDTH_MODELS, check_data_fields_given, validate
 from landscape.errors import ConfigError
 
 # Config and sweep files are a few hundred bytes; anything this big is the wrong file.
@@ -175,7 +175,17 @@ def apply_overrides(cfg: SearchConfig, overrides: Mapping[str, Any]) -> SearchCo
         if parts[-1] not in node:
             raise ConfigError(_unknown_key(dotted, parts[-1], list(node)))
         node[parts[-1]] = value
+    _drop_inherited_hidden(cfg, data, overrides)
     return validate(from_dict(data))
+
+
+def _drop_inherited_hidden(cfg: SearchConfig, data: dict, overrides: Mapping[str, Any]) -> None:
+    """An MLP config switched to a model of fixed widths leaves its hidden widths behind:
+    that model never reads them, and kept they would give its one network a second run id.
+    Widths given beside the switch are still refused (see ``validate``)."""
+    switched = data["model"]["name"] in FIXED_WIDTH_MODELS and cfg.model.name not in FIXED_WIDTH_MODELS
+    if switched and "model.hidden" not in overrides:
+        data["model"]["hidden"] = list(ModelConfig.hidden)
 
 
 class _DuplicateKey(Exception):

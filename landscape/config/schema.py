@@ -33,7 +33,8 @@ class ModelConfig:
     one this toolkit draws). ``scale_fan`` scales the weight std by ``1/sqrt(density)`` (the
     paper's intent; the reference code's formula is only right at density 0.5).
     ``batchnorm``: "auto" = non-affine BN in ResNets, none elsewhere. ``hidden`` (the MLP's
-    widths) is refused on the toolkit's other models, whose widths only ``width_mult`` scales.
+    widths) is refused on the toolkit's other models, whose widths only ``width_mult`` scales;
+    switching an MLP config to one of them (``--set model.name=conv4``) leaves its widths behind.
     """
 
     name: str = "mlp"

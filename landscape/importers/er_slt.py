@@ -60,8 +60,8 @@ PUBLISHED_FORWARD = (
 )
 
 # cifar_main.py's names: str(args.sparsity) and an --initBias choice (letters and hyphens)
-FINAL_NAME = re.compile(r"ticket_(\d+)_([0-9.eE+-]+)_([A-Za-z-]+)_(True|False)\.pt")
-LEVEL_NAME = re.compile(r"ticket_(\d+)_(\d+)\.pt")
+FINAL_NAME = re.compile(r"ticket_(-?\d+)_([0-9.eE+-]+)_([A-Za-z-]+)_(True|False)\.pt")
+LEVEL_NAME = re.compile(r"ticket_(-?\d+)_(\d+)\.pt")
 LEVEL_NOTE = (
     "ER_SLT: ticket_<seed>_<level>.pt is the best checkpoint of one level of the schedule, an earlier "
     "mask of the search whose final ticket is ticket_<seed>_<sparsity>_...pt, at that level's density "

@@ -152,9 +152,8 @@ def dense_flags(ctx: Context, ex: Extracted, layers: Layers, where: str) -> None
 def check_first_layer_type(args: dict, args_path: Path | None, conv_type: str | None) -> None:
     """``--first-layer-type`` builds the first layer from another conv type than the rest.
     DenseConv (no scores: the dense first layer) and the network's own type are imported; any
-    other gives that layer another mask rule (under GlobalSubnetConv, a SubnetConv first layer
-    keeps its own fraction while the threshold still counts its scores), which neither this
-    import nor a config here expresses."""
+    other gives that layer another mask rule (SampleSubnetConv's sampled masks, Biprop's layer in
+    an Edge-Popup IWR run), which neither this import nor a config here expresses."""
     first = args.get("first_layer_type")
     if first in (None, "DenseConv") or first == conv_type:
         return

@@ -48,7 +48,7 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
     ex = extracted_from(path, layers, RULE)
     ex.obstacles += binary_activation(top, args, args_path)
     where = f"{args_path.name} beside the checkpoint" if args_path else ""
-    conv_type = args.get("conv_type")
+    conv_type = args.get("conv_type") or args.get("layer_type")  # the code's later name for it
     if conv_type is not None:
         if conv_type not in METHODS:
             raise bad(

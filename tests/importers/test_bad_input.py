@@ -138,13 +138,10 @@ def test_an_unsupported_rule(tmp_path):
 @pytest.mark.parametrize(
     ("fmt", "conv_type", "first"),
     [
-        (
-            "biprop",
-            "GlobalSubnetConv",
-            "SubnetConv",
-        ),  # own fraction in the first layer, one threshold elsewhere
+        ("biprop", "SubnetConv", "SampleSubnetConv"),
         ("hidden_networks", "SubnetConv", "SampleSubnetConv"),
         ("iwr", "SubnetConvEdgePopup", "SubnetConvBiprop"),
+        ("iwr", "layer_type=SubnetConvEdgePopup", "SubnetConvBiprop"),  # the code's later settings name
     ],
 )
 def test_a_first_layer_of_another_conv_type_is_refused(tmp_path, fmt, conv_type, first):
@@ -152,14 +149,16 @@ def test_a_first_layer_of_another_conv_type_is_refused(tmp_path, fmt, conv_type,
     scores with the others' rule would store a first-layer mask the network never used."""
     run = tmp_path / "run"
     save_checkpoint(run / "checkpoints" / "model_best.pth", frankle_state())
-    settings = save_settings(run, conv_type=conv_type, first_layer_type=first, prune_rate=0.5)
+    key, _, conv_type = conv_type.rpartition("=")
+    key = key or "conv_type"
+    settings = save_settings(run, **{key: conv_type}, first_layer_type=first, prune_rate=0.5)
     msg = _fails(tmp_path, [run], fmt, error=DataError)
     assert msg.startswith(f"{settings}: key 'first_layer_type': {first!r} under conv_type {conv_type!r}")
     # the dense first layer (DenseConv, no scores) and the network's own type still import
     for same in ("DenseConv", conv_type, None):
         save_settings(
             run,
-            conv_type=conv_type,
+            **{key: conv_type},
             first_layer_type=same,
             prune_rate=0.5,
             rerand_type=None,

@@ -259,6 +259,23 @@ def test_er_slt_tickets_of_two_initialisers_never_share_a_run(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    ("name", "density"),
+    [
+        ("ticket_3_0.05_kn-zero-bias_False.pt", 0.05),
+        ("ticket_3_1e-05_signed-const-with-bias_True.pt", 1e-05),  # str(1e-05)
+        ("ticket_-1_0.3333333333333333_ortho-bias-special_False.pt", 1 / 3),  # --seed -1
+        ("ticket_3_2.pt", None),  # a level checkpoint
+        ("ticket_3_0.2_x.pt", None),  # renamed
+        ("ticket_3_--_kn-zero-bias_False.pt", None),
+    ],
+)
+def test_er_slt_density_from_the_names_cifar_main_writes(name, density):
+    from landscape.importers.er_slt import _named_density
+
+    assert _named_density(name) == density
+
+
 def test_er_slt_density_that_contradicts_the_ticket_name_is_refused(tmp_path):
     from landscape.errors import ConfigError
 

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from landscape.config import SearchConfig
-from landscape.config.schema import ModelConfig
 from landscape.errors import AnalysisError
 from landscape.maskset import MaskSet
 from landscape.reading import read_runs
@@ -431,7 +430,6 @@ def test_conv_net_with_batchnorm_ends_match_reestimated_end_networks(tmp_path):
     cfg = _config(batchnorm="nonaffine").replace(
         **{
             "model.name": "conv2",
-            "model.hidden": ModelConfig.hidden,  # a conv net's widths are fixed
             "model.width_mult": 0.0625,
             "data.input_shape": [3, 8, 8],
             "data.augment": False,
@@ -466,7 +464,6 @@ def test_barriers_on_a_device_equal_the_cpu_within_float32_rounding(tmp_path, de
     cfg = _config(batchnorm="nonaffine").replace(
         **{
             "model.name": "conv2",
-            "model.hidden": ModelConfig.hidden,  # a conv net's widths are fixed
             "model.width_mult": 0.0625,
             "data.input_shape": [3, 8, 8],
             "data.augment": False,
