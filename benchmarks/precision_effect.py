@@ -50,6 +50,7 @@ def search(root: Path, method: str, precision: str, networks: int, masks: int, d
         "method": method,
         "precision": precision,
         "run_id": summary.run_id,
+        "seeds": (list(range(networks)), list(range(masks))),
         # a rerun over the same folder finds the masks stored: no time to report
         "seconds": seconds if summary.done == networks * masks else float("nan"),
     }
@@ -65,7 +66,9 @@ def t_interval(values: np.ndarray) -> tuple[float, float]:
 
 def compare(root: Path, method: str, runs: dict[str, dict]) -> list[dict]:
     ids = [r["run_id"] for r in runs.values()]
-    ms = ls.read_runs(root, where={"run_id": ids})
+    weight_seeds, search_seeds = next(iter(runs.values()))["seeds"]
+    # the masks asked for, not others a folder searched earlier holds
+    ms = ls.read_runs(root, where={"run_id": ids, "weight_seed": weight_seeds, "search_seed": search_seeds})
     ls.tl.distances(ms, metric="jaccard")
     dist = np.asarray(ms.obsp["dist_jaccard"])
     obs = ms.obs.reset_index(drop=True)
@@ -128,10 +131,12 @@ def markdown_row(r: dict) -> list[str]:
         str(r["masks"]),
         str(r["networks"]),
         f"{r['acc']:.4f} ± {r['acc_sd']:.4f}",
-        "—" if reference else f"{r['diff']:+.4f} [{low:+.4f}, {high:+.4f}]",
+        "—"
+        if reference
+        else f"{r['diff']:+.4f} " + (f"[{low:+.4f}, {high:+.4f}]" if np.isfinite(low) else "(one network)"),
         "0" if reference else f"{r['moved']:.4f} ({r['moved_max']:.4f})",
         f"{r['seed_spread']:.4f}",
-        f"{r['seconds']:.1f}",
+        f"{r['seconds']:.1f}" if np.isfinite(r["seconds"]) else "stored before",
     ]
 
 

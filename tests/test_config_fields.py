@@ -124,6 +124,9 @@ def test_hidden_widths_on_a_model_that_does_not_read_them_are_refused(model):
     switched = narrow.replace(**{"model.name": model})
     assert switched.model.hidden == ModelConfig.hidden
     assert switched.run_id == load_config(CONFIG, [f"model.name={model}"]).run_id
+    # widths given with the switch are refused, in a whole-section override too
+    with pytest.raises(ConfigError, match="^model.hidden: model"):
+        narrow.replace(**{"model": {"name": model, "hidden": [64, 32]}})
     grid = {"weight_seeds": 0, "search_seeds": "0", "base": CONFIG,
             "grid": {"model.name": ["mlp", model], "model.hidden": [[64], [128]]}}  # fmt: skip
     with pytest.raises(ConfigError, match=f"model.hidden: model '{model}' does not use this field"):

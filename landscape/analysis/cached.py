@@ -45,7 +45,7 @@ def distances(ms, metrics, store: ResultStore, recompute: bool = False, **kwargs
     Returns ``"reused"`` or ``"computed"``.
     """
     from landscape import tl
-    from landscape.tl.distances import fill_from_counts, in_memory_bytes
+    from landscape.tl.distances import fill_from_counts, fits_in_ram, in_memory_bytes
 
     ids = mask_ids(ms)
     inputs = {"masks": ids, "layout": ms.layout.dumps()}
@@ -53,7 +53,10 @@ def distances(ms, metrics, store: ResultStore, recompute: bool = False, **kwargs
     held = _held_in_memory(kwargs.get("memory"))
     # reused slots are held in memory whole: under a budget, only while they fit its share
     # for results (else the tiles, kept beside the store, give them within the budget)
-    fits = held is None or in_memory_bytes(len(ids), len(ms.layout), len(metrics), True) <= held
+    if held is None:  # in memory: a stored entry is read whole only where it fits the RAM
+        fits = fits_in_ram(len(ids), len(ms.layout), len(metrics), True)[0]
+    else:
+        fits = in_memory_bytes(len(ids), len(ms.layout), len(metrics), True) <= held
     if not recompute and fits:
         layers = _stored_intersections(
             store, key, ids, ms.layout.dumps(), recomputed=True, held=held, n_layers=len(ms.layout)
@@ -80,14 +83,15 @@ def stored_distances(ms, metrics, store: ResultStore) -> bool:
     """Fill ``ms``'s distance slots from the store when an entry holds these masks (or a
     superset); never computes. Returns whether they were found."""
     from landscape.ram import available_ram
-    from landscape.tl.distances import fill_from_counts, in_memory_bytes
+    from landscape.tl.distances import fill_from_counts, fits_in_ram
 
-    free = available_ram()
-    if free is not None and in_memory_bytes(len(ms), len(ms.layout), len(metrics), True) > free:
+    if not fits_in_ram(len(ms), len(ms.layout), len(metrics), True)[0]:
         return False  # read whole, they would not fit: the figures that need them say so
     ids = mask_ids(ms)
     key = ResultStore.key("intersections", {"masks": ids, "layout": ms.layout.dumps()})
-    layers = _stored_intersections(store, key, ids, ms.layout.dumps(), recomputed=False)
+    layers = _stored_intersections(
+        store, key, ids, ms.layout.dumps(), recomputed=False, held=available_ram(), n_layers=len(ms.layout)
+    )
     if layers is None:
         return False
     fill_from_counts(ms, layers, metrics, per_layer=True, origin="analysis result store")

@@ -183,9 +183,11 @@ def _drop_inherited_hidden(cfg: SearchConfig, data: dict, overrides: Mapping[str
     """An MLP config switched to a model of fixed widths leaves its hidden widths behind:
     that model never reads them, and kept they would give its one network a second run id.
     Widths given beside the switch are still refused (see ``validate``)."""
+    section = overrides.get("model")
+    given = "model.hidden" in overrides or (isinstance(section, Mapping) and "hidden" in section)
     switched = data["model"]["name"] in FIXED_WIDTH_MODELS and cfg.model.name not in FIXED_WIDTH_MODELS
-    if switched and "model.hidden" not in overrides:
-        data["model"]["hidden"] = list(ModelConfig.hidden)
+    if switched and not given:
+        data["model"] = {**data["model"], "hidden": list(ModelConfig.hidden)}  # the caller's dict stays
 
 
 class _DuplicateKey(Exception):

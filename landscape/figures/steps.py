@@ -33,6 +33,14 @@ def _distances(metric: str):
         return f"dist_{metric}" in ms.obsp and f"dist_{metric}_layers" in ms.obsp
 
     def compute(ms: Any) -> None:
+        from landscape.tl.distances import fits_in_ram
+
+        fits, need, free = fits_in_ram(len(ms), len(ms.layout), 1, True)
+        if not fits:  # figures hold their matrices in memory, whatever analyze kept on disk
+            raise FigureSkipped(
+                f"the {metric} distances of {len(ms):,} masks need {need / 1e9:.1f} GB in memory, more "
+                f"than the {free / 1e9:.1f} GB of RAM available: draw fewer masks (--where)"
+            )
         _tool("distances")(ms, metric=metric, per_layer=True)
 
     return present, compute

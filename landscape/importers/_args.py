@@ -128,6 +128,8 @@ DATASETS = {"CIFAR10": "cifar10", "MNIST": "mnist"}
 SCHEDULES = {"cosine_lr": "cosine", "constant_lr": "constant", None: "constant"}
 # the value of a training field whose code did what this toolkit does not (origin.variant says what)
 UNKNOWN = UNKNOWN_INIT
+# torch.optim.AdamW's default, which IWR's get_optimizer leaves in place
+ADAMW_WEIGHT_DECAY = 0.01
 
 
 def saved_init(args: dict[str, Any]) -> Any:
@@ -245,12 +247,12 @@ def _training(args: dict[str, Any], out: dict[str, Any]) -> list[str]:
     variant = []
     if "optimizer" in args:
         optimizer = args["optimizer"]
-        if optimizer in ("sgd", "adam"):
-            out["train.optimizer"] = optimizer
-            if optimizer == "adam":  # get_optimizer gives Adam the learning rate only
-                out.update({"train.weight_decay": 0.0, "train.nesterov": False})
-        else:
-            out["train.optimizer"] = UNKNOWN
+        out["train.optimizer"] = optimizer if optimizer in ("sgd", "adam") else UNKNOWN
+        if optimizer != "sgd":  # Nesterov is an SGD option; get_optimizer gives the others lr only
+            out["train.nesterov"] = False
+            # so Adam runs without weight decay, AdamW with torch's default
+            out["train.weight_decay"] = ADAMW_WEIGHT_DECAY if optimizer == "adamw" else 0.0
+        if optimizer not in ("sgd", "adam"):
             variant.append(f"optimizer={optimizer}")
     if "lr_policy" in args:
         policy = args["lr_policy"]
@@ -260,9 +262,12 @@ def _training(args: dict[str, Any], out: dict[str, Any]) -> list[str]:
             out["train.schedule"] = UNKNOWN
             variant.append(f"lr_policy={policy}")
     warmup = as_int(args.get("warmup_length"))
-    if warmup is not None:
-        out["train.warmup_epochs"] = warmup
     epochs, total = as_int(args.get("epochs")), run_length(args)
+    if warmup is not None and (epochs is None or warmup <= epochs):
+        out["train.warmup_epochs"] = warmup
+    elif warmup is not None:  # a warm-up the run never finished: no schedule here has that
+        out["train.schedule"] = UNKNOWN
+        variant.append(f"warmup_length={warmup}")
     if total is not None and total != epochs:  # IWR: past `epochs` its schedule cycles
         out["train.epochs"], out["train.schedule"] = total, UNKNOWN
         variant.append(f"epochs={epochs} total_epochs={total}")

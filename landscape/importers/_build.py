@@ -76,8 +76,13 @@ class Context:
         """Record a field the source states; a different ``--set`` value is an error."""
         given = self.user.get(dotted)
         if given is not None and not _same(given, value):
-            # "unknown" is what an initialiser this toolkit does not draw is recorded as
-            said = "an initialiser this toolkit does not draw" if value == UNKNOWN_INIT else repr(value)
+            # "unknown": what the source did is no value of this field (origin.variant says what)
+            if value != UNKNOWN_INIT:
+                said = repr(value)
+            elif dotted == "model.weight_init":
+                said = "an initialiser this toolkit does not draw"
+            else:
+                said = f"{dotted.split('.')[-1]} this toolkit does not run (see origin.variant)"
             raise ConfigError(
                 f"--set {dotted}={given}: the source says {said} ({where}); leave it out or fix the source"
             )

@@ -82,8 +82,9 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
         )
     )
     external = _external_pattern(ctx)
+    ex.facts.update({"method.name": "edge_popup", "method.source.kind": "er"})
     # cifar_main.py steps a multistep schedule of its own over --levels rounds of --epochs
-    ex.facts.update({"method.name": "edge_popup", "method.source.kind": "er", "train.schedule": "unknown"})
+    ctx.fixed(ex.facts, ex.facts_from, "train.schedule", "unknown", "cifar_main.py's multistep_lr")
     ex.notes.append(PUBLISHED_FORWARD)
     ex.pattern, kept_biases, n_biases = {}, 0, 0
     for layer in layers.layers:

@@ -132,13 +132,25 @@ def in_memory_bytes(n: int, n_layers: int, n_metrics: int, per_layer: bool) -> i
     return 8 * n * n * per_pair
 
 
+def peak_bytes(n: int, n_layers: int, n_metrics: int, per_layer: bool) -> int:
+    """:func:`in_memory_bytes` plus the temporaries of the largest metric (a Jaccard's union and
+    differences, int64, and its mask of non-empty unions)."""
+    return in_memory_bytes(n, n_layers, n_metrics, per_layer) + 17 * n * n * (n_layers if per_layer else 1)
+
+
+def fits_in_ram(n: int, n_layers: int, n_metrics: int, per_layer: bool) -> tuple[bool, int, int | None]:
+    """Whether the in-memory route's peak fits the RAM available: ``(fits, need, free)``."""
+    from landscape.ram import available_ram
+
+    need, free = peak_bytes(n, n_layers, n_metrics, per_layer), available_ram()
+    return free is None or need <= free, need, free
+
+
 def _check_fits(ms, metrics, per_layer: bool) -> None:
     """Refuse, before any work, matrices larger than the RAM available (an out-of-memory kill
     would come only after the counting)."""
-    from landscape.ram import available_ram
-
-    need, free = in_memory_bytes(len(ms), len(ms.layout), len(metrics), per_layer), available_ram()
-    if free is not None and need > free:
+    fits, need, free = fits_in_ram(len(ms), len(ms.layout), len(metrics), per_layer)
+    if not fits:
         raise AnalysisError(
             f"distances of {len(ms):,} masks in memory: their {'per-layer ' if per_layer else ''}matrices "
             f"need {need / 1e9:.1f} GB, more than the {free / 1e9:.1f} GB of RAM available; pass memory= "

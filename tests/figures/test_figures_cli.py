@@ -120,7 +120,10 @@ def test_distances_too_large_for_the_ram_skip_their_figures_with_the_way_out(
     )
     text = capsys.readouterr().out
     assert code == 0 and (out / "accuracy_vs_density.pdf").stat().st_size > 0
-    assert "similarity_heatmap: skipped (distances of " in text and "pass memory=" in text
+    assert (
+        "similarity_heatmap: skipped (the jaccard distances of " in text
+        and "draw fewer masks (--where)" in text
+    )
     monkeypatch.setattr("landscape.ram.available_ram", lambda: None)
     assert main(["figures", "similarity_heatmap", "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
     assert (out / "similarity_heatmap.pdf").stat().st_size > 0

@@ -474,8 +474,13 @@ def test_two_initialisers_this_toolkit_does_not_draw_never_share_a_run(tmp_path)
          {"schedule": "cosine", "optimizer": "adam", "weight_decay": 0.0}, ""),
         ("hidden_networks", {"lr_policy": "multistep_lr", "epochs": 100},
          {"schedule": "unknown"}, "lr_policy=multistep_lr"),
-        ("iwr", {"optimizer": "adamw", "lr_policy": "cosine_lr", "epochs": 100, **RUN_SETTINGS["iwr"]},
-         {"optimizer": "unknown"}, "optimizer=adamw"),
+        # torch's AdamW default weight decay, and no Nesterov (an SGD option) whatever was saved
+        ("iwr", {"optimizer": "adamw", "lr_policy": "cosine_lr", "epochs": 100, "nesterov": True,
+                 **RUN_SETTINGS["iwr"]},
+         {"optimizer": "unknown", "weight_decay": 0.01, "nesterov": False}, "optimizer=adamw"),
+        # a warm-up longer than the run: no schedule here has it
+        ("hidden_networks", {"lr_policy": "cosine_lr", "warmup_length": 150, "epochs": 100},
+         {"schedule": "unknown", "warmup_epochs": 0}, "warmup_length=150"),
         # IWR trains total_epochs, its cosine cycling past `epochs`
         ("iwr", {"lr_policy": "cosine_lr", "epochs": 100, "total_epochs": 150, **RUN_SETTINGS["iwr"]},
          {"epochs": 150, "schedule": "unknown"}, "epochs=100 total_epochs=150"),
@@ -495,6 +500,11 @@ def test_the_recorded_optimiser_and_schedule_are_the_ones_the_code_ran(tmp_path,
     assert cfg.origin.variant == variant
     if "total_epochs" in args:  # saved after epoch 100 of 150: not the last epoch's masks
         assert RunStore.open(summary.path).records()["test_acc"].isna().all()
+    if variant:  # a --set the source contradicts names the field, not an initialiser
+        field = "optimizer" if "optimizer=" in variant else "schedule"
+        given = {"optimizer": "train.optimizer=sgd", "schedule": "train.schedule=cosine"}[field]
+        with pytest.raises(ConfigError, match=f"the source says {field} this toolkit does not run"):
+            _import(tmp_path / "again", fmt, [tmp_path / "ckpts"], given)
 
 
 def test_a_variant_is_for_imported_masks_only():
