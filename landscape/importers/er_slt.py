@@ -110,14 +110,14 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
 
 def _density(path: Path, ctx: Context, ex: Extracted) -> float:
     """The target density: from a final ticket's name, else from ``--set method.density``."""
-    named = _named_density(path.name)
-    if named is not None:
+    final = final_ticket(path.name)
+    if final is not None:
+        named, variant = final
         where = f"the file name {path.name}"
         ctx.fixed(ex.facts, ex.facts_from, "method.density", named, where)
         # the initialiser and the per-epoch scaling: no field here says them, and tickets of
         # two such options must not share a run
-        init, scaling = FINAL_NAME.fullmatch(path.name).group(3, 4)
-        ctx.fixed(ex.facts, ex.facts_from, "origin.variant", f"initBias={init} scaling={scaling}", where)
+        ctx.fixed(ex.facts, ex.facts_from, "origin.variant", variant, where)
         return named
     keep = float(ctx.need("method.density", path, "ER_SLT checkpoints do not save their target density"))
     if LEVEL_NAME.fullmatch(path.name) and LEVEL_NOTE not in ex.notes:
@@ -125,12 +125,17 @@ def _density(path: Path, ctx: Context, ex: Extracted) -> float:
     return keep
 
 
-def _named_density(name: str) -> float | None:
+def final_ticket(name: str) -> tuple[float, str] | None:
+    """A final ticket's density and its ``origin.variant`` (initBias, scaling), from its name;
+    None for any other name."""
     final = FINAL_NAME.fullmatch(name)
+    if final is None:
+        return None
     try:
-        return float(final.group(2)) if final is not None else None
+        density = float(final.group(2))
     except ValueError:  # a name of that shape that cifar_main.py did not write
         return None
+    return density, f"initBias={final.group(3)} scaling={final.group(4)}"
 
 
 def _external_pattern(ctx: Context) -> dict[str, np.ndarray] | None:

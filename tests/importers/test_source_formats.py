@@ -160,18 +160,24 @@ def er_by_hand(sw, sb, inside_w, keep):
     return mask[: sw.numel()].reshape(sw.shape).numpy()
 
 
+def er_source_file(tmp_path, state):
+    g = torch.Generator().manual_seed(7)
+    source = {
+        n: torch.bernoulli(torch.full(state[f"{n}.weight"].shape, 0.5), generator=g)
+        for n in ("conv1", "linear")
+    }
+    np.savez(tmp_path / "er.npz", **{k: v.numpy() for k, v in source.items()})
+    return tmp_path / "er.npz"
+
+
 def test_er_slt_masks_and_source_pattern(tmp_path):
     state = er_state()
     ckpt = tmp_path / "ticket_0_0.2_x.pt"
     torch.save(state, ckpt)
-    g = torch.Generator().manual_seed(7)
-    source = {
-        name: torch.bernoulli(torch.full(state[f"{name}.weight"].shape, 0.5), generator=g)
-        for name in ("conv1", "linear")
-    }
-    np.savez(tmp_path / "er.npz", **{k: v.numpy() for k, v in source.items()})
+    pattern = er_source_file(tmp_path, state)
+    source = {k: torch.from_numpy(v) for k, v in np.load(pattern).items()}
     overrides = ["method.density=0.2", "method.source.density=0.5"]
-    result = import_masks([ckpt], tmp_path / "runs", "er_slt", overrides, pattern=tmp_path / "er.npz")
+    result = import_masks([ckpt], tmp_path / "runs", "er_slt", overrides, pattern=pattern)
     store = RunStore.open(result.runs[0].path)
     assert store.config.model.name == "external" and store.config.method.source.kind == "er"
     assert store.config.train.schedule == "unknown"  # its own multistep schedule over levels
@@ -204,16 +210,6 @@ def test_er_slt_without_its_source_mask_says_so(tmp_path):
             "er_slt",
             ["method.density=0.2", "method.source.density=0.5"],
         )
-
-
-def er_source_file(tmp_path, state):
-    g = torch.Generator().manual_seed(7)
-    source = {
-        n: torch.bernoulli(torch.full(state[f"{n}.weight"].shape, 0.5), generator=g)
-        for n in ("conv1", "linear")
-    }
-    np.savez(tmp_path / "er.npz", **{k: v.numpy() for k, v in source.items()})
-    return tmp_path / "er.npz"
 
 
 def test_er_slt_folder_takes_final_tickets_at_the_density_their_name_states(tmp_path):
@@ -271,9 +267,10 @@ def test_er_slt_tickets_of_two_initialisers_never_share_a_run(tmp_path):
     ],
 )
 def test_er_slt_density_from_the_names_cifar_main_writes(name, density):
-    from landscape.importers.er_slt import _named_density
+    from landscape.importers.er_slt import final_ticket
 
-    assert _named_density(name) == density
+    found = final_ticket(name)
+    assert (None if found is None else found[0]) == density
 
 
 def test_er_slt_density_that_contradicts_the_ticket_name_is_refused(tmp_path):
