@@ -21,7 +21,8 @@ without a source entry count as inside. Only the weights' part of the mask is st
 toolkit's networks have no biases, so these runs hold masks without a network to rebuild).
 ``method.density`` is ``--sparsity`` there (the final fraction KEPT): a final ticket's name
 states it, and a ``--set method.density=`` that differs is refused; any other file name (a
-level checkpoint given by path, a renamed ticket) needs it. Give ``--set
+level checkpoint given by path, a renamed ticket) needs it, and ``--set origin.variant=`` for
+the ``--initBias`` and ``--scaling`` the name would state. Give ``--set
 method.source.density=`` (``--er-init-density``); the source mask must agree with it.
 """
 
@@ -120,6 +121,13 @@ def _density(path: Path, ctx: Context, ex: Extracted) -> float:
         ctx.fixed(ex.facts, ex.facts_from, "origin.variant", variant, where)
         return named
     keep = float(ctx.need("method.density", path, "ER_SLT checkpoints do not save their target density"))
+    # without it, files of two initialisers would share a run
+    ctx.need(
+        "origin.variant",
+        path,
+        "only a final ticket's name states ER_SLT's --initBias and --scaling, which the checkpoint "
+        "does not save (as a name states them: 'initBias=kn-zero-bias scaling=False')",
+    )
     if LEVEL_NAME.fullmatch(path.name) and LEVEL_NOTE not in ex.notes:
         ex.notes.append(LEVEL_NOTE)
     return keep

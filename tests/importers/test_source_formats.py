@@ -176,10 +176,11 @@ def test_er_slt_masks_and_source_pattern(tmp_path):
     torch.save(state, ckpt)
     pattern = er_source_file(tmp_path, state)
     source = {k: torch.from_numpy(v) for k, v in np.load(pattern).items()}
-    overrides = ["method.density=0.2", "method.source.density=0.5"]
+    overrides = ["method.density=0.2", "method.source.density=0.5", "origin.variant=initBias=kn-zero-bias"]
     result = import_masks([ckpt], tmp_path / "runs", "er_slt", overrides, pattern=pattern)
     store = RunStore.open(result.runs[0].path)
     assert store.config.model.name == "external" and store.config.method.source.kind == "er"
+    assert store.config.origin.variant == "initBias=kn-zero-bias"
     assert store.config.train.schedule == "unknown"  # its own multistep schedule over levels
     assert any("no network to evaluate" in n and "non-zero bias" in n for n in result.notes)
     # the published forward computes no binary mask: the summary and the provenance say so
@@ -208,7 +209,7 @@ def test_er_slt_without_its_source_mask_says_so(tmp_path):
             [tmp_path / "t.pt"],
             tmp_path / "runs",
             "er_slt",
-            ["method.density=0.2", "method.source.density=0.5"],
+            ["method.density=0.2", "method.source.density=0.5", "origin.variant=initBias=kn-zero-bias"],
         )
 
 
@@ -292,7 +293,9 @@ def test_er_slt_density_that_contradicts_the_ticket_name_is_refused(tmp_path):
         )
 
 
-def test_er_slt_level_checkpoint_by_path_needs_its_density_and_says_what_it_is(tmp_path):
+def test_er_slt_level_checkpoint_by_path_needs_its_density_and_variant_and_says_what_it_is(tmp_path):
+    """A level checkpoint's name states neither the density nor the initialiser: both must be
+    given, or checkpoints of two initialisers would share a run."""
     from landscape.errors import ConfigError
 
     state = er_state()
@@ -303,15 +306,33 @@ def test_er_slt_level_checkpoint_by_path_needs_its_density_and_says_what_it_is(t
         ConfigError, match=r"ticket_3_2.pt: ER_SLT checkpoints do not save their target density"
     ):
         import_masks([level], tmp_path / "runs", "er_slt", ["method.source.density=0.5"], pattern=pattern)
-    result = import_masks(
-        [level],
-        tmp_path / "runs",
-        "er_slt",
-        ["method.density=0.4", "method.source.density=0.5"],
-        pattern=pattern,
-    )
-    assert RunStore.open(result.runs[0].path).config.method.density == 0.4
-    assert any("best checkpoint of one level" in n for n in result.notes)
+    with pytest.raises(
+        ConfigError, match=r"ticket_3_2.pt: only a final ticket's name states .*--set origin.variant=\.\.\.$"
+    ):
+        import_masks(
+            [level],
+            tmp_path / "runs",
+            "er_slt",
+            ["method.density=0.4", "method.source.density=0.5"],
+            pattern=pattern,
+        )
+    other = tmp_path / "other" / "ticket_3_2.pt"
+    other.parent.mkdir()
+    torch.save(er_state(seed=1), other)
+    runs = set()
+    for path, init in ((level, "kn-zero-bias"), (other, "signed-const-zero-bias")):
+        overrides = [
+            "method.density=0.4",
+            "method.source.density=0.5",
+            f"origin.variant=initBias={init} scaling=False",
+        ]
+        result = import_masks([path], tmp_path / "runs", "er_slt", overrides, pattern=pattern)
+        store = RunStore.open(result.runs[0].path)
+        assert store.config.method.density == 0.4
+        assert store.config.origin.variant == f"initBias={init} scaling=False"
+        assert any("best checkpoint of one level" in n for n in result.notes)
+        runs.add(store.path)
+    assert len(runs) == 2  # two initialisers, two runs
 
 
 # --- arrays --------------------------------------------------------------------------------------
