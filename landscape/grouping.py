@@ -13,7 +13,9 @@ The toolkit's rule, used by every statistic, table and figure:
 - Coarser pooling happens only on request (``groupby=("method", "density")``), and then every
   output names the configuration fields that were pooled (:attr:`Group.pooled`).
 - Groups are labelled by the fields that differ between the groups being shown
-  (``edge_popup · density 0.3 · epochs 2``), never by identifiers.
+  (``edge_popup · density 0.3 · epochs 2``), never by identifiers; a group's label leaves
+  out the fields its configuration does not read (:func:`landscape.config.reads.field_read`:
+  no re-draw period beside Edge-Popup, no epochs for random masks).
 - Snapshots of masks during their search (an ``epoch`` column, :mod:`landscape.snapshots`)
   are compared within one epoch: ``epoch`` is part of every group's key.
 - A run that holds the score seed or the data seed fixed (``method.score_seed``,
@@ -33,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from landscape.config.reads import DECIDING_FIELDS, field_read
 from landscape.errors import AnalysisError
 from landscape.networks import draws_differ, network_values
 
@@ -179,6 +182,8 @@ class Group:
     networks: dict[Any, np.ndarray]
     pooled: dict[str, list[Any]] = field(default_factory=dict)
     columns: dict[str, Any] = field(default_factory=dict)
+    # the group's distinct values of the fields that decide which fields it reads
+    _readers: list[dict] | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_masks(self) -> int:
@@ -350,8 +355,18 @@ def _label(
     if not varying:  # a single group, or groups that differ in nothing shown: name the method
         varying = [c for c in ("method", "density") if c in candidates][:1] or candidates[:1]
     varying.sort(key=lambda c: (_FIRST.index(c) if c in _FIRST else len(_FIRST), candidates.index(c)))
-    for g, row in zip(groups, rows):
-        g.label = describe({c: row[c] for c in varying})
+    # a field no mask of the group reads (IteRand's re-draw period beside Edge-Popup) is left
+    # out of its label, except in groups that only such a field tells apart
+    full = [describe({c: row[c] for c in varying}) for row in rows]
+    short = [
+        describe({c: row[c] for c in varying if _group_reads(c, obs, g)}) for g, row in zip(groups, rows)
+    ]
+    clashing = {label for label in short if short.count(label) > 1}
+    labels = [f if s in clashing else s for f, s in zip(full, short)]
+    if len(set(labels)) < len(labels):  # a kept full label meets another's short one
+        labels = full
+    for g, label in zip(groups, labels):
+        g.label = label
     _table_columns(groups, obs, varying, columns)
     labels = [g.label for g in groups]
     if len(set(labels)) < len(labels):  # same shown fields (list-valued fields, say): keep them apart
@@ -365,10 +380,20 @@ def _table_columns(groups: list[Group], obs: pd.DataFrame, varying: list[str], c
     for g in groups:
         g.columns = {}
         for c in shown:
-            if c in g.key:
+            if c in g.key or not _group_reads(c, obs, g):  # unread: no value to show
                 continue
             if len(columns.distinct(c, g.positions)) == 1:
                 g.columns[c] = obs[c].iloc[g.positions[0]]
+
+
+def _group_reads(column: str, obs: pd.DataFrame, group: Group) -> bool:
+    """Whether any mask of the group reads config field ``column`` (a pooled group may hold
+    Edge-Popup and IteRand masks)."""
+    if group._readers is None:  # the group's distinct values of the deciding fields, once
+        deciding = [c for c in DECIDING_FIELDS if c in obs.columns]
+        combos = obs.iloc[group.positions][deciding].drop_duplicates() if deciding else None
+        group._readers = [] if combos is None else combos.to_dict("records")
+    return not group._readers or any(field_read(column, values) for values in group._readers)
 
 
 def _sorted(values: list[Any]) -> list[Any]:

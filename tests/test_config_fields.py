@@ -12,8 +12,8 @@ import pytest
 from landscape import registries
 from landscape.cli import main
 from landscape.config import DATASET_FIELDS, DataConfig, SearchConfig, load_config
+from landscape.config.reads import UNTRAINED_METHODS
 from landscape.config.schema import ModelConfig
-from landscape.config.validate import UNTRAINED_METHODS
 from landscape.errors import ConfigError
 from landscape.store import RunStore, list_runs
 from landscape.store.layout import Layout
@@ -261,7 +261,7 @@ def test_a_method_section_its_method_does_not_read_is_refused(method, field, val
 
 
 def test_method_sections_are_accepted_by_the_methods_that_read_them_and_on_imported_runs():
-    from landscape.config.validate_method import METHOD_SECTION_READERS
+    from landscape.config.reads import METHOD_SECTION_READERS
 
     values = {"recycle": "every=3", "rerand": "every=20", "kstarts": "k=8", "dissipate": "tau=0.5"}
     for section, readers in METHOD_SECTION_READERS.items():
@@ -276,6 +276,79 @@ def test_method_sections_are_accepted_by_the_methods_that_read_them_and_on_impor
             assert str(getattr(getattr(cfg.method, section), field)) == value
     imported = load_config(None, ["origin.format=arrays", "method.name=random", "method.recycle.every=3"])
     assert imported.method.recycle.every == 3  # what its files declare is kept
+
+
+def test_a_config_switched_to_another_method_or_source_leaves_unread_fields_behind():
+    """``--set method.name=edge_popup`` on an IteRand config, or ``source.kind=dense`` on an ER
+    one, was refused for the fields the new method or kind does not read; they are left at
+    their defaults, and only such a field given beside the switch is refused."""
+    from landscape.config.schema import RerandConfig, SourceConfig
+
+    iterand = load_config("configs/mnist1d_mlp_iterand.yaml")
+    assert iterand.method.rerand != RerandConfig()  # the config sets its re-draws
+    ep = load_config("configs/mnist1d_mlp_iterand.yaml", ["method.name=edge_popup"])
+    assert ep.method.rerand == RerandConfig() and ep.method.score_init == iterand.method.score_init
+    with pytest.raises(ConfigError, match=r"^method\.rerand\.every: method 'edge_popup' does not use"):
+        load_config("configs/mnist1d_mlp_iterand.yaml", ["method.name=edge_popup", "method.rerand.every=5"])
+    with pytest.raises(ConfigError, match=r"^method\.recycle\.every: method 'random' does not use"):
+        load_config(None, ["method.preset=iwr-ref", "method.name=random"])  # a preset's fields are given
+    for bad in ("method.source.kind=[]", "method.name=[er]"):  # not a name: one line, not a crash
+        with pytest.raises(ConfigError, match=r"expected a string"):
+            load_config(None, [bad])
+    er = load_config("configs/mnist1d_mlp_er.yaml")
+    assert er.method.source.density < 1
+    dense = load_config("configs/mnist1d_mlp_er.yaml", ["method.source.kind=dense"])
+    assert dense.method.source == SourceConfig()
+    frozen = load_config(
+        "configs/mnist1d_mlp_er.yaml",
+        ["method.source.kind=frozen", "method.source.pruned=0.2", "method.density=0.3"],
+    )
+    assert frozen.method.source == SourceConfig(kind="frozen", pruned=0.2)
+    with pytest.raises(ConfigError, match=r"^method\.source\.density: applies to an ER source"):
+        load_config("configs/mnist1d_mlp_er.yaml", ["method.source.kind=dense", "method.source.density=0.4"])
+
+
+# a value other than the default for every source field, valid for the kinds that read it
+SOURCE_VALUES = {
+    "density": "0.5",
+    "pruned": "0.2",
+    "locked": "0.1",
+    "distribution": "equal",
+    "locked_rule": "density",
+    "scope": "layer",
+    "sampling": "exact",
+    "er_distribution": "erk",
+}
+
+
+def _source_case(kind: str, name: str) -> list[str]:
+    given = [
+        f"method.source.kind={kind}",
+        f"method.source.{name}={SOURCE_VALUES[name]}",
+        "method.density=0.3",
+    ]
+    if name == "scope":  # a layer scope keeps method.density in every layer, not one threshold
+        given.append("method.global_topk=false")
+    return given
+
+
+@pytest.mark.parametrize("kind", ["dense", "er", "frozen"])
+def test_a_source_field_its_kind_does_not_read_is_refused(kind):
+    """``source.density: 0.5`` on a dense search was accepted: a run id and a label ("source
+    density 0.5") of an ER search that never happened, with the masks of a dense one."""
+    from landscape.config.reads import SOURCE_FIELDS_READ
+
+    unread = [n for n in SOURCE_VALUES if n not in SOURCE_FIELDS_READ[kind]]
+    assert unread  # every kind leaves some fields unread
+    for name in unread:
+        with pytest.raises(
+            ConfigError,
+            match=rf"^method\.source\.{name}: applies to an? (ER|frozen) source .*not to kind '{kind}'",
+        ):
+            load_config(None, _source_case(kind, name))
+    for name in SOURCE_FIELDS_READ[kind]:  # the fields it reads are taken
+        cfg = load_config(None, _source_case(kind, name))
+        assert str(getattr(cfg.method.source, name)) == SOURCE_VALUES[name]
 
 
 @pytest.mark.parametrize(

@@ -460,3 +460,64 @@ def test_searched_runs_beside_imported_ones_are_labelled_searched():
                         "origin.format": ["", "", "hidden_networks", "hidden_networks"]})  # fmt: skip
     labels = sorted(g.label for g in group_masks(obs))
     assert labels == ["imported from hidden_networks", "searched"]
+
+
+def test_labels_leave_out_the_fields_a_group_does_not_read():
+    """Beside an IteRand run, Edge-Popup's label named IteRand's re-draw period ("rerand every
+    300"), and a run without recycling its recycling rate: settings its search never used."""
+    obs = pd.DataFrame({
+        "run_id": ["ep", "iwr", "it"], "weight_seed": 0, "search_seed": 0,
+        "method": ["edge_popup", "edge_popup+recycle", "iterand"],
+        "method.name": ["edge_popup", "edge_popup", "iterand"],
+        "method.recycle.every": [0, 5, 0], "method.recycle.rate": [0.2, 0.1, 0.2],
+        "method.rerand.every": [300, 300, 100],
+        "method.source.kind": "dense", "method.source.density": 1.0,
+    })  # fmt: skip
+    groups = {g.key["run_id"]: g for g in group_masks(obs)}
+    assert {k: g.label for k, g in groups.items()} == {
+        "ep": "edge_popup · recycle every 0",
+        "iwr": "edge_popup+recycle · recycle every 5 · recycle rate 0.1",
+        "it": "iterand · recycle every 0 · rerand every 100",
+    }
+    assert "method.rerand.every" not in groups["ep"].columns  # nor in its table row
+    assert groups["it"].columns["method.rerand.every"] == 100
+    # a pooled group reads what any of its masks reads, whichever mask comes first
+    for order in (["ep", "it"], ["it", "ep"]):
+        two = obs.set_index("run_id").loc[order].reset_index().assign(**{"method.rerand.every": 300})
+        (pooled,) = group_masks(two, groupby="method.rerand.every")
+        assert pooled.label == "rerand every 300"
+    # the random null model trains nothing: no epochs, learning rate or score init in its label
+    beside = pd.DataFrame({
+        "run_id": ["ep", "rnd"], "weight_seed": 0, "search_seed": 0, "method": ["edge_popup", "random"],
+        "method.name": ["edge_popup", "random"], "method.score_init": "kaiming_uniform",
+        "train.epochs": [30, 20], "train.lr": [0.1, 0.2], "train.batch_size": [128, 64],
+    })  # fmt: skip
+    assert [g.label for g in group_masks(beside)] == [
+        "edge_popup · epochs 30 · lr 0.1 · batch size 128",
+        "random · batch size 64",  # the batches of its BatchNorm estimate
+    ]
+    # two random runs told apart by epochs alone keep them; the other groups' labels stay short
+    iterand = beside.iloc[[0]].assign(run_id="it", method="iterand", **{"method.name": "iterand"})
+    third = pd.concat([beside, beside.iloc[[1]].assign(run_id="rnd2", **{"train.epochs": 10}), iterand])
+    third["method.rerand.every"] = [300, 300, 300, 100]
+    assert [g.label for g in group_masks(third)] == [
+        "edge_popup · epochs 30 · lr 0.1 · batch size 128",
+        "random · epochs 20 · lr 0.2 · batch size 64 · rerand every 300",
+        "random · epochs 10 · lr 0.2 · batch size 64 · rerand every 300",
+        "iterand · epochs 30 · lr 0.1 · batch size 128 · rerand every 100",
+    ]
+
+
+def test_ls_says_what_tells_runs_of_one_summary_apart(variant_runs, capsys):
+    """``ls`` showed four runs as ``edge_popup mlp digits d=0.5``: which is which was in the
+    run ids only. Runs of one summary line now carry the fields that tell them apart."""
+    assert main(["ls", str(variant_runs)]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    described = sorted(row.split("  ")[-1].split(" (", 1)[1] for row in rows)
+    assert described == [
+        "init kaiming_normal · epochs 3 · lr 0.1)",
+        "init signed_constant · epochs 1 · lr 0.1)",
+        "init signed_constant · epochs 3 · lr 0.05)",
+        "init signed_constant · epochs 3 · lr 0.1)",
+    ]
+    assert len({row.split()[0] for row in rows}) == 4  # one row per run

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from landscape.config.presets import merge, nested, preset_values
-from landscape.config.schema import ModelConfig, SearchConfig
+from landscape.config.reads import METHOD_SECTION_READERS, SOURCE_FIELDS_READ
+from landscape.config.schema import MethodConfig, ModelConfig, SearchConfig, SourceConfig
 from landscape.config.validate import FIXED_WIDTH_MODELS, check_data_fields_given, validate
 from landscape.errors import ConfigError
 
@@ -161,10 +162,12 @@ def apply_overrides(cfg: SearchConfig, overrides: Mapping[str, Any]) -> SearchCo
     the other overrides then apply on top of it.
     """
     data = cfg.to_dict()
+    given = dict(overrides)  # what the caller asks for, a preset's fields included
     if "method.preset" in overrides:
         name = _preset_name(overrides["method.preset"])
         if name:
             data = merge(data, nested(preset_values(name)))
+            given = {**preset_values(name), **overrides}
     for dotted, value in overrides.items():
         parts = dotted.split(".")
         node = data
@@ -175,19 +178,59 @@ def apply_overrides(cfg: SearchConfig, overrides: Mapping[str, Any]) -> SearchCo
         if parts[-1] not in node:
             raise ConfigError(_unknown_key(dotted, parts[-1], list(node)))
         node[parts[-1]] = value
-    _drop_inherited_hidden(cfg, data, overrides)
+    _drop_inherited_hidden(cfg, data, given)
+    _drop_inherited_method_fields(cfg, data, given)
     return validate(from_dict(data))
+
+
+def _given(overrides: Mapping[str, Any], dotted: str) -> bool:
+    """Whether ``overrides`` sets ``dotted`` (or a field inside it), as a dotted key or
+    inside a section it gives."""
+    if any(key.startswith(f"{dotted}.") for key in overrides):
+        return True
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        if ".".join(parts[:i]) in overrides:
+            node = overrides[".".join(parts[:i])]
+            for part in parts[i:]:
+                if not isinstance(node, Mapping) or part not in node:
+                    return False
+                node = node[part]
+            return True
+    return False
 
 
 def _drop_inherited_hidden(cfg: SearchConfig, data: dict, overrides: Mapping[str, Any]) -> None:
     """An MLP config switched to a model of fixed widths leaves its hidden widths behind:
     that model never reads them, and kept they would give its one network a second run id.
     Widths given beside the switch are still refused (see ``validate``)."""
-    section = overrides.get("model")
-    given = "model.hidden" in overrides or (isinstance(section, Mapping) and "hidden" in section)
     switched = data["model"]["name"] in FIXED_WIDTH_MODELS and cfg.model.name not in FIXED_WIDTH_MODELS
-    if switched and not given:
+    if switched and not _given(overrides, "model.hidden"):
         data["model"] = {**data["model"], "hidden": list(ModelConfig.hidden)}  # the caller's dict stays
+
+
+def _drop_inherited_method_fields(cfg: SearchConfig, data: dict, overrides: Mapping[str, Any]) -> None:
+    """A config switched to another method leaves behind the sections the new one does not
+    read (an IteRand config's ``rerand`` under ``method.name=edge_popup``), and one switched
+    to another source kind the source fields that kind does not read; kept, they would be
+    refused. Fields given beside the switch are still refused (see ``validate``)."""
+    if not isinstance(data.get("method"), Mapping) or not isinstance(
+        data["method"].get("source", {}), Mapping
+    ):
+        return  # from_dict names what is wrong
+    method = data["method"] = dict(data["method"])  # the caller's dict stays
+    name = method.get("name", MethodConfig.name)
+    if isinstance(name, str) and name != cfg.method.name:  # another type: validate names it
+        for section, readers in METHOD_SECTION_READERS.items():
+            if name not in readers and not _given(overrides, f"method.{section}"):
+                method[section] = dataclasses.asdict(getattr(MethodConfig(), section))
+    source = method["source"] = dict(method.get("source", {}))
+    kind = source.get("kind", SourceConfig.kind)
+    if isinstance(kind, str) and kind != cfg.method.source.kind:
+        read = SOURCE_FIELDS_READ.get(kind, ())
+        for f in dataclasses.fields(SourceConfig):
+            if f.name != "kind" and f.name not in read and not _given(overrides, f"method.source.{f.name}"):
+                source[f.name] = f.default
 
 
 class _DuplicateKey(Exception):

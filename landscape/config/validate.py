@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from landscape.config._checks import choice, finite, need
+from landscape.config.reads import UNTRAINED_METHODS
 from landscape.config.schema import DataConfig, ModelConfig, SearchConfig, data_fields_used
 from landscape.config.validate_method import check_method, check_method_and_model
 from landscape.errors import ConfigError
@@ -24,8 +25,6 @@ FIXED_WIDTH_MODELS = ("conv2", "conv4", "conv6", "conv8", "resnet18", "resnet20"
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("fp32", "tf32", "bf16")
-# methods that train nothing (``needs_training = False``): the random-mask null model
-UNTRAINED_METHODS = frozenset({"random"})
 
 
 def _validate_mnist1d(g) -> None:

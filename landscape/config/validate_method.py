@@ -7,7 +7,14 @@ from __future__ import annotations
 import dataclasses
 
 from landscape.config._checks import FRACTION_EPS, choice, finite, need
-from landscape.config.schema import MethodConfig, SearchConfig
+from landscape.config.reads import (
+    METHOD_SECTION_READERS,
+    SCORE_METHODS,
+    SOURCE_FIELDS_READ,
+    SOURCE_KIND_NAMES,
+    source_kinds_reading,
+)
+from landscape.config.schema import MethodConfig, SearchConfig, SourceConfig
 from landscape.errors import ConfigError
 
 SOURCES = ("dense", "er", "frozen")
@@ -26,8 +33,6 @@ FITNESS = ("magnitude", "gradient", "both")
 # methods that train the weights under a mask: they select from every weight
 WEIGHT_TRAINING_METHODS = frozenset({"dense", "kstarts", "dissipating", "kstarts_dissipating"})
 
-# methods that search scores with a top-k (and so take sources, IWR, rescaling)
-SCORE_METHODS = ("edge_popup", "biprop", "iterand")
 # initialisers whose |W| is one constant per layer: Biprop's alpha * sign(W) is then W itself
 CONSTANT_MAGNITUDE_INITS = ("signed_constant", "unsigned_constant")
 
@@ -60,17 +65,9 @@ def check_method(cfg: SearchConfig) -> None:
         _events_happen(cfg)
 
 
-# the method sections and the methods that read them; another method given one is refused,
-# as its run id and label would claim a search that never happened
-METHOD_SECTION_READERS = {
-    "recycle": SCORE_METHODS,
-    "rerand": ("iterand",),
-    "kstarts": ("kstarts", "kstarts_dissipating"),
-    "dissipate": ("dissipating", "kstarts_dissipating"),
-}
-
-
 def _method_sections_read(meth: MethodConfig) -> None:
+    """Another method given a section is refused: its run id and label would claim a search
+    that never happened."""
     for section, readers in METHOD_SECTION_READERS.items():
         if meth.name in readers:
             continue
@@ -165,18 +162,8 @@ def _source(meth: MethodConfig) -> None:
     need(0 < s.density <= 1, f"method.source.density: must be in (0, 1], got {s.density}")
     need(0 <= s.pruned < 1, f"method.source.pruned: must be in [0, 1), got {s.pruned}")
     need(0 <= s.locked < 1, f"method.source.locked: must be in [0, 1), got {s.locked}")
-    if s.kind != "er":
-        for name, value, default in (
-            ("sampling", s.sampling, "bernoulli"),
-            ("er_distribution", s.er_distribution, "uniform"),
-        ):
-            need(value == default, f"method.source.{name}: applies to an ER source (method.source.kind: er)")
+    _source_fields_read(s)
     check_weight_training_source(meth)
-    if s.kind != "frozen":
-        need(
-            s.scope == "global",
-            "method.source.scope: applies to a frozen source (method.source.kind: frozen)",
-        )
     if s.kind == "er":
         need(
             meth.density <= s.density + FRACTION_EPS,
@@ -193,6 +180,21 @@ def _source(meth: MethodConfig) -> None:
         need(
             not (meth.global_topk and s.scope == "layer"),
             "method.source.scope: 'layer' contradicts method.global_topk: true; drop one of them",
+        )
+
+
+def _source_fields_read(s: SourceConfig) -> None:
+    """A field the source's kind does not read is refused away from its default: a dense
+    search given ``source.density: 0.5`` would be labelled as if it searched an ER source."""
+    read = SOURCE_FIELDS_READ.get(s.kind, ())
+    for f in dataclasses.fields(SourceConfig):
+        if f.name == "kind" or f.name in read:
+            continue
+        kinds = source_kinds_reading(f.name)
+        need(
+            getattr(s, f.name) == f.default,
+            f"method.source.{f.name}: applies to {' or '.join(SOURCE_KIND_NAMES[k] for k in kinds)} "
+            f"(method.source.kind: {' or '.join(kinds)}), not to kind {s.kind!r}; remove it",
         )
 
 

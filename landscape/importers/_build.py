@@ -37,6 +37,7 @@ RECORD_FIELDS = {
     "test_acc_at_best_val": float,
     "epochs": int,
 }
+ACCURACY_FIELDS = ("test_acc", "val_acc", "best_val_acc", "test_acc_at_best_val")
 
 
 @dataclass
@@ -162,6 +163,14 @@ def run_import(
         raise ConfigError(
             f"--set search_seed: one value for {len(extracted)} masks; leave it out to number them"
         )
+    for key in ACCURACY_FIELDS:
+        # one number copied to every mask would read as masks of equal accuracy, with an
+        # interval of zero width around a value measured (at most) once
+        if ctx.records.get(key) is not None and len(extracted) > 1:
+            raise ConfigError(
+                f"--set {key}: one value for {len(extracted)} masks, but an accuracy belongs to one mask; "
+                "import each file with its own value, or leave it out (unknown)"
+            )
     groups: dict[str, tuple[SearchConfig, Architecture, list[IncomingMask], set[str]]] = {}
     notes: list[str] = []
     for item in extracted:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from landscape.errors import ConfigError
 from landscape.importers import _rules
 from landscape.importers._build import Context, Extracted, Format
 from landscape.importers._files import (
@@ -121,13 +122,14 @@ def _density(path: Path, ctx: Context, ex: Extracted) -> float:
         ctx.fixed(ex.facts, ex.facts_from, "origin.variant", variant, where)
         return named
     keep = float(ctx.need("method.density", path, "ER_SLT checkpoints do not save their target density"))
-    # without it, files of two initialisers would share a run
-    ctx.need(
-        "origin.variant",
-        path,
-        "only a final ticket's name states ER_SLT's --initBias and --scaling, which the checkpoint "
-        "does not save (as a name states them: 'initBias=kn-zero-bias scaling=False')",
-    )
+    # without it, files of two initialisers would share a run (an empty one states nothing)
+    variant = ctx.user.get("origin.variant")
+    if variant is None or not str(variant).strip():
+        raise ConfigError(
+            f"{path}: only a final ticket's name states ER_SLT's --initBias and --scaling, which the "
+            "checkpoint does not save; give --set origin.variant='initBias=kn-zero-bias scaling=False' "
+            "(the options it ran with)"
+        )
     if LEVEL_NAME.fullmatch(path.name) and LEVEL_NOTE not in ex.notes:
         ex.notes.append(LEVEL_NOTE)
     return keep

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from landscape.errors import ConfigError
 from landscape.importers import import_masks
 from landscape.store import RunStore
 from tests.importers.conftest import TINY_DATA, frankle_state, stored_masks
@@ -306,16 +307,18 @@ def test_er_slt_level_checkpoint_by_path_needs_its_density_and_variant_and_says_
         ConfigError, match=r"ticket_3_2.pt: ER_SLT checkpoints do not save their target density"
     ):
         import_masks([level], tmp_path / "runs", "er_slt", ["method.source.density=0.5"], pattern=pattern)
-    with pytest.raises(
-        ConfigError, match=r"ticket_3_2.pt: only a final ticket's name states .*--set origin.variant=\.\.\.$"
-    ):
-        import_masks(
-            [level],
-            tmp_path / "runs",
-            "er_slt",
-            ["method.density=0.4", "method.source.density=0.5"],
-            pattern=pattern,
-        )
+    for variant in ([], ["origin.variant="]):  # an empty variant states nothing either
+        with pytest.raises(
+            ConfigError,
+            match=r"ticket_3_2.pt: only a final ticket's name states .*give --set origin.variant=",
+        ):
+            import_masks(
+                [level],
+                tmp_path / "runs",
+                "er_slt",
+                ["method.density=0.4", "method.source.density=0.5", *variant],
+                pattern=pattern,
+            )
     other = tmp_path / "other" / "ticket_3_2.pt"
     other.parent.mkdir()
     torch.save(er_state(seed=1), other)
@@ -359,12 +362,20 @@ def test_arrays_npz_layout_from_shapes_and_obs_from_set(tmp_path):
 
     for i, masks in enumerate(exact_masks(SHAPES, 3, 0.3)):
         np.savez(tmp_path / f"mask{i}.npz", **masks)
-    overrides = ["weight_seed=2", "test_acc=0.91", "method.name=edge_popup", "data.name=cifar10"]
-    result = import_masks([tmp_path], tmp_path / "runs", "arrays", overrides)
+    overrides = ["weight_seed=2", "method.name=edge_popup", "data.name=cifar10"]
+    # one accuracy for three masks would give them equal accuracies and an interval of zero width
+    with pytest.raises(ConfigError, match=r"^--set test_acc: one value for 3 masks, but an accuracy belongs"):
+        import_masks([tmp_path], tmp_path / "runs", "arrays", [*overrides, "test_acc=0.91"])
+    assert not (tmp_path / "runs").exists()
+    result = import_masks(
+        [tmp_path / "mask0.npz"], tmp_path / "runs", "arrays", [*overrides, "test_acc=0.91"]
+    )
+    result = import_masks([tmp_path], tmp_path / "runs", "arrays", overrides)  # the other two, unknown
     ms = ls.read_runs(tmp_path / "runs")
     assert ms.layout.names == ["encoder.fc1", "encoder.fc2", "head"]
     assert ms.obs["weight_seed"].tolist() == [2, 2, 2] and ms.obs["search_seed"].tolist() == [0, 1, 2]
-    assert ms.obs["test_acc"].tolist() == [0.91] * 3 and ms.obs["density"].tolist() == [0.3] * 3
+    assert ms.obs["test_acc"].tolist()[0] == 0.91 and ms.obs["test_acc"].iloc[1:].isna().all()
+    assert ms.obs["density"].tolist() == [0.3] * 3
     assert ms.obs["method"].tolist() == ["edge_popup"] * 3 and ms.obs["origin.format"].iloc[0] == "arrays"
     assert ms.obs["source_file"].str.endswith("mask0.npz").iloc[0]
     expected = exact_masks(SHAPES, 3, 0.3)
