@@ -10,7 +10,9 @@ Like an AnnData whose ``X`` stays bit-packed and memory-mapped:
 - ``uns``: anything else; ``uns[key]["params"]`` records each tool's parameters
 - ``runs``: ``run_id -> run directory``
 
-Subsetting keeps every slot aligned; concatenation refuses different layouts.
+Subsetting keeps every slot aligned and each mask once; unlike AnnData it drops the tool
+results in ``uns`` that describe the whole set (a summary over masks the subset no longer
+holds), so a plot of the subset asks for its own. Concatenation refuses different layouts.
 """
 
 from __future__ import annotations
@@ -180,6 +182,11 @@ class MaskSet:
 
     def __getitem__(self, idx) -> MaskSet:
         pos = self._positions(idx)
+        if len(np.unique(pos)) < len(pos):  # a repeated mask would be paired with itself
+            first = next(p for i, p in enumerate(pos) if p in pos[:i])
+            raise AnalysisError(
+                f"mask {self.obs.index[first]!r} is selected twice; a MaskSet holds each mask once"
+            )
         obsp = {k: np.asarray(v)[pos][:, pos] for k, v in self.obsp.items()}
         obsm = {
             k: v.iloc[pos] if isinstance(v, pd.DataFrame) else np.asarray(v)[pos]
@@ -191,7 +198,7 @@ class MaskSet:
             self.layout,
             obsp,
             obsm,
-            _subset_uns(self.uns, pos, len(self)),
+            _subset_uns(self.uns, pos, len(self), kept=obsm),
             self.runs,
         )
 
@@ -276,12 +283,24 @@ class MaskSet:
 
 #: ``uns`` entries holding one value per mask, in row order (caches such as result-store keys)
 _PER_MASK_UNS = ("_mask_ids",)
+#: ``uns`` entries a subset keeps: where the masks came from, the distances' parameters (the
+#: matrices in ``obsp`` follow the rows) and barriers (one row per pair, named by its masks)
+SUBSET_SAFE_UNS = ("read_runs", "skipped_runs", "unfinished_runs", "distances", "barrier")
 
 
-def _subset_uns(uns: dict[str, Any], pos: np.ndarray, n: int) -> dict[str, Any]:
+def _subset_uns(
+    uns: dict[str, Any], pos: np.ndarray, n: int, kept: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """``uns`` for the rows at ``pos``: per-mask entries follow the rows (or are dropped when
-    they no longer fit), so a subset or reordering never keeps values of other masks."""
-    out = dict(uns)
+    they no longer fit), so a subset or reordering never keeps values of other masks. Tool
+    results over the whole set (a diversity summary over two networks, ensembles of four
+    masks) are dropped unless every mask is kept in its order: drawn from a subset, they
+    would describe masks it no longer holds. An embedding's entry stays with its coordinates
+    (``kept``: the subset's ``obsm``): it says how they were drawn (one per network)."""
+    same = len(pos) == n and bool(np.array_equal(pos, np.arange(n)))
+    kept = kept or {}
+    safe = {*SUBSET_SAFE_UNS, *_PER_MASK_UNS, *kept, *(k[2:] for k in kept if k.startswith("X_"))}
+    out = {k: v for k, v in uns.items() if same or k in safe}
     for key in _PER_MASK_UNS:
         values = out.pop(key, None)
         if values is not None and len(values) == n:

@@ -162,17 +162,62 @@ def test_bad_selectors_are_refused():
 def test_subsets_of_subsets_agree_with_dense_indexing(data):
     n = data.draw(st.integers(1, 8))
     ms = MaskSet.from_dense(random_dense(n, seed=n), LAYOUT)
-    first = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=10)), dtype=np.int64)
+    first = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=10, unique=True)), dtype=np.int64)
     sub = ms[first]
     m = len(first)
     second = np.array(
-        data.draw(st.lists(st.integers(0, max(m - 1, 0)), max_size=10 if m else 0)), dtype=np.int64
+        data.draw(st.lists(st.integers(0, max(m - 1, 0)), max_size=10 if m else 0, unique=True)),
+        dtype=np.int64,
     )
     subsub = sub[second]
     expected = ms.dense()[first][second]
     np.testing.assert_array_equal(subsub.dense(), expected.reshape(len(second), ms.n_weights))
     np.testing.assert_array_equal(subsub.counts(), expected.sum(axis=1))
     assert list(subsub.obs.index) == list(ms.obs.index[first][second])
+
+
+def test_a_mask_selected_twice_is_refused():
+    """``ms[[0, 1, 2, 0]]`` paired mask 0 with itself (Jaccard 1): a diversity of 5 masks and
+    10 pairs, similarity and significance inflated; ``concat`` already refused repeats."""
+    ms = annotated()
+    with pytest.raises(AnalysisError, match=r"^mask 'mask0' is selected twice"):
+        ms[[0, 1, 2, 0]]
+    with pytest.raises(AnalysisError, match=r"^mask 'mask2' is selected twice"):
+        ms[["mask2", "mask2"]]
+
+
+def test_a_subset_drops_the_tool_results_of_the_whole_set():
+    """A subset kept ``uns["diversity"]`` of the whole set: ``pl.diversity_vs`` of one network
+    drew the mean over two. Results over the whole set are dropped; the plot asks for them."""
+    from landscape import pl, tl
+
+    layout = Layout([("fcs.0", (40, 90)), ("fcs.1", (30, 40))])
+    obs = pd.DataFrame(
+        {
+            "weight_seed": [0] * 4 + [1] * 4,
+            "search_seed": list(range(4)) * 2,
+            "method": "edge_popup",
+            "density": 0.4,
+        },
+        index=[f"m{i}" for i in range(8)],
+    )
+    ms = MaskSet.from_dense(np.random.default_rng(0).random((8, layout.n_weights)) < 0.4, layout, obs)
+    tl.distances(ms)
+    tl.diversity(ms)
+    assert ms[np.arange(8)].uns["diversity"] is ms.uns["diversity"]  # every mask, in order: kept
+    one = ms[(ms.obs["weight_seed"] == 0).to_numpy()]
+    assert "diversity" not in one.uns and "distances" in one.uns  # obsp follows the rows
+    with pytest.raises(AnalysisError, match=r'uns\["diversity"\] is missing: run landscape.tl.diversity'):
+        pl.diversity_vs(one)
+    tl.embed(ms, method="mds")  # an embedding's entry says how its coordinates were drawn
+    assert ms[[0, 1, 4, 5]].uns["mds"] is ms.uns["mds"]
+    tl.diversity(one)
+    drawn = pl.data_of(pl.diversity_vs(one))
+    summary = one.uns["diversity"]["summary"]
+    whole = summary[summary["layer"] == "whole"]
+    assert np.isclose(drawn["y"].iloc[0], whole["similarity"].iloc[0])
+    own = 1 - one.obsp["dist_jaccard"][np.triu_indices(4, 1)]
+    assert np.isclose(drawn["y"].iloc[0], own.mean())  # this network's 6 pairs, by hand
 
 
 def test_copy_is_independent():

@@ -16,11 +16,11 @@ import pandas as pd
 
 from landscape.errors import AnalysisError, ConfigError, LandscapeError
 from landscape.figures.registry import FigureSkipped, FigureSpec
+from landscape.maskset import SUBSET_SAFE_UNS
 
 # uns entries that stay valid when masks are subset (the barrier pl functions find pairs by
 # obs name; the distance record describes the pairwise slots, which are carried over); every
 # other tool result describes the whole set and is recomputed on a subset.
-SUBSET_SAFE_UNS = ("barrier", "distances", "read_runs", "skipped_runs")
 MOST_MASKS = "the density with the most masks"
 MOST_WIDTHS = "the density searched at the most widths"
 LAYOUT_REASON = "the network layout with the most masks"
@@ -190,6 +190,7 @@ def subset(ms: Any, keep: np.ndarray) -> Any:
     """Masks ``keep`` with pairwise slots carried over and whole-set tool results dropped."""
     sub = ms[np.flatnonzero(keep)]
     sub.obsm = {}
+    # dropped even when every mask is kept: each figure computes the results it draws
     sub.uns = {k: v for k, v in sub.uns.items() if k in SUBSET_SAFE_UNS}
     return sub
 

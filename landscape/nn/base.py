@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from landscape.nn.init import generator, init_scores, init_weight
+from landscape.nn.init import generator, init_scores, init_weight, mask_generator
 from landscape.nn.layers import EnsembleBatchNorm, MaskedLayer, MaskRule
 from landscape.store.layout import Layout
 
@@ -69,8 +69,11 @@ class EnsembleNet(nn.Module):
             layer.weight = w.unsqueeze(0).to(device=layer.scores.device)
 
     @torch.no_grad()
-    def init_scores(self, search_seeds: list[int], kind: str = "kaiming_uniform") -> None:
-        """Draw each mask's scores from its own ``search_seed`` stream.
+    def init_scores(
+        self, search_seeds: list[int], kind: str = "kaiming_uniform", weight_seed: int = 0
+    ) -> None:
+        """Draw each mask's scores from its own stream: its ``search_seed``'s in the network of
+        ``weight_seed`` (:func:`landscape.nn.init.mask_generator`).
 
         Mask ``i`` gets exactly the scores a one-mask model with ``search_seeds[i]`` would,
         which is what makes batched and sequential searches agree.
@@ -78,7 +81,7 @@ class EnsembleNet(nn.Module):
         if len(search_seeds) != self.n_masks:
             raise ValueError(f"{len(search_seeds)} search seeds for {self.n_masks} masks")
         for i, seed in enumerate(search_seeds):
-            gen = generator(seed, "scores")
+            gen = mask_generator(seed, weight_seed, "scores")
             for _, layer in self.masked_layers():
                 s = init_scores(layer.weight_shape, layer.fan_in, kind, gen)
                 layer.scores[i].copy_(s.to(layer.scores.device))

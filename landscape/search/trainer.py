@@ -26,7 +26,7 @@ from landscape.config.seeds import mask_seeds
 from landscape.data.dataset import Dataset
 from landscape.errors import ConfigError, SearchDiverged
 from landscape.nn.base import EnsembleNet
-from landscape.nn.init import generator
+from landscape.nn.init import mask_generator
 from landscape.search import precision
 from landscape.search.evaluate import evaluate
 from landscape.search.outcome import CONVENTIONS, search_result
@@ -115,7 +115,7 @@ class Trainer:
         self.model.init_weights(weight_seed, cfg.model.weight_init, cfg.method.density, cfg.model.scale_fan)
         self.weight_checksum = self.model.weight_checksum()
         self.score_seeds, self.data_seeds = mask_seeds(cfg, self.search_seeds)
-        self.model.init_scores(self.score_seeds, cfg.method.score_init)
+        self.model.init_scores(self.score_seeds, cfg.method.score_init, self.weight_seed)
         self.method.setup(self.model, self.weight_seed, self.score_seeds)
         trained = cfg.train.epochs if self.method.needs_training else 0
         self.snapshots = Snapshots(cfg.train.snapshot_set(), trained, self.model.layout())
@@ -159,7 +159,8 @@ class Trainer:
     def _epoch_order(self, epoch: int) -> torch.Tensor:
         """``(M, N)`` permutation of the training set per mask for this epoch."""
         n = len(self.train_y)
-        perms = [torch.randperm(n, generator=generator(s, "data", epoch)) for s in self.data_seeds]
+        w = self.weight_seed
+        perms = [torch.randperm(n, generator=mask_generator(s, w, "data", epoch)) for s in self.data_seeds]
         return torch.stack(perms).to(self.device)
 
     def _train_epoch(self, epoch: int, hist: History) -> tuple[np.ndarray, np.ndarray]:
@@ -228,7 +229,7 @@ class Trainer:
         aug = self.dataset.augment
         if aug is None:
             return None
-        gens = [generator(s, "augment", epoch) for s in self.data_seeds]
+        gens = [mask_generator(s, self.weight_seed, "augment", epoch) for s in self.data_seeds]
         if not (hasattr(aug, "plan") and hasattr(aug, "apply")):
             return lambda x, start: aug(x, gens)
         offsets, flips = aug.plan(batch_sizes, gens)

@@ -129,11 +129,16 @@ def first_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
 EPOCH_EVENTS, EPOCH_EVENTS_NOW = "epoch_events", "after_evaluation"
 CROP_FILL, CROP_FILL_NOW = "crop_fill", "black"
 RANDOM_DRAW, RANDOM_DRAW_NOW = "random_draw", "per_network"
+# a searched mask of weight seed w != 0 draws its scores, batches and the method's random steps
+# from streams of its own network (earlier: every network drew those of weight seed 0)
+SEARCH_DRAW, SEARCH_DRAW_NOW = "search_draw", "per_network"
 # masks that train nothing are measured with BatchNorm statistics of the training split
 # (earlier: with none, every BatchNorm the identity)
 UNTRAINED_BATCHNORM, UNTRAINED_BATCHNORM_NOW = "untrained_batchnorm", "training_split"
 # a marker's value for a search resumed from a checkpoint that does not say how it searched
 UNMARKED = "resumed_unmarked"
+# methods that train the weights (their searches draw batches, not scores)
+_WEIGHT_TRAINING_METHODS = ("dense", "kstarts", "dissipating", "kstarts_dissipating")
 # methods whose end-of-epoch step changes the network (recycling is checked on the config)
 _EPOCH_STEP_METHODS = ("kstarts", "dissipating", "kstarts_dissipating")
 
@@ -155,6 +160,12 @@ def records_random_draw(cfg) -> bool:
     return cfg.method.name == "random" or (cfg.method.name == "dense" and cfg.method.density < 1)
 
 
+def records_search_draw(cfg) -> bool:
+    """Whether a run's masks are searched from seeded streams (every method but ``random``,
+    whose draw ``random_draw`` marks)."""
+    return cfg.method.name != "random"
+
+
 def records_untrained_batchnorm(cfg) -> bool:
     """Whether a run's masks train nothing over a network with BatchNorm (random masks)."""
     return cfg.method.name == "random" and cfg.model.uses_batchnorm
@@ -167,6 +178,7 @@ def search_conventions(cfg, has_batchnorm: bool) -> dict[str, str]:
         EPOCH_EVENTS: EPOCH_EVENTS_NOW,
         **({CROP_FILL: CROP_FILL_NOW} if records_crop_fill(cfg) else {}),
         **({RANDOM_DRAW: RANDOM_DRAW_NOW} if records_random_draw(cfg) else {}),
+        **({SEARCH_DRAW: SEARCH_DRAW_NOW} if records_search_draw(cfg) else {}),
         **(
             {UNTRAINED_BATCHNORM: UNTRAINED_BATCHNORM_NOW}
             if cfg.method.name == "random" and has_batchnorm
@@ -185,8 +197,9 @@ def older_conventions(records: pd.DataFrame, cfg) -> list[str]:
     def lacking(field: str, now: str) -> int:
         return lacking_in(records, field, now)
 
-    def said(text: str, field: str) -> str:
-        unmarked = int((records[field].astype(object) == UNMARKED).sum()) if field in records else 0
+    def said(text: str, field: str, among: pd.DataFrame | None = None) -> str:
+        among = records if among is None else among
+        unmarked = int((among[field].astype(object) == UNMARKED).sum()) if field in among else 0
         if not unmarked:
             return text
         return (
@@ -211,17 +224,29 @@ def older_conventions(records: pd.DataFrame, cfg) -> list[str]:
             "estimated (every BatchNorm the identity): their accuracies and stored statistics "
             "are not measured as searched masks' are"
         )
-    if records_random_draw(cfg) and "weight_seed" in records.columns:
+    if "weight_seed" in records.columns:
         import pandas as pd
 
-        # weight seed 0 draws as before; other networks drew weight seed 0's masks
+        # weight seed 0 draws as before; other networks drew weight seed 0's streams
         other = records[pd.to_numeric(records["weight_seed"], errors="coerce").fillna(0) != 0]
-        if n := lacking_in(other, RANDOM_DRAW, RANDOM_DRAW_NOW):
+        if records_random_draw(cfg) and (n := lacking_in(other, RANDOM_DRAW, RANDOM_DRAW_NOW)):
             out.append(
                 f"{n} of {len(records)} random masks of weight seeds other than 0 are the masks of "
                 "weight seed 0 (drawn when every network drew the same random masks): their networks "
                 "are not independent replicates"
             )
+        if records_search_draw(cfg) and (n := lacking_in(other, SEARCH_DRAW, SEARCH_DRAW_NOW)):
+            if cfg.method.name in _WEIGHT_TRAINING_METHODS:
+                shared = "were trained on the same batches (and K-starts candidates) for a search seed"
+            else:
+                shared = "started a search seed from the same scores and batches"
+            text = (
+                f"{n} of {len(records)} masks of weight seeds other than 0 were searched when every "
+                f"network {shared} as weight seed 0: masks of one search seed in two networks are "
+                "alike beyond chance, so their networks are not independent replicates (intervals "
+                "over networks are too narrow)"
+            )
+            out.append(said(text, SEARCH_DRAW, other))
     return out
 
 

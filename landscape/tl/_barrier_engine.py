@@ -27,6 +27,7 @@ class StoreAccess:
 
     def __init__(self, ms) -> None:
         self.runs = dict(getattr(ms, "runs", {}) or {})
+        self.layers = list(ms.layout.names)
         self._stores: dict[str, Any] = {}
 
     def store(self, run_id: str):
@@ -51,7 +52,14 @@ class StoreAccess:
         return store
 
     def model(self, run_id: str, weight_seed: int, search_seeds: list[int], device: str):
-        return self._rebuildable(run_id, "network").build_model(weight_seed, search_seeds, device=device)
+        store = self._rebuildable(run_id, "network")
+        if list(store.layout.names) != self.layers:  # pp.layers: masks of some layers only
+            raise AnalysisError(
+                f"run {run_id}: these masks cover layers {', '.join(self.layers)} of its "
+                f"{', '.join(store.layout.names)}; a network needs a mask for every layer "
+                "(evaluate the masks as read, before pp.layers)"
+            )
+        return store.build_model(weight_seed, search_seeds, device=device)
 
     def dataset(self, run_id: str):
         from landscape.search.runner import load_dataset

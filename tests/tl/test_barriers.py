@@ -481,3 +481,15 @@ def test_barriers_on_a_device_equal_the_cpu_within_float32_rounding(tmp_path, de
     assert np.abs(b["acc"].to_numpy() - a["acc"].to_numpy()).max() <= 1 / n_test + 1e-12
     if device == "cpu":  # the same device twice: exactly the same numbers
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_masks_of_some_layers_are_refused_in_one_line_not_a_key_error(tmp_path):
+    """After ``pp.layers`` the masks cover one layer of a network of three: barriers (and
+    CKA, through the same network access) failed with a bare ``KeyError: 'fcs.0'``."""
+    from landscape import pp
+
+    store = _make_run(tmp_path, _config(batchnorm="none"), n_masks=2)
+    ms = read_runs(tmp_path)
+    last = ms.layout.names[-1]
+    with pytest.raises(AnalysisError, match=rf"^run {store.run_id}: these masks cover layers {last} of its "):
+        barriers(pp.layers(ms, last), pairs=1)

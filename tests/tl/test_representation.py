@@ -96,7 +96,8 @@ def test_a_mask_and_its_copy_have_cka_one(tiny_runs):
     import landscape as ls
 
     ms = ls.read_runs(tiny_runs, where="method == 'edge_popup'")
-    twin = ms[[0, 0, 1]]
+    # a MaskSet holds each mask once: the copy comes in as a second set
+    twin = ls.MaskSet.concat([ms[[0]], ms[[0, 1]]], index_unique="-")
     twin.obs.index = ["a", "b", "c"]
     ls.tl.representation_similarity(twin, n_examples=64, at="output")
     cka = twin.uns["representation_similarity"]["matrices"][0]["cka"]

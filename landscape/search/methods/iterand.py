@@ -23,7 +23,8 @@ only the ``floor(rho · n_pruned)`` lowest-score pruned weights. Each candidate 
   keeps the variance).
 
 Kept weights and scores are never touched. Mask ``i`` draws from the stream
-``(search_seeds[i], "method", "rerand", t)``: per layer in layout order, the fresh weights,
+``(search_seeds[i], "method", "rerand", t)`` of its network
+(:func:`landscape.nn.init.mask_generator`): per layer in layout order, the fresh weights,
 then (Bernoulli mode) the coins.
 
 Sources, global top-k and rescaling compose as for Edge-Popup (frozen entries are never
@@ -37,7 +38,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from landscape.nn.init import generator
+from landscape.nn.init import mask_generator
 from landscape.search.methods.base import floor_count, kept_count, topk_mask
 from landscape.search.methods.rerandomize import redraw_
 from landscape.search.methods.score_search import ScoreSearch, keep_largest
@@ -117,7 +118,10 @@ class IteRand(ScoreSearch):
     def rerandomize(self, step: int) -> None:
         """Re-draw pruned weights of every mask (the step-``step`` event)."""
         rr = self.cfg.method.rerand
-        gens = [generator(seed, "method", "rerand", int(step)) for seed in self.search_seeds]
+        gens = [
+            mask_generator(seed, self.weight_seed, "method", "rerand", int(step))
+            for seed in self.search_seeds
+        ]
         hards = self.global_masks() if self.global_topk else {}
         manual = rr.mode == "manual"
         for _, layer in self.searchable():

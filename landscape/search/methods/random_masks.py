@@ -44,11 +44,9 @@ def mask_stream(search_seed: int, weight_seed: int | None) -> torch.Generator:
     One search seed in two networks gives two independent masks: random masks are the
     null of every network, and identical ones would count one draw once per network.
     """
-    from landscape.nn.init import generator
+    from landscape.nn.init import mask_generator
 
-    if not weight_seed:
-        return generator(search_seed, "method", "random")
-    return generator(search_seed, "method", "random", "network", int(weight_seed))
+    return mask_generator(search_seed, weight_seed, "method", "random")
 
 
 def uniform_mask(frozens: Sequence[Tensor | None], sizes: Sequence[int], k: int, gen) -> Tensor:

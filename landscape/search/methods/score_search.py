@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from landscape.nn.init import generator
+from landscape.nn.init import mask_generator
 from landscape.search.methods._fused_route import MaskedWeight, fused_cpu_weight
 from landscape.search.methods.base import (
     Method,
@@ -150,14 +150,18 @@ class ScoreSearch(Method):
         Mode ``recycle``: :func:`.recycle.recycle_weights_` at ``rate`` on every searchable
         layer. Mode ``iterand_recycle``: first every pruned, searchable weight is re-drawn with
         probability ``rate/2`` (mask ``i`` draws from ``(search_seeds[i], "method",
-        "iterand_recycle", *event)``, per layer in layout order), then ``rate/2`` is recycled.
+        "iterand_recycle", *event)`` of its network, per layer in layout order), then ``rate/2``
+        is recycled.
         """
         rc = self.cfg.method.recycle
         rate = rc.rate
         gens = hards = None
         if rc.mode == "iterand_recycle":
             rate = rc.rate / 2
-            gens = [generator(seed, "method", "iterand_recycle", *event) for seed in self.search_seeds]
+            gens = [
+                mask_generator(seed, self.weight_seed, "method", "iterand_recycle", *event)
+                for seed in self.search_seeds
+            ]
             hards = self.global_masks() if self.global_topk else {}
         for _, layer in self.searchable():
             free = None if layer.frozen is None else layer.frozen[0] == 0

@@ -38,7 +38,7 @@ import torch
 from torch import Tensor
 
 from landscape.config.validate_method import check_weight_training_source
-from landscape.nn.init import generator
+from landscape.nn.init import mask_generator
 from landscape.search.methods.base import Method, kept_count
 from landscape.search.methods.pruning import candidate_fitness, dissipate_step, scheduled_kept
 from landscape.search.methods.random_masks import draw_masks, ensemble_masks, mask_stream
@@ -174,7 +174,7 @@ class KStarts(WeightTraining):
 
     def candidates(self, i: int, j: int) -> list[Tensor]:
         """Candidate ``j`` of mask ``i``: bool masks of the searchable layers (CPU)."""
-        gen = generator(self.search_seeds[i], "method", "kstarts", j)
+        gen = mask_generator(self.search_seeds[i], self.weight_seed, "method", "kstarts", j)
         layers = [layer for _, layer in self.searchable()]
         return draw_masks(layers, self.cfg.method, self.candidate_density(), gen)
 
