@@ -91,8 +91,9 @@ class Context:
         facts_from[dotted] = where
 
     def need(self, dotted: str, path: Path, why: str) -> Any:
-        """A field only the user can give (one line naming the file when missing)."""
-        if self.user.get(dotted) is None:
+        """A field only the user can give (one line naming the file when missing or blank)."""
+        given = self.user.get(dotted)
+        if given is None or (isinstance(given, str) and not given.strip()):
             raise ConfigError(f"{path}: {why}; give --set {dotted}=...")
         return self.user[dotted]
 

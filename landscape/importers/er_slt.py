@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from landscape.errors import ConfigError
+from landscape.config.validate import UNKNOWN_INIT
 from landscape.importers import _rules
 from landscape.importers._build import Context, Extracted, Format
 from landscape.importers._files import (
@@ -86,7 +86,7 @@ def _read(path: Path, ctx: Context) -> list[Extracted]:
     external = _external_pattern(ctx)
     ex.facts.update({"method.name": "edge_popup", "method.source.kind": "er"})
     # cifar_main.py steps a multistep schedule of its own over --levels rounds of --epochs
-    ctx.fixed(ex.facts, ex.facts_from, "train.schedule", "unknown", "cifar_main.py's multistep_lr")
+    ctx.fixed(ex.facts, ex.facts_from, "train.schedule", UNKNOWN_INIT, "cifar_main.py's multistep_lr")
     ex.notes.append(PUBLISHED_FORWARD)
     ex.pattern, kept_biases, n_biases = {}, 0, 0
     for layer in layers.layers:
@@ -123,13 +123,12 @@ def _density(path: Path, ctx: Context, ex: Extracted) -> float:
         return named
     keep = float(ctx.need("method.density", path, "ER_SLT checkpoints do not save their target density"))
     # without it, files of two initialisers would share a run (an empty one states nothing)
-    variant = ctx.user.get("origin.variant")
-    if variant is None or not str(variant).strip():
-        raise ConfigError(
-            f"{path}: only a final ticket's name states ER_SLT's --initBias and --scaling, which the "
-            "checkpoint does not save; give --set origin.variant='initBias=kn-zero-bias scaling=False' "
-            "(the options it ran with)"
-        )
+    ctx.need(
+        "origin.variant",
+        path,
+        "only a final ticket's name states ER_SLT's --initBias and --scaling, which the checkpoint "
+        "does not save (as a name states them: 'initBias=kn-zero-bias scaling=False')",
+    )
     if LEVEL_NAME.fullmatch(path.name) and LEVEL_NOTE not in ex.notes:
         ex.notes.append(LEVEL_NOTE)
     return keep

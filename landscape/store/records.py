@@ -137,8 +137,6 @@ SEARCH_DRAW, SEARCH_DRAW_NOW = "search_draw", "per_network"
 UNTRAINED_BATCHNORM, UNTRAINED_BATCHNORM_NOW = "untrained_batchnorm", "training_split"
 # a marker's value for a search resumed from a checkpoint that does not say how it searched
 UNMARKED = "resumed_unmarked"
-# methods that train the weights (their searches draw batches, not scores)
-_WEIGHT_TRAINING_METHODS = ("dense", "kstarts", "dissipating", "kstarts_dissipating")
 # methods whose end-of-epoch step changes the network (recycling is checked on the config)
 _EPOCH_STEP_METHODS = ("kstarts", "dissipating", "kstarts_dissipating")
 
@@ -236,7 +234,9 @@ def older_conventions(records: pd.DataFrame, cfg) -> list[str]:
                 "are not independent replicates"
             )
         if records_search_draw(cfg) and (n := lacking_in(other, SEARCH_DRAW, SEARCH_DRAW_NOW)):
-            if cfg.method.name in _WEIGHT_TRAINING_METHODS:
+            from landscape.config.validate_method import WEIGHT_TRAINING_METHODS
+
+            if cfg.method.name in WEIGHT_TRAINING_METHODS:  # they draw batches, not scores
                 shared = "were trained on the same batches (and K-starts candidates) for a search seed"
             else:
                 shared = "started a search seed from the same scores and batches"
