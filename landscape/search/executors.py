@@ -77,15 +77,15 @@ def execute(
 
 
 def _run_local(tasks, runs_root, device, workers, masks_in_flight, report, tracker) -> None:
-    gpus = visible_gpus() if device in ("cuda", "auto") else []
+    gpus, worker_device = gpu_plan(device)
     n = workers or max(1, len(gpus))
-    if n == 1:
+    if n == 1:  # in this process, which sees every GPU
         for unit in make_units(tasks, runs_root, 1, device, masks_in_flight):
             tracker.note(unit.label)
             report.results.append(run_unit(unit))
         return
     threads = max(1, default_threads() // n)
-    units = make_units(tasks, runs_root, n, device, masks_in_flight, threads)
+    units = make_units(tasks, runs_root, n, worker_device, masks_in_flight, threads)
     report.results.extend(run_pool(units, n, gpus, tracker))
 
 
@@ -98,6 +98,28 @@ def visible_gpus() -> list[str]:
     env = os.environ.get("CUDA_VISIBLE_DEVICES")
     ids = [g.strip() for g in env.split(",") if g.strip()] if env else []
     return ids or [str(i) for i in range(torch.cuda.device_count())]
+
+
+def gpu_plan(device: str | None) -> tuple[list[str], str | None]:
+    """The GPUs local workers are spread over for ``device``, and the device each worker
+    then uses.
+
+    ``"cuda"`` and ``"auto"``: every visible GPU, one per worker in turn. ``"cuda:k"``: that
+    GPU alone; a worker sees only its GPU, as its device 0, so it runs on ``"cuda"`` (its
+    ``"cuda:k"`` would name a GPU it cannot see). Anything else: no GPU.
+    """
+    text = str(device or "")
+    if text in ("cuda", "auto"):
+        return visible_gpus(), device
+    if text.startswith("cuda:"):
+        index = text.removeprefix("cuda:")
+        gpus = visible_gpus()
+        if not index.isdigit() or int(index) >= len(gpus):
+            raise ConfigError(
+                f"device {text!r}: {len(gpus)} CUDA device(s) visible ({', '.join(gpus) or 'none'})"
+            )
+        return [gpus[int(index)]], "cuda"
+    return [], device
 
 
 # ----------------------------------------------------------------------------------------------

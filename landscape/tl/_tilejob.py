@@ -289,7 +289,7 @@ def _execute(job: TileJob, executor: str, workers, backend, device, options) -> 
     if executor not in ex.EXECUTORS:
         raise AnalysisError(f"executor={executor!r}: choose from {', '.join((INLINE, *ex.EXECUTORS))}")
     if executor == "local":
-        gpus = ex.visible_gpus() if str(device or "").startswith("cuda") else []
+        gpus, device = ex.gpu_plan(device)
         n = workers or max(1, len(gpus)) or 1
         threads = max(1, ex.default_threads() // n)
         units = job.units(n, backend, device, threads)

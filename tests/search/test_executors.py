@@ -110,6 +110,19 @@ def test_a_failing_unit_is_reported_not_raised(tiny_sweep, tmp_path):
     assert result.error.startswith(f"{task.run_id} w0 s0: ") and result.done == 0
 
 
+def test_gpu_plan_gives_a_named_gpu_to_its_workers_as_their_only_device(monkeypatch):
+    from landscape.search import executors
+
+    monkeypatch.setattr(executors, "visible_gpus", lambda: ["3", "5"])
+    assert executors.gpu_plan("cuda") == (["3", "5"], "cuda")
+    assert executors.gpu_plan("auto") == (["3", "5"], "auto")
+    # a worker sees GPU 5 alone, as its device 0: "cuda:1" there would name no GPU
+    assert executors.gpu_plan("cuda:1") == (["5"], "cuda")
+    assert executors.gpu_plan("cpu") == ([], "cpu")
+    with pytest.raises(ConfigError, match=r"device 'cuda:2': 2 CUDA device\(s\) visible \(3, 5\)"):
+        executors.gpu_plan("cuda:2")
+
+
 def test_bad_executor_settings_are_config_errors(tiny_sweep, tmp_path):
     with pytest.raises(ConfigError, match="--executor 'cloud'"):
         run_sweep(tiny_sweep, tmp_path, executor="cloud")
