@@ -174,6 +174,9 @@ class Group:
     columns
         The group's values of :data:`TABLE_COLUMNS` and of the fields in its label (those it
         holds one value of), for tables.
+    copies
+        Masks left out as bit-for-bit copies of another pooled run's masks
+        (:func:`landscape.copies.pooled_groups`).
     """
 
     label: str
@@ -182,6 +185,7 @@ class Group:
     networks: dict[Any, np.ndarray]
     pooled: dict[str, list[Any]] = field(default_factory=dict)
     columns: dict[str, Any] = field(default_factory=dict)
+    copies: int = 0
     # the group's distinct values of the fields that decide which fields it reads
     _readers: list[dict] | None = field(default=None, repr=False, compare=False)
 
@@ -205,11 +209,19 @@ class Group:
         return np.concatenate(firsts), np.concatenate(seconds)
 
     def pooled_text(self) -> str:
-        """``"epochs 2, 10; lr 0.1, 0.05"`` or ``""``."""
-        return "; ".join(
+        """``"epochs 2, 10; lr 0.1, 0.05"`` or ``""``, and the copies counted once."""
+        parts = [
             f"{field_name(c) or c} {', '.join(format_value(v) for v in vals)}"
             for c, vals in self.pooled.items()
-        )
+        ]
+        if self.copies:
+            parts.append(f"{self.copies} {_copies_text(self.copies)}")
+        return "; ".join(parts)
+
+
+def _copies_text(n: int) -> str:
+    masks = "mask" if n == 1 else "masks"
+    return f"{masks} repeating another run's bit for bit left out (one mask counts once)"
 
 
 def _missing(value: Any) -> bool:

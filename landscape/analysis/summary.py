@@ -27,6 +27,12 @@ def format_summary(result) -> str:
             f"{len(masks)} masks in {masks['run_id'].nunique()} runs, {masks['group'].nunique()} groups"
             + (f", up to {int(n_nets.max())} networks (weight seeds) per group" if n_nets is not None else "")
         )
+        copies = int(masks["pooled_copy"].astype(bool).sum()) if "pooled_copy" in masks else 0
+        if copies:
+            lines.append(
+                f"{copies} of them repeat masks of another pooled run bit for bit (runs that differ only in"
+                " fields these masks never read, or masks imported twice): each such mask counts once"
+            )
         pooled = _pooled_note(t)
         if pooled:
             lines.append(pooled)
@@ -87,6 +93,8 @@ def _pooled_note(t: dict) -> str:
 
 
 def _accuracy_table(masks: pd.DataFrame) -> pd.DataFrame:
+    if "pooled_copy" in masks:  # one mask stored in two pooled runs counts once
+        masks = masks[~masks["pooled_copy"].astype(bool)]
     masks = _with_networks(masks)
     acc = masks.groupby("group", sort=False)["test_acc"].agg(["size", "count", "mean", "std"]).reset_index()
     # imported masks picked on the test set carry only that (optimistic) accuracy: say so

@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from landscape.copies import copy_positions
 from landscape.errors import AnalysisError
 from landscape.grouping import group_masks
 from landscape.store.catalog import ANALYSIS_RECORD
@@ -44,7 +46,9 @@ def analysis_folder(root: Path, out: str | Path | None) -> Path:
 
 
 def masks_table(ms, groupby) -> pd.DataFrame:
-    """One row per mask: its group label, obs and kept count."""
+    """One row per mask: its group label, obs and kept count, and ``pooled_copy``: a mask a
+    pooled group leaves out as a bit-for-bit copy of another run's (:mod:`landscape.copies`),
+    which the accuracy table then leaves out too."""
     table = ms.obs.copy()
     table.insert(0, "mask", table.index)
     labels = pd.Series("", index=table.index, dtype=object)
@@ -52,6 +56,7 @@ def masks_table(ms, groupby) -> pd.DataFrame:
         labels.iloc[g.positions] = g.label
     table.insert(1, "group", labels.to_numpy())
     table["n_kept"] = ms.counts()
+    table["pooled_copy"] = np.isin(np.arange(len(ms)), copy_positions(ms, groupby))
     _blank_unread_data_fields(table)
     return table.reset_index(drop=True)
 

@@ -39,8 +39,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from landscape.copies import pooled_groups
 from landscape.errors import AnalysisError
-from landscape.grouping import CONFIG, group_masks
+from landscape.grouping import CONFIG
 from landscape.tl import _stats
 from landscape.tl._predictions import Predictions, group_predictions, units
 from landscape.tl._source_frame import SourceFrames, pair_chance
@@ -168,7 +169,7 @@ def agreement(
     matrix = np.full((len(work), len(work)), np.nan)
     rows, pairs = [], []
     n_without = 0
-    for g in group_masks(work.obs, groupby):
+    for g in pooled_groups(work, groupby):
         for net, pos, members in units(work.obs, g):
             if len(pos) < 2:
                 continue

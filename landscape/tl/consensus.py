@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from landscape.copies import pooled_groups
 from landscape.errors import AnalysisError
-from landscape.grouping import CONFIG, group_masks
+from landscape.grouping import CONFIG
 from landscape.networks import network_label
 from landscape.store.packing import layer_counts
 from landscape.tl.baseline import SOURCE_NOTE, _describe_groupby, in_a_source
@@ -143,7 +144,7 @@ def consensus(ms, *, groupby=CONFIG, key_added: str | None = None, copy: bool = 
         raise AnalysisError("consensus needs at least one mask")
     rows, per_group = [], {}
     sourced = in_a_source(ms.obs)
-    for g in group_masks(ms.obs, groupby):
+    for g in pooled_groups(ms, groupby):
         for net, pos in g.networks.items():
             label = g.label if g.n_networks == 1 else network_label(g.label, net)
             packed = ms.rows(pos)

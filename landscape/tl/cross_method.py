@@ -31,7 +31,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from landscape.grouping import CONFIG, group_masks
+from landscape.copies import pooled_groups
+from landscape.grouping import CONFIG
 from landscape.networks import same_weights
 from landscape.tl import _stats
 from landscape.tl._source_frame import SourceFrames, pair_chance
@@ -180,7 +181,7 @@ def cross_method(
         chance[i, j] = chance[j, i] = mean_w
     seeds = ms.obs["search_seed"].to_numpy() if "search_seed" in ms.obs else np.arange(n)
     full_mask = (counts == numel[None, :]).all(axis=1)
-    groups = [g for g in group_masks(ms.obs, groupby) if not full_mask[g.positions].all()]
+    groups = [g for g in pooled_groups(ms, groupby) if not full_mask[g.positions].all()]
     rows = []
     for ga, gb in _matching_pairs(groups, ms.obs, tuple(match)):
         for net in ga.networks:

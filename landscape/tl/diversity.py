@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from landscape.grouping import CONFIG, group_masks, twin_pairs
+from landscape.copies import pooled_groups
+from landscape.grouping import CONFIG, twin_pairs
 from landscape.tl import _stats
 from landscape.tl._chance_moments import exact_tables
 from landscape.tl._source_frame import IN_SOURCE_NOTE, SourceFrames, null_of
@@ -174,7 +175,7 @@ def diversity(
     counts, numel = layer_sizes(ms)
     frames = SourceFrames(ms)
     rows, in_source, unknown = [], False, False
-    for g in group_masks(ms.obs, groupby):
+    for g in pooled_groups(ms, groupby):
         pooled = g.pooled_text()
         for net, pos in g.networks.items():
             if len(pos) < 2:

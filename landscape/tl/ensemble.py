@@ -30,8 +30,9 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from landscape.copies import pooled_groups
 from landscape.errors import AnalysisError
-from landscape.grouping import CONFIG, group_masks
+from landscape.grouping import CONFIG
 from landscape.tl import _stats
 from landscape.tl._predictions import MASKS, Predictions, attach_predictions, group_predictions, units
 from landscape.tl.baseline import _describe_groupby
@@ -140,7 +141,7 @@ def ensemble(
     attach_predictions(ms, split)
     select = _selection(ms, select_split)
     rows = []
-    for g in group_masks(ms.obs, groupby):
+    for g in pooled_groups(ms, groupby):
         for net, pos, members_kind in units(ms.obs, g):
             pred = group_predictions(ms, pos, split)
             if pred is None:

@@ -14,8 +14,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from landscape.copies import pooled_groups
 from landscape.errors import AnalysisError
-from landscape.grouping import CONFIG, group_masks
+from landscape.grouping import CONFIG
 from landscape.networks import network_label
 from landscape.tl.baseline import _describe_groupby, in_a_source
 from landscape.tl.consensus import selection_frequency
@@ -139,7 +140,7 @@ def input_frequency(
     out_size = ms.layout[layer].shape[0]
     tables, summary = [], []
     sourced = in_a_source(ms.obs)
-    for g in group_masks(ms.obs, groupby):
+    for g in pooled_groups(ms, groupby):
         for net, pos in g.networks.items():
             label = g.label if g.n_networks == 1 else network_label(g.label, net)
             freq = selection_frequency(ms.rows(pos), ms.layout, layer)

@@ -28,8 +28,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from landscape.copies import pooled_groups
 from landscape.errors import AnalysisError
-from landscape.grouping import CONFIG, group_masks
+from landscape.grouping import CONFIG
 from landscape.snapshots import refuse_earlier_snapshots
 from landscape.tl import _stats
 from landscape.tl._cka import cka_from_products
@@ -110,7 +111,7 @@ def representation_similarity(
     counts, _ = layer_sizes(ms)
     frames = SourceFrames(ms)
     rows, matrices, unmatched = [], [], False
-    for g in group_masks(ms.obs, groupby):
+    for g in pooled_groups(ms, groupby):
         for net, pos in g.networks.items():
             if len(pos) < 2:
                 continue

@@ -22,8 +22,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from landscape.copies import pooled_groups
 from landscape.errors import AnalysisError
-from landscape.grouping import CONFIG, group_masks
+from landscape.grouping import CONFIG
 from landscape.tl import _stats
 from landscape.tl._utils import distance_slot
 from landscape.tl.baseline import _describe_groupby
@@ -166,7 +167,7 @@ def typicality(
     acc = pd.to_numeric(ms.obs[accuracy], errors="coerce").to_numpy() if accuracy in ms.obs else None
     gen = np.random.default_rng(rng)
     rows = []
-    for g in group_masks(ms.obs, groupby):
+    for g in pooled_groups(ms, groupby):
         per_net = {name: [] for name in MEASURES}
         for net, pos in g.networks.items():
             if len(pos) < 2:

@@ -1,0 +1,82 @@
+"""Masks that repeat another run's masks bit for bit, counted once in a pooled group.
+
+Two runs can hold the same masks: random-mask runs that differ only in training fields the
+null model never reads (``train.epochs``), one set of files imported twice under different
+``--set`` values, ``model.batchnorm: none`` beside ``auto`` on a model without BatchNorm.
+Under the default grouping each run is its own group and nothing changes. Pooled on request,
+though, every copy would pair with its original at similarity 1 and count as one more
+mask, so similarities, tests, accuracies and ensembles would treat one mask as two
+independent ones. :func:`pooled_groups` therefore keeps, in each network of a pooled group,
+the first of every set of bit-identical masks of different runs and says how many it left
+out. Masks that keep every weight (weight training) are identical by construction and all
+stay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import numpy as np
+
+from landscape.grouping import CONFIG, Group, group_masks
+from landscape.store.packing import pack_flat
+
+# rows hashed per read, so a memory-mapped set is never materialised whole
+_CHUNK = 256
+
+
+def pooled_groups(ms, groupby=CONFIG, **kwargs) -> list[Group]:
+    """:func:`landscape.grouping.group_masks` of ``ms``, with the masks of a pooled group
+    that repeat an earlier mask of another run in the same network left out (see the module
+    docstring); :attr:`Group.copies` counts them."""
+    groups = group_masks(ms.obs, groupby, **kwargs)
+    if "run_id" not in ms.obs.columns or not any(g.pooled for g in groups):
+        return groups
+    runs = ms.obs["run_id"].astype(str).to_numpy()
+    digest = _Digests(ms)
+    return [_without_copies(g, runs, digest) if g.pooled else g for g in groups]
+
+
+def copy_positions(ms, groupby=CONFIG, **kwargs) -> np.ndarray:
+    """Positions of the masks :func:`pooled_groups` leaves out (sorted)."""
+    kept = {int(p) for g in pooled_groups(ms, groupby, **kwargs) for p in g.positions}
+    return np.array(sorted(set(range(len(ms))) - kept), dtype=np.int64)
+
+
+def _without_copies(group: Group, runs: np.ndarray, digest: _Digests) -> Group:
+    networks, dropped = {}, []
+    for net, pos in group.networks.items():
+        first_run: dict[bytes, str] = {}
+        keep = np.ones(len(pos), dtype=bool)
+        if len(set(runs[pos])) > 1:
+            for k, (p, d) in enumerate(zip(pos, digest.of(pos))):
+                if d is None:  # every weight kept: equal by construction, not a copy
+                    continue
+                run = first_run.setdefault(d, runs[p])
+                keep[k] = run == runs[p]
+        networks[net] = pos[keep]
+        dropped += pos[~keep].tolist()
+    if not dropped:
+        return group
+    positions = group.positions[~np.isin(group.positions, dropped)]
+    return replace(group, positions=positions, networks=networks, copies=len(dropped))
+
+
+class _Digests:
+    """A digest per mask row, read on demand; None for a mask that keeps every weight."""
+
+    def __init__(self, ms) -> None:
+        self.ms = ms
+        self.cache: dict[int, bytes | None] = {}
+        every_weight = np.ones((1, ms.layout.n_weights), dtype=bool)
+        self.full = pack_flat(every_weight, ms.layout)[0].tobytes()
+
+    def of(self, positions: np.ndarray) -> list[bytes | None]:
+        todo = [int(p) for p in positions if int(p) not in self.cache]
+        for start in range(0, len(todo), _CHUNK):
+            chunk = todo[start : start + _CHUNK]
+            for p, row in zip(chunk, self.ms.rows(chunk)):
+                data = row.tobytes()
+                self.cache[p] = None if data == self.full else hashlib.blake2b(data, digest_size=16).digest()
+        return [self.cache[int(p)] for p in positions]
