@@ -140,7 +140,9 @@ def test_imported_masks_without_a_network_beside_a_search_are_named_and_the_sear
     for i in range(2):  # masks made elsewhere, no method or weights named: nothing to rebuild
         shapes = {"fc1.weight": (8, 16), "fc2.weight": (3, 8)}
         np.savez(made / f"m{i}.npz", **{n: rng.random(s) < 0.25 for n, s in shapes.items()})
-    assert main(["import", str(made), "--runs", str(root), "--format", "arrays"]) == 0
+    assert (
+        main(["import", str(made), "--runs", str(root), "--format", "arrays", "--set", "weight_seed=0"]) == 0
+    )
     result = analyze(root, barriers=1, embed=(), progress=False, barrier_points=3)
     assert set(result.tables["barriers"]["run_id"]) == {plain}
     named = [s for s in result.skipped if "barriers not computed" in s]

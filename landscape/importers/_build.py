@@ -182,6 +182,7 @@ def run_import(
             raise ConfigError(f"{item.path}: layout differs from other masks of run {cfg.run_id}")
         group[2].append(mask)
         notes += [n for n in item.notes if n not in notes]
+    _need_weight_seed(extracted, ctx)
     summaries = []
     for cfg, arch, masks, rules in groups.values():
         if arch.external:
@@ -207,6 +208,20 @@ def run_import(
             )
         )
     return ImportResult(summaries, notes)
+
+
+def _need_weight_seed(extracted: Sequence[Extracted], ctx: Context) -> None:
+    """Masks that come without weights (plain arrays) carry nothing that tells which random
+    network each was found in; taken as one network, masks of several would be paired bit
+    for bit over weights they never shared. So the user says which one."""
+    if ctx.records.get("weight_seed") is not None:
+        return
+    weightless = [e for e in extracted if e.weights is None and e.weight_seed is None]
+    if weightless:
+        raise ConfigError(
+            f"{weightless[0].path}: masks without weights do not say which random network they were "
+            "found in; give --set weight_seed=W (one W per network, one import per network)"
+        )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ Imported masks need seeds like searched ones: ``weight_seed`` names the random n
 they are assigned here and remembered in ``<run>/imports.json``:
 
 - masks whose source weights are bit-identical share a weight seed (the first network
-  met gets the lowest free seed), whether or not the weights are kept; masks imported
-  without weights get weight seed 0;
+  met gets the lowest free seed), whether or not the weights are kept; masks written
+  without weights or a weight seed (a MaskSet without the column) get weight seed 0 (file
+  imports of masks without weights must name their seed);
 - each new source (file checksum and entry within the file) gets the next free search seed
   of its weight seed.
 

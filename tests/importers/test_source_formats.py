@@ -393,7 +393,12 @@ def test_arrays_torch_prune_masks_stacked_and_renamed(tmp_path):
     state.update({f"layers.{j}.weight_orig": torch.randn(2, 3) for j in range(2)})  # as prune leaves it
     torch.save(state, tmp_path / "pruned.pt")
     result = import_masks(
-        [tmp_path / "pruned.pt"], tmp_path / "runs", "arrays", rename={"layers.0": "first"}, stacked=True
+        [tmp_path / "pruned.pt"],
+        tmp_path / "runs",
+        "arrays",
+        ["weight_seed=0"],
+        rename={"layers.0": "first"},
+        stacked=True,
     )
     store = RunStore.open(result.runs[0].path)
     assert store.layout.names == ["first", "layers.1"] and store.config.method.density == 0.5
@@ -410,7 +415,11 @@ def test_arrays_folder_of_npy_with_reference_names_maps_onto_conv6(tmp_path):
     for key, value in state.items():
         if key.endswith(".weight"):
             np.save(folder / f"{key}.npy", rng.random(value.shape) < 0.5)
-    result = import_masks([folder], tmp_path / "runs", "arrays", ["method.density=0.5"])
+    # without weights only the user can say which network the masks are of
+    with pytest.raises(ConfigError, match=r"npy: masks without weights do not say which random network"):
+        import_masks([folder], tmp_path / "runs", "arrays", ["method.density=0.5"])
+    assert not (tmp_path / "runs").exists()
+    result = import_masks([folder], tmp_path / "runs", "arrays", ["method.density=0.5", "weight_seed=0"])
     store = RunStore.open(result.runs[0].path)
     assert store.config.model.name == "conv6" and store.config.model.width_mult == 0.0625
     assert store.layout.names == [*(f"convs.{j}" for j in range(6)), "fcs.0", "fcs.1", "fcs.2"]
