@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,12 +66,14 @@ def resolve_device(device: str | None) -> str:
 def open_run(cfg: SearchConfig, runs_root: str | Path):
     """Create (or open) the run directory of ``cfg`` under ``runs_root``."""
     from landscape.config.validate import check_searchable
+    from landscape.search.methods.iterand import check_redraws_happen
     from landscape.search.trainer import build_model
     from landscape.store.run_store import RunStore
 
     check_searchable(cfg)  # before the run folder exists
 
     dataset = load_dataset(cfg.data)
+    check_redraws_happen(cfg, math.ceil(len(dataset.train[1]) / cfg.train.batch_size))
     probe = build_model(cfg, dataset, 1, "cpu")
     data_info = {"input_shape": list(dataset.input_shape), "n_classes": dataset.n_classes}
     return RunStore.create(runs_root, cfg, probe.layout(), data_info=data_info)

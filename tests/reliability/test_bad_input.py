@@ -415,3 +415,12 @@ def test_real_process_prints_one_line(tmp_path, argv, culprit):
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert culprit in proc.stderr
     assert proc.stdout == ""
+
+
+def test_an_iterand_search_too_short_to_re_draw_is_refused_before_a_run_exists(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    err = cli_error(capsys, *SEARCH, "--runs", runs, "--set", "method.name=iterand")
+    # the re-draw period (300 steps by default) is longer than the whole search
+    assert "method.rerand.every: 300 steps, but the search runs " in err
+    assert "no weight would ever be re-drawn" in err
+    assert not runs.exists() or not any(runs.iterdir())

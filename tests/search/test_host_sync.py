@@ -40,10 +40,12 @@ CASES = {
         "model.weight_init": "kaiming_normal",  # Biprop needs weights of varying magnitude
         "method.global_topk": True,
     },
-    "iterand conv4 (no re-draw due)": {
+    "iterand conv4 (a re-draw at the last step)": {
         "model.name": "conv4",
         "model.width_mult": 0.125,
         "method.name": "iterand",
+        # 6 steps: one re-draw, before the last (a period beyond them is refused)
+        "method.rerand.every": 6,
     },
     "edge_popup conv4, crop padded with CIFAR-10's black": {
         "model.name": "conv4",

@@ -93,7 +93,9 @@ def _search(route: str, device: str, **overrides):
         return Trainer(cfg, load_dataset(cfg.data), 0, [0, 1], device, progress=False).run()
 
 
-@pytest.mark.parametrize("overrides", [{}, {"method.global_topk": True}, {"method.name": "iterand"}])
+@pytest.mark.parametrize(
+    "overrides", [{}, {"method.global_topk": True}, {"method.name": "iterand", "method.rerand.every": 20}]
+)
 def test_a_whole_search_is_the_same_on_every_route(overrides):
     """On the CPU the torch routes also switch the fused numba kernels off: the device-generic
     path (what CUDA runs) gives the CPU default's masks and curves bit for bit."""

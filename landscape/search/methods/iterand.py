@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from landscape.errors import ConfigError
 from landscape.nn.init import mask_generator
 from landscape.search.methods.base import floor_count, kept_count, topk_mask
 from landscape.search.methods.rerandomize import redraw_
@@ -69,6 +70,24 @@ def rerand_period(every: int, unit: str, steps_per_epoch: int | None) -> int:
     return int(every) * int(steps_per_epoch)
 
 
+def check_redraws_happen(cfg: SearchConfig, steps_per_epoch: int) -> None:
+    """Refuse an IteRand search too short for one re-draw: it would be Edge-Popup on raw
+    scores under IteRand's name (``unit: epoch`` periods are checked with the config)."""
+    rr, epochs = cfg.method.rerand, cfg.train.epochs
+    period, total = rerand_period(rr.every, rr.unit, steps_per_epoch), epochs * int(steps_per_epoch)
+    if cfg.method.name == "iterand" and redraws_change_weights(rr) and 0 < total < period:
+        runs = (
+            f"{total} steps ({epochs} epochs of {steps_per_epoch} batches)"
+            if rr.unit == "step"
+            else f"{epochs} epochs"
+        )
+        raise ConfigError(
+            f"method.rerand.every: {rr.every} {rr.unit}s, but the search runs {runs}: no weight would "
+            f"ever be re-drawn, and the masks would be Edge-Popup's on raw scores; make it at most "
+            f"{total if rr.unit == 'step' else epochs} or train longer"
+        )
+
+
 class IteRand(ScoreSearch):
     """Edge-Popup on raw scores with re-randomisation of pruned weights."""
 
@@ -82,6 +101,10 @@ class IteRand(ScoreSearch):
     def score_key(self, scores: Tensor) -> Tensor:
         """``S``: IteRand ranks the raw scores."""
         return scores
+
+    def set_steps_per_epoch(self, n: int) -> None:
+        super().set_steps_per_epoch(n)
+        check_redraws_happen(self.cfg, n)
 
     def before_step(self, model: EnsembleNet, step: int) -> None:
         rr = self.cfg.method.rerand
