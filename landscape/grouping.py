@@ -211,7 +211,7 @@ class Group:
     def pooled_text(self) -> str:
         """``"epochs 2, 10; lr 0.1, 0.05"`` or ``""``, and the copies counted once."""
         parts = [
-            f"{field_name(c) or c} {', '.join(format_value(v) for v in vals)}"
+            f"{field_name(c) or c} {', '.join(format_value(v) or 'none' for v in vals)}"
             for c, vals in self.pooled.items()
         ]
         if self.copies:

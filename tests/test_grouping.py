@@ -521,3 +521,10 @@ def test_ls_says_what_tells_runs_of_one_summary_apart(variant_runs, capsys):
         "init signed_constant · epochs 3 · lr 0.1)",
     ]
     assert len({row.split()[0] for row in rows}) == 4  # one row per run
+
+
+def test_a_pooled_blank_value_is_named_not_left_empty():
+    from landscape.grouping import Group
+
+    group = Group("x", {}, np.arange(2), {}, {"origin.format": ["", "arrays"]})
+    assert group.pooled_text() == "imported from none, arrays"  # searched here, and imported
