@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from landscape.config.reads import field_read
 from landscape.grouping import format_value
 from landscape.networks import draws, draws_differ, initialisers, network_keys
 from landscape.pl.names import method_name
@@ -34,6 +35,14 @@ def _values(obs: pd.DataFrame, column: str) -> list[Any]:
         return list(pd.unique(values.astype(str)))
 
 
+def _reading(obs: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The masks whose configuration reads ``column`` (random masks train no epochs)."""
+    if "method.name" not in obs.columns or not column.startswith("train."):
+        return obs
+    reads = {m: field_read(column, {"method.name": m}) for m in pd.unique(obs["method.name"])}
+    return obs[obs["method.name"].map(reads).astype(bool).to_numpy()]
+
+
 def selection_summary(
     obs: pd.DataFrame, available: pd.DataFrame | None = None, layouts: Sequence[Any] | None = None
 ) -> dict[str, Any]:
@@ -46,7 +55,7 @@ def selection_summary(
     """
     out: dict[str, Any] = {}
     for column, name in FIELDS:
-        values = _values(obs, column)
+        values = _values(_reading(obs, column), column)
         if values:
             out[name] = [v.item() if hasattr(v, "item") else v for v in values]
     if "model.hidden" in obs.columns and obs["model.hidden"].notna().any():

@@ -103,3 +103,16 @@ def test_the_accuracy_figure_of_a_root_with_two_datasets_draws_one(two_datasets,
         where="`data.name` == 'mnist1d'",
     )
     assert chosen.skipped and "two or more values of density" in chosen.skipped[0][1]
+
+
+def test_a_caption_counts_the_epochs_of_masks_that_train_only():
+    obs = pd.DataFrame(
+        {
+            "method.name": ["edge_popup", "random"],
+            "method": ["edge_popup", "random"],
+            "train.epochs": [30, 3],  # the random null model trains nothing: its 3 is no fact
+            "weight_seed": [0, 0],
+        }
+    )
+    assert selection_summary(obs)["epochs"] == [30]
+    assert "epochs" not in selection_summary(obs.iloc[[1]])
