@@ -308,6 +308,7 @@ class RunStore(PerMaskFiles, RandomWeights, CheckpointFiles, SnapshotFiles, Pred
             for e in manifest["shards"]:
                 shards.check_sizes(self.path / "shards", e, self.layout.row_bytes)
             plan = self.plan()
+            self._check_listed_files(manifest["shards"])
         except StoreError as exc:
             return f"corrupt: {exc}"
         last = self.last_verification()
@@ -317,6 +318,27 @@ class RunStore(PerMaskFiles, RandomWeights, CheckpointFiles, SnapshotFiles, Pred
         if not done:
             return "empty"
         return "complete" if plan <= done else "partial"
+
+    def _check_listed_files(self, entries: list[dict]) -> None:
+        """The per-mask files the records list and the predictions the index lists are there
+        (predictions with their listed size); :class:`StoreError` naming the first missing."""
+        from landscape.store import predictions
+        from landscape.store.mask_files import MASK_FILE_KINDS
+
+        folder = self.path / "shards"
+        for entry in entries:
+            for (w, s), record in zip(entry["pairs"], shards.listed_records(folder, entry)):
+                for kind in MASK_FILE_KINDS:
+                    if kind in (record.get("files") or {}) and not self._mask_file(kind, w, s).exists():
+                        raise StoreError(
+                            f"{self._mask_file(kind, w, s)}: missing (recorded for mask w{w}/s{s})"
+                        )
+        for entry in self.predictions_index().values():
+            path = self.path / predictions.FOLDER / entry["file"]
+            size = path.stat().st_size if path.exists() else None
+            if size != entry["bytes"]:
+                state = "missing" if size is None else f"{size} bytes, listed with {entry['bytes']}"
+                raise StoreError(f"{path}: {state}")
 
     # models ----------------------------------------------------------------------------------
     def build_model(self, weight_seed: int, search_seeds=None, device="cpu", rule=None):

@@ -113,6 +113,17 @@ def open_rows(folder: Path, entry: dict, row_bytes: int) -> np.ndarray:
     return np.memmap(path, dtype=np.uint8, mode="r", shape=(entry["n_rows"], row_bytes))
 
 
+def listed_records(folder: Path, entry: dict) -> list[dict]:
+    """One shard's per-mask records read without their checksum (what a cheap status check
+    needs: which files they list); empty when they cannot be read, which a verify reports."""
+    try:
+        data = _io.read_json(folder / f"{entry['name']}.json")
+    except StoreError:
+        return []
+    records = data.get("records") if isinstance(data, dict) else None
+    return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+
+
 def read_records(folder: Path, entry: dict) -> list[dict]:
     """Verified per-mask records of one shard."""
     path = folder / f"{entry['name']}.json"

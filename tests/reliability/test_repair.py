@@ -160,3 +160,23 @@ def test_ls_reads_the_record_and_never_hashes_shards(tmp_path, finished_run, mon
     monkeypatch.setattr(shards, "verify_file", no_hashing)
     (info,) = list_runs(root)
     assert info.status == "complete" and info.verified[:2] == "20" and "since" not in info.verified
+
+
+def test_ls_names_a_per_mask_file_or_predictions_gone_and_repair_searches_the_mask_again(tmp_path, capsys):
+    root = tmp_path / "runs"
+    bn = ["--set", "model.batchnorm=nonaffine"]
+    search = [*SEARCH, *bn, "--runs", str(root), "--search-seeds", "0-1", "--masks-in-flight", "2"]
+    assert main(search) == 0
+    store = only_run(root)
+    assert "complete" in _ls(capsys, root)
+    gone = store.path / "batchnorm" / "w0-s1.npz"
+    gone.unlink()
+    # listed in the mask's record, so the run is not complete without it (no checksum read)
+    assert f"{gone}: missing (recorded for mask w0/s1)" in _ls(capsys, root)
+    assert main(["verify", str(root), "--repair"]) == 0
+    assert main(search) == 0
+    assert "complete" in _ls(capsys, root) and gone.is_file()
+    (prediction,) = [p for p in (store.path / "predictions").iterdir() if p.name.startswith("w0-s0-")]
+    prediction.write_bytes(prediction.read_bytes()[:-1])  # cut short: its listed size says so
+    line = _ls(capsys, root)
+    assert "corrupt" in line and f"{prediction}: " in line and "listed with" in line
