@@ -6,10 +6,12 @@ null model never reads (``train.epochs``), one set of files imported twice under
 Under the default grouping each run is its own group and nothing changes. Pooled on request,
 though, every copy would pair with its original at similarity 1 and count as one more
 mask, so similarities, tests, accuracies and ensembles would treat one mask as two
-independent ones. :func:`pooled_groups` therefore keeps, in each network of a pooled group,
-the first of every set of bit-identical masks of different runs and says how many it left
-out. Masks that keep every weight (weight training) are identical by construction and all
-stay.
+independent ones (and two imports of one file, each numbering its own networks, would pass
+for two networks that agree exactly: an interval of zero width). :func:`pooled_groups`
+therefore keeps, in a pooled group, the first of every set of bit-identical masks of
+different runs, in whichever network, and says how many it left out. Masks that keep every
+weight (weight training) are identical by construction and all stay, as do repeats within
+one run.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ _CHUNK = 256
 
 def pooled_groups(ms, groupby=CONFIG, **kwargs) -> list[Group]:
     """:func:`landscape.grouping.group_masks` of ``ms``, with the masks of a pooled group
-    that repeat an earlier mask of another run in the same network left out (see the module
-    docstring); :attr:`Group.copies` counts them."""
+    that repeat an earlier mask of another run left out (see the module docstring; a network
+    left without masks goes); :attr:`Group.copies` counts them."""
     groups = group_masks(ms.obs, groupby, **kwargs)
     if "run_id" not in ms.obs.columns or not any(g.pooled for g in groups):
         return groups
@@ -46,16 +48,20 @@ def copy_positions(ms, groupby=CONFIG, **kwargs) -> np.ndarray:
 
 def _without_copies(group: Group, runs: np.ndarray, digest: _Digests) -> Group:
     networks, dropped = {}, []
+    # over the group's networks together: an imported run numbers networks of its own, so
+    # one file imported twice is the same mask in two "networks" of two runs
+    first_run: dict[bytes, str] = {}
+    several_runs = len(set(runs[group.positions])) > 1
     for net, pos in group.networks.items():
-        first_run: dict[bytes, str] = {}
         keep = np.ones(len(pos), dtype=bool)
-        if len(set(runs[pos])) > 1:
+        if several_runs:
             for k, (p, d) in enumerate(zip(pos, digest.of(pos))):
                 if d is None:  # every weight kept: equal by construction, not a copy
                     continue
                 run = first_run.setdefault(d, runs[p])
                 keep[k] = run == runs[p]
-        networks[net] = pos[keep]
+        if keep.any():
+            networks[net] = pos[keep]
         dropped += pos[~keep].tolist()
     if not dropped:
         return group

@@ -22,7 +22,8 @@ def format_summary(result) -> str:
     masks = t.get("masks")
     if masks is not None:
         masks = _with_networks(masks)
-        n_nets = masks.groupby("group")["_network"].nunique(dropna=False) if "weight_seed" in masks else None
+        kept = masks[~masks["pooled_copy"].astype(bool)] if "pooled_copy" in masks else masks
+        n_nets = kept.groupby("group")["_network"].nunique(dropna=False) if "weight_seed" in masks else None
         lines.append(
             f"{len(masks)} masks in {masks['run_id'].nunique()} runs, {masks['group'].nunique()} groups"
             + (f", up to {int(n_nets.max())} networks (weight seeds) per group" if n_nets is not None else "")

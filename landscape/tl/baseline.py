@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from landscape.grouping import CONFIG, group_masks
+from landscape.copies import pooled_groups
+from landscape.grouping import CONFIG
 from landscape.tl import _kernels
 from landscape.tl._chance_moments import exact_tables, pair_moments
 
@@ -205,7 +206,7 @@ def random_baseline(
     from landscape.tl.distances import _metrics
 
     _metrics(metrics)
-    table = baseline_table(ms, metrics, per_layer, group_masks(ms.obs, groupby))
+    table = baseline_table(ms, metrics, per_layer, pooled_groups(ms, groupby))
     if not copy:
         ms.uns[key_added or "random_baseline"] = {
             "params": {

@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 from scipy.cluster import hierarchy
 
+from landscape.copies import pooled_groups
 from landscape.errors import AnalysisError
-from landscape.grouping import CONFIG, group_masks
+from landscape.grouping import CONFIG
 from landscape.networks import DRAW_FIELD, draws_differ, network_keys, network_text
 from landscape.tl._utils import distance_slot
 from landscape.tl.baseline import _describe_groupby
@@ -119,8 +120,8 @@ def group_clusters(
     dist = distance_slot(ms, metric)
     if len(ms) < 2:
         raise AnalysisError(f"group_clusters needs at least 2 masks, got {len(ms)}")
-    groups = group_masks(ms.obs, groupby)
-    group_of = np.empty(len(ms), dtype=np.int64)
+    groups = pooled_groups(ms, groupby)
+    group_of = np.full(len(ms), -1, dtype=np.int64)  # -1: a copy of another pooled run's mask
     for code, g in enumerate(groups):
         group_of[g.positions] = code
     obs = ms.obs
@@ -130,7 +131,7 @@ def group_clusters(
     several_nets, several_dens = len(set(nets)) > 1, len(set(dens)) > 1
     has_net = "weight_seed" in obs.columns or draws_differ(obs)
     full = ms.counts() == ms.layout.n_weights
-    labels = np.empty(len(ms), dtype=object)
+    labels = np.full(len(ms), None, dtype=object)
     linkages, rows, nulls = {}, [], []
     order = canonical_order(ms)
     # shuffles drawn per stratum: its p-value does not depend on which other strata the set holds
@@ -139,6 +140,9 @@ def group_clusters(
         # the masks of a stratum in an order of their own (not of the set): ties between
         # distances are broken alike however the set is ordered or what else it holds
         pos = order[np.array([keys[i] == (net, density) for i in order], dtype=bool)]
+        pos = pos[group_of[pos] >= 0]  # a mask stored in two pooled runs counts once
+        if not len(pos):
+            continue
         gen = np.random.default_rng([seed, zlib.crc32(repr((net, density)).encode())])
         name = _stratum(net, density, several_nets, several_dens)
         prefix = f"{name}:" if name else ""
@@ -178,7 +182,8 @@ def group_clusters(
     if rows and all(r["weight_seed"] is None or isinstance(r["weight_seed"], int) for r in rows):
         table["weight_seed"] = table["weight_seed"].astype("Int64")  # the "all" row: empty
     if not copy:
-        obs[key_added] = pd.Categorical(labels.tolist(), categories=list(dict.fromkeys(labels.tolist())))
+        names = [x for x in dict.fromkeys(labels.tolist()) if x is not None]  # copies: no cluster
+        obs[key_added] = pd.Categorical(labels.tolist(), categories=names)
         ms.uns[key_added] = {
             "params": {"metric": metric, "method": method, "groupby": _describe_groupby(groupby),
                        "n_clusters": "the groups of each network and density",

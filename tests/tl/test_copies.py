@@ -67,15 +67,30 @@ def test_only_bit_identical_masks_of_two_runs_are_copies():
     np.testing.assert_array_equal(np.setdiff1d(np.arange(10), group.positions), [5, 7, 9])
 
 
-def test_a_mask_repeated_inside_one_run_or_across_networks_stays():
+def test_a_mask_repeated_inside_one_run_stays_and_one_of_another_network_goes():
     _, masks = two_runs_of_the_same_masks()
     dense = np.concatenate([masks, masks])
     # one run's business (pooled with nothing): not a copy of another run's mask
     one_run = masks_of_two_runs(dense, runs=("a",) * 10)
     assert copy_positions(one_run, POOL).size == 0
-    # the same bits over the weights of another network are another mask
+    # one file imported twice: each import numbers its own networks, so the copies sit in
+    # "another network", which would agree with the first exactly (an interval of width 0)
     two_networks = masks_of_two_runs(dense, weight_seeds=(0,) * 5 + (1,) * 5)
-    assert copy_positions(two_networks, POOL).size == 0
+    tl.distances(two_networks, per_layer=True)
+    np.testing.assert_array_equal(copy_positions(two_networks, POOL), [5, 6, 7, 8, 9])
+    (group,) = pooled_groups(two_networks, POOL)
+    assert list(group.networks) == [0] and group.copies == 5
+    summary = tl.diversity(two_networks, groupby=POOL, copy=True)
+    assert summary["n_masks"].unique().tolist() == [5] and summary["weight_seed"].unique().tolist() == [0]
+
+
+def test_clusters_and_the_random_baseline_count_a_copy_once():
+    ms, _ = two_runs_of_the_same_masks()
+    tl.distances(ms, per_layer=True)
+    tl.group_clusters(ms, groupby=POOL)
+    assert ms.obs["cluster"].isna().tolist() == [False] * 5 + [True] * 5  # copies: no cluster
+    baseline = tl.random_baseline(ms, groupby=POOL)
+    assert baseline["n_pairs"].unique().tolist() == [10]
 
 
 def test_analyze_pools_two_random_runs_that_differ_only_in_epochs_as_one_set(tmp_path, capsys):
