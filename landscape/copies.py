@@ -16,13 +16,13 @@ one run.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 import numpy as np
 
 from landscape.grouping import CONFIG, Group, group_masks
 from landscape.store.packing import pack_flat
+from landscape.store.results import mask_hashes
 
 # rows hashed per read, so a memory-mapped set is never materialised whole
 _CHUNK = 256
@@ -31,7 +31,7 @@ _CHUNK = 256
 def pooled_groups(ms, groupby=CONFIG, **kwargs) -> list[Group]:
     """:func:`landscape.grouping.group_masks` of ``ms``, with the masks of a pooled group
     that repeat an earlier mask of another run left out (see the module docstring; a network
-    left without masks goes); :attr:`Group.copies` counts them."""
+    left without masks goes); :attr:`Group.copies` holds their positions."""
     groups = group_masks(ms.obs, groupby, **kwargs)
     if "run_id" not in ms.obs.columns or not any(g.pooled for g in groups):
         return groups
@@ -42,15 +42,14 @@ def pooled_groups(ms, groupby=CONFIG, **kwargs) -> list[Group]:
 
 def copy_positions(ms, groupby=CONFIG, **kwargs) -> np.ndarray:
     """Positions of the masks :func:`pooled_groups` leaves out (sorted)."""
-    kept = {int(p) for g in pooled_groups(ms, groupby, **kwargs) for p in g.positions}
-    return np.array(sorted(set(range(len(ms))) - kept), dtype=np.int64)
+    return np.array(sorted(p for g in pooled_groups(ms, groupby, **kwargs) for p in g.copies), dtype=np.int64)
 
 
 def _without_copies(group: Group, runs: np.ndarray, digest: _Digests) -> Group:
     networks, dropped = {}, []
     # over the group's networks together: an imported run numbers networks of its own, so
     # one file imported twice is the same mask in two "networks" of two runs
-    first_run: dict[bytes, str] = {}
+    first_run: dict[str, str] = {}
     several_runs = len(set(runs[group.positions])) > 1
     for net, pos in group.networks.items():
         keep = np.ones(len(pos), dtype=bool)
@@ -66,23 +65,22 @@ def _without_copies(group: Group, runs: np.ndarray, digest: _Digests) -> Group:
     if not dropped:
         return group
     positions = group.positions[~np.isin(group.positions, dropped)]
-    return replace(group, positions=positions, networks=networks, copies=len(dropped))
+    return replace(group, positions=positions, networks=networks, copies=tuple(dropped))
 
 
 class _Digests:
-    """A digest per mask row, read on demand; None for a mask that keeps every weight."""
+    """The content hash of each mask row (the one the result store keys masks by), read on
+    demand; None for a mask that keeps every weight."""
 
     def __init__(self, ms) -> None:
         self.ms = ms
-        self.cache: dict[int, bytes | None] = {}
-        every_weight = np.ones((1, ms.layout.n_weights), dtype=bool)
-        self.full = pack_flat(every_weight, ms.layout)[0].tobytes()
+        self.cache: dict[int, str | None] = {}
+        (self.full,) = mask_hashes(pack_flat(np.ones((1, ms.layout.n_weights), dtype=bool), ms.layout))
 
-    def of(self, positions: np.ndarray) -> list[bytes | None]:
+    def of(self, positions: np.ndarray) -> list[str | None]:
         todo = [int(p) for p in positions if int(p) not in self.cache]
         for start in range(0, len(todo), _CHUNK):
             chunk = todo[start : start + _CHUNK]
-            for p, row in zip(chunk, self.ms.rows(chunk)):
-                data = row.tobytes()
-                self.cache[p] = None if data == self.full else hashlib.blake2b(data, digest_size=16).digest()
+            for p, digest in zip(chunk, mask_hashes(self.ms.rows(chunk))):
+                self.cache[p] = None if digest == self.full else digest
         return [self.cache[int(p)] for p in positions]

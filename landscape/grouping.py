@@ -175,7 +175,7 @@ class Group:
         The group's values of :data:`TABLE_COLUMNS` and of the fields in its label (those it
         holds one value of), for tables.
     copies
-        Masks left out as bit-for-bit copies of another pooled run's masks
+        Positions of the masks left out as bit-for-bit copies of another pooled run's masks
         (:func:`landscape.copies.pooled_groups`).
     """
 
@@ -185,7 +185,7 @@ class Group:
     networks: dict[Any, np.ndarray]
     pooled: dict[str, list[Any]] = field(default_factory=dict)
     columns: dict[str, Any] = field(default_factory=dict)
-    copies: int = 0
+    copies: tuple[int, ...] = ()
     # the group's distinct values of the fields that decide which fields it reads
     _readers: list[dict] | None = field(default=None, repr=False, compare=False)
 
@@ -215,7 +215,7 @@ class Group:
             for c, vals in self.pooled.items()
         ]
         if self.copies:
-            parts.append(f"{self.copies} {_copies_text(self.copies)}")
+            parts.append(f"{len(self.copies)} {_copies_text(len(self.copies))}")
         return "; ".join(parts)
 
 

@@ -11,9 +11,7 @@ next analysis computes them from every mask.
 
 from __future__ import annotations
 
-import os
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -84,17 +82,9 @@ def _files_in_place(ms) -> bool:
     """Whether every listed predictions file of the masks exists with its listed size: a
     stored table is not reused over a file since truncated or removed, which a computation
     reports (without hashing, so reuse stays cheap; ``landscape verify`` hashes them)."""
-    from landscape.store.predictions import FOLDER
+    from landscape.store.predictions import size_problem
 
-    for path, entry in _entries(ms) or []:
-        if entry is None:
-            continue
-        try:
-            if os.stat(Path(path) / FOLDER / entry["file"]).st_size != entry["bytes"]:
-                return False
-        except OSError:
-            return False
-    return True
+    return all(entry is None or size_problem(path, entry) is None for path, entry in _entries(ms) or [])
 
 
 def _inputs(ms, groupby, unreadable: list[dict[str, str]] | None = None) -> dict[str, Any] | None:

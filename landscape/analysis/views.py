@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landscape.copies import copy_positions
+from landscape.copies import pooled_groups
 from landscape.errors import AnalysisError
-from landscape.grouping import group_masks
 from landscape.store.catalog import ANALYSIS_RECORD
 
 ANALYSIS_DIR = "_analysis"
@@ -52,11 +51,13 @@ def masks_table(ms, groupby) -> pd.DataFrame:
     table = ms.obs.copy()
     table.insert(0, "mask", table.index)
     labels = pd.Series("", index=table.index, dtype=object)
-    for g in group_masks(ms.obs, groupby):
-        labels.iloc[g.positions] = g.label
+    copies = np.zeros(len(ms), dtype=bool)
+    for g in pooled_groups(ms, groupby):
+        labels.iloc[[*g.positions, *g.copies]] = g.label
+        copies[list(g.copies)] = True
     table.insert(1, "group", labels.to_numpy())
     table["n_kept"] = ms.counts()
-    table["pooled_copy"] = np.isin(np.arange(len(ms)), copy_positions(ms, groupby))
+    table["pooled_copy"] = copies
     _blank_unread_data_fields(table)
     return table.reset_index(drop=True)
 

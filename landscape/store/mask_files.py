@@ -68,12 +68,17 @@ class PerMaskFiles:
             raise StoreError(f"{path}: missing (run {self.run_id} stored no {what} for this mask)")
         return read_npz(path, what)
 
-    def check_mask_file(self, kind: str, weight_seed: int, search_seed: int, digest: str | None) -> None:
-        """Read one per-mask file in full; :class:`StoreError` naming it when it is missing,
-        unreadable or (given its recorded ``digest``) differs from what the search stored."""
+    def require_mask_file(self, kind: str, weight_seed: int, search_seed: int) -> Path:
+        """The path of a per-mask file its record lists; :class:`StoreError` when it is gone."""
         path = self._mask_file(kind, weight_seed, search_seed)
         if not path.exists():
             raise StoreError(f"{path}: missing (recorded for mask w{weight_seed}/s{search_seed})")
+        return path
+
+    def check_mask_file(self, kind: str, weight_seed: int, search_seed: int, digest: str | None) -> None:
+        """Read one per-mask file in full; :class:`StoreError` naming it when it is missing,
+        unreadable or (given its recorded ``digest``) differs from what the search stored."""
+        path = self.require_mask_file(kind, weight_seed, search_seed)
         arrays = read_npz(path, kind)
         if digest is not None and arrays_digest(arrays) != digest:
             raise StoreError(f"{path}: corrupt (contents differ from the digest in the mask's record)")

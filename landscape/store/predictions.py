@@ -21,6 +21,7 @@ accuracies and agreements computed from the stored files are exact.
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,17 @@ class PredictionFiles:
         for entry in files.values():
             verify_file(self.path / FOLDER / entry["file"], entry["sha256"], entry["bytes"])
         return len(files)
+
+
+def size_problem(run: Path, entry: dict) -> str | None:
+    """What is wrong with the predictions file an index ``entry`` of ``run`` lists, without
+    hashing it: missing, or of another size than listed; None when it looks in place."""
+    path = Path(run) / FOLDER / entry["file"]
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return f"{path}: missing"
+    return None if size == entry["bytes"] else f"{path}: {size} bytes, listed with {entry['bytes']}"
 
 
 def _valid_entry(e: Any) -> bool:

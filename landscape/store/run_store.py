@@ -329,16 +329,12 @@ class RunStore(PerMaskFiles, RandomWeights, CheckpointFiles, SnapshotFiles, Pred
         for entry in entries:
             for (w, s), record in zip(entry["pairs"], shards.listed_records(folder, entry)):
                 for kind in MASK_FILE_KINDS:
-                    if kind in (record.get("files") or {}) and not self._mask_file(kind, w, s).exists():
-                        raise StoreError(
-                            f"{self._mask_file(kind, w, s)}: missing (recorded for mask w{w}/s{s})"
-                        )
+                    if kind in (record.get("files") or {}):
+                        self.require_mask_file(kind, w, s)
         for entry in self.predictions_index().values():
-            path = self.path / predictions.FOLDER / entry["file"]
-            size = path.stat().st_size if path.exists() else None
-            if size != entry["bytes"]:
-                state = "missing" if size is None else f"{size} bytes, listed with {entry['bytes']}"
-                raise StoreError(f"{path}: {state}")
+            problem = predictions.size_problem(self.path, entry)
+            if problem:
+                raise StoreError(problem)
 
     # models ----------------------------------------------------------------------------------
     def build_model(self, weight_seed: int, search_seeds=None, device="cpu", rule=None):

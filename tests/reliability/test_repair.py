@@ -81,12 +81,26 @@ def test_flipped_byte_verify_repair_and_search_again_restore_the_run_bit_for_bit
     assert line.split()[1] == "complete" and "since" not in line and "FAILED" not in line
 
 
+def _search_with_batchnorm_files(root, n_masks: int) -> tuple[list[str], RunStore]:
+    """A finished search whose masks each store a BatchNorm file; the command, to run again."""
+    bn = ["--set", "model.batchnorm=nonaffine"]
+    search = [
+        *SEARCH,
+        *bn,
+        "--runs",
+        str(root),
+        "--search-seeds",
+        f"0-{n_masks - 1}",
+        "--masks-in-flight",
+        str(n_masks),
+    ]
+    assert main(search) == 0
+    return search, only_run(root)
+
+
 def test_a_damaged_per_mask_file_quarantines_that_mask_only(tmp_path, capsys):
     root = tmp_path / "runs"
-    bn = ["--set", "model.batchnorm=nonaffine"]
-    search = [*SEARCH, *bn, "--runs", str(root), "--search-seeds", "0-2", "--masks-in-flight", "3"]
-    assert main(search) == 0
-    store = only_run(root)
+    search, store = _search_with_batchnorm_files(root, 3)
     assert len(store.manifest()["shards"]) == 1 and store.has_batchnorm(0, 1)
     assert all(set(r["files"]) == {"batchnorm"} for r in store._records())
     original = by_pair(store)
@@ -164,10 +178,7 @@ def test_ls_reads_the_record_and_never_hashes_shards(tmp_path, finished_run, mon
 
 def test_ls_names_a_per_mask_file_or_predictions_gone_and_repair_searches_the_mask_again(tmp_path, capsys):
     root = tmp_path / "runs"
-    bn = ["--set", "model.batchnorm=nonaffine"]
-    search = [*SEARCH, *bn, "--runs", str(root), "--search-seeds", "0-1", "--masks-in-flight", "2"]
-    assert main(search) == 0
-    store = only_run(root)
+    search, store = _search_with_batchnorm_files(root, 2)
     assert "complete" in _ls(capsys, root)
     gone = store.path / "batchnorm" / "w0-s1.npz"
     gone.unlink()
